@@ -1,0 +1,92 @@
+/* cli.c -- helpers shared by the subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef TP_PLUGIN_INSTALL_DIR
+#define TP_PLUGIN_INSTALL_DIR "/usr/local/lib/tillpipe/plugins"
+#endif
+
+void tp__die_msg(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "tillpipe %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int tp__parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *tp__plugin_dir(const char *opt, char *buf, size_t n)
+{
+    if (opt)
+        return opt;
+    const char *env = getenv("TILLPIPE_PLUGIN_DIR");
+    if (env && *env)
+        return env;
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, n, "%s/plugins", exe);
+            if (is_dir(buf))
+                return buf;
+        }
+    }
+    return TP_PLUGIN_INSTALL_DIR;
+}
+
+tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err)
+{
+    char buf[PATH_MAX];
+    const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
+    tp_registry *r = tp_registry_create();
+    if (!r) {
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (tp_registry_load_dir(r, dir, err) < 0) {
+        tp_registry_destroy(r);
+        return NULL;
+    }
+    if (!quiet)
+        for (size_t i = 0; i < tp_registry_failure_count(r); i++)
+            fprintf(stderr, "tillpipe: warning: %s\n", tp_registry_failure(r, i)->message);
+    if (tp_registry_count(r) == 0) {
+        tp_error_set(err, TP_ENOTFOUND,
+                     "no plugin could be loaded from %s (set --plugins or TILLPIPE_PLUGIN_DIR)",
+                     dir);
+        tp_registry_destroy(r);
+        return NULL;
+    }
+    return r;
+}

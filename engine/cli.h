@@ -1,0 +1,33 @@
+/* cli.h -- the tillpipe command: one function per subcommand, collected in
+ * a table in main.c, and the helpers they share.  Each command returns the
+ * process exit status: 0 ok, 1 failure, 2 usage error; errors are one line
+ * on stderr starting with "tillpipe <command>: ". */
+#ifndef TP_CLI_H
+#define TP_CLI_H
+
+#include "config.h"
+#include "error.h"
+#include "plugin.h"
+
+enum { TP_EXIT_OK = 0, TP_EXIT_FAIL = 1, TP_EXIT_USAGE = 2 };
+
+int tp__cmd_run(int argc, char **argv);
+int tp__cmd_parse(int argc, char **argv);
+int tp__cmd_plugin(int argc, char **argv);
+int tp__cmd_gen(int argc, char **argv);
+
+/* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
+ * next to the executable, else the installed location. */
+const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
+
+/* Load the plugin directory; prints failures as warnings (unless quiet).
+ * NULL with err set when the directory cannot be read or holds no plugin. */
+tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err);
+
+/* Strict integer parse: the whole string, within [min, max]. */
+int tp__parse_long(const char *s, long min, long max, long *out);
+
+/* Print "tillpipe CMD: message" to stderr. */
+void tp__die_msg(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,299 @@
+/* config.c -- see config.h. */
+#include "config.h"
+
+#include <jansson.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+struct tp_config {
+    json_t *root;
+    tp_branch_cfg *branches;
+    size_t count;
+    char *source;
+};
+
+/* The chain's branches as of today; BPAG, BGRAN, BETA, BTAB run the newer POS. */
+static const char default_config[] =
+    "{\"branches\": [\n"
+    " {\"code\": \"BMC\", \"name\": \"BMC\", \"terminals\": [1, 2], \"pos\": \"classic\"},\n"
+    " {\"code\": \"MAGS\", \"name\": \"MAGS\", \"terminals\": [1, 2], \"pos\": \"classic\"},\n"
+    " {\"code\": \"AYALA-FRN\", \"name\": \"Ayala FRN\", \"terminals\": [1, 2], \"pos\": "
+    "\"classic\"},\n"
+    " {\"code\": \"B-SMS\", \"name\": \"B-SMS\", \"terminals\": [1, 2], \"pos\": \"classic\"},\n"
+    " {\"code\": \"BPAG\", \"name\": \"BPAG\", \"terminals\": [1, 2], \"pos\": \"newer\",\n"
+    "  \"parsers\": {\"rd5500\": \"newpos\"}},\n"
+    " {\"code\": \"BGRAN\", \"name\": \"BGRAN\", \"terminals\": [1, 2], \"pos\": \"newer\",\n"
+    "  \"parsers\": {\"rd5500\": \"newpos\"}},\n"
+    " {\"code\": \"BETA\", \"name\": \"BETA\", \"terminals\": [1, 2], \"pos\": \"newer\",\n"
+    "  \"parsers\": {\"rd5500\": \"newpos\"}},\n"
+    " {\"code\": \"BTAB\", \"name\": \"BTAB\", \"terminals\": [1, 2], \"pos\": \"newer\",\n"
+    "  \"parsers\": {\"rd5500\": \"newpos\"}}\n"
+    "]}\n";
+
+const char *tp_config_default_text(void) { return default_config; }
+
+static int bad(tp_error *err, const char *source, const char *key, const char *what)
+{
+    return tp_error_set(err, TP_ECONFIG, "%s: %s: %s", source, key, what);
+}
+
+static int valid_code(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+              (*s >= '0' && *s <= '9') || *s == '-'))
+            return 0;
+    return 1;
+}
+
+static int check_parsers(json_t *parsers, const char *source, const char *key, tp_error *err)
+{
+    char k[160];
+    if (!json_is_object(parsers))
+        return bad(err, source, key, "must be an object of report type -> plugin");
+    const char *type;
+    json_t *v;
+    json_object_foreach(parsers, type, v)
+    {
+        snprintf(k, sizeof k, "%s.%s", key, type);
+        if (tp_schema_find(type) < 0) {
+            char what[200];
+            snprintf(what, sizeof what, "unknown report type (known: %s)", tp_schema_names());
+            return bad(err, source, k, what);
+        }
+        if (json_is_string(v))
+            continue;
+        if (!json_is_object(v))
+            return bad(err, source, k,
+                       "must be a plugin name or {\"plugin\": NAME, \"options\": {...}}");
+        const char *field;
+        json_t *fv;
+        json_object_foreach(v, field, fv)
+        {
+            char k2[200];
+            snprintf(k2, sizeof k2, "%s.%s", k, field);
+            if (strcmp(field, "plugin") == 0) {
+                if (!json_is_string(fv) || !*json_string_value(fv))
+                    return bad(err, source, k2, "must be a plugin name");
+            } else if (strcmp(field, "options") == 0) {
+                if (!json_is_object(fv))
+                    return bad(err, source, k2, "must be an object of option -> value");
+                const char *ok;
+                json_t *ov;
+                json_object_foreach(fv, ok, ov)
+                {
+                    char k3[260];
+                    snprintf(k3, sizeof k3, "%s.%s", k2, ok);
+                    if (json_is_integer(ov)) {
+                        char num[32];
+                        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(ov));
+                        json_object_set_new(fv, ok, json_string(num));
+                    } else if (!json_is_string(ov))
+                        return bad(err, source, k3, "must be a string or an integer");
+                }
+            } else
+                return bad(err, source, k2, "unknown key (expected plugin, options)");
+        }
+    }
+    return TP_OK;
+}
+
+static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
+{
+    char key[64];
+    tp_branch_cfg *bc = &c->branches[i];
+    snprintf(key, sizeof key, "branches[%zu]", i);
+    if (!json_is_object(b))
+        return bad(err, c->source, key, "must be an object");
+    const char *field;
+    json_t *v;
+    char k[128];
+    bc->active = 1;
+    json_object_foreach(b, field, v)
+    {
+        snprintf(k, sizeof k, "%s.%s", key, field);
+        if (strcmp(field, "code") == 0) {
+            if (!json_is_string(v) || !valid_code(json_string_value(v)))
+                return bad(err, c->source, k,
+                           "must be 1-32 letters, digits or '-' (the code in file names)");
+            bc->code = json_string_value(v);
+        } else if (strcmp(field, "name") == 0) {
+            if (!json_is_string(v))
+                return bad(err, c->source, k, "must be a string");
+            bc->name = json_string_value(v);
+        } else if (strcmp(field, "active") == 0) {
+            if (!json_is_boolean(v))
+                return bad(err, c->source, k, "must be true or false");
+            bc->active = json_is_true(v);
+        } else if (strcmp(field, "terminals") == 0) {
+            if (!json_is_array(v) || json_array_size(v) == 0 ||
+                json_array_size(v) > TP_MAX_TERMINALS)
+                return bad(err, c->source, k, "must be a list of 1 to 16 terminal numbers");
+            size_t j;
+            json_t *t;
+            json_array_foreach(v, j, t)
+            {
+                json_int_t n = json_is_integer(t) ? json_integer_value(t) : -1;
+                if (n < 1 || n > 99)
+                    return bad(err, c->source, k, "terminal numbers are integers 1..99");
+                bc->terminals[j] = (int)n;
+            }
+            bc->nterminals = (int)json_array_size(v);
+        } else if (strcmp(field, "pos") == 0) {
+            const char *s = json_is_string(v) ? json_string_value(v) : "";
+            if (strcmp(s, "classic") == 0)
+                bc->newer_pos = 0;
+            else if (strcmp(s, "newer") == 0)
+                bc->newer_pos = 1;
+            else
+                return bad(err, c->source, k, "must be \"classic\" or \"newer\"");
+        } else if (strcmp(field, "parsers") == 0) {
+            int rc = check_parsers(v, c->source, k, err);
+            if (rc < 0)
+                return rc;
+            bc->parsers = v;
+        } else
+            return bad(err, c->source, k,
+                       "unknown key (expected code, name, active, terminals, pos, parsers)");
+    }
+    if (!bc->code)
+        return bad(err, c->source, key, "\"code\" is required");
+    if (!bc->name)
+        bc->name = bc->code;
+    if (bc->nterminals == 0) {
+        bc->terminals[0] = 1;
+        bc->nterminals = 1;
+    }
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(c->branches[j].code, bc->code) == 0) {
+            snprintf(k, sizeof k, "%s.code", key);
+            return bad(err, c->source, k, "duplicate branch code");
+        }
+    return TP_OK;
+}
+
+tp_config *tp_config_parse(const char *text, const char *source, tp_error *err)
+{
+    tp_config *c = calloc(1, sizeof *c);
+    if (!c || !(c->source = strdup(source))) {
+        free(c);
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_error_t je;
+    c->root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!c->root) {
+        tp_error_set(err, TP_ECONFIG, "%s:%d:%d: invalid JSON: %s", source, je.line, je.column,
+                     je.text);
+        goto fail;
+    }
+    if (!json_is_object(c->root)) {
+        bad(err, source, "(top level)", "must be an object with a \"branches\" list");
+        goto fail;
+    }
+    const char *field;
+    json_t *v, *branches = NULL;
+    json_object_foreach(c->root, field, v)
+    {
+        if (strcmp(field, "branches") == 0)
+            branches = v;
+        else if (strcmp(field, "version") != 0 && strcmp(field, "comment") != 0) {
+            bad(err, source, field, "unknown key (expected branches)");
+            goto fail;
+        }
+    }
+    if (!json_is_array(branches)) {
+        bad(err, source, "branches", "is required and must be a list");
+        goto fail;
+    }
+    c->count = json_array_size(branches);
+    c->branches = calloc(c->count ? c->count : 1, sizeof *c->branches);
+    if (!c->branches) {
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < c->count; i++)
+        if (load_branch(c, i, json_array_get(branches, i), err) < 0)
+            goto fail;
+    return c;
+fail:
+    tp_config_destroy(c);
+    return NULL;
+}
+
+tp_config *tp_config_load(const char *path, tp_error *err)
+{
+    if (!path)
+        return tp_config_parse(default_config, "built-in branch configuration", err);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tp_error_set(err, TP_ENOTFOUND, "branch configuration %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* Configuration is small; cap it rather than trust the file. */
+    enum { MAX_CONFIG = 4 * 1024 * 1024 };
+    char *text = malloc(MAX_CONFIG + 1);
+    size_t n = text ? fread(text, 1, MAX_CONFIG + 1, f) : 0;
+    int rd_err = ferror(f);
+    fclose(f);
+    if (!text) {
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (rd_err || n > MAX_CONFIG) {
+        free(text);
+        tp_error_set(err, rd_err ? TP_EIO : TP_ELIMIT, "branch configuration %s: %s", path,
+                     rd_err ? "read error" : "larger than 4 MiB");
+        return NULL;
+    }
+    text[n] = '\0';
+    tp_config *c = tp_config_parse(text, path, err);
+    free(text);
+    return c;
+}
+
+void tp_config_destroy(tp_config *c)
+{
+    if (!c)
+        return;
+    json_decref(c->root);
+    free(c->branches);
+    free(c->source);
+    free(c);
+}
+
+const tp_branch_cfg *tp_config_branch(const tp_config *c, const char *code)
+{
+    for (size_t i = 0; c && i < c->count; i++)
+        if (strcmp(c->branches[i].code, code) == 0)
+            return &c->branches[i];
+    return NULL;
+}
+
+size_t tp_config_count(const tp_config *c) { return c->count; }
+const tp_branch_cfg *tp_config_at(const tp_config *c, size_t i)
+{
+    return i < c->count ? &c->branches[i] : NULL;
+}
+const char *tp_config_source(const tp_config *c) { return c->source; }
+
+const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type)
+{
+    json_t *v = b && b->parsers ? json_object_get(b->parsers, type) : NULL;
+    if (json_is_string(v))
+        return json_string_value(v);
+    return json_string_value(json_object_get(v, "plugin"));
+}
+
+const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const char *key)
+{
+    json_t *v = b && b->parsers ? json_object_get(b->parsers, type) : NULL;
+    return json_string_value(json_object_get(json_object_get(v, "options"), key));
+}

@@ -1,0 +1,61 @@
+/* config.h -- the branch configuration: which branches exist, their
+ * terminals, which POS generation they run and which parser (and parser
+ * options) each report type uses there.
+ *
+ * JSON (read with jansson):
+ *   {"branches": [
+ *      {"code": "BETA", "name": "Beta", "active": true, "terminals": [1, 2],
+ *       "pos": "newer",
+ *       "parsers": {"rd5500": "newpos",
+ *                   "rd5000": {"plugin": "rd5000", "options": {"column.DATE": 12}}}}]}
+ * Every key is checked; an unknown key or a bad value is an error naming the
+ * key path (branches[3].pos).  tillpipe ships the chain's configuration as
+ * the default (tp_config_default).
+ */
+#ifndef TP_CONFIG_H
+#define TP_CONFIG_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define TP_MAX_TERMINALS 16
+
+typedef struct tp_branch_cfg {
+    /* read-only; strings owned by the config */
+    const char *code;
+    const char *name;
+    int active;
+    int terminals[TP_MAX_TERMINALS];
+    int nterminals;
+    int newer_pos; /* "pos": "newer": department from the product master */
+    void *parsers; /* private: json_t object, type -> plugin/options */
+} tp_branch_cfg;
+
+typedef struct tp_config tp_config;
+
+/* Parse configuration text; `source` names it in messages.  Returns a new
+ * config or NULL with err set (TP_ECONFIG, message names the key). */
+tp_config *tp_config_parse(const char *text, const char *source, tp_error *err);
+
+/* Load from a file (NULL = the built-in chain configuration). */
+tp_config *tp_config_load(const char *path, tp_error *err);
+
+/* The built-in configuration's JSON text (static). */
+const char *tp_config_default_text(void);
+
+void tp_config_destroy(tp_config *c);
+
+/* The branch with `code`, or NULL when it is not listed (borrowed). */
+const tp_branch_cfg *tp_config_branch(const tp_config *c, const char *code);
+size_t tp_config_count(const tp_config *c);
+const tp_branch_cfg *tp_config_at(const tp_config *c, size_t i);
+const char *tp_config_source(const tp_config *c);
+
+/* The plugin the branch names for `type`, or NULL (borrowed). */
+const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type);
+
+/* A parser option for `type`, or NULL (borrowed; numbers are given as text). */
+const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const char *key);
+
+#endif

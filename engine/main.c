@@ -1,0 +1,55 @@
+/* main.c -- the tillpipe command: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include <tillpipe/sdk.h>
+
+#include "cli.h"
+
+#ifndef TP_VERSION
+#define TP_VERSION "0.0.0"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", tp__cmd_run, "parse and combine a folder of reports into records"},
+    {"parse", tp__cmd_parse, "parse one report file with its plugin (JSON lines)"},
+    {"plugin", tp__cmd_plugin, "list plugins, or show why one cannot load"},
+    {"gen", tp__cmd_gen, "write generated report folders (tests, benchmarks, demos)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tillpipe <command> [options]   (tillpipe <command> --help)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  version  print the version and plugin ABI\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TP_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return TP_EXIT_OK;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("tillpipe %s (plugin ABI %d.%d)\n", TP_VERSION, TP_SDK_ABI_MAJOR,
+               TP_SDK_ABI_MINOR);
+        return TP_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tillpipe: unknown command \"%s\"\n", name);
+    usage(stderr);
+    return TP_EXIT_USAGE;
+}

@@ -1,0 +1,84 @@
+/* reports.h -- report file names, grouping a folder into terminal-days, and
+ * choosing one file per report type (select).
+ *
+ * A report file is named <prefix>_<BRANCH>_<POS>_<type>_<YYYY-MM-DD>_<HH-MM>_.csv.
+ * tp_scan_dir() groups a folder's report files by (branch, terminal,
+ * business date); tp_select() counts the data rows of every candidate and
+ * picks, per type, the one with the most rows (ties: the later export time,
+ * then the later name), recording for each candidate why it won or lost.
+ */
+#ifndef TP_REPORTS_H
+#define TP_REPORTS_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "schema.h"
+
+#define TP_BRANCH_MAX 32
+
+typedef struct tp_report_name {
+    char branch[TP_BRANCH_MAX + 1];
+    int pos;
+    tp_report_type type;
+    char date[11]; /* YYYY-MM-DD, a real calendar date */
+    char time[6];  /* HH-MM export time */
+} tp_report_name;
+
+/* Parse a file name (no directory).  Returns 0, TP_EINVAL when it is not a
+ * report name (err says which part is wrong), TP_ENOTFOUND when the type is
+ * not one of the seven. */
+int tp_report_name_parse(const char *name, tp_report_name *out, tp_error *err);
+
+/* 1 when `s` is a valid YYYY-MM-DD calendar date. */
+int tp_date_valid(const char *s);
+
+typedef struct tp_candidate {
+    char *path;       /* owned */
+    const char *name; /* file name part of path */
+    tp_report_name rn;
+    uint64_t size;    /* bytes */
+    uint64_t rows;    /* data rows, header excluded (after tp_select) */
+    int chosen;       /* 1 when this file was selected for its type */
+    char reason[200]; /* why it won or lost */
+} tp_candidate;
+
+typedef struct tp_termday {
+    char branch[TP_BRANCH_MAX + 1];
+    int pos;
+    char date[11];
+    tp_candidate *cands;
+    size_t ncands, cap;
+    int chosen[TP_TYPE_COUNT]; /* index into cands, -1 when no candidate */
+} tp_termday;
+
+typedef struct tp_scan_filter {
+    const char *branch; /* NULL = any */
+    int pos;            /* 0 = any */
+    const char *date;   /* NULL = any */
+} tp_scan_filter;
+
+typedef struct tp_scan {
+    tp_termday *days; /* sorted by branch, pos, date */
+    size_t ndays, cap;
+    char **ignored;   /* names of files that are not reports */
+    size_t nignored, icap;
+} tp_scan;
+
+/* Scan `dir` (not recursive).  Returns 0 with *out set (free with
+ * tp_scan_destroy), or < 0 with err set. */
+int tp_scan_dir(const char *dir, const tp_scan_filter *filter, tp_scan **out, tp_error *err);
+
+/* Add one file to a scan (used by tp_scan_dir and by tests). */
+int tp_scan_add(tp_scan *s, const char *path, const tp_report_name *rn, uint64_t size,
+                tp_error *err);
+
+void tp_scan_destroy(tp_scan *s);
+
+/* Count data rows of every candidate and choose one per type. */
+int tp_select(tp_termday *td, tp_error *err);
+
+/* Data rows of a CSV file (records minus the header), quote-aware. */
+int tp_count_rows(const char *path, uint64_t *rows, tp_error *err);
+
+#endif

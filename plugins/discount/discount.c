@@ -1,0 +1,12 @@
+/* discount -- discount definitions: code (column 0) -> name (column 1). */
+#include "../common/layout.h"
+
+static const tpp_column columns[TP_REF_NFIELDS] = {
+    [TP_REF_CODE] = {"CODE", 0, "CODE", 0, -1},
+    [TP_REF_NAME] = {"NAME", 1, "DESC", 0, -1},
+};
+static const tpp_layout layout = {"discount", columns, TP_REF_NFIELDS, 2, 1};
+static const tpp_layout *const layouts[] = {&layout};
+static const char *const types[] = {"discount", NULL};
+
+TPP_PLUGIN("discount", "1.0.0", types, NULL, layouts)

@@ -1,0 +1,491 @@
+/* tillpipe/csv.h -- the streaming CSV reader every tillpipe parser shares.
+ *
+ * Header-only: include it anywhere for the declarations, and in exactly one
+ * source file of a plugin define TP_CSV_IMPLEMENTATION first to compile the
+ * code in (it is all `static`-free but hidden-visibility friendly: build the
+ * plugin with -fvisibility=hidden).
+ *
+ * What it reads (RFC 4180 plus what the chain's POS terminals write):
+ *   - comma separated, `\n` or `\r\n` line ends, blank lines skipped;
+ *   - quoted fields with doubled quotes ("REPP""13") and embedded newlines;
+ *   - a stray quote inside an unquoted field, or text after a closing quote,
+ *     is kept literally (as Python's csv module does);
+ *   - a UTF-8 byte order mark at the start of the input is skipped;
+ *   - bytes are passed through untouched (UTF-8, U+00A0 included).
+ * Helpers below remove Excel text guards (="00019702") and cut dates.
+ *
+ * Streaming: tp_csv_feed() takes chunks of any size; a record split across
+ * chunks is carried over (copying only that record).  Memory is bounded by
+ * the longest record, which is capped (max_record, default 1 MiB).
+ *
+ * Errors are returned as TP_CSV_E* (< 0) with a message in r->err and the
+ * line in r->err_line; the reader is then unusable except for tp_csv_free().
+ */
+#ifndef TILLPIPE_CSV_H
+#define TILLPIPE_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sdk.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    TP_CSV_OK = 0,
+    TP_CSV_ENOMEM = -1,     /* allocation failed */
+    TP_CSV_ETOOLONG = -2,   /* a record is longer than max_record bytes */
+    TP_CSV_EFIELDS = -3,    /* a record has more than max_fields fields */
+    TP_CSV_EUNCLOSED = -4,  /* end of input inside a quoted field */
+    TP_CSV_ECALLBACK = -5   /* the record callback returned < 0 */
+};
+
+/* Called once per record: `line` is the 1-based line it starts on, fields
+ * are borrowed for the duration of the call.  Return < 0 to stop. */
+typedef int (*tp_csv_record_fn)(void *ud, uint64_t line, const tp_field *fields,
+                                size_t n);
+
+typedef struct tp_csv {
+    /* public, read-only */
+    uint64_t line;     /* line the next record starts on */
+    uint64_t records;  /* records delivered so far */
+    uint64_t err_line; /* line of the error, when one was returned */
+    char err[128];     /* error message, when one was returned */
+    int cb_rc;         /* value the callback returned when it stopped us */
+    /* private */
+    size_t max_record, max_fields;
+    char *carry;       /* an incomplete record kept between feeds */
+    size_t carry_len, carry_cap;
+    char *scratch;     /* decoded quoted fields of the current record */
+    size_t scratch_len, scratch_cap;
+    tp_field *fields;
+    size_t *fstart;    /* scratch offsets while a record is assembled */
+    unsigned char *fscratch;
+    size_t fields_cap;
+    int started;       /* a byte was seen (BOM check done) */
+} tp_csv;
+
+/* Initialise a reader.  0 for max_record / max_fields picks the defaults
+ * (1 MiB, 4096).  Returns 0 or TP_CSV_ENOMEM. */
+int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields);
+
+/* Free what the reader holds; safe on a zeroed or failed reader. */
+void tp_csv_free(tp_csv *r);
+
+/* Feed the next chunk; calls `fn` for every record it completes. */
+int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn,
+                void *ud);
+
+/* End of input: delivers a last record without a trailing newline. */
+int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud);
+
+/* Count the records of a buffer without decoding them (quote-aware), for
+ * callers that only need sizes.  Feed chunks in order; `state` starts at 0
+ * and `pending` reports whether a record is open at the end. */
+typedef struct tp_csv_counter {
+    uint64_t records; /* complete non-blank records seen */
+    int in_quotes;    /* inside a quoted field */
+    int in_record;    /* bytes of an unfinished record seen */
+} tp_csv_counter;
+void tp_csv_count(tp_csv_counter *c, const char *data, size_t len);
+/* Total once the input has ended (counts an unterminated last record). */
+uint64_t tp_csv_count_total(const tp_csv_counter *c);
+
+/* Field helpers: all return a view into the same bytes. */
+
+/* `="value"` -> `value`; anything else unchanged. */
+static inline tp_field tp_csv_unguard(tp_field f)
+{
+    if (f.len >= 3 && f.ptr[0] == '=' && f.ptr[1] == '"' && f.ptr[f.len - 1] == '"') {
+        f.ptr += 2;
+        f.len -= 3;
+    }
+    return f;
+}
+
+/* The date part of a date or timestamp: the text before the first space or
+ * 'T' ("2026-02-09 00:00:00" and "2026-02-09T22:55:34" -> "2026-02-09"). */
+static inline tp_field tp_csv_date_part(tp_field f)
+{
+    for (size_t i = 0; i < f.len; i++)
+        if (f.ptr[i] == ' ' || f.ptr[i] == 'T') {
+            f.len = i;
+            break;
+        }
+    return f;
+}
+
+/* Field `i` of a record, or an empty field when the record is shorter. */
+static inline tp_field tp_csv_at(const tp_field *fields, size_t n, size_t i)
+{
+    tp_field empty = {"", 0};
+    return i < n ? fields[i] : empty;
+}
+
+/* 1 when the field equals the NUL-terminated `s`, ignoring ASCII case and
+ * surrounding spaces. */
+int tp_csv_field_is(tp_field f, const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ================================================================ code */
+#ifdef TP_CSV_IMPLEMENTATION
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TP_CSV__DEFAULT_MAX_RECORD ((size_t)1 << 20)
+#define TP_CSV__DEFAULT_MAX_FIELDS 4096
+
+static int tp_csv__fail(tp_csv *r, int code, uint64_t line, const char *msg)
+{
+    r->err_line = line;
+    snprintf(r->err, sizeof r->err, "%s", msg);
+    return code;
+}
+
+int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields)
+{
+    memset(r, 0, sizeof *r);
+    r->line = 1;
+    r->max_record = max_record ? max_record : TP_CSV__DEFAULT_MAX_RECORD;
+    r->max_fields = max_fields ? max_fields : TP_CSV__DEFAULT_MAX_FIELDS;
+    r->fields_cap = 64;
+    r->fields = malloc(r->fields_cap * sizeof *r->fields);
+    r->fstart = malloc(r->fields_cap * sizeof *r->fstart);
+    r->fscratch = malloc(r->fields_cap);
+    if (!r->fields || !r->fstart || !r->fscratch) {
+        tp_csv_free(r);
+        return TP_CSV_ENOMEM;
+    }
+    return TP_CSV_OK;
+}
+
+void tp_csv_free(tp_csv *r)
+{
+    if (!r)
+        return;
+    free(r->carry);
+    free(r->scratch);
+    free(r->fields);
+    free(r->fstart);
+    free(r->fscratch);
+    r->carry = r->scratch = NULL;
+    r->fields = NULL;
+    r->fstart = NULL;
+    r->fscratch = NULL;
+    r->carry_len = r->carry_cap = r->scratch_len = r->scratch_cap = r->fields_cap = 0;
+}
+
+static int tp_csv__grow_fields(tp_csv *r)
+{
+    size_t cap = r->fields_cap * 2;
+    if (cap > r->max_fields)
+        cap = r->max_fields;
+    if (cap <= r->fields_cap)
+        return TP_CSV_EFIELDS;
+    tp_field *f = realloc(r->fields, cap * sizeof *f);
+    if (!f)
+        return TP_CSV_ENOMEM;
+    r->fields = f;
+    size_t *s = realloc(r->fstart, cap * sizeof *s);
+    if (!s)
+        return TP_CSV_ENOMEM;
+    r->fstart = s;
+    unsigned char *k = realloc(r->fscratch, cap);
+    if (!k)
+        return TP_CSV_ENOMEM;
+    r->fscratch = k;
+    r->fields_cap = cap;
+    return TP_CSV_OK;
+}
+
+static int tp_csv__scratch_put(tp_csv *r, const char *p, size_t n)
+{
+    if (r->scratch_len + n > r->scratch_cap) {
+        size_t cap = r->scratch_cap ? r->scratch_cap : 256;
+        while (cap < r->scratch_len + n)
+            cap *= 2;
+        char *s = realloc(r->scratch, cap);
+        if (!s)
+            return TP_CSV_ENOMEM;
+        r->scratch = s;
+        r->scratch_cap = cap;
+    }
+    memcpy(r->scratch + r->scratch_len, p, n);
+    r->scratch_len += n;
+    return TP_CSV_OK;
+}
+
+/* Parse one record starting at p.  Returns 1 with *used set when a record
+ * (or a blank line, *n == 0) is complete, 0 when more input is needed (only
+ * when !final), or a TP_CSV_E* code. */
+static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
+                          size_t *used, size_t *n, uint64_t *newlines)
+{
+    const char *q = p;
+    size_t nf = 0;
+    uint64_t nl = 0;
+    int rc;
+    r->scratch_len = 0;
+
+    if (q < end && (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n'))) {
+        *used = (size_t)(q - p) + (*q == '\r' ? 2 : 1);
+        *n = 0;
+        *newlines = 1;
+        return 1;
+    }
+    if (q < end && *q == '\r' && q + 1 == end && !final)
+        return 0;
+
+    for (;;) {
+        if (nf == r->fields_cap && (rc = tp_csv__grow_fields(r)) < 0)
+            return rc;
+        if (q < end && *q == '"') {
+            /* Quoted field: find the closing quote, decoding "" pairs. */
+            const char *s = q + 1, *seg = s;
+            int copied = 0;
+            size_t start = r->scratch_len;
+            for (;;) {
+                const char *c = memchr(s, '"', (size_t)(end - s));
+                if (!c) {
+                    if (final)
+                        return TP_CSV_EUNCLOSED;
+                    return 0;
+                }
+                for (const char *t = s; t < c; t++)
+                    nl += (*t == '\n');
+                if (c + 1 == end && !final)
+                    return 0; /* can't tell "" from a closing quote yet */
+                if (c + 1 < end && c[1] == '"') {
+                    if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c + 1 - seg))) < 0)
+                        return rc;
+                    copied = 1;
+                    s = seg = c + 2;
+                    continue;
+                }
+                /* closing quote at c; text up to the next separator is kept */
+                const char *t = c + 1;
+                while (t < end && *t != ',' && *t != '\n' &&
+                       !(*t == '\r' && t + 1 < end && t[1] == '\n'))
+                    t++;
+                if (t == end && !final)
+                    return 0;
+                if (t > c + 1 || copied) {
+                    if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c - seg))) < 0 ||
+                        (rc = tp_csv__scratch_put(r, c + 1, (size_t)(t - c - 1))) < 0)
+                        return rc;
+                    r->fscratch[nf] = 1;
+                    r->fstart[nf] = start;
+                    r->fields[nf].len = r->scratch_len - start;
+                } else {
+                    r->fscratch[nf] = 0;
+                    r->fields[nf].ptr = seg;
+                    r->fields[nf].len = (size_t)(c - seg);
+                }
+                q = t;
+                break;
+            }
+        } else {
+            /* Unquoted field: up to ',' or a line end; a quote is literal. */
+            const char *s = q;
+            while (q < end && *q != ',' && *q != '\n')
+                q++;
+            if (q == end && !final)
+                return 0;
+            const char *e = q;
+            if (q < end && *q == '\n' && e > s && e[-1] == '\r')
+                e--;
+            r->fscratch[nf] = 0;
+            r->fields[nf].ptr = s;
+            r->fields[nf].len = (size_t)(e - s);
+            if (q == end && e > s && e[-1] == '\r')
+                r->fields[nf].len--;
+        }
+        nf++;
+        if ((size_t)(q - p) > r->max_record)
+            return TP_CSV_ETOOLONG;
+        if (q == end) { /* final: record ends with the input */
+            *used = (size_t)(q - p);
+            break;
+        }
+        if (*q == ',') {
+            q++;
+            continue;
+        }
+        if (*q == '\r')
+            q++;
+        /* *q == '\n' */
+        nl++;
+        *used = (size_t)(q + 1 - p);
+        break;
+    }
+    for (size_t i = 0; i < nf; i++)
+        if (r->fscratch[i])
+            r->fields[i].ptr = r->scratch + r->fstart[i];
+    *n = nf;
+    *newlines = nl;
+    return 1;
+}
+
+/* Parse complete records from [p, end); returns bytes consumed or < 0. */
+static long long tp_csv__run(tp_csv *r, const char *p, const char *end, int final,
+                             tp_csv_record_fn fn, void *ud)
+{
+    const char *start = p;
+    while (p < end) {
+        size_t used = 0, n = 0;
+        uint64_t nl = 0;
+        int rc = tp_csv__record(r, p, end, final, &used, &n, &nl);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            const char *msg = rc == TP_CSV_EUNCLOSED ? "quoted field is never closed"
+                              : rc == TP_CSV_ETOOLONG ? "record is longer than the limit"
+                              : rc == TP_CSV_EFIELDS  ? "record has too many fields"
+                                                      : "out of memory";
+            return tp_csv__fail(r, rc, r->line, msg);
+        }
+        if (n > 0) {
+            r->records++;
+            int cr = fn(ud, r->line, r->fields, n);
+            if (cr < 0) {
+                r->cb_rc = cr;
+                return tp_csv__fail(r, TP_CSV_ECALLBACK, r->line, "stopped by the caller");
+            }
+        }
+        r->line += nl;
+        p += used;
+    }
+    return (long long)(p - start);
+}
+
+static int tp_csv__carry_put(tp_csv *r, const char *p, size_t n)
+{
+    if (r->carry_len + n > r->max_record + 2)
+        return tp_csv__fail(r, TP_CSV_ETOOLONG, r->line, "record is longer than the limit");
+    if (r->carry_len + n > r->carry_cap) {
+        size_t cap = r->carry_cap ? r->carry_cap : 4096;
+        while (cap < r->carry_len + n)
+            cap *= 2;
+        char *c = realloc(r->carry, cap);
+        if (!c)
+            return tp_csv__fail(r, TP_CSV_ENOMEM, r->line, "out of memory");
+        r->carry = c;
+        r->carry_cap = cap;
+    }
+    memcpy(r->carry + r->carry_len, p, n);
+    r->carry_len += n;
+    return TP_CSV_OK;
+}
+
+int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn, void *ud)
+{
+    const char *end = data + len;
+    if (!r->started && len > 0) {
+        /* Skip a UTF-8 BOM (only when the first chunk holds all of it). */
+        if (len >= 3 && (unsigned char)data[0] == 0xEF &&
+            (unsigned char)data[1] == 0xBB && (unsigned char)data[2] == 0xBF)
+            data += 3;
+        r->started = 1;
+    }
+    /* Finish a carried record first, adding the new bytes a line at a time so
+     * that only that record is copied. */
+    while (r->carry_len > 0 && data < end) {
+        const char *nl = memchr(data, '\n', (size_t)(end - data));
+        const char *upto = nl ? nl + 1 : end;
+        int rc = tp_csv__carry_put(r, data, (size_t)(upto - data));
+        if (rc < 0)
+            return rc;
+        data = upto;
+        long long used = tp_csv__run(r, r->carry, r->carry + r->carry_len, 0, fn, ud);
+        if (used < 0)
+            return (int)used;
+        memmove(r->carry, r->carry + used, r->carry_len - (size_t)used);
+        r->carry_len -= (size_t)used;
+    }
+    if (data == end)
+        return TP_CSV_OK;
+    long long used = tp_csv__run(r, data, end, 0, fn, ud);
+    if (used < 0)
+        return (int)used;
+    return tp_csv__carry_put(r, data + used, (size_t)(end - data - used));
+}
+
+int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud)
+{
+    if (r->carry_len == 0)
+        return TP_CSV_OK;
+    long long used = tp_csv__run(r, r->carry, r->carry + r->carry_len, 1, fn, ud);
+    if (used < 0)
+        return (int)used;
+    r->carry_len = 0;
+    return TP_CSV_OK;
+}
+
+void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        if (c->in_quotes) {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (!q)
+                return;
+            c->in_quotes = 0; /* a doubled quote reopens on the next byte */
+            p = q + 1;
+            continue;
+        }
+        const char *q = p;
+        while (q < end && *q != '\n' && *q != '"')
+            q++;
+        if (q > p && !(q - p == 1 && *p == '\r'))
+            c->in_record = 1;
+        if (q == end)
+            return;
+        if (*q == '"') {
+            c->in_quotes = 1;
+            c->in_record = 1;
+        } else {
+            if (c->in_record)
+                c->records++;
+            c->in_record = 0;
+        }
+        p = q + 1;
+    }
+}
+
+uint64_t tp_csv_count_total(const tp_csv_counter *c)
+{
+    return c->records + (c->in_record ? 1 : 0);
+}
+
+int tp_csv_field_is(tp_field f, const char *s)
+{
+    while (f.len > 0 && f.ptr[0] == ' ') {
+        f.ptr++;
+        f.len--;
+    }
+    while (f.len > 0 && f.ptr[f.len - 1] == ' ')
+        f.len--;
+    size_t n = strlen(s);
+    if (n != f.len)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)f.ptr[i], b = (unsigned char)s[i];
+        if (a >= 'a' && a <= 'z')
+            a = (unsigned char)(a - 32);
+        if (b >= 'a' && b <= 'z')
+            b = (unsigned char)(b - 32);
+        if (a != b)
+            return 0;
+    }
+    return 1;
+}
+
+#endif /* TP_CSV_IMPLEMENTATION */
+#endif /* TILLPIPE_CSV_H */
