@@ -153,7 +153,7 @@ int tp_combine_order_row(tp_combine *c, const tp_field *f, size_t n, const char 
         char msg[160];
         snprintf(msg, sizeof msg, "dated \"%.*s\", not the business date %s: not written",
                  (int)(date.len > 20 ? 20 : date.len), date.ptr, c->o.date);
-        return tp_quality_add(q, file, line, TP_PROBLEM_WARNING, msg) < 0 ? -1 : 0;
+        return tp_quality_list(q, file, line, TP_PROBLEM_WARNING, msg) < 0 ? -1 : 0;
     }
     static const int decimals[] = {TP_RD5000_QUANTITY,   TP_RD5000_UNIT_PRICE,
                                    TP_RD5000_AMOUNT,     TP_RD5000_DISCOUNT,

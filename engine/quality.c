@@ -12,6 +12,12 @@ int tp_quality_add(tp_quality *q, const char *file, uint64_t line, int severity,
         q->rows_rejected++;
     else
         q->warnings++;
+    return tp_quality_list(q, file, line, severity, reason);
+}
+
+int tp_quality_list(tp_quality *q, const char *file, uint64_t line, int severity,
+                    const char *reason)
+{
     if (q->nproblems >= TP_QUALITY_MAX_PROBLEMS) {
         q->problems_left_out++;
         return 0;

@@ -34,6 +34,11 @@ typedef struct tp_quality {
 int tp_quality_add(tp_quality *q, const char *file, uint64_t line, int severity,
                    const char *reason);
 
+/* List a problem without counting it (for findings counted elsewhere, such
+ * as rows_outside_date).  Returns 0 or -1 when out of memory. */
+int tp_quality_list(tp_quality *q, const char *file, uint64_t line, int severity,
+                    const char *reason);
+
 /* Free the problem list and zero the struct. */
 void tp_quality_clear(tp_quality *q);
 

@@ -1,0 +1,561 @@
+/* test_engine.c -- unit tests of report names, select, the legacy combine
+ * rules, the branch configuration and the record writers. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "combine.h"
+#include "config.h"
+#include "output.h"
+#include "reports.h"
+#include "testutil.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* Split a comma-separated test line (no quoting) into fields. */
+typedef struct trow {
+    char buf[1024];
+    tp_field f[64];
+    size_t n;
+} trow;
+
+static void split(trow *r, const char *line)
+{
+    snprintf(r->buf, sizeof r->buf, "%s", line);
+    r->n = 0;
+    char *p = r->buf;
+    for (;;) {
+        char *c = strchr(p, ',');
+        r->f[r->n].ptr = p;
+        r->f[r->n].len = c ? (size_t)(c - p) : strlen(p);
+        r->n++;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+}
+
+static int feq(tp_field f, const char *s)
+{
+    return f.len == strlen(s) && memcmp(f.ptr, s, f.len) == 0;
+}
+
+#define ck_field(f, s) ck_assert_msg(feq((f), (s)), "field is \"%.*s\", expected \"%s\"", \
+                                     (int)(f).len, (f).ptr, (s))
+
+/* An rd5000 row in the SDK layout with the given changes. */
+static void order_row(trow *r, const char *item, const char *date, const char *time,
+                      const char *type, const char *transno, const char *dep)
+{
+    char line[512];
+    /* STORE,INVOICE,ITEM,QTY,UPRICE,AMOUNT,DISC,DEP,DATE,TIME,DISC_CODE,TYPE,VAT_FLAG,
+       VAT_DIV,VAT_AMT,VAT_DISC,VAT_PRICE,TRANSNO */
+    snprintf(line, sizeof line, "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
+             "9.333,0.000,0.000,255.360,%s", item, dep, date, time, type, transno);
+    split(r, line);
+}
+
+static tp_combine *classic_combine(int newer)
+{
+    static const char *const branch = "BMC";
+    tp_combine_opts o = {branch, 1, "2026-02-09", newer};
+    tp_combine *c = tp_combine_create(&o);
+    trow r;
+    split(&r, "BRK2,GOTO,03");
+    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
+    split(&r, "BRK2,SECOND NAME LOSES,04");
+    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
+    split(&r, "03,BREAKFAST");
+    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
+    split(&r, "CAT9,FROM CATEG");
+    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
+    split(&r, "1,SNR CTZN 20%");
+    tp_combine_ref_row(c, TP_TYPE_DISCOUNT, r.f, r.n);
+    split(&r, "00001,CASH");
+    tp_combine_ref_row(c, TP_TYPE_RD5900, r.f, r.n);
+    split(&r, "00247627,00001,1000.000");
+    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
+    split(&r, "00247627,00002,5.000"); /* second payment of the same transaction loses */
+    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
+    split(&r, "TEMP,09264097787,00000001,00247627"); /* keyed by ORNO (col 3) */
+    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
+    split(&r, "TEMP,0926409778,00000002,00247628"); /* 10-char phone: ignored */
+    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
+    return c;
+}
+
+/* --------------------------------------------------------- file names */
+
+START_TEST(name_parses)
+{
+    tp_report_name rn;
+    tp_error err = {0};
+    ck_assert_int_eq(tp_report_name_parse("a_AYALA-FRN_2_rd5000_2026-02-09_19-59_.csv", &rn, &err), 0);
+    ck_assert_str_eq(rn.branch, "AYALA-FRN");
+    ck_assert_int_eq(rn.pos, 2);
+    ck_assert_int_eq(rn.type, TP_TYPE_RD5000);
+    ck_assert_str_eq(rn.date, "2026-02-09");
+    ck_assert_str_eq(rn.time, "19-59");
+}
+END_TEST
+
+START_TEST(name_rejects)
+{
+    tp_report_name rn;
+    tp_error err = {0};
+    ck_assert_int_eq(tp_report_name_parse("README.md", &rn, &err), TP_EINVAL);
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd9999_2026-02-09_20-00_.csv", &rn, &err),
+                     TP_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rd9999"));
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd5000_2026-02-30_20-00_.csv", &rn, &err),
+                     TP_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "2026-02-30"));
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_x_rd5000_2026-02-09_20-00_.csv", &rn, &err),
+                     TP_EINVAL);
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd5000_2026-02-09_2000_.csv", &rn, &err),
+                     TP_EINVAL);
+    ck_assert_int_eq(tp_report_name_parse("a__1_rd5000_2026-02-09_20-00_.csv", &rn, &err),
+                     TP_EINVAL);
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd5000_2026-02-09_20-00_.txt", &rn, &err),
+                     TP_EINVAL);
+    ck_assert(tp_date_valid("2024-02-29"));
+    ck_assert(!tp_date_valid("2025-02-29"));
+    ck_assert(!tp_date_valid("2025-13-01"));
+}
+END_TEST
+
+/* -------------------------------------------------------------- select */
+
+static const char hdr[] = "H1,H2\n";
+
+START_TEST(select_most_rows_then_later_export)
+{
+    char *dir = tu_tmpdir();
+    char body3[64], body2[64];
+    snprintf(body3, sizeof body3, "%sa,1\nb,2\n\"c\nwith newline\",3\n", hdr);
+    snprintf(body2, sizeof body2, "%sa,1\nb,2\n", hdr);
+    free(tu_write(dir, "a_BMC_1_rd5000_2026-02-09_19-59_.csv", body3)); /* most rows */
+    free(tu_write(dir, "a_BMC_1_rd5000_2026-02-09_20-00_.csv", body2)); /* later, partial */
+    free(tu_write(dir, "a_BMC_1_rd5500_2026-02-09_19-59_.csv", body2)); /* tie ... */
+    free(tu_write(dir, "a_BMC_1_rd5500_2026-02-09_20-00_.csv", body2)); /* ... later wins */
+    free(tu_write(dir, "a_BMC_1_blpr_2026-02-09_20-00_.csv", hdr));     /* header only */
+    free(tu_write(dir, "a_BMC_2_blpr_2026-02-09_20-00_.csv", hdr));     /* other terminal */
+    free(tu_write(dir, "notes.txt", "x"));
+    tp_scan *s = NULL;
+    tp_error err = {0};
+    ck_assert_int_eq(tp_scan_dir(dir, NULL, &s, &err), 0);
+    ck_assert_uint_eq(s->ndays, 2);
+    ck_assert_uint_eq(s->nignored, 1);
+    tp_termday *td = &s->days[0];
+    ck_assert_int_eq(td->pos, 1);
+    ck_assert_int_eq(tp_select(td, &err), 0);
+    const tp_candidate *c5000 = &td->cands[td->chosen[TP_TYPE_RD5000]];
+    ck_assert_str_eq(c5000->rn.time, "19-59");
+    ck_assert_uint_eq(c5000->rows, 3);
+    ck_assert_ptr_nonnull(strstr(c5000->reason, "the most of 2"));
+    const tp_candidate *c5500 = &td->cands[td->chosen[TP_TYPE_RD5500]];
+    ck_assert_str_eq(c5500->rn.time, "20-00");
+    ck_assert_ptr_nonnull(strstr(c5500->reason, "tie broken"));
+    int losers = 0;
+    for (size_t i = 0; i < td->ncands; i++)
+        if (!td->cands[i].chosen) {
+            losers++;
+            ck_assert_ptr_nonnull(strstr(td->cands[i].reason, "not chosen"));
+        }
+    ck_assert_int_eq(losers, 2);
+    ck_assert_uint_eq(td->cands[td->chosen[TP_TYPE_BLPR]].rows, 0);
+    ck_assert_int_eq(td->chosen[TP_TYPE_RD5800], -1);
+    tp_scan_destroy(s);
+
+    tp_scan_filter f = {.branch = "BMC", .pos = 2};
+    ck_assert_int_eq(tp_scan_dir(dir, &f, &s, &err), 0);
+    ck_assert_uint_eq(s->ndays, 1);
+    ck_assert_int_eq(s->days[0].pos, 2);
+    tp_scan_destroy(s);
+    ck_assert_int_eq(tp_scan_dir("/nonexistent/tillpipe", NULL, &s, &err), TP_ENOTFOUND);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------- combine */
+
+START_TEST(combine_lookups_and_derived)
+{
+    tp_combine *c = classic_combine(0);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 7, &q, &rec), 1);
+    ck_field(rec.product_name, "GOTO"); /* first row wins */
+    ck_field(rec.dep_code, "03");
+    ck_assert_int_eq(rec.dep_from_product, 0);
+    ck_field(rec.department_name, "BREAKFAST");
+    ck_field(rec.discount_name, "SNR CTZN 20%");
+    ck_field(rec.payment_code, "00001"); /* first payment wins */
+    ck_field(rec.payment_name, "CASH");
+    ck_field(rec.phone, "09264097787");
+    ck_assert_int_eq(rec.txn_type, TP_TXN_DINE_IN);
+    ck_assert_int_eq(rec.daypart, TP_DAYPART_BREAKFAST);
+    ck_assert_int_eq(rec.time_minutes, 7 * 60 + 25);
+    ck_field(rec.amount, "766.070"); /* scale kept */
+    ck_assert_str_eq(rec.source_file, "f.csv");
+    ck_assert_uint_eq(rec.source_line, 7);
+    ck_assert_str_eq(rec.branch, "BMC");
+    ck_assert_int_eq(rec.pos, 1);
+
+    /* unknown item, no discount, empty transaction number: empty lookups */
+    order_row(&r, "NOPE", "2026-02-09", "12:00", "X", "", "99");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 8, &q, &rec), 1);
+    ck_field(rec.product_name, "");
+    ck_field(rec.department_name, "");
+    ck_field(rec.payment_code, "");
+    ck_field(rec.payment_name, "");
+    ck_field(rec.phone, "");
+    ck_assert_int_eq(rec.txn_type, TP_TXN_UNKNOWN);
+    ck_assert_str_eq(tp_txn_type_name(rec.txn_type), "");
+
+    /* a transaction with no payment row and no 11-char phone */
+    order_row(&r, "BRK2", "2026-02-09", "12:00", "T", "00247628", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 9, &q, &rec), 1);
+    ck_field(rec.payment_code, "");
+    ck_field(rec.phone, "");
+    ck_assert_int_eq(rec.txn_type, TP_TXN_TAKE_OUT);
+    ck_assert_uint_eq(q.rows_rejected + q.rows_outside_date, 0);
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+}
+END_TEST
+
+START_TEST(combine_dayparts)
+{
+    static const struct {
+        const char *time;
+        tp_daypart d;
+    } cases[] = {{"00:00", TP_DAYPART_GY},        {"05:59", TP_DAYPART_GY},
+                 {"06:00", TP_DAYPART_BREAKFAST}, {"10:59", TP_DAYPART_BREAKFAST},
+                 {"11:00", TP_DAYPART_LUNCH},     {"14:59", TP_DAYPART_LUNCH},
+                 {"15:00", TP_DAYPART_PM_SNACK},  {"18:59", TP_DAYPART_PM_SNACK},
+                 {"19:00", TP_DAYPART_DINNER},    {"22:59", TP_DAYPART_DINNER},
+                 {"23:00", TP_DAYPART_GY},        {"", TP_DAYPART_NONE}};
+    tp_combine *c = classic_combine(0);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        order_row(&r, "BRK2", "2026-02-09", cases[i].time, "C", "1", "03");
+        ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
+        ck_assert_msg(rec.daypart == cases[i].d, "time %s", cases[i].time);
+    }
+    ck_assert_str_eq(tp_daypart_name(TP_DAYPART_NONE), "No Time Record");
+    ck_assert_str_eq(tp_daypart_name(TP_DAYPART_PM_SNACK), "PM Snack");
+    ck_assert_int_eq(rec.txn_type, TP_TXN_DELIVERY);
+    ck_assert_int_eq(rec.time_minutes, -1);
+
+    /* unusable TIME: rejected with a reason, not written */
+    const char *bad[] = {"xx:10", "7:30", "TIME", "24:00"};
+    for (size_t i = 0; i < 4; i++) {
+        order_row(&r, "BRK2", "2026-02-09", bad[i], "D", "1", "03");
+        ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 40 + i, &q, &rec), 0);
+    }
+    ck_assert_uint_eq(q.rows_rejected, 4);
+    ck_assert_uint_eq(q.nproblems, 4);
+    ck_assert_ptr_nonnull(strstr(q.problems[0].reason, "xx:10"));
+    ck_assert_uint_eq(q.problems[3].line, 43);
+    /* an hour without valid minutes is kept (legacy) but has no minute value */
+    order_row(&r, "BRK2", "2026-02-09", "07:9x", "D", "1", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 50, &q, &rec), 1);
+    ck_assert_int_eq(rec.daypart, TP_DAYPART_BREAKFAST);
+    ck_assert_int_eq(rec.time_minutes, -1);
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+}
+END_TEST
+
+START_TEST(combine_outside_date_and_bad_decimal)
+{
+    tp_combine *c = classic_combine(0);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    order_row(&r, "BRK2", "2026-02-08", "07:25", "D", "1", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 0);
+    ck_assert_uint_eq(q.rows_outside_date, 1);
+    ck_assert_uint_eq(q.rows_rejected, 0);
+    ck_assert_uint_eq(q.warnings, 0);
+    ck_assert_uint_eq(q.nproblems, 1);
+    ck_assert_ptr_nonnull(strstr(q.problems[0].reason, "2026-02-08"));
+    ck_assert(tp_quality_flagged(&q));
+
+    split(&r, "1,00250455,BRK2,abc,1.0,1.0,0,03,2026-02-09,07:25,,D,1,9.3,0,0,1,5");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 4, &q, &rec), 0);
+    ck_assert_uint_eq(q.rows_rejected, 1);
+    ck_assert_ptr_nonnull(strstr(q.problems[1].reason, "QUANTITY \"abc\""));
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+
+    const char *good[] = {"0", "0.000", "-153.210", "149", "106.4286", "+1", ".5", "5."};
+    const char *badd[] = {"", "abc", "1e3", "1.2.3", "-", ".", "1,5", " 1"};
+    for (size_t i = 0; i < 8; i++) {
+        tp_field g = {good[i], strlen(good[i])}, b = {badd[i], strlen(badd[i])};
+        ck_assert_msg(tp_decimal_valid(g), "%s", good[i]);
+        ck_assert_msg(!tp_decimal_valid(b), "%s", badd[i]);
+    }
+}
+END_TEST
+
+START_TEST(combine_newer_pos_department_from_product)
+{
+    tp_combine *c = classic_combine(1);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    split(&r, "COF23,ICD16 CARAMEL M,CAT9");
+    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
+    order_row(&r, "COF23", "2026-02-09", "17:50", "D", "1", "");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
+    ck_field(rec.dep_code, "CAT9");
+    ck_field(rec.pos_dep_code, "");
+    ck_assert_int_eq(rec.dep_from_product, 1);
+    ck_field(rec.department_name, "FROM CATEG");
+    order_row(&r, "UNKNOWN", "2026-02-09", "17:50", "D", "1", "");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 1);
+    ck_field(rec.dep_code, "");
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------- writers */
+
+static char *write_one(tp_format fmt, const tp_record *rec, char **dir_out)
+{
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    tp_error err = {0};
+    tp_writer *w = tp_writer_open(path, fmt, &err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(tp_writer_record(w, rec, &err), 0);
+    ck_assert_int_eq(tp_writer_commit(w, &err), 0);
+    char *text = tu_read(path, NULL);
+    ck_assert_int_eq(tu_count_entries(dir), 1); /* no temp file left */
+    *dir_out = dir;
+    return text;
+}
+
+START_TEST(record2025_guards)
+{
+    tp_combine *c = classic_combine(0);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    /* OR 00250455 guarded; quantity 3.000 not (no leading 0); discount code 1 no;
+       VAT DIV 9.333 no; DEP 03 always; TRANSNO 00247627 never; date never */
+    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
+    char *dir;
+    char *text = write_one(TP_FMT_RECORD2025, &rec, &dir);
+    const char *line = strchr(text, '\n') + 1;
+    ck_assert_str_eq(line,
+                     "1,\"=\"\"00250455\"\"\",BRK2,3.000,255.360,766.070,-153.210,\"=\"\"03\"\"\","
+                     "2026-02-09,07:25,1,D,1,9.333,0.000,0.000,255.360,00247627,GOTO,BREAKFAST,"
+                     "SNR CTZN 20%,Dine-In,Breakfast,00001,CASH,09264097787,BMC\n");
+    free(text);
+    tu_rmrf(dir);
+    free(dir);
+
+    /* 0.5 (2nd char '.') and 07:25 (3rd char ':') and 0000-00 (5th '-') stay bare;
+       empty DEP_CODE is still guarded; "0" alone is too short */
+    split(&r, "1,0,X,0.5,0.5,0.5,0,,2026-02-09,07:25,0000-00,D,00,9.3,0,0,0,0123");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 1);
+    text = write_one(TP_FMT_RECORD2025, &rec, &dir);
+    line = strchr(text, '\n') + 1;
+    ck_assert_str_eq(line, "1,0,X,0.5,0.5,0.5,0,\"=\"\"\"\"\",2026-02-09,07:25,0000-00,D,"
+                           "\"=\"\"00\"\"\",9.3,0,0,0,0123,,,,Dine-In,Breakfast,,,,BMC\n");
+    free(text);
+    tu_rmrf(dir);
+    free(dir);
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+
+    /* newer POS: the department from the product is written bare */
+    c = classic_combine(1);
+    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "1", "");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
+    text = write_one(TP_FMT_RECORD2025, &rec, &dir);
+    ck_assert_ptr_nonnull(strstr(text, ",-153.210,03,2026-02-09,"));
+    free(text);
+    tu_rmrf(dir);
+    free(dir);
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+}
+END_TEST
+
+START_TEST(writers_csv_jsonl_escape)
+{
+    tp_combine *c = classic_combine(0);
+    tp_quality q = {0};
+    tp_record rec;
+    trow r;
+    split(&r, "NAMEQ,REPP\"13, \"X\",03");
+    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, 3);
+    /* the split above cut the name at the comma; build the name by hand */
+    tp_field f3[3] = {{"NQ", 2}, {"A \"Q\", B\xc2\xa0" "C\xff", 12}, {"03", 2}};
+    tp_combine_ref_row(c, TP_TYPE_RD5500, f3, 3);
+    order_row(&r, "NQ", "2026-02-09", "", "D", "", "03");
+    ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "src.csv", 9, &q, &rec), 1);
+    char *dir;
+    char *text = write_one(TP_FMT_CSV, &rec, &dir);
+    ck_assert_ptr_nonnull(strstr(text, ",\"A \"\"Q\"\", B\xc2\xa0" "C\xff\","));
+    ck_assert_ptr_nonnull(strstr(text, ",src.csv,9\n"));
+    free(text);
+    tu_rmrf(dir);
+    free(dir);
+    text = write_one(TP_FMT_JSONL, &rec, &dir);
+    ck_assert_ptr_nonnull(strstr(text, "\"product_name\":\"A \\\"Q\\\", B\xc2\xa0" "C\\ufffd\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"amount\":766.070,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"discount\":-153.210,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"daypart\":null"));
+    ck_assert_ptr_nonnull(strstr(text, "\"time_minutes\":null"));
+    ck_assert_ptr_nonnull(strstr(text, "\"source_line\":9}\n"));
+    free(text);
+    tu_rmrf(dir);
+    free(dir);
+    tp_quality_clear(&q);
+    tp_combine_destroy(c);
+}
+END_TEST
+
+START_TEST(writer_abort_leaves_nothing)
+{
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    tp_error err = {0};
+    tp_writer *w = tp_writer_open(path, TP_FMT_CSV, &err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(tu_count_entries(dir), 1); /* the temp file */
+    tp_writer_abort(w);
+    ck_assert_int_eq(tu_count_entries(dir), 0);
+    snprintf(path, sizeof path, "%s/missing/out.csv", dir);
+    ck_assert_ptr_null(tp_writer_open(path, TP_FMT_CSV, &err));
+    ck_assert_int_eq(err.code, TP_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing/out.csv"));
+    tp_writer_abort(NULL);
+    tu_rmrf(dir);
+    free(dir);
+    ck_assert_int_eq(tp_format_parse("record2025"), TP_FMT_RECORD2025);
+    ck_assert_int_eq(tp_format_parse("xml"), -1);
+}
+END_TEST
+
+/* -------------------------------------------------------------- config */
+
+static void config_fails(const char *json, const char *want)
+{
+    tp_error err = {0};
+    tp_config *c = tp_config_parse(json, "t.json", &err);
+    ck_assert_msg(c == NULL, "accepted: %s", json);
+    ck_assert_int_eq(err.code, TP_ECONFIG);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message \"%s\" lacks \"%s\"", err.msg, want);
+}
+
+START_TEST(config_valid_and_default)
+{
+    tp_error err = {0};
+    tp_config *c = tp_config_parse(
+        "{\"branches\": [{\"code\": \"BX\", \"terminals\": [1, 2], \"pos\": \"newer\","
+        " \"parsers\": {\"rd5500\": \"newpos\", \"rd5000\": {\"plugin\": \"rd5000\","
+        " \"options\": {\"column.DATE\": 12, \"x\": \"y\"}}}}, {\"code\": \"B-2\", \"active\": false}]}",
+        "t.json", &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    const tp_branch_cfg *b = tp_config_branch(c, "BX");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(b->newer_pos, 1);
+    ck_assert_int_eq(b->nterminals, 2);
+    ck_assert_str_eq(tp_branch_plugin(b, "rd5500"), "newpos");
+    ck_assert_str_eq(tp_branch_plugin(b, "rd5000"), "rd5000");
+    ck_assert_ptr_null(tp_branch_plugin(b, "blpr"));
+    ck_assert_str_eq(tp_branch_option(b, "rd5000", "column.DATE"), "12");
+    ck_assert_ptr_null(tp_branch_option(b, "rd5000", "nope"));
+    const tp_branch_cfg *b2 = tp_config_branch(c, "B-2");
+    ck_assert_int_eq(b2->active, 0);
+    ck_assert_int_eq(b2->terminals[0], 1);
+    ck_assert_ptr_null(tp_config_branch(c, "ZZZ"));
+    tp_config_destroy(c);
+
+    c = tp_config_load(NULL, &err);
+    ck_assert_ptr_nonnull(c);
+    const char *newer[] = {"BPAG", "BGRAN", "BETA", "BTAB"};
+    for (int i = 0; i < 4; i++) {
+        b = tp_config_branch(c, newer[i]);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(b->newer_pos, 1);
+        ck_assert_str_eq(tp_branch_plugin(b, "rd5500"), "newpos");
+    }
+    ck_assert_int_eq(tp_config_branch(c, "BMC")->newer_pos, 0);
+    tp_config_destroy(c);
+    ck_assert_ptr_null(tp_config_load("/nonexistent/branches.json", &err));
+    ck_assert_int_eq(err.code, TP_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(config_errors_name_the_key)
+{
+    config_fails("{\"branches\": [", "invalid JSON");
+    config_fails("[]", "(top level)");
+    config_fails("{}", "branches: is required");
+    config_fails("{\"branchez\": []}", "branchez: unknown key");
+    config_fails("{\"branches\": [{\"name\": \"x\"}]}", "branches[0]: \"code\" is required");
+    config_fails("{\"branches\": [{\"code\": \"A_B\"}]}", "branches[0].code");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"pos\": \"new\"}]}", "branches[0].pos");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"termnals\": [1]}]}",
+                 "branches[0].termnals: unknown key");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": [0]}]}", "branches[0].terminals");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": \"1\"}]}", "branches[0].terminals");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"active\": 1}]}", "branches[0].active");
+    config_fails("{\"branches\": [{\"code\": \"A\"}, {\"code\": \"A\"}]}", "branches[1].code: duplicate");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd9\": \"x\"}}]}",
+                 "branches[0].parsers.rd9: unknown report type");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": 3}}]}",
+                 "branches[0].parsers.rd5000");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"plug\": \"x\"}}}]}",
+                 "branches[0].parsers.rd5000.plug: unknown key");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"options\": {\"k\": []}}}}]}",
+                 "branches[0].parsers.rd5000.options.k");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"code\": \"B\"}]}", "invalid JSON");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *t = tcase_create("core");
+    tcase_add_test(t, name_parses);
+    tcase_add_test(t, name_rejects);
+    tcase_add_test(t, select_most_rows_then_later_export);
+    tcase_add_test(t, combine_lookups_and_derived);
+    tcase_add_test(t, combine_dayparts);
+    tcase_add_test(t, combine_outside_date_and_bad_decimal);
+    tcase_add_test(t, combine_newer_pos_department_from_product);
+    tcase_add_test(t, record2025_guards);
+    tcase_add_test(t, writers_csv_jsonl_escape);
+    tcase_add_test(t, writer_abort_leaves_nothing);
+    tcase_add_test(t, config_valid_and_default);
+    tcase_add_test(t, config_errors_name_the_key);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

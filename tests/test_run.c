@@ -1,0 +1,375 @@
+/* test_run.c -- end-to-end tests of the tillpipe command: legacy parity on
+ * the chain's samples, runs on generated data, and every kind of bad input
+ * giving a one-line error, a non-zero exit and no output file. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <tillpipe/csv.h>
+
+#include "testutil.h"
+
+#define BIN TP_TEST_BIN
+#define PLUGINS " --plugins " TP_TEST_PLUGIN_DIR
+
+/* ------------------------------------------------- legacy parity check */
+
+typedef struct rows {
+    char **v;
+    size_t n, cap;
+    char line[65536];
+} rows;
+
+/* One parsed CSV row as a string: fields joined by \x1f, every '"' dropped
+ * (the spec's parity rule). */
+static int collect(void *ud, uint64_t line, const tp_field *f, size_t n)
+{
+    rows *r = ud;
+    if (line == 1)
+        return 0; /* header */
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < f[i].len && used < sizeof r->line - 2; j++)
+            if (f[i].ptr[j] != '"')
+                r->line[used++] = f[i].ptr[j];
+        if (i + 1 < n)
+            r->line[used++] = '\x1f';
+    }
+    r->line[used] = '\0';
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 1024;
+        r->v = realloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = strdup(r->line);
+    return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_rows(const char *path, rows *r)
+{
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    tp_csv csv;
+    ck_assert_int_eq(tp_csv_init(&csv, 0, 0), 0);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        ck_assert_int_eq(tp_csv_feed(&csv, buf, n, collect, r), 0);
+    ck_assert_int_eq(tp_csv_finish(&csv, collect, r), 0);
+    tp_csv_free(&csv);
+    fclose(f);
+    qsort(r->v, r->n, sizeof *r->v, cmp);
+}
+
+static void free_rows(rows *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i]);
+    free(r->v);
+}
+
+/* Compare as multisets; prints up to 5 rows found on one side only. */
+static size_t multiset_diff(const rows *a, const rows *b)
+{
+    size_t i = 0, j = 0, diff = 0;
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j]);
+        if (c == 0) {
+            i++;
+            j++;
+            continue;
+        }
+        if (diff++ < 5)
+            fprintf(stderr, "only in %s: %s\n", c < 0 ? "tillpipe" : "expected",
+                    c < 0 ? a->v[i] : b->v[j]);
+        if (c < 0)
+            i++;
+        else
+            j++;
+    }
+    return diff;
+}
+
+START_TEST(legacy_parity_on_samples)
+{
+    struct stat st;
+    char expected[4096];
+    snprintf(expected, sizeof expected, "%s/expected/record2025.csv", TP_TEST_SAMPLES_DIR);
+    if (stat(expected, &st) != 0) {
+        printf("NOTE: %s is absent: legacy parity on the chain's samples NOT checked\n",
+               TP_TEST_SAMPLES_DIR);
+        return;
+    }
+    char *dir = tu_tmpdir();
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s --out %s/r.csv --quiet",
+             TP_TEST_SAMPLES_DIR, dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "run failed: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/r.csv", dir);
+    rows ours, theirs;
+    load_rows(cmd, &ours);
+    load_rows(expected, &theirs);
+    ck_assert_uint_gt(theirs.n, 1000);
+    size_t diff = multiset_diff(&ours, &theirs);
+    ck_assert_msg(diff == 0, "%zu rows differ from the legacy combiner (%zu ours, %zu expected)",
+                  diff, ours.n, theirs.n);
+    ck_assert_uint_eq(ours.n, theirs.n);
+    free_rows(&ours);
+    free_rows(&theirs);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ----------------------------------------------------- generated data */
+
+static size_t count_lines(const char *path)
+{
+    char *t = tu_read(path, NULL);
+    ck_assert_msg(t != NULL, "missing %s", path);
+    size_t n = 0;
+    for (char *p = t; *p; p++)
+        n += *p == '\n';
+    free(t);
+    return n;
+}
+
+START_TEST(run_generated_all_formats)
+{
+    char *dir = tu_tmpdir();
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " gen --branches 6 --days 3 --seed 42 --out %s/in", dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "gen failed: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --out %s/r.csv --report %s/report.json", dir,
+             dir, dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "run failed: %s", out);
+    ck_assert_msg(strstr(out, "36 terminal-days") != NULL, "summary: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r.jsonl --format jsonl --quiet", dir, dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r.typed.csv --format csv --quiet", dir, dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r2.csv --quiet", dir, dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+
+    char p1[4200], p2[4200];
+    snprintf(p1, sizeof p1, "%s/r.csv", dir);
+    size_t n2025 = count_lines(p1) - 1;
+    ck_assert_uint_gt(n2025, 36 * 10);
+    snprintf(p2, sizeof p2, "%s/r.jsonl", dir);
+    ck_assert_uint_eq(count_lines(p2), n2025);
+    snprintf(p2, sizeof p2, "%s/r.typed.csv", dir);
+    ck_assert_uint_eq(count_lines(p2) - 1, n2025);
+    /* deterministic: the same input gives the same bytes */
+    snprintf(p2, sizeof p2, "%s/r2.csv", dir);
+    char *a = tu_read(p1, NULL), *b = tu_read(p2, NULL);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* the report explains choices and flags */
+    snprintf(p2, sizeof p2, "%s/report.json", dir);
+    char *rep = tu_read(p2, NULL);
+    ck_assert_ptr_nonnull(strstr(rep, "\"reason\": \"chosen:"));
+    ck_assert_ptr_nonnull(strstr(rep, "\"sha256\""));
+    ck_assert_ptr_nonnull(strstr(rep, "\"why\": \"newpos 1.0.0"));
+    free(rep);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(run_filters_and_stdout)
+{
+    char *dir = tu_tmpdir();
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " gen --branches 2 --days 2 --seed 5 --out %s/in --no-faults", dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --out - --format jsonl --branch BMC --pos 2 "
+                 "--date 2025-01-02 --quiet",
+             dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"branch\":\"BMC\",\"pos\":2,\"business_date\":\"2025-01-02\""));
+    ck_assert_ptr_null(strstr(out, "\"pos\":1"));
+    ck_assert_ptr_null(strstr(out, "MAGS"));
+    free(out);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ----------------------------------------------------------- bad input */
+
+/* Run, expect `code`, a message containing `want`, and no file at out. */
+static void expect_fail(const char *cmd, int code, const char *want, const char *outdir)
+{
+    char *out = NULL;
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == code, "exit %d (want %d) for %s: %s", rc, code, cmd, out);
+    ck_assert_msg(strstr(out, want) != NULL, "message lacks \"%s\": %s", want, out);
+    if (outdir)
+        ck_assert_msg(tu_count_entries(outdir) == 0, "output left behind in %s", outdir);
+    free(out);
+}
+
+START_TEST(run_bad_inputs)
+{
+    char *dir = tu_tmpdir();
+    char in[4200], outd[4200], cmd[12000];
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(outd, sizeof outd, "%s/out", dir);
+    mkdir(in, 0755);
+    mkdir(outd, 0755);
+#define RUN BIN " run" PLUGINS
+
+    snprintf(cmd, sizeof cmd, RUN " --reports %s/nope --out %s/r.csv", dir, outd);
+    expect_fail(cmd, 1, "tillpipe run: ", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv", in, outd);
+    expect_fail(cmd, 1, "no report files", outd); /* empty folder */
+    free(tu_write(in, "readme.txt", "hello"));
+    expect_fail(cmd, 1, "1 other file ignored", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s/readme.txt --out %s/r.csv", in, outd);
+    expect_fail(cmd, 1, "not a directory", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --format xml", in, outd);
+    expect_fail(cmd, 2, "unknown --format", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --date 2026-02-30", in, outd);
+    expect_fail(cmd, 2, "--date", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --pos x", in, outd);
+    expect_fail(cmd, 2, "--pos", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s", in);
+    expect_fail(cmd, 2, "required", NULL);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --bogus", in, outd);
+    expect_fail(cmd, 2, "--bogus", outd);
+
+    /* a good terminal-day next to one whose order lines have an unclosed quote */
+    const char *h5000 =
+        "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,ITE_CODE,QUANTITY,UNT_PRIC,AMOUNT,DISCOUNT,"
+        "SCHARGE,DT,DEP_CODE,DATE,TIME,CUS_CODE,TRN_CODE,ORNUM,TAG,DISC_CODE,SRNO,SRNAME,TYPE,"
+        "BACKJOB,DELIVERY,PHONE,RIDER,FREE,INV_FLAG,REC_NO,LPAY_DISC,GC_EXCESS,VAT_FLAG,VATDIV,"
+        "BDL_CODE,VAT_AMNT,VAT_DISC,VAT_PRIC,TRANSNO,POS,BRANCH\n";
+    const char *row =
+        "1,2026-02-09 00:00:00,00250455,19122,BRK2,3.000,255.360,766.070,-153.210,0.000,SP,03,"
+        "2026-02-09 00:00:00,07:25,,S,,S,1,,,D,1,0,,,0,1,2,0,0.000,0,9.333,BRK2,766.070,0.000,"
+        "255.360,00247627,1,BMC\n";
+    char body[4096];
+    snprintf(body, sizeof body, "%s%s", h5000, row);
+    free(tu_write(in, "a_BMC_1_rd5000_2026-02-09_20-00_.csv", body));
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --quiet", in, outd);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/r.csv", outd);
+    ck_assert_uint_eq(count_lines(cmd), 2);
+    unlink(cmd);
+    snprintf(body, sizeof body, "%s%s1,\"unclosed,2\n", h5000, row);
+    free(tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", body));
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv", in, outd);
+    expect_fail(cmd, 1, "a_BMC_2_rd5000_2026-02-09_20-00_.csv:3: quoted field is never closed",
+                outd);
+
+    /* bad branch configuration: names the key, nothing written */
+    unlink(tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", ""));
+    char *cfg = tu_write(dir, "branches.json", "{\"branches\": [{\"code\": \"BMC\", \"pos\": 2}]}");
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
+    expect_fail(cmd, 1, "branches[0].pos", outd);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s/none.json", in,
+             outd, dir);
+    expect_fail(cmd, 1, "none.json", outd);
+    /* a configuration naming a plugin that does not exist */
+    unlink(cfg);
+    free(cfg);
+    cfg = tu_write(dir, "branches.json",
+                   "{\"branches\": [{\"code\": \"BMC\", \"parsers\": {\"rd5000\": \"nosuch\"}}]}");
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
+    expect_fail(cmd, 1, "no loaded plugin has that name", outd);
+    free(cfg);
+    /* output into a folder that does not exist */
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/missing/r.csv", in, dir);
+    expect_fail(cmd, 1, "cannot create output", NULL);
+    /* no plugins where asked */
+    snprintf(cmd, sizeof cmd, BIN " run --plugins %s --reports %s --out %s/r.csv", outd, in, outd);
+    expect_fail(cmd, 1, "no plugin could be loaded", outd);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(parse_and_plugin_commands)
+{
+    char *dir = tu_tmpdir();
+    char cmd[8192], *out = NULL;
+    const char *csv = "DEP_CODE,DEP_DESC,POS,BRANCH\n01,CHICKEN MEALS,1,BMC\n"
+                      "\"02\",\"CLASSIC, \"\"BIG\"\" MEALS\",1,BMC\n";
+    char *f = tu_write(dir, "a_BMC_1_rd1800_2026-02-09_20-00_.csv", csv);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " %s", f);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"line\":2,\"row\":{\"CODE\":\"01\",\"NAME\":\"CHICKEN MEALS\"}}\n"));
+    ck_assert_ptr_nonnull(strstr(out, "{\"line\":3,\"row\":{\"CODE\":\"02\",\"NAME\":\"CLASSIC, \\\"BIG\\\" MEALS\"}}\n"));
+    ck_assert_ptr_nonnull(strstr(out, "2 rows, 0 rejected"));
+    free(out);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd9999 %s", f);
+    expect_fail(cmd, 2, "unknown report type", NULL);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd1800 %s/nope.csv", dir);
+    expect_fail(cmd, 1, "nope.csv", NULL);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --plugin nosuch %s", f);
+    expect_fail(cmd, 1, "nosuch", NULL);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --plugin rd5000 %s", f);
+    expect_fail(cmd, 1, "does not parse rd1800", NULL);
+    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd1800");
+    expect_fail(cmd, 2, "FILE", NULL);
+    free(f);
+
+    snprintf(cmd, sizeof cmd, BIN " plugin list" PLUGINS);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "newpos"));
+    ck_assert_ptr_nonnull(strstr(out, "BPAG, BGRAN, BETA, BTAB"));
+    free(out);
+    snprintf(cmd, sizeof cmd, BIN " plugin info %s/rd5000.so", TP_TEST_PLUGIN_DIR);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "name:     rd5000"));
+    ck_assert_ptr_nonnull(strstr(out, "sha256:   "));
+    free(out);
+    f = tu_write(dir, "fake.so", "not an ELF file");
+    snprintf(cmd, sizeof cmd, BIN " plugin info %s", f);
+    expect_fail(cmd, 1, "cannot load", NULL);
+    free(f);
+    snprintf(cmd, sizeof cmd, BIN " plugin frob");
+    expect_fail(cmd, 2, "unknown subcommand", NULL);
+    expect_fail(BIN " nosuchcommand", 2, "unknown command", NULL);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("run");
+    TCase *t = tcase_create("commands");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, legacy_parity_on_samples);
+    tcase_add_test(t, run_generated_all_formats);
+    tcase_add_test(t, run_filters_and_stdout);
+    tcase_add_test(t, run_bad_inputs);
+    tcase_add_test(t, parse_and_plugin_commands);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
