@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages tillpipe builds, tests and demos with.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libjansson-dev libsodium-dev check libsubunit-dev
+          binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
