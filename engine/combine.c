@@ -8,10 +8,11 @@
 #include "lookup.h"
 
 enum { L_PRODUCT, L_PRODUCT_DEP, L_DEPARTMENT, L_DISCOUNT, L_PAYMETHOD, L_PAYMENT, L_PHONE,
-       L_COUNT };
+       L_WANTED, L_COUNT };
 
 struct tp_combine {
     tp_combine_opts o;
+    int filter_phones; /* tp_combine_want_transno was called */
     tp_lookup *l[L_COUNT];
 };
 
@@ -90,10 +91,20 @@ int tp_combine_ref_row(tp_combine *c, tp_report_type type, const tp_field *f, si
         /* Legacy rule: only 11-character phones, keyed by the OR number. */
         if (n < TP_BLPR_NFIELDS || f[TP_BLPR_PHONE].len != 11)
             return 0;
+        if (c->filter_phones && !tp_lookup_get(c->l[L_WANTED], f[TP_BLPR_ORNO]))
+            return 0;
         return put(c, L_PHONE, f[TP_BLPR_ORNO], f[TP_BLPR_PHONE]);
     default:
         return 0;
     }
+}
+
+int tp_combine_want_transno(tp_combine *c, tp_field transno)
+{
+    c->filter_phones = 1;
+    return transno.len == 0 || tp_lookup_put_first(c->l[L_WANTED], transno, transno) >= 0
+               ? 0
+               : -1;
 }
 
 static tp_field get(const tp_combine *c, int which, tp_field key)

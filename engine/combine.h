@@ -30,6 +30,14 @@ typedef struct tp_combine tp_combine;
 tp_combine *tp_combine_create(const tp_combine_opts *opts);
 void tp_combine_destroy(tp_combine *c);
 
+/* Loyalty rows are looked up by the order lines' transaction numbers, and
+ * the cumulative loyalty file is far larger than a day's transactions.
+ * Declaring those numbers first (one call per order line, before any blpr
+ * row is added) lets the combine keep only the loyalty rows it can use;
+ * without any call it keeps them all.  Same result either way.  Returns 0
+ * or -1 when out of memory. */
+int tp_combine_want_transno(tp_combine *c, tp_field transno);
+
 /* Add one parsed row of reference report `type` (any type but rd5000).
  * Returns 0 or -1 when out of memory. */
 int tp_combine_ref_row(tp_combine *c, tp_report_type type, const tp_field *f, size_t n);

@@ -15,6 +15,7 @@ typedef struct ctx {
     void *ud;
     tp_error *err;
     int oom;
+    int pass_only; /* a preliminary pass: do not count rows or bytes */
 } ctx;
 
 static void on_problem(void *ud, uint64_t line, int severity, const char *reason)
@@ -28,6 +29,16 @@ static int on_ref_row(void *ud, uint64_t line, const tp_field *f, size_t n)
 {
     ctx *c = ud;
     if (tp_combine_ref_row(c->combine, c->type, f, n) < 0) {
+        tp_error_set(c->err, TP_ENOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_transno(void *ud, uint64_t line, const tp_field *f, size_t n)
+{
+    ctx *c = ud;
+    if (n > TP_RD5000_TRANSNO && tp_combine_want_transno(c->combine, f[TP_RD5000_TRANSNO]) < 0) {
         tp_error_set(c->err, TP_ENOMEM, "out of memory");
         return -1;
     }
@@ -63,7 +74,7 @@ static const char *get_option(void *ud, const char *key)
 }
 
 /* Parse the chosen file of `type` with the resolved plugin. */
-static int parse_type(const tp_pipeline *p, const tp_termday *td, const tp_branch_cfg *bc,
+static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg *bc,
                       tp_report_type type, ctx *c, tp_parse_sink *sink, tp_error *err)
 {
     int idx = td->chosen[type];
@@ -82,8 +93,13 @@ static int parse_type(const tp_pipeline *p, const tp_termday *td, const tp_branc
     tp_parse_options opts = {get_option, &oc};
     tp_parse_stats st;
     int rc = tp_parse_file(pl, type, c->file->path, &opts, sink, &st, err);
-    c->res->rows_parsed += st.rows;
-    c->res->bytes += st.bytes;
+    if (!c->pass_only) {
+        c->res->rows_parsed += st.rows;
+        c->res->bytes += st.bytes;
+        /* every data row was either emitted or rejected with a problem */
+        if (rc == TP_OK)
+            tp_candidate_set_rows(&td->cands[idx], st.rows + st.rejected);
+    }
     if (rc == TP_OK && c->oom)
         rc = tp_error_set(err, TP_ENOMEM, "out of memory");
     return rc;
@@ -103,7 +119,7 @@ int tp_pipeline_termday(const tp_pipeline *p, tp_termday *td, tp_record_fn fn, v
             res->quality.missing |= 1u << t;
     if (td->chosen[TP_TYPE_RD5000] < 0) {
         res->status = TP_TERMDAY_NO_ORDERS;
-        return TP_OK;
+        return tp_select_count_rest(td, err);
     }
     tp_combine_opts co = {td->branch, td->pos, td->date, bc ? bc->newer_pos : 0};
     ctx c = {.combine = tp_combine_create(&co), .res = res, .fn = fn, .ud = ud, .err = err};
@@ -112,8 +128,19 @@ int tp_pipeline_termday(const tp_pipeline *p, tp_termday *td, tp_record_fn fn, v
     tp_parse_sink ref_sink = {on_ref_row, on_problem, &c};
     static const tp_report_type refs[] = {TP_TYPE_RD5500, TP_TYPE_RD1800, TP_TYPE_DISCOUNT,
                                           TP_TYPE_RD5900, TP_TYPE_RD5800, TP_TYPE_BLPR};
-    for (size_t i = 0; rc == TP_OK && i < sizeof refs / sizeof refs[0]; i++)
+    for (size_t i = 0; rc == TP_OK && i < sizeof refs / sizeof refs[0]; i++) {
+        if (refs[i] == TP_TYPE_BLPR && td->chosen[TP_TYPE_BLPR] >= 0) {
+            /* A first, quiet pass over the order lines: their transaction
+             * numbers are all the cumulative loyalty file can match. */
+            tp_parse_sink pre = {on_transno, NULL, &c};
+            c.pass_only = 1;
+            rc = parse_type(p, td, bc, TP_TYPE_RD5000, &c, &pre, err);
+            c.pass_only = 0;
+            if (rc < 0)
+                break;
+        }
         rc = parse_type(p, td, bc, refs[i], &c, &ref_sink, err);
+    }
     if (rc == TP_OK) {
         tp_parse_sink order_sink = {on_order_row, on_problem, &c};
         rc = parse_type(p, td, bc, TP_TYPE_RD5000, &c, &order_sink, err);

@@ -277,12 +277,49 @@ static int beats(const tp_candidate *a, const tp_candidate *b)
     return strcmp(a->name, b->name) > 0;
 }
 
-int tp_select(tp_termday *td, tp_error *err)
+static void set_lone_reason(tp_candidate *c)
+{
+    snprintf(c->reason, sizeof c->reason, "chosen: the only %s file (%llu data rows)",
+             tp_schema_of(c->rn.type)->name, (unsigned long long)c->rows);
+}
+
+void tp_candidate_set_rows(tp_candidate *c, uint64_t rows)
+{
+    if (c->counted)
+        return;
+    c->rows = rows;
+    c->counted = 1;
+    set_lone_reason(c);
+}
+
+int tp_select_count_rest(tp_termday *td, tp_error *err)
 {
     for (size_t i = 0; i < td->ncands; i++) {
-        int rc = tp_count_rows(td->cands[i].path, &td->cands[i].rows, err);
+        tp_candidate *c = &td->cands[i];
+        if (c->counted)
+            continue;
+        uint64_t rows;
+        int rc = tp_count_rows(c->path, &rows, err);
         if (rc < 0)
             return rc;
+        tp_candidate_set_rows(c, rows);
+    }
+    return TP_OK;
+}
+
+int tp_select(tp_termday *td, tp_error *err)
+{
+    int per_type[TP_TYPE_COUNT] = {0};
+    for (size_t i = 0; i < td->ncands; i++)
+        per_type[td->cands[i].rn.type]++;
+    for (size_t i = 0; i < td->ncands; i++) {
+        tp_candidate *c = &td->cands[i];
+        if (per_type[c->rn.type] < 2 || c->counted)
+            continue;
+        int rc = tp_count_rows(c->path, &c->rows, err);
+        if (rc < 0)
+            return rc;
+        c->counted = 1;
     }
     for (int t = 0; t < TP_TYPE_COUNT; t++) {
         int best = -1, others = 0;
@@ -296,17 +333,22 @@ int tp_select(tp_termday *td, tp_error *err)
         td->chosen[t] = best;
         if (best < 0)
             continue;
-        const tp_candidate *w = &td->cands[best];
+        tp_candidate *w = &td->cands[best];
+        w->chosen = 1;
+        if (others == 1) {
+            snprintf(w->reason, sizeof w->reason, "chosen: the only %s file",
+                     tp_schema_of(t)->name);
+            continue;
+        }
         int tie = 0;
         for (size_t i = 0; i < td->ncands; i++) {
             tp_candidate *c = &td->cands[i];
-            if ((int)c->rn.type != t)
-                continue;
-            if ((int)i == best)
+            if ((int)c->rn.type != t || (int)i == best)
                 continue;
             c->chosen = 0;
             if (c->rows < w->rows)
-                snprintf(c->reason, sizeof c->reason, "not chosen: %llu data rows, fewer than %llu in %s",
+                snprintf(c->reason, sizeof c->reason,
+                         "not chosen: %llu data rows, fewer than %llu in %s",
                          (unsigned long long)c->rows, (unsigned long long)w->rows, w->name);
             else {
                 tie = 1;
@@ -315,16 +357,9 @@ int tp_select(tp_termday *td, tp_error *err)
                          (unsigned long long)c->rows, w->name, w->rn.time);
             }
         }
-        td->cands[best].chosen = 1;
-        if (others == 1)
-            snprintf(td->cands[best].reason, sizeof td->cands[best].reason,
-                     "chosen: the only %s file (%llu data rows)", tp_schema_of(t)->name,
-                     (unsigned long long)w->rows);
-        else
-            snprintf(td->cands[best].reason, sizeof td->cands[best].reason,
-                     "chosen: %llu data rows, the most of %d candidates%s",
-                     (unsigned long long)w->rows, others,
-                     tie ? "; tie broken by the later export time" : "");
+        snprintf(w->reason, sizeof w->reason, "chosen: %llu data rows, the most of %d candidates%s",
+                 (unsigned long long)w->rows, others,
+                 tie ? "; tie broken by the later export time" : "");
     }
     return TP_OK;
 }

@@ -38,7 +38,8 @@ typedef struct tp_candidate {
     const char *name; /* file name part of path */
     tp_report_name rn;
     uint64_t size;    /* bytes */
-    uint64_t rows;    /* data rows, header excluded (after tp_select) */
+    uint64_t rows;    /* data rows, header excluded (valid when counted) */
+    int counted;      /* rows is known: counted by select, or set after parsing */
     int chosen;       /* 1 when this file was selected for its type */
     char reason[200]; /* why it won or lost */
 } tp_candidate;
@@ -75,8 +76,17 @@ int tp_scan_add(tp_scan *s, const char *path, const tp_report_name *rn, uint64_t
 
 void tp_scan_destroy(tp_scan *s);
 
-/* Count data rows of every candidate and choose one per type. */
+/* Choose one file per type.  Where a type has several candidates, their data
+ * rows are counted first (quote-aware); a lone candidate is chosen without
+ * reading it -- the caller sets its rows from the parse (tp_candidate_set_rows)
+ * or counts them (tp_select_count_rest). */
 int tp_select(tp_termday *td, tp_error *err);
+
+/* Record the data rows of a candidate chosen unread, as its parse saw them. */
+void tp_candidate_set_rows(tp_candidate *c, uint64_t rows);
+
+/* Count the rows of every candidate still uncounted. */
+int tp_select_count_rest(tp_termday *td, tp_error *err);
 
 /* Data rows of a CSV file (records minus the header), quote-aware. */
 int tp_count_rows(const char *path, uint64_t *rows, tp_error *err);

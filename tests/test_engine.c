@@ -164,7 +164,16 @@ START_TEST(select_most_rows_then_later_export)
             ck_assert_ptr_nonnull(strstr(td->cands[i].reason, "not chosen"));
         }
     ck_assert_int_eq(losers, 2);
-    ck_assert_uint_eq(td->cands[td->chosen[TP_TYPE_BLPR]].rows, 0);
+    /* a lone candidate is chosen unread; its rows come from the parse or a count */
+    tp_candidate *blpr = &td->cands[td->chosen[TP_TYPE_BLPR]];
+    ck_assert_int_eq(blpr->counted, 0);
+    ck_assert_str_eq(blpr->reason, "chosen: the only blpr file");
+    ck_assert_int_eq(tp_select_count_rest(td, &err), 0);
+    ck_assert_int_eq(blpr->counted, 1);
+    ck_assert_uint_eq(blpr->rows, 0);
+    ck_assert_str_eq(blpr->reason, "chosen: the only blpr file (0 data rows)");
+    tp_candidate_set_rows(blpr, 99); /* already counted: kept */
+    ck_assert_uint_eq(blpr->rows, 0);
     ck_assert_int_eq(td->chosen[TP_TYPE_RD5800], -1);
     tp_scan_destroy(s);
 

@@ -440,22 +440,24 @@ void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
             p = q + 1;
             continue;
         }
-        const char *q = p;
-        while (q < end && *q != '\n' && *q != '"')
-            q++;
-        if (q > p && !(q - p == 1 && *p == '\r'))
-            c->in_record = 1;
-        if (q == end)
-            return;
-        if (*q == '"') {
+        /* Outside quotes: the line end, unless a quote comes first. */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *lim = nl ? nl : end;
+        const char *qt = memchr(p, '"', (size_t)(lim - p));
+        if (qt) {
             c->in_quotes = 1;
             c->in_record = 1;
-        } else {
-            if (c->in_record)
-                c->records++;
-            c->in_record = 0;
+            p = qt + 1;
+            continue;
         }
-        p = q + 1;
+        if (lim > p && !(lim - p == 1 && *p == '\r'))
+            c->in_record = 1;
+        if (!nl)
+            return;
+        if (c->in_record)
+            c->records++;
+        c->in_record = 0;
+        p = nl + 1;
     }
 }
 
