@@ -26,12 +26,12 @@ head -4 "$out/record2025.csv"
 echo "   ... and typed, as JSON lines:"
 head -1 "$out/records.jsonl"
 echo
-echo "== 5. one flagged terminal-day, explained"
-$tp run --reports "$out/reports" --out /dev/null --verbose --quiet 2>&1 >/dev/null | true
-$tp run --reports "$out/reports" --out "$out/tmp.csv" --verbose 2>&1 |
-  awk '/^[A-Z0-9-]+\/[0-9]+\/[0-9-]+: /{block=$0; show=0; next}
-       /warning|error/ && !done {if (!show) print block; show=1}
-       show && !done {print; n++} n>=8 {done=1}'
+echo "== 5. one flagged terminal-day, explained (tillpipe run --verbose)"
+$tp run --reports "$out/reports" --out "$out/tmp.csv" --verbose --quiet 2>&1 >/dev/null | awk '
+  /^[^ ].*: [0-9]+ records$/ { if (flagged) exit; hdr = $0; buf = ""; next }
+  { buf = buf "\n" $0 }
+  /^  (warning|error) / { flagged = 1 }
+  END { if (flagged) print hdr buf }'
 rm -f "$out/tmp.csv"
 echo
 echo "Outputs in $out: record2025.csv, records.jsonl, report.json (every candidate file and"
