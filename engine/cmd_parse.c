@@ -125,6 +125,9 @@ int tp__cmd_parse(int argc, char **argv)
         sizeof why, &err);
     if (!p)
         goto fail;
+    if (plugin_name)
+        snprintf(why, sizeof why, "%s %s: named on the command line", p->desc->name,
+                 p->desc->version);
     if (strcmp(path, "-") == 0)
         in = stdin;
     else if (!(in = fopen(path, "rb"))) {

@@ -45,18 +45,19 @@
 
 enum { T_RD5000, T_RD5800, T_RD5500, T_RD1800, T_DISCOUNT, T_RD5900, T_BLPR, T_COUNT };
 
-static const char *const type_name[T_COUNT] = {"rd5000", "rd5800",   "rd5500", "rd1800",
+static const char *const type_name[T_COUNT] = {"rd5000",   "rd5800", "rd5500", "rd1800",
                                                "discount", "rd5900", "blpr"};
 
-#define HDR_RD5000                                                                               \
-    "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,ITE_CODE,QUANTITY,UNT_PRIC,AMOUNT,DISCOUNT,SCHARGE,DT," \
+#define HDR_RD5000                                                                                 \
+    "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,ITE_CODE,QUANTITY,UNT_PRIC,AMOUNT,DISCOUNT,SCHARGE,DT,"  \
     "DEP_CODE,DATE,TIME,CUS_CODE,TRN_CODE,ORNUM,TAG,DISC_CODE,SRNO,SRNAME,TYPE,BACKJOB,DELIVERY,"  \
     "PHONE,RIDER,FREE,INV_FLAG,REC_NO,LPAY_DISC,GC_EXCESS,VAT_FLAG,VATDIV,BDL_CODE,VAT_AMNT,"      \
     "VAT_DISC,VAT_PRIC,TRANSNO,POS,BRANCH"
-#define HDR_RD5800                                                                              \
-    "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,AMT_TENDER,CHANGE,NAME,REF_NO,DATE,TIME,TAG,PAYCODE," \
+#define HDR_RD5800                                                                                 \
+    "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,AMT_TENDER,CHANGE,NAME,REF_NO,DATE,TIME,TAG,PAYCODE,"    \
     "TRN_CODE,REF_CODE,ORDERSLIP,REC_NO,CUSINFO1,CUSINFO2,CUSINFO3,TIN_TAG,TRANSNO,POS,BRANCH"
-#define HDR_RD5500 "INCODE,ITE_DESC,ECR_DESC,DEP_CODE,UNT_PRIC,UNIT,TAXPRCNT1,TAXAMOUNT1,TAX1DIV,POS,BRANCH"
+#define HDR_RD5500                                                                                 \
+    "INCODE,ITE_DESC,ECR_DESC,DEP_CODE,UNT_PRIC,UNIT,TAXPRCNT1,TAXAMOUNT1,TAX1DIV,POS,BRANCH"
 #define HDR_RD1800 "DEP_CODE,DEP_DESC,POS,BRANCH"
 #define HDR_DISCOUNT "CODE,DESC,TYPE,VALUE,POS,BRANCH"
 #define HDR_RD5900 "PAY_CODE,PAY_DESC,METHOD,MAX_AMOUNT,POS,BRANCH"
@@ -191,9 +192,9 @@ static int weekday(long long z)
 
 typedef struct gen_out {
     FILE *f;
-    size_t len;        /* bytes pending in buf */
-    long long bytes;   /* bytes handed to the file so far */
-    int werr;          /* errno of the first failed write, 0 when none */
+    size_t len;      /* bytes pending in buf */
+    long long bytes; /* bytes handed to the file so far */
+    int werr;        /* errno of the first failed write, 0 when none */
     char tmp[PATH_MAX];
     char path[PATH_MAX];
     char buf[GEN_OUT_CAP];
@@ -402,17 +403,17 @@ static void sfmt(char *dst, size_t n, const char *fmt, ...)
 /* Name tables                                                               */
 
 static const char *const branch_codes[] = {
-    "BMC",  "MAGS", "AYALA-FRN", "BETA", "B-SMS", "BPAG", "BGRAN", "BTAB", "BCUB", "BLUC",
-    "BNAG", "BIRI", "BLEG",      "BSOR", "BDAE",  "BMAS", "BTAC",  "BORM", "BILO", "BBAC",
-    "BCEB", "BDAV", "BGEN",      "BZAM", "BCAG",  "BPUE", "BROX",  "SM-NAGA", "BVIR", "BCAT",
-    "BPIL"};
+    "BMC",  "MAGS", "AYALA-FRN", "BETA",    "B-SMS", "BPAG", "BGRAN", "BTAB",
+    "BCUB", "BLUC", "BNAG",      "BIRI",    "BLEG",  "BSOR", "BDAE",  "BMAS",
+    "BTAC", "BORM", "BILO",      "BBAC",    "BCEB",  "BDAV", "BGEN",  "BZAM",
+    "BCAG", "BPUE", "BROX",      "SM-NAGA", "BVIR",  "BCAT", "BPIL"};
 #define N_BRANCH_CODES ((int)(sizeof branch_codes / sizeof branch_codes[0]))
 
 static const char *const newer_branches[] = {"BETA", "BPAG", "BGRAN", "BTAB"};
 
 typedef struct gen_profile {
-    int base;        /* order lines of terminal 1 on an average day */
-    int h24;         /* open around the clock (busy graveyard hours) */
+    int base;            /* order lines of terminal 1 on an average day */
+    int h24;             /* open around the clock (busy graveyard hours) */
     int p_dine, p_deliv; /* percent of receipts D and C; the rest is T */
     const char *hhmm;    /* usual export time */
     const char *store;   /* blpr STORE */
@@ -420,10 +421,10 @@ typedef struct gen_profile {
 } gen_profile;
 
 static const gen_profile fixed_profiles[8] = {
-    {430, 0, 58, 2, "20-00", "TEMP", 1},   {1150, 1, 8, 6, "21-00", "TEMP", 8},
-    {420, 0, 75, 1, "20-00", "DAET", 1},   {60, 0, 86, 0, "20-00", "TEMP", 0},
-    {650, 0, 55, 4, "20-00", "TEMP", 2},   {110, 0, 80, 0, "20-00", "TEMP", 0},
-    {85, 0, 84, 0, "21-00", "TEMP", 0},    {75, 0, 82, 0, "20-00", "TEMP", 0}};
+    {430, 0, 58, 2, "20-00", "TEMP", 1}, {1150, 1, 8, 6, "21-00", "TEMP", 8},
+    {420, 0, 75, 1, "20-00", "DAET", 1}, {60, 0, 86, 0, "20-00", "TEMP", 0},
+    {650, 0, 55, 4, "20-00", "TEMP", 2}, {110, 0, 80, 0, "20-00", "TEMP", 0},
+    {85, 0, 84, 0, "21-00", "TEMP", 0},  {75, 0, 82, 0, "20-00", "TEMP", 0}};
 
 static const char *const stores[] = {"TEMP", "TEMP", "TEMP", "NAGA", "IRIGA", "LEGAZPI", "PILI"};
 static const char *const export_times[] = {"20-00", "20-00", "20-00", "20-00",
@@ -435,65 +436,118 @@ typedef struct gen_dept_def {
     const char *code, *desc;
 } gen_dept_def;
 
-static const gen_dept_def classic_depts[] = {
-    {"01", "CHICKEN MEALS"},   {"02", "CLASSIC MEALS"},      {"03", "BREAKFAST"},
-    {"04", "PASTA DISHES"},    {"05", "CAKES"},              {"06", "BURGERS AND SANDWICHES"},
-    {"07", "BEVERAGES"},       {"08", "BULK ORDER"},         {"09", "EXTRAS"},
-    {"10", "SALAD BAR"},       {"12", "PARTY PACK ADD ON"},  {"14", "DIPS AND SAUCES"},
-    {"15", "FREE"},            {"17", "ICED TEA UPGRADE"},   {"19", "SOUP"},
-    {"21", "SHAKES"},          {"23", "UPGRADE"},            {"24", "UPSELLING"},
-    {"25", "RND"},             {"18", "SIDINGS"},            {"27", "HOTDOGS"},
-    {"28", "REPRESENTATION"},  {"31", "ADD ONS"},            {"32", "KIDS PARTY PACKAGE"},
-    {"34", "JUICE UPGRADE"},   {"35", "KIDS MEALS"},         {"36", "HOUSE FAVORITES"},
-    {"37", "MARKETING PROMO"}, {"38", "DELIVERY APP 3"},     {"39", "MEETING PACKAGES"},
-    {"41", "LIGHT MEALS"},     {"43", "CERTIFICATE"},        {"44", "COFFEE PODS"},
-    {"45", "JELLY DRINKS"},    {"40", "PRESTIGE FREEBIES"},  {"47", "SOLO MEALS"},
-    {"50", "XMAS 2014"},       {"51", "Meals At Home"},      {"55", "FRIES GOURMET"},
-    {"56", "HOLIDAY FEAST"},   {"57", "PREMIUM ITEMS"},      {"59", "KIDS PARTY MEALS"},
-    {"42", "HAPPY ENDING"},    {"60", "RIBS AND MORE"},      {"62", "SIZZLERS"},
-    {"65", "HOMETOWN HITS"},   {"46", "HOLIDAY PARTY PACKS"}, {"66", "SNACKS"},
-    {"67", "SALAD DRESSING"},  {"68", "SALAD DRESSING"},     {"52", "FAMILY FEAST"},
-    {"69", "SUMMER COOLERS"},  {"1", "MANILA MENU"},         {"70", "DOUBLE TREAT"},
-    {"2", "MARKETING PROMO 2"}, {"71", "TEST MARKET"},       {"3", "DELIVERY"},
-    {"4", "DELIVERY APP"},     {"5", "DELIVERY APP 2"},      {"6", "LOYALTY"},
-    {"7", "LOYALTY 2"},        {"8", "PURGED PRODUCTS"},     {"9", "GO BIG"},
-    {"11", "FUNCTION"},        {"13", "APP COFFEE"},         {"16", "RSD PROMOS"}};
+static const gen_dept_def classic_depts[] = {{"01", "CHICKEN MEALS"},
+                                             {"02", "CLASSIC MEALS"},
+                                             {"03", "BREAKFAST"},
+                                             {"04", "PASTA DISHES"},
+                                             {"05", "CAKES"},
+                                             {"06", "BURGERS AND SANDWICHES"},
+                                             {"07", "BEVERAGES"},
+                                             {"08", "BULK ORDER"},
+                                             {"09", "EXTRAS"},
+                                             {"10", "SALAD BAR"},
+                                             {"12", "PARTY PACK ADD ON"},
+                                             {"14", "DIPS AND SAUCES"},
+                                             {"15", "FREE"},
+                                             {"17", "ICED TEA UPGRADE"},
+                                             {"19", "SOUP"},
+                                             {"21", "SHAKES"},
+                                             {"23", "UPGRADE"},
+                                             {"24", "UPSELLING"},
+                                             {"25", "RND"},
+                                             {"18", "SIDINGS"},
+                                             {"27", "HOTDOGS"},
+                                             {"28", "REPRESENTATION"},
+                                             {"31", "ADD ONS"},
+                                             {"32", "KIDS PARTY PACKAGE"},
+                                             {"34", "JUICE UPGRADE"},
+                                             {"35", "KIDS MEALS"},
+                                             {"36", "HOUSE FAVORITES"},
+                                             {"37", "MARKETING PROMO"},
+                                             {"38", "DELIVERY APP 3"},
+                                             {"39", "MEETING PACKAGES"},
+                                             {"41", "LIGHT MEALS"},
+                                             {"43", "CERTIFICATE"},
+                                             {"44", "COFFEE PODS"},
+                                             {"45", "JELLY DRINKS"},
+                                             {"40", "PRESTIGE FREEBIES"},
+                                             {"47", "SOLO MEALS"},
+                                             {"50", "XMAS 2014"},
+                                             {"51", "Meals At Home"},
+                                             {"55", "FRIES GOURMET"},
+                                             {"56", "HOLIDAY FEAST"},
+                                             {"57", "PREMIUM ITEMS"},
+                                             {"59", "KIDS PARTY MEALS"},
+                                             {"42", "HAPPY ENDING"},
+                                             {"60", "RIBS AND MORE"},
+                                             {"62", "SIZZLERS"},
+                                             {"65", "HOMETOWN HITS"},
+                                             {"46", "HOLIDAY PARTY PACKS"},
+                                             {"66", "SNACKS"},
+                                             {"67", "SALAD DRESSING"},
+                                             {"68", "SALAD DRESSING"},
+                                             {"52", "FAMILY FEAST"},
+                                             {"69", "SUMMER COOLERS"},
+                                             {"1", "MANILA MENU"},
+                                             {"70", "DOUBLE TREAT"},
+                                             {"2", "MARKETING PROMO 2"},
+                                             {"71", "TEST MARKET"},
+                                             {"3", "DELIVERY"},
+                                             {"4", "DELIVERY APP"},
+                                             {"5", "DELIVERY APP 2"},
+                                             {"6", "LOYALTY"},
+                                             {"7", "LOYALTY 2"},
+                                             {"8", "PURGED PRODUCTS"},
+                                             {"9", "GO BIG"},
+                                             {"11", "FUNCTION"},
+                                             {"13", "APP COFFEE"},
+                                             {"16", "RSD PROMOS"}};
 #define N_CLASSIC_DEPTS ((int)(sizeof classic_depts / sizeof classic_depts[0]))
 
 enum { ST_DISH, ST_DRINK, ST_DESSERT, ST_EXTRA, ST_REP, ST_FREE, ST_PACK, ST_LOYAL };
-enum { P_ANY, P_CHICKEN, P_CLASSIC, P_BREAKFAST, P_PASTA, P_BURGER, P_SIDE, P_SALAD, P_SOUP,
-       P_SIZZLE, P_COUNT };
+enum {
+    P_ANY,
+    P_CHICKEN,
+    P_CLASSIC,
+    P_BREAKFAST,
+    P_PASTA,
+    P_BURGER,
+    P_SIDE,
+    P_SALAD,
+    P_SOUP,
+    P_SIZZLE,
+    P_COUNT
+};
 
 static const char *const pool_chicken[] = {
-    "CRISPY CHICKEN", "FRIED CHICKEN",  "CHICKEN BBQ",    "CHICKEN INASAL", "CHKN-KEBAB",
-    "CHICKEN FILLET", "CHICKEN TENDERS", "CHICKEN CORDON", "HONEY CHICKEN", "SPICY WINGS",
-    "CHICKEN ALA KING", "GARLIC CHICKEN", "CHKN TERIYAKI", "CHICKEN CURRY"};
+    "CRISPY CHICKEN",   "FRIED CHICKEN",   "CHICKEN BBQ",    "CHICKEN INASAL", "CHKN-KEBAB",
+    "CHICKEN FILLET",   "CHICKEN TENDERS", "CHICKEN CORDON", "HONEY CHICKEN",  "SPICY WINGS",
+    "CHICKEN ALA KING", "GARLIC CHICKEN",  "CHKN TERIYAKI",  "CHICKEN CURRY"};
 static const char *const pool_classic[] = {
-    "PORK CHOP",    "PORK BBQ",      "PORK STEAK",     "LECHON KAWALI", "BEEF STEAK",
-    "BEEF SALPICAO", "BEEF CALDERETA", "BEEF BULGOGI", "BABY BACK RIBS", "FISH FILLET",
-    "KARE KARE",    "PORK ADOBO",    "MENUDO",         "BICOL EXPRESS", "LAING",
-    "CHOPSUEY",     "BANGUS BELLY",  "SHRIMP GAMBAS",  "PORK SISIG",    "TUNA BELLY"};
+    "PORK CHOP",     "PORK BBQ",       "PORK STEAK",    "LECHON KAWALI",  "BEEF STEAK",
+    "BEEF SALPICAO", "BEEF CALDERETA", "BEEF BULGOGI",  "BABY BACK RIBS", "FISH FILLET",
+    "KARE KARE",     "PORK ADOBO",     "MENUDO",        "BICOL EXPRESS",  "LAING",
+    "CHOPSUEY",      "BANGUS BELLY",   "SHRIMP GAMBAS", "PORK SISIG",     "TUNA BELLY"};
 static const char *const pool_breakfast[] = {
-    "TAPSILOG", "TOSILOG",  "LONGSILOG",    "BANGSILOG",   "CORNSILOG",          "HOTSILOG",
-    "SPAMSILOG", "COUNTRY BREAKFAST", "PANCAKE", "WAFFLE", "FRENCH TOAST", "CHAMPORADO",
-    "GOTO",     "ARROZ CALDO", "DNB",       "HAM AND EGG"};
-static const char *const pool_pasta[] = {"SPAGHETTI",     "CARBONARA",    "PESTO PASTA",
-                                         "BAKED MAC",     "LASAGNA",      "PANCIT CANTON",
-                                         "PANCIT BIHON",  "SOTANGHON",    "PALABOK",
-                                         "AGLIO OLIO"};
+    "TAPSILOG",  "TOSILOG",           "LONGSILOG", "BANGSILOG",  "CORNSILOG",    "HOTSILOG",
+    "SPAMSILOG", "COUNTRY BREAKFAST", "PANCAKE",   "WAFFLE",     "FRENCH TOAST", "CHAMPORADO",
+    "GOTO",      "ARROZ CALDO",       "DNB",       "HAM AND EGG"};
+static const char *const pool_pasta[] = {"SPAGHETTI", "CARBONARA",     "PESTO PASTA",  "BAKED MAC",
+                                         "LASAGNA",   "PANCIT CANTON", "PANCIT BIHON", "SOTANGHON",
+                                         "PALABOK",   "AGLIO OLIO"};
 static const char *const pool_burger[] = {
-    "CLASSIC BURGER", "CHEESY BURGER",  "DOUBLE BURGER", "BACON BURGER",  "MUSHROOM BURGER",
-    "CLUBHOUSE",      "TUNA SANDWICH",  "CHKN SANDWICH", "EGG SANDWICH",  "HAM SANDWICH",
-    "HOTDOG",         "CHILI DOG",      "BURGER STEAK"};
+    "CLASSIC BURGER", "CHEESY BURGER", "DOUBLE BURGER", "BACON BURGER", "MUSHROOM BURGER",
+    "CLUBHOUSE",      "TUNA SANDWICH", "CHKN SANDWICH", "EGG SANDWICH", "HAM SANDWICH",
+    "HOTDOG",         "CHILI DOG",     "BURGER STEAK"};
 static const char *const pool_side[] = {
-    "FRIES",      "CHEESE FRIES", "ONION RINGS", "MOJOS",     "MAC SALAD",
-    "COLESLAW",   "PLAIN RICE",   "GARLIC RICE", "JAVA RICE", "FRIED EGG",
+    "FRIES",         "CHEESE FRIES",     "ONION RINGS", "MOJOS",     "MAC SALAD",
+    "COLESLAW",      "PLAIN RICE",       "GARLIC RICE", "JAVA RICE", "FRIED EGG",
     "MASHED POTATO", "CORN AND CARROTS", "LUMPIA"};
 static const char *const pool_salad[] = {"GARDEN SALAD", "CAESAR SALAD", "POTATO SALAD",
                                          "CHEF SALAD",   "FRUIT SALAD",  "TUNA SALAD",
                                          "KANI SALAD",   "MANGO SALAD"};
-static const char *const pool_soup[] = {"BULALO",      "SINIGANG",  "NILAGA",    "MAMI",
-                                        "CREAM OF MUSHROOM", "CORN SOUP", "MOLO SOUP", "SOPAS"};
+static const char *const pool_soup[] = {
+    "BULALO", "SINIGANG", "NILAGA", "MAMI", "CREAM OF MUSHROOM", "CORN SOUP", "MOLO SOUP", "SOPAS"};
 static const char *const pool_sizzle[] = {"SIZZLING SISIG",   "SIZZLING BEEF", "SIZZLING TOFU",
                                           "SIZZLING CHICKEN", "SIZZLING PORK", "SIZZLING GAMBAS"};
 
@@ -502,30 +556,34 @@ typedef struct gen_pool {
     int n;
 } gen_pool;
 
-#define POOL(a) {a, (int)(sizeof a / sizeof a[0])}
+#define POOL(a)                                                                                    \
+    {                                                                                              \
+        a, (int)(sizeof a / sizeof a[0])                                                           \
+    }
 static const gen_pool pools[P_COUNT] = {
-    {NULL, 0},         POOL(pool_chicken), POOL(pool_classic), POOL(pool_breakfast),
-    POOL(pool_pasta),  POOL(pool_burger),  POOL(pool_side),    POOL(pool_salad),
-    POOL(pool_soup),   POOL(pool_sizzle)};
+    {NULL, 0},        POOL(pool_chicken), POOL(pool_classic), POOL(pool_breakfast),
+    POOL(pool_pasta), POOL(pool_burger),  POOL(pool_side),    POOL(pool_salad),
+    POOL(pool_soup),  POOL(pool_sizzle)};
 
-static const char *const dish_mods[] = {"",      "",     "",       "",      "1PC",  "2PCS",
-                                        "SOLO",  "MEAL", "W RICE", "W EGG", "W DRINK",
-                                        "FAMILY", "PLATTER", "REG", "LARGE", "XL",  "PROMO",
-                                        "DUO",   "TRIO", "BUCKET", "B1T1", "COMBO", "VALUE"};
+static const char *const dish_mods[] = {"",        "",       "",       "",      "1PC",     "2PCS",
+                                        "SOLO",    "MEAL",   "W RICE", "W EGG", "W DRINK", "FAMILY",
+                                        "PLATTER", "REG",    "LARGE",  "XL",    "PROMO",   "DUO",
+                                        "TRIO",    "BUCKET", "B1T1",   "COMBO", "VALUE"};
 static const char *const drinks[] = {
-    "ICED TEA",    "PINK JUICE",  "HOUSE BLEND",  "CALAMANSI JUICE", "MANGO SHAKE",
-    "BUKO SHAKE",  "CHOCO SHAKE", "STRAWBERRY SHAKE", "COLA",        "COLA ZERO",
-    "LEMON SODA",  "ORANGE SODA", "ROOTBEER",     "BOTTLED WATER",   "BREWED COFFEE",
-    "HOT CHOCO",   "LEMONADE",    "FOUR SEASONS", "PINEAPPLE JUICE", "MILK TEA"};
-static const char *const drink_sizes[] = {"REG", "LARGE", "1L", "PITCHER", "12OZ", "16OZ",
-                                          "22OZ", "CAN", "MISMO", ""};
+    "ICED TEA",    "PINK JUICE",    "HOUSE BLEND",     "CALAMANSI JUICE",
+    "MANGO SHAKE", "BUKO SHAKE",    "CHOCO SHAKE",     "STRAWBERRY SHAKE",
+    "COLA",        "COLA ZERO",     "LEMON SODA",      "ORANGE SODA",
+    "ROOTBEER",    "BOTTLED WATER", "BREWED COFFEE",   "HOT CHOCO",
+    "LEMONADE",    "FOUR SEASONS",  "PINEAPPLE JUICE", "MILK TEA"};
+static const char *const drink_sizes[] = {"REG",  "LARGE", "1L",  "PITCHER", "12OZ",
+                                          "16OZ", "22OZ",  "CAN", "MISMO",   ""};
 static const char *const desserts[] = {
-    "CARROT CAKE", "CHOCO CAKE", "BUTTERSCOTCH", "LECHE FLAN", "HALO HALO",
-    "MANGO FLOAT", "BROWNIE",    "CREAM PUFF",   "UBE CAKE",   "CHEESE CAKE",
+    "CARROT CAKE", "CHOCO CAKE", "BUTTERSCOTCH", "LECHE FLAN",    "HALO HALO",
+    "MANGO FLOAT", "BROWNIE",    "CREAM PUFF",   "UBE CAKE",      "CHEESE CAKE",
     "BUKO PIE",    "SUNDAE",     "MELLOW JELLO", "MAIS CON YELO", "SAGO GULAMAN"};
 static const char *const extras[] = {
-    "EXTRA RICE",   "EXTRA GRAVY",  "EXTRA SAUCE",  "EXTRA CHEESE", "EXTRA EGG",
-    "EXTRA BACON",  "KETCHUP PACK", "CHILI OIL",    "GARLIC MAYO",  "VINEGAR DIP",
+    "EXTRA RICE",   "EXTRA GRAVY",  "EXTRA SAUCE",  "EXTRA CHEESE",  "EXTRA EGG",
+    "EXTRA BACON",  "KETCHUP PACK", "CHILI OIL",    "GARLIC MAYO",   "VINEGAR DIP",
     "TAKE OUT BOX", "PAPER BAG",    "RICE UPGRADE", "DRINK UPGRADE", "SIDE UPGRADE",
     "UPSIZE DRINK", "UPSIZE FRIES", "GIFT CERT 500"};
 
@@ -534,77 +592,76 @@ typedef struct gen_family {
     short count;
     const char *dep;
     unsigned char style, pool;
-    short lo, hi;    /* price range, whole pesos */
-    short zero_pm;   /* per mille of items priced 0 */
-    short sell;      /* weight on the menu; 0 = not sold */
+    short lo, hi;  /* price range, whole pesos */
+    short zero_pm; /* per mille of items priced 0 */
+    short sell;    /* weight on the menu; 0 = not sold */
 } gen_family;
 
-static const gen_family families[] = {
-    {"CHM", 20, "01", ST_DISH, P_CHICKEN, 149, 399, 0, 10},
-    {"CLM", 13, "02", ST_DISH, P_CLASSIC, 199, 389, 0, 8},
-    {"BRK", 14, "03", ST_DISH, P_BREAKFAST, 99, 289, 0, 7},
-    {"PST", 5, "04", ST_DISH, P_PASTA, 99, 199, 0, 5},
-    {"CKS", 5, "05", ST_DESSERT, P_ANY, 59, 899, 0, 1},
-    {"B&S", 12, "06", ST_DISH, P_BURGER, 79, 229, 0, 6},
-    {"BEV", 35, "07", ST_DRINK, P_ANY, 49, 159, 0, 9},
-    {"BLK", 10, "08", ST_PACK, P_ANY, 999, 4999, 0, 0},
-    {"XTR", 58, "09", ST_EXTRA, P_ANY, 15, 99, 50, 4},
-    {"SLD", 10, "10", ST_DISH, P_SALAD, 139, 259, 0, 3},
-    {"PPA", 24, "12", ST_EXTRA, P_ANY, 99, 499, 0, 0},
-    {"K&D", 8, "14", ST_EXTRA, P_ANY, 25, 79, 0, 1},
-    {"FRE", 3, "15", ST_FREE, P_ANY, 0, 0, 1000, 0},
-    {"ITU", 15, "17", ST_DRINK, P_ANY, 20, 45, 0, 1},
-    {"SID", 12, "18", ST_DISH, P_SIDE, 39, 99, 0, 4},
-    {"SUP", 5, "19", ST_DISH, P_SOUP, 89, 199, 0, 2},
-    {"SHK", 6, "21", ST_DRINK, P_ANY, 99, 169, 0, 2},
-    {"UPG", 21, "23", ST_EXTRA, P_ANY, 10, 60, 0, 3},
-    {"UPS", 14, "24", ST_EXTRA, P_ANY, 20, 80, 0, 1},
-    {"RND", 8, "25", ST_DISH, P_ANY, 99, 299, 200, 0},
-    {"HDG", 4, "27", ST_DISH, P_BURGER, 59, 129, 0, 1},
-    {"REP", 420, "28", ST_REP, P_ANY, 0, 0, 1000, 0},
-    {"ADD", 11, "31", ST_EXTRA, P_ANY, 10, 50, 0, 2},
-    {"KPP", 4, "32", ST_PACK, P_ANY, 2999, 8999, 0, 0},
-    {"JDU", 11, "34", ST_DRINK, P_ANY, 15, 40, 0, 1},
-    {"KDM", 7, "35", ST_DISH, P_CHICKEN, 99, 159, 0, 1},
-    {"NFV", 6, "36", ST_DISH, P_CLASSIC, 149, 299, 0, 1},
-    {"MP", 153, "37", ST_DISH, P_ANY, 99, 499, 300, 1},
-    {"FPC", 6, "38", ST_DISH, P_ANY, 99, 399, 0, 0},
-    {"EFM", 4, "39", ST_PACK, P_ANY, 1999, 4999, 0, 0},
-    {"PF", 17, "40", ST_FREE, P_ANY, 0, 0, 1000, 0},
-    {"LM", 9, "41", ST_DISH, P_ANY, 99, 199, 0, 2},
-    {"HE", 15, "42", ST_DESSERT, P_ANY, 49, 149, 0, 2},
-    {"GC", 3, "43", ST_EXTRA, P_ANY, 500, 1000, 0, 0},
-    {"NES", 5, "44", ST_DRINK, P_ANY, 45, 99, 0, 0},
-    {"YOG", 13, "45", ST_DESSERT, P_ANY, 59, 129, 0, 1},
-    {"PP", 40, "46", ST_PACK, P_ANY, 899, 2999, 0, 0},
-    {"SLM", 4, "47", ST_DISH, P_ANY, 99, 149, 0, 1},
-    {"XM", 16, "50", ST_PACK, P_ANY, 499, 1999, 300, 0},
-    {"BAH", 15, "51", ST_DISH, P_ANY, 299, 899, 0, 0},
-    {"FFS", 5, "52", ST_PACK, P_ANY, 1499, 3999, 0, 0},
-    {"FRI", 22, "55", ST_DISH, P_SIDE, 69, 159, 0, 2},
-    {"HPP", 15, "56", ST_PACK, P_ANY, 999, 3999, 100, 0},
-    {"PRM", 6, "57", ST_DISH, P_CLASSIC, 399, 899, 0, 0},
-    {"KPM", 7, "59", ST_DISH, P_CHICKEN, 129, 199, 0, 0},
-    {"BEF", 5, "60", ST_DISH, P_CLASSIC, 299, 599, 0, 2},
-    {"SIZ", 9, "62", ST_DISH, P_SIZZLE, 189, 329, 0, 2},
-    {"HTH", 8, "65", ST_DISH, P_CLASSIC, 149, 299, 0, 1},
-    {"SNK", 8, "66", ST_DISH, P_SIDE, 49, 129, 0, 2},
-    {"DRS", 4, "67", ST_EXTRA, P_ANY, 20, 45, 0, 0},
-    {"SMC", 5, "69", ST_DRINK, P_ANY, 79, 149, 0, 1},
-    {"DBT", 6, "70", ST_DISH, P_ANY, 199, 399, 0, 1},
-    {"TMK", 5, "71", ST_DISH, P_ANY, 99, 299, 400, 0},
-    {"MNL", 12, "1", ST_DISH, P_ANY, 149, 349, 0, 1},
-    {"MPBD", 14, "2", ST_DISH, P_ANY, 99, 299, 0, 2},
-    {"DEL", 92, "3", ST_DISH, P_ANY, 99, 499, 0, 3},
-    {"FP", 192, "4", ST_DISH, P_ANY, 99, 499, 50, 3},
-    {"FPD", 8, "5", ST_DISH, P_ANY, 99, 399, 0, 0},
-    {"BL", 82, "6", ST_DISH, P_ANY, 50, 399, 300, 1},
-    {"BLT", 71, "7", ST_LOYAL, P_ANY, 0, 0, 0, 2},
-    {"NF", 40, "8", ST_DISH, P_ANY, 99, 399, 400, 0},
-    {"GB", 18, "9", ST_DISH, P_ANY, 149, 399, 0, 1},
-    {"FN", 10, "11", ST_PACK, P_ANY, 2999, 9999, 0, 0},
-    {"FCF", 12, "13", ST_DRINK, P_ANY, 89, 189, 0, 1},
-    {"RSD", 4, "16", ST_DISH, P_ANY, 99, 299, 0, 0}};
+static const gen_family families[] = {{"CHM", 20, "01", ST_DISH, P_CHICKEN, 149, 399, 0, 10},
+                                      {"CLM", 13, "02", ST_DISH, P_CLASSIC, 199, 389, 0, 8},
+                                      {"BRK", 14, "03", ST_DISH, P_BREAKFAST, 99, 289, 0, 7},
+                                      {"PST", 5, "04", ST_DISH, P_PASTA, 99, 199, 0, 5},
+                                      {"CKS", 5, "05", ST_DESSERT, P_ANY, 59, 899, 0, 1},
+                                      {"B&S", 12, "06", ST_DISH, P_BURGER, 79, 229, 0, 6},
+                                      {"BEV", 35, "07", ST_DRINK, P_ANY, 49, 159, 0, 9},
+                                      {"BLK", 10, "08", ST_PACK, P_ANY, 999, 4999, 0, 0},
+                                      {"XTR", 58, "09", ST_EXTRA, P_ANY, 15, 99, 50, 4},
+                                      {"SLD", 10, "10", ST_DISH, P_SALAD, 139, 259, 0, 3},
+                                      {"PPA", 24, "12", ST_EXTRA, P_ANY, 99, 499, 0, 0},
+                                      {"K&D", 8, "14", ST_EXTRA, P_ANY, 25, 79, 0, 1},
+                                      {"FRE", 3, "15", ST_FREE, P_ANY, 0, 0, 1000, 0},
+                                      {"ITU", 15, "17", ST_DRINK, P_ANY, 20, 45, 0, 1},
+                                      {"SID", 12, "18", ST_DISH, P_SIDE, 39, 99, 0, 4},
+                                      {"SUP", 5, "19", ST_DISH, P_SOUP, 89, 199, 0, 2},
+                                      {"SHK", 6, "21", ST_DRINK, P_ANY, 99, 169, 0, 2},
+                                      {"UPG", 21, "23", ST_EXTRA, P_ANY, 10, 60, 0, 3},
+                                      {"UPS", 14, "24", ST_EXTRA, P_ANY, 20, 80, 0, 1},
+                                      {"RND", 8, "25", ST_DISH, P_ANY, 99, 299, 200, 0},
+                                      {"HDG", 4, "27", ST_DISH, P_BURGER, 59, 129, 0, 1},
+                                      {"REP", 420, "28", ST_REP, P_ANY, 0, 0, 1000, 0},
+                                      {"ADD", 11, "31", ST_EXTRA, P_ANY, 10, 50, 0, 2},
+                                      {"KPP", 4, "32", ST_PACK, P_ANY, 2999, 8999, 0, 0},
+                                      {"JDU", 11, "34", ST_DRINK, P_ANY, 15, 40, 0, 1},
+                                      {"KDM", 7, "35", ST_DISH, P_CHICKEN, 99, 159, 0, 1},
+                                      {"NFV", 6, "36", ST_DISH, P_CLASSIC, 149, 299, 0, 1},
+                                      {"MP", 153, "37", ST_DISH, P_ANY, 99, 499, 300, 1},
+                                      {"FPC", 6, "38", ST_DISH, P_ANY, 99, 399, 0, 0},
+                                      {"EFM", 4, "39", ST_PACK, P_ANY, 1999, 4999, 0, 0},
+                                      {"PF", 17, "40", ST_FREE, P_ANY, 0, 0, 1000, 0},
+                                      {"LM", 9, "41", ST_DISH, P_ANY, 99, 199, 0, 2},
+                                      {"HE", 15, "42", ST_DESSERT, P_ANY, 49, 149, 0, 2},
+                                      {"GC", 3, "43", ST_EXTRA, P_ANY, 500, 1000, 0, 0},
+                                      {"NES", 5, "44", ST_DRINK, P_ANY, 45, 99, 0, 0},
+                                      {"YOG", 13, "45", ST_DESSERT, P_ANY, 59, 129, 0, 1},
+                                      {"PP", 40, "46", ST_PACK, P_ANY, 899, 2999, 0, 0},
+                                      {"SLM", 4, "47", ST_DISH, P_ANY, 99, 149, 0, 1},
+                                      {"XM", 16, "50", ST_PACK, P_ANY, 499, 1999, 300, 0},
+                                      {"BAH", 15, "51", ST_DISH, P_ANY, 299, 899, 0, 0},
+                                      {"FFS", 5, "52", ST_PACK, P_ANY, 1499, 3999, 0, 0},
+                                      {"FRI", 22, "55", ST_DISH, P_SIDE, 69, 159, 0, 2},
+                                      {"HPP", 15, "56", ST_PACK, P_ANY, 999, 3999, 100, 0},
+                                      {"PRM", 6, "57", ST_DISH, P_CLASSIC, 399, 899, 0, 0},
+                                      {"KPM", 7, "59", ST_DISH, P_CHICKEN, 129, 199, 0, 0},
+                                      {"BEF", 5, "60", ST_DISH, P_CLASSIC, 299, 599, 0, 2},
+                                      {"SIZ", 9, "62", ST_DISH, P_SIZZLE, 189, 329, 0, 2},
+                                      {"HTH", 8, "65", ST_DISH, P_CLASSIC, 149, 299, 0, 1},
+                                      {"SNK", 8, "66", ST_DISH, P_SIDE, 49, 129, 0, 2},
+                                      {"DRS", 4, "67", ST_EXTRA, P_ANY, 20, 45, 0, 0},
+                                      {"SMC", 5, "69", ST_DRINK, P_ANY, 79, 149, 0, 1},
+                                      {"DBT", 6, "70", ST_DISH, P_ANY, 199, 399, 0, 1},
+                                      {"TMK", 5, "71", ST_DISH, P_ANY, 99, 299, 400, 0},
+                                      {"MNL", 12, "1", ST_DISH, P_ANY, 149, 349, 0, 1},
+                                      {"MPBD", 14, "2", ST_DISH, P_ANY, 99, 299, 0, 2},
+                                      {"DEL", 92, "3", ST_DISH, P_ANY, 99, 499, 0, 3},
+                                      {"FP", 192, "4", ST_DISH, P_ANY, 99, 499, 50, 3},
+                                      {"FPD", 8, "5", ST_DISH, P_ANY, 99, 399, 0, 0},
+                                      {"BL", 82, "6", ST_DISH, P_ANY, 50, 399, 300, 1},
+                                      {"BLT", 71, "7", ST_LOYAL, P_ANY, 0, 0, 0, 2},
+                                      {"NF", 40, "8", ST_DISH, P_ANY, 99, 399, 400, 0},
+                                      {"GB", 18, "9", ST_DISH, P_ANY, 149, 399, 0, 1},
+                                      {"FN", 10, "11", ST_PACK, P_ANY, 2999, 9999, 0, 0},
+                                      {"FCF", 12, "13", ST_DRINK, P_ANY, 89, 189, 0, 1},
+                                      {"RSD", 4, "16", ST_DISH, P_ANY, 99, 299, 0, 0}};
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
 
 /* Discounts: the first ones are used on receipts. */
@@ -614,23 +671,32 @@ typedef struct gen_disc_def {
     int value;
 } gen_disc_def;
 
-static const gen_disc_def classic_disc_head[] = {
-    {"5", "PWD", 0, 20},           {"1", "SNR CTZN 20%", 0, 20},     {"11", "5% DISCOUNT", 0, 5},
-    {"17", "5% DELIVERY PROMO", 0, 5}, {"14", "LOYALTY CARD 8%", 0, 8}, {"31", "10% DISCOUNT", 0, 10},
-    {"37", "MAKE IT BIG", 0, 20},  {"38", "8% DISCOUNT", 0, 8},      {"2", "EMPLOYEE DISCOUNT", 0, 20},
-    {"12", "P55 OFF", 1, 55},      {"15", "MOMS DAY", 0, 20},        {"16", "CEO 20% DISC", 0, 20},
-    {"18", "COO 20% DISC", 0, 20}, {"19", "50% EMP MEAL DISC", 1, 224}, {"20", "10% TRAVEL DISC", 0, 10}};
+static const gen_disc_def classic_disc_head[] = {{"5", "PWD", 0, 20},
+                                                 {"1", "SNR CTZN 20%", 0, 20},
+                                                 {"11", "5% DISCOUNT", 0, 5},
+                                                 {"17", "5% DELIVERY PROMO", 0, 5},
+                                                 {"14", "LOYALTY CARD 8%", 0, 8},
+                                                 {"31", "10% DISCOUNT", 0, 10},
+                                                 {"37", "MAKE IT BIG", 0, 20},
+                                                 {"38", "8% DISCOUNT", 0, 8},
+                                                 {"2", "EMPLOYEE DISCOUNT", 0, 20},
+                                                 {"12", "P55 OFF", 1, 55},
+                                                 {"15", "MOMS DAY", 0, 20},
+                                                 {"16", "CEO 20% DISC", 0, 20},
+                                                 {"18", "COO 20% DISC", 0, 20},
+                                                 {"19", "50% EMP MEAL DISC", 1, 224},
+                                                 {"20", "10% TRAVEL DISC", 0, 10}};
 #define N_DISC_HEAD ((int)(sizeof classic_disc_head / sizeof classic_disc_head[0]))
 #define DISC_PWD 0
 #define DISC_SNR 1
 static const int promo_discs[] = {2, 4, 5, 8}; /* 5%, 8%, 10%, 20% employee */
 
-static const char *const orgs[] = {"ROTARY CLUB", "LIONS CLUB", "EAGLES", "JAYCEES",
+static const char *const orgs[] = {"ROTARY CLUB",   "LIONS CLUB",  "EAGLES", "JAYCEES",
                                    "TEACHERS ASSN", "NURSES ASSN", "ALUMNI", "CHAMBER",
-                                   "RIDERS CLUB", "BIKERS", "PICE", "IIEE", "UNITED ARCH",
-                                   "REBAP", "CSNHS", "OFW CLUB"};
-static const char *const towns[] = {"NAGA", "IRIGA", "LEGAZPI", "DAET", "PILI", "SORSOGON",
-                                    "TABACO", "LIGAO", "CamSur", "GOA"};
+                                   "RIDERS CLUB",   "BIKERS",      "PICE",   "IIEE",
+                                   "UNITED ARCH",   "REBAP",       "CSNHS",  "OFW CLUB"};
+static const char *const towns[] = {"NAGA",     "IRIGA",  "LEGAZPI", "DAET",   "PILI",
+                                    "SORSOGON", "TABACO", "LIGAO",   "CamSur", "GOA"};
 
 enum { PK_CASH, PK_CARD, PK_DEBIT, PK_EWALLET, PK_APP, PK_LOYAL, PK_GC, PK_CHARGE, PK_OTHER };
 
@@ -639,18 +705,28 @@ typedef struct gen_pay_def {
     int method, max, kind, weight;
 } gen_pay_def;
 
-static const gen_pay_def classic_pay_pool[] = {
-    {"CHARGE", 6, 0, PK_CHARGE, 2},         {"GC P50", 2, 50, PK_GC, 2},
-    {"GC P100", 2, 100, PK_GC, 2},          {"REPRESENTATION", 6, 0, PK_OTHER, 1},
-    {"GCASH", 3, 0, PK_EWALLET, 9},         {"PAYMAYA", 6, 0, PK_EWALLET, 4},
-    {"FOODPANDA", 6, 0, PK_APP, 5},         {"LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
-    {"DEBIT", 6, 0, PK_DEBIT, 7},           {"CHARGE TO LSM", 6, 0, PK_OTHER, 1},
-    {"INCENTIVES", 6, 0, PK_OTHER, 1},      {"GRAB FOOD", 6, 0, PK_APP, 3},
-    {"ON THE HOUSE", 6, 0, PK_OTHER, 1},    {"GC P200", 0, 0, PK_GC, 1},
-    {"BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1}, {"FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
-    {"GLOBAL PAY", 6, 0, PK_CARD, 2},       {"MIB CASH", 0, 0, PK_CASH, 1},
-    {"PANDA DELIVERY", 0, 0, PK_APP, 1},    {"GC P500", 2, 500, PK_GC, 1},
-    {"VOUCHER P50", 2, 50, PK_GC, 1},       {"SHOPEE FOOD", 6, 0, PK_APP, 1}};
+static const gen_pay_def classic_pay_pool[] = {{"CHARGE", 6, 0, PK_CHARGE, 2},
+                                               {"GC P50", 2, 50, PK_GC, 2},
+                                               {"GC P100", 2, 100, PK_GC, 2},
+                                               {"REPRESENTATION", 6, 0, PK_OTHER, 1},
+                                               {"GCASH", 3, 0, PK_EWALLET, 9},
+                                               {"PAYMAYA", 6, 0, PK_EWALLET, 4},
+                                               {"FOODPANDA", 6, 0, PK_APP, 5},
+                                               {"LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
+                                               {"DEBIT", 6, 0, PK_DEBIT, 7},
+                                               {"CHARGE TO LSM", 6, 0, PK_OTHER, 1},
+                                               {"INCENTIVES", 6, 0, PK_OTHER, 1},
+                                               {"GRAB FOOD", 6, 0, PK_APP, 3},
+                                               {"ON THE HOUSE", 6, 0, PK_OTHER, 1},
+                                               {"GC P200", 0, 0, PK_GC, 1},
+                                               {"BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {"FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {"GLOBAL PAY", 6, 0, PK_CARD, 2},
+                                               {"MIB CASH", 0, 0, PK_CASH, 1},
+                                               {"PANDA DELIVERY", 0, 0, PK_APP, 1},
+                                               {"GC P500", 2, 500, PK_GC, 1},
+                                               {"VOUCHER P50", 2, 50, PK_GC, 1},
+                                               {"SHOPEE FOOD", 6, 0, PK_APP, 1}};
 #define N_PAY_POOL ((int)(sizeof classic_pay_pool / sizeof classic_pay_pool[0]))
 
 /* Newer POS masters: small, like the newer-POS sample. */
@@ -660,39 +736,38 @@ typedef struct gen_newer_item {
     const char *categ;
 } gen_newer_item;
 
-static const gen_newer_item newer_items[] = {
-    {"DRK1", "COLA IN CAN", "406", 85, "DRK101"},
-    {"DRK2", "BOTTLED WATER", "406", 45, "DRK101"},
-    {"DRK3", "LEMON SODA CAN", "406", 99, "DRK101"},
-    {"MLS1", "Herb Roast Chicken", "406", 275, "1"},
-    {"MLS2", "Grilled Salmon", "406", 495, "1"},
-    {"MLS3", "Beef Tapa Bowl", "406", 295, "1"},
-    {"MLS4", "Meatball Marinara", "406", 245, "1"},
-    {"MLS5", "Baked Ziti", "406", 255, "1"},
-    {"MLS6", "Chicken Pesto Rice", "406", 265, "1"},
-    {"SLD1", "Caesar Salad", "406", 185, "2"},
-    {"SLD2", "Mango Kani Salad", "406", 195, "2"},
-    {"SNK1", "Loaded Nachos", "406", 225, "3"},
-    {"SNK2", "Cheese Burger", "406", 295, "3"},
-    {"SNK3", "Chicken Sandwich", "406", 195, "3"},
-    {"SNK4", "Truffle Fries", "406", 135, "3"},
-    {"SNK5", "Brownie a la Mode", "406", 175, "3"},
-    {"SNK6", "Clubhouse", "406", 215, "3"},
-    {"COF1", "H12 AMERICANO", "401", 145, "HOT101"},
-    {"COF11", "ICD16 LATTE", "401", 175, "ICED101"},
-    {"COF12", "ICD16 MOCHA", "401", 175, "ICED101"},
-    {"COF13", "ICD24 MOCHA", "401", 185, "ICED101"},
-    {"COF14", "ICD16 SPANISH L", "401", 185, "ICED101"},
-    {"COF15", "ICD24 CARAMEL M", "401", 185, "ICED101"},
-    {"COF2", "H12 LATTE", "401", 165, "HOT101"},
-    {"COF21", "F16 MOCHA", "401", 149, "FRA101"},
-    {"COF22", "F24 MATCHA", "401", 195, "FRA101"},
-    {"COF23", "F16 JAVA CHIP", "401", 175, "FRA101"},
-    {"COF3", "H12 CAPPUCCINO", "401", 165, "HOT101"},
-    {"COF4", "H12 MOCHA", "401", 175, "HOT101"},
-    {"COF5", "H12 CARAMEL M", "401", 175, "HOT101"},
-    {"NCOF1", "H12 NC CHOCO", "402", 165, "NON102"},
-    {"NCOF2", "H12 NC MATCHA", "402", 175, "NON102"}};
+static const gen_newer_item newer_items[] = {{"DRK1", "COLA IN CAN", "406", 85, "DRK101"},
+                                             {"DRK2", "BOTTLED WATER", "406", 45, "DRK101"},
+                                             {"DRK3", "LEMON SODA CAN", "406", 99, "DRK101"},
+                                             {"MLS1", "Herb Roast Chicken", "406", 275, "1"},
+                                             {"MLS2", "Grilled Salmon", "406", 495, "1"},
+                                             {"MLS3", "Beef Tapa Bowl", "406", 295, "1"},
+                                             {"MLS4", "Meatball Marinara", "406", 245, "1"},
+                                             {"MLS5", "Baked Ziti", "406", 255, "1"},
+                                             {"MLS6", "Chicken Pesto Rice", "406", 265, "1"},
+                                             {"SLD1", "Caesar Salad", "406", 185, "2"},
+                                             {"SLD2", "Mango Kani Salad", "406", 195, "2"},
+                                             {"SNK1", "Loaded Nachos", "406", 225, "3"},
+                                             {"SNK2", "Cheese Burger", "406", 295, "3"},
+                                             {"SNK3", "Chicken Sandwich", "406", 195, "3"},
+                                             {"SNK4", "Truffle Fries", "406", 135, "3"},
+                                             {"SNK5", "Brownie a la Mode", "406", 175, "3"},
+                                             {"SNK6", "Clubhouse", "406", 215, "3"},
+                                             {"COF1", "H12 AMERICANO", "401", 145, "HOT101"},
+                                             {"COF11", "ICD16 LATTE", "401", 175, "ICED101"},
+                                             {"COF12", "ICD16 MOCHA", "401", 175, "ICED101"},
+                                             {"COF13", "ICD24 MOCHA", "401", 185, "ICED101"},
+                                             {"COF14", "ICD16 SPANISH L", "401", 185, "ICED101"},
+                                             {"COF15", "ICD24 CARAMEL M", "401", 185, "ICED101"},
+                                             {"COF2", "H12 LATTE", "401", 165, "HOT101"},
+                                             {"COF21", "F16 MOCHA", "401", 149, "FRA101"},
+                                             {"COF22", "F24 MATCHA", "401", 195, "FRA101"},
+                                             {"COF23", "F16 JAVA CHIP", "401", 175, "FRA101"},
+                                             {"COF3", "H12 CAPPUCCINO", "401", 165, "HOT101"},
+                                             {"COF4", "H12 MOCHA", "401", 175, "HOT101"},
+                                             {"COF5", "H12 CARAMEL M", "401", 175, "HOT101"},
+                                             {"NCOF1", "H12 NC CHOCO", "402", 165, "NON102"},
+                                             {"NCOF2", "H12 NC MATCHA", "402", 175, "NON102"}};
 #define N_NEWER_ITEMS ((int)(sizeof newer_items / sizeof newer_items[0]))
 
 typedef struct gen_newer_dept {
@@ -700,10 +775,10 @@ typedef struct gen_newer_dept {
 } gen_newer_dept;
 
 static const gen_newer_dept newer_depts[] = {
-    {"1", "MEALS", "CAFE MEALS"},      {"2", "SALAD", "CAFE MEALS"},
-    {"3", "SNACKS", "CAFE MEALS"},     {"DRK101", "DRINKS", "CAFE MEALS"},
-    {"FRA101", "FRAPPE", "COFFEE"},    {"HOT101", "HOT", "COFFEE"},
-    {"ICED101", "ICED", "COFFEE"},     {"NON102", "HOT", "NON COFFEE"}};
+    {"1", "MEALS", "CAFE MEALS"},   {"2", "SALAD", "CAFE MEALS"},
+    {"3", "SNACKS", "CAFE MEALS"},  {"DRK101", "DRINKS", "CAFE MEALS"},
+    {"FRA101", "FRAPPE", "COFFEE"}, {"HOT101", "HOT", "COFFEE"},
+    {"ICED101", "ICED", "COFFEE"},  {"NON102", "HOT", "NON COFFEE"}};
 #define N_NEWER_DEPTS ((int)(sizeof newer_depts / sizeof newer_depts[0]))
 
 /* ------------------------------------------------------------------------ */
@@ -711,7 +786,7 @@ static const gen_newer_dept newer_depts[] = {
 
 typedef struct gen_prod {
     char code[16];
-    char name[56];     /* raw text; quoted on output when needed */
+    char name[56]; /* raw text; quoted on output when needed */
     char ecr[56];
     char dep[12];      /* rd5500 DEP_CODE */
     char categ[12];    /* newer POS: CATEG_ID, an rd1800 code */
@@ -742,10 +817,10 @@ typedef struct gen_branch {
     gen_profile pf;
     int hour_cum[24]; /* cumulative hourly weights */
     gen_prod *prod;
-    int nprod;        /* all products (the master grows over time) */
-    int nprod_base;   /* listed from day 0; one more every 45 days */
-    int rep1;         /* the guest-count item, -1 on the newer POS */
-    int *menu;        /* sellable products */
+    int nprod;      /* all products (the master grows over time) */
+    int nprod_base; /* listed from day 0; one more every 45 days */
+    int rep1;       /* the guest-count item, -1 on the newer POS */
+    int *menu;      /* sellable products */
     uint32_t *menu_cum;
     int nmenu;
     gen_dept dept[80];
@@ -755,8 +830,8 @@ typedef struct gen_branch {
     gen_pay pay[32];
     int npay;
     uint32_t pay_total;
-    int sp_pm;        /* per mille of receipts with a senior/PWD discount */
-    int rep_pct;      /* percent of receipts with a guest-count line */
+    int sp_pm;   /* per mille of receipts with a senior/PWD discount */
+    int rep_pct; /* percent of receipts with a guest-count line */
 } gen_branch;
 
 static void branch_free(gen_branch *b)
@@ -796,12 +871,14 @@ static void make_name(gen_rng *r, const gen_family *f, int k, char *out, size_t 
         if (k < p->n && f->pool != P_ANY)
             sfmt(out, n, "%s", p->w[k]); /* the plain dish first */
         else {
-            const char *mod = dish_mods[rng_below(r, (uint32_t)(sizeof dish_mods / sizeof *dish_mods))];
+            const char *mod =
+                dish_mods[rng_below(r, (uint32_t)(sizeof dish_mods / sizeof *dish_mods))];
             sfmt(out, n, "%s%s%s", p->w[rng_below(r, (uint32_t)p->n)], *mod ? " " : "", mod);
         }
         break;
     case ST_DRINK: {
-        const char *sz = drink_sizes[rng_below(r, (uint32_t)(sizeof drink_sizes / sizeof *drink_sizes))];
+        const char *sz =
+            drink_sizes[rng_below(r, (uint32_t)(sizeof drink_sizes / sizeof *drink_sizes))];
         sfmt(out, n, "%s%s%s", drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))],
              *sz ? " " : "", sz);
         break;
@@ -823,8 +900,9 @@ static void make_name(gen_rng *r, const gen_family *f, int k, char *out, size_t 
         break;
     case ST_FREE:
         sfmt(out, n, "FREE %s",
-             rng_below(r, 2) ? drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))]
-                             : desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))]);
+             rng_below(r, 2)
+                 ? drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))]
+                 : desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))]);
         break;
     case ST_PACK:
         if (rng_below(r, 2))
@@ -1034,7 +1112,8 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
     int want = rng_range(r, 15, 24), code = 1;
     for (int i = 0; i < N_PAY_POOL && b->npay < want; i++) {
         const gen_pay_def *d = &classic_pay_pool[i];
-        if (d->kind != PK_EWALLET && d->kind != PK_DEBIT && d->kind != PK_APP && rng_below(r, 4) == 0)
+        if (d->kind != PK_EWALLET && d->kind != PK_DEBIT && d->kind != PK_APP &&
+            rng_below(r, 4) == 0)
             continue;
         if (rng_below(r, 5) == 0)
             code++; /* retired codes leave gaps */
@@ -1126,15 +1205,16 @@ static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
         b->pf.h24 = rng_below(&r, 100) < 15;
         b->pf.p_dine = rng_range(&r, 35, 75);
         b->pf.p_deliv = rng_range(&r, 1, 8);
-        b->pf.hhmm = export_times[rng_below(&r, (uint32_t)(sizeof export_times / sizeof *export_times))];
+        b->pf.hhmm =
+            export_times[rng_below(&r, (uint32_t)(sizeof export_times / sizeof *export_times))];
         b->pf.store = stores[rng_below(&r, (uint32_t)(sizeof stores / sizeof *stores))];
         b->pf.deliv_w = rng_range(&r, 1, 4);
     }
     /* hourly receipt weights: meal peaks; graveyard hours are quiet but
      * never empty, busy for around-the-clock branches */
-    static const int classic_w[24] = {3, 2, 2, 1, 1, 2, 10, 30, 40, 35, 40, 60,
-                                      70, 50, 30, 30, 35, 45, 55, 50, 30, 15, 8, 5};
-    static const int newer_w[24] = {2, 1, 1, 1, 1, 1, 2, 4, 6, 8, 10, 15,
+    static const int classic_w[24] = {3,  2,  2,  1,  1,  2,  10, 30, 40, 35, 40, 60,
+                                      70, 50, 30, 30, 35, 45, 55, 50, 30, 15, 8,  5};
+    static const int newer_w[24] = {2,  1,  1,  1,  1,  1,  2,  4,  6,  8,  10, 15,
                                     15, 12, 12, 25, 30, 35, 35, 30, 25, 20, 15, 6};
     int cum = 0;
     for (int h = 0; h < 24; h++) {
@@ -1151,4 +1231,1429 @@ static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
         return NULL;
     }
     return b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Terminal state: counters that run across days, the loyalty file           */
+
+typedef struct gen_lrow {
+    long long transno, orno;
+    uint32_t cust;
+    unsigned char reps, flags;
+} gen_lrow;
+
+enum { LF_EMPTY = 1, LF_BADPHONE = 2 };
+
+typedef struct gen_term {
+    int pos;
+    int base_lines; /* order lines on an average day */
+    long long next_invoice, next_transno;
+    int cas[4];
+    int ncas;
+    uint64_t phone_salt;
+    uint32_t cust_pool;            /* loyalty members of this terminal */
+    long long init_rows, cap_rows; /* loyalty rows on day 1, and where growth levels off */
+    long long hist_rows;           /* rows from before day 1 (set on day 1) */
+    long long hist_start, hist_off;
+    long long cur_rows; /* rows in today's loyalty file */
+    gen_lrow *app;      /* rows added since day 1, in file order */
+    size_t napp, capp;
+} gen_term;
+
+typedef struct gen_ctx gen_ctx;
+
+static void term_init(uint64_t seed, long long blpr_rows, const gen_branch *b, gen_term *t, int pos)
+{
+    memset(t, 0, sizeof *t);
+    gen_rng r = rng_make(seed, K_TERM, (uint64_t)b->idx, (uint64_t)pos, 0);
+    t->pos = pos;
+    t->base_lines = b->pf.base;
+    if (pos > 1)
+        t->base_lines = b->pf.base * rng_range(&r, 30, 70) / 100;
+    if (t->base_lines < GEN_VARIED_MIN)
+        t->base_lines = GEN_VARIED_MIN;
+    if (b->newer) {
+        t->ncas = 1;
+        t->cas[0] = rng_range(&r, 100, 199);
+    } else {
+        t->ncas = rng_range(&r, 2, 4);
+        for (int i = 0; i < t->ncas; i++)
+            t->cas[i] = rng_below(&r, 3) ? rng_range(&r, 1000, 2999) : rng_range(&r, 10000, 29999);
+    }
+    t->phone_salt = rng_next(&r);
+    if (b->newer) {
+        t->init_rows = t->cap_rows = 0; /* the newer POS sends the loyalty header only */
+    } else if (blpr_rows > 0) {
+        t->init_rows = blpr_rows;
+        t->cap_rows = blpr_rows * 25 / 12;
+    } else {
+        t->init_rows = 12000LL * rng_range(&r, 90, 110) / 100;
+        t->cap_rows = 25000LL * rng_range(&r, 95, 105) / 100;
+    }
+    t->cust_pool = (uint32_t)(2000 + t->init_rows / 3);
+    t->hist_start = rng_range(&r, 1000, 20000);
+    t->hist_off = rng_range(&r, 150, 2500);
+    if (b->newer) {
+        t->next_invoice = (long long)pos * 10000000000000LL + rng_range(&r, 1000, 9000);
+        t->next_transno = t->next_invoice;
+    } else {
+        t->next_transno = t->hist_start + t->init_rows * 24 + rng_range(&r, 1000, 30000);
+        t->next_invoice = t->next_transno + t->hist_off + rng_range(&r, 0, 400);
+    }
+}
+
+static void term_free(gen_term *t)
+{
+    free(t->app);
+    t->app = NULL;
+    t->napp = t->capp = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Day model: the receipts and order lines of one terminal-day               */
+
+enum { LINE_DISC = -1 }; /* prod <= -10: item "ZZ<n>", missing from the master */
+enum { BAD_NONE, BAD_TIME, BAD_PREVDATE, BAD_QTY };
+
+typedef struct gen_line {
+    int prod;
+    int qty;
+    long long unit, amount, disc, vatdiv, vat_amnt, vat_disc,
+        vat_pric;           /* classic 1e-3, newer 1e-4 */
+    unsigned char vat_flag; /* 0, 1, 2 = empty */
+    unsigned char bad;      /* BAD_* */
+    unsigned char rec_no;
+} gen_line;
+
+typedef struct gen_rcpt {
+    int sec;           /* second of the business day */
+    int first, nlines; /* into the line array */
+    long long invoice, transno;
+    long long total;
+    int disc; /* into b->disc, -1 none */
+    int cas;
+    unsigned char refund, sp, type, npay, short5800;
+    unsigned char pay[2];
+    long long tender[2], change[2];
+    uint64_t salt; /* source of the receipt's reference strings */
+} gen_rcpt;
+
+struct gen_ctx {
+    uint64_t seed;
+    int faults, orders, days;
+    long long blpr_rows;
+    const char *dir;
+    tp_error *err;
+    tp_gen_stats st;
+    gen_rcpt *rc;
+    int nrc, caprc;
+    gen_line *ln;
+    int nln, capln;
+    int *tmp; /* receipt times, loyalty picks */
+    int captmp;
+    char date[11], prev[11];
+    int rot;      /* newer POS: the receipt its rd5000 export starts with */
+    int npayrows; /* rd5800 rows of the day */
+    gen_out out;
+};
+
+static int ensure_day(gen_ctx *c, int lines)
+{
+    if (lines > c->capln) {
+        int n = lines < 256 ? 256 : lines;
+        gen_line *ln = realloc(c->ln, (size_t)n * sizeof *ln);
+        if (!ln)
+            return TP_ENOMEM;
+        c->ln = ln;
+        c->capln = n;
+        gen_rcpt *rc = realloc(c->rc, (size_t)n * sizeof *rc);
+        if (!rc)
+            return TP_ENOMEM;
+        c->rc = rc;
+        c->caprc = n;
+        int *tmp = realloc(c->tmp, (size_t)n * sizeof *tmp);
+        if (!tmp)
+            return TP_ENOMEM;
+        c->tmp = tmp;
+        c->captmp = n;
+    }
+    return 0;
+}
+
+static int pick_cum(const uint32_t *cum, int n, gen_rng *r)
+{
+    uint32_t x = rng_below(r, cum[n - 1]);
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (cum[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static int pick_qty(gen_rng *r)
+{
+    uint32_t u = rng_below(r, 100);
+    if (u < 86)
+        return 1;
+    if (u < 95)
+        return 2;
+    if (u < 98)
+        return 3;
+    if (u < 99)
+        return 4;
+    return rng_range(r, 5, 11);
+}
+
+/* Classic amounts, thousandths.  Senior/PWD (sp): VAT-exempt price rounded
+ * to centavos, 20% off; other discounts: `pct` off the VAT-inclusive price. */
+static void line_classic(gen_line *ln, long long price, int qty, int sp, int pct)
+{
+    ln->qty = qty;
+    ln->vat_disc = 0;
+    ln->vatdiv = 0;
+    if (sp) {
+        ln->unit = (price * 100 + 560) / 1120 * 10;
+        ln->amount = (qty * price * 100 + 560) / 1120 * 10;
+        ln->disc = -((ln->amount * pct + 500) / 1000 * 10);
+        ln->vat_flag = 0;
+        ln->vat_amnt = ln->amount;
+        ln->vat_pric = ln->unit;
+    } else {
+        ln->unit = price;
+        ln->amount = qty * price;
+        ln->disc = pct ? -((ln->amount * pct + 500) / 1000 * 10) : 0;
+        ln->vat_flag = 1;
+        ln->vat_amnt = (ln->amount * 100 + 56) / 112;
+        ln->vat_pric = (price * 100 + 56) / 112;
+    }
+}
+
+/* Newer-POS amounts, ten-thousandths; `price` in whole pesos.  disc: -1
+ * none, 0 PWD, 1 SC (20% off the VAT-exempt price). */
+static void line_newer(gen_line *ln, long long price, int qty, int disc)
+{
+    long long gross = qty * price * 10000;
+    long long net = (gross * 100 + 56) / 112;
+    ln->qty = qty;
+    ln->unit = price;
+    if (disc < 0) {
+        ln->amount = gross;
+        ln->disc = 0;
+        ln->vat_flag = 1;
+        ln->vatdiv = gross - net;
+        ln->vat_amnt = net;
+        ln->vat_disc = 0;
+        ln->vat_pric = net;
+    } else {
+        ln->disc = (net * 2 + 5) / 10;
+        ln->amount = net - ln->disc;
+        ln->vat_flag = disc == 1;
+        ln->vatdiv = 0;
+        ln->vat_amnt = 0;
+        ln->vat_disc = ln->amount;
+        ln->vat_pric = 0;
+    }
+}
+
+static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_rng *r,
+                            int remaining)
+{
+    gen_line *ln = &c->ln[rc->first];
+    int refund = c->nrc > 3 && rng_below(r, 1000) < 8;
+    int sp = 0, disc = -1;
+    if (!refund) {
+        int u = (int)rng_below(r, 1000);
+        if (u < b->sp_pm) {
+            sp = 1;
+            disc = rng_below(r, 10) < 7 ? DISC_SNR : DISC_PWD;
+        } else if (u < b->sp_pm + 25) {
+            disc = promo_discs[rng_below(r, (uint32_t)(sizeof promo_discs / sizeof *promo_discs))];
+        }
+    }
+    int items = 1;
+    while (items < 12 && rng_below(r, 100) < 42)
+        items++;
+    int rep = b->rep1 >= 0 && (int)rng_below(r, 100) < b->rep_pct;
+    int dl = disc >= 0;
+    while (items + rep + dl > remaining) {
+        if (rep)
+            rep = 0;
+        else if (dl) {
+            dl = 0;
+            disc = -1;
+            sp = 0;
+        } else
+            items--;
+    }
+    int pct = disc >= 0 ? b->disc[disc].value : 0;
+    int rep_front = rng_below(r, 100) < 65, guests = rng_range(r, 1, 4);
+    int n = 0;
+    long long sum = 0, dsum = 0;
+    for (int k = 0; k < items + rep; k++) {
+        gen_line *l = &ln[n];
+        memset(l, 0, sizeof *l);
+        if (rep && ((rep_front && k == 0) || (!rep_front && k == items))) {
+            l->prod = b->rep1;
+            line_classic(l, 0, guests, sp, 0);
+        } else if (rng_below(r, 1000) < 3) {
+            int z = rng_range(r, 1, 60);
+            l->prod = -10 - z;
+            line_classic(l, (99 + z % 5 * 30) * 1000LL, pick_qty(r), sp, pct);
+        } else {
+            l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
+            line_classic(l, b->prod[l->prod].price, pick_qty(r), sp, pct);
+        }
+        sum += l->amount;
+        dsum += l->disc;
+        l->rec_no = (unsigned char)(n + 1);
+        n++;
+    }
+    if (dl) {
+        gen_line *l = &ln[n];
+        memset(l, 0, sizeof *l);
+        l->prod = LINE_DISC;
+        l->qty = 1;
+        l->unit = pct * 1000LL;
+        l->amount = dsum;
+        l->vat_flag = 2;
+        l->vat_amnt = dsum;
+        l->rec_no = (unsigned char)(n + 1);
+        n++;
+    }
+    rc->nlines = n;
+    rc->refund = (unsigned char)refund;
+    rc->sp = (unsigned char)sp;
+    rc->disc = disc;
+    rc->total = sum + dsum;
+}
+
+static void receipt_newer(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_rng *r, int remaining)
+{
+    gen_line *ln = &c->ln[rc->first];
+    int items = 1;
+    while (items < 8 && rng_below(r, 100) < 40)
+        items++;
+    if (items > remaining)
+        items = remaining;
+    int disc = (int)rng_below(r, 1000) < b->sp_pm ? (int)rng_below(r, 2) : -1;
+    long long sum = 0;
+    for (int k = 0; k < items; k++) {
+        gen_line *l = &ln[k];
+        memset(l, 0, sizeof *l);
+        l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
+        line_newer(l, b->prod[l->prod].price, pick_qty(r), disc);
+        l->rec_no = 1;
+        sum += l->amount;
+    }
+    rc->nlines = items;
+    rc->disc = disc;
+    rc->sp = disc >= 0;
+    rc->total = sum;
+}
+
+static int pick_pay(const gen_branch *b, gen_rng *r, int kind)
+{
+    uint32_t tot = 0;
+    for (int i = 0; i < b->npay; i++)
+        if (kind < 0 || b->pay[i].kind == kind)
+            tot += (uint32_t)b->pay[i].weight;
+    if (!tot)
+        return 0;
+    uint32_t x = rng_below(r, tot);
+    for (int i = 0; i < b->npay; i++) {
+        if (kind >= 0 && b->pay[i].kind != kind)
+            continue;
+        if (x < (uint32_t)b->pay[i].weight)
+            return i;
+        x -= (uint32_t)b->pay[i].weight;
+    }
+    return 0;
+}
+
+/* A cash tender for `total` in units where `peso` is one peso. */
+static long long cash_tender(long long total, long long peso, gen_rng *r)
+{
+    static const int bills[] = {100, 200, 500, 1000, 2000};
+    if (total <= 0)
+        return 0;
+    if (rng_below(r, 100) < 25)
+        return (total + peso - 1) / peso * peso;
+    for (size_t i = 0; i < sizeof bills / sizeof *bills; i++)
+        if (bills[i] * peso >= total && rng_below(r, 4) != 0)
+            return bills[i] * peso;
+    return (total + 1000 * peso - 1) / (1000 * peso) * (1000 * peso);
+}
+
+static void pay_receipt(const gen_branch *b, gen_rcpt *rc, gen_rng *r)
+{
+    long long peso = b->newer ? 10000 : 1000;
+    int pi;
+    if (!b->newer && rc->total > 0 && rc->total <= peso)
+        pi = pick_pay(b, r, PK_LOYAL); /* loyalty freebies priced 0.010 */
+    else if (!b->newer && rc->type != 'D' && rng_below(r, 100) < 35)
+        pi = pick_pay(b, r, PK_APP);
+    else
+        pi = pick_pay(b, r, -1);
+    rc->npay = 1;
+    rc->pay[0] = (unsigned char)pi;
+    if (!b->newer && !rc->refund && rc->total > 300 * peso && rng_below(r, 1000) < 15 &&
+        b->pay[pi].kind != PK_CASH) {
+        /* split: part cash, the rest by the other method */
+        rc->npay = 2;
+        rc->pay[0] = 0;
+        rc->tender[0] = rc->total * rng_range(r, 10, 60) / 100 / peso * peso;
+        rc->change[0] = 0;
+        rc->pay[1] = (unsigned char)pi;
+        rc->tender[1] = rc->total - rc->tender[0];
+        rc->change[1] = 0;
+        return;
+    }
+    if (b->pay[pi].kind == PK_CASH && !rc->refund) {
+        rc->tender[0] = cash_tender(rc->total, peso, r);
+        rc->change[0] = rc->tender[0] - rc->total;
+    } else {
+        rc->tender[0] = b->newer ? (rc->total + 50) / 100 * 100 : rc->total;
+        rc->change[0] = 0;
+    }
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Build receipts and lines for `lines` order lines; assigns times, cashiers,
+ * invoice and transaction numbers (advancing the terminal's counters) and
+ * payments. */
+static int build_day(gen_ctx *c, const gen_branch *b, gen_term *t, uint64_t dayidx, int lines)
+{
+    if (ensure_day(c, lines))
+        return tp_error_set(c->err, TP_ENOMEM, "gen: out of memory");
+    gen_rng r = rng_make(c->seed, K_DAY, (uint64_t)b->idx, (uint64_t)t->pos, dayidx);
+    c->nrc = c->nln = 0;
+    while (c->nln < lines) {
+        gen_rcpt *rc = &c->rc[c->nrc++];
+        memset(rc, 0, sizeof *rc);
+        rc->salt = rng_next(&r);
+        rc->first = c->nln;
+        rc->disc = -1;
+        int u = (int)rng_below(&r, 100);
+        rc->type =
+            (unsigned char)(u < b->pf.p_dine ? 'D'
+                                             : (u < b->pf.p_dine + b->pf.p_deliv ? 'C' : 'T'));
+        if (b->newer)
+            receipt_newer(c, b, rc, &r, lines - c->nln);
+        else
+            receipt_classic(c, b, rc, &r, lines - c->nln);
+        c->nln += rc->nlines;
+    }
+    for (int i = 0; i < c->nrc; i++) {
+        uint32_t x = rng_below(&r, (uint32_t)b->hour_cum[23]);
+        int h = 0;
+        while (b->hour_cum[h] <= (int)x)
+            h++;
+        c->tmp[i] = h * 3600 + (int)rng_below(&r, 3600);
+    }
+    qsort(c->tmp, (size_t)c->nrc, sizeof *c->tmp, cmp_int);
+    int ci = (int)rng_below(&r, (uint32_t)t->ncas);
+    int c0 = t->cas[ci], c1 = t->cas[(ci + 1) % t->ncas];
+    int shift = 14 * 3600 + (int)rng_below(&r, 7200);
+    c->npayrows = 0;
+    for (int i = 0; i < c->nrc; i++) {
+        gen_rcpt *rc = &c->rc[i];
+        rc->sec = c->tmp[i];
+        rc->cas = rc->sec < shift ? c0 : c1;
+        rc->invoice = t->next_invoice++;
+        if (b->newer) {
+            rc->transno = rc->invoice;
+        } else if (rc->refund) {
+            rc->transno = -1;
+        } else {
+            rc->transno = t->next_transno++;
+        }
+        pay_receipt(b, rc, &r);
+        c->npayrows += rc->npay;
+    }
+    c->rot = b->newer && c->nrc > 1 ? c->nrc * rng_range(&r, 30, 60) / 100 : 0;
+    return 0;
+}
+
+/* Today's new loyalty registrations: some of the day's sales receipts,
+ * appended to the cumulative file.  Growth slows as the file nears its cap. */
+static int cmp_lrow(const void *a, const void *b)
+{
+    const gen_lrow *x = a, *y = b;
+    return (x->transno > y->transno) - (x->transno < y->transno);
+}
+
+static int loyal_append(gen_ctx *c, const gen_branch *b, gen_term *t, uint64_t dayidx)
+{
+    if (b->newer)
+        return 0;
+    gen_rng r = rng_make(c->seed, K_LOYAL, (uint64_t)b->idx, (uint64_t)t->pos, dayidx);
+    if (dayidx == 0)
+        t->cur_rows = t->init_rows;
+    long long gap = t->cap_rows - t->cur_rows;
+    double want = gap > 0 ? (double)gap / 150.0 : 0.0;
+    long long a = (long long)want;
+    if (rng_unit(&r) < want - (double)a)
+        a++;
+    if (dayidx == 0 && a > t->init_rows)
+        a = t->init_rows;
+    int nsales = 0;
+    for (int i = 0; i < c->nrc; i++)
+        if (!c->rc[i].refund)
+            c->tmp[nsales++] = i;
+    if (!nsales)
+        a = 0;
+    size_t first = t->napp;
+    long long added = 0;
+    while (added < a) {
+        if (t->napp == t->capp) {
+            size_t n = t->capp ? t->capp * 2 : 256;
+            gen_lrow *p = realloc(t->app, n * sizeof *p);
+            if (!p)
+                return tp_error_set(c->err, TP_ENOMEM, "gen: out of memory");
+            t->app = p;
+            t->capp = n;
+        }
+        const gen_rcpt *rc = &c->rc[c->tmp[rng_below(&r, (uint32_t)nsales)]];
+        gen_lrow *lr = &t->app[t->napp++];
+        uint32_t u = rng_below(&r, 100);
+        long long reps = u < 82 ? 1 : (u < 94 ? 2 : rng_range(&r, 3, 5));
+        if (reps > a - added)
+            reps = a - added;
+        lr->reps = (unsigned char)reps;
+        lr->transno = rc->transno;
+        /* ORNO is the receipt's invoice; now and then the member's
+         * transaction number was keyed in instead */
+        lr->orno = rng_below(&r, 100) < 3 ? rc->transno : rc->invoice;
+        uint32_t x = rng_below(&r, 65536);
+        lr->cust = (uint32_t)(((uint64_t)t->cust_pool * x * x) >> 32);
+        u = rng_below(&r, 1000);
+        lr->flags = (unsigned char)(u < 10 ? LF_EMPTY : (u < 15 ? LF_BADPHONE : 0));
+        added += reps;
+    }
+    if (t->napp > first)
+        qsort(t->app + first, t->napp - first, sizeof *t->app, cmp_lrow);
+    if (dayidx == 0)
+        t->hist_rows = t->init_rows - added;
+    else
+        t->cur_rows += added;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writers                                                                   */
+
+static void put_person(gen_out *o, uint64_t salt)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    PUT_LIT(o, "PERSON ");
+    for (int i = 5; i >= 0; i--)
+        put_c(o, hex[(salt >> (i * 4 + 8)) & 15]);
+}
+
+/* ID card numbers as cashiers key them: "1037", "1271 5247", "2600 9157 0678". */
+static void put_idno(gen_out *o, uint64_t salt)
+{
+    uint64_t v = mix64(salt ^ 0x5bd1e995ULL);
+    int groups = (int)(v % 3) + 1;
+    v >>= 4;
+    for (int g = 0; g < groups; g++) {
+        if (g)
+            put_c(o, ' ');
+        put_u0(o, v % 10000, 4);
+        v /= 10000;
+    }
+}
+
+static void put_alnum(gen_out *o, uint64_t v, int n)
+{
+    static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < n; i++) {
+        put_c(o, al[v % 36]);
+        v /= 36;
+    }
+}
+
+static void put_item_code(gen_out *o, const gen_branch *b, const gen_line *ln)
+{
+    if (ln->prod >= 0) {
+        put_s(o, b->prod[ln->prod].code);
+    } else if (ln->prod == LINE_DISC) {
+        PUT_LIT(o, "SDis- ");
+        put_u(o, (unsigned long long)(ln->unit / 1000));
+        PUT_LIT(o, ".00%");
+    } else {
+        PUT_LIT(o, "ZZ");
+        put_u(o, (unsigned long long)(-ln->prod - 10));
+    }
+}
+
+static void put_classic_date(gen_out *o, const char *date)
+{
+    put_mem(o, date, 10);
+    PUT_LIT(o, " 00:00:00");
+}
+
+static void put_time(gen_out *o, int sec, int bad)
+{
+    if (bad == BAD_TIME) {
+        PUT_LIT(o, "xx:");
+        put_u0(o, (unsigned)(sec / 60 % 60), 2);
+    } else {
+        put_hm(o, sec);
+    }
+}
+
+static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
+                            const gen_line *ln, const char *tail, size_t tl)
+{
+    static const char *const divs[3] = {"9.330", "9.333", "0.000"};
+    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
+    const int dl = ln->prod == LINE_DISC;
+    const gen_prod *p = ln->prod >= 0 ? &b->prod[ln->prod] : NULL;
+    const char trn = rc->refund ? 'R' : 'S';
+    PUT_LIT(o, "1,");
+    put_classic_date(o, date);
+    put_c(o, ',');
+    put_u0(o, (unsigned long long)rc->invoice, 8);
+    put_c(o, ',');
+    put_u(o, (unsigned long long)rc->cas);
+    put_c(o, ',');
+    put_item_code(o, b, ln);
+    put_c(o, ',');
+    if (ln->bad == BAD_QTY) {
+        PUT_LIT(o, "abc,");
+    } else {
+        put_u(o, (unsigned long long)ln->qty);
+        PUT_LIT(o, ".000,");
+    }
+    put_m3(o, ln->unit);
+    put_c(o, ',');
+    put_m3(o, ln->amount);
+    put_c(o, ',');
+    put_m3(o, ln->disc);
+    PUT_LIT(o, ",0.000,");
+    if (rc->sp)
+        PUT_LIT(o, "SP");
+    put_c(o, ',');
+    if (p)
+        put_s(o, p->dep);
+    else if (!dl)
+        put_c(o, '8');
+    put_c(o, ',');
+    put_classic_date(o, date);
+    put_c(o, ',');
+    put_time(o, rc->sec, ln->bad);
+    PUT_LIT(o, ",,");
+    put_c(o, trn);
+    PUT_LIT(o, ",,");
+    put_c(o, trn);
+    put_c(o, ',');
+    if (rc->disc >= 0)
+        put_s(o, b->disc[rc->disc].code);
+    put_c(o, ',');
+    if (rc->sp) {
+        put_person(o, rc->salt);
+        put_c(o, ',');
+        put_idno(o, rc->salt);
+    } else {
+        put_c(o, ',');
+    }
+    put_c(o, ',');
+    put_c(o, (char)rc->type);
+    if (dl)
+        PUT_LIT(o, ",0,0,,,0,0,");
+    else
+        PUT_LIT(o, ",1,0,,,0,1,");
+    put_u(o, ln->rec_no);
+    if (dl)
+        PUT_LIT(o, ",1,0.000,");
+    else
+        PUT_LIT(o, ",0,0.000,");
+    if (ln->vat_flag < 2)
+        put_c(o, (char)('0' + ln->vat_flag));
+    put_c(o, ',');
+    put_s(o, dl ? divs[2] : (p ? divs[p->div] : divs[1]));
+    put_c(o, ',');
+    if (!dl)
+        put_item_code(o, b, ln);
+    put_c(o, ',');
+    put_m3(o, ln->vat_amnt);
+    PUT_LIT(o, ",0.000,");
+    put_m3(o, ln->vat_pric);
+    put_c(o, ',');
+    if (rc->transno >= 0)
+        put_u0(o, (unsigned long long)rc->transno, 8);
+    put_mem(o, tail, tl);
+}
+
+static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
+                          const gen_line *ln)
+{
+    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
+    PUT_LIT(o, "1,");
+    put_mem(o, date, 10);
+    put_c(o, 'T');
+    put_hms(o, rc->sec);
+    put_c(o, ',');
+    put_u0(o, (unsigned long long)rc->invoice, 14);
+    put_c(o, ',');
+    put_u(o, (unsigned long long)rc->cas);
+    put_c(o, ',');
+    put_item_code(o, b, ln);
+    put_c(o, ',');
+    if (ln->bad == BAD_QTY)
+        PUT_LIT(o, "abc");
+    else
+        put_u(o, (unsigned long long)ln->qty);
+    put_c(o, ',');
+    put_u(o, (unsigned long long)ln->unit);
+    put_c(o, ',');
+    put_py4(o, ln->amount);
+    put_c(o, ',');
+    put_py4(o, ln->disc);
+    PUT_LIT(o, ",0,,,");
+    put_mem(o, date, 10);
+    put_c(o, ',');
+    put_time(o, rc->sec, ln->bad);
+    PUT_LIT(o, ",,S,,S,");
+    if (rc->disc >= 0)
+        put_s(o, b->disc[rc->disc].code);
+    PUT_LIT(o, ",,,");
+    put_c(o, (char)rc->type);
+    PUT_LIT(o, ",1,0,,,0,1,1,0,0,");
+    put_c(o, (char)('0' + ln->vat_flag));
+    put_c(o, ',');
+    put_py4(o, ln->vatdiv);
+    put_c(o, ',');
+    put_item_code(o, b, ln);
+    put_c(o, ',');
+    put_py4(o, ln->vat_amnt);
+    put_c(o, ',');
+    put_py4(o, ln->vat_disc);
+    put_c(o, ',');
+    put_py4(o, ln->vat_pric);
+    put_c(o, ',');
+    put_u0(o, (unsigned long long)rc->transno, 14);
+    PUT_LIT(o, ",,\n");
+}
+
+static size_t make_tail(char *tail, size_t n, const gen_term *t, const gen_branch *b)
+{
+    sfmt(tail, n, ",%d,%s\n", t->pos, b->code);
+    return strlen(tail);
+}
+
+/* The writers stop after `limit` data rows (-1: all). */
+static void w_rd5000(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+{
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    PUT_LIT(o, HDR_RD5000 "\n");
+    long long n = 0;
+    for (int k = 0; k < c->nrc; k++) {
+        const gen_rcpt *rc = &c->rc[(k + c->rot) % c->nrc];
+        for (int j = 0; j < rc->nlines; j++, n++) {
+            if (n == limit)
+                return;
+            out_room(o);
+            if (b->newer)
+                row5000_newer(o, c, b, rc, &c->ln[rc->first + j]);
+            else
+                row5000_classic(o, c, b, rc, &c->ln[rc->first + j], tail, tl);
+        }
+    }
+}
+
+static void put_ref(gen_out *o, const gen_branch *b, const gen_rcpt *rc, int j)
+{
+    uint64_t v = mix64(rc->salt + 0x1000 + (uint64_t)j);
+    switch (b->pay[rc->pay[j]].kind) {
+    case PK_CARD:
+    case PK_DEBIT:
+    case PK_LOYAL:
+    case PK_CHARGE: put_u0(o, v % 1000000, 6); break;
+    case PK_EWALLET:
+        if (b->newer && v % 3 == 0) {
+            PUT_LIT(o, "bm-");
+            put_u0(o, (v >> 8) % 100000, 5);
+        } else {
+            put_u0(o, v % 1000000000000ULL, 12);
+        }
+        break;
+    case PK_APP: put_alnum(o, v, 4); break;
+    default: break;
+    }
+}
+
+static void row5800(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc, int j,
+                    const char *tail, size_t tl)
+{
+    size_t start = o->len;
+    const gen_pay *p = &b->pay[rc->pay[j]];
+    uint64_t v = mix64(rc->salt + 0x2000 + (uint64_t)j);
+    if (b->newer) {
+        int sec = rc->sec + (int)(v % 2);
+        if (sec > 86399)
+            sec = 86399;
+        PUT_LIT(o, "1,");
+        put_mem(o, c->date, 10);
+        put_c(o, 'T');
+        put_hms(o, sec);
+        put_c(o, ',');
+        put_u0(o, (unsigned long long)rc->invoice, 14);
+        put_c(o, ',');
+        put_u(o, (unsigned long long)rc->cas);
+        put_c(o, ',');
+        put_py4(o, rc->tender[j]);
+        put_c(o, ',');
+        put_py4(o, rc->change[j]);
+        PUT_LIT(o, ",,");
+        put_ref(o, b, rc, j);
+        put_c(o, ',');
+        put_mem(o, c->date, 10);
+        put_c(o, ',');
+        put_hm(o, sec);
+        PUT_LIT(o, ",S,");
+        put_s(o, p->code);
+        PUT_LIT(o, ",S,");
+        put_ref(o, b, rc, j);
+        PUT_LIT(o, ",0,1,,,,0,");
+        put_u0(o, (unsigned long long)rc->transno, 14);
+        PUT_LIT(o, ",,\n");
+    } else {
+        const char tag = rc->refund ? 'R' : 'S';
+        PUT_LIT(o, "1,");
+        put_classic_date(o, c->date);
+        put_c(o, ',');
+        put_u0(o, (unsigned long long)rc->invoice, 8);
+        put_c(o, ',');
+        put_u(o, (unsigned long long)rc->cas);
+        put_c(o, ',');
+        put_m3(o, rc->tender[j]);
+        put_c(o, ',');
+        put_m3(o, rc->change[j]);
+        put_c(o, ',');
+        if (p->kind == PK_CHARGE)
+            put_person(o, v);
+        put_c(o, ',');
+        put_ref(o, b, rc, j);
+        put_c(o, ',');
+        put_classic_date(o, c->date);
+        put_c(o, ',');
+        put_hm(o, rc->sec);
+        put_c(o, ',');
+        put_c(o, tag);
+        put_c(o, ',');
+        put_s(o, p->code);
+        put_c(o, ',');
+        put_c(o, tag);
+        put_c(o, ',');
+        if (rc->refund)
+            put_u0(o, (v >> 8) % 100000000000ULL, 11);
+        put_c(o, ',');
+        if (p->kind == PK_APP) {
+            PUT_LIT(o, "fp");
+            put_u0(o, (v >> 20) % 10000, 4);
+        } else if (v % 100 >= 45) {
+            put_u0(o, (v >> 12) % 100, 2);
+        }
+        put_c(o, ',');
+        put_u(o, (unsigned long long)(j + 1));
+        PUT_LIT(o, ",,,,");
+        put_c(o, rc->sp ? '1' : '0');
+        put_c(o, ',');
+        if (rc->transno >= 0)
+            put_u0(o, (unsigned long long)rc->transno, 8);
+        put_mem(o, tail, tl);
+    }
+    if (rc->short5800 && j == 0) {
+        /* a row cut after a few fields (fault) */
+        int commas = 0;
+        for (size_t i = start; i < o->len; i++) {
+            if (o->buf[i] == ',' && ++commas == rc->short5800) {
+                o->len = i;
+                put_c(o, '\n');
+                break;
+            }
+        }
+    }
+}
+
+static void w_rd5800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+{
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    PUT_LIT(o, HDR_RD5800 "\n");
+    long long n = 0;
+    for (int k = 0; k < c->nrc; k++) {
+        const gen_rcpt *rc = &c->rc[k];
+        for (int j = 0; j < rc->npay; j++, n++) {
+            if (n == limit)
+                return;
+            out_room(o);
+            row5800(o, c, b, rc, j, tail, tl);
+        }
+    }
+}
+
+static int active_products(const gen_branch *b, int dayidx)
+{
+    int extra = dayidx / 45;
+    if (extra > b->nprod - b->nprod_base)
+        extra = b->nprod - b->nprod_base;
+    return b->nprod_base + extra;
+}
+
+static void w_rd5500(gen_ctx *c, const gen_branch *b, const gen_term *t, int dayidx,
+                     long long limit)
+{
+    static const char *const divs6[3] = {"9.330000", "9.333333", "0.000000"};
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    if (b->newer)
+        PUT_LIT(o, HDR_RD5500 HDR_NEWER_EXTRA "\n");
+    else
+        PUT_LIT(o, HDR_RD5500 "\n");
+    int n = active_products(b, dayidx);
+    for (int i = 0; i < n && i != limit; i++) {
+        const gen_prod *p = &b->prod[i];
+        out_room(o);
+        if (b->newer) {
+            char tax[40], div[40], gtax[40], gdiv[40];
+            double price = (double)p->price;
+            py_repr(price / 1.12, tax, sizeof tax);
+            py_repr(price * 0.12 / 1.12, div, sizeof div);
+            sfmt(gtax, sizeof gtax, "%g", price / 1.12);
+            sfmt(gdiv, sizeof gdiv, "%g", price * 0.12 / 1.12);
+            put_s(o, p->code);
+            put_c(o, ',');
+            put_s(o, p->name);
+            put_c(o, ',');
+            put_s(o, p->name);
+            put_c(o, ',');
+            put_s(o, p->dep);
+            put_c(o, ',');
+            put_u(o, (unsigned long long)p->price);
+            PUT_LIT(o, ",ORDER,12,");
+            put_s(o, tax);
+            put_c(o, ',');
+            put_s(o, div);
+            PUT_LIT(o, ",,,,");
+            put_s(o, p->categ);
+            PUT_LIT(o, ",0, ");
+            put_s(o, p->code);
+            put_c(o, ' ');
+            put_s(o, p->name);
+            put_c(o, ' ');
+            put_s(o, p->name);
+            put_c(o, ' ');
+            put_s(o, p->dep);
+            put_c(o, ' ');
+            put_u(o, (unsigned long long)p->price);
+            PUT_LIT(o, " ORDER 12 ");
+            put_s(o, gtax);
+            put_c(o, ' ');
+            put_s(o, gdiv);
+            PUT_LIT(o, "    ");
+            put_s(o, p->categ);
+            put_c(o, '\n');
+        } else {
+            put_s(o, p->code);
+            put_c(o, ',');
+            put_csv(o, p->name);
+            put_c(o, ',');
+            put_csv(o, p->ecr);
+            put_c(o, ',');
+            put_s(o, p->dep);
+            put_c(o, ',');
+            put_m3(o, p->price);
+            put_c(o, ',');
+            if (p->box)
+                PUT_LIT(o, "BOX,");
+            else
+                PUT_LIT(o, "PC,");
+            if (p->div == 2)
+                PUT_LIT(o, "0.000,");
+            else
+                PUT_LIT(o, "12.000,");
+            put_m3(o, p->taxamt);
+            put_c(o, ',');
+            put_s(o, divs6[p->div]);
+            put_mem(o, tail, tl);
+        }
+    }
+}
+
+static void w_rd1800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+{
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    if (b->newer)
+        PUT_LIT(o, HDR_RD1800 HDR_NEWER_EXTRA "\n");
+    else
+        PUT_LIT(o, HDR_RD1800 "\n");
+    for (int i = 0; i < b->ndept && i != limit; i++) {
+        const gen_dept *d = &b->dept[i];
+        out_room(o);
+        put_s(o, d->code);
+        put_c(o, ',');
+        put_csv(o, d->desc);
+        if (b->newer) {
+            PUT_LIT(o, ",,,,");
+            put_s(o, d->group);
+            PUT_LIT(o, ",0, ");
+            put_s(o, d->code);
+            put_c(o, ' ');
+            put_s(o, d->desc);
+            PUT_LIT(o, "    ");
+            put_s(o, d->group);
+            put_c(o, '\n');
+        } else {
+            put_mem(o, tail, tl);
+        }
+    }
+}
+
+static void w_discount(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+{
+    static const char *const dtype[2] = {"SUBTOTAL PERCENT", "SUBTOTAL AMOUNT"};
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    if (b->newer)
+        PUT_LIT(o, HDR_DISCOUNT HDR_NEWER_EXTRA "\n");
+    else
+        PUT_LIT(o, HDR_DISCOUNT "\n");
+    for (int i = 0; i < b->ndisc && i != limit; i++) {
+        const gen_disc *d = &b->disc[i];
+        out_room(o);
+        put_s(o, d->code);
+        put_c(o, ',');
+        put_csv(o, d->desc);
+        put_c(o, ',');
+        put_s(o, dtype[d->amount_type]);
+        put_c(o, ',');
+        if (b->newer) {
+            put_u(o, (unsigned long long)d->value);
+            PUT_LIT(o, ",,,, ,0, ");
+            put_s(o, d->code);
+            put_c(o, ' ');
+            put_s(o, d->desc);
+            put_c(o, ' ');
+            put_s(o, dtype[d->amount_type]);
+            put_c(o, ' ');
+            put_u(o, (unsigned long long)d->value);
+            PUT_LIT(o, "     \n");
+        } else {
+            put_m3(o, d->value * 1000LL);
+            put_mem(o, tail, tl);
+        }
+    }
+}
+
+static void w_rd5900(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+{
+    gen_out *o = &c->out;
+    char tail[64];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    if (b->newer)
+        PUT_LIT(o, HDR_RD5900 HDR_NEWER_EXTRA "\n");
+    else
+        PUT_LIT(o, HDR_RD5900 "\n");
+    for (int i = 0; i < b->npay && i != limit; i++) {
+        const gen_pay *p = &b->pay[i];
+        out_room(o);
+        put_s(o, p->code);
+        put_c(o, ',');
+        put_csv(o, p->desc);
+        put_c(o, ',');
+        if (b->newer) {
+            PUT_LIT(o, "0,0,,,, ,0, ");
+            put_s(o, p->code);
+            put_c(o, ' ');
+            put_s(o, p->desc);
+            PUT_LIT(o, " 0 0     \n");
+        } else {
+            put_u(o, (unsigned long long)p->method);
+            put_c(o, ',');
+            put_m3(o, p->max * 1000LL);
+            put_mem(o, tail, tl);
+        }
+    }
+}
+
+static inline void put_blpr_row(gen_out *o, const char *pre, size_t pl, uint64_t salt,
+                                uint32_t cust, unsigned flags, long long transno, long long orno,
+                                const char *tail, size_t tl)
+{
+    uint64_t ph = mix64(salt ^ ((uint64_t)cust * 0x9e3779b97f4a7c15ULL)) % 1000000000ULL;
+    put_mem(o, pre, pl);
+    PUT_LIT(o, "09");
+    if (flags & LF_BADPHONE)
+        put_u0(o, ph / 10, 8);
+    else
+        put_u0(o, ph, 9);
+    if (flags & LF_EMPTY) {
+        PUT_LIT(o, ",,");
+    } else {
+        PUT_LIT(o, ",\"=\"\"");
+        put_u0(o, (unsigned long long)transno, 8);
+        PUT_LIT(o, "\"\"\",\"=\"\"");
+        put_u0(o, (unsigned long long)orno, 8);
+        PUT_LIT(o, "\"\"\"");
+    }
+    put_mem(o, tail, tl);
+}
+
+/* The cumulative loyalty file: rows from before day 1, regenerated from
+ * their own stream every day, then the rows added since. */
+static void w_blpr(gen_ctx *c, const gen_branch *b, const gen_term *t)
+{
+    gen_out *o = &c->out;
+    PUT_LIT(o, HDR_BLPR "\n");
+    if (b->newer)
+        return;
+    char tail[64], pre[32];
+    size_t tl = make_tail(tail, sizeof tail, t, b);
+    sfmt(pre, sizeof pre, "%s,", b->pf.store);
+    size_t pl = strlen(pre);
+    gen_rng h = rng_make(c->seed, K_HIST, (uint64_t)b->idx, (uint64_t)t->pos, 0);
+    long long tn = t->hist_start, off = t->hist_off;
+    uint32_t cust = 0;
+    unsigned flags = 0;
+    for (long long i = 0; i < t->hist_rows; i++) {
+        /* one draw per row, sliced: this loop writes most of the bytes */
+        uint64_t v = rng_next(&h);
+        if (i == 0 || (v & 127) >= 22) { /* else (17%): the same row again */
+            tn += 1 + (long long)((v >> 7) & 15) + (long long)((v >> 11) & 7);
+            if (((v >> 14) & 2047) == 0)
+                tn += rng_below(&h, 40000);
+            if (((v >> 25) & 511) == 0)
+                off += rng_range(&h, 1, 40);
+            uint64_t x = (v >> 34) & 65535;
+            cust = (uint32_t)(((uint64_t)t->cust_pool * x * x) >> 32);
+            uint32_t u = (uint32_t)((v >> 50) & 1023);
+            flags = u < 8 ? LF_EMPTY : (u < 13 ? LF_BADPHONE : 0);
+        }
+        if (GEN_OUT_CAP - o->len < GEN_ROW_MAX) {
+            out_flush(o);
+            if (o->werr)
+                return;
+        }
+        put_blpr_row(o, pre, pl, t->phone_salt, cust, flags, tn, tn + off, tail, tl);
+    }
+    for (size_t i = 0; i < t->napp; i++) {
+        const gen_lrow *lr = &t->app[i];
+        for (int k = 0; k < lr->reps; k++) {
+            out_room(o);
+            put_blpr_row(o, pre, pl, t->phone_salt, lr->cust, lr->flags, lr->transno, lr->orno,
+                         tail, tl);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Driver                                                                    */
+
+typedef struct gen_faults {
+    int resend;        /* type sent twice (19-59 and 20-00), -1 none */
+    int partial_later; /* the 20-00 copy is the partial one */
+    int partial_pct;   /* rows the partial copy keeps */
+    int missing[T_COUNT];
+} gen_faults;
+
+static void plan_faults(gen_ctx *c, const gen_branch *b, const gen_term *t, uint64_t dayidx,
+                        gen_faults *f)
+{
+    memset(f, 0, sizeof *f);
+    f->resend = -1;
+    if (!c->faults)
+        return;
+    gen_rng r = rng_make(c->seed, K_FAULT, (uint64_t)b->idx, (uint64_t)t->pos, dayidx);
+    uint32_t u_resend = rng_below(&r, 1000), u_missing = rng_below(&r, 1000);
+    uint32_t u_bad = rng_below(&r, 1000), u_short = rng_below(&r, 1000);
+    uint32_t which = rng_below(&r, 100), later = rng_below(&r, 100), miss = rng_below(&r, 100);
+    f->partial_pct = rng_range(&r, 10, 90);
+    if (u_resend < 35) {
+        static const int cut[T_COUNT] = {50, 70, 87, 92, 96, 100, 80};
+        static const int order[T_COUNT] = {T_RD5000, T_RD5800,   T_BLPR,  T_RD5500,
+                                           T_RD1800, T_DISCOUNT, T_RD5900};
+        for (int i = 0; i < T_COUNT; i++) {
+            int ty = order[i];
+            if ((int)which < cut[ty]) {
+                f->resend = ty;
+                break;
+            }
+        }
+        f->partial_later = later < 30;
+    }
+    if (u_missing < 25) {
+        static const int one[6] = {T_RD5500, T_RD1800, T_DISCOUNT, T_RD5900, T_RD5800, T_BLPR};
+        if (miss < 60)
+            f->missing[T_RD5800] = f->missing[T_RD5900] = 1;
+        else
+            f->missing[one[miss % 6]] = 1;
+    }
+    if (f->resend >= 0 && f->missing[f->resend])
+        f->resend = -1;
+    if (u_bad < 30 && c->nln > 0) {
+        int n = rng_range(&r, 1, 4);
+        for (int i = 0; i < n; i++)
+            c->ln[rng_below(&r, (uint32_t)c->nln)].bad =
+                (unsigned char)rng_range(&r, BAD_TIME, BAD_QTY);
+    }
+    if (u_short < 20 && c->nrc > 0) {
+        int n = rng_range(&r, 1, 3);
+        for (int i = 0; i < n; i++)
+            c->rc[rng_below(&r, (uint32_t)c->nrc)].short5800 = (unsigned char)rng_range(&r, 8, 19);
+    }
+}
+
+static long long type_rows(const gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
+                           int dayidx)
+{
+    switch (type) {
+    case T_RD5000: return c->nln;
+    case T_RD5800: return c->npayrows;
+    case T_RD5500: return active_products(b, dayidx);
+    case T_RD1800: return b->ndept;
+    case T_DISCOUNT: return b->ndisc;
+    case T_RD5900: return b->npay;
+    default: return b->newer ? 0 : t->cur_rows;
+    }
+}
+
+static int write_file(gen_ctx *c, const gen_branch *b, const gen_term *t, int type, int dayidx,
+                      const char *hhmm, long long limit)
+{
+    char name[160];
+    sfmt(name, sizeof name, "a_%s_%d_%s_%s_%s_.csv", b->code, t->pos, type_name[type], c->date,
+         hhmm);
+    int rc = out_open(&c->out, c->dir, name, c->err);
+    if (rc)
+        return rc;
+    switch (type) {
+    case T_RD5000: w_rd5000(c, b, t, limit); break;
+    case T_RD5800: w_rd5800(c, b, t, limit); break;
+    case T_RD5500: w_rd5500(c, b, t, dayidx, limit); break;
+    case T_RD1800: w_rd1800(c, b, t, limit); break;
+    case T_DISCOUNT: w_discount(c, b, t, limit); break;
+    case T_RD5900: w_rd5900(c, b, t, limit); break;
+    default: w_blpr(c, b, t); break;
+    }
+    rc = out_close(&c->out, c->err);
+    if (rc)
+        return rc;
+    c->st.files++;
+    c->st.bytes += c->out.bytes;
+    return 0;
+}
+
+static int day_lines(const gen_ctx *c, const gen_branch *b, const gen_term *t, long long dayno,
+                     int dayidx)
+{
+    static const int wd_pct[7] = {125, 85, 85, 90, 95, 115, 130}; /* Sunday first */
+    if (c->orders)
+        return c->orders;
+    gen_rng r = rng_make(c->seed, K_VOLUME, (uint64_t)b->idx, (uint64_t)t->pos, (uint64_t)dayidx);
+    double v = t->base_lines * wd_pct[weekday(dayno)] / 100.0 * (0.8 + 0.4 * rng_unit(&r));
+    uint32_t u = rng_below(&r, 1000);
+    if (u < 10)
+        v *= 1.4; /* paydays and holidays */
+    else if (u < 30)
+        v *= 0.5; /* storms, power cuts */
+    int n = (int)v;
+    return n < GEN_VARIED_MIN ? GEN_VARIED_MIN : (n > GEN_VARIED_MAX ? GEN_VARIED_MAX : n);
+}
+
+static int termday(gen_ctx *c, const gen_branch *b, gen_term *t, int dayidx, long long dayno)
+{
+    format_date(dayno, c->date);
+    format_date(dayno - 1, c->prev);
+    int rc = build_day(c, b, t, (uint64_t)dayidx, day_lines(c, b, t, dayno, dayidx));
+    if (!rc)
+        rc = loyal_append(c, b, t, (uint64_t)dayidx);
+    if (rc)
+        return rc;
+    gen_faults f;
+    plan_faults(c, b, t, (uint64_t)dayidx, &f);
+    for (int type = 0; type < T_COUNT && !rc; type++) {
+        if (f.missing[type])
+            continue;
+        if (type == f.resend) {
+            long long part =
+                type == T_BLPR ? -1 : type_rows(c, b, t, type, dayidx) * f.partial_pct / 100;
+            rc = write_file(c, b, t, type, dayidx, "19-59", f.partial_later ? -1 : part);
+            if (!rc)
+                rc = write_file(c, b, t, type, dayidx, "20-00", f.partial_later ? part : -1);
+        } else {
+            rc = write_file(c, b, t, type, dayidx, b->pf.hhmm, -1);
+        }
+    }
+    if (!rc) {
+        c->st.order_lines += c->nln;
+        c->st.terminal_days++;
+    }
+    return rc;
+}
+
+static int make_dir(const char *dir, tp_error *err)
+{
+    if (mkdir(dir, 0777) == 0)
+        return 0;
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    if (e == EEXIST)
+        return tp_error_set(err, TP_EIO, "gen: %s exists and is not a folder", dir);
+    return tp_error_set(err, TP_EIO, "gen: cannot create folder %s: %s", dir, strerror(e));
+}
+
+static void ctx_free(gen_ctx *c)
+{
+    if (!c)
+        return;
+    if (c->out.f) {
+        fclose(c->out.f);
+        remove(c->out.tmp);
+    }
+    free(c->rc);
+    free(c->ln);
+    free(c->tmp);
+    free(c);
+}
+
+void tp_gen_opts_init(tp_gen_opts *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->branches = 1;
+    o->terminals = 2;
+    o->days = 1;
+    o->seed = 1;
+    o->faults = 1;
+}
+
+int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!o)
+        return tp_error_set(err, TP_EINVAL, "gen: no options");
+    if (o->branches < 1 || o->branches > GEN_MAX_BRANCHES)
+        return tp_error_set(err, TP_EINVAL, "gen: branches must be 1..%d (got %d)",
+                            GEN_MAX_BRANCHES, o->branches);
+    if (o->terminals < 1 || o->terminals > 2)
+        return tp_error_set(err, TP_EINVAL, "gen: terminals must be 1..2 (got %d)", o->terminals);
+    if (o->days < 1 || o->days > GEN_MAX_DAYS)
+        return tp_error_set(err, TP_EINVAL, "gen: days must be 1..%d (got %d)", GEN_MAX_DAYS,
+                            o->days);
+    if (o->orders_per_day < 0 || o->orders_per_day > GEN_MAX_ORDERS)
+        return tp_error_set(err, TP_EINVAL, "gen: orders per day must be 0..%d (got %d)",
+                            GEN_MAX_ORDERS, o->orders_per_day);
+    if (o->blpr_rows < 0 || o->blpr_rows > GEN_MAX_BLPR)
+        return tp_error_set(err, TP_EINVAL, "gen: loyalty rows must be 0..%lld (got %lld)",
+                            GEN_MAX_BLPR, o->blpr_rows);
+    const char *sd = o->start_date ? o->start_date : GEN_DEFAULT_START;
+    long long start;
+    if (parse_date(sd, &start) != 0)
+        return tp_error_set(err, TP_EINVAL,
+                            "gen: bad start date \"%.40s\" (want a YYYY-MM-DD date, 1970..9980)",
+                            sd);
+    if (!o->out_dir || !*o->out_dir)
+        return tp_error_set(err, TP_EINVAL, "gen: no output folder");
+    int rc = make_dir(o->out_dir, err);
+    if (rc)
+        return rc;
+    gen_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
+    c->seed = o->seed;
+    c->faults = o->faults != 0;
+    c->orders = o->orders_per_day;
+    c->days = o->days;
+    c->blpr_rows = o->blpr_rows;
+    c->dir = o->out_dir;
+    c->err = err;
+    for (int bi = 0; bi < o->branches && !rc; bi++) {
+        gen_branch *b = branch_build(c->seed, bi, o->days, err);
+        if (!b) {
+            rc = err ? err->code : TP_ENOMEM;
+            break;
+        }
+        for (int pos = 1; pos <= o->terminals && !rc; pos++) {
+            gen_term t;
+            term_init(c->seed, c->blpr_rows, b, &t, pos);
+            for (int d = 0; d < o->days && !rc; d++)
+                rc = termday(c, b, &t, d, start + d);
+            term_free(&t);
+        }
+        branch_free(b);
+    }
+    if (stats)
+        *stats = c->st;
+    ctx_free(c);
+    return rc;
+}
+
+int tp_gen_big_rd5000(const char *path, long long bytes, unsigned long long seed, tp_error *err)
+{
+    if (!path || !*path)
+        return tp_error_set(err, TP_EINVAL, "gen: no output file");
+    if (bytes < 1 || bytes > GEN_MAX_BIG)
+        return tp_error_set(err, TP_EINVAL, "gen: size must be 1..%lld bytes (got %lld)",
+                            GEN_MAX_BIG, bytes);
+    gen_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
+    c->seed = seed;
+    c->err = err;
+    gen_branch *b = branch_build(seed, 0, 1, err);
+    if (!b) {
+        ctx_free(c);
+        return err ? err->code : TP_ENOMEM;
+    }
+    gen_term t;
+    term_init(seed, 0, b, &t, 1);
+    long long day = days_from_civil(2025, 1, 1);
+    format_date(day, c->date);
+    format_date(day - 1, c->prev);
+    int rc = out_open(&c->out, NULL, path, err);
+    if (!rc) {
+        gen_out *o = &c->out;
+        char tail[64];
+        size_t tl = make_tail(tail, sizeof tail, &t, b);
+        PUT_LIT(o, HDR_RD5000 "\n");
+        for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
+            rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
+            for (int k = 0; !rc && k < c->nrc; k++) {
+                const gen_rcpt *r = &c->rc[k];
+                for (int j = 0; j < r->nlines && o->bytes + (long long)o->len < bytes; j++) {
+                    out_room(o);
+                    row5000_classic(o, c, b, r, &c->ln[r->first + j], tail, tl);
+                }
+            }
+        }
+        if (!rc)
+            rc = out_close(o, err);
+    }
+    term_free(&t);
+    branch_free(b);
+    ctx_free(c);
+    return rc;
 }

@@ -26,17 +26,18 @@
 #include "error.h"
 
 typedef struct tp_gen_opts {
-    int branches;           /* number of branches, 1..200 */
-    int terminals;          /* terminals per branch, 1..2 (default 2) */
-    int days;               /* consecutive business days, 1..3660 */
+    int branches;  /* number of branches, 1..200 */
+    int terminals; /* terminals per branch, 1..2 (default 2) */
+    int days;      /* consecutive business days, 1..3660 */
     unsigned long long seed;
     const char *start_date; /* "YYYY-MM-DD", NULL = "2025-01-01"; borrowed */
-    const char *out_dir;    /* created if missing (one level); files written directly into it; borrowed */
-    int faults;             /* 1 = inject re-sent duplicates, missing reference files, bad rows */
-    int orders_per_day;     /* 0 = varied realistic volume (dozens to ~1,500 order lines/day);
-                               N = exactly N order lines per terminal-day (1..20000) */
-    long long blpr_rows;    /* rows of the cumulative loyalty file on day 1; 0 = default ~12000,
-                               grows daily toward ~25000 (0..5000000) */
+    const char
+        *out_dir; /* created if missing (one level); files written directly into it; borrowed */
+    int faults;   /* 1 = inject re-sent duplicates, missing reference files, bad rows */
+    int orders_per_day;  /* 0 = varied realistic volume (dozens to ~1,500 order lines/day);
+                            N = exactly N order lines per terminal-day (1..20000) */
+    long long blpr_rows; /* rows of the cumulative loyalty file on day 1; 0 = default ~12000,
+                            grows daily toward ~25000 (0..5000000) */
 } tp_gen_opts;
 
 typedef struct tp_gen_stats {

@@ -82,8 +82,8 @@ static int plugin_failed(tp_host *h, int rc, tp_error *err)
         return tp_error_set(err, TP_ENOMEM, "%s: plugin %s ran out of memory", h->name,
                             h->plugin->desc->name);
     if (rc == TP_PLUGIN_ECONFIG)
-        return tp_error_set(err, TP_ECONFIG, "%s: plugin %s refused its options", h->name,
-                            h->plugin->desc->name);
+        return tp_error_set(err, TP_ECONFIG, "%s: plugin %s refused its options%s%s", h->name,
+                            h->plugin->desc->name, h->last_error[0] ? ": " : "", h->last_error);
     if (h->last_error[0])
         return tp_error_set(err, TP_EPARSE, "%s:%llu: %s", h->name,
                             (unsigned long long)h->last_error_line, h->last_error);
@@ -132,6 +132,9 @@ int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const cha
         if (prc != TP_PLUGIN_OK)
             rc = plugin_failed(&h, prc, err);
     }
+    /* A plugin that ignored emit's refusal still fails the parse. */
+    if (rc == TP_OK && h.bad_row)
+        rc = plugin_failed(&h, TP_PLUGIN_ESTOP, err);
     free(buf);
     d->close(state);
 out:

@@ -2,6 +2,7 @@
 #include "plugin.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,16 @@ static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
                             path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
                             TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR, TP_SDK_ABI_MAJOR,
                             TP_SDK_ABI_MINOR);
+    int reserved_used = d->flags != 0;
+    for (size_t i = 0; i < sizeof d->reserved / sizeof d->reserved[0] &&
+                       offsetof(tp_plugin_desc, reserved) + (i + 1) * sizeof(void *) <= d->size;
+         i++) /* only what the plugin's descriptor really has */
+        reserved_used |= d->reserved[i] != NULL;
+    if (reserved_used)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: descriptor sets .flags or .reserved, which ABI %d.%d "
+                            "keeps zero; leave them unset (a newer SDK may give them meaning)",
+                            path, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
     struct {
         const char *field;
         int missing;
@@ -264,6 +275,20 @@ static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *er
                                 "plugin %s: name \"%s\" is already taken by %s; plugin names "
                                 "must be unique",
                                 p->path, p->desc->name, q->path);
+        if (!tp_plugin_is_generic(p) && !tp_plugin_is_generic(q)) {
+            /* two overrides of one type for one branch: which would win? */
+            for (const char *const *t = p->desc->types; *t; t++)
+                for (const char *const *b = p->desc->branches; tp_plugin_parses(q, *t) && *b; b++)
+                    if (tp_plugin_overrides(q, *b))
+                        return tp_error_set(err, TP_EPLUGIN,
+                                            "plugin %s (%s): %s %s already has an override, "
+                                            "%s (%s); remove one, or name the one to use in "
+                                            "the branch configuration and drop the branch "
+                                            "from the other's descriptor",
+                                            p->path, p->desc->name, *b, *t, q->desc->name,
+                                            q->path);
+            continue;
+        }
         if (!tp_plugin_is_generic(p) || !tp_plugin_is_generic(q))
             continue;
         for (const char *const *t = p->desc->types; *t; t++)

@@ -64,7 +64,7 @@ typedef struct tp_csv {
     size_t *fstart;    /* scratch offsets while a record is assembled */
     unsigned char *fscratch;
     size_t fields_cap;
-    int started;       /* a byte was seen (BOM check done) */
+    int bom;           /* bytes of a leading UTF-8 BOM matched so far; 3 = done */
 } tp_csv;
 
 /* Initialise a reader.  0 for max_record / max_fields picks the defaults
@@ -81,13 +81,15 @@ int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn,
 /* End of input: delivers a last record without a trailing newline. */
 int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud);
 
-/* Count the records of a buffer without decoding them (quote-aware), for
- * callers that only need sizes.  Feed chunks in order; `state` starts at 0
- * and `pending` reports whether a record is open at the end. */
+/* Count the records of an input without decoding them, for callers that
+ * only need sizes.  Zero-initialise the counter, feed chunks in order; the
+ * count agrees with the records tp_csv_feed delivers for the same input
+ * (quotes open a quoted field only at a field's start, as in the reader). */
 typedef struct tp_csv_counter {
     uint64_t records; /* complete non-blank records seen */
-    int in_quotes;    /* inside a quoted field */
-    int in_record;    /* bytes of an unfinished record seen */
+    int state;        /* private: where in a record the last chunk ended */
+    int in_record;    /* private: bytes of an unfinished record seen */
+    int bom;          /* private: leading UTF-8 BOM bytes matched; 3 = done */
 } tp_csv_counter;
 void tp_csv_count(tp_csv_counter *c, const char *data, size_t len);
 /* Total once the input has ended (counts an unterminated last record). */
@@ -155,7 +157,7 @@ int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields)
     r->line = 1;
     r->max_record = max_record ? max_record : TP_CSV__DEFAULT_MAX_RECORD;
     r->max_fields = max_fields ? max_fields : TP_CSV__DEFAULT_MAX_FIELDS;
-    r->fields_cap = 64;
+    r->fields_cap = r->max_fields < 64 ? r->max_fields : 64;
     r->fields = malloc(r->fields_cap * sizeof *r->fields);
     r->fstart = malloc(r->fields_cap * sizeof *r->fstart);
     r->fscratch = malloc(r->fields_cap);
@@ -240,8 +242,14 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
         *newlines = 1;
         return 1;
     }
-    if (q < end && *q == '\r' && q + 1 == end && !final)
-        return 0;
+    if (q < end && *q == '\r' && q + 1 == end) {
+        if (!final)
+            return 0;
+        *used = 1; /* a lone CR at the very end: a blank line */
+        *n = 0;
+        *newlines = 0;
+        return 1;
+    }
 
     for (;;) {
         if (nf == r->fields_cap && (rc = tp_csv__grow_fields(r)) < 0)
@@ -276,9 +284,12 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
                     t++;
                 if (t == end && !final)
                     return 0;
-                if (t > c + 1 || copied) {
+                const char *te = t; /* a CR ending the input is a line end */
+                if (t == end && te > c + 1 && te[-1] == '\r')
+                    te--;
+                if (te > c + 1 || copied) {
                     if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c - seg))) < 0 ||
-                        (rc = tp_csv__scratch_put(r, c + 1, (size_t)(t - c - 1))) < 0)
+                        (rc = tp_csv__scratch_put(r, c + 1, (size_t)(te - c - 1))) < 0)
                         return rc;
                     r->fscratch[nf] = 1;
                     r->fstart[nf] = start;
@@ -308,7 +319,8 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
                 r->fields[nf].len--;
         }
         nf++;
-        if ((size_t)(q - p) > r->max_record)
+        /* the limit is on the record's bytes, its line end excluded */
+        if ((size_t)(q - p) - (q > p && q < end && *q == '\n' && q[-1] == '\r') > r->max_record)
             return TP_CSV_ETOOLONG;
         if (q == end) { /* final: record ends with the input */
             *used = (size_t)(q - p);
@@ -367,6 +379,8 @@ static long long tp_csv__run(tp_csv *r, const char *p, const char *end, int fina
 
 static int tp_csv__carry_put(tp_csv *r, const char *p, size_t n)
 {
+    if (n == 0)
+        return TP_CSV_OK;
     if (r->carry_len + n > r->max_record + 2)
         return tp_csv__fail(r, TP_CSV_ETOOLONG, r->line, "record is longer than the limit");
     if (r->carry_len + n > r->carry_cap) {
@@ -387,12 +401,19 @@ static int tp_csv__carry_put(tp_csv *r, const char *p, size_t n)
 int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn, void *ud)
 {
     const char *end = data + len;
-    if (!r->started && len > 0) {
-        /* Skip a UTF-8 BOM (only when the first chunk holds all of it). */
-        if (len >= 3 && (unsigned char)data[0] == 0xEF &&
-            (unsigned char)data[1] == 0xBB && (unsigned char)data[2] == 0xBF)
-            data += 3;
-        r->started = 1;
+    /* Skip a UTF-8 byte order mark, even one split across chunks. */
+    static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+    while (r->bom < 3 && data < end) {
+        if ((unsigned char)*data == bom[r->bom]) {
+            r->bom++;
+            data++;
+            continue;
+        }
+        /* Not a BOM after all: give back the bytes taken for one. */
+        int rc = r->bom ? tp_csv__carry_put(r, (const char *)bom, (size_t)r->bom) : TP_CSV_OK;
+        r->bom = 3;
+        if (rc < 0)
+            return rc;
     }
     /* Finish a carried record first, adding the new bytes a line at a time so
      * that only that record is copied. */
@@ -419,6 +440,13 @@ int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn, vo
 
 int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud)
 {
+    if (r->bom > 0 && r->bom < 3) { /* the input was the start of a BOM: data */
+        static const char part[3] = {'\xEF', '\xBB', '\xBF'};
+        int rc = tp_csv__carry_put(r, part, (size_t)r->bom);
+        r->bom = 3;
+        if (rc < 0)
+            return rc;
+    }
     if (r->carry_len == 0)
         return TP_CSV_OK;
     long long used = tp_csv__run(r, r->carry, r->carry + r->carry_len, 1, fn, ud);
@@ -428,42 +456,100 @@ int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud)
     return TP_CSV_OK;
 }
 
+enum { TP_CSV__FIELD_START, TP_CSV__UNQUOTED, TP_CSV__QUOTED, TP_CSV__QUOTE_SEEN, TP_CSV__CR };
+
 void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
-    while (p < end) {
-        if (c->in_quotes) {
-            const char *q = memchr(p, '"', (size_t)(end - p));
-            if (!q)
-                return;
-            c->in_quotes = 0; /* a doubled quote reopens on the next byte */
-            p = q + 1;
+    int st = c->state;
+    static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+    while (c->bom < 3 && p < end) { /* skipped as the reader skips it */
+        if ((unsigned char)*p == bom[c->bom]) {
+            c->bom++;
+            p++;
             continue;
         }
-        /* Outside quotes: the line end, unless a quote comes first. */
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *lim = nl ? nl : end;
-        const char *qt = memchr(p, '"', (size_t)(lim - p));
-        if (qt) {
-            c->in_quotes = 1;
+        if (c->bom) { /* those bytes were the start of a field after all */
             c->in_record = 1;
-            p = qt + 1;
-            continue;
+            st = TP_CSV__UNQUOTED;
         }
-        if (lim > p && !(lim - p == 1 && *p == '\r'))
-            c->in_record = 1;
-        if (!nl)
-            return;
-        if (c->in_record)
-            c->records++;
-        c->in_record = 0;
-        p = nl + 1;
+        c->bom = 3;
     }
+    while (p < end) {
+        switch (st) {
+        case TP_CSV__FIELD_START:
+            if (*p == '"') {
+                st = TP_CSV__QUOTED;
+                c->in_record = 1;
+                p++;
+                break;
+            }
+            st = TP_CSV__UNQUOTED;
+            /* fall through */
+        case TP_CSV__UNQUOTED: {
+            /* Up to the field's end; a quote here is literal. */
+            const char *q = p;
+            while (q < end && *q != ',' && *q != '\n')
+                q++;
+            if (q == end && !c->in_record && q - p == 1 && *p == '\r') {
+                st = TP_CSV__CR; /* a blank CRLF line, or not: the next byte says */
+                p = q;
+                break;
+            }
+            if (q > p && !(q - p == 1 && *p == '\r' && q < end && *q == '\n'))
+                c->in_record = 1;
+            if (q == end) {
+                p = q;
+                break;
+            }
+            if (*q == ',') {
+                c->in_record = 1;
+                st = TP_CSV__FIELD_START;
+            } else {
+                if (c->in_record)
+                    c->records++;
+                c->in_record = 0;
+                st = TP_CSV__FIELD_START;
+            }
+            p = q + 1;
+            break;
+        }
+        case TP_CSV__QUOTED: {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (!q) {
+                p = end;
+                break;
+            }
+            st = TP_CSV__QUOTE_SEEN;
+            p = q + 1;
+            break;
+        }
+        case TP_CSV__CR:
+            if (*p == '\n') {
+                st = TP_CSV__FIELD_START;
+                p++;
+            } else {
+                c->in_record = 1;
+                st = TP_CSV__UNQUOTED;
+            }
+            break;
+        case TP_CSV__QUOTE_SEEN:
+            /* "" is an escaped quote; anything else closed the field. */
+            if (*p == '"') {
+                st = TP_CSV__QUOTED;
+                p++;
+            } else
+                st = TP_CSV__UNQUOTED;
+            break;
+        }
+    }
+    c->state = st;
 }
 
 uint64_t tp_csv_count_total(const tp_csv_counter *c)
 {
-    return c->records + (c->in_record ? 1 : 0);
+    int open = c->in_record || (c->bom > 0 && c->bom < 3);
+    return c->records + (open ? 1 : 0);
 }
 
 int tp_csv_field_is(tp_field f, const char *s)
