@@ -361,7 +361,7 @@ int tp_registry_load_dir(tp_registry *r, const char *dir, tp_error *err)
         n++;
     }
     closedir(d);
-    if (rc == TP_OK)
+    if (rc == TP_OK && n > 1)
         qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         if (rc == TP_OK) {

@@ -223,7 +223,8 @@ int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_erro
         tp_scan_destroy(s);
         return rc;
     }
-    qsort(s->days, s->ndays, sizeof *s->days, cmp_day);
+    if (s->ndays > 1)
+        qsort(s->days, s->ndays, sizeof *s->days, cmp_day);
     for (size_t i = 0; i < s->ndays; i++)
         qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
     *out = s;

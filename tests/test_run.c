@@ -278,7 +278,9 @@ START_TEST(run_bad_inputs)
                 outd);
 
     /* bad branch configuration: names the key, nothing written */
-    unlink(tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", ""));
+    char *bad_file = tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", "");
+    unlink(bad_file);
+    free(bad_file);
     char *cfg = tu_write(dir, "branches.json", "{\"branches\": [{\"code\": \"BMC\", \"pos\": 2}]}");
     snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
     expect_fail(cmd, 1, "branches[0].pos", outd);

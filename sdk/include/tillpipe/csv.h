@@ -209,6 +209,8 @@ static int tp_csv__grow_fields(tp_csv *r)
 
 static int tp_csv__scratch_put(tp_csv *r, const char *p, size_t n)
 {
+    if (n == 0)
+        return TP_CSV_OK;
     if (r->scratch_len + n > r->scratch_cap) {
         size_t cap = r->scratch_cap ? r->scratch_cap : 256;
         while (cap < r->scratch_len + n)
