@@ -333,6 +333,7 @@ static void json_decimal(FILE *f, const char *key, tp_field v)
 
 static void write_jsonl(FILE *f, const tp_record *r)
 {
+    putc_unlocked('{', f);
     json_key(f, "branch", 1);
     tp_json_write_string(f, r->branch, strlen(r->branch));
     fprintf(f, ",\"pos\":%d,\"business_date\":\"%s\"", r->pos, r->date);

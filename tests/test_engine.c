@@ -425,6 +425,7 @@ START_TEST(writers_csv_jsonl_escape)
     tu_rmrf(dir);
     free(dir);
     text = write_one(TP_FMT_JSONL, &rec, &dir);
+    ck_assert_int_eq(text[0], '{');
     ck_assert_ptr_nonnull(strstr(text, "\"product_name\":\"A \\\"Q\\\", B\xc2\xa0" "C\\ufffd\""));
     ck_assert_ptr_nonnull(strstr(text, "\"amount\":766.070,"));
     ck_assert_ptr_nonnull(strstr(text, "\"discount\":-153.210,"));

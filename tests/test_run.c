@@ -2,6 +2,7 @@
  * the chain's samples, runs on generated data, and every kind of bad input
  * giving a one-line error, a non-zero exit and no output file. */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,24 @@ START_TEST(run_generated_all_formats)
     ck_assert_uint_gt(n2025, 36 * 10);
     snprintf(p2, sizeof p2, "%s/r.jsonl", dir);
     ck_assert_uint_eq(count_lines(p2), n2025);
+    /* every JSON line is a JSON object with the record's fields */
+    FILE *jf = fopen(p2, "r");
+    char jline[16384];
+    size_t nj = 0;
+    while (fgets(jline, sizeof jline, jf)) {
+        json_error_t je;
+        json_t *o = json_loads(jline, 0, &je);
+        ck_assert_msg(json_is_object(o), "line %zu is not a JSON object: %s (%s)", nj + 1,
+                      je.text, jline);
+        ck_assert(json_is_string(json_object_get(o, "branch")));
+        ck_assert(json_is_integer(json_object_get(o, "source_line")));
+        json_t *amount = json_object_get(o, "amount");
+        ck_assert(json_is_number(amount) || json_is_null(amount));
+        json_decref(o);
+        nj++;
+    }
+    fclose(jf);
+    ck_assert_uint_eq(nj, n2025);
     snprintf(p2, sizeof p2, "%s/r.typed.csv", dir);
     ck_assert_uint_eq(count_lines(p2) - 1, n2025);
     /* deterministic: the same input gives the same bytes */
