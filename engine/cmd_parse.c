@@ -30,35 +30,14 @@ typedef struct parse_out {
 static int on_row(void *ud, uint64_t line, const tp_field *fields, size_t n)
 {
     parse_out *o = ud;
-    fprintf(o->f, "{\"line\":%llu,\"row\":{", (unsigned long long)line);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            putc_unlocked(',', o->f);
-        fprintf(o->f, "\"%s\":", o->schema->field_names[i]);
-        tp_json_write_string(o->f, fields[i].ptr, fields[i].len);
-    }
-    fputs("}}\n", o->f);
+    tp_json_write_row(o->f, o->schema, line, fields, n);
     return ferror(o->f) ? -1 : 0;
 }
 
 static void on_problem(void *ud, uint64_t line, int severity, const char *reason)
 {
     parse_out *o = ud;
-    fprintf(o->f, "{\"line\":%llu,\"severity\":\"%s\",\"problem\":", (unsigned long long)line,
-            severity == TP_PROBLEM_ERROR ? "error" : "warning");
-    tp_json_write_string(o->f, reason, strlen(reason));
-    fputs("}\n", o->f);
-}
-
-typedef struct opt_ctx {
-    const tp_branch_cfg *branch;
-    const char *type;
-} opt_ctx;
-
-static const char *get_option(void *ud, const char *key)
-{
-    opt_ctx *o = ud;
-    return tp_branch_option(o->branch, o->type, key);
+    tp_json_write_problem(o->f, line, severity, reason);
 }
 
 int tp__cmd_parse(int argc, char **argv)
@@ -137,8 +116,8 @@ int tp__cmd_parse(int argc, char **argv)
     }
     parse_out o = {tp_schema_of(t), stdout};
     tp_parse_sink sink = {on_row, on_problem, &o};
-    opt_ctx oc = {bc, type};
-    tp_parse_options po = {get_option, &oc};
+    tp_branch_type bt = {bc, type};
+    tp_parse_options po = {tp_branch_type_option, &bt};
     tp_parse_stats st;
     int rc = tp_parse_stream(p, (tp_report_type)t, in, path, &po, &sink, &st, &err);
     if (fflush(stdout) != 0 && rc == TP_OK)

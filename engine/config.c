@@ -297,3 +297,9 @@ const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const cha
     json_t *v = b && b->parsers ? json_object_get(b->parsers, type) : NULL;
     return json_string_value(json_object_get(json_object_get(v, "options"), key));
 }
+
+const char *tp_branch_type_option(void *ud, const char *key)
+{
+    const tp_branch_type *bt = ud;
+    return tp_branch_option(bt->branch, bt->type, key);
+}

@@ -58,4 +58,12 @@ const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type);
 /* A parser option for `type`, or NULL (borrowed; numbers are given as text). */
 const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const char *key);
 
+/* A branch's parser options for one report type, as the `get` callback of
+ * tp_parse_options wants them: pass a tp_branch_type as its `ud`. */
+typedef struct tp_branch_type {
+    const tp_branch_cfg *branch; /* may be NULL: no options */
+    const char *type;
+} tp_branch_type;
+const char *tp_branch_type_option(void *ud, const char *key);
+
 #endif

@@ -1,6 +1,8 @@
 /* output.c -- see output.h. */
 #include "output.h"
 
+#include "schema.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -429,4 +431,25 @@ void tp_writer_abort(tp_writer *w)
     free(w->path);
     free(w->buf);
     free(w);
+}
+
+void tp_json_write_row(FILE *f, const tp_schema *schema, uint64_t line, const tp_field *fields,
+                       size_t n)
+{
+    fprintf(f, "{\"line\":%llu,\"row\":{", (unsigned long long)line);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putc_unlocked(',', f);
+        fprintf(f, "\"%s\":", i < schema->nfields ? schema->field_names[i] : "?");
+        tp_json_write_string(f, fields[i].ptr, fields[i].len);
+    }
+    fputs("}}\n", f);
+}
+
+void tp_json_write_problem(FILE *f, uint64_t line, int severity, const char *reason)
+{
+    fprintf(f, "{\"line\":%llu,\"severity\":\"%s\",\"problem\":", (unsigned long long)line,
+            severity == TP_PROBLEM_ERROR ? "error" : "warning");
+    tp_json_write_string(f, reason, strlen(reason));
+    fputs("}\n", f);
 }

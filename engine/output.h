@@ -9,6 +9,7 @@
 #ifndef TP_OUTPUT_H
 #define TP_OUTPUT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -41,5 +42,13 @@ void tp_csv_write_field(FILE *f, const char *s, size_t n);
 /* Write `s` as a JSON string, escaping as needed; invalid UTF-8 becomes
  * U+FFFD. */
 void tp_json_write_string(FILE *f, const char *s, size_t n);
+
+/* `tillpipe parse` lines: {"line":N,"row":{FIELD:VALUE,...}} for a parsed
+ * row of `schema`, {"line":N,"severity":"error","problem":"..."} for a
+ * problem. */
+struct tp_schema;
+void tp_json_write_row(FILE *f, const struct tp_schema *schema, uint64_t line,
+                       const tp_field *fields, size_t n);
+void tp_json_write_problem(FILE *f, uint64_t line, int severity, const char *reason);
 
 #endif

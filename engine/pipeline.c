@@ -62,17 +62,6 @@ static int on_order_row(void *ud, uint64_t line, const tp_field *f, size_t n)
     return 0;
 }
 
-typedef struct opt_ctx {
-    const tp_branch_cfg *branch;
-    const char *type;
-} opt_ctx;
-
-static const char *get_option(void *ud, const char *key)
-{
-    opt_ctx *o = ud;
-    return tp_branch_option(o->branch, o->type, key);
-}
-
 /* Parse the chosen file of `type` with the resolved plugin. */
 static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg *bc,
                       tp_report_type type, ctx *c, tp_parse_sink *sink, tp_error *err)
@@ -89,8 +78,8 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     c->res->plugin[type] = pl;
     c->type = type;
     c->file = &td->cands[idx];
-    opt_ctx oc = {bc, tname};
-    tp_parse_options opts = {get_option, &oc};
+    tp_branch_type bt = {bc, tname};
+    tp_parse_options opts = {tp_branch_type_option, &bt};
     tp_parse_stats st;
     int rc = tp_parse_file(pl, type, c->file->path, &opts, sink, &st, err);
     if (!c->pass_only) {
