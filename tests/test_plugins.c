@@ -463,7 +463,9 @@ static void run_engine(case_env *e)
     if (!e->error) {
         uint64_t counted = 0;
         ck_assert_int_eq(tp_count_rows(e->input_path, &counted, &err), 0);
-        ck_assert_msg(counted == o.rows + o.rejected,
+        /* a file sent without its header: the count took line 1 for one */
+        uint64_t headerless = strstr(e->expected, "header missing: the first line") != NULL;
+        ck_assert_msg(counted + headerless == o.rows + o.rejected,
                       "case %s/%s: tp_count_rows counts %llu data rows, the parse read %llu "
                       "(%llu emitted, %llu rejected)",
                       e->c->plugin, e->c->name, (unsigned long long)counted,

@@ -66,24 +66,45 @@ int tpp_layout_open(const tpp_layout *const *layouts, size_t nlayouts,
     return TP_PLUGIN_OK;
 }
 
-static void check_header(tpp_state *s, uint64_t line, const tp_field *f, size_t n)
+/* Check the first record against the expected header names.  Returns 1 when
+ * it is a header, 0 when it looks like data instead -- no expected name and a
+ * value starting with a digit -- so a file sent without its header loses no
+ * row (the legacy combiner read such files from the first line). */
+static int check_header(tpp_state *s, uint64_t line, const tp_field *f, size_t n)
 {
     const tpp_layout *l = s->layout;
+    const tpp_column *bad = NULL;
+    tp_field bad_got = {"", 0};
+    int matched = 0, digits = 0;
     for (size_t i = 0; i < l->ncolumns; i++) {
         const tpp_column *c = &l->columns[i];
         if (!c->header || s->col[i] != c->col)
             continue;
         tp_field got = tp_csv_at(f, n, (size_t)c->col);
-        if (!tp_csv_field_is(got, c->header)) {
-            char msg[200];
-            snprintf(msg, sizeof msg,
-                     "header: column %d is \"%.*s\", expected \"%s\" for %s; reading by "
-                     "position anyway (wrong report type, or a branch needing an override?)",
-                     c->col, (int)(got.len > 40 ? 40 : got.len), got.ptr, c->header, c->field);
-            s->api->problem(s->host, line, TP_PROBLEM_WARNING, msg);
-            return; /* one warning per file is enough */
+        if (tp_csv_field_is(got, c->header))
+            matched++;
+        else if (!bad) {
+            bad = c;
+            bad_got = got;
         }
+        if (got.len > 0 && got.ptr[0] >= '0' && got.ptr[0] <= '9')
+            digits++;
     }
+    char msg[220];
+    if (!matched && digits) {
+        s->api->problem(s->host, line, TP_PROBLEM_WARNING,
+                        "header missing: the first line reads as data and is parsed as such");
+        return 0;
+    }
+    if (bad) {
+        snprintf(msg, sizeof msg,
+                 "header: column %d is \"%.*s\", expected \"%s\" for %s; reading by "
+                 "position anyway (wrong report type, or a branch needing an override?)",
+                 bad->col, (int)(bad_got.len > 40 ? 40 : bad_got.len), bad_got.ptr, bad->header,
+                 bad->field);
+        s->api->problem(s->host, line, TP_PROBLEM_WARNING, msg);
+    }
+    return 1;
 }
 
 static int on_record(void *ud, uint64_t line, const tp_field *f, size_t n)
@@ -92,8 +113,8 @@ static int on_record(void *ud, uint64_t line, const tp_field *f, size_t n)
     const tpp_layout *l = s->layout;
     if (l->has_header && !s->header_seen) {
         s->header_seen = 1;
-        check_header(s, line, f, n);
-        return 0;
+        if (check_header(s, line, f, n))
+            return 0;
     }
     if (n < l->min_columns) {
         char msg[120];
