@@ -16,6 +16,8 @@
  * then "ok" or "error <code> at line <n>: <message>".
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -842,9 +844,5 @@ static Suite *csv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(csv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(csv_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

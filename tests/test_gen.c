@@ -8,6 +8,8 @@
  * or its parents) the generated header lines are also compared with theirs.
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -1095,10 +1097,7 @@ int main(void)
         fprintf(stderr, "test_gen: mkdtemp %s: %s\n", test_base, strerror(errno));
         return 1;
     }
-    SRunner *sr = srunner_create(gen_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(gen_suite());
     rm_rf(test_base);
     return failed ? 1 : 0;
 }

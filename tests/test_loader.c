@@ -9,6 +9,8 @@
  * fresh host table per call, options, stop requests).
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -925,9 +927,5 @@ static Suite *loader_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(loader_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run_suite(loader_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -27,6 +27,8 @@
  * must also count the data rows the parse read, emitted or rejected.
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -625,10 +627,7 @@ int main(void)
     tcase_add_test(tc, test_coverage);
     tcase_add_loop_test(tc, test_case, 0, ncases);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = tu_run_suite(s);
     free(all_cases);
     return failed || ncases == 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #ifndef TP_TESTUTIL_H
 #define TP_TESTUTIL_H
 
+#include <check.h>
 #include <stddef.h>
 
 /* A new temporary directory (caller frees the string; tu_rmrf removes it). */
@@ -17,5 +18,8 @@ char *tu_read(const char *path, size_t *len);
 int tu_run(const char *cmdline, char **out);
 /* Number of entries in a directory, "." and ".." excluded. */
 int tu_count_entries(const char *dir);
+
+/* Run a suite in the normal Check runner; returns the number of failures. */
+int tu_run_suite(Suite *s);
 
 #endif
