@@ -233,7 +233,7 @@ int tp_combine_order_row(tp_combine *c, const tp_field *f, size_t n, const char 
         r->daypart = TP_DAYPART_DINNER;
     if (r->transno.len > 0) {
         r->payment_code = get(c, L_PAYMENT, r->transno);
-        r->payment_name = r->payment_code.len ? get(c, L_PAYMETHOD, r->payment_code) : empty_field;
+        r->payment_name = get(c, L_PAYMETHOD, r->payment_code); /* legacy: even for "" */
         r->phone = get(c, L_PHONE, r->transno);
     } else
         r->payment_code = r->payment_name = r->phone = empty_field;
