@@ -15,6 +15,12 @@ int tp__cmd_run(int argc, char **argv);
 int tp__cmd_parse(int argc, char **argv);
 int tp__cmd_plugin(int argc, char **argv);
 int tp__cmd_gen(int argc, char **argv);
+int tp__cmd_migrate(int argc, char **argv);
+int tp__cmd_branch(int argc, char **argv);
+int tp__cmd_enqueue(int argc, char **argv);
+int tp__cmd_jobs(int argc, char **argv);
+int tp__cmd_job(int argc, char **argv);
+int tp__cmd_worker(int argc, char **argv);
 
 /* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
  * next to the executable, else the installed location. */

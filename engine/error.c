@@ -45,6 +45,9 @@ const char *tp_strerror(int code)
     case TP_EUSAGE: return "usage error";
     case TP_ESTOP: return "stopped";
     case TP_ELIMIT: return "limit exceeded";
+    case TP_EDB: return "database error";
+    case TP_ELOST: return "job lease lost";
+    case TP_ECANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }

@@ -21,7 +21,10 @@ enum {
     TP_EPARSE = -7,    /* input could not be parsed */
     TP_EUSAGE = -8,    /* bad command line */
     TP_ESTOP = -9,     /* stopped on request */
-    TP_ELIMIT = -10    /* a size or count limit was exceeded */
+    TP_ELIMIT = -10,   /* a size or count limit was exceeded */
+    TP_EDB = -11,      /* the database refused or could not be reached */
+    TP_ELOST = -12,    /* a job's lease was lost: another attempt owns it now */
+    TP_ECANCELLED = -13 /* the job was cancelled */
 };
 
 typedef struct tp_error {

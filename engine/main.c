@@ -21,6 +21,12 @@ static const command commands[] = {
     {"parse", tp__cmd_parse, "parse one report file with its plugin (JSON lines)"},
     {"plugin", tp__cmd_plugin, "list plugins, or show why one cannot load"},
     {"gen", tp__cmd_gen, "write generated report folders (tests, benchmarks, demos)"},
+    {"migrate", tp__cmd_migrate, "create or upgrade the database schema"},
+    {"branch", tp__cmd_branch, "import or list branches in the database"},
+    {"enqueue", tp__cmd_enqueue, "queue terminal-day jobs (one, or a date range)"},
+    {"jobs", tp__cmd_jobs, "list jobs"},
+    {"job", tp__cmd_job, "show one job (attempts, files, quality), or --cancel it"},
+    {"worker", tp__cmd_worker, "run queued jobs into the database"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,22 @@
+# Turn sql/NNN_name.sql into a C table of migrations compiled into tillpipe,
+# so `tillpipe migrate` needs no files at run time.
+#   cmake -DSQL_DIR=... -DOUT=... -P embed_sql.cmake
+file(GLOB files ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "/* Generated from sql/NNN_name.sql by cmake/embed_sql.cmake -- do not edit. */\n#include \"migrations.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  string(SUBSTRING ${name} 0 3 num)
+  string(SUBSTRING ${name} 4 -1 label)
+  math(EXPR version "${num}")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char sql_${i}[] = {${hex}0x00};\n")
+  string(APPEND table "    {${version}, \"${label}\", sql_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst tp_migration tp_migrations[] = {\n${table}};\nconst int tp_migration_count = ${i};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(RENAME ${OUT}.tmp ${OUT})

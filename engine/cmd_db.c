@@ -1,0 +1,584 @@
+/* cmd_db.c -- the database commands: migrate, branch, enqueue, jobs, job,
+ * worker. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+#include "queue.h"
+#include "reports.h"
+#include "worker.h"
+
+/* --database URL, shared by every command here. */
+static const char *db_opt;
+
+static tp_db *connect_or_die(const char *cmd)
+{
+    tp_error err = {0};
+    tp_db *db = tp_db_connect(tp_db_url(db_opt), &err);
+    if (!db)
+        tp__die_msg(cmd, "%s", err.msg);
+    return db;
+}
+
+/* ---------------------------------------------------------------- migrate */
+
+int tp__cmd_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'D')
+            db_opt = optarg;
+        else if (c == 'h') {
+            puts("usage: tillpipe migrate [--database URL]");
+            return TP_EXIT_OK;
+        } else {
+            tp__die_msg("migrate", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return TP_EXIT_USAGE;
+        }
+    }
+    tp_db *db = connect_or_die("migrate");
+    if (!db)
+        return TP_EXIT_FAIL;
+    tp_error err = {0};
+    int applied = 0, version = 0;
+    int rc = tp_db_migrate(db, &applied, &err);
+    if (rc == TP_OK)
+        rc = tp_db_schema_version(db, &version, &err);
+    tp_db_close(db);
+    if (rc < 0) {
+        tp__die_msg("migrate", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    printf("schema at version %d (%d migration%s applied)\n", version, applied,
+           applied == 1 ? "" : "s");
+    return TP_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- branch */
+
+static int upsert_branch(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err)
+{
+    json_t *terms = json_array();
+    for (int i = 0; i < b->nterminals; i++)
+        json_array_append_new(terms, json_integer(b->terminals[i]));
+    char *ts = json_dumps(terms, JSON_COMPACT);
+    char *ps = b->parsers ? json_dumps((json_t *)b->parsers, JSON_COMPACT) : strdup("{}");
+    json_decref(terms);
+    const char *p[] = {b->code, b->name, b->active ? "t" : "f", ts, b->newer_pos ? "newer" : "classic",
+                       ps, list};
+    int rc = ts && ps ? tp_db_exec(db,
+                                   "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
+                                   " legacy_list) SELECT $1, $2, $3, ARRAY(SELECT"
+                                   " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7"
+                                   " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+                                   " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
+                                   " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
+                                   " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
+                                   " updated_at = now()",
+                                   7, p, err)
+                      : tp_error_set(err, TP_ENOMEM, "out of memory");
+    free(ts);
+    free(ps);
+    return rc;
+}
+
+/* A legacy list: one branch code per line (settings/branches.txt,
+ * settings/newBranches.txt).  Codes on a "new" list run the newer POS. */
+static int import_list(tp_db *db, const char *path, int newer, int *count, tp_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tp_error_set(err, TP_ENOTFOUND, "%s: %s", path, strerror(errno));
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    char line[256], json[1024];
+    int rc = TP_OK, n = 0;
+    for (int lineno = 1; rc == TP_OK && fgets(line, sizeof line, f); lineno++) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        char *code = line;
+        while (*code == ' ' || *code == '\t')
+            code++;
+        len = strlen(code);
+        while (len && (code[len - 1] == ' ' || code[len - 1] == '\t'))
+            code[--len] = '\0';
+        if (!*code || *code == '#')
+            continue;
+        snprintf(json, sizeof json,
+                 "{\"branches\": [{\"code\": \"%.40s\", \"terminals\": [1, 2], \"pos\": \"%s\"%s}]}",
+                 code, newer ? "newer" : "classic",
+                 newer ? ", \"parsers\": {\"rd5500\": \"newpos\"}" : "");
+        char src[600];
+        snprintf(src, sizeof src, "%s:%d", path, lineno);
+        tp_config *one = strchr(code, '"') || strchr(code, '\\')
+                             ? (tp_error_set(err, TP_ECONFIG, "%s: bad branch code", src), NULL)
+                             : tp_config_parse(json, src, err);
+        if (!one) {
+            rc = TP_ECONFIG;
+            break;
+        }
+        rc = upsert_branch(db, tp_config_at(one, 0), base, err);
+        tp_config_destroy(one);
+        n++;
+    }
+    fclose(f);
+    *count = n;
+    return rc;
+}
+
+int tp__cmd_branch(int argc, char **argv)
+{
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"newer", no_argument, 0, 'n'},
+                                         {"builtin", no_argument, 0, 'b'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char usage[] =
+        "usage: tillpipe branch import [--database URL] [--builtin] [--newer] FILE...\n"
+        "         FILE.json: a branch configuration; FILE.txt: one code per line (the legacy\n"
+        "         settings/branches.txt; settings/newBranches.txt, or --newer, for the newer POS)\n"
+        "       tillpipe branch list [--database URL]\n";
+    if (argc < 2 || (strcmp(argv[1], "import") && strcmp(argv[1], "list"))) {
+        fputs(usage, argc < 2 || strcmp(argv[1], "--help") ? stderr : stdout);
+        return argc >= 2 && !strcmp(argv[1], "--help") ? TP_EXIT_OK : TP_EXIT_USAGE;
+    }
+    int list = strcmp(argv[1], "list") == 0, newer = 0, builtin = 0, c;
+    argc--;
+    argv++;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db_opt = optarg; break;
+        case 'n': newer = 1; break;
+        case 'b': builtin = 1; break;
+        case 'h': fputs(usage, stdout); return TP_EXIT_OK;
+        default:
+            tp__die_msg("branch", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return TP_EXIT_USAGE;
+        }
+    }
+    if (!list && optind == argc && !builtin) {
+        tp__die_msg("branch", "import needs FILE... or --builtin");
+        return TP_EXIT_USAGE;
+    }
+    tp_db *db = connect_or_die("branch");
+    if (!db)
+        return TP_EXIT_FAIL;
+    tp_error err = {0};
+    int rc = tp_db_check_schema(db, &err);
+    if (rc == TP_OK && list) {
+        PGresult *r = tp_db_query(db,
+                                  "SELECT code, name, active, terminals::text, pos, parsers::text"
+                                  " FROM branches ORDER BY code",
+                                  0, NULL, &err);
+        if (!r)
+            rc = TP_EDB;
+        for (int i = 0; r && i < PQntuples(r); i++)
+            printf("%-12s %-20s %-6s terminals %-6s %-8s %s\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)[0] == 't' ? "active" : "off",
+                   PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+        PQclear(r);
+    } else if (rc == TP_OK) {
+        /* One transaction: a bad file imports nothing. */
+        rc = tp_db_exec(db, "BEGIN", 0, NULL, &err);
+        int total = 0;
+        if (rc == TP_OK && builtin) {
+            tp_config *cfg = tp_config_load(NULL, &err);
+            for (size_t i = 0; cfg && rc == TP_OK && i < tp_config_count(cfg); i++, total++)
+                rc = upsert_branch(db, tp_config_at(cfg, i), NULL, &err);
+            if (!cfg)
+                rc = TP_ECONFIG;
+            tp_config_destroy(cfg);
+        }
+        for (int i = optind; rc == TP_OK && i < argc; i++) {
+            const char *path = argv[i];
+            size_t len = strlen(path);
+            if (len > 5 && strcmp(path + len - 5, ".json") == 0) {
+                tp_config *cfg = tp_config_load(path, &err);
+                for (size_t k = 0; cfg && rc == TP_OK && k < tp_config_count(cfg); k++, total++)
+                    rc = upsert_branch(db, tp_config_at(cfg, k), NULL, &err);
+                if (!cfg)
+                    rc = TP_ECONFIG;
+                tp_config_destroy(cfg);
+            } else {
+                const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+                int n = 0;
+                rc = import_list(db, path, newer || strncasecmp(base, "new", 3) == 0, &n, &err);
+                total += n;
+            }
+        }
+        if (rc == TP_OK)
+            rc = tp_db_exec(db, "COMMIT", 0, NULL, &err);
+        else
+            PQclear(PQexec(db->conn, "ROLLBACK"));
+        if (rc == TP_OK)
+            printf("imported %d branch%s\n", total, total == 1 ? "" : "es");
+    }
+    tp_db_close(db);
+    if (rc < 0) {
+        tp__die_msg("branch", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    return TP_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- enqueue */
+
+int tp__cmd_enqueue(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"database", required_argument, 0, 'D'}, {"branch", required_argument, 0, 'b'},
+        {"pos", required_argument, 0, 'p'},      {"date", required_argument, 0, 'd'},
+        {"from", required_argument, 0, 'f'},     {"to", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'F'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    static const char usage[] =
+        "usage: tillpipe enqueue --branch B --pos N --date YYYY-MM-DD [--force]\n"
+        "       tillpipe enqueue --from YYYY-MM-DD --to YYYY-MM-DD [--force]\n"
+        "         (every active branch and terminal, in one transaction)\n";
+    const char *branch = NULL, *date = NULL, *from = NULL, *to = NULL;
+    long pos = 0;
+    int force = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db_opt = optarg; break;
+        case 'b': branch = optarg; break;
+        case 'd': date = optarg; break;
+        case 'f': from = optarg; break;
+        case 't': to = optarg; break;
+        case 'F': force = 1; break;
+        case 'p':
+            if (tp__parse_long(optarg, 1, 99, &pos) < 0) {
+                tp__die_msg("enqueue", "--pos must be a terminal number 1-99, got \"%s\"", optarg);
+                return TP_EXIT_USAGE;
+            }
+            break;
+        case 'h': fputs(usage, stdout); return TP_EXIT_OK;
+        default:
+            tp__die_msg("enqueue", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return TP_EXIT_USAGE;
+        }
+    }
+    int single = branch || pos || date, range = from || to;
+    if (single == range || (single && (!branch || !pos || !date)) || (range && (!from || !to))) {
+        tp__die_msg("enqueue", "give --branch, --pos and --date, or --from and --to");
+        fputs(usage, stderr);
+        return TP_EXIT_USAGE;
+    }
+    const char *dates[] = {date, from, to};
+    for (int i = 0; i < 3; i++)
+        if (dates[i] && !tp_date_valid(dates[i])) {
+            tp__die_msg("enqueue", "\"%s\" is not a valid YYYY-MM-DD date", dates[i]);
+            return TP_EXIT_USAGE;
+        }
+    if (range && strcmp(from, to) > 0) {
+        tp__die_msg("enqueue", "--from %s is after --to %s", from, to);
+        return TP_EXIT_USAGE;
+    }
+    tp_db *db = connect_or_die("enqueue");
+    if (!db)
+        return TP_EXIT_FAIL;
+    tp_error err = {0};
+    int rc = tp_db_check_schema(db, &err);
+    if (rc == TP_OK && single) {
+        long long id;
+        tp_enqueue_result res;
+        rc = tp_queue_enqueue(db, branch, (int)pos, date, force, "cli", &id, &res, &err);
+        if (rc == TP_OK)
+            printf("job %lld %s\n", id,
+                   res == TP_ENQUEUE_CREATED    ? "queued"
+                   : res == TP_ENQUEUE_RERUN    ? "running; a new run is queued after it"
+                                                : "already live (queued or running)");
+    } else if (rc == TP_OK) {
+        long long created;
+        rc = tp_queue_enqueue_range(db, from, to, force, "cli", &created, &err);
+        if (rc == TP_OK)
+            printf("%lld job%s queued\n", created, created == 1 ? "" : "s");
+    }
+    tp_db_close(db);
+    if (rc < 0) {
+        tp__die_msg("enqueue", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    return TP_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- jobs, job */
+
+int tp__cmd_jobs(int argc, char **argv)
+{
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"status", required_argument, 0, 's'},
+                                         {"limit", required_argument, 0, 'l'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *status = NULL;
+    long limit = 50;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db_opt = optarg; break;
+        case 's': status = optarg; break;
+        case 'l':
+            if (tp__parse_long(optarg, 1, 100000, &limit) < 0) {
+                tp__die_msg("jobs", "--limit must be 1-100000");
+                return TP_EXIT_USAGE;
+            }
+            break;
+        case 'h': puts("usage: tillpipe jobs [--status S] [--limit N]"); return TP_EXIT_OK;
+        default:
+            tp__die_msg("jobs", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return TP_EXIT_USAGE;
+        }
+    }
+    static const char *const statuses[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    int ok = !status;
+    for (int i = 0; status && i < 5; i++)
+        ok |= strcmp(status, statuses[i]) == 0;
+    if (!ok) {
+        tp__die_msg("jobs", "--status must be queued, running, succeeded, failed or cancelled");
+        return TP_EXIT_USAGE;
+    }
+    tp_db *db = connect_or_die("jobs");
+    if (!db)
+        return TP_EXIT_FAIL;
+    tp_error err = {0};
+    char slimit[16];
+    snprintf(slimit, sizeof slimit, "%ld", limit);
+    const char *p[] = {status, slimit};
+    PGresult *r = tp_db_query(db,
+                              "SELECT id, branch, pos, business_date, status, attempts,"
+                              " coalesce(records::text, ''), coalesce(last_error, '')"
+                              " FROM jobs WHERE $1::job_status IS NULL OR status = $1::job_status"
+                              " ORDER BY id DESC LIMIT $2",
+                              2, p, &err);
+    if (r) {
+        printf("%-8s %-12s %-3s %-10s %-9s %-3s %-8s %s\n", "id", "branch", "pos", "date",
+               "status", "try", "records", "last error");
+        for (int i = 0; i < PQntuples(r); i++)
+            printf("%-8s %-12s %-3s %-10s %-9s %-3s %-8s %s\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                   PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
+                   PQgetvalue(r, i, 7));
+        PQclear(r);
+    }
+    tp_db_close(db);
+    if (!r) {
+        tp__die_msg("jobs", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    return TP_EXIT_OK;
+}
+
+int tp__cmd_job(int argc, char **argv)
+{
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'D')
+            db_opt = optarg;
+        else {
+            if (c != 'h')
+                tp__die_msg("job", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            puts("usage: tillpipe job ID [--cancel]");
+            return c == 'h' ? TP_EXIT_OK : TP_EXIT_USAGE;
+        }
+    }
+    long id;
+    int cancel = optind + 2 == argc && strcmp(argv[optind + 1], "--cancel") == 0;
+    if ((optind + 1 != argc && !cancel) || tp__parse_long(argv[optind], 1, 0x7fffffffL, &id) < 0) {
+        tp__die_msg("job", "usage: tillpipe job ID [--cancel] (ID a job number)");
+        return TP_EXIT_USAGE;
+    }
+    tp_db *db = connect_or_die("job");
+    if (!db)
+        return TP_EXIT_FAIL;
+    tp_error err = {0};
+    int rc = TP_OK;
+    char sid[32];
+    snprintf(sid, sizeof sid, "%ld", id);
+    const char *p[] = {sid};
+    if (cancel) {
+        int now = 0;
+        rc = tp_queue_cancel(db, id, "cli", &now, &err);
+        if (rc == TP_OK)
+            printf("job %ld %s\n", id,
+                   now ? "cancelled" : "running: its worker stops at the next stage boundary");
+        goto out;
+    }
+    PGresult *r = tp_db_query(db,
+                              "SELECT branch, pos, business_date, status, attempts, max_attempts,"
+                              " coalesce(records::text, '-'), coalesce(last_error, '-'),"
+                              " created_by, created_at, coalesce(finished_at::text, '-')"
+                              " FROM jobs WHERE id = $1",
+                              1, p, &err);
+    if (!r) {
+        rc = TP_EDB;
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        rc = tp_error_set(&err, TP_ENOTFOUND, "no job %ld", id);
+        goto out;
+    }
+    printf("job %ld: %s/%s/%s %s (attempt %s of %s), records %s\n  created by %s at %s, "
+           "finished %s\n  last error: %s\n",
+           id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
+           PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5), PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 8),
+           PQgetvalue(r, 0, 9), PQgetvalue(r, 0, 10), PQgetvalue(r, 0, 7));
+    PQclear(r);
+    r = tp_db_query(db,
+                    "SELECT attempt, worker, coalesce(stage, ''), coalesce(error_code, ''),"
+                    " coalesce(retryable::text, ''), coalesce(message, ''),"
+                    " coalesce(round(extract(epoch FROM finished_at - started_at)::numeric, 3)::text, ''),"
+                    " coalesce(plugins::text, '')"
+                    " FROM job_attempts WHERE job_id = $1 ORDER BY attempt",
+                    1, p, &err);
+    for (int i = 0; r && i < PQntuples(r); i++)
+        printf("  attempt %s by %s: stage %s%s%s (retryable %s) %s [%s s]\n    plugins %s\n",
+               PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+               *PQgetvalue(r, i, 3) ? ", error " : "", PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+    PQclear(r);
+    r = tp_db_query(db,
+                    "SELECT attempt, report_type, name, coalesce(data_rows::text, '?'), chosen, reason"
+                    " FROM files WHERE job_id = $1 ORDER BY attempt, report_type, name",
+                    1, p, &err);
+    for (int i = 0; r && i < PQntuples(r); i++)
+        printf("  file %-8s %s: %s rows, %s\n", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 3), PQgetvalue(r, i, 5));
+    PQclear(r);
+    r = tp_db_query(db,
+                    "SELECT rows_outside_date, rows_rejected, warnings, missing_reports::text,"
+                    " jsonb_array_length(problems) FROM quality_flags WHERE job_id = $1",
+                    1, p, &err);
+    for (int i = 0; r && i < PQntuples(r); i++)
+        printf("  quality: %s rows outside the date, %s rejected, %s warnings, missing %s, %s "
+               "problems listed\n",
+               PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+               PQgetvalue(r, i, 4));
+    PQclear(r);
+out:
+    tp_db_close(db);
+    if (rc < 0) {
+        tp__die_msg("job", "%s", err.msg);
+        return rc == TP_ENOTFOUND || rc == TP_EINVAL ? TP_EXIT_FAIL : TP_EXIT_FAIL;
+    }
+    return TP_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- worker */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int tp__cmd_worker(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"database", required_argument, 0, 'D'}, {"reports", required_argument, 0, 'r'},
+        {"concurrency", required_argument, 0, 'c'}, {"plugins", required_argument, 0, 'P'},
+        {"lease", required_argument, 0, 'l'},    {"backoff", required_argument, 0, 'b'},
+        {"drain", required_argument, 0, 'd'},    {"exit-when-idle", no_argument, 0, 'x'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    static const char usage[] =
+        "usage: tillpipe worker --reports DIR [--concurrency N] [--database URL]\n"
+        "  --reports DIR      where terminal-days' report files are found\n"
+        "  --concurrency N    jobs run at once (threads), default 2\n"
+        "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
+        "  --backoff S        first retry delay in seconds (doubling), default 2\n"
+        "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
+        "  --exit-when-idle   stop once nothing is queued or running\n";
+    tp_worker_opts o = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
+                        .drain_seconds = 30, .stop = &stop_flag};
+    const char *plugin_dir = NULL;
+    long v;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'D': db_opt = optarg; break;
+        case 'r': o.reports_dir = optarg; break;
+        case 'P': plugin_dir = optarg; break;
+        case 'x': o.exit_when_idle = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'c':
+        case 'l':
+        case 'd':
+        case 'b':
+            if (tp__parse_long(optarg, c == 'd' || c == 'b' ? 0 : 1, c == 'c' ? 64 : 86400, &v) < 0) {
+                tp__die_msg("worker", "option \"%s\" wants a whole number in range", argv[optind - 1]);
+                return TP_EXIT_USAGE;
+            }
+            if (c == 'c')
+                o.concurrency = (int)v;
+            else if (c == 'l')
+                o.lease_seconds = (int)v;
+            else if (c == 'd')
+                o.drain_seconds = (int)v;
+            else
+                o.backoff_base = (double)v;
+            break;
+        case 'h': fputs(usage, stdout); return TP_EXIT_OK;
+        default:
+            tp__die_msg("worker", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return TP_EXIT_USAGE;
+        }
+    }
+    if (!o.reports_dir) {
+        tp__die_msg("worker", "--reports DIR is required");
+        return TP_EXIT_USAGE;
+    }
+    o.db_url = tp_db_url(db_opt);
+    tp_error err = {0};
+    if (!o.db_url) {
+        tp__die_msg("worker", "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
+        return TP_EXIT_USAGE;
+    }
+    tp_registry *reg = tp__load_plugins(plugin_dir, o.quiet, &err);
+    if (!reg) {
+        tp__die_msg("worker", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    o.plugins = reg;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    tp_worker_stats st;
+    int rc = tp_worker_run(&o, &st, &err);
+    tp_registry_destroy(reg);
+    if (rc < 0) {
+        tp__die_msg("worker", "%s", err.msg);
+        return TP_EXIT_FAIL;
+    }
+    if (!o.quiet)
+        fprintf(stderr,
+                "tillpipe worker: stopped: %lld succeeded, %lld retried, %lld failed, %lld "
+                "cancelled, %lld released, %lld lost, %lld records\n",
+                st.succeeded, st.retried, st.failed, st.cancelled, st.released, st.lost,
+                st.records);
+    return TP_EXIT_OK;
+}

@@ -1,0 +1,235 @@
+/* db.c -- see db.h. */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "migrations.h"
+
+/* pg_advisory_lock key for migrations ("tillpipe" in ASCII, truncated). */
+#define TP_MIGRATE_LOCK "7451626312065632"
+#define TP_PARTITION_LOCK "7451626312065633"
+
+const char *tp_db_url(const char *opt)
+{
+    if (opt && *opt)
+        return opt;
+    const char *env = getenv("TILLPIPE_DATABASE_URL");
+    return env && *env ? env : NULL;
+}
+
+/* The server's message, one line. */
+static int db_fail(tp_error *err, const char *what, const char *msg)
+{
+    char line[700];
+    snprintf(line, sizeof line, "%s", msg ? msg : "");
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = *(p + 1) ? ' ' : '\0';
+    size_t n = strlen(line);
+    while (n && line[n - 1] == ' ')
+        line[--n] = '\0';
+    return tp_error_set(err, TP_EDB, "%s: %s", what, line);
+}
+
+static void quiet_notice(void *arg, const char *msg) { (void)arg, (void)msg; }
+
+tp_db *tp_db_connect(const char *url, tp_error *err)
+{
+    if (!url) {
+        tp_error_set(err, TP_EUSAGE,
+                     "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
+        return NULL;
+    }
+    tp_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    db->conn = PQconnectdb(url);
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+        db_fail(err, "cannot connect to the database",
+                db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        tp_db_close(db);
+        return NULL;
+    }
+    /* Quiet NOTICEs (CREATE ... IF NOT EXISTS) instead of stderr noise. */
+    PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+    return db;
+}
+
+tp_db *tp_db_connect_retry(const char *url, volatile int *stop, tp_error *err)
+{
+    double delay = 0.5;
+    for (;;) {
+        tp_db *db = tp_db_connect(url, err);
+        if (db)
+            return db;
+        if (!url || (stop && *stop))
+            return NULL;
+        fprintf(stderr, "tillpipe: %s; retrying in %.1f s\n", err ? err->msg : "no database",
+                delay);
+        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && !(stop && *stop))
+            ;
+        if (stop && *stop)
+            return NULL;
+        delay = delay * 2 > 30 ? 30 : delay * 2;
+    }
+}
+
+void tp_db_close(tp_db *db)
+{
+    if (!db)
+        return;
+    if (db->conn)
+        PQfinish(db->conn);
+    free(db);
+}
+
+int tp_db_broken(const tp_db *db)
+{
+    return !db || PQstatus(db->conn) != CONNECTION_OK;
+}
+
+PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
+                      tp_error *err)
+{
+    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
+        return r;
+    db_fail(err, "database", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    PQclear(r);
+    return NULL;
+}
+
+int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
+               tp_error *err)
+{
+    PGresult *r = tp_db_query(db, sql, nparams, params, err);
+    if (!r)
+        return TP_EDB;
+    PQclear(r);
+    return TP_OK;
+}
+
+static int known_version(void)
+{
+    return tp_migration_count ? tp_migrations[tp_migration_count - 1].version : 0;
+}
+
+int tp_db_schema_version(tp_db *db, int *version, tp_error *err)
+{
+    PGresult *r = tp_db_query(db,
+                              "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
+                              "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END",
+                              0, NULL, err);
+    if (!r)
+        return TP_EDB;
+    *version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10); /* the server formatted it */
+    PQclear(r);
+    return TP_OK;
+}
+
+int tp_db_check_schema(tp_db *db, tp_error *err)
+{
+    int v;
+    if (tp_db_schema_version(db, &v, err) < 0)
+        return TP_EDB;
+    if (v < known_version())
+        return tp_error_set(err, TP_EDB,
+                            "the database schema is at version %d, this tillpipe needs %d: run "
+                            "`tillpipe migrate`",
+                            v, known_version());
+    if (v > known_version())
+        return tp_error_set(err, TP_EDB,
+                            "the database schema is at version %d, newer than this tillpipe "
+                            "knows (%d): upgrade tillpipe",
+                            v, known_version());
+    return TP_OK;
+}
+
+int tp_db_migrate(tp_db *db, int *applied, tp_error *err)
+{
+    *applied = 0;
+    if (tp_db_exec(db, "SELECT pg_advisory_lock(" TP_MIGRATE_LOCK ")", 0, NULL, err) < 0)
+        return TP_EDB;
+    int rc = tp_db_exec(db,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version integer PRIMARY KEY, name text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())",
+                        0, NULL, err);
+    int current = 0;
+    if (rc == TP_OK)
+        rc = tp_db_schema_version(db, &current, err);
+    if (rc == TP_OK && current > known_version())
+        rc = tp_error_set(err, TP_EDB,
+                          "the database is at schema version %d, newer than this tillpipe knows "
+                          "(%d): refusing to touch it; upgrade tillpipe",
+                          current, known_version());
+    for (int i = 0; rc == TP_OK && i < tp_migration_count; i++) {
+        const tp_migration *m = &tp_migrations[i];
+        if (m->version <= current)
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m->version);
+        const char *params[] = {ver, m->name};
+        rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
+        if (rc == TP_OK) {
+            PGresult *r = PQexec(db->conn, m->sql); /* plain SQL file, several statements */
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+                char what[128];
+                snprintf(what, sizeof what, "migration %03d_%s", m->version, m->name);
+                rc = db_fail(err, what, PQresultErrorMessage(r));
+            }
+            PQclear(r);
+        }
+        if (rc == TP_OK)
+            rc = tp_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                            2, params, err);
+        if (rc == TP_OK)
+            rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
+        else
+            PQclear(PQexec(db->conn, "ROLLBACK"));
+        if (rc == TP_OK)
+            (*applied)++;
+    }
+    tp_error e2 = {0};
+    tp_db_exec(db, "SELECT pg_advisory_unlock(" TP_MIGRATE_LOCK ")", 0, NULL, &e2);
+    return rc;
+}
+
+int tp_db_ensure_partition(tp_db *db, int year, tp_error *err)
+{
+    if (year < 1900 || year > 9998)
+        return tp_error_set(err, TP_EINVAL, "business year %d out of range", year);
+    char name[32], from[16], to[16], sql[256];
+    snprintf(name, sizeof name, "records_%d", year);
+    const char *p[] = {name};
+    PGresult *r = tp_db_query(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, err);
+    if (!r)
+        return TP_EDB;
+    int exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (exists)
+        return TP_OK;
+    /* DDL takes no parameters; the name and bounds are formatted integers. */
+    snprintf(from, sizeof from, "%d-01-01", year);
+    snprintf(to, sizeof to, "%d-01-01", year + 1);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF records FOR VALUES FROM ('%s') TO ('%s')",
+             name, from, to);
+    int rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
+    if (rc == TP_OK)
+        rc = tp_db_exec(db, "SELECT pg_advisory_xact_lock(" TP_PARTITION_LOCK ")", 0, NULL, err);
+    if (rc == TP_OK)
+        rc = tp_db_exec(db, sql, 0, NULL, err);
+    if (rc == TP_OK)
+        rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
+    else
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+    return rc;
+}

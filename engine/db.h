@@ -1,0 +1,61 @@
+/* db.h -- the PostgreSQL connection (libpq), schema migrations and record
+ * partitions.
+ *
+ * The database is tillpipe's one source of truth and its job queue.  Its
+ * address comes from --database or $TILLPIPE_DATABASE_URL (a libpq URL or
+ * keyword string); messages never repeat it, since it may hold a password.
+ * All SQL with values is parameterised.
+ */
+#ifndef TP_DB_H
+#define TP_DB_H
+
+#include <libpq-fe.h>
+
+#include "error.h"
+
+typedef struct tp_db {
+    PGconn *conn; /* read-only for callers; owned */
+} tp_db;
+
+/* The database URL: `opt` if given, else $TILLPIPE_DATABASE_URL, else NULL. */
+const char *tp_db_url(const char *opt);
+
+/* Connect.  NULL with err set (TP_EDB) when the server cannot be reached. */
+tp_db *tp_db_connect(const char *url, tp_error *err);
+
+/* Connect, retrying with exponential backoff (0.5 s doubling to 30 s) until
+ * connected or *stop becomes non-zero (then NULL).  Long-running commands
+ * use this; one-shot commands fail at once with tp_db_connect. */
+tp_db *tp_db_connect_retry(const char *url, volatile int *stop, tp_error *err);
+
+void tp_db_close(tp_db *db);
+
+/* Run a statement with text parameters.  Returns the result (PQclear it) or
+ * NULL with err set (TP_EDB, the server's message). */
+PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
+                      tp_error *err);
+
+/* Run a statement, discarding its result; 0 or TP_EDB. */
+int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
+               tp_error *err);
+
+/* 1 when the connection is broken (after an error). */
+int tp_db_broken(const tp_db *db);
+
+/* Apply pending migrations in order, each in its own transaction, under an
+ * advisory lock so concurrent callers wait for each other.  Refuses (TP_EDB)
+ * a database migrated by a newer tillpipe.  *applied gets the count. */
+int tp_db_migrate(tp_db *db, int *applied, tp_error *err);
+
+/* The database's schema version (0 = never migrated). */
+int tp_db_schema_version(tp_db *db, int *version, tp_error *err);
+
+/* Check the schema is exactly what this tillpipe knows; a clear error
+ * telling to run `tillpipe migrate` (or upgrade) otherwise. */
+int tp_db_check_schema(tp_db *db, tp_error *err);
+
+/* Make sure the records partition for `year` exists (idempotent, safe with
+ * concurrent callers).  Run it outside the load transaction. */
+int tp_db_ensure_partition(tp_db *db, int year, tp_error *err);
+
+#endif

@@ -1,0 +1,419 @@
+/* queue.c -- see queue.h. */
+#include "queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q(db, sql, n, p, err) tp_db_query((db), (sql), (n), (p), (err))
+
+static void rollback(tp_db *db)
+{
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+double tp_queue_backoff(int attempt, double base, unsigned *seed)
+{
+    double d = base > 0 ? base : 2.0;
+    for (int i = 1; i < attempt && d < 600; i++)
+        d *= 2;
+    if (d > 600)
+        d = 600;
+    double jitter = (double)rand_r(seed) / RAND_MAX;
+    return d / 2 + jitter * d / 2;
+}
+
+int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, int force,
+                     const char *created_by, long long *id, tp_enqueue_result *result,
+                     tp_error *err)
+{
+    char spos[16];
+    snprintf(spos, sizeof spos, "%d", pos);
+    const char *key[] = {branch, spos, date};
+    int rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
+    if (rc < 0)
+        return rc;
+    const char *bp[] = {spos, branch};
+    PGresult *r = Q(db, "SELECT $1::int = ANY (terminals) FROM branches WHERE code = $2", 2, bp,
+                    err);
+    if (!r)
+        goto fail;
+    if (PQntuples(r) == 0 || PQgetvalue(r, 0, 0)[0] != 't') {
+        rc = PQntuples(r) == 0
+                 ? tp_error_set(err, TP_ENOTFOUND,
+                                "unknown branch \"%s\" (tillpipe branch import loads the "
+                                "branch configuration)",
+                                branch)
+                 : tp_error_set(err, TP_ENOTFOUND, "branch %s has no terminal %d", branch, pos);
+        PQclear(r);
+        rollback(db);
+        return rc;
+    }
+    PQclear(r);
+    /* Serialise enqueues of one key; the partial unique index backs it up. */
+    if (tp_db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))",
+                   3, key, err) < 0)
+        goto fail;
+    r = Q(db,
+          "SELECT id, status FROM jobs WHERE branch = $1 AND pos = $2 AND business_date = $3 "
+          "AND status IN ('queued', 'running')",
+          3, key, err);
+    if (!r)
+        goto fail;
+    if (PQntuples(r) > 0) {
+        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        int running = strcmp(PQgetvalue(r, 0, 1), "running") == 0;
+        PQclear(r);
+        *result = TP_ENQUEUE_EXISTING;
+        if (force) {
+            char sid[32];
+            snprintf(sid, sizeof sid, "%lld", *id);
+            const char *p[] = {sid};
+            if (tp_db_exec(db,
+                           running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
+                                     "WHERE id = $1"
+                                   : "UPDATE jobs SET force = true, updated_at = now() WHERE id = $1",
+                           1, p, err) < 0)
+                goto fail;
+            if (running)
+                *result = TP_ENQUEUE_RERUN;
+        }
+    } else {
+        PQclear(r);
+        const char *p[] = {branch, spos, date, force ? "t" : "f", created_by};
+        r = Q(db,
+              "INSERT INTO jobs (branch, pos, business_date, force, created_by) "
+              "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+              5, p, err);
+        if (!r)
+            goto fail;
+        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        *result = TP_ENQUEUE_CREATED;
+    }
+    if (tp_db_exec(db, "COMMIT", 0, NULL, err) < 0)
+        goto fail;
+    return TP_OK;
+fail:
+    rollback(db);
+    return err ? err->code : TP_EDB;
+}
+
+int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int force,
+                           const char *created_by, long long *created, tp_error *err)
+{
+    const char *p[] = {from, to, created_by, force ? "t" : "f"};
+    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+        return TP_EDB;
+    PGresult *r = Q(db,
+                    "WITH want AS ("
+                    "  SELECT b.code, t, d::date AS day FROM branches b, unnest(b.terminals) t,"
+                    "  generate_series($1::date, $2::date, interval '1 day') d WHERE b.active),"
+                    " ins AS ("
+                    "  INSERT INTO jobs (branch, pos, business_date, created_by, force)"
+                    "  SELECT code, t, day, $3, $4 FROM want ORDER BY day, code, t"
+                    "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+                    "  DO NOTHING RETURNING 1)"
+                    " SELECT count(*) FROM ins",
+                    4, p, err);
+    if (!r) {
+        rollback(db);
+        return TP_EDB;
+    }
+    *created = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (force &&
+        tp_db_exec(db,
+                   "UPDATE jobs j SET rerun_requested = (j.status = 'running'),"
+                   " force = true, updated_at = now()"
+                   " FROM branches b WHERE b.code = j.branch AND b.active"
+                   " AND j.business_date BETWEEN $1 AND $2 AND j.status IN ('queued', 'running')",
+                   2, p, err) < 0) {
+        rollback(db);
+        return TP_EDB;
+    }
+    return tp_db_exec(db, "COMMIT", 0, NULL, err);
+}
+
+int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max,
+                   int *n, tp_error *err)
+{
+    char smax[16], slease[16];
+    snprintf(smax, sizeof smax, "%d", max);
+    snprintf(slease, sizeof slease, "%d", lease_seconds);
+    const char *p[] = {worker, smax, slease};
+    PGresult *r = Q(db,
+                    "WITH c AS MATERIALIZED ("
+                    "  SELECT id FROM jobs WHERE status = 'queued' AND run_after <= now()"
+                    "  ORDER BY run_after, id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+                    " u AS ("
+                    "  UPDATE jobs j SET status = 'running', attempts = j.attempts + 1,"
+                    "  lease_owner = $1, lease_expires_at = now() + make_interval(secs => $3),"
+                    "  started_at = now(), updated_at = now()"
+                    "  FROM c WHERE j.id = c.id"
+                    "  RETURNING j.id, j.branch, j.pos, j.business_date::text, j.attempts,"
+                    "  j.max_attempts, j.force),"
+                    " a AS (INSERT INTO job_attempts (job_id, attempt, worker, stage)"
+                    "  SELECT id, attempts, $1, 'claimed' FROM u)"
+                    " SELECT * FROM u ORDER BY id",
+                    3, p, err);
+    if (!r)
+        return TP_EDB;
+    *n = PQntuples(r);
+    for (int i = 0; i < *n; i++) {
+        tp_job *j = &jobs[i];
+        memset(j, 0, sizeof *j);
+        j->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        snprintf(j->branch, sizeof j->branch, "%s", PQgetvalue(r, i, 1));
+        j->pos = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
+        snprintf(j->date, sizeof j->date, "%s", PQgetvalue(r, i, 3));
+        j->attempt = (int)strtol(PQgetvalue(r, i, 4), NULL, 10);
+        j->max_attempts = (int)strtol(PQgetvalue(r, i, 5), NULL, 10);
+        j->force = PQgetvalue(r, i, 6)[0] == 't';
+    }
+    PQclear(r);
+    return TP_OK;
+}
+
+/* The fencing parameters of a job: id, attempt, owner. */
+typedef struct fence {
+    char id[32], attempt[16];
+    const char *p[8];
+} fence;
+
+static void fence_init(fence *f, const tp_job *job, const char *worker)
+{
+    snprintf(f->id, sizeof f->id, "%lld", job->id);
+    snprintf(f->attempt, sizeof f->attempt, "%d", job->attempt);
+    f->p[0] = f->id;
+    f->p[1] = f->attempt;
+    f->p[2] = worker;
+}
+
+#define FENCE "id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'"
+
+int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
+                       int *cancel, tp_error *err)
+{
+    fence f;
+    fence_init(&f, job, worker);
+    char slease[16];
+    snprintf(slease, sizeof slease, "%d", lease_seconds);
+    f.p[3] = slease;
+    PGresult *r = Q(db,
+                    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4) "
+                    "WHERE " FENCE " RETURNING cancel_requested",
+                    4, f.p, err);
+    if (!r)
+        return TP_EDB;
+    int found = PQntuples(r) == 1;
+    if (found && cancel)
+        *cancel = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!found)
+        return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost", job->id,
+                            job->attempt);
+    return TP_OK;
+}
+
+int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,
+                        tp_error *err)
+{
+    fence f;
+    fence_init(&f, job, worker);
+    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " FENCE " FOR UPDATE", 3, f.p,
+                    err);
+    if (!r)
+        return TP_EDB;
+    int found = PQntuples(r) == 1;
+    if (found && cancel)
+        *cancel = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!found)
+        return tp_error_set(err, TP_ELOST,
+                            "job %lld attempt %d: lease lost (rescued or finished elsewhere); "
+                            "nothing written",
+                            job->id, job->attempt);
+    return TP_OK;
+}
+
+int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
+                            const char *plugins_json, tp_error *err)
+{
+    char id[32], att[16], rec[32];
+    snprintf(id, sizeof id, "%lld", job->id);
+    snprintf(att, sizeof att, "%d", job->attempt);
+    snprintf(rec, sizeof rec, "%lld", records);
+    const char *p[] = {id, rec};
+    PGresult *r = Q(db,
+                    "UPDATE jobs SET status = 'succeeded', records = $2, finished_at = now(),"
+                    " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
+                    " updated_at = now() WHERE id = $1"
+                    " RETURNING rerun_requested, branch, pos, business_date, created_by",
+                    2, p, err);
+    if (!r)
+        return TP_EDB;
+    int rerun = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    int rc = TP_OK;
+    if (rerun) {
+        const char *q[] = {PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
+                           PQgetvalue(r, 0, 4)};
+        rc = tp_db_exec(db,
+                        "INSERT INTO jobs (branch, pos, business_date, force, created_by)"
+                        " VALUES ($1, $2, $3, true, $4)",
+                        4, q, err);
+    }
+    PQclear(r);
+    const char *a[] = {id, att, plugins_json ? plugins_json : "{}"};
+    if (rc == TP_OK)
+        rc = tp_db_exec(db,
+                        "UPDATE job_attempts SET stage = 'done', finished_at = now(),"
+                        " plugins = $3::jsonb WHERE job_id = $1 AND attempt = $2",
+                        3, a, err);
+    return rc;
+}
+
+int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
+{
+    char id[32], att[16];
+    snprintf(id, sizeof id, "%lld", job->id);
+    snprintf(att, sizeof att, "%d", job->attempt);
+    const char *p[] = {id, att};
+    if (tp_db_exec(db,
+                   "UPDATE jobs SET status = 'cancelled', finished_at = now(), lease_owner = NULL,"
+                   " lease_expires_at = NULL, last_error = 'cancelled', updated_at = now()"
+                   " WHERE id = $1",
+                   1, p, err) < 0)
+        return TP_EDB;
+    return tp_db_exec(db,
+                      "UPDATE job_attempts SET error_code = 'cancelled', retryable = false,"
+                      " message = 'cancelled at a stage boundary', finished_at = now()"
+                      " WHERE job_id = $1 AND attempt = $2",
+                      2, p, err);
+}
+
+int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
+                  const char *code, int retryable, const char *message, double backoff_base,
+                  tp_error *err)
+{
+    unsigned seed = (unsigned)(job->id * 2654435761u) ^ (unsigned)job->attempt;
+    char delay[32];
+    snprintf(delay, sizeof delay, "%.3f", tp_queue_backoff(job->attempt, backoff_base, &seed));
+    fence f;
+    fence_init(&f, job, worker);
+    f.p[3] = retryable ? "t" : "f";
+    f.p[4] = delay;
+    f.p[5] = message;
+    f.p[6] = stage;
+    f.p[7] = code;
+    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+        return TP_EDB;
+    PGresult *r = Q(db,
+                    "UPDATE jobs SET status = CASE WHEN $4::boolean AND attempts < max_attempts"
+                    " AND NOT cancel_requested THEN 'queued' WHEN cancel_requested THEN"
+                    " 'cancelled' ELSE 'failed' END::job_status,"
+                    " run_after = now() + make_interval(secs => $5::float8),"
+                    " lease_owner = NULL, lease_expires_at = NULL, last_error = $6,"
+                    " finished_at = CASE WHEN $4::boolean AND attempts < max_attempts"
+                    " AND NOT cancel_requested THEN NULL ELSE now() END, updated_at = now()"
+                    " WHERE " FENCE " RETURNING status",
+                    6, f.p, err);
+    if (!r) {
+        rollback(db);
+        return TP_EDB;
+    }
+    int found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        rollback(db);
+        return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost; failure not recorded",
+                            job->id, job->attempt);
+    }
+    const char *a[] = {f.id, f.attempt, stage, code, retryable ? "t" : "f", message};
+    if (tp_db_exec(db,
+                   "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
+                   " message = $6, finished_at = now() WHERE job_id = $1 AND attempt = $2",
+                   6, a, err) < 0) {
+        rollback(db);
+        return TP_EDB;
+    }
+    return tp_db_exec(db, "COMMIT", 0, NULL, err);
+}
+
+int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
+{
+    fence f;
+    fence_init(&f, job, worker);
+    PGresult *r = Q(db,
+                    "WITH u AS (UPDATE jobs SET status = 'queued', run_after = now(),"
+                    " lease_owner = NULL, lease_expires_at = NULL,"
+                    " last_error = 'released by a stopping worker', updated_at = now()"
+                    " WHERE " FENCE " RETURNING id, attempts)"
+                    " UPDATE job_attempts a SET error_code = 'released', retryable = true,"
+                    " message = 'worker stopped (SIGTERM) before finishing', finished_at = now()"
+                    " FROM u WHERE a.job_id = u.id AND a.attempt = u.attempts RETURNING 1",
+                    3, f.p, err);
+    if (!r)
+        return TP_EDB;
+    int found = PQntuples(r) > 0;
+    PQclear(r);
+    return found ? TP_OK
+                 : tp_error_set(err, TP_ELOST, "job %lld: lease lost before release", job->id);
+}
+
+int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", id);
+    const char *p[] = {sid};
+    PGresult *r = Q(db,
+                    "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled'"
+                    " ELSE status END, cancel_requested = true,"
+                    " finished_at = CASE WHEN status = 'queued' THEN now() END,"
+                    " last_error = CASE WHEN status = 'queued' THEN 'cancelled' ELSE last_error END,"
+                    " updated_at = now()"
+                    " WHERE id = $1 AND status IN ('queued', 'running') RETURNING status",
+                    1, p, err);
+    if (!r)
+        return TP_EDB;
+    int found = PQntuples(r) == 1;
+    if (found)
+        *now = strcmp(PQgetvalue(r, 0, 0), "cancelled") == 0;
+    PQclear(r);
+    if (found)
+        return TP_OK;
+    r = Q(db, "SELECT status FROM jobs WHERE id = $1", 1, p, err);
+    if (!r)
+        return TP_EDB;
+    int exists = PQntuples(r) == 1;
+    char status[32] = "";
+    if (exists)
+        snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!exists)
+        return tp_error_set(err, TP_ENOTFOUND, "no job %lld", id);
+    return tp_error_set(err, TP_EINVAL, "job %lld has already %s", id, status);
+}
+
+int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
+{
+    PGresult *r = Q(db,
+                    "WITH u AS (UPDATE jobs SET status = CASE WHEN attempts >= max_attempts"
+                    " THEN 'failed' ELSE 'queued' END::job_status,"
+                    " last_error = 'lease expired: worker ' || coalesce(lease_owner, '?') ||"
+                    " ' stopped heartbeating', run_after = now(),"
+                    " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+                    " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+                    " WHERE status = 'running' AND lease_expires_at < now()"
+                    " RETURNING id, attempts)"
+                    " UPDATE job_attempts a SET error_code = 'lease_expired', retryable = true,"
+                    " message = 'the worker stopped heartbeating (crashed, killed or cut off)',"
+                    " finished_at = now() FROM u WHERE a.job_id = u.id AND a.attempt = u.attempts"
+                    " RETURNING 1",
+                    0, NULL, err);
+    if (!r)
+        return TP_EDB;
+    *rescued = PQntuples(r);
+    PQclear(r);
+    return TP_OK;
+}

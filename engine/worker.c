@@ -1,0 +1,642 @@
+/* worker.c -- see worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "pipeline.h"
+#include "queue.h"
+#include "reports.h"
+
+#define TP_MAX_THREADS 64
+
+/* A job the process holds, as the heartbeat thread sees it. */
+typedef struct slot {
+    int busy;
+    tp_job job;
+    int cancel; /* a cancel was requested */
+    int lost;   /* the lease was lost */
+} slot;
+
+typedef struct worker {
+    const tp_worker_opts *o;
+    char id[96]; /* lease owner: host:pid:n */
+    pthread_mutex_t mu;
+    slot slots[TP_MAX_THREADS];
+    tp_worker_stats stats;
+    int done; /* threads finished: the heartbeat thread may go */
+    time_t stop_at;
+} worker;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static void logf_(const worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const worker *w, const char *fmt, ...)
+{
+    if (w->o->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tillpipe worker: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+static void *heartbeat_main(void *arg)
+{
+    worker *w = arg;
+    int lease = w->o->lease_seconds;
+    double every = lease / 6.0 > 0.2 ? lease / 6.0 : 0.2;
+    tp_error err = {0};
+    tp_db *db = NULL;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        int done = w->done;
+        tp_job jobs[TP_MAX_THREADS];
+        int idx[TP_MAX_THREADS], n = 0;
+        for (int i = 0; i < w->o->concurrency; i++)
+            if (w->slots[i].busy && !w->slots[i].lost) {
+                jobs[n] = w->slots[i].job;
+                idx[n++] = i;
+            }
+        pthread_mutex_unlock(&w->mu);
+        if (done)
+            break;
+        if (n > 0 && (!db || tp_db_broken(db))) {
+            tp_db_close(db);
+            db = tp_db_connect(w->o->db_url, &err);
+        }
+        for (int k = 0; db && k < n; k++) {
+            int cancel = 0;
+            int rc = tp_queue_heartbeat(db, &jobs[k], w->id, lease, &cancel, &err);
+            pthread_mutex_lock(&w->mu);
+            slot *s = &w->slots[idx[k]];
+            if (s->busy && s->job.id == jobs[k].id && s->job.attempt == jobs[k].attempt) {
+                if (rc == TP_ELOST)
+                    s->lost = 1;
+                else if (rc == TP_OK)
+                    s->cancel = cancel;
+            }
+            pthread_mutex_unlock(&w->mu);
+        }
+        sleep_s(every);
+    }
+    tp_db_close(db);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ one job */
+
+typedef struct job_ctx {
+    worker *w;
+    int me;      /* slot index */
+    tp_db *db;
+    const tp_job *job;
+    FILE *spool; /* records in COPY text format */
+    long long records;
+    const char *stage;
+    char code[48];
+    int retryable;
+    char msg[1024];
+} job_ctx;
+
+static int job_error(job_ctx *c, const char *code, int retryable, const char *msg)
+{
+    snprintf(c->code, sizeof c->code, "%s", code);
+    c->retryable = retryable;
+    snprintf(c->msg, sizeof c->msg, "%s", msg);
+    return -1;
+}
+
+/* Stage boundary: a requested cancel or a lost lease ends the attempt. */
+static int boundary(job_ctx *c)
+{
+    pthread_mutex_lock(&c->w->mu);
+    int cancel = c->w->slots[c->me].cancel, lost = c->w->slots[c->me].lost;
+    pthread_mutex_unlock(&c->w->mu);
+    if (lost)
+        return TP_ELOST;
+    if (cancel)
+        return TP_ECANCELLED;
+    if (*c->w->o->stop && c->w->stop_at && time(NULL) >= c->w->stop_at)
+        return TP_ESTOP;
+    return TP_OK;
+}
+
+/* COPY text format: backslash escapes; NULL is \N. */
+static void copy_text(FILE *f, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        switch (ch) {
+        case '\\': fputs("\\\\", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        default: putc_unlocked(ch, f);
+        }
+    }
+}
+
+static void copy_field(FILE *f, tp_field v, int null_if_empty, int last)
+{
+    if (null_if_empty && v.len == 0)
+        fputs("\\N", f);
+    else
+        copy_text(f, v.ptr, v.len);
+    putc_unlocked(last ? '\n' : '\t', f);
+}
+
+static void copy_cstr(FILE *f, const char *s, int last)
+{
+    tp_field v = {s, s ? strlen(s) : 0};
+    copy_field(f, v, s == NULL, last);
+}
+
+#define RECORD_COLUMNS                                                                      \
+    "branch, pos, business_date, job_id, source_file, source_line, or_number, transno,"    \
+    " item_code, product_name, quantity, unit_price, amount, discount, department_code,"   \
+    " department_name, pos_department_code, time_text, time_minutes, daypart, type_code,"  \
+    " transaction_type, discount_code, discount_name, vat_flag, vat_div, vat_amount,"      \
+    " vat_discount, vat_price, payment_code, payment_name, phone"
+
+static int spool_record(void *ud, const tp_record *r, tp_error *err)
+{
+    job_ctx *c = ud;
+    FILE *f = c->spool;
+    char num[64];
+    copy_cstr(f, r->branch, 0);
+    fprintf(f, "%d\t%s\t%lld\t", r->pos, r->date, c->job->id);
+    copy_cstr(f, r->source_file, 0);
+    fprintf(f, "%llu\t", (unsigned long long)r->source_line);
+    copy_field(f, r->or_number, 0, 0);
+    copy_field(f, r->transno, 0, 0);
+    copy_field(f, r->item_code, 0, 0);
+    copy_field(f, r->product_name, 0, 0);
+    copy_field(f, r->quantity, 1, 0);
+    copy_field(f, r->unit_price, 1, 0);
+    copy_field(f, r->amount, 1, 0);
+    copy_field(f, r->discount, 1, 0);
+    copy_field(f, r->dep_code, 0, 0);
+    copy_field(f, r->department_name, 0, 0);
+    copy_field(f, r->pos_dep_code, 0, 0);
+    copy_field(f, r->time, 0, 0);
+    if (r->time_minutes >= 0)
+        snprintf(num, sizeof num, "%d", r->time_minutes);
+    copy_cstr(f, r->time_minutes >= 0 ? num : NULL, 0);
+    copy_cstr(f, r->daypart == TP_DAYPART_NONE ? NULL : tp_daypart_name(r->daypart), 0);
+    copy_field(f, r->type_code, 0, 0);
+    copy_cstr(f, r->txn_type == TP_TXN_UNKNOWN ? NULL : tp_txn_type_name(r->txn_type), 0);
+    copy_field(f, r->disc_code, 0, 0);
+    copy_field(f, r->discount_name, 0, 0);
+    copy_field(f, r->vat_flag, 0, 0);
+    copy_field(f, r->vat_div, 1, 0);
+    copy_field(f, r->vat_amount, 1, 0);
+    copy_field(f, r->vat_discount, 1, 0);
+    copy_field(f, r->vat_price, 1, 0);
+    copy_field(f, r->payment_code, 0, 0);
+    copy_field(f, r->payment_name, 0, 0);
+    copy_field(f, r->phone, 0, 1);
+    if (ferror(f))
+        return tp_error_set(err, TP_EIO, "spool file: write error: %s", strerror(errno));
+    c->records++;
+    return TP_OK;
+}
+
+/* The branch configuration as the database has it. */
+static tp_config *load_config(tp_db *db, tp_error *err)
+{
+    PGresult *r = tp_db_query(
+        db,
+        "SELECT json_build_object('branches', coalesce(json_agg(json_build_object("
+        "'code', code, 'name', name, 'active', active, 'terminals', terminals, 'pos', pos,"
+        "'parsers', parsers) ORDER BY code), '[]'))::text FROM branches",
+        0, NULL, err);
+    if (!r)
+        return NULL;
+    tp_config *cfg = tp_config_parse(PQgetvalue(r, 0, 0), "branches table", err);
+    PQclear(r);
+    return cfg;
+}
+
+static int file_sha256(const char *path, char hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char buf[65536], out[crypto_hash_sha256_BYTES];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crypto_hash_sha256_update(&st, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    crypto_hash_sha256_final(&st, out);
+    sodium_bin2hex(hex, 65, out, sizeof out);
+    return bad ? -1 : 0;
+}
+
+/* Write the files, quality and records of a finished terminal-day and
+ * complete the job: one transaction. */
+static int load(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
+                const char *plugins_json, tp_error *err)
+{
+    tp_db *db = c->db;
+    const tp_job *j = c->job;
+    int year = (int)strtol(j->date, NULL, 10);
+    if (tp_db_ensure_partition(db, year, err) < 0)
+        return TP_EDB;
+    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+        return TP_EDB;
+    int cancel = 0, rc = tp_queue_lock_owned(db, j, c->w->id, &cancel, err);
+    if (rc == TP_OK && cancel) {
+        rc = tp_queue_mark_cancelled(db, j, err);
+        if (rc == TP_OK)
+            rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
+        return rc == TP_OK ? TP_ECANCELLED : rc;
+    }
+    char spos[16], sid[32], satt[16];
+    snprintf(spos, sizeof spos, "%d", j->pos);
+    snprintf(sid, sizeof sid, "%lld", j->id);
+    snprintf(satt, sizeof satt, "%d", j->attempt);
+    const char *key[] = {j->branch, spos, j->date};
+    if (rc == TP_OK)
+        rc = tp_db_exec(db,
+                        "DELETE FROM records WHERE branch = $1 AND pos = $2 AND business_date = $3",
+                        3, key, err);
+    if (rc == TP_OK) {
+        PGresult *r = tp_db_query(db, "COPY records (" RECORD_COLUMNS ") FROM STDIN", 0, NULL, err);
+        if (!r)
+            rc = TP_EDB;
+        PQclear(r);
+    }
+    if (rc == TP_OK) {
+        char buf[65536];
+        size_t n;
+        rewind(c->spool);
+        while (rc == TP_OK && (n = fread(buf, 1, sizeof buf, c->spool)) > 0)
+            if (PQputCopyData(db->conn, buf, (int)n) != 1)
+                rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
+        if (PQputCopyEnd(db->conn, rc == TP_OK ? NULL : "aborted") != 1 && rc == TP_OK)
+            rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
+        PGresult *r;
+        while ((r = PQgetResult(db->conn))) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == TP_OK)
+                rc = tp_error_set(err, TP_EDB, "COPY: %s", PQresultErrorMessage(r));
+            PQclear(r);
+        }
+    }
+    for (size_t i = 0; rc == TP_OK && i < td->ncands; i++) {
+        const tp_candidate *cd = &td->cands[i];
+        char size[32], rows[32], hex[65];
+        snprintf(size, sizeof size, "%llu", (unsigned long long)cd->size);
+        snprintf(rows, sizeof rows, "%llu", (unsigned long long)cd->rows);
+        int have_sha = file_sha256(cd->path, hex) == 0;
+        const char *p[] = {sid, satt, j->branch, spos, j->date, tp_schema_of(cd->rn.type)->name,
+                           cd->name, size, cd->counted ? rows : NULL, have_sha ? hex : NULL,
+                           cd->chosen ? "t" : "f", cd->reason};
+        rc = tp_db_exec(db,
+                        "INSERT INTO files (job_id, attempt, branch, pos, business_date,"
+                        " report_type, name, size, data_rows, sha256, chosen, reason)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        12, p, err);
+    }
+    if (rc == TP_OK) {
+        const tp_quality *q = &res->quality;
+        json_t *missing = json_array(), *problems = json_array();
+        for (int t = 0; t < TP_TYPE_COUNT; t++)
+            if (q->missing & (1u << t))
+                json_array_append_new(missing, json_string(tp_schema_of(t)->name));
+        for (size_t i = 0; i < q->nproblems; i++)
+            json_array_append_new(
+                problems, json_pack("{s:s, s:I, s:s, s:s}", "file", q->problems[i].file, "line",
+                                    (json_int_t)q->problems[i].line, "severity",
+                                    q->problems[i].severity == TP_PROBLEM_ERROR ? "error"
+                                                                                : "warning",
+                                    "reason", q->problems[i].reason));
+        char *ms = json_dumps(missing, JSON_COMPACT), *ps = json_dumps(problems, JSON_COMPACT);
+        char a[32], b[32], w3[32], lo[32];
+        snprintf(a, sizeof a, "%llu", (unsigned long long)q->rows_outside_date);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)q->rows_rejected);
+        snprintf(w3, sizeof w3, "%llu", (unsigned long long)q->warnings);
+        snprintf(lo, sizeof lo, "%llu", (unsigned long long)q->problems_left_out);
+        const char *p[] = {sid, j->branch, spos, j->date, a, b, w3, ms, ps, lo};
+        if (!ms || !ps)
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+        else
+            rc = tp_db_exec(db,
+                            "INSERT INTO quality_flags (job_id, branch, pos, business_date,"
+                            " rows_outside_date, rows_rejected, warnings, missing_reports,"
+                            " problems, problems_left_out) SELECT $1, $2, $3, $4, $5, $6, $7,"
+                            " ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9::jsonb, $10",
+                            10, p, err);
+        free(ms);
+        free(ps);
+        json_decref(missing);
+        json_decref(problems);
+    }
+    if (rc == TP_OK)
+        rc = tp_queue_mark_succeeded(db, j, c->records, plugins_json, err);
+    const char *pause = getenv("TILLPIPE_TEST_PAUSE_IN_LOAD"); /* crash tests only */
+    if (rc == TP_OK && pause)
+        sleep_s(strtod(pause, NULL));
+    if (rc == TP_OK)
+        rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
+    else
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+    return rc;
+}
+
+static char *plugins_json(const tp_termday_result *res)
+{
+    json_t *o = json_object();
+    for (int t = 0; t < TP_TYPE_COUNT; t++)
+        if (res->plugin[t])
+            json_object_set_new(o, tp_schema_of(t)->name,
+                                json_pack("{s:s, s:s, s:s}", "name", res->plugin[t]->desc->name,
+                                          "version", res->plugin[t]->desc->version, "sha256",
+                                          res->plugin[t]->sha256));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return s;
+}
+
+/* Run one claimed job to its end (succeeded, failed/retry, cancelled,
+ * released or lost). */
+static void run_job(worker *w, int me, tp_db *db, const tp_job *job)
+{
+    job_ctx c = {.w = w, .me = me, .db = db, .job = job, .stage = "fetch"};
+    tp_error err = {0};
+    tp_scan *scan = NULL;
+    tp_config *cfg = NULL;
+    tp_termday_result res;
+    memset(&res, 0, sizeof res);
+    char *pj = NULL;
+    int rc;
+
+    /* fetch: the terminal-day's files from the local reports folder */
+    tp_scan_filter filter = {job->branch, job->pos, job->date};
+    if (tp_scan_dir(w->o->reports_dir, &filter, &scan, &err) < 0) {
+        job_error(&c, "source_unavailable", 1, err.msg);
+        goto failed;
+    }
+    if (scan->ndays == 0) {
+        char m[256];
+        snprintf(m, sizeof m, "no report files yet for %s/%d/%s", job->branch, job->pos,
+                 job->date);
+        job_error(&c, "no_files", 1, m);
+        goto failed;
+    }
+    if ((rc = boundary(&c)) != TP_OK)
+        goto boundary_stop;
+
+    /* parse + combine into the spool */
+    c.stage = "parse";
+    if (!(cfg = load_config(db, &err))) {
+        job_error(&c, tp_db_broken(db) ? "database_unavailable" : "config_invalid", 1, err.msg);
+        goto failed;
+    }
+    if (!(c.spool = tmpfile())) {
+        job_error(&c, "spool_unavailable", 1, strerror(errno));
+        goto failed;
+    }
+    tp_pipeline pl = {w->o->plugins, cfg};
+    if (tp_pipeline_termday(&pl, &scan->days[0], spool_record, &c, &res, &err) < 0) {
+        int retry = err.code == TP_EIO || err.code == TP_ENOMEM;
+        job_error(&c, err.code == TP_EPLUGIN || err.code == TP_ENOTFOUND ? "plugin_error"
+                      : err.code == TP_ECONFIG                          ? "config_invalid"
+                      : retry                                           ? "io_error"
+                                                                        : "parse_error",
+                  retry, err.msg);
+        goto failed;
+    }
+    if (fflush(c.spool) != 0) {
+        job_error(&c, "spool_unavailable", 1, strerror(errno));
+        goto failed;
+    }
+    if ((rc = boundary(&c)) != TP_OK)
+        goto boundary_stop;
+
+    /* load: one transaction */
+    c.stage = "load";
+    pj = plugins_json(&res);
+    rc = load(&c, &scan->days[0], &res, pj, &err);
+    if (rc == TP_OK) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.succeeded++;
+        w->stats.records += c.records;
+        pthread_mutex_unlock(&w->mu);
+        logf_(w, "job %lld %s/%d/%s: succeeded, %lld records", job->id, job->branch, job->pos,
+              job->date, c.records);
+        goto out;
+    }
+    if (rc == TP_ECANCELLED || rc == TP_ELOST)
+        goto boundary_stop;
+    job_error(&c, tp_db_broken(db) ? "database_unavailable" : "load_error", 1, err.msg);
+    goto failed;
+
+boundary_stop:
+    if (rc == TP_ELOST) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.lost++;
+        pthread_mutex_unlock(&w->mu);
+        logf_(w, "job %lld: lease lost, nothing written", job->id);
+    } else if (rc == TP_ECANCELLED) {
+        if (c.stage != (const char *)"load") { /* load already marked it */
+            tp_error e2 = {0};
+            int cancel = 0;
+            if (tp_db_exec(db, "BEGIN", 0, NULL, &e2) == TP_OK &&
+                tp_queue_lock_owned(db, job, w->id, &cancel, &e2) == TP_OK &&
+                tp_queue_mark_cancelled(db, job, &e2) == TP_OK)
+                tp_db_exec(db, "COMMIT", 0, NULL, &e2);
+            else
+                PQclear(PQexec(db->conn, "ROLLBACK"));
+        }
+        pthread_mutex_lock(&w->mu);
+        w->stats.cancelled++;
+        pthread_mutex_unlock(&w->mu);
+        logf_(w, "job %lld: cancelled", job->id);
+    } else { /* stopping: give it back */
+        tp_error e2 = {0};
+        tp_queue_release(db, job, w->id, &e2);
+        pthread_mutex_lock(&w->mu);
+        w->stats.released++;
+        pthread_mutex_unlock(&w->mu);
+        logf_(w, "job %lld: released (shutting down)", job->id);
+    }
+    goto out;
+
+failed: {
+    tp_error e2 = {0};
+    /* the attempt's own connection may be the casualty: reconnect once */
+    if (tp_db_broken(db))
+        PQreset(db->conn);
+    int frc = tp_queue_fail(db, job, w->id, c.stage, c.code, c.retryable, c.msg,
+                            w->o->backoff_base, &e2);
+    pthread_mutex_lock(&w->mu);
+    if (frc == TP_ELOST)
+        w->stats.lost++;
+    else if (c.retryable && job->attempt < job->max_attempts)
+        w->stats.retried++;
+    else
+        w->stats.failed++;
+    pthread_mutex_unlock(&w->mu);
+    logf_(w, "job %lld %s/%d/%s attempt %d: %s at %s: %s%s", job->id, job->branch, job->pos,
+          job->date, job->attempt, c.code, c.stage, c.msg,
+          frc == TP_OK ? "" : " (could not record the failure; the lease will expire)");
+}
+out:
+    if (c.spool)
+        fclose(c.spool);
+    free(pj);
+    tp_termday_result_clear(&res);
+    tp_scan_destroy(scan);
+    tp_config_destroy(cfg);
+}
+
+/* ------------------------------------------------------------ threads */
+
+typedef struct thread_arg {
+    worker *w;
+    int me;
+} thread_arg;
+
+static int queue_empty(tp_db *db)
+{
+    tp_error err = {0};
+    PGresult *r = tp_db_query(db,
+                              "SELECT NOT EXISTS (SELECT 1 FROM jobs WHERE status IN"
+                              " ('queued', 'running'))",
+                              0, NULL, &err);
+    int empty = r && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return empty;
+}
+
+static void *thread_main(void *arg)
+{
+    thread_arg *ta = arg;
+    worker *w = ta->w;
+    const tp_worker_opts *o = w->o;
+    tp_error err = {0};
+    tp_db *db = NULL;
+    double last_rescue = 0, idle = 0.05;
+    while (!*o->stop) {
+        if (!db || tp_db_broken(db)) {
+            tp_db_close(db);
+            db = tp_db_connect_retry(o->db_url, (volatile int *)o->stop, &err);
+            if (!db)
+                break;
+        }
+        if (ta->me == 0 && now_s() - last_rescue > o->lease_seconds / 4.0) {
+            int rescued = 0;
+            if (tp_queue_rescue(db, &rescued, &err) == TP_OK && rescued)
+                logf_(w, "rescued %d job%s with expired leases", rescued, rescued == 1 ? "" : "s");
+            last_rescue = now_s();
+        }
+        tp_job job;
+        int n = 0;
+        if (tp_queue_claim(db, w->id, o->lease_seconds, &job, 1, &n, &err) < 0) {
+            sleep_s(0.5);
+            continue;
+        }
+        if (n == 0) {
+            if (o->exit_when_idle && queue_empty(db))
+                break;
+            sleep_s(idle);
+            idle = idle * 2 > 1.0 ? 1.0 : idle * 2;
+            continue;
+        }
+        idle = 0.05;
+        pthread_mutex_lock(&w->mu);
+        w->slots[ta->me] = (slot){.busy = 1, .job = job};
+        pthread_mutex_unlock(&w->mu);
+        run_job(w, ta->me, db, &job);
+        pthread_mutex_lock(&w->mu);
+        w->slots[ta->me].busy = 0;
+        pthread_mutex_unlock(&w->mu);
+    }
+    tp_db_close(db);
+    return NULL;
+}
+
+int tp_worker_run(const tp_worker_opts *o, tp_worker_stats *stats, tp_error *err)
+{
+    if (o->concurrency < 1 || o->concurrency > TP_MAX_THREADS)
+        return tp_error_set(err, TP_EINVAL, "concurrency must be 1-%d", TP_MAX_THREADS);
+    worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
+    w->o = o;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(w->id, sizeof w->id, "%s:%d:%lx", host, (int)getpid(), (unsigned long)time(NULL));
+    pthread_mutex_init(&w->mu, NULL);
+    /* Fail fast on a wrong schema before starting threads. */
+    tp_db *db = tp_db_connect_retry(o->db_url, (volatile int *)o->stop, err);
+    int rc = db ? tp_db_check_schema(db, err) : (err ? err->code : TP_EDB);
+    tp_db_close(db);
+    if (rc < 0) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return rc;
+    }
+    logf_(w, "%s started: %d thread%s, lease %d s", w->id, o->concurrency,
+          o->concurrency == 1 ? "" : "s", o->lease_seconds);
+    pthread_t hb, th[TP_MAX_THREADS];
+    thread_arg args[TP_MAX_THREADS];
+    pthread_create(&hb, NULL, heartbeat_main, w);
+    for (int i = 0; i < o->concurrency; i++) {
+        args[i] = (thread_arg){w, i};
+        pthread_create(&th[i], NULL, thread_main, &args[i]);
+    }
+    /* Watch for the stop signal to start the drain clock. */
+    int joined[TP_MAX_THREADS] = {0};
+    for (int running = o->concurrency; running > 0;) {
+        pthread_mutex_lock(&w->mu);
+        if (*o->stop && !w->stop_at)
+            w->stop_at = time(NULL) + o->drain_seconds;
+        pthread_mutex_unlock(&w->mu);
+        for (int i = 0; i < o->concurrency; i++)
+            if (!joined[i] && pthread_tryjoin_np(th[i], NULL) == 0) {
+                joined[i] = 1;
+                running--;
+            }
+        if (running)
+            sleep_s(0.05);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(hb, NULL);
+    if (stats)
+        *stats = w->stats;
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return TP_OK;
+}
