@@ -500,7 +500,7 @@ int tp__cmd_worker(int argc, char **argv)
         {"lease", required_argument, 0, 'l'},    {"backoff", required_argument, 0, 'b'},
         {"drain", required_argument, 0, 'd'},    {"exit-when-idle", no_argument, 0, 'x'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"noop", no_argument, 0, 'N'},           {0, 0, 0, 0}};
     static const char usage[] =
         "usage: tillpipe worker --reports DIR [--concurrency N] [--database URL]\n"
         "  --reports DIR      where terminal-days' report files are found\n"
@@ -508,7 +508,8 @@ int tp__cmd_worker(int argc, char **argv)
         "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
         "  --backoff S        first retry delay in seconds (doubling), default 2\n"
         "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
-        "  --exit-when-idle   stop once nothing is queued or running\n";
+        "  --exit-when-idle   stop once nothing is queued or running\n"
+        "  --noop             benchmark the queue: complete each job without running it\n";
     tp_worker_opts o = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
                         .drain_seconds = 30, .stop = &stop_flag};
     const char *plugin_dir = NULL;
@@ -523,6 +524,7 @@ int tp__cmd_worker(int argc, char **argv)
         case 'P': plugin_dir = optarg; break;
         case 'x': o.exit_when_idle = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'N': o.noop = 1; break;
         case 'c':
         case 'l':
         case 'd':
@@ -546,7 +548,7 @@ int tp__cmd_worker(int argc, char **argv)
             return TP_EXIT_USAGE;
         }
     }
-    if (!o.reports_dir) {
+    if (!o.reports_dir && !o.noop) {
         tp__die_msg("worker", "--reports DIR is required");
         return TP_EXIT_USAGE;
     }

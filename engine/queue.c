@@ -273,6 +273,34 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
     return rc;
 }
 
+int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, int *done,
+                            tp_error *err)
+{
+    fence f;
+    fence_init(&f, job, worker);
+    PGresult *r = Q(db,
+                    "WITH j AS (UPDATE jobs SET status = 'succeeded', records = 0,"
+                    " finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,"
+                    " last_error = NULL, updated_at = now()"
+                    " WHERE " FENCE " AND NOT rerun_requested AND NOT cancel_requested"
+                    " RETURNING id, attempts)"
+                    " UPDATE job_attempts a SET stage = 'done', finished_at = now()"
+                    " FROM j WHERE a.job_id = j.id AND a.attempt = j.attempts RETURNING 1",
+                    3, f.p, err);
+    if (!r)
+        return TP_EDB;
+    *done = PQntuples(r) == 1;
+    PQclear(r);
+    if (*done)
+        return TP_OK;
+    int cancel; /* still ours?  then the caller finishes it in a transaction */
+    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+        return TP_EDB;
+    int rc = tp_queue_lock_owned(db, job, worker, &cancel, err);
+    rollback(db);
+    return rc;
+}
+
 int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
 {
     char id[32], att[16];

@@ -66,6 +66,13 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                             const char *plugins_json, tp_error *err);
 
+/* Complete a job that wrote nothing (one fenced statement, no transaction
+ * of the caller's): succeeded, unless a cancel or a rerun was asked for, in
+ * which case *done = 0 and the caller takes the transactional path.
+ * TP_ELOST when the attempt no longer owns the job. */
+int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, int *done,
+                            tp_error *err);
+
 /* Inside the caller's transaction, after tp_queue_lock_owned: cancelled. */
 int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err);
 

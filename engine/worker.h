@@ -28,6 +28,7 @@ typedef struct tp_worker_opts {
     int exit_when_idle;         /* return once nothing is queued or running */
     volatile sig_atomic_t *stop;/* set asynchronously to stop (SIGTERM) */
     int quiet;
+    int noop;                   /* benchmark: complete each job at once, no pipeline */
 } tp_worker_opts;
 
 typedef struct tp_worker_stats {

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libsodium-dev check libsubunit-dev
+          libpq-dev postgresql postgresql-client
           binutils)
 missing=()
 for p in "${packages[@]}"; do

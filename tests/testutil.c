@@ -2,10 +2,12 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 char *tu_tmpdir(void)
 {
@@ -106,4 +108,66 @@ int tu_run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed;
+}
+
+static char pg_dir[256];
+static char pg_url[512];
+
+static int pgctl(const char *verb)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tests/pg/pgctl.sh' %s '%s' >/dev/null", TP_TEST_SOURCE_DIR,
+             verb, pg_dir);
+    return system(cmd);
+}
+
+const char *tu_pg_start(void)
+{
+    snprintf(pg_dir, sizeof pg_dir, "/tmp/tillpipe-test-pg-XXXXXX");
+    if (!mkdtemp(pg_dir))
+        return NULL;
+    rmdir(pg_dir); /* pgctl.sh creates it, owned by the server's user */
+    if (pgctl("start") != 0) {
+        fprintf(stderr, "testutil: could not start PostgreSQL in %s (log: %s/log)\n", pg_dir,
+                pg_dir);
+        return NULL;
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/url", pg_dir);
+    char *u = tu_read(path, NULL);
+    if (!u)
+        return NULL;
+    u[strcspn(u, "\n")] = '\0';
+    snprintf(pg_url, sizeof pg_url, "%s", u);
+    free(u);
+    setenv("TILLPIPE_DATABASE_URL", pg_url, 1);
+    return pg_url;
+}
+
+void tu_pg_stop(void)
+{
+    if (pg_dir[0])
+        pgctl("stop");
+    pg_dir[0] = '\0';
+}
+
+int tu_pg_restart(void) { return pgctl("restart"); }
+int tu_pg_kill(void) { return pgctl("kill"); }
+
+char *tu_pg_value(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    char *v = NULL;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if ((PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0))
+            v = strdup(PQgetvalue(r, 0, 0));
+        else if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            v = strdup("");
+        else
+            fprintf(stderr, "tu_pg_value: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return v;
 }

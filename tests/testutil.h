@@ -19,6 +19,18 @@ int tu_run(const char *cmdline, char **out);
 /* Number of entries in a directory, "." and ".." excluded. */
 int tu_count_entries(const char *dir);
 
+/* A PostgreSQL of the test's own (tests/pg/pgctl.sh): started in a new
+ * temporary directory, on a unix socket and a random port.  Returns its libpq
+ * URL (static; valid until tu_pg_stop) or NULL with a message on stderr.
+ * Call from main() before running the suite; forked test cases share it. */
+const char *tu_pg_start(void);
+void tu_pg_stop(void);
+int tu_pg_restart(void); /* fast shutdown and start again: 0 on success */
+int tu_pg_kill(void);    /* SIGKILL the postmaster (crash test): 0 on success */
+/* psql-free SQL for tests: run `sql`, return the first value (malloc'd) or
+ * NULL on error. */
+char *tu_pg_value(const char *sql);
+
 /* Run a suite in the normal Check runner; returns the number of failures. */
 int tu_run_suite(Suite *s);
 
