@@ -206,17 +206,18 @@ int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_erro
             rc = tp_error_set(err, TP_ELIMIT, "%s/%s: path too long", dir, e->d_name);
             break;
         }
+        /* Names first: a worker scans a big folder for one terminal-day, and
+         * only the matching files need a stat. */
+        tp_report_name rn;
+        int named = tp_report_name_parse(e->d_name, &rn, NULL) == 0;
+        if (named && f &&
+            ((f->branch && strcmp(f->branch, rn.branch) != 0) || (f->pos && f->pos != rn.pos) ||
+             (f->date && strcmp(f->date, rn.date) != 0)))
+            continue;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        tp_report_name rn;
-        if (tp_report_name_parse(e->d_name, &rn, NULL) < 0) {
-            rc = add_ignored(s, e->d_name, err);
-            continue;
-        }
-        if (f && ((f->branch && strcmp(f->branch, rn.branch) != 0) ||
-                  (f->pos && f->pos != rn.pos) || (f->date && strcmp(f->date, rn.date) != 0)))
-            continue;
-        rc = tp_scan_add(s, path, &rn, (uint64_t)st.st_size, err);
+        rc = named ? tp_scan_add(s, path, &rn, (uint64_t)st.st_size, err)
+                   : add_ignored(s, e->d_name, err);
     }
     closedir(d);
     if (rc < 0) {
