@@ -31,8 +31,12 @@ start)
   chmod 755 "$dir"
   [ "$(id -u)" -eq 0 ] && chown "$user" "$dir"
   as "$bindir/initdb" -D "$dir/data" -U tillpipe --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  port=$(( (RANDOM % 20000) + 30000 ))
-  cat >> "$dir/data/postgresql.conf" <<CONF
+  cp "$dir/data/postgresql.conf" "$dir/postgresql.conf.orig"
+  # A random port; another server may hold it, so try a few.
+  for try in 1 2 3 4 5; do
+    port=$(( (RANDOM % 20000) + 30000 ))
+    cp "$dir/postgresql.conf.orig" "$dir/data/postgresql.conf"
+    cat >> "$dir/data/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$dir'
 port = $port
@@ -40,9 +44,12 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 128MB
 CONF
-  pg_ctl_ start >/dev/null
+    [ "$(id -u)" -eq 0 ] && chown "$user" "$dir/data/postgresql.conf"
+    if pg_ctl_ start >/dev/null 2>&1; then break; fi
+    [ "$try" -lt 5 ] || { echo "pgctl: could not start PostgreSQL (see $dir/log)" >&2; exit 1; }
+  done
   as "$bindir/createdb" -h "$dir" -p "$port" -U tillpipe tillpipe
   echo "postgresql:///tillpipe?host=$dir&port=$port&user=tillpipe" > "$dir/url"
   chmod 644 "$dir/url"
