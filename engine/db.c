@@ -36,6 +36,48 @@ static int db_fail(tp_error *err, const char *what, const char *msg)
 
 static void quiet_notice(void *arg, const char *msg) { (void)arg, (void)msg; }
 
+/* Replace every `n` bytes long copy of `secret` in `msg` by "***". */
+static void redact_one(char *msg, size_t cap, const char *secret, size_t n)
+{
+    char out[1024];
+    size_t o = 0;
+    for (const char *m = msg; *m && o + 4 < sizeof out;) {
+        if (strncmp(m, secret, n) == 0) {
+            memcpy(out + o, "***", 3);
+            o += 3;
+            m += n;
+        } else {
+            out[o++] = *m++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(msg, cap, "%s", out);
+}
+
+/* libpq's messages about a malformed URL quote it (or a token of it) whole:
+ * blank out the password it may hold -- user:PASSWORD@ in a URI, password=
+ * as a URI parameter or a keyword. */
+static void redact_password(char *msg, size_t cap, const char *url)
+{
+    const char *s = strstr(url, "://");
+    if (s) {
+        s += 3;
+        const char *end = s + strcspn(s, "/?"), *at = NULL;
+        for (const char *q = s; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+        if (colon && at - colon > 1)
+            redact_one(msg, cap, colon + 1, (size_t)(at - colon - 1));
+    }
+    for (const char *q = url; (q = strstr(q, "password=")) != NULL; q += 9) {
+        const char *v = q + 9 + (q[9] == '\'');
+        size_t n = strcspn(v, "&' \t");
+        if (n)
+            redact_one(msg, cap, v, n);
+    }
+}
+
 tp_db *tp_db_connect(const char *url, tp_error *err)
 {
     if (!url) {
@@ -48,10 +90,16 @@ tp_db *tp_db_connect(const char *url, tp_error *err)
         tp_error_set(err, TP_ENOMEM, "out of memory");
         return NULL;
     }
-    db->conn = PQconnectdb(url);
+    /* A default connect timeout, so a silent host cannot hang a command; a
+     * connect_timeout in the URL overrides it (expanded dbname comes later). */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", url, NULL};
+    db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
         db_fail(err, "cannot connect to the database",
                 db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        if (err)
+            redact_password(err->msg, sizeof err->msg, url);
         tp_db_close(db);
         return NULL;
     }
@@ -123,10 +171,18 @@ static int known_version(void)
 
 int tp_db_schema_version(tp_db *db, int *version, tp_error *err)
 {
-    PGresult *r = tp_db_query(db,
-                              "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
-                              "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END",
-                              0, NULL, err);
+    /* Two statements: one naming schema_migrations is rejected outright
+     * while the table does not exist. */
+    PGresult *r = tp_db_query(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
+                              err);
+    if (!r)
+        return TP_EDB;
+    int exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    *version = 0;
+    if (!exists)
+        return TP_OK;
+    r = tp_db_query(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL, err);
     if (!r)
         return TP_EDB;
     *version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10); /* the server formatted it */

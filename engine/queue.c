@@ -54,42 +54,66 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
     if (tp_db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))",
                    3, key, err) < 0)
         goto fail;
-    r = Q(db,
-          "SELECT id, status FROM jobs WHERE branch = $1 AND pos = $2 AND business_date = $3 "
-          "AND status IN ('queued', 'running')",
-          3, key, err);
-    if (!r)
-        goto fail;
-    if (PQntuples(r) > 0) {
-        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        int running = strcmp(PQgetvalue(r, 0, 1), "running") == 0;
-        PQclear(r);
-        *result = TP_ENQUEUE_EXISTING;
-        if (force) {
+    /* Look again when the live job changed under us: it may finish while we
+     * wait for its row (then a force must queue a new run, not mark a
+     * finished job), and a range enqueue, which takes no advisory lock, may
+     * insert the key first (then that is the live job). */
+    for (int tries = 0;; tries++) {
+        if (tries == 100) {
+            rc = tp_error_set(err, TP_EDB, "job %s/%d/%s keeps changing; try again", branch, pos,
+                              date);
+            rollback(db);
+            return rc;
+        }
+        r = Q(db,
+              "SELECT id, status FROM jobs WHERE branch = $1 AND pos = $2 AND business_date = $3 "
+              "AND status IN ('queued', 'running')",
+              3, key, err);
+        if (!r)
+            goto fail;
+        if (PQntuples(r) > 0) {
+            *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            int running = strcmp(PQgetvalue(r, 0, 1), "running") == 0;
+            PQclear(r);
+            *result = TP_ENQUEUE_EXISTING;
+            if (!force)
+                break;
             char sid[32];
             snprintf(sid, sizeof sid, "%lld", *id);
             const char *p[] = {sid};
-            if (tp_db_exec(db,
-                           running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
-                                     "WHERE id = $1"
-                                   : "UPDATE jobs SET force = true, updated_at = now() WHERE id = $1",
-                           1, p, err) < 0)
+            r = Q(db,
+                  running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
+                            "WHERE id = $1 AND status = 'running' RETURNING 1"
+                          : "UPDATE jobs SET force = true, updated_at = now() "
+                            "WHERE id = $1 AND status = 'queued' RETURNING 1",
+                  1, p, err);
+            if (!r)
                 goto fail;
+            int updated = PQntuples(r) == 1;
+            PQclear(r);
+            if (!updated)
+                continue;
             if (running)
                 *result = TP_ENQUEUE_RERUN;
+            break;
         }
-    } else {
         PQclear(r);
         const char *p[] = {branch, spos, date, force ? "t" : "f", created_by};
         r = Q(db,
               "INSERT INTO jobs (branch, pos, business_date, force, created_by) "
-              "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+              "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (branch, pos, business_date) "
+              "WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
               5, p, err);
         if (!r)
             goto fail;
-        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        int inserted = PQntuples(r) == 1;
+        if (inserted)
+            *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
+        if (!inserted)
+            continue;
         *result = TP_ENQUEUE_CREATED;
+        break;
     }
     if (tp_db_exec(db, "COMMIT", 0, NULL, err) < 0)
         goto fail;
@@ -105,17 +129,19 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
     const char *p[] = {from, to, created_by, force ? "t" : "f"};
     if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
         return TP_EDB;
-    PGresult *r = Q(db,
-                    "WITH want AS ("
-                    "  SELECT b.code, t, d::date AS day FROM branches b, unnest(b.terminals) t,"
-                    "  generate_series($1::date, $2::date, interval '1 day') d WHERE b.active),"
-                    " ins AS ("
-                    "  INSERT INTO jobs (branch, pos, business_date, created_by, force)"
-                    "  SELECT code, t, day, $3, $4 FROM want ORDER BY day, code, t"
-                    "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
-                    "  DO NOTHING RETURNING 1)"
-                    " SELECT count(*) FROM ins",
-                    4, p, err);
+    /* Run twice with force: a live job that finished while the UPDATE below
+     * waited for its row is skipped by it, so its key needs a new job. */
+    static const char insert_sql[] =
+        "WITH want AS ("
+        "  SELECT b.code, t, d::date AS day FROM branches b, unnest(b.terminals) t,"
+        "  generate_series($1::date, $2::date, interval '1 day') d WHERE b.active),"
+        " ins AS ("
+        "  INSERT INTO jobs (branch, pos, business_date, created_by, force)"
+        "  SELECT code, t, day, $3, $4 FROM want ORDER BY day, code, t"
+        "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+        "  DO NOTHING RETURNING 1)"
+        " SELECT count(*) FROM ins";
+    PGresult *r = Q(db, insert_sql, 4, p, err);
     if (!r) {
         rollback(db);
         return TP_EDB;
@@ -131,6 +157,15 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
                    2, p, err) < 0) {
         rollback(db);
         return TP_EDB;
+    }
+    if (force) {
+        r = Q(db, insert_sql, 4, p, err);
+        if (!r) {
+            rollback(db);
+            return TP_EDB;
+        }
+        *created += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
     }
     return tp_db_exec(db, "COMMIT", 0, NULL, err);
 }
@@ -324,7 +359,7 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
                   const char *code, int retryable, const char *message, double backoff_base,
                   tp_error *err)
 {
-    unsigned seed = (unsigned)(job->id * 2654435761u) ^ (unsigned)job->attempt;
+    unsigned seed = ((unsigned)job->id * 2654435761u) ^ (unsigned)job->attempt;
     char delay[32];
     snprintf(delay, sizeof delay, "%.3f", tp_queue_backoff(job->attempt, backoff_base, &seed));
     fence f;
@@ -426,11 +461,13 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
 int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
 {
     PGresult *r = Q(db,
-                    "WITH u AS (UPDATE jobs SET status = CASE WHEN attempts >= max_attempts"
-                    " THEN 'failed' ELSE 'queued' END::job_status,"
+                    "WITH u AS (UPDATE jobs SET status = CASE WHEN cancel_requested THEN"
+                    " 'cancelled' WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued'"
+                    " END::job_status,"
                     " last_error = 'lease expired: worker ' || coalesce(lease_owner, '?') ||"
                     " ' stopped heartbeating', run_after = now(),"
-                    " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+                    " finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts"
+                    " THEN now() END,"
                     " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
                     " WHERE status = 'running' AND lease_expires_at < now()"
                     " RETURNING id, attempts)"
