@@ -385,13 +385,16 @@ int tp__cmd_jobs(int argc, char **argv)
 int tp__cmd_job(int argc, char **argv)
 {
     static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"cancel", no_argument, 0, 'c'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
+    int c, cancel = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'D')
             db_opt = optarg;
+        else if (c == 'c')
+            cancel = 1;
         else {
             if (c != 'h')
                 tp__die_msg("job", "unknown or incomplete option \"%s\"", argv[optind - 1]);
@@ -400,8 +403,7 @@ int tp__cmd_job(int argc, char **argv)
         }
     }
     long id;
-    int cancel = optind + 2 == argc && strcmp(argv[optind + 1], "--cancel") == 0;
-    if ((optind + 1 != argc && !cancel) || tp__parse_long(argv[optind], 1, 0x7fffffffL, &id) < 0) {
+    if (optind + 1 != argc || tp__parse_long(argv[optind], 1, 0x7fffffffL, &id) < 0) {
         tp__die_msg("job", "usage: tillpipe job ID [--cancel] (ID a job number)");
         return TP_EXIT_USAGE;
     }
@@ -506,7 +508,7 @@ int tp__cmd_worker(int argc, char **argv)
         "  --reports DIR      where terminal-days' report files are found\n"
         "  --concurrency N    jobs run at once (threads), default 2\n"
         "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
-        "  --backoff S        first retry delay in seconds (doubling), default 2\n"
+        "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
         "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
         "  --exit-when-idle   stop once nothing is queued or running\n"
         "  --noop             benchmark the queue: complete each job without running it\n";
@@ -540,7 +542,7 @@ int tp__cmd_worker(int argc, char **argv)
             else if (c == 'd')
                 o.drain_seconds = (int)v;
             else
-                o.backoff_base = (double)v;
+                o.backoff_base = (double)v; /* 0: retry at once */
             break;
         case 'h': fputs(usage, stdout); return TP_EXIT_OK;
         default:

@@ -14,6 +14,8 @@ static void rollback(tp_db *db)
 
 double tp_queue_backoff(int attempt, double base, unsigned *seed)
 {
+    if (base == 0)
+        return 0; /* retry at once (tests) */
     double d = base > 0 ? base : 2.0;
     for (int i = 1; i < attempt && d < 600; i++)
         d *= 2;
@@ -461,7 +463,12 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
 int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
 {
     PGresult *r = Q(db,
-                    "WITH u AS (UPDATE jobs SET status = CASE WHEN cancel_requested THEN"
+                    /* Skip rows a load transaction holds (their owner is alive and
+                     * finishing) and re-check expiry at lock time, not at statement
+                     * start, so a long wait never rescues a live lease. */
+                    "WITH x AS MATERIALIZED (SELECT id FROM jobs WHERE status = 'running'"
+                    " AND lease_expires_at < clock_timestamp() FOR UPDATE SKIP LOCKED),"
+                    " u AS (UPDATE jobs SET status = CASE WHEN cancel_requested THEN"
                     " 'cancelled' WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued'"
                     " END::job_status,"
                     " last_error = 'lease expired: worker ' || coalesce(lease_owner, '?') ||"
@@ -469,8 +476,9 @@ int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
                     " finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts"
                     " THEN now() END,"
                     " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
-                    " WHERE status = 'running' AND lease_expires_at < now()"
-                    " RETURNING id, attempts)"
+                    " FROM x WHERE jobs.id = x.id AND jobs.status = 'running'"
+                    " AND jobs.lease_expires_at < clock_timestamp()"
+                    " RETURNING jobs.id, jobs.attempts)"
                     " UPDATE job_attempts a SET error_code = 'lease_expired', retryable = true,"
                     " message = 'the worker stopped heartbeating (crashed, killed or cut off)',"
                     " finished_at = now() FROM u WHERE a.job_id = u.id AND a.attempt = u.attempts"

@@ -96,8 +96,9 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
  * many.  Any worker may call it; the condition is re-checked in the UPDATE. */
 int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err);
 
-/* The delay before retry number `attempt` (1-based): `base` seconds (2 by
- * default) doubling, at most 10 minutes, with jitter in [delay/2, delay]. */
+/* The delay before retry number `attempt` (1-based): `base` seconds (< 0:
+ * the default 2 s; 0: none) doubling, at most 10 minutes, with jitter in
+ * [delay/2, delay]. */
 double tp_queue_backoff(int attempt, double base, unsigned *seed);
 
 #endif

@@ -24,8 +24,9 @@
 typedef struct slot {
     int busy;
     tp_job job;
-    int cancel; /* a cancel was requested */
-    int lost;   /* the lease was lost */
+    int cancel;  /* a cancel was requested */
+    int lost;    /* the lease was lost */
+    int loading; /* in its load transaction, which holds the job row locked */
 } slot;
 
 typedef struct worker {
@@ -79,7 +80,7 @@ static void *heartbeat_main(void *arg)
         tp_job jobs[TP_MAX_THREADS];
         int idx[TP_MAX_THREADS], n = 0;
         for (int i = 0; i < w->o->concurrency; i++)
-            if (w->slots[i].busy && !w->slots[i].lost) {
+            if (w->slots[i].busy && !w->slots[i].lost && !w->slots[i].loading) {
                 jobs[n] = w->slots[i].job;
                 idx[n++] = i;
             }
@@ -89,6 +90,17 @@ static void *heartbeat_main(void *arg)
         if (n > 0 && (!db || tp_db_broken(db))) {
             tp_db_close(db);
             db = tp_db_connect(w->o->db_url, &err);
+            /* A job row someone holds locked (a load transaction of ours
+             * that began after the snapshot above, a rescuer) must not stall
+             * the beats of every other job this process holds. */
+            char sql[64];
+            int ms = (int)(every * 250);
+            ms = ms < 50 ? 50 : ms > 1000 ? 1000 : ms;
+            snprintf(sql, sizeof sql, "SET lock_timeout = %d", ms);
+            if (db && tp_db_exec(db, sql, 0, NULL, &err) < 0) {
+                tp_db_close(db);
+                db = NULL;
+            }
         }
         for (int k = 0; db && k < n; k++) {
             int cancel = 0;
@@ -271,8 +283,8 @@ static int file_sha256(const char *path, char hex[65])
 
 /* Write the files, quality and records of a finished terminal-day and
  * complete the job: one transaction. */
-static int load(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
-                const char *plugins_json, tp_error *err)
+static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
+                    const char *plugins_json, tp_error *err)
 {
     tp_db *db = c->db;
     const tp_job *j = c->job;
@@ -380,6 +392,23 @@ static int load(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
     return rc;
 }
 
+/* load_txn, the heartbeat told to leave the job alone meanwhile: the
+ * transaction holds the job row locked (so no one can rescue it), and a
+ * heartbeat waiting for that lock -- as long as the load takes, perhaps
+ * longer than the lease -- would renew none of the process's other jobs. */
+static int load(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
+                const char *plugins_json, tp_error *err)
+{
+    pthread_mutex_lock(&c->w->mu);
+    c->w->slots[c->me].loading = 1;
+    pthread_mutex_unlock(&c->w->mu);
+    int rc = load_txn(c, td, res, plugins_json, err);
+    pthread_mutex_lock(&c->w->mu);
+    c->w->slots[c->me].loading = 0;
+    pthread_mutex_unlock(&c->w->mu);
+    return rc;
+}
+
 static char *plugins_json(const tp_termday_result *res)
 {
     json_t *o = json_object();
@@ -475,7 +504,7 @@ boundary_stop:
         pthread_mutex_unlock(&w->mu);
         logf_(w, "job %lld: lease lost, nothing written", job->id);
     } else if (rc == TP_ECANCELLED) {
-        if (c.stage != (const char *)"load") { /* load already marked it */
+        if (strcmp(c.stage, "load") != 0) { /* load already marked it */
             tp_error e2 = {0};
             int cancel = 0;
             if (tp_db_exec(db, "BEGIN", 0, NULL, &e2) == TP_OK &&
@@ -516,7 +545,9 @@ failed: {
     pthread_mutex_unlock(&w->mu);
     logf_(w, "job %lld %s/%d/%s attempt %d: %s at %s: %s%s", job->id, job->branch, job->pos,
           job->date, job->attempt, c.code, c.stage, c.msg,
-          frc == TP_OK ? "" : " (could not record the failure; the lease will expire)");
+          frc == TP_OK      ? ""
+          : frc == TP_ELOST ? " (the lease was already lost: another attempt owns the job)"
+                            : " (could not record the failure; the lease will expire)");
 }
 out:
     if (c.spool)

@@ -955,9 +955,11 @@ START_TEST(backoff_bounds)
         }
         ck_assert_msg(hi - lo > d / 4, "attempt %d: no jitter (%f..%f)", attempt, lo, hi);
     }
-    /* Doubling from the base, capped at 10 minutes; 0 = the default 2 s. */
-    double b = tp_queue_backoff(1, 0, &seed);
+    /* Doubling from the base, capped at 10 minutes; < 0 = the default 2 s,
+     * 0 = no delay. */
+    double b = tp_queue_backoff(1, -1, &seed);
     ck_assert(b >= 1 && b <= 2);
+    ck_assert(tp_queue_backoff(4, 0, &seed) == 0);
     b = tp_queue_backoff(3, 5, &seed);
     ck_assert(b >= 10 && b <= 20);
     b = tp_queue_backoff(10, 2, &seed);

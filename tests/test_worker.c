@@ -1,0 +1,1152 @@
+/* test_worker.c -- process-level tests of `tillpipe worker` against a real
+ * PostgreSQL (tests/pg/pgctl.sh, started once per test binary).
+ *
+ * Every case works in a database of its own, on data `tillpipe gen` writes
+ * into a temporary folder, and runs the real tillpipe binary: workers are
+ * child processes (fork + exec, pids kept) with short leases, killed with
+ * SIGKILL, frozen with SIGSTOP, stopped with SIGTERM, cut off with
+ * pg_terminate_backend, and the server itself is restarted and killed.
+ * Outcomes are checked exactly: job status and attempts, one `succeeded`
+ * event per job, the attempts' error codes, and the records table compared
+ * row by row with what `tillpipe run --format csv` gives for the same files.
+ *
+ * Two ways of catching a worker mid-job:
+ *   - TILLPIPE_TEST_PAUSE_IN_LOAD=S makes the worker sleep inside its load
+ *     transaction, after the job is marked succeeded and before COMMIT; the
+ *     test sees it as a backend "idle in transaction" whose last statement
+ *     is the attempt's completion (wait_paused()).
+ *   - a test connection holding LOCK TABLE branches: the worker reads the
+ *     branch configuration between fetch and parse, so it blocks there, a
+ *     job claimed and running but nothing loaded (lock_branches()).
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define BIN TP_TEST_BIN
+#define PLUGINS " --plugins " TP_TEST_PLUGIN_DIR
+/* Short leases (heartbeat every 0.5 s, rescue every 0.75 s), no retry wait. */
+#define WORKER BIN " worker" PLUGINS " --lease 3 --backoff 0"
+#define PAUSE(s) "TILLPIPE_TEST_PAUSE_IN_LOAD=" #s
+
+static char base_url[512]; /* the server's own database */
+static char url[700];      /* this case's database */
+static char *root;         /* every case's folder is in it; removed at the end */
+static char tmp[600];      /* this case's folder: <root>/<case> */
+
+/* Workers started by this case.  Each dies with the case's process (a failed
+ * assertion _exits it); the logs of a failed case are shown at the end. */
+#define MAXW 16
+static struct {
+    pid_t pid;
+    char log[800];
+} workers[MAXW];
+static int nworkers;
+
+/* ------------------------------------------------------------ helpers */
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* TP_TEST_VERBOSE=1: where the time goes. */
+static void trace(const char *what, int line)
+{
+    static double t0;
+    if (!getenv("TP_TEST_VERBOSE"))
+        return;
+    if (!t0)
+        t0 = now_s();
+    fprintf(stderr, "[%7.3f] line %d: %s\n", now_s() - t0, line, what);
+}
+#define TRACE(what) trace(what, __LINE__)
+
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg, (void)msg;
+}
+
+static PGconn *conn(void)
+{
+    PGconn *c = PQconnectdb(url);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* The first value of a query on the case's database (malloc'd; "" for a
+ * command), or NULL on any error (the server may be restarting). */
+static char *try_q(const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    char *v = NULL;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, quiet_notice, NULL);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+            v = strdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
+        else if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+            v = strdup("");
+        PQclear(r);
+    }
+    PQfinish(c);
+    return v;
+}
+
+static char *qs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *qs(const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    char *v = try_q(sql);
+    ck_assert_msg(v != NULL, "query failed: %s", sql);
+    return v;
+}
+
+static long long qi(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long qi(const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    char *v = try_q(sql);
+    ck_assert_msg(v != NULL, "query failed: %s", sql);
+    long long n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* The query's first value is `want`. */
+#define qeq(...) qeq_at(__LINE__, __VA_ARGS__)
+static void qeq_at(int line, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void qeq_at(int line, const char *want, const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    char *v = try_q(sql);
+    ck_assert_msg(v != NULL, "query failed: %s", sql);
+    int same = strcmp(v, want) == 0;
+    if (!same)
+        fprintf(stderr, "%s\n  gives \"%s\", want \"%s\"\n", sql, v, want);
+    free(v);
+    ck_assert_msg(same, "line %d: %s: not \"%s\"", line, sql, want);
+}
+
+/* Poll until the query gives `want`; 1 when it did within `timeout` s. */
+static int wait_for(double timeout, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int wait_for(double timeout, const char *want, const char *fmt, ...)
+{
+    char sql[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    TRACE(sql);
+    for (double end = now_s() + timeout;;) {
+        char *v = try_q(sql);
+        int ok = v && strcmp(v, want) == 0;
+        free(v);
+        if (ok)
+            return 1;
+        if (now_s() > end)
+            return 0;
+        sleep_s(0.05);
+    }
+}
+
+/* Run a command (stdout and stderr in *out); returns its exit status. */
+static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(char **out, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return tu_run(cmd, out);
+}
+
+/* Run a command that must succeed; returns its output (caller frees). */
+static char *ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *ok(const char *fmt, ...)
+{
+    char cmd[8192], *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    TRACE(cmd);
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == 0, "exit %d: %s\n%s", rc, cmd, out);
+    return out;
+}
+
+#define ok_contains(...) ok_contains_at(__LINE__, __VA_ARGS__)
+static void ok_contains_at(int line, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ok_contains_at(int line, const char *want, const char *fmt, ...)
+{
+    char cmd[8192], *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = tu_run(cmd, &out);
+    ck_assert_msg(rc == 0, "line %d: exit %d: %s\n%s", line, rc, cmd, out);
+    ck_assert_msg(strstr(out, want) != NULL, "line %d: %s: output lacks \"%s\":\n%s", line, cmd,
+                  want, out);
+    free(out);
+}
+
+/* Start a worker: `env` (NAME=VALUE or NULL) added to its environment, its
+ * stdout and stderr into a log in the case's folder.  It dies with us. */
+static int spawn(const char *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int spawn(const char *env, const char *fmt, ...)
+{
+    ck_assert_int_lt(nworkers, MAXW);
+    char cmd[8192] = "exec ";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + 5, sizeof cmd - 5, fmt, ap);
+    va_end(ap);
+    TRACE(cmd);
+    int w = nworkers++;
+    snprintf(workers[w].log, sizeof workers[w].log, "%s/worker%d.log", tmp, w);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(workers[w].log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        if (env)
+            putenv(strdup(env));
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    workers[w].pid = pid;
+    return w;
+}
+
+/* Wait for worker w to exit: its exit status, 128 + signal when killed by
+ * one, or -1 when still running after `timeout` s (then it is killed). */
+static int wait_exit(int w, double timeout)
+{
+    int st = 0;
+    TRACE("wait for a worker to exit");
+    for (double end = now_s() + timeout;;) {
+        pid_t r = waitpid(workers[w].pid, &st, WNOHANG);
+        if (r == workers[w].pid)
+            break;
+        if (now_s() > end) {
+            kill(workers[w].pid, SIGKILL);
+            waitpid(workers[w].pid, NULL, 0);
+            workers[w].pid = 0;
+            return -1;
+        }
+        sleep_s(0.05);
+    }
+    workers[w].pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define expect_exit(...) expect_exit_at(__LINE__, __VA_ARGS__)
+static void expect_exit_at(int line, int w, double timeout, int code)
+{
+    int rc = wait_exit(w, timeout);
+    char *log = tu_read(workers[w].log, NULL);
+    ck_assert_msg(rc == code, "line %d: worker %d: exit %d, want %d; log:\n%s", line, w, rc, code,
+                  log);
+    free(log);
+}
+
+static void kill9(int w)
+{
+    ck_assert_int_eq(kill(workers[w].pid, SIGKILL), 0);
+    waitpid(workers[w].pid, NULL, 0);
+    workers[w].pid = 0;
+}
+
+static char *wlog(int w)
+{
+    char *t = tu_read(workers[w].log, NULL);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+#define log_contains(...) log_contains_at(__LINE__, __VA_ARGS__)
+static void log_contains_at(int line, int w, const char *want)
+{
+    char *t = wlog(w);
+    ck_assert_msg(strstr(t, want) != NULL, "line %d: worker %d log lacks \"%s\":\n%s", line, w,
+                  want, t);
+    free(t);
+}
+
+static int count_substr(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
+        n++;
+    return n;
+}
+
+/* A fresh database for the case, migrated, with the chain's branches. */
+static void case_begin(const char *name)
+{
+    TRACE(name);
+    PGconn *c = PQconnectdb(base_url);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    exec_ok(c, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    exec_ok(c, sql);
+    PQfinish(c);
+    const char *rest = strchr(base_url, '?');
+    ck_assert_ptr_nonnull(rest);
+    snprintf(url, sizeof url, "postgresql:///%s%s", name, rest);
+    setenv("TILLPIPE_DATABASE_URL", url, 1);
+    unsetenv("TILLPIPE_TEST_PAUSE_IN_LOAD");
+    snprintf(tmp, sizeof tmp, "%s/%s", root, name);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    ok_contains("schema at version", BIN " migrate");
+    ok_contains("imported 8 branches", BIN " branch import --builtin");
+}
+
+/* Only these branches take part in range enqueues. */
+static void only_branches(const char *codes_sql)
+{
+    free(qs("UPDATE branches SET active = code IN (%s)", codes_sql));
+}
+
+/* `tillpipe gen ARGS --out <tmp>/sub`. */
+static void gen(const char *sub, const char *args)
+{
+    free(ok(BIN " gen %s --out %s/%s", args, tmp, sub));
+}
+
+/* Backends of workers asleep inside their load transaction, right after
+ * marking the job succeeded (TILLPIPE_TEST_PAUSE_IN_LOAD). */
+#define PAUSED_IN_LOAD                                                                             \
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"                     \
+    " AND state = 'idle in transaction' AND query LIKE 'UPDATE job_attempts SET stage = "          \
+    "''done''%%'"
+/* Backends waiting for a lock (a worker blocked on the held branches lock). */
+#define WAITING_ON_LOCK                                                                            \
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"                     \
+    " AND wait_event_type = 'Lock'"
+
+static void wait_paused(int n)
+{
+    char want[16];
+    snprintf(want, sizeof want, "%d", n);
+    ck_assert_msg(wait_for(30, want, PAUSED_IN_LOAD), "no %d worker(s) paused in load", n);
+}
+
+/* Hold LOCK TABLE branches: a worker that claims a job blocks reading the
+ * branch configuration, between its fetch and parse stages. */
+static PGconn *lock_branches(void)
+{
+    PGconn *c = conn();
+    exec_ok(c, "BEGIN");
+    exec_ok(c, "LOCK TABLE branches IN ACCESS EXCLUSIVE MODE");
+    return c;
+}
+
+static void unlock_branches(PGconn *c)
+{
+    exec_ok(c, "COMMIT");
+    PQfinish(c);
+}
+
+/* ----------------------------------------------- records vs `tillpipe run` */
+
+#define REC_COLUMNS                                                                                \
+    "branch, pos, business_date, or_number, transno, item_code, product_name, quantity,"           \
+    " unit_price, amount, discount, department_code, department_name, pos_department_code,"        \
+    " time_text, time_minutes, daypart, type_code, transaction_type, discount_code,"               \
+    " discount_name, vat_flag, vat_div, vat_amount, vat_discount, vat_price, payment_code,"        \
+    " payment_name, phone, source_file, source_line"
+#define TEXT_COLUMNS                                                                               \
+    "branch, or_number, transno, item_code, product_name, department_code, department_name,"       \
+    " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"          \
+    " payment_code, payment_name, phone, source_file"
+
+/* Run `tillpipe run --format csv` over `dir` (with `filter` options) and
+ * load its records into the table `expected` (replacing what it had), typed
+ * as the records table is.  Returns the number of records. */
+static long long load_expected(const char *dir, const char *filter)
+{
+    char csv[4200];
+    snprintf(csv, sizeof csv, "%s/expected.csv", tmp);
+    free(ok(BIN " run" PLUGINS " --reports %s --format csv --out %s --quiet %s", dir, csv, filter));
+    size_t len = 0;
+    char *text = tu_read(csv, &len);
+    ck_assert_ptr_nonnull(text);
+    long long lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    PGconn *c = conn();
+    exec_ok(c, "CREATE TABLE IF NOT EXISTS expected (LIKE records)");
+    exec_ok(c, "ALTER TABLE expected ALTER job_id DROP NOT NULL");
+    exec_ok(c, "TRUNCATE expected");
+    PGresult *r = PQexec(c, "COPY expected (" REC_COLUMNS ") FROM STDIN (FORMAT csv, HEADER true,"
+                            " FORCE_NOT_NULL (" TEXT_COLUMNS "))");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    ck_assert_int_eq(PQputCopyData(c, text, (int)len), 1);
+    ck_assert_int_eq(PQputCopyEnd(c, NULL), 1);
+    while ((r = PQgetResult(c))) {
+        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "COPY expected: %s",
+                      PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    free(text);
+    long long n = qi("SELECT count(*) FROM expected");
+    ck_assert_int_eq(n, lines - 1); /* one record per line after the header */
+    return n;
+}
+
+/* The records table holds exactly the expected records, each once. */
+static void records_are_expected(long long n)
+{
+    ck_assert_int_eq(qi("SELECT count(*) FROM records"), n);
+    ck_assert_int_eq(qi("SELECT count(*) FROM (SELECT " REC_COLUMNS " FROM records EXCEPT ALL"
+                        " SELECT " REC_COLUMNS " FROM expected) x"),
+                     0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM (SELECT " REC_COLUMNS " FROM expected EXCEPT ALL"
+                        " SELECT " REC_COLUMNS " FROM records) x"),
+                     0);
+    ck_assert_int_eq(qi("SELECT count(*) - count(DISTINCT (branch, pos, business_date,"
+                        " source_file, source_line)) FROM records"),
+                     0);
+    /* the records of a terminal-day are its latest successful job's, as many
+     * as that job counted */
+    ck_assert_int_eq(qi("WITH latest AS (SELECT DISTINCT ON (branch, pos, business_date) id,"
+                        " records FROM jobs WHERE status = 'succeeded'"
+                        " ORDER BY branch, pos, business_date, id DESC)"
+                        " SELECT (SELECT count(*) FROM latest l WHERE l.records <>"
+                        " (SELECT count(*) FROM records r WHERE r.job_id = l.id))"
+                        " + (SELECT count(*) FROM records WHERE job_id NOT IN"
+                        " (SELECT id FROM latest))"),
+                     0);
+}
+
+/* Every job succeeded, and each exactly once. */
+static void all_succeeded_once(long long jobs)
+{
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs"), jobs);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'succeeded'"), jobs);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_events WHERE status = 'succeeded'"), jobs);
+    ck_assert_int_eq(qi("SELECT count(DISTINCT job_id) FROM job_events WHERE status = 'succeeded'"),
+                     jobs);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL"
+                        " OR lease_expires_at IS NOT NULL"),
+                     0);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+/* 1. migrate, import, enqueue a range, workers run it: every job once, the
+ * records exactly what `tillpipe run` gives, files, quality and attempts
+ * recorded; a forced re-run replaces the records. */
+START_TEST(end_to_end_and_forced_rerun)
+{
+    case_begin("w_e2e");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    /* with the generator's faults: this seed re-sends one rd5000 */
+    gen("in", "--branches 3 --days 3 --seed 11 --start 2025-03-01");
+    int nfiles = tu_count_entries(in);
+    ck_assert_int_eq(nfiles, 18 * 7 + 1);
+    only_branches("'BMC', 'MAGS', 'AYALA-FRN'");
+    ok_contains("18 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03");
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    expect_exit(w, 60, 0);
+    long long n = load_expected(in, "");
+    char want[256];
+    snprintf(want, sizeof want,
+             "stopped: 18 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 0 lost, %lld "
+             "records",
+             n);
+    log_contains(w, want);
+    all_succeeded_once(18);
+    records_are_expected(n);
+    ck_assert_int_eq(qi("SELECT sum(records) FROM jobs"), n);
+
+    /* files: every report file, under its terminal-day's job, one loser */
+    ck_assert_int_eq(qi("SELECT count(*) FROM files"), nfiles);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE chosen"), 18 * 7);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id WHERE"
+                        " f.branch = j.branch AND f.pos = j.pos AND f.business_date ="
+                        " j.business_date AND f.attempt = 1 AND f.sha256 ~ '^[0-9a-f]{64}$'"
+                        " AND f.size > 0 AND f.reason <> ''"),
+                     nfiles);
+    ck_assert_int_eq(qi("SELECT count(DISTINCT job_id) FROM files"), 18);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE NOT chosen AND report_type = 'rd5000'"),
+                     1);
+    /* quality: one row per job */
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 18);
+    ck_assert_int_eq(qi("SELECT count(DISTINCT job_id) FROM quality_flags"), 18);
+    /* attempts: one each, done, with every plugin's name, version and sha256 */
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE attempt = 1 AND stage = 'done'"
+                        " AND error_code IS NULL AND finished_at IS NOT NULL"),
+                     18);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts"), 18);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts a, jsonb_each(a.plugins) e"
+                        " WHERE e.value->>'name' <> '' AND e.value->>'version' ~ '^[0-9]+\\.'"
+                        " AND e.value->>'sha256' ~ '^[0-9a-f]{64}$'"),
+                     18 * 7);
+    char *info = ok(BIN " plugin info %s/rd5000.so", TP_TEST_PLUGIN_DIR);
+    char *sha = strstr(info, "sha256:");
+    ck_assert_ptr_nonnull(sha);
+    sha += strspn(sha + 7, " ") + 7;
+    sha[64] = '\0';
+    char *v = qs("SELECT string_agg(DISTINCT plugins->'rd5000'->>'name' || ' ' ||"
+                 " (plugins->'rd5000'->>'version') || ' ' || (plugins->'rd5000'->>'sha256'), ',')"
+                 " FROM job_attempts");
+    char wantp[200];
+    snprintf(wantp, sizeof wantp, "rd5000 1.0.0 %s", sha);
+    ck_assert_str_eq(v, wantp);
+    free(v);
+    free(info);
+    /* `tillpipe job` tells it */
+    ok_contains("file rd5000", BIN " job 1");
+    ok_contains("succeeded (attempt 1 of 5)", BIN " job 1");
+
+    /* forced re-run: new jobs replace the records, nothing duplicated */
+    ok_contains("18 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03 --force");
+    w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    expect_exit(w, 60, 0);
+    log_contains(w, "stopped: 18 succeeded, 0 retried, 0 failed");
+    all_succeeded_once(36);
+    records_are_expected(n);
+    ck_assert_int_eq(qi("SELECT count(*) FROM records r JOIN jobs j ON j.id = r.job_id"
+                        " WHERE j.force"),
+                     n);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files"), 2 * nfiles);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 36);
+}
+END_TEST
+
+/* 2. kill -9 of workers mid-job -- one blocked before parse, one asleep in
+ * its load transaction: their jobs are rescued once the leases expire and
+ * end succeeded exactly once, records not duplicated. */
+START_TEST(kill9_mid_job_is_rescued)
+{
+    case_begin("w_kill");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 2 --days 2 --seed 21 --start 2025-04-01 --no-faults --orders 40");
+    only_branches("'BMC', 'MAGS'");
+    ok_contains("8 jobs queued", BIN " enqueue --from 2025-04-01 --to 2025-04-02");
+
+    PGconn *hold = lock_branches();
+    int a = spawn(NULL, WORKER " --reports %s --concurrency 2", in);
+    ck_assert(wait_for(20, "2", WAITING_ON_LOCK));
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'running'"), 2);
+    kill9(a);
+    unlock_branches(hold);
+
+    int a2 = spawn(PAUSE(30), WORKER " --reports %s --concurrency 1", in);
+    wait_paused(1);
+    kill9(a2);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'running'"), 3);
+    ck_assert_int_eq(qi("SELECT count(*) FROM records"), 0);
+
+    int b = spawn(NULL, WORKER " --reports %s --concurrency 2 --exit-when-idle", in);
+    expect_exit(b, 60, 0);
+    log_contains(b, "rescued");
+    log_contains(b, "stopped: 8 succeeded, 0 retried, 0 failed");
+    all_succeeded_once(8);
+    records_are_expected(load_expected(in, ""));
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE attempts = 2"), 3);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE attempts = 1"), 5);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE attempt = 1 AND"
+                        " error_code = 'lease_expired' AND retryable AND finished_at IS NOT NULL"
+                        " AND message LIKE '%%stopped heartbeating%%'"),
+                     3);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE stage = 'done'"), 8);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts"), 11);
+    /* files only from the attempts that finished */
+    ck_assert_int_eq(qi("SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id"
+                        " WHERE f.attempt <> j.attempts"),
+                     0);
+}
+END_TEST
+
+/* 3. kill -9 inside the load transaction: while it is open, readers see the
+ * old set only; after the kill nothing partial; after the rescue the new
+ * set, complete. */
+START_TEST(kill_in_load_transaction_nothing_partial)
+{
+    case_begin("w_txn");
+    char in1[4200], in2[4200];
+    snprintf(in1, sizeof in1, "%s/in1", tmp);
+    snprintf(in2, sizeof in2, "%s/in2", tmp);
+    /* the same terminal-day twice: the old set and a re-sent, longer one */
+    gen("in1", "--branches 1 --terminals 1 --days 1 --seed 31 --start 2025-05-06 --no-faults "
+               "--orders 50");
+    gen("in2", "--branches 1 --terminals 1 --days 1 --seed 32 --start 2025-05-06 --no-faults "
+               "--orders 80");
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-05-06");
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in1);
+    expect_exit(w, 30, 0);
+    long long n1 = load_expected(in1, "");
+    records_are_expected(n1);
+
+    ok_contains("job 2 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-05-06 --force");
+    int a = spawn(PAUSE(30), WORKER " --reports %s --concurrency 1", in2);
+    wait_paused(1);
+    /* another connection, while the new set is written but not committed */
+    qeq("running", "SELECT status FROM jobs WHERE id = 2");
+    records_are_expected(n1);
+    ck_assert_int_eq(qi("SELECT count(*) FROM records WHERE job_id = 2"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 2"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags WHERE job_id = 2"), 0);
+    kill9(a);
+    ck_assert(wait_for(10, "0",
+                       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND state LIKE 'idle in transaction%%'"));
+    /* the transaction died with its client: still the old set, whole */
+    records_are_expected(n1);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 2"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags WHERE job_id = 2"), 0);
+    qeq("running", "SELECT status FROM jobs WHERE id = 2");
+
+    int b = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in2);
+    expect_exit(b, 30, 0);
+    long long n2 = load_expected(in2, "");
+    ck_assert_int_ne(n1, n2);
+    records_are_expected(n2);
+    ck_assert_int_eq(qi("SELECT count(*) FROM records WHERE job_id = 2"), n2);
+    all_succeeded_once(2);
+    ck_assert_int_eq(qi("SELECT attempts FROM jobs WHERE id = 2"), 2);
+    ck_assert_int_eq(qi("SELECT records FROM jobs WHERE id = 2"), n2);
+    qeq("lease_expired", "SELECT error_code FROM job_attempts WHERE job_id = 2 AND attempt = 1");
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 2 AND attempt = 2"), 7);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 2"), 7);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags WHERE job_id = 2"), 1);
+}
+END_TEST
+
+/* 4. PostgreSQL restarts in the middle of a backfill: every job still ends
+ * succeeded, none failed, the records consistent. */
+START_TEST(pg_restart_during_backfill)
+{
+    case_begin("w_restart");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 3 --days 5 --seed 41 --start 2025-06-01 --no-faults --orders 30");
+    only_branches("'BMC', 'MAGS', 'AYALA-FRN'");
+    ok_contains("30 jobs queued", BIN " enqueue --from 2025-06-01 --to 2025-06-05");
+    int w1 = spawn(PAUSE(0.3), WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    int w2 = spawn(PAUSE(0.3), WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    ck_assert(wait_for(30, "t", "SELECT count(*) >= 4 FROM jobs WHERE status = 'succeeded'"));
+    long long before = qi("SELECT count(*) FROM jobs WHERE status = 'succeeded'");
+    ck_assert_int_lt(before, 26); /* the backfill is under way */
+    ck_assert_int_eq(tu_pg_restart(), 0);
+    expect_exit(w1, 90, 0);
+    expect_exit(w2, 90, 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'failed'"), 0);
+    all_succeeded_once(30);
+    records_are_expected(load_expected(in, ""));
+    /* no job was done twice: the attempts that did not finish wrote nothing */
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE stage = 'done'"), 30);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id"
+                        " WHERE f.attempt <> j.attempts"),
+                     0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 30);
+}
+END_TEST
+
+/* 5. pg_terminate_backend on a worker's connections while it is inside its
+ * load transaction, the worker frozen until its lease is rescued: the job is
+ * done once by the rescuer, and the cut-off attempt's completion (and its
+ * failure report) cannot land. */
+START_TEST(terminated_backend_cannot_complete)
+{
+    case_begin("w_term");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 1 --days 1 --seed 51 --start 2025-07-07 --no-faults "
+              "--orders 60");
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-07-07");
+    int a = spawn(PAUSE(4), WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    wait_paused(1);
+    ck_assert_int_eq(kill(workers[a].pid, SIGSTOP), 0);
+    /* all its connections: its worker thread's and, if it has one yet, its
+     * heartbeat's */
+    ck_assert_int_ge(qi("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND backend_type = 'client backend'"),
+                     1);
+    ck_assert(wait_for(10, "t", "SELECT lease_expires_at < now() FROM jobs WHERE id = 1"));
+    int b = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    expect_exit(b, 30, 0);
+    log_contains(b, "stopped: 1 succeeded");
+    qeq("succeeded 2", "SELECT status || ' ' || attempts FROM jobs WHERE id = 1");
+    ck_assert_int_eq(kill(workers[a].pid, SIGCONT), 0);
+    expect_exit(a, 30, 0);
+    log_contains(a, "stopped: 0 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 1 lost");
+    /* nothing of attempt 1 landed, not even its failure */
+    all_succeeded_once(1);
+    qeq("none", "SELECT coalesce(last_error, 'none') FROM jobs WHERE id = 1");
+    qeq("lease_expired", "SELECT error_code FROM job_attempts WHERE job_id = 1 AND attempt = 1");
+    qeq("done", "SELECT stage FROM job_attempts WHERE job_id = 1 AND attempt = 2");
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE attempt = 1"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE attempt = 2"), 7);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 1);
+    records_are_expected(load_expected(in, ""));
+}
+END_TEST
+
+/* 5b. A worker frozen (SIGSTOP) before its load, past its lease: the job is
+ * rescued and done by another; when the frozen one wakes, its completion is
+ * refused by the fence (job, attempt, owner) and it writes nothing. */
+START_TEST(frozen_worker_completion_is_fenced)
+{
+    case_begin("w_fence");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 1 --days 1 --seed 52 --start 2025-07-08 --no-faults "
+              "--orders 60");
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-07-08");
+    PGconn *hold = lock_branches();
+    int a = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    ck_assert(wait_for(20, "1", WAITING_ON_LOCK));
+    ck_assert_int_eq(kill(workers[a].pid, SIGSTOP), 0);
+    unlock_branches(hold); /* its configuration read completes; it sleeps on */
+    ck_assert(wait_for(10, "t", "SELECT lease_expires_at < now() FROM jobs WHERE id = 1"));
+    int b = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    expect_exit(b, 30, 0);
+    log_contains(b, "stopped: 1 succeeded");
+    ck_assert_int_eq(kill(workers[a].pid, SIGCONT), 0);
+    expect_exit(a, 30, 0);
+    log_contains(a, "lease lost, nothing written");
+    log_contains(a, "stopped: 0 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 1 lost");
+    all_succeeded_once(1);
+    qeq("2", "SELECT attempts FROM jobs WHERE id = 1");
+    qeq("lease_expired", "SELECT error_code FROM job_attempts WHERE attempt = 1");
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE attempt = 1"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 1);
+    records_are_expected(load_expected(in, ""));
+}
+END_TEST
+
+/* 6. Poison jobs: a parse error fails at once, not retried; a terminal-day
+ * without files is retried, then fails after max attempts; a healthy job
+ * next to them succeeds. */
+START_TEST(poison_jobs_fail_with_their_error)
+{
+    case_begin("w_poison");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 2 --days 1 --seed 61 --start 2025-07-01 --no-faults "
+              "--orders 20");
+    char path[4300];
+    snprintf(path, sizeof path, "%s/a_BMC_1_rd5000_2025-07-01_20-00_.csv", in);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("1,\"unclosed,2\n", f);
+    fclose(f);
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-07-01");
+    ok_contains("job 2 queued", BIN " enqueue --branch BMC --pos 2 --date 2025-07-01");
+    ok_contains("job 3 queued", BIN " enqueue --branch MAGS --pos 1 --date 2025-07-01");
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    expect_exit(w, 60, 0);
+    log_contains(w, "stopped: 1 succeeded, 4 retried, 2 failed, 0 cancelled, 0 released, 0 lost");
+
+    /* the parse error: failed at once, the error kept */
+    qeq("failed 1", "SELECT status || ' ' || attempts FROM jobs WHERE id = 1");
+    char *e = qs("SELECT last_error FROM jobs WHERE id = 1");
+    ck_assert_msg(strstr(e, "a_BMC_1_rd5000_2025-07-01_20-00_.csv") &&
+                      strstr(e, "quoted field is never closed"),
+                  "last_error: %s", e);
+    free(e);
+    qeq("parse parse_error false",
+        "SELECT stage || ' ' || error_code || ' ' || retryable FROM job_attempts"
+        " WHERE job_id = 1");
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
+                        " WHERE j.id = 1 AND a.message = j.last_error"),
+                     1);
+    ok_contains("error parse_error (retryable false)", BIN " job 1");
+    ok_contains("quoted field is never closed", BIN " job 1");
+
+    /* no files: every attempt retried, then failed */
+    qeq("failed 5/5", "SELECT status || ' ' || attempts || '/' || max_attempts FROM jobs"
+                      " WHERE id = 3");
+    qeq("no report files yet for MAGS/1/2025-07-01", "SELECT last_error FROM jobs WHERE id = 3");
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE job_id = 3 AND stage = 'fetch'"
+                        " AND error_code = 'no_files' AND retryable"),
+                     5);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_events WHERE job_id = 3 AND status = 'failed'"),
+                     1);
+    /* --backoff 0: retried at once (a 2 s base would wait 15 s at least) */
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE id = 3"
+                        " AND finished_at - created_at < interval '8 seconds'"),
+                     1);
+
+    /* the healthy one */
+    qeq("succeeded", "SELECT status FROM jobs WHERE id = 2");
+    ck_assert_int_eq(qi("SELECT count(*) FROM records WHERE job_id <> 2"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id <> 2"), 0);
+    records_are_expected(load_expected(in, "--pos 2"));
+}
+END_TEST
+
+/* 7. SIGTERM with jobs in flight: the worker stops claiming, releases what
+ * it cannot finish within --drain, finishes what is loading, exits 0 with
+ * its summary; nothing is left running; a later worker does the rest. */
+START_TEST(sigterm_drains_or_releases)
+{
+    case_begin("w_sigterm");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 2 --days 3 --seed 71 --start 2025-08-01 --no-faults "
+              "--orders 30");
+    only_branches("'BMC'");
+    ok_contains("6 jobs queued", BIN " enqueue --from 2025-08-01 --to 2025-08-03");
+
+    /* two jobs held before parse past the drain: released */
+    PGconn *hold = lock_branches();
+    int w1 = spawn(NULL, WORKER " --reports %s --concurrency 2 --drain 1", in);
+    ck_assert(wait_for(20, "2", WAITING_ON_LOCK));
+    ck_assert_int_eq(kill(workers[w1].pid, SIGTERM), 0);
+    sleep_s(2.2);
+    unlock_branches(hold);
+    expect_exit(w1, 30, 0);
+    log_contains(w1, "stopped: 0 succeeded, 0 retried, 0 failed, 0 cancelled, 2 released, 0 lost");
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'queued'"), 6);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL"
+                        " OR lease_expires_at IS NOT NULL"),
+                     0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE attempts = 1 AND"
+                        " last_error = 'released by a stopping worker'"),
+                     2);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE error_code = 'released'"
+                        " AND retryable AND finished_at IS NOT NULL"),
+                     2);
+    ck_assert_int_eq(qi("SELECT count(*) FROM records"), 0);
+
+    /* two jobs inside their load transaction: finished, no more claimed */
+    int w2 = spawn(PAUSE(3), WORKER " --reports %s --concurrency 2 --drain 10", in);
+    wait_paused(2);
+    ck_assert_int_eq(kill(workers[w2].pid, SIGTERM), 0);
+    expect_exit(w2, 30, 0);
+    log_contains(w2, "stopped: 2 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 0 lost");
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'succeeded'"), 2);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'queued'"), 4);
+    ck_assert_int_eq(qi("SELECT count(*) FROM jobs WHERE status = 'running'"), 0);
+    ck_assert_int_eq(qi("SELECT sum(attempts) FROM jobs"), 4);
+
+    /* a later worker finishes the rest, the released ones included */
+    int w3 = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    expect_exit(w3, 30, 0);
+    log_contains(w3, "stopped: 4 succeeded, 0 retried, 0 failed");
+    all_succeeded_once(6);
+    records_are_expected(load_expected(in, ""));
+}
+END_TEST
+
+/* 8. Cancel: a queued job is cancelled and never runs; a running one ends
+ * cancelled and writes nothing; a cancel that comes while the load
+ * transaction commits waits for it and finds the job done. */
+START_TEST(cancel_queued_and_running)
+{
+    case_begin("w_cancel");
+    char in[4200], *out = NULL;
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 2 --days 1 --seed 81 --start 2025-09-01 --no-faults "
+              "--orders 25");
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-09-01");
+    ok_contains("job 1 cancelled", BIN " job 1 --cancel");
+    qeq("cancelled", "SELECT status FROM jobs WHERE id = 1");
+
+    ok_contains("job 2 queued", BIN " enqueue --branch BMC --pos 2 --date 2025-09-01");
+    PGconn *hold = lock_branches();
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    ck_assert(wait_for(20, "1", WAITING_ON_LOCK));
+    qeq("running", "SELECT status FROM jobs WHERE id = 2");
+    ok_contains("job 2 running: its worker stops at the next stage boundary",
+                BIN " job 2 --cancel");
+    qeq("running true", "SELECT status || ' ' || cancel_requested FROM jobs WHERE id = 2");
+    sleep_s(1.0); /* two heartbeats: the worker knows */
+    unlock_branches(hold);
+    expect_exit(w, 30, 0);
+    log_contains(w, "stopped: 0 succeeded, 0 retried, 0 failed, 1 cancelled, 0 released, 0 lost");
+    qeq("cancelled", "SELECT status FROM jobs WHERE id = 2");
+    qeq("cancelled", "SELECT error_code FROM job_attempts WHERE job_id = 2");
+    ck_assert_int_eq(qi("SELECT count(*) FROM records"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags"), 0);
+    /* the queued one never ran */
+    qeq("cancelled 0", "SELECT status || ' ' || attempts FROM jobs WHERE id = 1");
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE job_id = 1"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_events WHERE status = 'cancelled'"), 2);
+    /* cancelling a finished job: refused */
+    ck_assert_int_eq(sh(&out, BIN " job 1 --cancel"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "job 1 has already cancelled"));
+    free(out);
+
+    /* a cancel during the load transaction waits for its COMMIT: done */
+    ok_contains("job 3 queued", BIN " enqueue --branch BMC --pos 2 --date 2025-09-01");
+    w = spawn(PAUSE(2), WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    wait_paused(1);
+    ck_assert_int_eq(sh(&out, BIN " job 3 --cancel"), 1);
+    ck_assert_msg(strstr(out, "job 3 has already succeeded") != NULL, "%s", out);
+    free(out);
+    expect_exit(w, 30, 0);
+    qeq("succeeded", "SELECT status FROM jobs WHERE id = 3");
+    records_are_expected(load_expected(in, "--pos 2"));
+}
+END_TEST
+
+/* 10. A load longer than the lease (here: paused in its transaction) must
+ * not cost its worker the leases of its other jobs: the heartbeat keeps
+ * renewing them. */
+START_TEST(long_load_keeps_other_leases)
+{
+    case_begin("w_longload");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 2 --days 1 --seed 101 --start 2025-10-01 --no-faults "
+              "--orders 20");
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-10-01");
+    int a = spawn(PAUSE(7), WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    wait_paused(1);
+    /* a second job for the same worker, held before its parse */
+    PGconn *hold = lock_branches();
+    free(qs("INSERT INTO jobs (branch, pos, business_date) VALUES ('BMC', 2, '2025-10-01')"));
+    ck_assert(wait_for(20, "1", WAITING_ON_LOCK));
+    qeq("running", "SELECT status FROM jobs WHERE id = 2");
+    /* a rescuer, while the first job's load outlasts the lease */
+    int b = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    ck_assert(wait_for(20, "succeeded", "SELECT status FROM jobs WHERE id = 1"));
+    sleep_s(1.5); /* the rescuer has looked again since */
+    /* the second job is still its worker's first attempt: its lease held */
+    qeq("running 1", "SELECT status || ' ' || attempts FROM jobs WHERE id = 2");
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE error_code IS NOT NULL"), 0);
+    /* end it without a second long load */
+    ok_contains("job 2 running", BIN " job 2 --cancel");
+    unlock_branches(hold);
+    expect_exit(a, 30, 0);
+    expect_exit(b, 30, 0);
+    log_contains(a, "stopped: 1 succeeded, 0 retried, 0 failed, 1 cancelled, 0 released, 0 lost");
+    log_contains(b, "stopped: 0 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 0 lost");
+    qeq("succeeded 1", "SELECT status || ' ' || attempts FROM jobs WHERE id = 1");
+    qeq("cancelled 1", "SELECT status || ' ' || attempts FROM jobs WHERE id = 2");
+    ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE error_code = 'lease_expired'"), 0);
+    records_are_expected(load_expected(in, "--pos 1"));
+}
+END_TEST
+
+/* 9. An unreachable database: one-shot commands exit non-zero with one line
+ * and no password; a worker keeps retrying with backoff and starts working
+ * once the server is back.  (Last: it kills the suite's server.) */
+START_TEST(unreachable_database)
+{
+    case_begin("w_unreach");
+    char in[4200], bad[1000], *out = NULL;
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 1 --days 1 --seed 91 --start 2025-11-01 --no-faults "
+              "--orders 15");
+    /* the right socket folder, a port nothing listens on, a password */
+    const char *host = strstr(url, "host=");
+    ck_assert_ptr_nonnull(host);
+    snprintf(bad, sizeof bad, "postgresql://tillpipe:s3cretpw@/tillpipe?%.*s&port=1",
+             (int)strcspn(host, "&"), host);
+    const char *tcp = "postgresql://tillpipe:s3cretpw@127.0.0.1:1/tillpipe";
+    /* libpq quotes a malformed URL whole in its message */
+    const char *malformed = "postgresql://tillpipe:s3cretpw@[::1/tillpipe";
+    static const char *const cmds[] = {
+        "migrate",
+        "branch list",
+        "branch import --builtin",
+        "enqueue --branch BMC --pos 1 --date 2025-11-01",
+        "enqueue --from 2025-11-01 --to 2025-11-02",
+        "jobs",
+        "jobs --status failed",
+        "job 1",
+        "job 1 --cancel",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        for (int k = 0; k < 4; k++) {
+            int rc = k == 0   ? sh(&out, BIN " %s --database '%s'", cmds[i], bad)
+                     : k == 1 ? sh(&out, BIN " %s --database '%s'", cmds[i], tcp)
+                     : k == 2 ? sh(&out, BIN " %s --database '%s'", cmds[i], malformed)
+                              : sh(&out, "TILLPIPE_DATABASE_URL='%s' " BIN " %s", bad, cmds[i]);
+            ck_assert_msg(rc == 1, "%s: exit %d: %s", cmds[i], rc, out);
+            ck_assert_msg(count_substr(out, "\n") == 1 && out[strlen(out) - 1] == '\n',
+                          "%s: not one line: %s", cmds[i], out);
+            ck_assert_msg(strstr(out, "cannot connect to the database") != NULL, "%s: %s", cmds[i],
+                          out);
+            ck_assert_msg(strncmp(out, "tillpipe ", 9) == 0, "%s: %s", cmds[i], out);
+            ck_assert_msg(strstr(out, "s3cretpw") == NULL, "%s: password echoed: %s", cmds[i], out);
+            free(out);
+        }
+    /* no database at all */
+    ck_assert_int_eq(sh(&out, "env -u TILLPIPE_DATABASE_URL " BIN " jobs"), 1);
+    ck_assert_msg(strstr(out, "no database: set TILLPIPE_DATABASE_URL or pass --database URL") &&
+                      count_substr(out, "\n") == 1,
+                  "%s", out);
+    free(out);
+
+    /* the worker waits for the server */
+    ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-11-01");
+    /* the test server commits asynchronously: flush before the crash */
+    free(qs("CHECKPOINT"));
+    ck_assert_int_eq(tu_pg_kill(), 0);
+    char *v = NULL;
+    for (double end = now_s() + 10; (v = try_q("SELECT 1")) && now_s() < end; sleep_s(0.1))
+        free(v);
+    ck_assert_msg(v == NULL, "the server is still up after kill");
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 2", in);
+    char *t = NULL;
+    for (double end = now_s() + 20; now_s() < end; sleep_s(0.1)) {
+        free(t);
+        t = tu_read(workers[w].log, NULL);
+        if (t && strstr(t, "retrying in 2.0 s"))
+            break;
+    }
+    /* the retry lines, the delay doubling */
+    ck_assert_ptr_nonnull(t);
+    ck_assert_msg(count_substr(t, "cannot connect to the database") >= 3 &&
+                      strstr(t, "retrying in 0.5 s") && strstr(t, "retrying in 1.0 s") &&
+                      strstr(t, "retrying in 2.0 s"),
+                  "no retry lines:\n%s", t);
+    ck_assert_ptr_null(strstr(t, "started"));
+    free(t);
+    /* bring the server back (its old postmaster may take a moment to go) */
+    int up = 0;
+    for (double end = now_s() + 30; !up && now_s() < end;)
+        if (!(up = tu_pg_restart() == 0))
+            sleep_s(0.5);
+    ck_assert_msg(up, "cannot restart PostgreSQL");
+    expect_exit(w, 60, 0);
+    log_contains(w, "started");
+    log_contains(w, "stopped: 1 succeeded, 0 retried, 0 failed");
+    all_succeeded_once(1);
+    records_are_expected(load_expected(in, ""));
+}
+END_TEST
+
+/* One TCase per case, so CK_RUN_CASE=<name> runs just that one; its folder
+ * and database are named after it. */
+static void add(Suite *s, const char *name, const TTest *test)
+{
+    TCase *t = tcase_create(name);
+    tcase_set_timeout(t, 180);
+    tcase_add_test(t, test);
+    suite_add_tcase(s, t);
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("worker");
+    add(s, "w_e2e", end_to_end_and_forced_rerun);
+    add(s, "w_kill", kill9_mid_job_is_rescued);
+    add(s, "w_txn", kill_in_load_transaction_nothing_partial);
+    add(s, "w_restart", pg_restart_during_backfill);
+    add(s, "w_term", terminated_backend_cannot_complete);
+    add(s, "w_fence", frozen_worker_completion_is_fenced);
+    add(s, "w_poison", poison_jobs_fail_with_their_error);
+    add(s, "w_sigterm", sigterm_drains_or_releases);
+    add(s, "w_cancel", cancel_queued_and_running);
+    add(s, "w_longload", long_load_keeps_other_leases);
+    add(s, "w_unreach", unreachable_database); /* last: it kills the server */
+    return s;
+}
+
+/* What the workers of a failed case said. */
+static void show_logs(const char *tcname)
+{
+    for (int i = 0; i < MAXW; i++) {
+        char path[800];
+        snprintf(path, sizeof path, "%s/%s/worker%d.log", root, tcname, i);
+        char *t = tu_read(path, NULL);
+        if (!t)
+            break;
+        fprintf(stderr, "---- %s, worker %d:\n%s", tcname, i, t);
+        free(t);
+    }
+}
+
+int main(void)
+{
+    TRACE("start the server");
+    const char *u = tu_pg_start();
+    if (!u) {
+        fprintf(stderr, "test_worker: no PostgreSQL to test against\n");
+        return EXIT_FAILURE;
+    }
+    snprintf(base_url, sizeof base_url, "%s", u);
+    root = tu_tmpdir();
+    if (!root) {
+        tu_pg_stop();
+        return EXIT_FAILURE;
+    }
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    TestResult **res = srunner_failures(sr);
+    for (int i = 0; i < failed; i++)
+        show_logs(tr_tcname(res[i]));
+    free(res);
+    srunner_free(sr);
+    TRACE("stop the server");
+    tu_pg_stop();
+    tu_rmrf(root);
+    free(root);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
