@@ -131,12 +131,23 @@ static void *heartbeat_main(void *arg)
 
 /* ------------------------------------------------------------ one job */
 
+/* What a worker thread keeps between jobs. */
+typedef struct thread_cache {
+    int partition_year; /* the records partition last made sure of */
+    tp_config *config;  /* the branches table, as last read */
+    double config_at;   /* when (now_s) */
+} thread_cache;
+
+#define TP_CONFIG_TTL 5.0 /* seconds a branch configuration is reused */
+
 typedef struct job_ctx {
     worker *w;
     int me;      /* slot index */
     tp_db *db;
     const tp_job *job;
     FILE *spool; /* records in COPY text format */
+    char *files_json; /* the candidates, for the files table */
+    struct thread_cache *cache;
     long long records;
     const char *stage;
     char code[48];
@@ -281,6 +292,27 @@ static int file_sha256(const char *path, char hex[65])
     return bad ? -1 : 0;
 }
 
+/* Every candidate file of the terminal-day, with its sha256, as the JSON the
+ * load inserts in one statement.  Built before the transaction opens. */
+static char *files_json(const tp_termday *td)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < td->ncands; i++) {
+        const tp_candidate *cd = &td->cands[i];
+        char hex[65];
+        int have_sha = file_sha256(cd->path, hex) == 0;
+        json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:s}", "type", tp_schema_of(cd->rn.type)->name,
+                              "name", cd->name, "size", (json_int_t)cd->size, "chosen", cd->chosen,
+                              "reason", cd->reason);
+        json_object_set_new(o, "rows", cd->counted ? json_integer((json_int_t)cd->rows) : json_null());
+        json_object_set_new(o, "sha256", have_sha ? json_string(hex) : json_null());
+        json_array_append_new(a, o);
+    }
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
 /* Write the files, quality and records of a finished terminal-day and
  * complete the job: one transaction. */
 static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
@@ -289,8 +321,11 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
     tp_db *db = c->db;
     const tp_job *j = c->job;
     int year = (int)strtol(j->date, NULL, 10);
-    if (tp_db_ensure_partition(db, year, err) < 0)
-        return TP_EDB;
+    if (c->cache->partition_year != year) {
+        if (tp_db_ensure_partition(db, year, err) < 0)
+            return TP_EDB;
+        c->cache->partition_year = year;
+    }
     if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
         return TP_EDB;
     int cancel = 0, rc = tp_queue_lock_owned(db, j, c->w->id, &cancel, err);
@@ -331,20 +366,16 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
             PQclear(r);
         }
     }
-    for (size_t i = 0; rc == TP_OK && i < td->ncands; i++) {
-        const tp_candidate *cd = &td->cands[i];
-        char size[32], rows[32], hex[65];
-        snprintf(size, sizeof size, "%llu", (unsigned long long)cd->size);
-        snprintf(rows, sizeof rows, "%llu", (unsigned long long)cd->rows);
-        int have_sha = file_sha256(cd->path, hex) == 0;
-        const char *p[] = {sid, satt, j->branch, spos, j->date, tp_schema_of(cd->rn.type)->name,
-                           cd->name, size, cd->counted ? rows : NULL, have_sha ? hex : NULL,
-                           cd->chosen ? "t" : "f", cd->reason};
+    if (rc == TP_OK) {
+        const char *p[] = {sid, satt, j->branch, spos, j->date, c->files_json};
         rc = tp_db_exec(db,
                         "INSERT INTO files (job_id, attempt, branch, pos, business_date,"
                         " report_type, name, size, data_rows, sha256, chosen, reason)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        12, p, err);
+                        " SELECT $1, $2, $3, $4, $5, f.type, f.name, f.size, f.rows, f.sha256,"
+                        " f.chosen, f.reason FROM jsonb_to_recordset($6::jsonb) AS f(type text,"
+                        " name text, size bigint, rows bigint, sha256 text, chosen boolean,"
+                        " reason text)",
+                        6, p, err);
     }
     if (rc == TP_OK) {
         const tp_quality *q = &res->quality;
@@ -425,12 +456,12 @@ static char *plugins_json(const tp_termday_result *res)
 
 /* Run one claimed job to its end (succeeded, failed/retry, cancelled,
  * released or lost). */
-static void run_job(worker *w, int me, tp_db *db, const tp_job *job)
+static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_job *job)
 {
-    job_ctx c = {.w = w, .me = me, .db = db, .job = job, .stage = "fetch"};
+    job_ctx c = {.w = w, .me = me, .db = db, .job = job, .stage = "fetch", .cache = cache};
     tp_error err = {0};
     tp_scan *scan = NULL;
-    tp_config *cfg = NULL;
+    const tp_config *cfg = NULL;
     tp_termday_result res;
     memset(&res, 0, sizeof res);
     char *pj = NULL;
@@ -454,7 +485,15 @@ static void run_job(worker *w, int me, tp_db *db, const tp_job *job)
 
     /* parse + combine into the spool */
     c.stage = "parse";
-    if (!(cfg = load_config(db, &err))) {
+    if (!cache->config || now_s() - cache->config_at > TP_CONFIG_TTL) {
+        tp_config *fresh = load_config(db, &err);
+        if (fresh) {
+            tp_config_destroy(cache->config);
+            cache->config = fresh;
+            cache->config_at = now_s();
+        }
+    }
+    if (!(cfg = cache->config)) {
         job_error(&c, tp_db_broken(db) ? "database_unavailable" : "config_invalid", 1, err.msg);
         goto failed;
     }
@@ -482,6 +521,11 @@ static void run_job(worker *w, int me, tp_db *db, const tp_job *job)
     /* load: one transaction */
     c.stage = "load";
     pj = plugins_json(&res);
+    c.files_json = files_json(&scan->days[0]);
+    if (!pj || !c.files_json) {
+        job_error(&c, "io_error", 1, "out of memory");
+        goto failed;
+    }
     rc = load(&c, &scan->days[0], &res, pj, &err);
     if (rc == TP_OK) {
         pthread_mutex_lock(&w->mu);
@@ -553,9 +597,9 @@ out:
     if (c.spool)
         fclose(c.spool);
     free(pj);
+    free(c.files_json);
     tp_termday_result_clear(&res);
     tp_scan_destroy(scan);
-    tp_config_destroy(cfg);
 }
 
 /* A no-op job (queue benchmark): claimed, then completed at once, fenced. */
@@ -610,6 +654,7 @@ static void *thread_main(void *arg)
     const tp_worker_opts *o = w->o;
     tp_error err = {0};
     tp_db *db = NULL;
+    thread_cache cache = {0};
     double last_rescue = 0, idle = 0.05;
     while (!*o->stop) {
         if (!db || tp_db_broken(db)) {
@@ -644,11 +689,12 @@ static void *thread_main(void *arg)
         if (o->noop)
             noop_job(w, db, &job);
         else
-            run_job(w, ta->me, db, &job);
+            run_job(w, ta->me, db, &cache, &job);
         pthread_mutex_lock(&w->mu);
         w->slots[ta->me].busy = 0;
         pthread_mutex_unlock(&w->mu);
     }
+    tp_config_destroy(cache.config);
     tp_db_close(db);
     return NULL;
 }
