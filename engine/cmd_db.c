@@ -216,10 +216,7 @@ int tp__cmd_branch(int argc, char **argv)
                 total += n;
             }
         }
-        if (rc == TP_OK)
-            rc = tp_db_exec(db, "COMMIT", 0, NULL, &err);
-        else
-            PQclear(PQexec(db->conn, "ROLLBACK"));
+        rc = tp_db_end(db, rc, &err);
         if (rc == TP_OK)
             printf("imported %d branch%s\n", total, total == 1 ? "" : "es");
     }
@@ -479,7 +476,7 @@ out:
     tp_db_close(db);
     if (rc < 0) {
         tp__die_msg("job", "%s", err.msg);
-        return rc == TP_ENOTFOUND || rc == TP_EINVAL ? TP_EXIT_FAIL : TP_EXIT_FAIL;
+        return TP_EXIT_FAIL;
     }
     return TP_EXIT_OK;
 }

@@ -137,6 +137,14 @@ void tp_db_close(tp_db *db)
     free(db);
 }
 
+int tp_db_end(tp_db *db, int rc, tp_error *err)
+{
+    if (rc == TP_OK)
+        return tp_db_exec(db, "COMMIT", 0, NULL, err);
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+    return rc;
+}
+
 int tp_db_broken(const tp_db *db)
 {
     return !db || PQstatus(db->conn) != CONNECTION_OK;
@@ -246,10 +254,7 @@ int tp_db_migrate(tp_db *db, int *applied, tp_error *err)
         if (rc == TP_OK)
             rc = tp_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                             2, params, err);
-        if (rc == TP_OK)
-            rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
-        else
-            PQclear(PQexec(db->conn, "ROLLBACK"));
+        rc = tp_db_end(db, rc, err);
         if (rc == TP_OK)
             (*applied)++;
     }
@@ -283,9 +288,6 @@ int tp_db_ensure_partition(tp_db *db, int year, tp_error *err)
         rc = tp_db_exec(db, "SELECT pg_advisory_xact_lock(" TP_PARTITION_LOCK ")", 0, NULL, err);
     if (rc == TP_OK)
         rc = tp_db_exec(db, sql, 0, NULL, err);
-    if (rc == TP_OK)
-        rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
-    else
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+    rc = tp_db_end(db, rc, err);
     return rc;
 }

@@ -39,6 +39,10 @@ PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const
 int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
                tp_error *err);
 
+/* End a transaction: COMMIT when rc is 0 (returning its result), else
+ * ROLLBACK and return rc unchanged. */
+int tp_db_end(tp_db *db, int rc, tp_error *err);
+
 /* 1 when the connection is broken (after an error). */
 int tp_db_broken(const tp_db *db);
 

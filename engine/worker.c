@@ -416,10 +416,7 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
     const char *pause = getenv("TILLPIPE_TEST_PAUSE_IN_LOAD"); /* crash tests only */
     if (rc == TP_OK && pause)
         sleep_s(strtod(pause, NULL));
-    if (rc == TP_OK)
-        rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
-    else
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+    rc = tp_db_end(db, rc, err);
     return rc;
 }
 
@@ -615,10 +612,7 @@ static void noop_job(worker *w, tp_db *db, const tp_job *job)
         if (rc == TP_OK)
             rc = cancel ? tp_queue_mark_cancelled(db, job, &err)
                         : tp_queue_mark_succeeded(db, job, 0, NULL, &err);
-        if (rc == TP_OK)
-            rc = tp_db_exec(db, "COMMIT", 0, NULL, &err);
-        else
-            PQclear(PQexec(db->conn, "ROLLBACK"));
+        rc = tp_db_end(db, rc, &err);
     }
     pthread_mutex_lock(&w->mu);
     if (rc == TP_OK)
