@@ -27,6 +27,7 @@ chmod 755 "$work" # the server runs as an unprivileged user
 trap 'tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
+export TILLPIPE_STORE="fs:$work/store"
 sql() { psql -qAt "$TILLPIPE_DATABASE_URL" -c "$1"; }
 secs() { date +%s.%N; }
 

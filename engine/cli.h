@@ -21,6 +21,7 @@ int tp__cmd_enqueue(int argc, char **argv);
 int tp__cmd_jobs(int argc, char **argv);
 int tp__cmd_job(int argc, char **argv);
 int tp__cmd_worker(int argc, char **argv);
+int tp__cmd_reparse(int argc, char **argv);
 
 /* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
  * next to the executable, else the installed location. */

@@ -75,17 +75,17 @@ static int upsert_branch(tp_db *db, const tp_branch_cfg *b, const char *list, tp
     char *ps = b->parsers ? json_dumps((json_t *)b->parsers, JSON_COMPACT) : strdup("{}");
     json_decref(terms);
     const char *p[] = {b->code, b->name, b->active ? "t" : "f", ts, b->newer_pos ? "newer" : "classic",
-                       ps, list};
+                       ps, list, b->report_server};
     int rc = ts && ps ? tp_db_exec(db,
                                    "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
-                                   " legacy_list) SELECT $1, $2, $3, ARRAY(SELECT"
-                                   " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7"
+                                   " legacy_list, report_server) SELECT $1, $2, $3, ARRAY(SELECT"
+                                   " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7, $8"
                                    " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
                                    " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
                                    " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
                                    " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
-                                   " updated_at = now()",
-                                   7, p, err)
+                                   " report_server = EXCLUDED.report_server, updated_at = now()",
+                                   8, p, err)
                       : tp_error_set(err, TP_ENOMEM, "out of memory");
     free(ts);
     free(ps);
@@ -230,18 +230,26 @@ int tp__cmd_branch(int argc, char **argv)
 
 /* ---------------------------------------------------------------- enqueue */
 
-int tp__cmd_enqueue(int argc, char **argv)
+/* enqueue and reparse: the same options, another job kind. */
+static int enqueue_main(int argc, char **argv, tp_job_kind kind)
 {
+    const char *cmd = kind == TP_JOB_REPARSE ? "reparse" : "enqueue";
     static const struct option opts[] = {
         {"database", required_argument, 0, 'D'}, {"branch", required_argument, 0, 'b'},
         {"pos", required_argument, 0, 'p'},      {"date", required_argument, 0, 'd'},
         {"from", required_argument, 0, 'f'},     {"to", required_argument, 0, 't'},
         {"force", no_argument, 0, 'F'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    static const char usage[] =
+    static const char enqueue_usage[] =
         "usage: tillpipe enqueue --branch B --pos N --date YYYY-MM-DD [--force]\n"
         "       tillpipe enqueue --from YYYY-MM-DD --to YYYY-MM-DD [--force]\n"
         "         (every active branch and terminal, in one transaction)\n";
+    static const char reparse_usage[] =
+        "usage: tillpipe reparse --branch B --pos N --date YYYY-MM-DD [--force]\n"
+        "       tillpipe reparse --from YYYY-MM-DD --to YYYY-MM-DD [--branch B]\n"
+        "         select, parse, combine and load again from the stored raw files (no fetch):\n"
+        "         every terminal-day in the range with a succeeded run, in one transaction\n";
+    const char *usage = kind == TP_JOB_REPARSE ? reparse_usage : enqueue_usage;
     const char *branch = NULL, *date = NULL, *from = NULL, *to = NULL;
     long pos = 0;
     int force = 0, c;
@@ -257,30 +265,31 @@ int tp__cmd_enqueue(int argc, char **argv)
         case 'F': force = 1; break;
         case 'p':
             if (tp__parse_long(optarg, 1, 99, &pos) < 0) {
-                tp__die_msg("enqueue", "--pos must be a terminal number 1-99, got \"%s\"", optarg);
+                tp__die_msg(cmd, "--pos must be a terminal number 1-99, got \"%s\"", optarg);
                 return TP_EXIT_USAGE;
             }
             break;
         case 'h': fputs(usage, stdout); return TP_EXIT_OK;
         default:
-            tp__die_msg("enqueue", "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            tp__die_msg(cmd, "unknown or incomplete option \"%s\"", argv[optind - 1]);
             return TP_EXIT_USAGE;
         }
     }
-    int single = branch || pos || date, range = from || to;
-    if (single == range || (single && (!branch || !pos || !date)) || (range && (!from || !to))) {
-        tp__die_msg("enqueue", "give --branch, --pos and --date, or --from and --to");
+    int single = pos || date || (branch && !from && !to), range = from || to;
+    if (single == range || (single && (!branch || !pos || !date)) || (range && (!from || !to)) ||
+        (range && branch && kind != TP_JOB_REPARSE)) {
+        tp__die_msg(cmd, "give --branch, --pos and --date, or --from and --to");
         fputs(usage, stderr);
         return TP_EXIT_USAGE;
     }
     const char *dates[] = {date, from, to};
     for (int i = 0; i < 3; i++)
         if (dates[i] && !tp_date_valid(dates[i])) {
-            tp__die_msg("enqueue", "\"%s\" is not a valid YYYY-MM-DD date", dates[i]);
+            tp__die_msg(cmd, "\"%s\" is not a valid YYYY-MM-DD date", dates[i]);
             return TP_EXIT_USAGE;
         }
     if (range && strcmp(from, to) > 0) {
-        tp__die_msg("enqueue", "--from %s is after --to %s", from, to);
+        tp__die_msg(cmd, "--from %s is after --to %s", from, to);
         return TP_EXIT_USAGE;
     }
     tp_db *db = connect_or_die("enqueue");
@@ -291,7 +300,7 @@ int tp__cmd_enqueue(int argc, char **argv)
     if (rc == TP_OK && single) {
         long long id;
         tp_enqueue_result res;
-        rc = tp_queue_enqueue(db, branch, (int)pos, date, force, "cli", &id, &res, &err);
+        rc = tp_queue_enqueue_kind(db, kind, branch, (int)pos, date, force, "cli", &id, &res, &err);
         if (rc == TP_OK)
             printf("job %lld %s\n", id,
                    res == TP_ENQUEUE_CREATED    ? "queued"
@@ -299,16 +308,28 @@ int tp__cmd_enqueue(int argc, char **argv)
                                                 : "already live (queued or running)");
     } else if (rc == TP_OK) {
         long long created;
-        rc = tp_queue_enqueue_range(db, from, to, force, "cli", &created, &err);
+        rc = kind == TP_JOB_REPARSE
+                 ? tp_queue_enqueue_reparse_range(db, from, to, branch, "cli", &created, &err)
+                 : tp_queue_enqueue_range(db, from, to, force, "cli", &created, &err);
         if (rc == TP_OK)
             printf("%lld job%s queued\n", created, created == 1 ? "" : "s");
     }
     tp_db_close(db);
     if (rc < 0) {
-        tp__die_msg("enqueue", "%s", err.msg);
+        tp__die_msg(cmd, "%s", err.msg);
         return TP_EXIT_FAIL;
     }
     return TP_EXIT_OK;
+}
+
+int tp__cmd_enqueue(int argc, char **argv)
+{
+    return enqueue_main(argc, argv, TP_JOB_FETCH);
+}
+
+int tp__cmd_reparse(int argc, char **argv)
+{
+    return enqueue_main(argc, argv, TP_JOB_REPARSE);
 }
 
 /* ---------------------------------------------------------------- jobs, job */
@@ -499,10 +520,24 @@ int tp__cmd_worker(int argc, char **argv)
         {"lease", required_argument, 0, 'l'},    {"backoff", required_argument, 0, 'b'},
         {"drain", required_argument, 0, 'd'},    {"exit-when-idle", no_argument, 0, 'x'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"noop", no_argument, 0, 'N'},           {0, 0, 0, 0}};
+        {"noop", no_argument, 0, 'N'},           {"server", required_argument, 0, 's'},
+        {"store", required_argument, 0, 'S'},    {"max-in-flight", required_argument, 0, 'i'},
+        {"rate", required_argument, 0, 'R'},     {"retries", required_argument, 0, 't'},
+        {"max-file-mb", required_argument, 0, 'm'}, {"workdir", required_argument, 0, 'w'},
+        {0, 0, 0, 0}};
     static const char usage[] =
-        "usage: tillpipe worker --reports DIR [--concurrency N] [--database URL]\n"
-        "  --reports DIR      where terminal-days' report files are found\n"
+        "usage: tillpipe worker (--server URL | --reports DIR) [--store S] [options]\n"
+        "  --server URL       the report server's base URL (default $TILLPIPE_REPORT_SERVER;\n"
+        "                     a branch's report_server overrides it)\n"
+        "  --reports DIR      take terminal-days' files from this folder instead\n"
+        "  --store S          raw-file store: fs:/path (default $TILLPIPE_STORE, else\n"
+        "                     ./tillpipe-store) or s3://BUCKET?endpoint=HOST:PORT[&https=0]\n"
+        "                     (keys: $TILLPIPE_S3_ACCESS_KEY, $TILLPIPE_S3_SECRET_KEY)\n"
+        "  --max-in-flight N  requests at once to each report server, default 8\n"
+        "  --rate N           requests per second to each report server (0: no limit), default 0\n"
+        "  --retries N        tries after the first on transient fetch failures, default 3\n"
+        "  --max-file-mb N    size cap per downloaded file or archive member, default 256\n"
+        "  --workdir DIR      where jobs' work folders go (default $TMPDIR or /tmp)\n"
         "  --concurrency N    jobs run at once (threads), default 2\n"
         "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
         "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
@@ -511,7 +546,8 @@ int tp__cmd_worker(int argc, char **argv)
         "  --noop             benchmark the queue: complete each job without running it\n";
     tp_worker_opts o = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
                         .drain_seconds = 30, .stop = &stop_flag};
-    const char *plugin_dir = NULL;
+    tp_fetch_opts fo = {.retries = -1, .backoff_base = -1};
+    const char *plugin_dir = NULL, *store_opt = NULL;
     long v;
     int c;
     optind = 1;
@@ -524,6 +560,26 @@ int tp__cmd_worker(int argc, char **argv)
         case 'x': o.exit_when_idle = 1; break;
         case 'q': o.quiet = 1; break;
         case 'N': o.noop = 1; break;
+        case 's': o.server = optarg; break;
+        case 'S': store_opt = optarg; break;
+        case 'w': o.workroot = optarg; break;
+        case 'i':
+        case 'R':
+        case 't':
+        case 'm':
+            if (tp__parse_long(optarg, c == 'i' || c == 'm' ? 1 : 0, c == 'm' ? 65536 : 10000, &v) < 0) {
+                tp__die_msg("worker", "option \"%s\" wants a whole number in range", argv[optind - 1]);
+                return TP_EXIT_USAGE;
+            }
+            if (c == 'i')
+                fo.max_in_flight = (int)v;
+            else if (c == 'R')
+                fo.max_per_second = (double)v;
+            else if (c == 't')
+                fo.retries = (int)v;
+            else
+                fo.max_file_bytes = (uint64_t)v << 20;
+            break;
         case 'c':
         case 'l':
         case 'd':
@@ -547,8 +603,14 @@ int tp__cmd_worker(int argc, char **argv)
             return TP_EXIT_USAGE;
         }
     }
-    if (!o.reports_dir && !o.noop) {
-        tp__die_msg("worker", "--reports DIR is required");
+    if (!o.server && getenv("TILLPIPE_REPORT_SERVER") && *getenv("TILLPIPE_REPORT_SERVER"))
+        o.server = getenv("TILLPIPE_REPORT_SERVER");
+    if (!o.reports_dir && !o.server && !o.noop) {
+        tp__die_msg("worker", "no source: pass --server URL (or set TILLPIPE_REPORT_SERVER), or --reports DIR");
+        return TP_EXIT_USAGE;
+    }
+    if (o.server && strncmp(o.server, "http://", 7) != 0 && strncmp(o.server, "https://", 8) != 0) {
+        tp__die_msg("worker", "--server wants an http:// or https:// base URL, not \"%s\"", o.server);
         return TP_EXIT_USAGE;
     }
     o.db_url = tp_db_url(db_opt);
@@ -557,9 +619,26 @@ int tp__cmd_worker(int argc, char **argv)
         tp__die_msg("worker", "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
         return TP_EXIT_USAGE;
     }
+    char sbuf[1024];
+    tp_store_config scfg;
+    tp_store *store = NULL;
+    tp_fetcher *fetcher = NULL;
+    if (tp_store_config_parse(tp_store_spec(store_opt), sbuf, sizeof sbuf, &scfg, &err) < 0 ||
+        tp_store_open(&scfg, &store, &err) < 0 || tp_fetcher_new(&fo, &fetcher, &err) < 0) {
+        tp__die_msg("worker", "%s", err.msg);
+        tp_store_close(store);
+        return TP_EXIT_FAIL;
+    }
+    if (tp_store_check(store, &err) < 0)
+        fprintf(stderr, "tillpipe worker: warning: %s (jobs will retry until it answers)\n",
+                err.msg);
+    o.store = store;
+    o.fetcher = fetcher;
     tp_registry *reg = tp__load_plugins(plugin_dir, o.quiet, &err);
     if (!reg) {
         tp__die_msg("worker", "%s", err.msg);
+        tp_store_close(store);
+        tp_fetcher_free(fetcher);
         return TP_EXIT_FAIL;
     }
     o.plugins = reg;
@@ -571,6 +650,8 @@ int tp__cmd_worker(int argc, char **argv)
     tp_worker_stats st;
     int rc = tp_worker_run(&o, &st, &err);
     tp_registry_destroy(reg);
+    tp_store_close(store);
+    tp_fetcher_free(fetcher);
     if (rc < 0) {
         tp__die_msg("worker", "%s", err.msg);
         return TP_EXIT_FAIL;

@@ -12,7 +12,8 @@
 
 static const char run_usage[] =
     "usage: tillpipe run --reports DIR --out FILE [options]\n"
-    "  --reports DIR       folder of report files (<prefix>_<BRANCH>_<POS>_<type>_<date>_<time>_.csv)\n"
+    "  --reports DIR       folder of report files (<prefix>_<BRANCH>_<POS>_<type>_<date>_<time>_.csv);\n"
+    "                      zip and tar(.gz) archives in it (or given instead) add their members\n"
     "  --out FILE          records file, written atomically (\"-\" = standard output)\n"
     "  --format F          record2025 (legacy layout, default), csv or jsonl\n"
     "  --branches FILE     branch configuration (default: the built-in chain configuration)\n"

@@ -159,9 +159,18 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
             if (rc < 0)
                 return rc;
             bc->parsers = v;
+        } else if (strcmp(field, "report_server") == 0) {
+            const char *u = json_is_string(v) ? json_string_value(v) : NULL;
+            if (json_is_null(v))
+                bc->report_server = NULL;
+            else if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+                return bad(err, c->source, k, "must be an http:// or https:// base URL");
+            else
+                bc->report_server = u;
         } else
             return bad(err, c->source, k,
-                       "unknown key (expected code, name, active, terminals, pos, parsers)");
+                       "unknown key (expected code, name, active, terminals, pos, parsers,"
+                       " report_server)");
     }
     if (!bc->code)
         return bad(err, c->source, key, "\"code\" is required");

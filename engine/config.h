@@ -5,7 +5,7 @@
  * JSON (read with jansson):
  *   {"branches": [
  *      {"code": "BETA", "name": "Beta", "active": true, "terminals": [1, 2],
- *       "pos": "newer",
+ *       "pos": "newer", "report_server": "https://reports.example/chain",
  *       "parsers": {"rd5500": "newpos",
  *                   "rd5000": {"plugin": "rd5000", "options": {"column.DATE": 12}}}}]}
  * Every key is checked; an unknown key or a bad value is an error naming the
@@ -30,6 +30,7 @@ typedef struct tp_branch_cfg {
     int nterminals;
     int newer_pos; /* "pos": "newer": department from the product master */
     void *parsers; /* private: json_t object, type -> plugin/options */
+    const char *report_server; /* base URL of its report server, NULL = the default */
 } tp_branch_cfg;
 
 typedef struct tp_config tp_config;

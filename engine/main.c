@@ -27,6 +27,7 @@ static const command commands[] = {
     {"jobs", tp__cmd_jobs, "list jobs"},
     {"job", tp__cmd_job, "show one job (attempts, files, quality), or --cancel it"},
     {"worker", tp__cmd_worker, "run queued jobs into the database"},
+    {"reparse", tp__cmd_reparse, "queue terminal-days to run again from their stored raw files"},
 };
 
 static void usage(FILE *f)

@@ -13,28 +13,7 @@
 #include <unistd.h>
 
 #include "schema.h"
-
-static int file_sha256(const char *path, char hex[65], tp_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
-                            "plugin %s: cannot open: %s", path, strerror(errno));
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    unsigned char buf[65536];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-    int saved = errno;
-    close(fd);
-    if (n < 0)
-        return tp_error_set(err, TP_EIO, "plugin %s: cannot read: %s", path, strerror(saved));
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st, out);
-    sodium_bin2hex(hex, 65, out, sizeof out);
-    return TP_OK;
-}
+#include "sha.h"
 
 static int list_has(const char *const *list, const char *s)
 {
@@ -132,8 +111,10 @@ tp_plugin *tp_plugin_load(const char *path, tp_error *err)
                      "plugin %s: cannot read: %s", path, strerror(errno));
         goto fail;
     }
-    if (file_sha256(path, p->sha256, err) < 0)
+    if (tp_sha256_file(path, p->sha256, NULL, err) < 0) {
+        tp_error_prefix(err, "plugin ");
         goto fail;
+    }
     /* A path without '/' would make dlopen search the library path. */
     char local[4096];
     const char *open_path = path;

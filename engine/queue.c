@@ -25,9 +25,22 @@ double tp_queue_backoff(int attempt, double base, unsigned *seed)
     return d / 2 + jitter * d / 2;
 }
 
+const char *tp_job_kind_name(tp_job_kind k)
+{
+    return k == TP_JOB_REPARSE ? "reparse" : "fetch";
+}
+
 int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, int force,
                      const char *created_by, long long *id, tp_enqueue_result *result,
                      tp_error *err)
+{
+    return tp_queue_enqueue_kind(db, TP_JOB_FETCH, branch, pos, date, force, created_by, id,
+                                 result, err);
+}
+
+int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
+                          const char *date, int force, const char *created_by, long long *id,
+                          tp_enqueue_result *result, tp_error *err)
 {
     char spos[16];
     snprintf(spos, sizeof spos, "%d", pos);
@@ -100,12 +113,13 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
             break;
         }
         PQclear(r);
-        const char *p[] = {branch, spos, date, force ? "t" : "f", created_by};
+        const char *p[] = {branch, spos, date, force ? "t" : "f", created_by,
+                           tp_job_kind_name(kind)};
         r = Q(db,
-              "INSERT INTO jobs (branch, pos, business_date, force, created_by) "
-              "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (branch, pos, business_date) "
+              "INSERT INTO jobs (branch, pos, business_date, force, created_by, kind) "
+              "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (branch, pos, business_date) "
               "WHERE status IN ('queued', 'running') DO NOTHING RETURNING id",
-              5, p, err);
+              6, p, err);
         if (!r)
             goto fail;
         int inserted = PQntuples(r) == 1;
@@ -172,6 +186,31 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
     return tp_db_exec(db, "COMMIT", 0, NULL, err);
 }
 
+int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
+                                   const char *branch, const char *created_by,
+                                   long long *created, tp_error *err)
+{
+    const char *p[] = {from, to, branch, created_by};
+    PGresult *r = Q(db,
+                    "WITH want AS ("
+                    "  SELECT DISTINCT branch, pos, business_date FROM jobs"
+                    "  WHERE status = 'succeeded' AND business_date BETWEEN $1::date AND $2::date"
+                    "  AND ($3::text IS NULL OR branch = $3)),"
+                    " ins AS ("
+                    "  INSERT INTO jobs (branch, pos, business_date, created_by, kind, force)"
+                    "  SELECT branch, pos, business_date, $4, 'reparse', true FROM want"
+                    "  ORDER BY business_date, branch, pos"
+                    "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+                    "  DO NOTHING RETURNING 1)"
+                    " SELECT count(*) FROM ins",
+                    4, p, err);
+    if (!r)
+        return TP_EDB;
+    *created = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return TP_OK;
+}
+
 int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max,
                    int *n, tp_error *err)
 {
@@ -189,7 +228,7 @@ int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *job
                     "  started_at = now(), updated_at = now()"
                     "  FROM c WHERE j.id = c.id"
                     "  RETURNING j.id, j.branch, j.pos, j.business_date::text, j.attempts,"
-                    "  j.max_attempts, j.force),"
+                    "  j.max_attempts, j.force, j.kind),"
                     " a AS (INSERT INTO job_attempts (job_id, attempt, worker, stage)"
                     "  SELECT id, attempts, $1, 'claimed' FROM u)"
                     " SELECT * FROM u ORDER BY id",
@@ -207,6 +246,7 @@ int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *job
         j->attempt = (int)strtol(PQgetvalue(r, i, 4), NULL, 10);
         j->max_attempts = (int)strtol(PQgetvalue(r, i, 5), NULL, 10);
         j->force = PQgetvalue(r, i, 6)[0] == 't';
+        j->kind = strcmp(PQgetvalue(r, i, 7), "reparse") == 0 ? TP_JOB_REPARSE : TP_JOB_FETCH;
     }
     PQclear(r);
     return TP_OK;
@@ -286,7 +326,7 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                     "UPDATE jobs SET status = 'succeeded', records = $2, finished_at = now(),"
                     " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
                     " updated_at = now() WHERE id = $1"
-                    " RETURNING rerun_requested, branch, pos, business_date, created_by",
+                    " RETURNING rerun_requested, branch, pos, business_date, created_by, kind",
                     2, p, err);
     if (!r)
         return TP_EDB;
@@ -294,11 +334,11 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
     int rc = TP_OK;
     if (rerun) {
         const char *q[] = {PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
-                           PQgetvalue(r, 0, 4)};
+                           PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5)};
         rc = tp_db_exec(db,
-                        "INSERT INTO jobs (branch, pos, business_date, force, created_by)"
-                        " VALUES ($1, $2, $3, true, $4)",
-                        4, q, err);
+                        "INSERT INTO jobs (branch, pos, business_date, force, created_by, kind)"
+                        " VALUES ($1, $2, $3, true, $4, $5)",
+                        5, q, err);
     }
     PQclear(r);
     const char *a[] = {id, att, plugins_json ? plugins_json : "{}"};

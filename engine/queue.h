@@ -19,8 +19,16 @@
 #define TP_LEASE_SECONDS 60
 #define TP_HEARTBEAT_SECONDS 10
 
+typedef enum tp_job_kind {
+    TP_JOB_FETCH,  /* fetch the files, then the whole pipeline */
+    TP_JOB_REPARSE /* select/parse/combine/load again from the stored raw files */
+} tp_job_kind;
+
+const char *tp_job_kind_name(tp_job_kind k); /* "fetch", "reparse" */
+
 typedef struct tp_job {
     long long id;
+    tp_job_kind kind;
     char branch[33];
     int pos;
     char date[11];
@@ -40,6 +48,19 @@ typedef enum tp_enqueue_result {
 int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, int force,
                      const char *created_by, long long *id, tp_enqueue_result *result,
                      tp_error *err);
+
+/* The same for a job of `kind`.  One live job per key whatever its kind: a
+ * repeat returns the live job, and force runs it again after it. */
+int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
+                          const char *date, int force, const char *created_by, long long *id,
+                          tp_enqueue_result *result, tp_error *err);
+
+/* Queue a reparse of every terminal-day in [from, to] (of `branch`, NULL =
+ * all) that has a succeeded run, in one transaction; live jobs are kept.
+ * *created gets the number of new jobs. */
+int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
+                                   const char *branch, const char *created_by,
+                                   long long *created, tp_error *err);
 
 /* Queue every active branch x terminal x date in [from, to], in one
  * transaction; existing live jobs are kept (with force: marked to run again).

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <tillpipe/csv.h>
 
+#include "unpack.h"
+#include "fsutil.h"
+
 static int is_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -93,12 +96,17 @@ int tp_report_name_parse(const char *name, tp_report_name *out, tp_error *err)
     return TP_OK;
 }
 
-static tp_termday *find_day(tp_scan *s, const tp_report_name *rn, tp_error *err)
+tp_scan *tp_scan_new(void)
+{
+    return calloc(1, sizeof(tp_scan));
+}
+
+tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,
+                        tp_error *err)
 {
     for (size_t i = s->ndays; i-- > 0;) {
         tp_termday *d = &s->days[i];
-        if (d->pos == rn->pos && strcmp(d->date, rn->date) == 0 &&
-            strcmp(d->branch, rn->branch) == 0)
+        if (d->pos == pos && strcmp(d->date, date) == 0 && strcmp(d->branch, branch) == 0)
             return d;
     }
     if (s->ndays == s->cap) {
@@ -111,9 +119,9 @@ static tp_termday *find_day(tp_scan *s, const tp_report_name *rn, tp_error *err)
     }
     tp_termday *d = &s->days[s->ndays++];
     memset(d, 0, sizeof *d);
-    memcpy(d->branch, rn->branch, sizeof d->branch);
-    d->pos = rn->pos;
-    memcpy(d->date, rn->date, sizeof d->date);
+    snprintf(d->branch, sizeof d->branch, "%s", branch);
+    d->pos = pos;
+    snprintf(d->date, sizeof d->date, "%s", date);
     for (int t = 0; t < TP_TYPE_COUNT; t++)
         d->chosen[t] = -1;
     return d;
@@ -122,7 +130,7 @@ static tp_termday *find_day(tp_scan *s, const tp_report_name *rn, tp_error *err)
 int tp_scan_add(tp_scan *s, const char *path, const tp_report_name *rn, uint64_t size,
                 tp_error *err)
 {
-    tp_termday *d = find_day(s, rn, err);
+    tp_termday *d = tp_scan_day(s, rn->branch, rn->pos, rn->date, err);
     if (!d)
         return TP_ENOMEM;
     if (d->ncands == d->cap) {
@@ -145,7 +153,7 @@ int tp_scan_add(tp_scan *s, const char *path, const tp_report_name *rn, uint64_t
     return TP_OK;
 }
 
-static int add_ignored(tp_scan *s, const char *name, tp_error *err)
+int tp_scan_ignore(tp_scan *s, const char *name, tp_error *err)
 {
     if (s->nignored == s->icap) {
         size_t cap = s->icap ? s->icap * 2 : 16;
@@ -180,14 +188,78 @@ static int cmp_cand(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+static int passes(const tp_scan_filter *f, const tp_report_name *rn)
+{
+    return !f || ((!f->branch || strcmp(f->branch, rn->branch) == 0) &&
+                  (!f->pos || f->pos == rn->pos) && (!f->date || strcmp(f->date, rn->date) == 0));
+}
+
+typedef struct member_ctx {
+    tp_scan *s;
+    const tp_scan_filter *f;
+} member_ctx;
+
+static int on_member(void *ud, const char *name, const char *path, uint64_t size,
+                     const char sha256[TP_SHA256_HEX], tp_error *err)
+{
+    member_ctx *m = ud;
+    tp_report_name rn;
+    if (tp_report_name_parse(name, &rn, NULL) != 0)
+        return tp_scan_ignore(m->s, name, err);
+    if (!passes(m->f, &rn))
+        return TP_OK;
+    int rc = tp_scan_add(m->s, path, &rn, size, err);
+    if (rc == TP_OK) {
+        tp_termday *d = tp_scan_day(m->s, rn.branch, rn.pos, rn.date, err);
+        snprintf(d->cands[d->ncands - 1].sha256, TP_SHA256_HEX, "%s", sha256);
+    }
+    return rc;
+}
+
+int tp_scan_add_archive(tp_scan *s, const char *path, const tp_scan_filter *filter,
+                        uint64_t max_member, tp_error *err)
+{
+    if (!s->tmpdir && !(s->tmpdir = tp_make_workdir(NULL, "tillpipe-archive-", err)))
+        return TP_EIO;
+    static unsigned seq;
+    char out[4096];
+    snprintf(out, sizeof out, "%s/a%u", s->tmpdir, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    if (mkdir(out, 0700) < 0)
+        return tp_error_set(err, TP_EIO, "%s: %s", out, strerror(errno));
+    member_ctx m = {s, filter};
+    tp_archive_limits lim = {.max_member = max_member};
+    return tp_archive_extract(path, out, &lim, on_member, &m, err);
+}
+
+void tp_scan_sort(tp_scan *s)
+{
+    if (s->ndays > 1)
+        qsort(s->days, s->ndays, sizeof *s->days, cmp_day);
+    for (size_t i = 0; i < s->ndays; i++)
+        qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
+}
+
 int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_error *err)
 {
     struct stat st;
     if (stat(dir, &st) != 0)
         return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", dir,
                             strerror(errno));
+    if (S_ISREG(st.st_mode) && tp_archive_sniff(dir)) { /* one archive */
+        tp_scan *s = tp_scan_new();
+        if (!s)
+            return tp_error_set(err, TP_ENOMEM, "out of memory");
+        int rc = tp_scan_add_archive(s, dir, f, 0, err);
+        if (rc < 0) {
+            tp_scan_destroy(s);
+            return rc;
+        }
+        tp_scan_sort(s);
+        *out = s;
+        return TP_OK;
+    }
     if (!S_ISDIR(st.st_mode))
-        return tp_error_set(err, TP_EINVAL, "%s: not a directory", dir);
+        return tp_error_set(err, TP_EINVAL, "%s: not a directory (nor a zip or tar archive)", dir);
     DIR *d = opendir(dir);
     if (!d)
         return tp_error_set(err, TP_EIO, "%s: %s", dir, strerror(errno));
@@ -210,24 +282,23 @@ int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_erro
          * only the matching files need a stat. */
         tp_report_name rn;
         int named = tp_report_name_parse(e->d_name, &rn, NULL) == 0;
-        if (named && f &&
-            ((f->branch && strcmp(f->branch, rn.branch) != 0) || (f->pos && f->pos != rn.pos) ||
-             (f->date && strcmp(f->date, rn.date) != 0)))
+        if (named && !passes(f, &rn))
             continue;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        rc = named ? tp_scan_add(s, path, &rn, (uint64_t)st.st_size, err)
-                   : add_ignored(s, e->d_name, err);
+        if (named)
+            rc = tp_scan_add(s, path, &rn, (uint64_t)st.st_size, err);
+        else if (tp_archive_sniff(path))
+            rc = tp_scan_add_archive(s, path, f, 0, err);
+        else
+            rc = tp_scan_ignore(s, e->d_name, err);
     }
     closedir(d);
     if (rc < 0) {
         tp_scan_destroy(s);
         return rc;
     }
-    if (s->ndays > 1)
-        qsort(s->days, s->ndays, sizeof *s->days, cmp_day);
-    for (size_t i = 0; i < s->ndays; i++)
-        qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
+    tp_scan_sort(s);
     *out = s;
     return TP_OK;
 }
@@ -245,6 +316,9 @@ void tp_scan_destroy(tp_scan *s)
         free(s->ignored[i]);
     free(s->ignored);
     free(s->days);
+    if (s->tmpdir)
+        tp_remove_tree(s->tmpdir);
+    free(s->tmpdir);
     free(s);
 }
 

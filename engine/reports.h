@@ -42,6 +42,7 @@ typedef struct tp_candidate {
     int counted;      /* rows is known: counted by select, or set after parsing */
     int chosen;       /* 1 when this file was selected for its type */
     char reason[200]; /* why it won or lost */
+    char sha256[65];  /* content hash, "" until known */
 } tp_candidate;
 
 typedef struct tp_termday {
@@ -64,15 +65,34 @@ typedef struct tp_scan {
     size_t ndays, cap;
     char **ignored;   /* names of files that are not reports */
     size_t nignored, icap;
+    char *tmpdir;     /* archive members extracted here; removed with the scan */
 } tp_scan;
 
-/* Scan `dir` (not recursive).  Returns 0 with *out set (free with
- * tp_scan_destroy), or < 0 with err set. */
+/* Scan `dir` (not recursive) -- or one archive file.  Archives (zip, tar,
+ * tar.gz) in the folder contribute their members (unpack.h), extracted into
+ * a temporary folder that lives as long as the scan.  Returns 0 with *out
+ * set (free with tp_scan_destroy), or < 0 with err set. */
 int tp_scan_dir(const char *dir, const tp_scan_filter *filter, tp_scan **out, tp_error *err);
 
-/* Add one file to a scan (used by tp_scan_dir and by tests). */
+/* An empty scan, and the terminal-day of a key in it (created when new). */
+tp_scan *tp_scan_new(void);
+tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,
+                        tp_error *err);
+
+/* Add one file to a scan (used by tp_scan_dir, the fetch stage and tests);
+ * sha256 may be NULL. */
 int tp_scan_add(tp_scan *s, const char *path, const tp_report_name *rn, uint64_t size,
                 tp_error *err);
+/* Note a file that is not a report (by name). */
+int tp_scan_ignore(tp_scan *s, const char *name, tp_error *err);
+
+/* Extract the archive `path` into the scan's temporary folder and add its
+ * members that pass `filter` (the rest are ignored). */
+int tp_scan_add_archive(tp_scan *s, const char *path, const tp_scan_filter *filter,
+                        uint64_t max_member, tp_error *err);
+
+/* Sort days and candidates (tp_scan_dir does it). */
+void tp_scan_sort(tp_scan *s);
 
 void tp_scan_destroy(tp_scan *s);
 

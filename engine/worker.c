@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "queue.h"
 #include "reports.h"
+#include "source.h"
 
 #define TP_MAX_THREADS 64
 
@@ -133,6 +134,7 @@ static void *heartbeat_main(void *arg)
 
 /* What a worker thread keeps between jobs. */
 typedef struct thread_cache {
+    tp_fetch_conn *conn;/* this thread's report server connection */
     int partition_year; /* the records partition last made sure of */
     tp_config *config;  /* the branches table, as last read */
     double config_at;   /* when (now_s) */
@@ -265,7 +267,8 @@ static tp_config *load_config(tp_db *db, tp_error *err)
         db,
         "SELECT json_build_object('branches', coalesce(json_agg(json_build_object("
         "'code', code, 'name', name, 'active', active, 'terminals', terminals, 'pos', pos,"
-        "'parsers', parsers) ORDER BY code), '[]'))::text FROM branches",
+        "'parsers', parsers, 'report_server', report_server) ORDER BY code), '[]'))::text"
+        " FROM branches",
         0, NULL, err);
     if (!r)
         return NULL;
@@ -274,38 +277,21 @@ static tp_config *load_config(tp_db *db, tp_error *err)
     return cfg;
 }
 
-static int file_sha256(const char *path, char hex[65])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    unsigned char buf[65536], out[crypto_hash_sha256_BYTES];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crypto_hash_sha256_update(&st, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    crypto_hash_sha256_final(&st, out);
-    sodium_bin2hex(hex, 65, out, sizeof out);
-    return bad ? -1 : 0;
-}
-
-/* Every candidate file of the terminal-day, with its sha256, as the JSON the
- * load inserts in one statement.  Built before the transaction opens. */
+/* Every candidate file of the terminal-day (hashed and stored by now), as
+ * the JSON the load inserts in one statement.  Built before the transaction
+ * opens. */
 static char *files_json(const tp_termday *td)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < td->ncands; i++) {
         const tp_candidate *cd = &td->cands[i];
-        char hex[65];
-        int have_sha = file_sha256(cd->path, hex) == 0;
-        json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:s}", "type", tp_schema_of(cd->rn.type)->name,
-                              "name", cd->name, "size", (json_int_t)cd->size, "chosen", cd->chosen,
-                              "reason", cd->reason);
+        char key[TP_STORE_KEY_MAX];
+        tp_store_key(cd->sha256, key);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:s, s:s, s:s}", "type",
+                              tp_schema_of(cd->rn.type)->name, "name", cd->name, "size",
+                              (json_int_t)cd->size, "chosen", cd->chosen, "reason", cd->reason,
+                              "sha256", cd->sha256, "key", key);
         json_object_set_new(o, "rows", cd->counted ? json_integer((json_int_t)cd->rows) : json_null());
-        json_object_set_new(o, "sha256", have_sha ? json_string(hex) : json_null());
         json_array_append_new(a, o);
     }
     char *s = json_dumps(a, JSON_COMPACT);
@@ -370,11 +356,11 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
         const char *p[] = {sid, satt, j->branch, spos, j->date, c->files_json};
         rc = tp_db_exec(db,
                         "INSERT INTO files (job_id, attempt, branch, pos, business_date,"
-                        " report_type, name, size, data_rows, sha256, chosen, reason)"
+                        " report_type, name, size, data_rows, sha256, storage_key, chosen, reason)"
                         " SELECT $1, $2, $3, $4, $5, f.type, f.name, f.size, f.rows, f.sha256,"
-                        " f.chosen, f.reason FROM jsonb_to_recordset($6::jsonb) AS f(type text,"
-                        " name text, size bigint, rows bigint, sha256 text, chosen boolean,"
-                        " reason text)",
+                        " f.key, f.chosen, f.reason FROM jsonb_to_recordset($6::jsonb) AS"
+                        " f(type text, name text, size bigint, rows bigint, sha256 text, key text,"
+                        " chosen boolean, reason text)",
                         6, p, err);
     }
     if (rc == TP_OK) {
@@ -451,37 +437,143 @@ static char *plugins_json(const tp_termday_result *res)
     return s;
 }
 
+static tp_source source_of(const worker *w, thread_cache *cache)
+{
+    return (tp_source){.reports_dir = w->o->reports_dir,
+                       .server = w->o->server,
+                       .conn = cache->conn,
+                       .store = w->o->store,
+                       .max_file_bytes = w->o->fetcher ? tp_fetcher_max_file_bytes(w->o->fetcher) : 0,
+                       .workroot = w->o->workroot};
+}
+
+/* What the fetch stage did, on the attempt (for "why did it fail?"). */
+static void note_fetch(job_ctx *c, const char *source, const char *server, const tp_fetched *f)
+{
+    json_t *o = json_pack("{s:s, s:I}", "source", source, "listed", (json_int_t)f->listed);
+    if (server)
+        json_object_set_new(o, "server", json_string(server));
+    if (f->scan && f->scan->ndays > 0)
+        json_object_set_new(o, "candidates", json_integer((json_int_t)f->scan->days[0].ncands));
+    if (f->scan && f->scan->nignored > 0) {
+        json_t *ig = json_array();
+        for (size_t i = 0; i < f->scan->nignored && i < 20; i++)
+            json_array_append_new(ig, json_string(f->scan->ignored[i]));
+        json_object_set_new(o, "ignored", ig);
+    }
+    char *js = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char sid[32], satt[16];
+    snprintf(sid, sizeof sid, "%lld", c->job->id);
+    snprintf(satt, sizeof satt, "%d", c->job->attempt);
+    const char *p[] = {sid, satt, js};
+    tp_error e2 = {0};
+    if (js)
+        tp_db_exec(c->db, "UPDATE job_attempts SET fetch_info = $3::jsonb WHERE job_id = $1 AND attempt = $2",
+                   3, p, &e2);
+    free(js);
+}
+
+/* The files a terminal-day's last succeeded run kept, for a reparse. */
+static int stored_files(job_ctx *c, char ***names, char ***shas, size_t *n, tp_error *err)
+{
+    char spos[16];
+    snprintf(spos, sizeof spos, "%d", c->job->pos);
+    const char *p[] = {c->job->branch, spos, c->job->date};
+    PGresult *r = tp_db_query(c->db,
+                              "SELECT name, sha256 FROM files WHERE job_id = ("
+                              " SELECT max(job_id) FROM files WHERE branch = $1 AND pos = $2"
+                              " AND business_date = $3 AND storage_key IS NOT NULL"
+                              " AND job_id IN (SELECT id FROM jobs WHERE status = 'succeeded'"
+                              " AND branch = $1 AND pos = $2 AND business_date = $3))"
+                              " AND sha256 IS NOT NULL ORDER BY id",
+                              3, p, err);
+    if (!r)
+        return TP_EDB;
+    *n = (size_t)PQntuples(r);
+    *names = calloc(*n + 1, sizeof **names);
+    *shas = calloc(*n + 1, sizeof **shas);
+    int rc = *names && *shas ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == TP_OK && i < *n; i++)
+        if (!((*names)[i] = strdup(PQgetvalue(r, (int)i, 0))) ||
+            !((*shas)[i] = strdup(PQgetvalue(r, (int)i, 1))))
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+    PQclear(r);
+    return rc;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The fetch stage: from the report server, the folder, or (reparse) the
+ * store.  < 0 with the job error recorded in c. */
+static int fetch_stage(job_ctx *c, const tp_config *cfg, tp_fetched *f, tp_error *err)
+{
+    const tp_job *job = c->job;
+    tp_source src = source_of(c->w, c->cache);
+    if (job->kind == TP_JOB_REPARSE) {
+        char **names = NULL, **shas = NULL;
+        size_t n = 0;
+        int rc = stored_files(c, &names, &shas, &n, err);
+        if (rc == TP_OK && n == 0) {
+            rc = tp_error_set(err, TP_ENOTFOUND,
+                              "nothing to reparse: %s/%d/%s has no succeeded run with stored files",
+                              job->branch, job->pos, job->date);
+            free_strv(names, n);
+            free_strv(shas, n);
+            return job_error(c, "no_stored_files", 0, err->msg);
+        }
+        tp_stored_file *files = rc == TP_OK ? calloc(n, sizeof *files) : NULL;
+        for (size_t i = 0; files && i < n; i++)
+            files[i] = (tp_stored_file){names[i], shas[i]};
+        if (rc == TP_OK && !files)
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+        if (rc == TP_OK)
+            rc = tp_source_stored(&src, job->branch, job->pos, job->date, files, n, f, err);
+        free(files);
+        free_strv(names, n);
+        free_strv(shas, n);
+        note_fetch(c, "store", NULL, f);
+        if (rc < 0)
+            return job_error(c, rc == TP_EDB ? "database_unavailable" : "store_unavailable", 1,
+                             err->msg);
+        return TP_OK;
+    }
+    const tp_branch_cfg *b = tp_config_branch(cfg, job->branch);
+    const char *server = b && b->report_server ? b->report_server : c->w->o->server;
+    int rc = tp_source_fetch(&src, server, job->branch, job->pos, job->date, f, err);
+    note_fetch(c, src.reports_dir ? "folder" : "server", src.reports_dir ? NULL : server, f);
+    if (rc < 0) {
+        /* over the cap, not CSV, an unsafe archive: retrying changes nothing */
+        int final = f->kind == TP_FETCH_BAD_FILE && (err->code == TP_ELIMIT || err->code == TP_EPARSE);
+        return job_error(c, tp_fetch_kind_code(f->kind), !final, err->msg);
+    }
+    if (f->kind == TP_FETCH_NO_FILES) {
+        char m[1024];
+        snprintf(m, sizeof m, "%s for %s/%d/%s", err->msg, job->branch, job->pos, job->date);
+        return job_error(c, "no_files", 1, m);
+    }
+    return TP_OK;
+}
+
 /* Run one claimed job to its end (succeeded, failed/retry, cancelled,
  * released or lost). */
 static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_job *job)
 {
     job_ctx c = {.w = w, .me = me, .db = db, .job = job, .stage = "fetch", .cache = cache};
     tp_error err = {0};
-    tp_scan *scan = NULL;
+    tp_fetched fetched = {0};
     const tp_config *cfg = NULL;
     tp_termday_result res;
     memset(&res, 0, sizeof res);
     char *pj = NULL;
     int rc;
 
-    /* fetch: the terminal-day's files from the local reports folder */
-    tp_scan_filter filter = {job->branch, job->pos, job->date};
-    if (tp_scan_dir(w->o->reports_dir, &filter, &scan, &err) < 0) {
-        job_error(&c, "source_unavailable", 1, err.msg);
-        goto failed;
-    }
-    if (scan->ndays == 0) {
-        char m[256];
-        snprintf(m, sizeof m, "no report files yet for %s/%d/%s", job->branch, job->pos,
-                 job->date);
-        job_error(&c, "no_files", 1, m);
-        goto failed;
-    }
-    if ((rc = boundary(&c)) != TP_OK)
-        goto boundary_stop;
-
-    /* parse + combine into the spool */
-    c.stage = "parse";
+    /* The branch configuration: its parsers and its report server. */
     if (!cache->config || now_s() - cache->config_at > TP_CONFIG_TTL) {
         tp_config *fresh = load_config(db, &err);
         if (fresh) {
@@ -494,12 +586,35 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
         job_error(&c, tp_db_broken(db) ? "database_unavailable" : "config_invalid", 1, err.msg);
         goto failed;
     }
+
+    /* fetch: the terminal-day's candidates into a work folder */
+    if (fetch_stage(&c, cfg, &fetched, &err) < 0)
+        goto failed;
+    if ((rc = boundary(&c)) != TP_OK)
+        goto boundary_stop;
+
+    /* store: every candidate kept in the raw-file store */
+    c.stage = "store";
+    size_t stored_new = 0;
+    tp_source src = source_of(w, cache);
+    if (tp_source_keep(&src, &fetched.scan->days[0], &stored_new, &err) < 0) {
+        job_error(&c, err.code == TP_EIO || err.code == TP_ENOMEM ? "store_unavailable"
+                                                                  : "store_error",
+                  1, err.msg);
+        goto failed;
+    }
+    fetched.stored_new = stored_new;
+    if ((rc = boundary(&c)) != TP_OK)
+        goto boundary_stop;
+
+    /* parse + combine into the spool */
+    c.stage = "parse";
     if (!(c.spool = tmpfile())) {
         job_error(&c, "spool_unavailable", 1, strerror(errno));
         goto failed;
     }
     tp_pipeline pl = {w->o->plugins, cfg};
-    if (tp_pipeline_termday(&pl, &scan->days[0], spool_record, &c, &res, &err) < 0) {
+    if (tp_pipeline_termday(&pl, &fetched.scan->days[0], spool_record, &c, &res, &err) < 0) {
         int retry = err.code == TP_EIO || err.code == TP_ENOMEM;
         job_error(&c, err.code == TP_EPLUGIN || err.code == TP_ENOTFOUND ? "plugin_error"
                       : err.code == TP_ECONFIG                          ? "config_invalid"
@@ -518,12 +633,12 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
     /* load: one transaction */
     c.stage = "load";
     pj = plugins_json(&res);
-    c.files_json = files_json(&scan->days[0]);
+    c.files_json = files_json(&fetched.scan->days[0]);
     if (!pj || !c.files_json) {
         job_error(&c, "io_error", 1, "out of memory");
         goto failed;
     }
-    rc = load(&c, &scan->days[0], &res, pj, &err);
+    rc = load(&c, &fetched.scan->days[0], &res, pj, &err);
     if (rc == TP_OK) {
         pthread_mutex_lock(&w->mu);
         w->stats.succeeded++;
@@ -596,7 +711,7 @@ out:
     free(pj);
     free(c.files_json);
     tp_termday_result_clear(&res);
-    tp_scan_destroy(scan);
+    tp_fetched_clear(&fetched);
 }
 
 /* A no-op job (queue benchmark): claimed, then completed at once, fenced. */
@@ -650,6 +765,10 @@ static void *thread_main(void *arg)
     tp_db *db = NULL;
     thread_cache cache = {0};
     double last_rescue = 0, idle = 0.05;
+    if (o->fetcher && !(cache.conn = tp_fetch_conn_new(o->fetcher, &err))) {
+        logf_(w, "%s", err.msg);
+        return NULL;
+    }
     while (!*o->stop) {
         if (!db || tp_db_broken(db)) {
             tp_db_close(db);
@@ -689,6 +808,7 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&w->mu);
     }
     tp_config_destroy(cache.config);
+    tp_fetch_conn_free(cache.conn);
     tp_db_close(db);
     return NULL;
 }

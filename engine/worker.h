@@ -4,8 +4,9 @@
  * A worker process runs `concurrency` threads, each with its own database
  * connection, plus one heartbeat thread renewing the leases of every job the
  * process holds (and noticing cancels).  A job's stages -- fetch (here: the
- * local reports folder; the report server plugs in behind the same step),
- * parse and combine into a spool file, load -- run outside any transaction
+ * report server or a local folder, or the store for a reparse), store (every
+ * candidate kept in the raw-file store), parse and combine into a spool
+ * file, load -- run outside any transaction
  * except the last: the terminal-day's records are replaced and the job
  * completes in one transaction, fenced by (job, attempt, owner).
  */
@@ -15,11 +16,17 @@
 #include <signal.h>
 
 #include "error.h"
+#include "fetch.h"
 #include "plugin.h"
+#include "store.h"
 
 typedef struct tp_worker_opts {
     const char *db_url;
-    const char *reports_dir;    /* where the terminal-days' files are */
+    const char *reports_dir;    /* a local folder of report files, or NULL: */
+    const char *server;         /* the report server's base URL (a branch may name its own) */
+    tp_fetcher *fetcher;        /* borrowed: limits and counters, shared by the threads */
+    tp_store *store;            /* borrowed: where raw files are kept */
+    const char *workroot;       /* jobs' work folders; NULL = $TMPDIR or /tmp */
     const tp_registry *plugins; /* borrowed */
     int concurrency;            /* threads, 1..64 */
     int lease_seconds;          /* default TP_LEASE_SECONDS; heartbeat at 1/6 */

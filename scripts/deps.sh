@@ -4,12 +4,15 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libsodium-dev check libsubunit-dev
+          libcurl4-openssl-dev libarchive-dev libs3-dev libmicrohttpd-dev libjwt-dev curl
           libpq-dev postgresql postgresql-client
           binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The S3 test server (s3rver) runs on Node.js: Debian's, unless one is there.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   SUDO=""

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "migrations.h"
 #include "queue.h"
 #include "testutil.h"
 
@@ -75,7 +76,7 @@ static tp_db *fresh_db(const char *name, int migrate)
         int applied = -1;
         tp_error e = {0};
         ck_assert_msg(tp_db_migrate(db, &applied, &e) == TP_OK, "migrate: %s", e.msg);
-        ck_assert_int_eq(applied, 1);
+        ck_assert_int_eq(applied, tp_migration_count);
     }
     return db;
 }
@@ -288,12 +289,13 @@ static void assert_schema(tp_db *db)
                       "table %s missing", tables[i]);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'jobs_events'"), 1);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'jobs_live_key'"), 1);
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM schema_migrations"), 1);
-    ck_assert_int_eq(iv(db, "SELECT max(version) FROM schema_migrations"), 1);
+    ck_assert_int_eq(iv(db, "SELECT count(*) FROM schema_migrations"), tp_migration_count);
+    ck_assert_int_eq(iv(db, "SELECT max(version) FROM schema_migrations"),
+                     tp_migrations[tp_migration_count - 1].version);
     int v = -1;
     tp_error e = {0};
     ck_assert_int_eq(tp_db_schema_version(db, &v, &e), TP_OK);
-    ck_assert_int_eq(v, 1);
+    ck_assert_int_eq(v, tp_migrations[tp_migration_count - 1].version);
     ck_assert_msg(tp_db_check_schema(db, &e) == TP_OK, "check: %s", e.msg);
 }
 
@@ -311,7 +313,7 @@ START_TEST(migrate_fresh_and_rerun)
     ck_assert_msg(strstr(e.msg, "version 0") != NULL, "%s", e.msg);
 
     ck_assert_msg(tp_db_migrate(db, &applied, &e) == TP_OK, "%s", e.msg);
-    ck_assert_int_eq(applied, 1);
+    ck_assert_int_eq(applied, tp_migration_count);
     assert_schema(db);
 
     ck_assert_msg(tp_db_migrate(db, &applied, &e) == TP_OK, "%s", e.msg);
@@ -340,12 +342,12 @@ START_TEST(migrate_concurrent)
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
         ck_assert_msg(c[i].rc == TP_OK, "migrator %d: %s", i, c[i].msg);
-        ck_assert_msg(c[i].applied == 0 || c[i].applied == 1, "migrator %d applied %d", i,
-                      c[i].applied);
+        ck_assert_msg(c[i].applied == 0 || c[i].applied == tp_migration_count,
+                      "migrator %d applied %d", i, c[i].applied);
         total += c[i].applied;
     }
     pthread_barrier_destroy(&b);
-    ck_assert_int_eq(total, 1);
+    ck_assert_int_eq(total, tp_migration_count);
     assert_schema(db);
     tp_db_close(db);
 }
@@ -361,7 +363,7 @@ START_TEST(migrate_refuses_newer_database)
     ck_assert_int_eq(e.code, TP_EDB);
     ck_assert_int_eq(applied, 0);
     ck_assert_msg(strstr(e.msg, "upgrade tillpipe") && strstr(e.msg, "999"), "%s", e.msg);
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM schema_migrations"), 2);
+    ck_assert_int_eq(iv(db, "SELECT count(*) FROM schema_migrations"), tp_migration_count + 1);
 
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(tp_db_check_schema(db, &e), TP_EDB);

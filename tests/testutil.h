@@ -31,6 +31,31 @@ int tu_pg_kill(void);    /* SIGKILL the postmaster (crash test): 0 on success */
  * NULL on error. */
 char *tu_pg_value(const char *sql);
 
+/* The report-server simulator (tests/reportsim) serving `dir`, started as a
+ * child process with `args` (more options, may be NULL) on a free port.
+ * Returns its base URL (static) or NULL.  One at a time per process. */
+const char *tu_sim_start(const char *dir, const char *args);
+void tu_sim_stop(void);
+/* Add a fault rule (JSON, see tests/reportsim/README.md): 0 when accepted. */
+int tu_sim_fault(const char *json);
+/* Remove every fault rule; reset the counters. */
+void tu_sim_clear(void);
+/* A counter from GET /_sim/stats: "requests", "lists", "files", "bytes" or
+ * "faults.<kind>"; -1 on error. */
+long long tu_sim_stat(const char *name);
+
+typedef struct tu_member {
+    const char *path;
+    const char *data; /* NULL with link: a symlink */
+    const char *link;
+    size_t zeros;     /* > 0: this many zero bytes instead of data */
+} tu_member;
+
+/* Write the archive dir/name in `fmt`: "zip", "tar" or "tgz" (caller frees
+ * the path; NULL when it cannot be created). */
+char *tu_make_archive(const char *dir, const char *name, const char *fmt, const tu_member *m,
+                      size_t n);
+
 /* Run a suite in the normal Check runner; returns the number of failures. */
 int tu_run_suite(Suite *s);
 

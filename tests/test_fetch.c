@@ -1,0 +1,558 @@
+/* test_fetch.c -- the report server client (engine/fetch.c) and the fetch
+ * stage (engine/source.c) against the real simulator (tests/reportsim) over
+ * loopback HTTP: lists, downloads, every injected fault with the retries it
+ * should cost and the outcome it should end in, the size cap, archives in
+ * downloads, the politeness limits, and that a failed download leaves no
+ * file behind. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "sha.h"
+#include "source.h"
+#include "store.h"
+#include "testutil.h"
+
+static const char *base;  /* the simulator */
+static char *data;        /* the folder it serves */
+
+#define KEY_BRANCH "BMC"
+#define KEY_DATE "2026-02-09"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A fetcher with fast retries (the simulator answers at once). */
+static tp_fetcher *fetcher(int retries, uint64_t cap)
+{
+    tp_fetch_opts o = {.retries = retries, .backoff_base = 0.01, .max_file_bytes = cap,
+                       .list_timeout_ms = 5000, .file_timeout_ms = 5000,
+                       .connect_timeout_ms = 2000};
+    tp_fetcher *f = NULL;
+    tp_error err = {0};
+    ck_assert_msg(tp_fetcher_new(&o, &f, &err) == 0, "%s", err.msg);
+    return f;
+}
+
+static void setup(void)
+{
+    tu_sim_clear();
+}
+
+/* ------------------------------------------------------------ list */
+
+START_TEST(list_names_every_file)
+{
+    tp_fetcher *f = fetcher(0, 0);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    ck_assert_msg(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(kind, TP_FETCH_OK);
+    ck_assert_uint_eq(n, 7);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(paths[i], "_BMC_1_") && strstr(paths[i], KEY_DATE), "%s", paths[i]);
+    tp_fetch_list_free(paths, n);
+    /* an empty list: nothing exported yet, not an error */
+    ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 2, KEY_DATE, &paths, &n, &kind, &err), 0);
+    ck_assert_int_eq(kind, TP_FETCH_NO_FILES);
+    ck_assert_uint_eq(n, 0);
+    tp_fetch_list_free(paths, n);
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+}
+END_TEST
+
+/* The server's error pages are errors after retries, never "no files". */
+static void list_fault(const char *kind_name, const char *want_msg)
+{
+    char rule[256];
+    snprintf(rule, sizeof rule, "{\"kind\":\"%s\",\"target\":\"list\",\"rate\":1}", kind_name);
+    ck_assert_int_eq(tu_sim_fault(rule), 0);
+    tp_fetcher *f = fetcher(2, 0);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    ck_assert_int_lt(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err), 0);
+    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
+    ck_assert_msg(strstr(err.msg, want_msg) && strstr(err.msg, "after 3 tries"), "%s", err.msg);
+    ck_assert_int_eq(tu_sim_stat("lists"), 3); /* the first try and 2 retries */
+    tp_fetch_stats st;
+    tp_fetcher_stats(f, &st);
+    ck_assert_uint_eq(st.retries, 2);
+    ck_assert_uint_eq(st.errors[TP_FETCH_SERVER_ERROR], 1);
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+}
+
+START_TEST(list_html_page_is_server_error) { list_fault("html", "HTML error page"); }
+END_TEST
+START_TEST(list_error_text_is_server_error) { list_fault("errtext", "An error occurred"); }
+END_TEST
+START_TEST(list_500_is_server_error) { list_fault("http500", "HTTP 500"); }
+END_TEST
+
+START_TEST(list_recovers_after_transient_faults)
+{
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"http500\",\"target\":\"list\",\"count\":1}"), 0);
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"reset\",\"target\":\"list\",\"count\":1}"), 0);
+    tp_fetcher *f = fetcher(3, 0);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    ck_assert_msg(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(tu_sim_stat("lists"), 3);
+    tp_fetch_list_free(paths, n);
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+}
+END_TEST
+
+START_TEST(unreachable_server_is_network_error)
+{
+    tp_fetcher *f = fetcher(1, 0);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    /* port 1 on loopback: connection refused */
+    ck_assert_int_lt(tp_fetch_list(c, "http://127.0.0.1:1", KEY_BRANCH, 1, KEY_DATE, &paths, &n,
+                                   &kind, &err),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
+    ck_assert_msg(strstr(err.msg, "list BMC/1/2026-02-09") && strstr(err.msg, "after 2 tries"),
+                  "%s", err.msg);
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+}
+END_TEST
+
+START_TEST(slow_server_times_out)
+{
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":1500}"), 0);
+    tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300};
+    tp_fetcher *f = NULL;
+    ck_assert_int_eq(tp_fetcher_new(&o, &f, NULL), 0);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    double t0 = now_s();
+    ck_assert_int_lt(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err), 0);
+    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
+    ck_assert_msg(strstr(err.msg, "imeout") || strstr(err.msg, "timed out"), "%s", err.msg);
+    ck_assert_msg(now_s() - t0 < 1.4, "the timeout did not cut the request short");
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ download */
+
+/* The first listed rd5000 path of BMC/1. */
+static char *rd5000_path(tp_fetch_conn *c)
+{
+    char **paths;
+    size_t n;
+    tp_fetch_kind kind;
+    ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, NULL), 0);
+    char *p = NULL;
+    for (size_t i = 0; i < n && !p; i++)
+        if (strstr(paths[i], "_rd5000_"))
+            p = strdup(paths[i]);
+    tp_fetch_list_free(paths, n);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* Download with `rule` in force: the outcome, and no file left on failure. */
+static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *kind,
+                    tp_error *err, char sha[65])
+{
+    tp_fetcher *f = fetcher(retries, cap);
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char *rel = rd5000_path(c);
+    tu_sim_clear();
+    if (rule)
+        ck_assert_int_eq(tu_sim_fault(rule), 0);
+    char *dir = tu_tmpdir(), dest[512];
+    snprintf(dest, sizeof dest, "%s/file.csv", dir);
+    uint64_t size = 0;
+    int rc = tp_fetch_file(c, base, rel, dest, sha, &size, kind, err);
+    struct stat st;
+    if (rc == 0) {
+        char want[65], path[1024];
+        snprintf(path, sizeof path, "%s/%s", data, rel);
+        uint64_t wsize;
+        ck_assert_int_eq(tp_sha256_file(path, want, &wsize, NULL), 0);
+        ck_assert_str_eq(sha, want);
+        ck_assert_uint_eq(size, wsize);
+        ck_assert_int_eq(stat(dest, &st), 0);
+        ck_assert_uint_eq((uint64_t)st.st_size, wsize);
+    } else {
+        ck_assert_msg(stat(dest, &st) != 0, "a failed download left %s", dest);
+        ck_assert_int_eq(tu_count_entries(dir), 0);
+    }
+    tu_rmrf(dir);
+    free(dir);
+    free(rel);
+    tp_fetch_conn_free(c);
+    tp_fetcher_free(f);
+    return rc;
+}
+
+START_TEST(download_streams_with_sha256)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_msg(download(NULL, 0, 0, &kind, &err, sha) == 0, "%s", err.msg);
+    ck_assert_int_eq(kind, TP_FETCH_OK);
+    ck_assert_int_eq(tu_sim_stat("files"), 1);
+}
+END_TEST
+
+START_TEST(truncated_body_is_retried)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_msg(download("{\"kind\":\"truncate\",\"target\":\"file\",\"count\":2}", 3, 0, &kind,
+                           &err, sha) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(tu_sim_stat("files"), 3);
+    /* always truncated: a bad file after the retries, saying so */
+    ck_assert_int_lt(download("{\"kind\":\"truncate\",\"target\":\"file\",\"rate\":1}", 2, 0, &kind,
+                              &err, sha),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_BAD_FILE);
+    ck_assert_msg(strstr(err.msg, "truncated") && strstr(err.msg, "after 3 tries"), "%s", err.msg);
+    ck_assert_int_eq(tu_sim_stat("files"), 3);
+}
+END_TEST
+
+START_TEST(reset_connection_is_retried)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_msg(download("{\"kind\":\"reset\",\"target\":\"file\",\"count\":1}", 2, 0, &kind, &err,
+                           sha) == 0,
+                  "%s", err.msg);
+    ck_assert_int_lt(download("{\"kind\":\"reset\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
+                              &err, sha),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
+}
+END_TEST
+
+START_TEST(file_500_and_html_are_server_errors)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_int_lt(download("{\"kind\":\"http500\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
+                              &err, sha),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
+    ck_assert_int_eq(tu_sim_stat("files"), 2);
+    ck_assert_int_lt(download("{\"kind\":\"html\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
+                              &err, sha),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
+    ck_assert_msg(strstr(err.msg, "HTML error page"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(binary_body_is_bad_file_without_retry)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_int_lt(download("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1}", 3, 0, &kind,
+                              &err, sha),
+                     0);
+    ck_assert_int_eq(kind, TP_FETCH_BAD_FILE);
+    ck_assert_msg(strstr(err.msg, "not a CSV file"), "%s", err.msg);
+    ck_assert_int_eq(tu_sim_stat("files"), 1); /* no retry: it would not change */
+}
+END_TEST
+
+START_TEST(size_cap_stops_download)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_int_lt(download(NULL, 3, 1000, &kind, &err, sha), 0);
+    ck_assert_int_eq(kind, TP_FETCH_BAD_FILE);
+    ck_assert_msg(strstr(err.msg, "1000-byte cap"), "%s", err.msg);
+    ck_assert_int_eq(tu_sim_stat("files"), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------ limits */
+
+typedef struct limit_arg {
+    tp_fetcher *f;
+    int n;
+} limit_arg;
+
+static void *list_many(void *p)
+{
+    limit_arg *a = p;
+    tp_fetch_conn *c = tp_fetch_conn_new(a->f, NULL);
+    for (int i = 0; i < a->n; i++) {
+        char **paths;
+        size_t n;
+        tp_fetch_kind kind;
+        ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, NULL), 0);
+        tp_fetch_list_free(paths, n);
+    }
+    tp_fetch_conn_free(c);
+    return NULL;
+}
+
+/* 4 threads share one fetcher: its per-server limits hold for all of them.
+ * (Lower bounds only: the limits can make requests slower, never faster.) */
+START_TEST(limits_are_shared_by_threads)
+{
+    /* in flight: 1 at a time, each request 100 ms -> 8 requests >= 0.8 s */
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":100}"), 0);
+    tp_fetch_opts o = {.retries = 0, .max_in_flight = 1};
+    tp_fetcher *f = NULL;
+    ck_assert_int_eq(tp_fetcher_new(&o, &f, NULL), 0);
+    pthread_t t[4];
+    limit_arg a = {f, 2};
+    double t0 = now_s();
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, list_many, &a);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    double in_flight_s = now_s() - t0;
+    ck_assert_msg(in_flight_s >= 0.78, "8 serialised 100 ms requests took %.2f s", in_flight_s);
+    tp_fetcher_free(f);
+    tu_sim_clear();
+
+    /* rate: 20 per second -> 16 requests span >= 0.75 s */
+    tp_fetch_opts r = {.retries = 0, .max_in_flight = 8, .max_per_second = 20};
+    ck_assert_int_eq(tp_fetcher_new(&r, &f, NULL), 0);
+    a = (limit_arg){f, 4};
+    t0 = now_s();
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, list_many, &a);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    double rate_s = now_s() - t0;
+    ck_assert_msg(rate_s >= 0.74, "16 requests at 20/s took %.2f s", rate_s);
+    ck_assert_int_eq(tu_sim_stat("lists"), 16);
+    tp_fetch_stats st;
+    tp_fetcher_stats(f, &st);
+    ck_assert_uint_eq(st.requests, 16);
+    tp_fetcher_free(f);
+}
+END_TEST
+
+/* ------------------------------------------------------------ fetch stage */
+
+static tp_store *fs_store(const char *dir)
+{
+    tp_store_config cfg = {.kind = "fs", .root = dir};
+    tp_store *s = NULL;
+    tp_error err = {0};
+    ck_assert_msg(tp_store_open(&cfg, &s, &err) == 0, "%s", err.msg);
+    return s;
+}
+
+START_TEST(stage_fetches_and_keeps_candidates)
+{
+    char *dir = tu_tmpdir(), store_dir[512];
+    snprintf(store_dir, sizeof store_dir, "%s/store", dir);
+    tp_store *store = fs_store(store_dir);
+    tp_fetcher *f = fetcher(0, 0);
+    tp_source src = {.server = base, .conn = tp_fetch_conn_new(f, NULL), .store = store,
+                     .workroot = dir};
+    /* re-sent exports: a partial one earlier and a duplicate later */
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"partial\",\"target\":\"list\",\"rate\":1}"), 0);
+    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"duplicate\",\"target\":\"list\",\"rate\":1}"), 0);
+    tp_fetched got;
+    tp_error err = {0};
+    ck_assert_msg(tp_source_fetch(&src, NULL, KEY_BRANCH, 1, KEY_DATE, &got, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(got.kind, TP_FETCH_OK);
+    tp_termday *td = &got.scan->days[0];
+    ck_assert_uint_eq(got.listed, 21);
+    ck_assert_uint_eq(td->ncands, 21);
+    size_t fresh = 0;
+    ck_assert_msg(tp_source_keep(&src, td, &fresh, &err) == 0, "%s", err.msg);
+    /* a duplicate is the same bytes: stored once */
+    ck_assert_uint_eq(fresh, 14);
+    char key[TP_STORE_KEY_MAX];
+    tp_store_key(td->cands[0].sha256, key);
+    int exists = 0;
+    ck_assert_int_eq(tp_store_stat(store, key, &exists, NULL, NULL), 0);
+    ck_assert_int_eq(exists, 1);
+    /* select takes the full export, not the partial re-send */
+    ck_assert_int_eq(tp_select(td, &err), 0);
+    const tp_candidate *c = &td->cands[td->chosen[TP_TYPE_RD5000]];
+    ck_assert_msg(strstr(c->name, "_20-0"), "chose %s", c->name);
+    char work[512];
+    snprintf(work, sizeof work, "%s", got.workdir);
+    tp_fetched_clear(&got);
+    struct stat st;
+    ck_assert_msg(stat(work, &st) != 0, "work folder %s left behind", work);
+
+    /* a second fetch of the same day stores nothing new */
+    tu_sim_clear();
+    ck_assert_int_eq(tp_source_fetch(&src, NULL, KEY_BRANCH, 1, KEY_DATE, &got, &err), 0);
+    ck_assert_int_eq(tp_source_keep(&src, &got.scan->days[0], &fresh, &err), 0);
+    ck_assert_uint_eq(fresh, 0);
+    tp_fetched_clear(&got);
+
+    /* nothing for terminal 2 yet */
+    ck_assert_int_eq(tp_source_fetch(&src, NULL, KEY_BRANCH, 2, KEY_DATE, &got, &err), 0);
+    ck_assert_int_eq(got.kind, TP_FETCH_NO_FILES);
+    tp_fetched_clear(&got);
+    ck_assert_int_eq(tu_count_entries(dir), 1); /* only the store: no work folders left */
+
+    tp_fetch_conn_free(src.conn);
+    tp_fetcher_free(f);
+    tp_store_close(store);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* A download that is an archive contributes its members; an unsafe one is
+ * a bad file and nothing of it is kept. */
+START_TEST(stage_takes_archives)
+{
+    char *dir = tu_tmpdir(), store_dir[512];
+    snprintf(store_dir, sizeof store_dir, "%s/store", dir);
+    tp_store *store = fs_store(store_dir);
+    tp_fetcher *f = fetcher(0, 0);
+    tp_source src = {.server = base, .conn = tp_fetch_conn_new(f, NULL), .store = store,
+                     .workroot = dir};
+    tp_fetched got;
+    tp_error err = {0};
+    /* the simulator serves a_MAGS_1_bundle_2026-02-09.zip and
+     * a_MAGS_2_bundle_2026-02-09.tar.gz (written in main) */
+    ck_assert_msg(tp_source_fetch(&src, NULL, "MAGS", 1, KEY_DATE, &got, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(got.listed, 1);
+    ck_assert_uint_eq(got.scan->days[0].ncands, 7);
+    tp_fetched_clear(&got);
+    ck_assert_int_lt(tp_source_fetch(&src, NULL, "MAGS", 2, KEY_DATE, &got, &err), 0);
+    ck_assert_int_eq(got.kind, TP_FETCH_BAD_FILE);
+    ck_assert_msg(strstr(err.msg, "unsafe member path"), "%s", err.msg);
+    tp_fetched_clear(&got);
+    ck_assert_int_eq(tu_count_entries(dir), 1);
+    ck_assert_int_eq(tu_count_entries(store_dir), 0);
+    tp_fetch_conn_free(src.conn);
+    tp_fetcher_free(f);
+    tp_store_close(store);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------ main */
+
+/* The served folder: BMC/1's samples as files; MAGS/1's in a zip (in a
+ * folder inside it); MAGS/2 an unsafe tar.gz (a member path with ".."). */
+static int write_data(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp %s/a_BMC_1_*_2026-02-09_*.csv %s/", TP_TEST_SAMPLES_DIR, data);
+    if (tu_run(cmd, NULL) != 0)
+        return -1;
+    static const char *const types[] = {"rd5000", "rd5800", "rd5500", "rd1800",
+                                        "discount", "rd5900", "blpr"};
+    char *text[7] = {0}, paths[7][160];
+    tu_member m[7];
+    for (int i = 0; i < 7; i++) {
+        snprintf(cmd, sizeof cmd, "%s/a_MAGS_1_%s_2026-02-09_21-00_.csv", TP_TEST_SAMPLES_DIR, types[i]);
+        if (!(text[i] = tu_read(cmd, NULL))) {
+            fprintf(stderr, "test_fetch: cannot read %s\n", cmd);
+            return -1;
+        }
+        snprintf(paths[i], sizeof paths[i], "day/a_MAGS_1_%s_2026-02-09_21-00_.csv", types[i]);
+        m[i] = (tu_member){paths[i], text[i], NULL, 0};
+    }
+    char *zip = tu_make_archive(data, "a_MAGS_1_bundle_2026-02-09.zip", "zip", m, 7);
+    tu_member bad[] = {{"../a_MAGS_2_rd1800_2026-02-09_20-00_.csv", text[3], NULL, 0}};
+    char *tgz = tu_make_archive(data, "a_MAGS_2_bundle_2026-02-09.tar.gz", "tgz", bad, 1);
+    int rc = zip && tgz ? 0 : -1;
+    free(zip);
+    free(tgz);
+    for (int i = 0; i < 7; i++)
+        free(text[i]);
+    return rc;
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("fetch");
+    TCase *tc = tcase_create("fetch");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, list_names_every_file);
+    tcase_add_test(tc, list_html_page_is_server_error);
+    tcase_add_test(tc, list_error_text_is_server_error);
+    tcase_add_test(tc, list_500_is_server_error);
+    tcase_add_test(tc, list_recovers_after_transient_faults);
+    tcase_add_test(tc, unreachable_server_is_network_error);
+    tcase_add_test(tc, slow_server_times_out);
+    tcase_add_test(tc, download_streams_with_sha256);
+    tcase_add_test(tc, truncated_body_is_retried);
+    tcase_add_test(tc, reset_connection_is_retried);
+    tcase_add_test(tc, file_500_and_html_are_server_errors);
+    tcase_add_test(tc, binary_body_is_bad_file_without_retry);
+    tcase_add_test(tc, size_cap_stops_download);
+    tcase_add_test(tc, limits_are_shared_by_threads);
+    tcase_add_test(tc, stage_fetches_and_keeps_candidates);
+    tcase_add_test(tc, stage_takes_archives);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    data = tu_tmpdir();
+    if (!data || write_data() < 0) {
+        fprintf(stderr, "test_fetch: cannot write the served folder (samples in %s?)\n",
+                TP_TEST_SAMPLES_DIR);
+        return EXIT_FAILURE;
+    }
+    base = tu_sim_start(data, NULL);
+    if (!base) {
+        fprintf(stderr, "test_fetch: cannot start the report-server simulator\n");
+        return EXIT_FAILURE;
+    }
+    /* Check forks per test: every case talks to this one simulator */
+    int failed = tu_run_suite(suite());
+    tu_sim_stop();
+    tu_rmrf(data);
+    free(data);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
