@@ -396,8 +396,8 @@ static bool parse_report_name(const char *name, struct name_info *ni)
     else
         return false;
 
-    const char *f[6];
-    size_t fl[6];
+    const char *f[6] = {0};
+    size_t fl[6] = {0};
     int nf = 0;
     const char *p = name;
     while (nf < 6) {
@@ -2065,8 +2065,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "reportsim: --port-file %s: %s\n", port_file, strerror(errno));
         goto done;
     }
+    pthread_mutex_lock(&s.mu); /* requests may already be changing these */
     sim_log(&s, "serving %s on http://127.0.0.1:%u (%zu files, %zu skipped, %zu rules)", s.dir,
             bound, s.ix.n, s.ix.skipped, s.nrules);
+    pthread_mutex_unlock(&s.mu);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
