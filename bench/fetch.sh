@@ -66,38 +66,42 @@ curl_round() {
   rm -rf "$work/dl" && mkdir -p "$work/dl"
   awk -v b="$base" -v d="$work/dl" '{ printf "url = \"%s/%s\"\noutput = \"%s/%s\"\n", b, $0, d, $0 }' "$work/paths" > "$work/curl.cfg"
   local t0=$(secs)
-  curl --parallel --parallel-max 8 -s -f --config "$work/curl.cfg"
+  curl --parallel --parallel-max 8 --no-progress-meter -f --config "$work/curl.cfg"
   local t1=$(secs)
   awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }'
 }
 
-pipeline_round() { # $1: store address
+pipeline_round() { # $1: store address, $2: source (--server URL or --reports DIR)
   sql "TRUNCATE jobs, job_events, records, files, quality_flags CASCADE"
-  rm -rf "$work/store" "$work/wk" && mkdir -p "$work/wk"
+  rm -rf "$work/store"
   local t0=$(secs)
   $tp enqueue --from 2025-06-01 --to "$last" >/dev/null
-  $tp worker --server "$base" --store "$1" --workdir "$work/wk" --exit-when-idle --concurrency 4 --quiet
+  $tp worker $2 --store "$1" --exit-when-idle --concurrency 4 --quiet
   local t1=$(secs)
   local bad=$(sql "SELECT count(*) FROM jobs WHERE status <> 'succeeded'")
   [ "$bad" = 0 ] || { echo "   $bad jobs did not succeed:" >&2; sql "SELECT branch, pos, business_date, status, last_error FROM jobs WHERE status <> 'succeeded' LIMIT 5" >&2; exit 1; }
   awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }'
 }
 
-: > "$work/t.curl"; : > "$work/t.fs"; : > "$work/t.s3"
+: > "$work/t.curl"; : > "$work/t.fs"; : > "$work/t.s3"; : > "$work/t.local"
 for r in $(seq "$rounds"); do
   curl_round >> "$work/t.curl"
-  pipeline_round "fs:$work/store" >> "$work/t.fs"
-  pipeline_round "$s3store" >> "$work/t.s3"
+  pipeline_round "fs:$work/store" "--server $base" >> "$work/t.fs"
+  pipeline_round "$s3store" "--server $base" >> "$work/t.s3"
+  pipeline_round "fs:$work/store" "--reports $work/dl" >> "$work/t.local"
 done
 tdays=$(sql "SELECT count(*) FROM jobs WHERE status = 'succeeded'")
 records=$(sql "SELECT count(*) FROM records")
 tc=$(median < "$work/t.curl") tf=$(median < "$work/t.fs") ts=$(median < "$work/t.s3")
-awk -v td=$tdays -v r=$records -v mb=$mb -v tc=$tc -v tf=$tf -v ts=$ts -v n=$rounds 'BEGIN {
+tl=$(median < "$work/t.local")
+awk -v td=$tdays -v r=$records -v mb=$mb -v tc=$tc -v tf=$tf -v ts=$ts -v tl=$tl -v n=$rounds 'BEGIN {
   printf "   medians of %d rounds; %d terminal-days, %d records each pipeline round\n", n, td, r
   printf "   %-34s %9s %13s %9s %11s\n", "", "seconds", "term-days/s", "MB/s", "records/s"
   printf "   %-34s %9.2f %13s %9.1f %11s\n", "curl --parallel 8 (download only)", tc, "", mb / tc, ""
   printf "   %-34s %9.2f %13.1f %9.1f %11.0f\n", "pipeline, fs store", tf, td / tf, mb / tf, r / tf
   printf "   %-34s %9.2f %13.1f %9.1f %11.0f\n", "pipeline, s3 store (s3rver)", ts, td / ts, mb / ts, r / ts
+  printf "   %-34s %9.2f %13.1f %9.1f %11.0f\n", "the same jobs from a local folder", tl, td / tl, mb / tl, r / tl
+  printf "   (no network: what the fetch itself adds is fs minus this)\n"
   printf "   ratio pipeline/download: fs %.2f, s3 %.2f  (target <= 2: fs %s, s3 %s)\n", tf / tc, ts / tc,
          (tf / tc <= 2 ? "MET" : "NOT MET"), (ts / tc <= 2 ? "MET" : "NOT MET")
 }'

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "db.h"
@@ -537,7 +538,8 @@ int tp__cmd_worker(int argc, char **argv)
         "  --rate N           requests per second to each report server (0: no limit), default 0\n"
         "  --retries N        tries after the first on transient fetch failures, default 3\n"
         "  --max-file-mb N    size cap per downloaded file or archive member, default 256\n"
-        "  --workdir DIR      where jobs' work folders go (default $TMPDIR or /tmp)\n"
+        "  --workdir DIR      where jobs' work folders go (default: beside an fs store,\n"
+        "                     else $TMPDIR or /tmp)\n"
         "  --concurrency N    jobs run at once (threads), default 2\n"
         "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
         "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
@@ -628,6 +630,13 @@ int tp__cmd_worker(int argc, char **argv)
         tp__die_msg("worker", "%s", err.msg);
         tp_store_close(store);
         return TP_EXIT_FAIL;
+    }
+    /* Work folders beside an fs store: downloads are linked into it, not copied. */
+    char workroot[4200];
+    if (!o.workroot && strcmp(scfg.kind, "fs") == 0) {
+        snprintf(workroot, sizeof workroot, "%s/.work", scfg.root);
+        if (mkdir(workroot, 0700) == 0 || errno == EEXIST)
+            o.workroot = workroot;
     }
     if (tp_store_check(store, &err) < 0)
         fprintf(stderr, "tillpipe worker: warning: %s (jobs will retry until it answers)\n",

@@ -29,17 +29,31 @@ char *tp_make_workdir(const char *root, const char *prefix, tp_error *err)
     return p;
 }
 
+static _Thread_local int keep_top; /* nftw has no user argument */
+
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+    if (keep_top && ftw->level == 0)
+        return 0;
+    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
+    return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int walk(const char *path, int keep)
+{
+    if (!path || !*path)
+        return 0;
+    keep_top = keep;
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int tp_remove_tree(const char *path)
 {
-    if (!path || !*path)
-        return 0;
-    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
+    return walk(path, 0);
+}
+
+int tp_empty_tree(const char *path)
+{
+    return walk(path, 1);
 }

@@ -12,4 +12,7 @@ char *tp_make_workdir(const char *root, const char *prefix, tp_error *err);
  * when something could not be removed. */
 int tp_remove_tree(const char *path);
 
+/* Remove everything under a folder, keeping the folder.  0 or -1. */
+int tp_empty_tree(const char *path);
+
 #endif

@@ -15,7 +15,9 @@
 void tp_fetched_clear(tp_fetched *f)
 {
     tp_scan_destroy(f->scan);
-    if (f->workdir)
+    if (f->workdir && f->reused)
+        tp_empty_tree(f->workdir);
+    else if (f->workdir)
         tp_remove_tree(f->workdir);
     free(f->workdir);
     memset(f, 0, sizeof *f);
@@ -30,7 +32,11 @@ static int begin(const tp_source *src, const char *branch, int pos, const char *
         return tp_error_set(err, TP_ENOMEM, "out of memory");
     if (!tp_scan_day(out->scan, branch, pos, date, err))
         return TP_ENOMEM;
-    if (!(out->workdir = tp_make_workdir(src->workroot, "tillpipe-job-", err)))
+    if (src->workdir) {
+        if (!(out->workdir = strdup(src->workdir)))
+            return tp_error_set(err, TP_ENOMEM, "out of memory");
+        out->reused = 1;
+    } else if (!(out->workdir = tp_make_workdir(src->workroot, "tillpipe-job-", err)))
         return TP_EIO;
     return TP_OK;
 }
@@ -105,14 +111,24 @@ static int fetch_server(const tp_source *src, const char *server, tp_fetched *ou
     out->listed = n;
     for (size_t i = 0; rc == TP_OK && i < n; i++) {
         const char *name = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
+        /* Downloads keep their file names: in the work folder itself, or in a
+         * folder of their own when an earlier path had the same name. */
+        int clash = 0;
+        for (size_t j = 0; j < i && !clash; j++) {
+            const char *other = strrchr(paths[j], '/') ? strrchr(paths[j], '/') + 1 : paths[j];
+            clash = strcmp(other, name) == 0;
+        }
         char dir[PATH_MAX], dest[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%zu", out->workdir, i);
+        if (clash)
+            snprintf(dir, sizeof dir, "%s/%zu", out->workdir, i);
+        else
+            snprintf(dir, sizeof dir, "%s", out->workdir);
         if ((size_t)snprintf(dest, sizeof dest, "%s/%s", dir, name) >= sizeof dest) {
             out->kind = TP_FETCH_SERVER_ERROR;
             rc = tp_error_set(err, TP_ELIMIT, "listed name too long: %.80s...", name);
             break;
         }
-        if (mkdir(dir, 0700) < 0) {
+        if (clash && mkdir(dir, 0700) < 0) {
             out->kind = TP_FETCH_BAD_FILE;
             rc = tp_error_set(err, TP_EIO, "%s: %s", dir, strerror(errno));
             break;
@@ -194,8 +210,10 @@ int tp_source_stored(const tp_source *src, const char *branch, int pos, const ch
     return finish(out, err);
 }
 
-int tp_source_keep(const tp_source *src, tp_termday *td, size_t *stored_new, tp_error *err)
+int tp_source_keep(const tp_source *src, tp_fetched *f, tp_error *err)
 {
+    tp_termday *td = &f->scan->days[0];
+    const char *workdir = f->workdir;
     size_t fresh = 0;
     for (size_t i = 0; i < td->ncands; i++) {
         tp_candidate *c = &td->cands[i];
@@ -204,14 +222,19 @@ int tp_source_keep(const tp_source *src, tp_termday *td, size_t *stored_new, tp_
         char key[TP_STORE_KEY_MAX];
         tp_store_key(c->sha256, key);
         int existed = 0;
-        int rc = tp_store_put_file(src->store, key, c->path, c->size, &existed, err);
+        /* files in the job's work folder are ours: the store may take them as they are */
+        size_t wl = workdir ? strlen(workdir) : 0;
+        int owned = wl && strncmp(c->path, workdir, wl) == 0 && c->path[wl] == '/';
+        int rc = owned ? tp_store_put_owned(src->store, key, c->path, c->size, &existed, err)
+                       : tp_store_put_file(src->store, key, c->path, c->size, &existed, err);
         if (rc < 0) {
             tp_error_prefix(err, "%s: ", c->name);
             return rc;
         }
         fresh += !existed;
     }
-    if (stored_new)
-        *stored_new = fresh;
+    if (fresh > 0 && tp_store_sync(src->store, err) < 0)
+        return TP_EIO;
+    f->stored_new = fresh;
     return TP_OK;
 }

@@ -22,12 +22,16 @@ typedef struct tp_source {
     tp_store *store;         /* where raw files are kept */
     uint64_t max_file_bytes; /* per file and archive member */
     const char *workroot;    /* where work folders go; NULL = $TMPDIR or /tmp */
+    const char *workdir;     /* a folder of the caller's to reuse for every job (emptied
+                                after each; saves the file system new inodes), or NULL:
+                                a new folder per job under workroot */
 } tp_source;
 
 /* A terminal-day's candidates, local. */
 typedef struct tp_fetched {
     tp_scan *scan;     /* one terminal-day: scan->days[0] (there may be no candidates) */
-    char *workdir;     /* this job's work folder (removed by tp_fetched_clear) */
+    char *workdir;     /* this job's work folder (emptied or removed by tp_fetched_clear) */
+    int reused;        /* workdir is the caller's tp_source.workdir: empty it, keep it */
     tp_fetch_kind kind;/* of the failure, or TP_FETCH_NO_FILES / TP_FETCH_OK */
     size_t listed;     /* paths the server listed */
     size_t stored_new; /* objects written to the store (the rest were there) */
@@ -49,9 +53,9 @@ typedef struct tp_stored_file {
 int tp_source_stored(const tp_source *src, const char *branch, int pos, const char *date,
                      const tp_stored_file *files, size_t n, tp_fetched *out, tp_error *err);
 
-/* Keep every candidate of `td` in the store (hashing those not hashed yet).
- * *stored_new (may be NULL) counts the objects written. */
-int tp_source_keep(const tp_source *src, tp_termday *td, size_t *stored_new, tp_error *err);
+/* Keep every candidate of the fetched terminal-day in the store (hashing
+ * those not hashed yet), durably; f->stored_new counts the objects written. */
+int tp_source_keep(const tp_source *src, tp_fetched *f, tp_error *err);
 
 void tp_fetched_clear(tp_fetched *f);
 

@@ -146,6 +146,20 @@ int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t s
     return s->ops->put_file(s, key, path, size, existed, err);
 }
 
+int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size,
+                       int *existed, tp_error *err)
+{
+    int dummy;
+    if (!existed)
+        existed = &dummy;
+    *existed = 0;
+    if (key_ok(key, err) < 0)
+        return TP_EINVAL;
+    if (strcmp(s->ops->kind, "fs") == 0)
+        return tp_store_fs_put_owned(s, key, path, existed, err);
+    return s->ops->put_file(s, key, path, size, existed, err);
+}
+
 int tp_store_get_file(tp_store *s, const char *key, const char *path, tp_error *err)
 {
     return key_ok(key, err) < 0 ? TP_EINVAL : s->ops->get_file(s, key, path, err);
@@ -165,6 +179,11 @@ int tp_store_stat(tp_store *s, const char *key, int *exists, uint64_t *size, tp_
 int tp_store_delete(tp_store *s, const char *key, tp_error *err)
 {
     return key_ok(key, err) < 0 ? TP_EINVAL : s->ops->del(s, key, err);
+}
+
+int tp_store_sync(tp_store *s, tp_error *err)
+{
+    return s->ops->sync ? s->ops->sync(s, err) : TP_OK;
 }
 
 int tp_store_check(tp_store *s, tp_error *err)

@@ -1,8 +1,9 @@
 /* store.h -- where raw report files are kept: one interface, two backends.
  *
  *   fs  a directory (the default): objects at ROOT/<key>, written to a
- *       temporary file in the same directory, fsync'd, renamed into place,
- *       and the directory fsync'd -- a reader sees the whole object or none.
+ *       temporary file in the same directory and renamed into place -- a
+ *       reader sees the whole object or none; tp_store_sync makes a batch of
+ *       puts durable with one syncfs (not one fsync per file and directory).
  *   s3  an S3-compatible server through libs3 (MinIO, Ceph, AWS, s3rver):
  *       endpoint, bucket, path-style addressing, http or https; keys from
  *       the configuration or $TILLPIPE_S3_ACCESS_KEY / $TILLPIPE_S3_SECRET_KEY
@@ -59,9 +60,16 @@ void tp_store_key(const char *sha256_hex, char key[TP_STORE_KEY_MAX]);
 
 /* Store the local file `path` (of `size` bytes) under `key`.  *existed (may
  * be NULL) is set when the key was there already and nothing was written.
- * Atomic: on error nothing is left under the key and no temporary remains. */
+ * Atomic: on error nothing is left under the key and no temporary remains.
+ * Durable once tp_store_sync returns (s3: at once). */
 int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
                       int *existed, tp_error *err);
+
+/* tp_store_put_file for a file the caller owns and will not change again
+ * (a download in a job's work folder): the fs backend hard-links it into
+ * place when both are on one file system instead of copying it. */
+int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size,
+                       int *existed, tp_error *err);
 
 /* Copy the object to the local file `path` (written to a temporary, then
  * renamed).  TP_ENOTFOUND when there is no such key. */
@@ -77,6 +85,10 @@ int tp_store_stat(tp_store *s, const char *key, int *exists, uint64_t *size, tp_
 
 /* Remove the object; removing a missing key is not an error. */
 int tp_store_delete(tp_store *s, const char *key, tp_error *err);
+
+/* Make every object put so far durable (fs: syncfs of the store's file
+ * system; s3: nothing to do).  Call it before recording the keys anywhere. */
+int tp_store_sync(tp_store *s, tp_error *err);
 
 /* A cheap round trip to the backend (readiness): 0 or < 0 with err. */
 int tp_store_check(tp_store *s, tp_error *err);
@@ -95,6 +107,7 @@ typedef struct tp_store_ops {
     int (*del)(tp_store *s, const char *key, tp_error *err);
     int (*check)(tp_store *s, tp_error *err);
     void (*close)(tp_store *s);
+    int (*sync)(tp_store *s, tp_error *err); /* NULL: puts are durable at once */
 } tp_store_ops;
 
 struct tp_store {
@@ -105,5 +118,7 @@ struct tp_store {
 /* Backend constructors (store_fs.c, store_s3.c). */
 int tp_store_fs_open(const tp_store_config *cfg, tp_store *s, tp_error *err);
 int tp_store_s3_open(const tp_store_config *cfg, tp_store *s, tp_error *err);
+int tp_store_fs_put_owned(tp_store *s, const char *key, const char *path, int *existed,
+                          tp_error *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "fsutil.h"
 #include "pipeline.h"
 #include "queue.h"
 #include "reports.h"
@@ -133,8 +134,13 @@ static void *heartbeat_main(void *arg)
 /* ------------------------------------------------------------ one job */
 
 /* What a worker thread keeps between jobs. */
+#define TP_SPOOL_BUFFER (256 * 1024)
+
 typedef struct thread_cache {
     tp_fetch_conn *conn;/* this thread's report server connection */
+    char *spool_buf;    /* the spool file's stdio buffer (TP_SPOOL_BUFFER) */
+    FILE *spool;        /* the spool file, emptied for each job (no new inode per job) */
+    char *workdir;      /* this thread's work folder, emptied after each job */
     int partition_year; /* the records partition last made sure of */
     tp_config *config;  /* the branches table, as last read */
     double config_at;   /* when (now_s) */
@@ -444,7 +450,8 @@ static tp_source source_of(const worker *w, thread_cache *cache)
                        .conn = cache->conn,
                        .store = w->o->store,
                        .max_file_bytes = w->o->fetcher ? tp_fetcher_max_file_bytes(w->o->fetcher) : 0,
-                       .workroot = w->o->workroot};
+                       .workroot = w->o->workroot,
+                       .workdir = cache->workdir};
 }
 
 /* What the fetch stage did, on the attempt (for "why did it fail?"). */
@@ -595,21 +602,30 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
 
     /* store: every candidate kept in the raw-file store */
     c.stage = "store";
-    size_t stored_new = 0;
     tp_source src = source_of(w, cache);
-    if (tp_source_keep(&src, &fetched.scan->days[0], &stored_new, &err) < 0) {
+    if (tp_source_keep(&src, &fetched, &err) < 0) {
         job_error(&c, err.code == TP_EIO || err.code == TP_ENOMEM ? "store_unavailable"
                                                                   : "store_error",
                   1, err.msg);
         goto failed;
     }
-    fetched.stored_new = stored_new;
     if ((rc = boundary(&c)) != TP_OK)
         goto boundary_stop;
 
     /* parse + combine into the spool */
     c.stage = "parse";
-    if (!(c.spool = tmpfile())) {
+    if (!cache->spool) {
+        if (!(cache->spool_buf = malloc(TP_SPOOL_BUFFER)) || !(cache->spool = tmpfile())) {
+            job_error(&c, "spool_unavailable", 1, cache->spool_buf ? strerror(errno) : "out of memory");
+            free(cache->spool_buf);
+            cache->spool_buf = NULL;
+            goto failed;
+        }
+        setvbuf(cache->spool, cache->spool_buf, _IOFBF, TP_SPOOL_BUFFER);
+    }
+    c.spool = cache->spool;
+    rewind(c.spool);
+    if (ftruncate(fileno(c.spool), 0) < 0) {
         job_error(&c, "spool_unavailable", 1, strerror(errno));
         goto failed;
     }
@@ -706,8 +722,6 @@ failed: {
                             : " (could not record the failure; the lease will expire)");
 }
 out:
-    if (c.spool)
-        fclose(c.spool);
     free(pj);
     free(c.files_json);
     tp_termday_result_clear(&res);
@@ -765,8 +779,10 @@ static void *thread_main(void *arg)
     tp_db *db = NULL;
     thread_cache cache = {0};
     double last_rescue = 0, idle = 0.05;
-    if (o->fetcher && !(cache.conn = tp_fetch_conn_new(o->fetcher, &err))) {
+    if ((o->fetcher && !(cache.conn = tp_fetch_conn_new(o->fetcher, &err))) ||
+        (!o->noop && !(cache.workdir = tp_make_workdir(o->workroot, "tillpipe-work-", &err)))) {
         logf_(w, "%s", err.msg);
+        tp_fetch_conn_free(cache.conn);
         return NULL;
     }
     while (!*o->stop) {
@@ -809,6 +825,12 @@ static void *thread_main(void *arg)
     }
     tp_config_destroy(cache.config);
     tp_fetch_conn_free(cache.conn);
+    if (cache.spool)
+        fclose(cache.spool);
+    free(cache.spool_buf);
+    if (cache.workdir)
+        tp_remove_tree(cache.workdir);
+    free(cache.workdir);
     tp_db_close(db);
     return NULL;
 }

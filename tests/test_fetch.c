@@ -404,10 +404,9 @@ START_TEST(stage_fetches_and_keeps_candidates)
     tp_termday *td = &got.scan->days[0];
     ck_assert_uint_eq(got.listed, 21);
     ck_assert_uint_eq(td->ncands, 21);
-    size_t fresh = 0;
-    ck_assert_msg(tp_source_keep(&src, td, &fresh, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tp_source_keep(&src, &got, &err) == 0, "%s", err.msg);
     /* a duplicate is the same bytes: stored once */
-    ck_assert_uint_eq(fresh, 14);
+    ck_assert_uint_eq(got.stored_new, 14);
     char key[TP_STORE_KEY_MAX];
     tp_store_key(td->cands[0].sha256, key);
     int exists = 0;
@@ -426,8 +425,8 @@ START_TEST(stage_fetches_and_keeps_candidates)
     /* a second fetch of the same day stores nothing new */
     tu_sim_clear();
     ck_assert_int_eq(tp_source_fetch(&src, NULL, KEY_BRANCH, 1, KEY_DATE, &got, &err), 0);
-    ck_assert_int_eq(tp_source_keep(&src, &got.scan->days[0], &fresh, &err), 0);
-    ck_assert_uint_eq(fresh, 0);
+    ck_assert_int_eq(tp_source_keep(&src, &got, &err), 0);
+    ck_assert_uint_eq(got.stored_new, 0);
     tp_fetched_clear(&got);
 
     /* nothing for terminal 2 yet */

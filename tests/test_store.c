@@ -287,6 +287,8 @@ START_TEST(roundtrip_empty)
     stat_is(key, 0, 0);
     put_ok(key, src, 0, 0);
     stat_is(key, 1, 0);
+    tp_error se = {0};
+    ck_assert_msg(tp_store_sync(store, &se) == TP_OK, "sync: %s", se.msg);
     get_equals(key, "empty.out", (const unsigned char *)"", 0);
     sink k = {0};
     tp_error e = {0};
