@@ -134,8 +134,8 @@ static int key_ok(const char *key, tp_error *err)
     return ok ? TP_OK : tp_error_set(err, TP_EINVAL, "store: invalid key '%.*s'", 160, key ? key : "");
 }
 
-int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
-                      int *existed, tp_error *err)
+static int put(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+               int owned, tp_error *err)
 {
     int dummy;
     if (!existed)
@@ -143,21 +143,21 @@ int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t s
     *existed = 0;
     if (key_ok(key, err) < 0)
         return TP_EINVAL;
+    if (owned && strcmp(s->ops->kind, "fs") == 0)
+        return tp_store_fs_put_owned(s, key, path, existed, err);
     return s->ops->put_file(s, key, path, size, existed, err);
+}
+
+int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
+                      int *existed, tp_error *err)
+{
+    return put(s, key, path, size, existed, 0, err);
 }
 
 int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size,
                        int *existed, tp_error *err)
 {
-    int dummy;
-    if (!existed)
-        existed = &dummy;
-    *existed = 0;
-    if (key_ok(key, err) < 0)
-        return TP_EINVAL;
-    if (strcmp(s->ops->kind, "fs") == 0)
-        return tp_store_fs_put_owned(s, key, path, existed, err);
-    return s->ops->put_file(s, key, path, size, existed, err);
+    return put(s, key, path, size, existed, 1, err);
 }
 
 int tp_store_get_file(tp_store *s, const char *key, const char *path, tp_error *err)

@@ -88,15 +88,22 @@ char *try_q(const char *sql)
     return v;
 }
 
+/* Format a query and run it: its first value (the query must work). */
+static char *vq(char *sql, size_t size, const char *fmt, va_list ap)
+{
+    vsnprintf(sql, size, fmt, ap);
+    char *v = try_q(sql);
+    ck_assert_msg(v != NULL, "query failed: %s", sql);
+    return v;
+}
+
 char *qs(const char *fmt, ...)
 {
     char sql[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    char *v = vq(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    char *v = try_q(sql);
-    ck_assert_msg(v != NULL, "query failed: %s", sql);
     return v;
 }
 
@@ -105,25 +112,20 @@ long long qi(const char *fmt, ...)
     char sql[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    char *v = vq(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    char *v = try_q(sql);
-    ck_assert_msg(v != NULL, "query failed: %s", sql);
     long long n = strtoll(v, NULL, 10);
     free(v);
     return n;
 }
 
-/* The query's first value is `want`. */
 void qeq_at(int line, const char *want, const char *fmt, ...)
 {
     char sql[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    char *v = vq(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    char *v = try_q(sql);
-    ck_assert_msg(v != NULL, "query failed: %s", sql);
     int same = strcmp(v, want) == 0;
     if (!same)
         fprintf(stderr, "%s\n  gives \"%s\", want \"%s\"\n", sql, v, want);

@@ -223,6 +223,18 @@ static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *
     return rc;
 }
 
+/* A download under `rule` fails with `want` kind and message. */
+static void download_fails(const char *rule, int retries, uint64_t cap, tp_fetch_kind want,
+                           const char *want_msg)
+{
+    tp_fetch_kind kind;
+    tp_error err = {0};
+    char sha[65];
+    ck_assert_int_lt(download(rule, retries, cap, &kind, &err, sha), 0);
+    ck_assert_int_eq(kind, want);
+    ck_assert_msg(strstr(err.msg, want_msg), "%s", err.msg);
+}
+
 START_TEST(download_streams_with_sha256)
 {
     tp_fetch_kind kind;
@@ -261,53 +273,32 @@ START_TEST(reset_connection_is_retried)
     ck_assert_msg(download("{\"kind\":\"reset\",\"target\":\"file\",\"count\":1}", 2, 0, &kind, &err,
                            sha) == 0,
                   "%s", err.msg);
-    ck_assert_int_lt(download("{\"kind\":\"reset\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
-                              &err, sha),
-                     0);
-    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
+    download_fails("{\"kind\":\"reset\",\"target\":\"file\",\"rate\":1}", 1, 0, TP_FETCH_NETWORK,
+                   "after 2 tries");
 }
 END_TEST
 
 START_TEST(file_500_and_html_are_server_errors)
 {
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    char sha[65];
-    ck_assert_int_lt(download("{\"kind\":\"http500\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
-                              &err, sha),
-                     0);
-    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
+    download_fails("{\"kind\":\"http500\",\"target\":\"file\",\"rate\":1}", 1, 0,
+                   TP_FETCH_SERVER_ERROR, "HTTP 500");
     ck_assert_int_eq(tu_sim_stat("files"), 2);
-    ck_assert_int_lt(download("{\"kind\":\"html\",\"target\":\"file\",\"rate\":1}", 1, 0, &kind,
-                              &err, sha),
-                     0);
-    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
-    ck_assert_msg(strstr(err.msg, "HTML error page"), "%s", err.msg);
+    download_fails("{\"kind\":\"html\",\"target\":\"file\",\"rate\":1}", 1, 0,
+                   TP_FETCH_SERVER_ERROR, "HTML error page");
 }
 END_TEST
 
 START_TEST(binary_body_is_bad_file_without_retry)
 {
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    char sha[65];
-    ck_assert_int_lt(download("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1}", 3, 0, &kind,
-                              &err, sha),
-                     0);
-    ck_assert_int_eq(kind, TP_FETCH_BAD_FILE);
-    ck_assert_msg(strstr(err.msg, "not a CSV file"), "%s", err.msg);
+    download_fails("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1}", 3, 0,
+                   TP_FETCH_BAD_FILE, "not a CSV file");
     ck_assert_int_eq(tu_sim_stat("files"), 1); /* no retry: it would not change */
 }
 END_TEST
 
 START_TEST(size_cap_stops_download)
 {
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    char sha[65];
-    ck_assert_int_lt(download(NULL, 3, 1000, &kind, &err, sha), 0);
-    ck_assert_int_eq(kind, TP_FETCH_BAD_FILE);
-    ck_assert_msg(strstr(err.msg, "1000-byte cap"), "%s", err.msg);
+    download_fails(NULL, 3, 1000, TP_FETCH_BAD_FILE, "1000-byte cap");
     ck_assert_int_eq(tu_sim_stat("files"), 1);
 }
 END_TEST

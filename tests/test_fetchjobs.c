@@ -84,20 +84,31 @@ static void files_rows_have_objects(void)
     tp_store_close(s);
 }
 
-/* 1. The whole range through workers that fetch: records exactly what
- * `tillpipe run` gives for the served files; every candidate in the files
- * table with its stored object; identical files stored once. */
-START_TEST(fetch_end_to_end)
+/* A case over BMC and MAGS: the served range queued and worked off by a
+ * worker fetching from the simulator (with whatever faults are set). */
+static void run_range(const char *name, int max_attempts, const char *faults[])
 {
-    case_begin("fj_e2e");
+    case_begin(name);
     only_branches("'BMC', 'MAGS'");
     tu_sim_clear();
+    for (int i = 0; faults && faults[i]; i++)
+        ck_assert_int_eq(tu_sim_fault(faults[i]), 0);
     ok_contains("12 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03");
+    if (max_attempts)
+        free(qs("UPDATE jobs SET max_attempts = %d", max_attempts));
     char work[800];
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
     int w = spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
     expect_exit(w, 120, 0);
+}
+
+/* 1. The whole range through workers that fetch: records exactly what
+ * `tillpipe run` gives for the served files; every candidate in the files
+ * table with its stored object; identical files stored once. */
+START_TEST(fetch_end_to_end)
+{
+    run_range("fj_e2e", 0, NULL);
     all_succeeded_once(12);
     records_are_expected(load_expected(served, ""));
     qeq("84", "SELECT count(*) FROM files");
@@ -129,27 +140,18 @@ END_TEST
  * records and no files rows. */
 START_TEST(fetch_faults)
 {
-    case_begin("fj_faults");
-    only_branches("'BMC', 'MAGS'");
-    tu_sim_clear();
     /* BMC/1 day 1: two resets then fine (retries inside the fetch and a
      * second attempt); BMC/2 day 1: always the HTML error page; MAGS/1
      * day 2: one file binary; MAGS/2 day 3: truncated once */
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"reset\",\"target\":\"list\",\"count\":2,"
-                                  "\"match\":\"BMC/1/2025-03-01\"}"), 0);
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"html\",\"target\":\"list\",\"rate\":1,"
-                                  "\"match\":\"BMC/2/2025-03-01\"}"), 0);
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1,"
-                                  "\"match\":\"a_MAGS_1_rd5800_2025-03-02\"}"), 0);
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"truncate\",\"target\":\"file\",\"count\":1,"
-                                  "\"match\":\"a_MAGS_2_rd5000_2025-03-03\"}"), 0);
-    ok_contains("12 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03");
-    free(qs("UPDATE jobs SET max_attempts = 3"));
-    char work[800];
-    snprintf(work, sizeof work, "%s/work", tmp);
-    mkdir(work, 0755);
-    int w = spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
-    expect_exit(w, 120, 0);
+    const char *faults[] = {
+        "{\"kind\":\"reset\",\"target\":\"list\",\"count\":2,\"match\":\"BMC/1/2025-03-01\"}",
+        "{\"kind\":\"html\",\"target\":\"list\",\"rate\":1,\"match\":\"BMC/2/2025-03-01\"}",
+        "{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1,"
+        "\"match\":\"a_MAGS_1_rd5800_2025-03-02\"}",
+        "{\"kind\":\"truncate\",\"target\":\"file\",\"count\":1,"
+        "\"match\":\"a_MAGS_2_rd5000_2025-03-03\"}",
+        NULL};
+    run_range("fj_faults", 3, faults);
     qeq("10", "SELECT count(*) FROM jobs WHERE status = 'succeeded'");
     /* the reset list: retried inside one attempt (1 retry), then a second attempt */
     qeq("succeeded 2", "SELECT status || ' ' || attempts FROM jobs WHERE branch = 'BMC' AND pos = 1"
@@ -188,22 +190,16 @@ END_TEST
  * records; a terminal-day never fetched has nothing to reparse. */
 START_TEST(reparse_without_fetching)
 {
-    case_begin("fj_reparse");
-    only_branches("'BMC', 'MAGS'");
-    tu_sim_clear();
-    ok_contains("12 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03");
+    run_range("fj_reparse", 0, NULL);
     char work[800];
     snprintf(work, sizeof work, "%s/work", tmp);
-    mkdir(work, 0755);
-    int w = spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
-    expect_exit(w, 120, 0);
     long long expected = load_expected(served, "");
     records_are_expected(expected);
     long long lists = tu_sim_stat("lists");
     /* a report server that answers nothing: a reparse must not need it */
     ok_contains("12 jobs queued", BIN " reparse --from 2025-03-01 --to 2025-03-03");
     ok_contains("0 jobs queued", BIN " reparse --from 2025-03-01 --to 2025-03-03 --branch NOPE");
-    w = spawn(NULL, NET_WORKER " --server http://127.0.0.1:1 --workdir %s", work);
+    int w = spawn(NULL, NET_WORKER " --server http://127.0.0.1:1 --workdir %s", work);
     expect_exit(w, 120, 0);
     qeq("12", "SELECT count(*) FROM jobs WHERE kind = 'reparse' AND status = 'succeeded'");
     qeq("12", "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
