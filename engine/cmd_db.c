@@ -217,6 +217,11 @@ int tp__cmd_branch(int argc, char **argv)
                 total += n;
             }
         }
+        char details[64];
+        snprintf(details, sizeof details, "{\"branches\": %d}", total);
+        if (rc == TP_OK)
+            rc = tp_db_audit(db, tp_db_cli_actor(), "branch.import",
+                             builtin ? "built-in configuration" : argv[optind], details, &err);
         rc = tp_db_end(db, rc, &err);
         if (rc == TP_OK)
             printf("imported %d branch%s\n", total, total == 1 ? "" : "es");
@@ -230,6 +235,15 @@ int tp__cmd_branch(int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------- enqueue */
+
+/* Audit an action already committed: a failure to record it is a warning,
+ * not a failure of the action. */
+static void audit(tp_db *db, const char *action, const char *target, const char *details)
+{
+    tp_error e = {0};
+    if (tp_db_audit(db, tp_db_cli_actor(), action, target, details, &e) < 0)
+        fprintf(stderr, "tillpipe: warning: not recorded in the audit log: %s\n", e.msg);
+}
 
 /* enqueue and reparse: the same options, another job kind. */
 static int enqueue_main(int argc, char **argv, tp_job_kind kind)
@@ -301,7 +315,14 @@ static int enqueue_main(int argc, char **argv, tp_job_kind kind)
     if (rc == TP_OK && single) {
         long long id;
         tp_enqueue_result res;
-        rc = tp_queue_enqueue_kind(db, kind, branch, (int)pos, date, force, "cli", &id, &res, &err);
+        rc = tp_queue_enqueue_kind(db, kind, branch, (int)pos, date, force, tp_db_cli_actor(), &id,
+                                   &res, &err);
+        char target[96], details[96];
+        snprintf(target, sizeof target, "%s/%ld/%s", branch, pos, date);
+        snprintf(details, sizeof details, "{\"job_id\": %lld, \"force\": %s}", id,
+                 force ? "true" : "false");
+        if (rc == TP_OK)
+            audit(db, kind == TP_JOB_REPARSE ? "job.reparse" : "job.enqueue", target, details);
         if (rc == TP_OK)
             printf("job %lld %s\n", id,
                    res == TP_ENQUEUE_CREATED    ? "queued"
@@ -310,8 +331,16 @@ static int enqueue_main(int argc, char **argv, tp_job_kind kind)
     } else if (rc == TP_OK) {
         long long created;
         rc = kind == TP_JOB_REPARSE
-                 ? tp_queue_enqueue_reparse_range(db, from, to, branch, "cli", &created, &err)
-                 : tp_queue_enqueue_range(db, from, to, force, "cli", &created, &err);
+                 ? tp_queue_enqueue_reparse_range(db, from, to, branch, tp_db_cli_actor(), &created,
+                                                  &err)
+                 : tp_queue_enqueue_range(db, from, to, force, tp_db_cli_actor(), &created, &err);
+        char target[96], details[96];
+        snprintf(target, sizeof target, "%s..%s%s%s", from, to, branch ? " " : "", branch ? branch : "");
+        snprintf(details, sizeof details, "{\"created\": %lld, \"force\": %s}", created,
+                 force ? "true" : "false");
+        if (rc == TP_OK)
+            audit(db, kind == TP_JOB_REPARSE ? "jobs.reparse_range" : "jobs.enqueue_range", target,
+                  details);
         if (rc == TP_OK)
             printf("%lld job%s queued\n", created, created == 1 ? "" : "s");
     }
@@ -436,7 +465,9 @@ int tp__cmd_job(int argc, char **argv)
     const char *p[] = {sid};
     if (cancel) {
         int now = 0;
-        rc = tp_queue_cancel(db, id, "cli", &now, &err);
+        rc = tp_queue_cancel(db, id, tp_db_cli_actor(), &now, &err);
+        if (rc == TP_OK)
+            audit(db, "job.cancel", sid, NULL);
         if (rc == TP_OK)
             printf("job %ld %s\n", id,
                    now ? "cancelled" : "running: its worker stops at the next stage boundary");

@@ -1,9 +1,11 @@
 /* db.c -- see db.h. */
 #include "db.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "migrations.h"
@@ -290,4 +292,24 @@ int tp_db_ensure_partition(tp_db *db, int year, tp_error *err)
         rc = tp_db_exec(db, sql, 0, NULL, err);
     rc = tp_db_end(db, rc, err);
     return rc;
+}
+
+int tp_db_audit(tp_db *db, const char *actor, const char *action, const char *target,
+                const char *details_json, tp_error *err)
+{
+    const char *p[] = {actor, action, target, details_json};
+    return tp_db_exec(db,
+                      "INSERT INTO audit_log (actor, action, target, details)"
+                      " VALUES ($1, $2, $3, $4::jsonb)",
+                      4, p, err);
+}
+
+const char *tp_db_cli_actor(void)
+{
+    static char actor[96];
+    if (!actor[0]) {
+        const struct passwd *pw = getpwuid(geteuid());
+        snprintf(actor, sizeof actor, "cli:%s", pw ? pw->pw_name : "unknown");
+    }
+    return actor;
 }

@@ -46,6 +46,15 @@ int tp_db_end(tp_db *db, int rc, tp_error *err);
 /* 1 when the connection is broken (after an error). */
 int tp_db_broken(const tp_db *db);
 
+/* Record a mutating action in audit_log: who (e.g. "cli:alice"), what,
+ * on what, and details as JSON text (may be NULL).  Best effort for the
+ * caller's own decision; returns 0 or TP_EDB. */
+int tp_db_audit(tp_db *db, const char *actor, const char *action, const char *target,
+                const char *details_json, tp_error *err);
+
+/* The actor of a command-line action: "cli:<login name>". */
+const char *tp_db_cli_actor(void);
+
 /* Apply pending migrations in order, each in its own transaction, under an
  * advisory lock so concurrent callers wait for each other.  Refuses (TP_EDB)
  * a database migrated by a newer tillpipe.  *applied gets the count. */

@@ -397,6 +397,22 @@ int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
                       2, p, err);
 }
 
+/* A force asked for while a job ran (rerun_requested) still runs when that
+ * job ends failed: the new run is queued here (a live job of the key, if
+ * one appeared meanwhile, already answers the force). */
+static int queue_reruns_of_failed(tp_db *db, tp_error *err)
+{
+    return tp_db_exec(db,
+                      "WITH d AS (UPDATE jobs SET rerun_requested = false"
+                      "  WHERE status = 'failed' AND rerun_requested"
+                      "  RETURNING branch, pos, business_date, created_by, kind)"
+                      " INSERT INTO jobs (branch, pos, business_date, force, created_by, kind)"
+                      " SELECT branch, pos, business_date, true, created_by, kind FROM d"
+                      " ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+                      " DO NOTHING",
+                      0, NULL, err);
+}
+
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
                   const char *code, int retryable, const char *message, double backoff_base,
                   tp_error *err)
@@ -428,6 +444,7 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
         return TP_EDB;
     }
     int found = PQntuples(r) == 1;
+    int failed = found && strcmp(PQgetvalue(r, 0, 0), "failed") == 0;
     PQclear(r);
     if (!found) {
         rollback(db);
@@ -435,14 +452,13 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
                             job->id, job->attempt);
     }
     const char *a[] = {f.id, f.attempt, stage, code, retryable ? "t" : "f", message};
-    if (tp_db_exec(db,
-                   "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
-                   " message = $6, finished_at = now() WHERE job_id = $1 AND attempt = $2",
-                   6, a, err) < 0) {
-        rollback(db);
-        return TP_EDB;
-    }
-    return tp_db_exec(db, "COMMIT", 0, NULL, err);
+    int rc = tp_db_exec(db,
+                        "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
+                        " message = $6, finished_at = now() WHERE job_id = $1 AND attempt = $2",
+                        6, a, err);
+    if (rc == TP_OK && failed)
+        rc = queue_reruns_of_failed(db, err);
+    return tp_db_end(db, rc, err);
 }
 
 int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
@@ -450,7 +466,9 @@ int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error 
     fence f;
     fence_init(&f, job, worker);
     PGresult *r = Q(db,
+                    /* a release is not the job's fault: the attempt is given back */
                     "WITH u AS (UPDATE jobs SET status = 'queued', run_after = now(),"
+                    " max_attempts = max_attempts + 1,"
                     " lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = 'released by a stopping worker', updated_at = now()"
                     " WHERE " FENCE " RETURNING id, attempts)"
@@ -528,5 +546,5 @@ int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
         return TP_EDB;
     *rescued = PQntuples(r);
     PQclear(r);
-    return TP_OK;
+    return *rescued > 0 ? queue_reruns_of_failed(db, err) : TP_OK;
 }

@@ -105,7 +105,8 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
                   const char *code, int retryable, const char *message, double backoff_base,
                   tp_error *err);
 
-/* Give a claimed job back (graceful shutdown): queued again at once. */
+/* Give a claimed job back (graceful shutdown): queued again at once, the
+ * attempt not counted against it (max_attempts grows by one). */
 int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error *err);
 
 /* Cancel: a queued job is cancelled at once (*now = 1); a running one is

@@ -236,7 +236,8 @@ void tp_scan_sort(tp_scan *s)
     if (s->ndays > 1)
         qsort(s->days, s->ndays, sizeof *s->days, cmp_day);
     for (size_t i = 0; i < s->ndays; i++)
-        qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
+        if (s->days[i].ncands > 1)
+            qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
 }
 
 int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_error *err)

@@ -110,6 +110,11 @@ START_TEST(fetch_end_to_end)
 {
     run_range("fj_e2e", 0, NULL);
     all_succeeded_once(12);
+    /* the command line's actions are in the audit log, with who did them */
+    qeq("branch.import,jobs.enqueue_range", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+                                            " WHERE actor LIKE 'cli:_%%'");
+    qeq("{\"force\": false, \"created\": 12}", "SELECT details::text FROM audit_log"
+                                              " WHERE action = 'jobs.enqueue_range'");
     records_are_expected(load_expected(served, ""));
     qeq("84", "SELECT count(*) FROM files");
     qeq("0", "SELECT count(*) FROM files WHERE storage_key IS NULL OR sha256 IS NULL"
@@ -164,8 +169,10 @@ START_TEST(fetch_faults)
                                  " a.error_code, ',') FROM jobs j JOIN job_attempts a ON a.job_id = j.id"
                                  " WHERE j.branch = 'BMC' AND j.pos = 2 AND j.business_date = '2025-03-01'"
                                  " GROUP BY j.status, j.attempts");
-    ok_contains("HTML error page", BIN " job %s", qs("SELECT id FROM jobs WHERE branch = 'BMC'"
-                                                     " AND pos = 2 AND business_date = '2025-03-01'"));
+    char *bad = qs("SELECT id FROM jobs WHERE branch = 'BMC' AND pos = 2"
+                   " AND business_date = '2025-03-01'");
+    ok_contains("HTML error page", BIN " job %s", bad);
+    free(bad);
     /* the binary file: one attempt, failed, bad_file */
     qeq("failed 1 bad_file", "SELECT j.status || ' ' || j.attempts || ' ' || a.error_code FROM jobs j"
                              " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
@@ -250,8 +257,9 @@ START_TEST(store_disk_full)
     qeq("failed 2 store_unavailable", "SELECT j.status || ' ' || j.attempts || ' ' || a.error_code"
                                       " FROM jobs j JOIN job_attempts a ON a.job_id = j.id AND"
                                       " a.attempt = j.attempts");
-    ck_assert_msg(strstr(qs("SELECT last_error FROM jobs"), "No space left on device"), "%s",
-                  qs("SELECT last_error FROM jobs"));
+    char *why = qs("SELECT last_error FROM jobs");
+    ck_assert_msg(strstr(why, "No space left on device"), "%s", why);
+    free(why);
     qeq("0", "SELECT count(*) FROM records");
     qeq("0", "SELECT count(*) FROM files");
     no_stray_files(full);

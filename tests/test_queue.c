@@ -1025,6 +1025,29 @@ START_TEST(fail_retryable_and_not)
                      "rd5800.csv line 3: bad amount");
     /* A failed key may be queued again. */
     ck_assert(enqueue_ok(db, "B1", 1, "2024-04-03", 0, TP_ENQUEUE_CREATED) > id);
+
+    /* A force asked for while the run went on is not lost when the run
+     * fails: the new run is queued, forced. */
+    ex(db, "UPDATE jobs SET status = 'cancelled' WHERE status = 'queued'");
+    long long id3 = enqueue_ok(db, "B1", 2, "2024-04-03", 0, TP_ENQUEUE_CREATED);
+    j = claim_one(db, "w1");
+    ck_assert_int_eq(j.id, id3);
+    ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == id3);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, &e), TP_OK);
+    ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, force, rerun_requested)::text, ','"
+                            " ORDER BY id) FROM jobs WHERE pos = 2"),
+                     "(failed,f,f),(queued,t,f)");
+    /* ... and the same when the lease expires on the last attempt */
+    j = claim_one(db, "w1");
+    ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == j.id);
+    ex(db, "UPDATE jobs SET max_attempts = 1, lease_expires_at = now() - interval '1 s'"
+           " WHERE id = %lld", j.id);
+    int rescued = 0;
+    ck_assert_int_eq(tp_queue_rescue(db, &rescued, &e), TP_OK);
+    ck_assert_int_eq(rescued, 1);
+    ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, force, rerun_requested)::text, ','"
+                            " ORDER BY id) FROM jobs WHERE pos = 2"),
+                     "(failed,f,f),(failed,t,f),(queued,t,f)");
     tp_db_close(db);
 }
 END_TEST
