@@ -55,7 +55,7 @@ t0=$(secs)
 $tp enqueue --from 2025-01-01 --to "$(date -d "2025-01-01 + $((days - 1)) days" +%F)" >/dev/null
 # Only the five generated branches have files; park the rest.
 sql "UPDATE jobs SET status = 'cancelled' WHERE branch NOT IN ('BMC','MAGS','AYALA-FRN','BETA','B-SMS') AND status = 'queued'"
-$tp worker --reports "$work/reports" --exit-when-idle --concurrency 2 --quiet
+$tp worker --reports "$work/reports" --exit-when-idle --concurrency 4 --quiet
 t1=$(secs)
 tdays=$(sql "SELECT count(*) FROM jobs WHERE status = 'succeeded'")
 failed=$(sql "SELECT count(*) FROM jobs WHERE status = 'failed'")

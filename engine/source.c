@@ -215,26 +215,32 @@ int tp_source_keep(const tp_source *src, tp_fetched *f, tp_error *err)
     tp_termday *td = &f->scan->days[0];
     const char *workdir = f->workdir;
     size_t fresh = 0;
-    for (size_t i = 0; i < td->ncands; i++) {
+    char(*keys)[TP_STORE_KEY_MAX] = calloc(td->ncands + 1, sizeof *keys);
+    const char **kv = calloc(td->ncands + 1, sizeof *kv);
+    int rc = keys && kv ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == TP_OK && i < td->ncands; i++) {
         tp_candidate *c = &td->cands[i];
-        if (!c->sha256[0] && tp_sha256_file(c->path, c->sha256, NULL, err) < 0)
-            return TP_EIO;
-        char key[TP_STORE_KEY_MAX];
-        tp_store_key(c->sha256, key);
+        if (!c->sha256[0] && tp_sha256_file(c->path, c->sha256, NULL, err) < 0) {
+            rc = TP_EIO;
+            break;
+        }
+        tp_store_key(c->sha256, keys[fresh]);
         int existed = 0;
         /* files in the job's work folder are ours: the store may take them as they are */
         size_t wl = workdir ? strlen(workdir) : 0;
         int owned = wl && strncmp(c->path, workdir, wl) == 0 && c->path[wl] == '/';
-        int rc = owned ? tp_store_put_owned(src->store, key, c->path, c->size, &existed, err)
-                       : tp_store_put_file(src->store, key, c->path, c->size, &existed, err);
-        if (rc < 0) {
+        rc = owned ? tp_store_put_owned(src->store, keys[fresh], c->path, c->size, &existed, err)
+                   : tp_store_put_file(src->store, keys[fresh], c->path, c->size, &existed, err);
+        if (rc < 0)
             tp_error_prefix(err, "%s: ", c->name);
-            return rc;
-        }
-        fresh += !existed;
+        else if (!existed)
+            kv[fresh] = keys[fresh], fresh++;
     }
-    if (fresh > 0 && tp_store_sync(src->store, err) < 0)
-        return TP_EIO;
-    f->stored_new = fresh;
-    return TP_OK;
+    if (rc == TP_OK && fresh > 0)
+        rc = tp_store_sync(src->store, kv, fresh, err);
+    free(keys);
+    free(kv);
+    if (rc == TP_OK)
+        f->stored_new = fresh;
+    return rc;
 }

@@ -181,9 +181,12 @@ int tp_store_delete(tp_store *s, const char *key, tp_error *err)
     return key_ok(key, err) < 0 ? TP_EINVAL : s->ops->del(s, key, err);
 }
 
-int tp_store_sync(tp_store *s, tp_error *err)
+int tp_store_sync(tp_store *s, const char *const *keys, size_t n, tp_error *err)
 {
-    return s->ops->sync ? s->ops->sync(s, err) : TP_OK;
+    for (size_t i = 0; i < n; i++)
+        if (key_ok(keys[i], err) < 0)
+            return TP_EINVAL;
+    return s->ops->sync ? s->ops->sync(s, keys, n, err) : TP_OK;
 }
 
 int tp_store_check(tp_store *s, tp_error *err)

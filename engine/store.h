@@ -3,7 +3,7 @@
  *   fs  a directory (the default): objects at ROOT/<key>, written to a
  *       temporary file in the same directory and renamed into place -- a
  *       reader sees the whole object or none; tp_store_sync makes a batch of
- *       puts durable with one syncfs (not one fsync per file and directory).
+ *       puts durable (fdatasync of each, fsync of each folder once).
  *   s3  an S3-compatible server through libs3 (MinIO, Ceph, AWS, s3rver):
  *       endpoint, bucket, path-style addressing, http or https; keys from
  *       the configuration or $TILLPIPE_S3_ACCESS_KEY / $TILLPIPE_S3_SECRET_KEY
@@ -86,9 +86,10 @@ int tp_store_stat(tp_store *s, const char *key, int *exists, uint64_t *size, tp_
 /* Remove the object; removing a missing key is not an error. */
 int tp_store_delete(tp_store *s, const char *key, tp_error *err);
 
-/* Make every object put so far durable (fs: syncfs of the store's file
- * system; s3: nothing to do).  Call it before recording the keys anywhere. */
-int tp_store_sync(tp_store *s, tp_error *err);
+/* Make the objects put under `keys` durable (fs: fdatasync each, fsync
+ * their folders; s3: nothing to do).  Call it before recording the keys
+ * anywhere. */
+int tp_store_sync(tp_store *s, const char *const *keys, size_t n, tp_error *err);
 
 /* A cheap round trip to the backend (readiness): 0 or < 0 with err. */
 int tp_store_check(tp_store *s, tp_error *err);
@@ -107,7 +108,8 @@ typedef struct tp_store_ops {
     int (*del)(tp_store *s, const char *key, tp_error *err);
     int (*check)(tp_store *s, tp_error *err);
     void (*close)(tp_store *s);
-    int (*sync)(tp_store *s, tp_error *err); /* NULL: puts are durable at once */
+    int (*sync)(tp_store *s, const char *const *keys, size_t n,
+                tp_error *err); /* NULL: puts are durable at once */
 } tp_store_ops;
 
 struct tp_store {

@@ -288,7 +288,10 @@ START_TEST(roundtrip_empty)
     put_ok(key, src, 0, 0);
     stat_is(key, 1, 0);
     tp_error se = {0};
-    ck_assert_msg(tp_store_sync(store, &se) == TP_OK, "sync: %s", se.msg);
+    const char *keys[] = {key};
+    ck_assert_msg(tp_store_sync(store, keys, 1, &se) == TP_OK, "sync: %s", se.msg);
+    const char *bad[] = {"../escape"};
+    ck_assert_int_eq(tp_store_sync(store, bad, 1, &se), TP_EINVAL);
     get_equals(key, "empty.out", (const unsigned char *)"", 0);
     sink k = {0};
     tp_error e = {0};
