@@ -7,7 +7,10 @@
 
 #include "config.h"
 #include "error.h"
+#include "fetch.h"
 #include "plugin.h"
+#include "store.h"
+#include "worker.h"
 
 enum { TP_EXIT_OK = 0, TP_EXIT_FAIL = 1, TP_EXIT_USAGE = 2 };
 
@@ -22,6 +25,24 @@ int tp__cmd_jobs(int argc, char **argv);
 int tp__cmd_job(int argc, char **argv);
 int tp__cmd_worker(int argc, char **argv);
 int tp__cmd_reparse(int argc, char **argv);
+int tp__cmd_serve(int argc, char **argv); /* api/cmd_serve.c */
+int tp__cmd_user(int argc, char **argv);  /* api/cmd_serve.c */
+
+/* What a worker needs besides its options: the raw-file store, the fetcher
+ * (politeness limits), the plugins.  `worker` and `serve` open it alike. */
+typedef struct tp__worker_env {
+    tp_worker_opts o; /* the caller's options, completed */
+    tp_store_config scfg;
+    char sbuf[1024], workroot[4200];
+    tp_store *store;
+    tp_fetcher *fetcher;
+    tp_registry *reg;
+} tp__worker_env;
+
+int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
+                        const char *store_opt, const char *plugin_dir, const char *cmd,
+                        tp_error *err);
+void tp__worker_env_close(tp__worker_env *e);
 
 /* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
  * next to the executable, else the installed location. */

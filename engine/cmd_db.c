@@ -544,6 +544,48 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
+                        const char *store_opt, const char *plugin_dir, const char *cmd,
+                        tp_error *err)
+{
+    memset(e, 0, sizeof *e);
+    e->o = *o;
+    if (tp_store_config_parse(tp_store_spec(store_opt), e->sbuf, sizeof e->sbuf, &e->scfg, err) <
+            0 ||
+        tp_store_open(&e->scfg, &e->store, err) < 0 || tp_fetcher_new(fo, &e->fetcher, err) < 0) {
+        tp__worker_env_close(e);
+        return TP_ECONFIG;
+    }
+    /* Work folders beside an fs store: downloads are linked into it, not copied. */
+    if (!e->o.workroot && strcmp(e->scfg.kind, "fs") == 0) {
+        snprintf(e->workroot, sizeof e->workroot, "%s/.work", e->scfg.root);
+        if (mkdir(e->workroot, 0700) == 0 || errno == EEXIST)
+            e->o.workroot = e->workroot;
+    }
+    tp_error warn = {0};
+    if (tp_store_check(e->store, &warn) < 0)
+        fprintf(stderr, "tillpipe %s: warning: %s (jobs will retry until it answers)\n", cmd,
+                warn.msg);
+    if (!(e->reg = tp__load_plugins(plugin_dir, o->quiet, err))) {
+        tp__worker_env_close(e);
+        return TP_EPLUGIN;
+    }
+    e->o.store = e->store;
+    e->o.fetcher = e->fetcher;
+    e->o.plugins = e->reg;
+    return TP_OK;
+}
+
+void tp__worker_env_close(tp__worker_env *e)
+{
+    tp_registry_destroy(e->reg);
+    tp_store_close(e->store);
+    tp_fetcher_free(e->fetcher);
+    e->reg = NULL;
+    e->store = NULL;
+    e->fetcher = NULL;
+}
+
 int tp__cmd_worker(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -652,46 +694,19 @@ int tp__cmd_worker(int argc, char **argv)
         tp__die_msg("worker", "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
         return TP_EXIT_USAGE;
     }
-    char sbuf[1024];
-    tp_store_config scfg;
-    tp_store *store = NULL;
-    tp_fetcher *fetcher = NULL;
-    if (tp_store_config_parse(tp_store_spec(store_opt), sbuf, sizeof sbuf, &scfg, &err) < 0 ||
-        tp_store_open(&scfg, &store, &err) < 0 || tp_fetcher_new(&fo, &fetcher, &err) < 0) {
+    tp__worker_env env;
+    if (tp__worker_env_open(&env, &o, &fo, store_opt, plugin_dir, "worker", &err) < 0) {
         tp__die_msg("worker", "%s", err.msg);
-        tp_store_close(store);
         return TP_EXIT_FAIL;
     }
-    /* Work folders beside an fs store: downloads are linked into it, not copied. */
-    char workroot[4200];
-    if (!o.workroot && strcmp(scfg.kind, "fs") == 0) {
-        snprintf(workroot, sizeof workroot, "%s/.work", scfg.root);
-        if (mkdir(workroot, 0700) == 0 || errno == EEXIST)
-            o.workroot = workroot;
-    }
-    if (tp_store_check(store, &err) < 0)
-        fprintf(stderr, "tillpipe worker: warning: %s (jobs will retry until it answers)\n",
-                err.msg);
-    o.store = store;
-    o.fetcher = fetcher;
-    tp_registry *reg = tp__load_plugins(plugin_dir, o.quiet, &err);
-    if (!reg) {
-        tp__die_msg("worker", "%s", err.msg);
-        tp_store_close(store);
-        tp_fetcher_free(fetcher);
-        return TP_EXIT_FAIL;
-    }
-    o.plugins = reg;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     tp_worker_stats st;
-    int rc = tp_worker_run(&o, &st, &err);
-    tp_registry_destroy(reg);
-    tp_store_close(store);
-    tp_fetcher_free(fetcher);
+    int rc = tp_worker_run(&env.o, &st, &err);
+    tp__worker_env_close(&env);
     if (rc < 0) {
         tp__die_msg("worker", "%s", err.msg);
         return TP_EXIT_FAIL;

@@ -28,6 +28,8 @@ static const command commands[] = {
     {"job", tp__cmd_job, "show one job (attempts, files, quality), or --cancel it"},
     {"worker", tp__cmd_worker, "run queued jobs into the database"},
     {"reparse", tp__cmd_reparse, "queue terminal-days to run again from their stored raw files"},
+    {"serve", tp__cmd_serve, "the HTTP API (and workers in the same process)"},
+    {"user", tp__cmd_user, "add a user of the HTTP API (password from standard input)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,480 @@
+/* http.c -- see http.h, and tp_api_serve (api.h). */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_STATUS 600
+
+struct tp_server {
+    tp_api_opts o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    tp_db **pool; /* idle connections (NULL slots = not connected yet) */
+    int npool, nfree;
+    /* requests by route (tp_nroutes = unmatched) and status */
+    unsigned long long (*hits)[MAX_STATUS];
+};
+
+const tp_api_opts *tp_server_opts(const tp_server *s)
+{
+    return &s->o;
+}
+
+void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        size_t room = *cap - *len;
+        int n = vsnprintf(*out ? *out + *len : NULL, *out ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (*out && (size_t)n < room) {
+            *len += (size_t)n;
+            return;
+        }
+        size_t ncap = (*cap ? *cap : 1024) * 2;
+        while (ncap < *len + (size_t)n + 1)
+            ncap *= 2;
+        char *p = realloc(*out, ncap);
+        if (!p)
+            return;
+        *out = p;
+        *cap = ncap;
+    }
+}
+
+/* ------------------------------------------------------------ pool */
+
+static tp_db *pool_get(tp_server *s, tp_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->nfree == 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    tp_db *db = s->pool[--s->nfree];
+    pthread_mutex_unlock(&s->mu);
+    if (db && tp_db_broken(db)) {
+        tp_db_close(db);
+        db = NULL;
+    }
+    if (!db)
+        db = tp_db_connect(s->o.db_url, err);
+    if (!db) { /* give the slot back empty */
+        pthread_mutex_lock(&s->mu);
+        s->pool[s->nfree++] = NULL;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return db;
+}
+
+static void pool_put(tp_server *s, tp_db *db)
+{
+    if (db && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+    pthread_mutex_lock(&s->mu);
+    s->pool[s->nfree++] = db;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void set_response(tp_req *req, unsigned status, const char *ctype, char *data, size_t len)
+{
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    req->status = status;
+    if (!req->resp) {
+        free(data);
+        return;
+    }
+    MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(req->resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(req->resp, "Cache-Control", "no-store");
+    MHD_add_response_header(req->resp, "X-Content-Type-Options", "nosniff");
+}
+
+void tp_reply_json(tp_req *req, unsigned status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!s) {
+        tp_reply_problem(req, 500, "internal", "could not build the response");
+        return;
+    }
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2); /* a final newline for humans with curl */
+    if (t) {
+        t[n] = '\n';
+        t[n + 1] = '\0';
+        s = t;
+        n++;
+    }
+    set_response(req, status, "application/json", s, n);
+}
+
+void tp_reply_text(tp_req *req, unsigned status, const char *ctype, const char *text)
+{
+    char *s = strdup(text);
+    if (s)
+        set_response(req, status, ctype, s, strlen(s));
+}
+
+static const char *status_title(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+void tp_reply_problem(tp_req *req, unsigned status, const char *code, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "about:blank", "title",
+                          status_title(status), "status", (int)status, "detail", detail, "code",
+                          code, "request_id", req->request_id);
+    char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (s)
+        set_response(req, status, "application/problem+json", s, strlen(s));
+    if (status == 401 && req->resp)
+        MHD_add_response_header(req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+}
+
+void tp_reply_db_error(tp_req *req, const tp_error *err)
+{
+    (void)err; /* the server's message may quote SQL or data: not for clients */
+    tp_reply_problem(req, 503, "database_unavailable",
+                     "the database could not answer; try again (request %s)", req->request_id);
+}
+
+const char *tp_query(tp_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *tp_body_object(tp_req *req)
+{
+    if (req->body_too_large) {
+        tp_reply_problem(req, 413, "body_too_large", "the request body is over %zu bytes",
+                         req->srv->o.max_body);
+        return NULL;
+    }
+    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+        tp_reply_problem(req, 415, "unsupported_media_type",
+                         "send the body as application/json");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!o) {
+        tp_reply_problem(req, 400, "malformed_json", "the body is not valid JSON%s%s",
+                         req->body ? ": " : "", req->body ? je.text : "");
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        tp_reply_problem(req, 400, "malformed_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+void tp_audit(tp_req *req, const char *action, const char *target, json_t *details)
+{
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    const char *p[] = {req->subject[0] ? req->subject : "anonymous", action, target,
+                       req->request_id, d};
+    tp_error err = {0};
+    if (tp_db_exec(req->db,
+                   "INSERT INTO audit_log (actor, action, target, request_id, details)"
+                   " VALUES ($1, $2, $3, $4, $5::jsonb)",
+                   5, p, &err) < 0 && !req->srv->o.quiet)
+        fprintf(stderr, "tillpipe serve: audit not recorded (request %s)\n", req->request_id);
+    free(d);
+}
+
+/* ------------------------------------------------------------ routing */
+
+/* Match `path` against `pattern`; {id} takes 1-18 digits. */
+static int match(const char *pattern, const char *path, long long ids[2])
+{
+    int nid = 0;
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (strncmp(p, "{id}", 4) == 0) {
+            const char *start = q;
+            long long v = 0;
+            while (*q >= '0' && *q <= '9' && q - start < 18)
+                v = v * 10 + (*q++ - '0');
+            if (q == start || (*q && *q != '/') || v <= 0 || nid >= 2)
+                return 0;
+            ids[nid++] = v;
+            p += 4;
+            continue;
+        }
+        if (*p != *q)
+            return 0;
+        p++;
+        q++;
+    }
+    return *p == '\0' && *q == '\0';
+}
+
+static void count(tp_server *s, int route, unsigned status)
+{
+    if (status >= MAX_STATUS)
+        status = MAX_STATUS - 1;
+    pthread_mutex_lock(&s->mu);
+    s->hits[route < 0 ? tp_nroutes : route][status]++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
+{
+    tp_strcatf(out, len, cap,
+               "# HELP tillpipe_http_requests_total HTTP requests by route and status.\n"
+               "# TYPE tillpipe_http_requests_total counter\n");
+    pthread_mutex_lock(&s->mu);
+    for (int r = 0; r <= tp_nroutes; r++)
+        for (unsigned st = 0; st < MAX_STATUS; st++)
+            if (s->hits[r][st])
+                tp_strcatf(out, len, cap,
+                           "tillpipe_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+                           r < tp_nroutes ? tp_routes[r].name : "unmatched", st, s->hits[r][st]);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void authenticate_and_run(tp_req *req, const tp_route *rt)
+{
+    if (rt->need != TP_ROLE_NONE) {
+        const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *why = "missing bearer token";
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
+            tp_token_verify(req->srv->o.jwt_secret, h + 7, req->subject, &req->role, &why) < 0) {
+            req->subject[0] = '\0';
+            tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
+            return;
+        }
+        if (req->role < rt->need) {
+            tp_reply_problem(req, 403, "forbidden", "this needs the %s role; you are %s",
+                             tp_role_name(rt->need), tp_role_name(req->role));
+            return;
+        }
+    }
+    if (rt->no_db) {
+        rt->fn(req);
+        return;
+    }
+    tp_error err = {0};
+    if (!(req->db = pool_get(req->srv, &err))) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    rt->fn(req);
+    pool_put(req->srv, req->db);
+    req->db = NULL;
+}
+
+static void dispatch(tp_req *req)
+{
+    int path_matched = 0;
+    for (int i = 0; i < tp_nroutes; i++) {
+        long long ids[2] = {0, 0};
+        if (!match(tp_routes[i].pattern, req->path, ids))
+            continue;
+        path_matched = 1;
+        if (strcmp(tp_routes[i].method, req->method) != 0)
+            continue;
+        req->route = i;
+        memcpy(req->ids, ids, sizeof ids);
+        authenticate_and_run(req, &tp_routes[i]);
+        return;
+    }
+    if (path_matched)
+        tp_reply_problem(req, 405, "method_not_allowed", "%s is not allowed on %s", req->method,
+                         req->path);
+    else
+        tp_reply_problem(req, 404, "not_found", "no such resource");
+}
+
+/* ------------------------------------------------------------ MHD glue */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    tp_server *s = cls;
+    tp_req *req = *con_cls;
+    if (!req) { /* first call: headers only */
+        if (!(req = calloc(1, sizeof *req)))
+            return MHD_NO;
+        req->srv = s;
+        req->conn = conn;
+        req->route = -1;
+        unsigned char rnd[16];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(req->request_id, sizeof req->request_id, rnd, sizeof rnd);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) { /* body, in pieces: keep up to the cap, then only note it */
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (req->body_too_large || req->body_len + n > s->o.max_body) {
+            req->body_too_large = 1;
+            free(req->body);
+            req->body = NULL;
+            req->body_len = 0;
+            return MHD_YES;
+        }
+        char *b = realloc(req->body, req->body_len + n + 1);
+        if (!b)
+            return MHD_NO;
+        memcpy(b + req->body_len, upload, n);
+        req->body = b;
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
+        return MHD_YES;
+    }
+    req->method = method;
+    req->path = url;
+    dispatch(req);
+    if (!req->resp)
+        tp_reply_problem(req, 500, "internal", "no response");
+    count(s, req->route, req->status);
+    enum MHD_Result r = req->resp ? MHD_queue_response(conn, req->status, req->resp) : MHD_NO;
+    return r;
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    tp_req *req = *con_cls;
+    if (!req)
+        return;
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error *err)
+{
+    if (!opts->jwt_secret || strlen(opts->jwt_secret) < 32)
+        return tp_error_set(err, TP_ECONFIG,
+                            "no token secret: set TILLPIPE_JWT_SECRET to at least 32 random"
+                            " characters (e.g. `openssl rand -hex 32`)");
+    if (sodium_init() < 0)
+        return tp_error_set(err, TP_EIO, "libsodium could not start");
+    tp_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
+    s->o = *opts;
+    if (s->o.threads <= 0)
+        s->o.threads = 4;
+    if (s->o.token_ttl <= 0)
+        s->o.token_ttl = 3600;
+    if (s->o.max_body == 0)
+        s->o.max_body = 1u << 20;
+    if (!s->o.listen_host)
+        s->o.listen_host = "127.0.0.1";
+    s->npool = s->nfree = s->o.threads;
+    s->pool = calloc((size_t)s->npool, sizeof *s->pool);
+    s->hits = calloc((size_t)tp_nroutes + 1, sizeof *s->hits);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int rc = s->pool && s->hits ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+    /* Fail fast on the database: reachable and migrated. */
+    tp_db *db = rc == TP_OK ? tp_db_connect(s->o.db_url, err) : NULL;
+    if (rc == TP_OK && (!db || tp_db_check_schema(db, err) < 0))
+        rc = err ? err->code : TP_EDB;
+    tp_db_close(db);
+
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.port)};
+    if (rc == TP_OK && inet_pton(AF_INET, s->o.listen_host, &addr.sin_addr) != 1)
+        rc = tp_error_set(err, TP_EUSAGE, "--listen: '%s' is not an IPv4 address", s->o.listen_host);
+    struct MHD_Daemon *d = NULL;
+    if (rc == TP_OK) {
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                             0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
+        if (!d)
+            rc = tp_error_set(err, TP_EIO, "cannot listen on %s:%d: %s", s->o.listen_host,
+                              s->o.port, strerror(errno));
+    }
+    if (rc == TP_OK) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        int port = info ? (int)info->port : s->o.port;
+        if (!s->o.quiet)
+            fprintf(stderr, "tillpipe serve: listening on http://%s:%d\n", s->o.listen_host, port);
+        if (s->o.port_file && write_port_file(s->o.port_file, port) < 0)
+            rc = tp_error_set(err, TP_EIO, "cannot write %s", s->o.port_file);
+        while (rc == TP_OK && !*stop) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        MHD_stop_daemon(d);
+        if (s->o.port_file)
+            unlink(s->o.port_file);
+    }
+    for (int i = 0; s->pool && i < s->npool; i++)
+        tp_db_close(s->pool[i]);
+    free(s->pool);
+    free(s->hits);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+    return rc;
+}

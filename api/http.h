@@ -1,0 +1,95 @@
+/* http.h -- the API's request/response plumbing over libmicrohttpd: one
+ * tp_req per request (method, path, query, body collected up to a cap, the
+ * caller's identity once authenticated), a route table matched segment by
+ * segment ("{id}" matches a positive integer only), JSON and problem+json
+ * responses, a database connection pool, and per-route counters. */
+#ifndef TP_HTTP_H
+#define TP_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "api.h"
+#include "db.h"
+
+typedef enum tp_role { TP_ROLE_NONE = 0, TP_ROLE_VIEWER, TP_ROLE_OPERATOR, TP_ROLE_ADMIN } tp_role;
+
+const char *tp_role_name(tp_role r);
+tp_role tp_role_parse(const char *s); /* TP_ROLE_NONE when unknown */
+
+typedef struct tp_server tp_server;
+
+typedef struct tp_req {
+    tp_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    char *body;           /* NUL-terminated, or NULL */
+    size_t body_len;
+    int body_too_large;
+    long long ids[2];     /* the {id} segments, in order */
+    int route;            /* index into the route table, -1 = none */
+    char request_id[33];
+    char subject[64];     /* the token's user, "" before auth */
+    tp_role role;
+    tp_db *db;            /* from the pool, for the handler */
+    struct MHD_Response *resp;
+    unsigned status;
+} tp_req;
+
+/* A handler fills req->resp/status via tp_reply_*; returns nothing. */
+typedef void (*tp_handler)(tp_req *req);
+
+typedef struct tp_route {
+    const char *method;
+    const char *pattern; /* "/api/jobs/{id}/retry" */
+    tp_role need;        /* TP_ROLE_NONE: no token needed */
+    tp_handler fn;
+    const char *name;    /* metrics label */
+    int no_db;           /* the handler needs no pooled connection (req->db NULL) */
+} tp_route;
+
+/* The route table (routes.c) and its size. */
+extern const tp_route tp_routes[];
+extern const int tp_nroutes;
+
+/* Responses. */
+void tp_reply_json(tp_req *req, unsigned status, json_t *body); /* steals body */
+void tp_reply_text(tp_req *req, unsigned status, const char *ctype, const char *text);
+/* RFC 9457 problem: {"type","title","status","detail","code"}. */
+void tp_reply_problem(tp_req *req, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A database failure: 503 database_unavailable, no SQL or message leaked. */
+void tp_reply_db_error(tp_req *req, const tp_error *err);
+
+/* Query parameters. */
+const char *tp_query(tp_req *req, const char *name);
+
+/* The JSON body as an object, or NULL after replying 400/413/415. */
+json_t *tp_body_object(tp_req *req);
+
+/* Record a mutating call in audit_log (actor = the token's subject). */
+void tp_audit(tp_req *req, const char *action, const char *target, json_t *details);
+
+/* The server's options and shared state, for handlers. */
+const tp_api_opts *tp_server_opts(const tp_server *s);
+/* Prometheus text of the HTTP counters, appended to `out` (a growing string). */
+void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap);
+
+/* auth.c */
+/* A signed token for `subject` with `role`, valid `ttl` seconds (caller frees). */
+char *tp_token_issue(const char *secret, const char *subject, tp_role role, int ttl,
+                     long long *expires_at);
+/* Verify a bearer token: HS256 with `secret` only (alg "none" and any other
+ * algorithm refused), not expired, known role.  0 with subject and role, or
+ * -1 with a reason (static string). */
+int tp_token_verify(const char *secret, const char *token, char subject[64], tp_role *role,
+                    const char **why);
+int tp_password_verify(const char *hash, const char *password);
+
+/* Grow-able string helper for text bodies. */
+void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,425 @@
+/* routes.c -- the API's routes and their handlers (docs/openapi.yaml
+ * describes each; test_api checks that the two agree). */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "queue.h"
+#include "reports.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* Run a query whose one value is JSON text and send it (200), or reply the
+ * error.  NULL result value = 404 with `what`. */
+static void reply_sql_json(tp_req *req, const char *sql, int n, const char *const *p,
+                           const char *what)
+{
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
+        tp_reply_problem(req, 404, "not_found", "%s", what);
+    else
+        tp_reply_text(req, 200, "application/json", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+static int valid_code(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+            return 0;
+    return 1;
+}
+
+/* A query parameter that must be absent or valid; replies 400 otherwise. */
+static int param(tp_req *req, const char *name, int (*ok)(const char *), const char *want,
+                 const char **out)
+{
+    *out = tp_query(req, name);
+    if (*out && !ok(*out)) {
+        tp_reply_problem(req, 400, "invalid_parameter", "%s: want %s", name, want);
+        return -1;
+    }
+    return 0;
+}
+
+static int ok_date(const char *s) { return tp_date_valid(s); }
+static int ok_pos(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= 1 && v <= 99;
+}
+static int ok_status(const char *s)
+{
+    static const char *const st[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+    for (size_t i = 0; i < sizeof st / sizeof *st; i++)
+        if (strcmp(s, st[i]) == 0)
+            return 1;
+    return 0;
+}
+static int ok_limit(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= 1 && v <= 500;
+}
+
+/* Opaque keyset cursors: base64url of "j:<id>". */
+static void cursor_encode(long long id, char out[64])
+{
+    char raw[32];
+    int n = snprintf(raw, sizeof raw, "j:%lld", id);
+    sodium_bin2base64(out, 64, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_decode(const char *s, long long *id)
+{
+    unsigned char raw[32];
+    size_t n = 0;
+    if (strlen(s) > 60 || sodium_base642bin(raw, sizeof raw - 1, s, strlen(s), NULL, &n, NULL,
+                                            sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    raw[n] = '\0';
+    char *end;
+    if (n < 3 || raw[0] != 'j' || raw[1] != ':')
+        return -1;
+    *id = strtoll((const char *)raw + 2, &end, 10);
+    return *end == '\0' && *id > 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ operations */
+
+static void livez(tp_req *req)
+{
+    tp_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Its own short-lived connection: a pool starved by a dead database must
+ * not make the probe wait. */
+static void readyz(tp_req *req)
+{
+    tp_error err = {0};
+    tp_db *db = tp_db_connect(tp_server_opts(req->srv)->db_url, &err);
+    PGresult *r = db ? tp_db_query(db, "SELECT 1", 0, NULL, &err) : NULL;
+    PQclear(r);
+    tp_db_close(db);
+    if (!r) {
+        tp_reply_problem(req, 503, "not_ready", "database: not answering");
+        return;
+    }
+    tp_store *st = tp_server_opts(req->srv)->store;
+    if (st && tp_store_check(st, &err) < 0) {
+        tp_reply_problem(req, 503, "not_ready", "store: not answering");
+        return;
+    }
+    tp_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "ready", "database", "ok",
+                                      "store", st ? "ok" : "not configured"));
+}
+
+static void metrics(tp_req *req)
+{
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db,
+                              "SELECT s::text, (SELECT count(*) FROM jobs WHERE status = s)"
+                              " FROM unnest(enum_range(NULL::job_status)) s",
+                              0, NULL, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    tp_strcatf(&out, &len, &cap,
+               "# HELP tillpipe_jobs Jobs by status.\n# TYPE tillpipe_jobs gauge\n");
+    for (int i = 0; i < PQntuples(r); i++)
+        tp_strcatf(&out, &len, &cap, "tillpipe_jobs{status=\"%s\"} %s\n", PQgetvalue(r, i, 0),
+                   PQgetvalue(r, i, 1));
+    PQclear(r);
+    tp_server_metrics(req->srv, &out, &len, &cap);
+    tp_reply_text(req, 200, "text/plain; version=0.0.4", out ? out : "");
+    free(out);
+}
+
+/* ------------------------------------------------------------ auth */
+
+static void login(tp_req *req)
+{
+    json_t *b = tp_body_object(req);
+    if (!b)
+        return;
+    const char *user = json_string_value(json_object_get(b, "username"));
+    const char *pass = json_string_value(json_object_get(b, "password"));
+    if (!user || !pass || strlen(user) > 64 || strlen(pass) > 1024) {
+        json_decref(b);
+        tp_reply_problem(req, 400, "invalid_body", "want {\"username\": string, \"password\": string}");
+        return;
+    }
+    const char *p[] = {user};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, "SELECT password_hash, role FROM users WHERE username = $1",
+                              1, p, &err);
+    if (!r) {
+        json_decref(b);
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    int ok = PQntuples(r) == 1 && tp_password_verify(PQgetvalue(r, 0, 0), pass);
+    tp_role role = ok ? tp_role_parse(PQgetvalue(r, 0, 1)) : TP_ROLE_NONE;
+    PQclear(r);
+    if (!ok || role == TP_ROLE_NONE) {
+        json_decref(b);
+        tp_reply_problem(req, 401, "bad_credentials", "unknown user or wrong password");
+        return;
+    }
+    const tp_api_opts *o = tp_server_opts(req->srv);
+    long long exp = 0;
+    char *tok = tp_token_issue(o->jwt_secret, user, role, o->token_ttl, &exp);
+    snprintf(req->subject, sizeof req->subject, "%s", user);
+    json_decref(b);
+    if (!tok) {
+        tp_reply_problem(req, 500, "internal", "could not issue a token");
+        return;
+    }
+    tp_audit(req, "auth.login", req->subject, NULL);
+    tp_reply_json(req, 200, json_pack("{s:s, s:I, s:s}", "token", tok, "expires_at",
+                                      (json_int_t)exp, "role", tp_role_name(role)));
+    free(tok);
+}
+
+/* ------------------------------------------------------------ jobs */
+
+#define JOB_JSON                                                                                   \
+    "json_build_object('id', j.id, 'kind', j.kind, 'branch', j.branch, 'pos', j.pos,"             \
+    " 'date', j.business_date, 'status', j.status, 'attempts', j.attempts,"                       \
+    " 'max_attempts', j.max_attempts, 'records', j.records, 'last_error', j.last_error,"          \
+    " 'created_by', j.created_by, 'created_at', j.created_at, 'started_at', j.started_at,"        \
+    " 'finished_at', j.finished_at)"
+
+static void jobs_list(tp_req *req)
+{
+    const char *branch, *pos, *status, *from, *to, *limit, *cursor = tp_query(req, "cursor");
+    if (param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+        param(req, "pos", ok_pos, "a terminal number 1-99", &pos) < 0 ||
+        param(req, "status", ok_status, "queued, running, succeeded, failed or cancelled",
+              &status) < 0 ||
+        param(req, "from", ok_date, "a YYYY-MM-DD date", &from) < 0 ||
+        param(req, "to", ok_date, "a YYYY-MM-DD date", &to) < 0 ||
+        param(req, "limit", ok_limit, "1-500", &limit) < 0)
+        return;
+    long long after = 0;
+    if (cursor && cursor_decode(cursor, &after) < 0) {
+        tp_reply_problem(req, 400, "invalid_parameter", "cursor: not one this server gave");
+        return;
+    }
+    char safter[32];
+    snprintf(safter, sizeof safter, "%lld", after);
+    const char *p[] = {branch, pos, status, from, to, after ? safter : NULL, limit ? limit : "50"};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(
+        req->db,
+        "WITH f AS (SELECT * FROM jobs j WHERE ($1::text IS NULL OR branch = $1)"
+        " AND ($2::int IS NULL OR pos = $2) AND ($3::job_status IS NULL OR status = $3)"
+        " AND ($4::date IS NULL OR business_date >= $4) AND ($5::date IS NULL OR business_date <= $5)),"
+        " page AS (SELECT * FROM f j WHERE ($6::bigint IS NULL OR id < $6) ORDER BY id DESC"
+        " LIMIT $7::int + 1)"
+        " SELECT json_build_object('total', (SELECT count(*) FROM f),"
+        " 'items', coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
+        " (SELECT * FROM page ORDER BY id DESC LIMIT $7::int) j), '[]'),"
+        " 'more', (SELECT count(*) FROM page) > $7::int,"
+        " 'last', (SELECT min(id) FROM (SELECT id FROM page ORDER BY id DESC LIMIT $7::int) x))::text",
+        7, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!o) {
+        tp_reply_problem(req, 500, "internal", "could not read the list");
+        return;
+    }
+    json_t *next = json_null();
+    if (json_is_true(json_object_get(o, "more"))) {
+        char c[64];
+        cursor_encode((long long)json_integer_value(json_object_get(o, "last")), c);
+        next = json_string(c);
+    }
+    json_object_del(o, "more");
+    json_object_del(o, "last");
+    json_object_set_new(o, "next", next);
+    tp_reply_json(req, 200, o);
+}
+
+static void job_get(tp_req *req)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
+    const char *p[] = {sid};
+    reply_sql_json(
+        req,
+        "SELECT (" JOB_JSON "::jsonb || jsonb_build_object("
+        " 'attempts_detail', (SELECT coalesce(jsonb_agg(jsonb_build_object('attempt', a.attempt,"
+        "  'worker', a.worker, 'stage', a.stage, 'code', a.error_code, 'retryable', a.retryable,"
+        "  'message', a.message, 'plugins', a.plugins, 'fetch', a.fetch_info,"
+        "  'started_at', a.started_at, 'finished_at', a.finished_at,"
+        "  'seconds', extract(epoch FROM a.finished_at - a.started_at)) ORDER BY a.attempt), '[]')"
+        "  FROM job_attempts a WHERE a.job_id = j.id),"
+        " 'files', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', f.id, 'type', f.report_type,"
+        "  'name', f.name, 'size', f.size, 'rows', f.data_rows, 'sha256', f.sha256,"
+        "  'chosen', f.chosen, 'reason', f.reason) ORDER BY f.report_type, f.name), '[]')"
+        "  FROM files f WHERE f.job_id = j.id),"
+        " 'quality', (SELECT to_jsonb(q) - 'id' - 'job_id' FROM quality_flags q"
+        "  WHERE q.job_id = j.id ORDER BY q.id DESC LIMIT 1)))::text"
+        " FROM jobs j WHERE j.id = $1",
+        1, p, "no such job");
+}
+
+static tp_enqueue_result enqueue_reply(tp_req *req, tp_job_kind kind, const char *branch, int pos,
+                                       const char *date, int force, const char *action)
+{
+    long long id = 0;
+    tp_enqueue_result res = TP_ENQUEUE_EXISTING;
+    tp_error err = {0};
+    char by[80];
+    snprintf(by, sizeof by, "api:%s", req->subject);
+    int rc = tp_queue_enqueue_kind(req->db, kind, branch, pos, date, force, by, &id, &res, &err);
+    if (rc == TP_ENOTFOUND) {
+        tp_reply_problem(req, 422, "unknown_branch", "%s", err.msg);
+        return res;
+    }
+    if (rc < 0) {
+        tp_reply_db_error(req, &err);
+        return res;
+    }
+    char target[96];
+    snprintf(target, sizeof target, "%s/%d/%s", branch, pos, date);
+    tp_audit(req, action, target,
+             json_pack("{s:I, s:b}", "job_id", (json_int_t)id, "force", force));
+    tp_reply_json(req, 202,
+                  json_pack("{s:I, s:s}", "job_id", (json_int_t)id, "result",
+                            res == TP_ENQUEUE_CREATED ? "created"
+                            : res == TP_ENQUEUE_RERUN ? "rerun_queued"
+                                                      : "existing"));
+    return res;
+}
+
+static void jobs_fetch(tp_req *req)
+{
+    json_t *b = tp_body_object(req);
+    if (!b)
+        return;
+    json_t *jb = json_object_get(b, "branch"), *jp = json_object_get(b, "pos"),
+           *jd = json_object_get(b, "date"), *jf = json_object_get(b, "force");
+    const char *branch = json_string_value(jb), *date = json_string_value(jd);
+    json_int_t pos = json_is_integer(jp) ? json_integer_value(jp) : 0;
+    if (!valid_code(branch) || pos < 1 || pos > 99 || !date || !tp_date_valid(date) ||
+        (jf && !json_is_boolean(jf)) || json_object_size(b) > 4 ||
+        (json_object_size(b) > 3 && !jf)) {
+        json_decref(b);
+        tp_reply_problem(req, 400, "invalid_body",
+                         "want {\"branch\": code, \"pos\": 1-99, \"date\": \"YYYY-MM-DD\","
+                         " \"force\": boolean (optional)}");
+        return;
+    }
+    enqueue_reply(req, TP_JOB_FETCH, branch, (int)pos, date, jf && json_is_true(jf), "job.enqueue");
+    json_decref(b);
+}
+
+static void job_retry(tp_req *req)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
+    const char *p[] = {sid};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db,
+                              "SELECT branch, pos, business_date::text, status, kind FROM jobs"
+                              " WHERE id = $1",
+                              1, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        tp_reply_problem(req, 404, "not_found", "no such job");
+        return;
+    }
+    const char *st = PQgetvalue(r, 0, 3);
+    if (strcmp(st, "queued") == 0 || strcmp(st, "running") == 0) {
+        tp_reply_problem(req, 409, "job_live", "job %s is %s; retry it once it has ended", sid, st);
+        PQclear(r);
+        return;
+    }
+    char branch[40], date[16];
+    snprintf(branch, sizeof branch, "%s", PQgetvalue(r, 0, 0));
+    snprintf(date, sizeof date, "%s", PQgetvalue(r, 0, 2));
+    int pos = atoi(PQgetvalue(r, 0, 1));
+    tp_job_kind kind = strcmp(PQgetvalue(r, 0, 4), "reparse") == 0 ? TP_JOB_REPARSE : TP_JOB_FETCH;
+    PQclear(r);
+    enqueue_reply(req, kind, branch, pos, date, 1, "job.retry");
+}
+
+static void job_cancel(tp_req *req)
+{
+    int now = 0;
+    tp_error err = {0};
+    int rc = tp_queue_cancel(req->db, req->ids[0], req->subject, &now, &err);
+    if (rc == TP_ENOTFOUND) {
+        tp_reply_problem(req, 404, "not_found", "no such job");
+        return;
+    }
+    if (rc == TP_EINVAL) {
+        tp_reply_problem(req, 409, "job_finished", "%s", err.msg);
+        return;
+    }
+    if (rc < 0) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
+    tp_audit(req, "job.cancel", sid, NULL);
+    tp_reply_json(req, now ? 200 : 202,
+                  json_pack("{s:I, s:s}", "job_id", (json_int_t)req->ids[0], "status",
+                            now ? "cancelled" : "cancel_requested"));
+}
+
+/* ------------------------------------------------------------ branches */
+
+static void branches_list(tp_req *req)
+{
+    reply_sql_json(req,
+                   "SELECT json_build_object('items', coalesce(json_agg(json_build_object("
+                   "'code', code, 'name', name, 'active', active, 'terminals', terminals,"
+                   " 'pos', pos, 'parsers', parsers, 'report_server', report_server)"
+                   " ORDER BY code), '[]'), 'total', count(*))::text FROM branches",
+                   0, NULL, "no branches");
+}
+
+/* ------------------------------------------------------------ the table */
+
+const tp_route tp_routes[] = {
+    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1},
+    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1},
+    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0},
+    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0},
+    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0},
+    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0},
+    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0},
+    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0},
+    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0},
+    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0},
+};
+const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

@@ -1,0 +1,517 @@
+/* test_api.c -- the HTTP API over real HTTP (libcurl) against a real
+ * `tillpipe serve` process, a real PostgreSQL and, end to end, workers in
+ * the server's process fetching from the report-server simulator.
+ *
+ * Every endpoint's success path and its bad inputs: malformed JSON, wrong
+ * types, impossible dates, unknown branches, oversized bodies, missing,
+ * expired and forged tokens (alg none, wrong secret), too-low roles,
+ * traversal in ids, SQL metacharacters in filters; and the served routes
+ * against docs/openapi.yaml.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgcase.h"
+
+#define SECRET "test-secret-0123456789abcdef0123456789"
+
+static char base[128];   /* the API of this case's server */
+static const char *sim;  /* the simulator, serving <root>/served */
+static char served[700];
+
+/* ------------------------------------------------------------ HTTP */
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    char ctype[128];
+    json_t *json; /* parsed body, or NULL */
+} resp;
+
+static size_t on_body(char *p, size_t one, size_t n, void *ud)
+{
+    resp *r = ud;
+    char *m = realloc(r->body, r->len + one * n + 1);
+    if (!m)
+        return 0;
+    memcpy(m + r->len, p, one * n);
+    r->body = m;
+    r->len += one * n;
+    r->body[r->len] = '\0';
+    return one * n;
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* One request: `ctype` NULL = application/json when there is a body. */
+static resp call_ct(const char *method, const char *path, const char *token, const char *body,
+                    const char *ctype)
+{
+    resp r = {0};
+    CURL *h = curl_easy_init();
+    char full[2048], auth[4200], ct[160];
+    snprintf(full, sizeof full, "%s%s", base, path);
+    struct curl_slist *hd = NULL;
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hd = curl_slist_append(hd, auth);
+    }
+    if (body) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
+        hd = curl_slist_append(hd, ct);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(h, CURLOPT_URL, full);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* send ../ as written */
+    CURLcode cc = curl_easy_perform(h);
+    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    char *t = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
+    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    if (r.body)
+        r.json = json_loads(r.body, 0, NULL);
+    return r;
+}
+
+static resp call(const char *method, const char *path, const char *token, const char *body)
+{
+    return call_ct(method, path, token, body, NULL);
+}
+
+/* The response has `status`; a problem has the problem content type and
+ * `code`. */
+#define expect(...) expect_at(__LINE__, __VA_ARGS__)
+static void expect_at(int line, resp *r, long status, const char *code)
+{
+    ck_assert_msg(r->status == status, "line %d: status %ld, want %ld: %s", line, r->status, status,
+                  r->body ? r->body : "");
+    if (code) {
+        ck_assert_msg(strcmp(r->ctype, "application/problem+json") == 0,
+                      "line %d: content type %s", line, r->ctype);
+        const char *got = json_string_value(json_object_get(r->json, "code"));
+        ck_assert_msg(got && strcmp(got, code) == 0, "line %d: code %s, want %s: %s", line,
+                      got ? got : "(none)", code, r->body);
+        ck_assert_int_eq(json_integer_value(json_object_get(r->json, "status")), status);
+    }
+}
+
+/* Call, expect, free. */
+#define check(...) check_at(__LINE__, __VA_ARGS__)
+static void check_at(int line, const char *method, const char *path, const char *token,
+                     const char *body, long status, const char *code)
+{
+    resp r = call(method, path, token, body);
+    expect_at(line, &r, status, code);
+    resp_free(&r);
+}
+
+/* ------------------------------------------------------------ fixture */
+
+static int server_w = -1;
+
+/* A user, the server (`args`: more options), its URL in `base`. */
+static void serve(const char *args)
+{
+    char pf[800];
+    snprintf(pf, sizeof pf, "%s/api.port", tmp);
+    unlink(pf);
+    server_w = spawn("TILLPIPE_JWT_SECRET=" SECRET, BIN " serve" PLUGINS
+                     " --listen 127.0.0.1:0 --port-file %s --store fs:%s/store %s",
+                     pf, tmp, args);
+    for (int i = 0; i < 400; i++) {
+        char *port = tu_read(pf, NULL);
+        if (port) {
+            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
+            free(port);
+            return;
+        }
+        sleep_s(0.05);
+    }
+    ck_abort_msg("the server did not start: %s", wlog(server_w));
+}
+
+static void add_user(const char *name, const char *role)
+{
+    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
+}
+
+/* A token for a user made with add_user. */
+static char *login(const char *name)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name, name);
+    resp r = call("POST", "/api/auth/login", NULL, body);
+    expect(&r, 200, NULL);
+    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "expires_at")), (json_int_t)time(NULL));
+    resp_free(&r);
+    return tok;
+}
+
+/* A token signed by us: any secret, algorithm, claims. */
+static char *forge(const char *secret, jwt_alg_t alg, const char *sub, const char *role, long exp)
+{
+    jwt_t *j = NULL;
+    ck_assert_int_eq(jwt_new(&j), 0);
+    jwt_add_grant(j, "sub", sub);
+    jwt_add_grant(j, "role", role);
+    jwt_add_grant_int(j, "exp", exp);
+    ck_assert_int_eq(jwt_set_alg(j, alg, alg == JWT_ALG_NONE ? NULL : (const unsigned char *)secret,
+                                 alg == JWT_ALG_NONE ? 0 : (int)strlen(secret)),
+                     0);
+    char *t = jwt_encode_str(j);
+    jwt_free(j);
+    return t;
+}
+
+/* ------------------------------------------------------------ cases */
+
+START_TEST(auth_and_tokens)
+{
+    case_begin("api_auth");
+    /* bad user commands */
+    char *out = NULL;
+    ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add bob --role boss"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--role must be"));
+    free(out);
+    ck_assert_int_eq(sh(&out, "echo 'short' | " BIN " user add bob --role viewer"), 2);
+    free(out);
+    ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add 'bob;drop' --role viewer"), 2);
+    free(out);
+    /* no secret, no server */
+    ck_assert_int_eq(sh(&out, "env -u TILLPIPE_JWT_SECRET " BIN " serve --no-workers"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "TILLPIPE_JWT_SECRET"));
+    free(out);
+    add_user("alice", "operator");
+    add_user("victor", "viewer");
+    serve("--no-workers");
+    qeq("$argon2id$", "SELECT left(password_hash, 10) FROM users WHERE username = 'alice'");
+
+    char *op = login("alice"), *viewer = login("victor");
+    /* bad logins */
+    check("POST", "/api/auth/login", NULL, "{\"username\": \"alice\", \"password\": \"nope\"}", 401,
+          "bad_credentials");
+    check("POST", "/api/auth/login", NULL, "{\"username\": \"nobody\", \"password\": \"x\"}", 401,
+          "bad_credentials");
+    check("POST", "/api/auth/login", NULL, "{\"username\": \"alice\"", 400, "malformed_json");
+    check("POST", "/api/auth/login", NULL, "[1, 2]", 400, "malformed_json");
+    check("POST", "/api/auth/login", NULL, "{\"username\": 7, \"password\": []}", 400, "invalid_body");
+    resp r = call_ct("POST", "/api/auth/login", NULL, "username=alice", "application/x-www-form-urlencoded");
+    expect(&r, 415, "unsupported_media_type");
+    resp_free(&r);
+    /* tokens */
+    check("GET", "/api/jobs", NULL, NULL, 401, "unauthorized");
+    check("GET", "/api/jobs", "not-a-token", NULL, 401, "unauthorized");
+    char *wrong = forge("another-secret-0123456789abcdef0123", JWT_ALG_HS256, "alice", "admin",
+                        (long)time(NULL) + 600);
+    char *none = forge(NULL, JWT_ALG_NONE, "alice", "admin", (long)time(NULL) + 600);
+    char *expired = forge(SECRET, JWT_ALG_HS256, "alice", "operator", (long)time(NULL) - 5);
+    char *badrole = forge(SECRET, JWT_ALG_HS256, "alice", "root", (long)time(NULL) + 600);
+    char *good = forge(SECRET, JWT_ALG_HS256, "alice", "operator", (long)time(NULL) + 600);
+    check("GET", "/api/jobs", wrong, NULL, 401, "unauthorized");
+    check("GET", "/api/jobs", none, NULL, 401, "unauthorized");
+    check("GET", "/api/jobs", expired, NULL, 401, "unauthorized");
+    check("GET", "/api/jobs", badrole, NULL, 401, "unauthorized");
+    check("GET", "/api/jobs", good, NULL, 200, NULL);
+    /* roles: a viewer reads, does not queue */
+    check("GET", "/api/jobs", viewer, NULL, 200, NULL);
+    check("POST", "/api/jobs/fetch", viewer, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}",
+          403, "forbidden");
+    check("POST", "/api/jobs/fetch", op, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}",
+          202, NULL);
+    /* oversized body: 413, the server still fine */
+    size_t big = (1u << 20) + 10;
+    char *huge = malloc(big + 1);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    huge[big] = '\0';
+    check("POST", "/api/jobs/fetch", op, huge, 413, "body_too_large");
+    free(huge);
+    check("GET", "/livez", NULL, NULL, 200, NULL);
+    /* audit: who logged in and queued, with request ids */
+    qeq("auth.login,auth.login,job.enqueue", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+                                             " WHERE actor IN ('alice', 'victor')");
+    qeq("0", "SELECT count(*) FROM audit_log WHERE actor IN ('alice', 'victor')"
+             " AND length(request_id) <> 32");
+    /* secrets never in responses or logs */
+    char *log = wlog(server_w);
+    ck_assert_ptr_null(strstr(log, SECRET));
+    ck_assert_ptr_null(strstr(log, "password-alice"));
+    free(log);
+    free(op), free(viewer), free(wrong), free(none), free(expired), free(badrole), free(good);
+}
+END_TEST
+
+START_TEST(jobs_endpoints)
+{
+    case_begin("api_jobs");
+    add_user("olga", "operator");
+    serve("--no-workers");
+    char *t = login("olga");
+    /* queue: created, then the live job again, force on a queued job */
+    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    expect(&r, 202, NULL);
+    json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "created");
+    resp_free(&r);
+    r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    expect(&r, 202, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "job_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "existing");
+    resp_free(&r);
+    /* bad bodies */
+    const char *bad[] = {
+        "{\"branch\": \"BMC\", \"pos\": \"1\", \"date\": \"2026-02-09\"}",  /* wrong type */
+        "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-30\"}",      /* impossible date */
+        "{\"branch\": \"BMC\", \"pos\": 100, \"date\": \"2026-02-09\"}",    /* terminal range */
+        "{\"branch\": \"../etc\", \"pos\": 1, \"date\": \"2026-02-09\"}",   /* not a code */
+        "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\", \"force\": \"yes\"}",
+        "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\", \"extra\": 1}",
+        "{\"pos\": 1, \"date\": \"2026-02-09\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        check("POST", "/api/jobs/fetch", t, bad[i], 400, "invalid_body");
+    check("POST", "/api/jobs/fetch", t, "{\"branch\": \"NOPE\", \"pos\": 1, \"date\": \"2026-02-09\"}",
+          422, "unknown_branch");
+    check("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 7, \"date\": \"2026-02-09\"}",
+          422, "unknown_branch");
+    check("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\",", 400, "malformed_json");
+    /* more jobs for the list */
+    for (int d = 1; d <= 9; d++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"branch\": \"MAGS\", \"pos\": 2, \"date\": \"2026-01-0%d\"}", d);
+        check("POST", "/api/jobs/fetch", t, body, 202, NULL);
+    }
+    /* list: filters, total, pages that walk every job once */
+    r = call("GET", "/api/jobs?branch=MAGS&pos=2&from=2026-01-03&to=2026-01-07", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 5);
+    ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 5);
+    resp_free(&r);
+    char path[256] = "/api/jobs?limit=3&status=queued";
+    long long seen = 0, last = 1LL << 60;
+    for (int page = 0; page < 10; page++) {
+        r = call("GET", path, t, NULL);
+        expect(&r, 200, NULL);
+        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 10);
+        json_t *items = json_object_get(r.json, "items"), *it;
+        size_t i;
+        json_array_foreach(items, i, it)
+        {
+            long long jid = json_integer_value(json_object_get(it, "id"));
+            ck_assert_int_lt(jid, last); /* newest first, never twice */
+            last = jid;
+            seen++;
+        }
+        const char *next = json_string_value(json_object_get(r.json, "next"));
+        if (!next) {
+            resp_free(&r);
+            break;
+        }
+        snprintf(path, sizeof path, "/api/jobs?limit=3&status=queued&cursor=%s", next);
+        resp_free(&r);
+    }
+    ck_assert_int_eq(seen, 10);
+    /* bad filters, SQL metacharacters included: 400, and nothing happened */
+    const char *badq[] = {"/api/jobs?pos=0", "/api/jobs?pos=1x", "/api/jobs?status=bogus",
+                          "/api/jobs?limit=1000", "/api/jobs?limit=-1", "/api/jobs?from=2026-13-01",
+                          "/api/jobs?to=yesterday", "/api/jobs?cursor=garbage",
+                          "/api/jobs?branch=B%27%3B%20DROP%20TABLE%20jobs%3B--",
+                          "/api/jobs?status=queued%27%20OR%20%271%27%3D%271"};
+    for (size_t i = 0; i < sizeof badq / sizeof *badq; i++) {
+        r = call("GET", badq[i], t, NULL);
+        expect(&r, 400, "invalid_parameter");
+        resp_free(&r);
+    }
+    qeq("10", "SELECT count(*) FROM jobs");
+    /* one job: detail; ids that are not ids */
+    char jp[64];
+    snprintf(jp, sizeof jp, "/api/jobs/%lld", (long long)id);
+    r = call("GET", jp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "queued");
+    ck_assert(json_is_array(json_object_get(r.json, "attempts_detail")));
+    ck_assert(json_is_array(json_object_get(r.json, "files")));
+    resp_free(&r);
+    check("GET", "/api/jobs/999999", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/0", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/1abc", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/../branches", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/%2e%2e%2fbranches", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/1;DROP", t, NULL, 404, "not_found");
+    check("GET", "/api/jobs/99999999999999999999999", t, NULL, 404, "not_found");
+    check("DELETE", jp, t, NULL, 405, "method_not_allowed");
+    check("GET", "/api/nothing", t, NULL, 404, "not_found");
+    /* retry a live job: conflict; cancel it: at once; again: conflict; retry: a new run */
+    char rp[80], cp[80];
+    snprintf(rp, sizeof rp, "%s/retry", jp);
+    snprintf(cp, sizeof cp, "%s/cancel", jp);
+    check("POST", rp, t, NULL, 409, "job_live");
+    r = call("POST", cp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "cancelled");
+    resp_free(&r);
+    check("POST", cp, t, NULL, 409, "job_finished");
+    r = call("POST", rp, t, NULL);
+    expect(&r, 202, NULL);
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "job_id")), id);
+    resp_free(&r);
+    check("POST", "/api/jobs/424242/cancel", t, NULL, 404, "not_found");
+    check("POST", "/api/jobs/424242/retry", t, NULL, 404, "not_found");
+    /* branches */
+    r = call("GET", "/api/branches", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 8);
+    resp_free(&r);
+    /* operations */
+    check("GET", "/readyz", NULL, NULL, 200, NULL);
+    r = call("GET", "/metrics", NULL, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_jobs{status=\"queued\"} 10"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_fetch\",status=\"202\"}"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_list\",status=\"400\"}"));
+    resp_free(&r);
+    qeq("job.cancel,job.retry", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+                                " WHERE actor = 'olga' AND action IN ('job.cancel', 'job.retry')");
+    free(t);
+}
+END_TEST
+
+/* Workers in the server's process: a job queued over the API is fetched
+ * from the simulator and ends succeeded, its files in its detail; /readyz
+ * says 503 naming the database when it is gone. */
+START_TEST(serve_with_workers)
+{
+    case_begin("api_workers");
+    add_user("otto", "operator");
+    char args[1200];
+    snprintf(args, sizeof args, "--server %s --concurrency 2", sim);
+    serve(args);
+    char *t = login("otto");
+    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2025-03-01\"}");
+    expect(&r, 202, NULL);
+    json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
+    resp_free(&r);
+    char jp[64];
+    snprintf(jp, sizeof jp, "/api/jobs/%lld", (long long)id);
+    const char *status = NULL;
+    for (int i = 0; i < 300; i++) {
+        r = call("GET", jp, t, NULL);
+        expect(&r, 200, NULL);
+        status = json_string_value(json_object_get(r.json, "status"));
+        if (strcmp(status, "succeeded") == 0)
+            break;
+        resp_free(&r);
+        sleep_s(0.1);
+    }
+    ck_assert_str_eq(status, "succeeded");
+    ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 7);
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "records")), 0);
+    resp_free(&r);
+    /* the database goes away: not ready, and says which dependency */
+    PGconn *adm = PQconnectdb(base_url); /* the server's own database */
+    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
+    exec_ok(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'api_workers'");
+    resp rr = call("GET", "/readyz", NULL, NULL);
+    ck_assert_int_eq(rr.status, 503);
+    ck_assert_ptr_nonnull(strstr(rr.body, "database"));
+    resp_free(&rr);
+    check("GET", "/livez", NULL, NULL, 200, NULL);
+    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS true");
+    PQfinish(adm);
+    free(t);
+}
+END_TEST
+
+/* Every served route is in docs/openapi.yaml, and every path there is served. */
+START_TEST(routes_match_openapi)
+{
+    char *out = NULL;
+    ck_assert_int_eq(sh(&out, BIN " serve --list-routes"), 0);
+    char spec_path[512];
+    snprintf(spec_path, sizeof spec_path, "%s/docs/openapi.yaml", TP_TEST_SOURCE_DIR);
+    char *spec = tu_read(spec_path, NULL);
+    ck_assert_ptr_nonnull(spec);
+    /* served -> spec: "METHOD PATH" lines */
+    int nserved = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char method[16], path[256], want_path[300], want_method[32];
+        ck_assert_int_eq(sscanf(line, "%15s %255s", method, path), 2);
+        snprintf(want_path, sizeof want_path, "\n  %s:\n", path);
+        char *at = strstr(spec, want_path);
+        ck_assert_msg(at, "served %s %s is not in docs/openapi.yaml", method, path);
+        for (char *m = method; *m; m++)
+            *m = (char)(*m - 'A' + 'a');
+        snprintf(want_method, sizeof want_method, "\n    %s:", method);
+        char *next = strstr(at + strlen(want_path), "\n  /");
+        char *mm = strstr(at, want_method);
+        ck_assert_msg(mm && (!next || mm < next), "%s %s: method not in the spec", method, path);
+        nserved++;
+    }
+    /* spec -> served: count the operations in the spec */
+    int nspec = 0;
+    const char *ops[] = {"\n    get:", "\n    post:", "\n    put:", "\n    delete:"};
+    for (size_t k = 0; k < 4; k++)
+        for (char *p = strstr(spec, ops[k]); p; p = strstr(p + 1, ops[k]))
+            nspec++;
+    ck_assert_int_eq(nspec, nserved);
+    free(out);
+    free(spec);
+}
+END_TEST
+
+static void start_sim(void)
+{
+    snprintf(served, sizeof served, "%s/served", root);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
+             served);
+    if (tu_run(cmd, NULL) != 0 || !(sim = tu_sim_start(served, NULL))) {
+        fprintf(stderr, "test_api: cannot prepare the simulator\n");
+        exit(EXIT_FAILURE);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void stop_sim(void)
+{
+    tu_sim_stop();
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("api");
+    pc_add(s, "api_auth", auth_and_tokens);
+    pc_add(s, "api_jobs", jobs_endpoints);
+    pc_add(s, "api_workers", serve_with_workers);
+    pc_add(s, "api_spec", routes_match_openapi);
+    return s;
+}
+
+int main(void)
+{
+    return pc_main("test_api", suite(), start_sim, stop_sim);
+}
