@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "error.h"
+#include "plugin.h"
 #include "store.h"
 
 typedef struct tp_api_opts {
@@ -27,6 +28,7 @@ typedef struct tp_api_opts {
     int threads;              /* request threads (and database connections), default 4 */
     size_t max_body;          /* request body cap in bytes, default 1 MiB */
     tp_store *store;          /* borrowed, for /readyz (may be NULL) */
+    const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
     int quiet;
 } tp_api_opts;
 

@@ -166,14 +166,17 @@ int tp__cmd_serve(int argc, char **argv)
             return TP_EXIT_FAIL;
         }
         a.store = wt->env.store;
+        a.plugins = wt->env.reg;
         pthread_create(&th, NULL, worker_main, wt);
     } else {
-        /* the store, for /readyz */
+        /* the store (for /readyz) and the plugins (for /api/plugins) */
         static char sbuf[1024];
         tp_store_config scfg;
         if (tp_store_config_parse(tp_store_spec(store_opt), sbuf, sizeof sbuf, &scfg, &err) < 0 ||
-            tp_store_open(&scfg, &a.store, &err) < 0) {
+            tp_store_open(&scfg, &a.store, &err) < 0 ||
+            !(a.plugins = tp__load_plugins(plugin_dir, a.quiet, &err))) {
             tp__die_msg("serve", "%s", err.msg);
+            tp_store_close(a.store);
             return TP_EXIT_FAIL;
         }
     }
@@ -183,8 +186,10 @@ int tp__cmd_serve(int argc, char **argv)
         pthread_join(th, NULL);
         tp__worker_env_close(&wt->env);
         free(wt);
-    } else
+    } else {
         tp_store_close(a.store);
+        tp_registry_destroy((tp_registry *)a.plugins);
+    }
     if (rc < 0) {
         tp__die_msg("serve", "%s", err.msg);
         return TP_EXIT_FAIL;

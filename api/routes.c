@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
 #include "queue.h"
@@ -396,6 +397,229 @@ static void job_cancel(tp_req *req)
                             now ? "cancelled" : "cancel_requested"));
 }
 
+/* ------------------------------------------------------------ missing data */
+
+#define MISSING_MAX_DAYS 366
+
+/* Every active branch x terminal x day of [$1, $2] (of branch $3, or all)
+ * with its state: ok, flagged (succeeded with data-quality findings),
+ * queued, running, failed (failed or cancelled, nothing succeeded) or
+ * missing (never queued). */
+#define CELLS_SQL                                                                                  \
+    "WITH cells AS (SELECT b.code AS branch, t AS pos, d::date AS day"                             \
+    "  FROM branches b, unnest(b.terminals) t,"                                                    \
+    "  generate_series($1::date, $2::date, interval '1 day') d"                                    \
+    "  WHERE b.active AND ($3::text IS NULL OR b.code = $3)),"                                     \
+    " best AS (SELECT DISTINCT ON (branch, pos, business_date) branch, pos, business_date,"        \
+    "  status, id FROM jobs WHERE business_date BETWEEN $1::date AND $2::date"                     \
+    "  AND ($3::text IS NULL OR branch = $3)"                                                      \
+    "  ORDER BY branch, pos, business_date, CASE status WHEN 'succeeded' THEN 0"                   \
+    "  WHEN 'running' THEN 1 WHEN 'queued' THEN 2 ELSE 3 END, id DESC)"                            \
+    " SELECT c.branch, c.pos, c.day::text, CASE WHEN j.status IS NULL THEN 'missing'"              \
+    "  WHEN j.status = 'succeeded' THEN CASE WHEN EXISTS (SELECT 1 FROM quality_flags q"           \
+    "   WHERE q.job_id = j.id AND (q.rows_rejected > 0 OR cardinality(q.missing_reports) > 0))"    \
+    "   THEN 'flagged' ELSE 'ok' END"                                                              \
+    "  WHEN j.status IN ('queued', 'running') THEN j.status::text ELSE 'failed' END"               \
+    " FROM cells c LEFT JOIN best j ON j.branch = c.branch AND j.pos = c.pos"                      \
+    "  AND j.business_date = c.day ORDER BY 1, 2, 3"
+
+/* start/end (and branch) from the query or a body: 0, or -1 after a reply. */
+static int read_range(tp_req *req, const char *start, const char *end, const char *branch)
+{
+    if (!start || !end || !tp_date_valid(start) || !tp_date_valid(end)) {
+        tp_reply_problem(req, 400, "invalid_parameter", "start and end: want YYYY-MM-DD dates");
+        return -1;
+    }
+    if (strcmp(start, end) > 0) {
+        tp_reply_problem(req, 400, "invalid_parameter", "start is after end");
+        return -1;
+    }
+    struct tm a = {0}, b = {0};
+    strptime(start, "%Y-%m-%d", &a);
+    strptime(end, "%Y-%m-%d", &b);
+    if (difftime(timegm(&b), timegm(&a)) > 86400.0 * (MISSING_MAX_DAYS - 1)) {
+        tp_reply_problem(req, 400, "invalid_parameter", "at most %d days at a time",
+                         MISSING_MAX_DAYS);
+        return -1;
+    }
+    if (branch && !valid_code(branch)) {
+        tp_reply_problem(req, 400, "invalid_parameter", "branch: want a branch code");
+        return -1;
+    }
+    return 0;
+}
+
+/* map[branch][pos] gets `leaf` (array: append the date; object: date -> state) */
+static void map_put(json_t *map, const char *branch, const char *pos, const char *date,
+                    const char *state, int detail)
+{
+    json_t *b = json_object_get(map, branch);
+    if (!b)
+        json_object_set_new(map, branch, b = json_object());
+    json_t *p = json_object_get(b, pos);
+    if (!p)
+        json_object_set_new(b, pos, p = detail ? json_object() : json_array());
+    if (detail)
+        json_object_set_new(p, date, json_string(state));
+    else
+        json_array_append_new(p, json_string(date));
+}
+
+static void missing_get(tp_req *req)
+{
+    const char *start = tp_query(req, "start"), *end = tp_query(req, "end"),
+               *branch = tp_query(req, "branch"), *detail_s = tp_query(req, "detail");
+    if (read_range(req, start, end, branch) < 0)
+        return;
+    if (detail_s && strcmp(detail_s, "0") != 0 && strcmp(detail_s, "1") != 0) {
+        tp_reply_problem(req, 400, "invalid_parameter", "detail: want 0 or 1");
+        return;
+    }
+    int detail = detail_s && detail_s[0] == '1';
+    const char *p[] = {start, end, branch};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, CELLS_SQL, 3, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    json_t *map = json_object();
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *state = PQgetvalue(r, i, 3);
+        if (strcmp(state, "ok") == 0 || (!detail && strcmp(state, "flagged") == 0))
+            continue; /* not missing (a flagged day has its records) */
+        map_put(map, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), state, detail);
+    }
+    PQclear(r);
+    tp_reply_json(req, 200, map);
+}
+
+/* The cells to queue: from {start, end[, branch]} (every cell not
+ * succeeded and not live), or from a map {branch: {pos: [dates]}}. */
+static void missing_run(tp_req *req)
+{
+    json_t *b = tp_body_object(req);
+    if (!b)
+        return;
+    json_t *dry = json_object_get(b, "dry_run");
+    if (dry && !json_is_boolean(dry)) {
+        json_decref(b);
+        tp_reply_problem(req, 400, "invalid_body", "dry_run: want a boolean");
+        return;
+    }
+    json_t *cells = json_array(); /* [{branch, pos, date}] */
+    const char *start = json_string_value(json_object_get(b, "start"));
+    if (json_object_get(b, "start") || json_object_get(b, "end")) {
+        const char *end = json_string_value(json_object_get(b, "end"));
+        json_t *jb = json_object_get(b, "branch");
+        const char *branch = json_string_value(jb);
+        if ((jb && !branch) || read_range(req, start, end, branch) < 0) {
+            if (jb && !branch)
+                tp_reply_problem(req, 400, "invalid_body", "branch: want a string");
+            json_decref(b);
+            json_decref(cells);
+            return;
+        }
+        const char *p[] = {start, end, branch};
+        tp_error err = {0};
+        PGresult *r = tp_db_query(req->db, CELLS_SQL, 3, p, &err);
+        if (!r) {
+            json_decref(b);
+            json_decref(cells);
+            tp_reply_db_error(req, &err);
+            return;
+        }
+        for (int i = 0; i < PQntuples(r); i++)
+            if (strcmp(PQgetvalue(r, i, 3), "missing") == 0 || strcmp(PQgetvalue(r, i, 3), "failed") == 0)
+                json_array_append_new(cells, json_pack("{s:s, s:i, s:s}", "branch", PQgetvalue(r, i, 0),
+                                                       "pos", atoi(PQgetvalue(r, i, 1)), "date",
+                                                       PQgetvalue(r, i, 2)));
+        PQclear(r);
+    } else {
+        const char *code;
+        json_t *terms;
+        size_t n = 0;
+        json_object_foreach(b, code, terms)
+        {
+            if (strcmp(code, "dry_run") == 0)
+                continue;
+            const char *ps;
+            json_t *dates;
+            int ok = valid_code(code) && json_is_object(terms);
+            json_object_foreach(ok ? terms : NULL, ps, dates)
+            {
+                size_t i;
+                json_t *d;
+                ok = ok && ok_pos(ps) && json_is_array(dates);
+                json_array_foreach(ok ? dates : NULL, i, d)
+                {
+                    ok = ok && json_is_string(d) && tp_date_valid(json_string_value(d)) && ++n <= 10000;
+                    if (ok)
+                        json_array_append_new(cells, json_pack("{s:s, s:i, s:O}", "branch", code,
+                                                               "pos", atoi(ps), "date", d));
+                }
+            }
+            if (!ok) {
+                json_decref(b);
+                json_decref(cells);
+                tp_reply_problem(req, 400, "invalid_body",
+                                 "want {\"start\", \"end\"} or {branch: {pos: [\"YYYY-MM-DD\", ...]}}"
+                                 " (at most 10000 days)");
+                return;
+            }
+        }
+    }
+    int dry_run = dry && json_is_true(dry);
+    json_decref(b);
+    char *cj = json_dumps(cells, JSON_COMPACT);
+    size_t ncells = json_array_size(cells);
+    json_decref(cells);
+    const char *p[] = {cj, dry_run ? "t" : "f", req->subject};
+    tp_error err = {0};
+    /* Unknown branches or terminals are refused as a whole; known cells that
+     * succeeded or are live are left alone. */
+    PGresult *r = tp_db_query(
+        req->db,
+        "WITH want AS (SELECT DISTINCT c.branch, c.pos, c.date::date AS day FROM"
+        "  jsonb_to_recordset($1::jsonb) AS c(branch text, pos int, date text)),"
+        " bad AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM branches b"
+        "  WHERE b.code = w.branch AND w.pos = ANY (b.terminals))),"
+        " todo AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM bad)"
+        "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.branch = w.branch AND j.pos = w.pos"
+        "  AND j.business_date = w.day AND j.status IN ('succeeded', 'queued', 'running'))),"
+        " ins AS (INSERT INTO jobs (branch, pos, business_date, created_by)"
+        "  SELECT branch, pos, day, 'api:' || $3 FROM todo WHERE NOT $2::boolean"
+        "  ORDER BY day, branch, pos"
+        "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+        "  DO NOTHING RETURNING id)"
+        " SELECT (SELECT count(*) FROM bad), (SELECT min(branch || '/' || pos) FROM bad),"
+        "  (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),"
+        "  (SELECT coalesce(json_agg(json_build_object('branch', branch, 'pos', pos, 'date', day)"
+        "   ORDER BY day, branch, pos), '[]') FROM todo)::text",
+        3, p, &err);
+    free(cj);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    if (atoi(PQgetvalue(r, 0, 0)) > 0) {
+        tp_reply_problem(req, 422, "unknown_branch", "unknown branch or terminal: %s%s",
+                         PQgetvalue(r, 0, 1), atoi(PQgetvalue(r, 0, 0)) > 1 ? " (and more)" : "");
+        PQclear(r);
+        return;
+    }
+    json_t *todo = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
+    long long would = atoll(PQgetvalue(r, 0, 2)), queued = atoll(PQgetvalue(r, 0, 3));
+    PQclear(r);
+    if (!dry_run)
+        tp_audit(req, "missing.run", NULL,
+                 json_pack("{s:I, s:I}", "asked", (json_int_t)ncells, "queued", (json_int_t)queued));
+    tp_reply_json(req, dry_run ? 200 : 202,
+                  json_pack("{s:b, s:I, s:I, s:o}", "dry_run", dry_run, "count", (json_int_t)would,
+                            "queued", (json_int_t)(dry_run ? 0 : queued), "cells",
+                            todo ? todo : json_array()));
+}
+
 /* ------------------------------------------------------------ branches */
 
 static void branches_list(tp_req *req)
@@ -406,6 +630,64 @@ static void branches_list(tp_req *req)
                    " 'pos', pos, 'parsers', parsers, 'report_server', report_server)"
                    " ORDER BY code), '[]'), 'total', count(*))::text FROM branches",
                    0, NULL, "no branches");
+}
+
+/* ------------------------------------------------------------ plugins */
+
+static json_t *strv(const char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static void plugins_list(tp_req *req)
+{
+    const tp_registry *reg = tp_server_opts(req->srv)->plugins;
+    json_t *items = json_array();
+    for (size_t i = 0; reg && i < tp_registry_count(reg); i++) {
+        const tp_plugin *p = tp_registry_get(reg, i);
+        char abi[16];
+        snprintf(abi, sizeof abi, "%u.%u", (unsigned)p->desc->abi_major, (unsigned)p->desc->abi_minor);
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "name",
+                                               p->desc->name, "version", p->desc->version, "abi",
+                                               abi, "types", strv(p->desc->types), "branches",
+                                               strv(p->desc->branches), "sha256", p->sha256));
+    }
+    json_t *fails = json_array();
+    for (size_t i = 0; reg && i < tp_registry_failure_count(reg); i++) {
+        const tp_load_failure *f = tp_registry_failure(reg, i);
+        const char *slash = strrchr(f->path, '/');
+        json_array_append_new(fails, json_pack("{s:s, s:s}", "file", slash ? slash + 1 : f->path,
+                                               "error", f->message));
+    }
+    tp_reply_json(req, 200, json_pack("{s:o, s:I, s:o}", "items", items, "total",
+                                      (json_int_t)json_array_size(items), "failed", fails));
+}
+
+/* ------------------------------------------------------------ audit */
+
+static void audit_list(tp_req *req)
+{
+    const char *actor = tp_query(req, "actor"), *action = tp_query(req, "action"),
+               *from = tp_query(req, "from"), *to = tp_query(req, "to"),
+               *limit = tp_query(req, "limit");
+    if ((actor && strlen(actor) > 80) || (action && strlen(action) > 64) ||
+        (from && !tp_date_valid(from)) || (to && !tp_date_valid(to)) || (limit && !ok_limit(limit))) {
+        tp_reply_problem(req, 400, "invalid_parameter",
+                         "actor, action: text; from, to: YYYY-MM-DD; limit: 1-500");
+        return;
+    }
+    const char *p[] = {actor, action, from, to, limit ? limit : "100"};
+    reply_sql_json(req,
+                   "WITH f AS (SELECT * FROM audit_log WHERE ($1::text IS NULL OR actor = $1)"
+                   " AND ($2::text IS NULL OR action = $2) AND ($3::date IS NULL OR created_at >= $3)"
+                   " AND ($4::date IS NULL OR created_at < $4::date + 1))"
+                   " SELECT json_build_object('total', (SELECT count(*) FROM f), 'items',"
+                   " coalesce((SELECT json_agg(row_to_json(x) ORDER BY x.id DESC) FROM"
+                   " (SELECT * FROM f ORDER BY id DESC LIMIT $5::int) x), '[]'))::text",
+                   5, p, "no audit log");
 }
 
 /* ------------------------------------------------------------ the table */
@@ -421,5 +703,9 @@ const tp_route tp_routes[] = {
     {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0},
     {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0},
     {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0},
+    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0},
+    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0},
+    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1},
+    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

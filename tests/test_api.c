@@ -396,6 +396,27 @@ START_TEST(jobs_endpoints)
     resp_free(&r);
     qeq("job.cancel,job.retry", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                 " WHERE actor = 'olga' AND action IN ('job.cancel', 'job.retry')");
+    /* plugins: the eight bundled ones with their hashes */
+    r = call("GET", "/api/plugins", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 8);
+    json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
+    ck_assert_int_eq((int)strlen(json_string_value(json_object_get(first, "sha256"))), 64);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "abi")), "1.0");
+    resp_free(&r);
+    /* the audit log is for admins */
+    check("GET", "/api/audit", t, NULL, 403, "forbidden");
+    add_user("ada", "admin");
+    char *admin = login("ada");
+    r = call("GET", "/api/audit?actor=olga&action=job.cancel", admin, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 1);
+    json_t *e = json_array_get(json_object_get(r.json, "items"), 0);
+    ck_assert_int_eq((int)strlen(json_string_value(json_object_get(e, "request_id"))), 32);
+    resp_free(&r);
+    check("GET", "/api/audit?from=2026-99-01", admin, NULL, 400, "invalid_parameter");
+    check("GET", "/api/audit?limit=0", admin, NULL, 400, "invalid_parameter");
+    free(admin);
     free(t);
 }
 END_TEST
@@ -442,6 +463,77 @@ START_TEST(serve_with_workers)
     check("GET", "/livez", NULL, NULL, 200, NULL);
     exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS true");
     PQfinish(adm);
+    free(t);
+}
+END_TEST
+
+/* Missing data: cells without a succeeded job, their states in detail,
+ * queueing them from the map or a range, dry runs; bad inputs. */
+START_TEST(missing_data)
+{
+    case_begin("api_missing");
+    only_branches("'BMC'"); /* 2 terminals */
+    add_user("mia", "operator");
+    serve("--no-workers");
+    char *t = login("mia");
+    /* day 1: pos 1 succeeded, pos 2 queued; day 2: pos 1 failed; day 3 nothing */
+    free(qs("INSERT INTO jobs (branch, pos, business_date, status) VALUES"
+            " ('BMC', 1, '2026-03-01', 'succeeded'), ('BMC', 2, '2026-03-01', 'queued'),"
+            " ('BMC', 1, '2026-03-02', 'failed')"));
+    resp r = call("GET", "/api/missing?start=2026-03-01&end=2026-03-03", t, NULL);
+    expect(&r, 200, NULL);
+    char *got = json_dumps(r.json, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_str_eq(got, "{\"BMC\":{\"1\":[\"2026-03-02\",\"2026-03-03\"],"
+                          "\"2\":[\"2026-03-01\",\"2026-03-02\",\"2026-03-03\"]}}");
+    free(got);
+    resp_free(&r);
+    r = call("GET", "/api/missing?start=2026-03-01&end=2026-03-02&detail=1", t, NULL);
+    expect(&r, 200, NULL);
+    got = json_dumps(r.json, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_str_eq(got, "{\"BMC\":{\"1\":{\"2026-03-02\":\"failed\"},"
+                          "\"2\":{\"2026-03-01\":\"queued\",\"2026-03-02\":\"missing\"}}}");
+    free(got);
+    resp_free(&r);
+    /* bad ranges */
+    check("GET", "/api/missing?start=2026-03-03&end=2026-03-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/missing?start=2024-01-01&end=2026-01-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/missing?start=2026-02-30&end=2026-03-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/missing?start=2026-03-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/missing?start=2026-03-01&end=2026-03-02&branch=x%27--", t, NULL, 400,
+          "invalid_parameter");
+    /* dry run of the range: failed and missing cells, not the queued one */
+    r = call("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\", \"dry_run\": true}");
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 4);
+    resp_free(&r);
+    qeq("3", "SELECT count(*) FROM jobs");
+    /* the map form, then the range */
+    r = call("POST", "/api/missing/run", t, "{\"BMC\": {\"2\": [\"2026-03-02\"]}}");
+    expect(&r, 202, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "queued")), 1);
+    resp_free(&r);
+    r = call("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\"}");
+    expect(&r, 202, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "queued")), 3);
+    resp_free(&r);
+    qeq("0", "SELECT count(*) FROM (SELECT branch, pos, business_date FROM jobs"
+             " WHERE status IN ('queued', 'running') GROUP BY 1, 2, 3 HAVING count(*) > 1) x");
+    r = call("GET", "/api/missing?start=2026-03-01&end=2026-03-03&detail=1", t, NULL);
+    got = json_dumps(r.json, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_ptr_null(strstr(got, "missing"));
+    ck_assert_ptr_null(strstr(got, "failed"));
+    free(got);
+    resp_free(&r);
+    /* bad maps: unknown branch or terminal refused as a whole */
+    check("POST", "/api/missing/run", t, "{\"NOPE\": {\"1\": [\"2026-03-04\"]}}", 422, "unknown_branch");
+    check("POST", "/api/missing/run", t, "{\"BMC\": {\"9\": [\"2026-03-04\"]}, \"BETA\": {}}", 422,
+          "unknown_branch");
+    check("POST", "/api/missing/run", t, "{\"BMC\": {\"1\": [\"2026-13-04\"]}}", 400, "invalid_body");
+    check("POST", "/api/missing/run", t, "{\"BMC\": {\"x\": [\"2026-03-04\"]}}", 400, "invalid_body");
+    check("POST", "/api/missing/run", t, "{\"BMC\": [\"2026-03-04\"]}", 400, "invalid_body");
+    check("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": 5}", 400, "invalid_parameter");
+    check("POST", "/api/missing/run", t, "{\"dry_run\": \"yes\"}", 400, "invalid_body");
+    qeq("0", "SELECT count(*) FROM jobs WHERE business_date = '2026-03-04'");
     free(t);
 }
 END_TEST
@@ -507,6 +599,7 @@ static Suite *suite(void)
     pc_add(s, "api_auth", auth_and_tokens);
     pc_add(s, "api_jobs", jobs_endpoints);
     pc_add(s, "api_workers", serve_with_workers);
+    pc_add(s, "api_missing", missing_data);
     pc_add(s, "api_spec", routes_match_openapi);
     return s;
 }
