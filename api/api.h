@@ -29,6 +29,8 @@ typedef struct tp_api_opts {
     size_t max_body;          /* request body cap in bytes, default 1 MiB */
     tp_store *store;          /* borrowed, for /readyz (may be NULL) */
     const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
+    int rate_login;           /* login attempts per minute per client, 0 = no limit */
+    int rate_queue;           /* queuing calls per minute per client, 0 = no limit */
     int quiet;
 } tp_api_opts;
 

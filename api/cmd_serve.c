@@ -61,7 +61,8 @@ int tp__cmd_serve(int argc, char **argv)
         {"concurrency", required_argument, 0, 'c'}, {"plugins", required_argument, 0, 'P'},
         {"jwt-secret-file", required_argument, 0, 'j'}, {"max-body-kb", required_argument, 0, 'b'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"list-routes", no_argument, 0, 'L'},    {0, 0, 0, 0}};
+        {"list-routes", no_argument, 0, 'L'},    {"rate-login", required_argument, 0, 'R'},
+        {"rate-queue", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
     static const char usage[] =
         "usage: tillpipe serve [--listen HOST:PORT] [--no-workers] [options]\n"
         "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0 = any free one)\n"
@@ -69,11 +70,13 @@ int tp__cmd_serve(int argc, char **argv)
         "  --threads N          request threads and database connections, default 4\n"
         "  --jwt-secret-file F  token secret (default $TILLPIPE_JWT_SECRET; 32+ characters)\n"
         "  --max-body-kb N      request body cap, default 1024\n"
+        "  --rate-login N       logins per minute per client (429 beyond), default 20; 0 = off\n"
+        "  --rate-queue N       queuing calls per minute per client, default 600; 0 = off\n"
         "  --no-workers         the API only; otherwise workers run in this process too:\n"
         "  --server URL | --reports DIR, --store S, --concurrency N, --plugins DIR\n"
         "                       as for `tillpipe worker`\n"
         "  --list-routes        print the served routes (METHOD PATH) and exit\n";
-    tp_api_opts a = {.listen_host = "127.0.0.1", .port = 8080};
+    tp_api_opts a = {.listen_host = "127.0.0.1", .port = 8080, .rate_login = 20, .rate_queue = 600};
     tp_worker_opts wo = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
                          .drain_seconds = 30, .stop = &stop_flag};
     tp_fetch_opts fo = {.retries = -1, .backoff_base = -1};
@@ -106,6 +109,17 @@ int tp__cmd_serve(int argc, char **argv)
             a.port = (int)v;
             break;
         }
+        case 'R':
+        case 'Q':
+            if (tp__parse_long(optarg, 0, 1000000, &v) < 0) {
+                tp__die_msg("serve", "option \"%s\" wants a whole number in range", argv[optind - 1]);
+                return TP_EXIT_USAGE;
+            }
+            if (c == 'R')
+                a.rate_login = (int)v;
+            else
+                a.rate_queue = (int)v;
+            break;
         case 't':
         case 'c':
         case 'b':

@@ -13,6 +13,14 @@
 #include <unistd.h>
 
 #define MAX_STATUS 600
+#define BUCKETS 1024 /* clients remembered per rate-limit class */
+
+/* A token bucket per (class, client address): refilled at rate/60 per
+ * second up to `rate`; the least recently used entry makes room. */
+typedef struct bucket {
+    char client[48];
+    double tokens, at;
+} bucket;
 
 struct tp_server {
     tp_api_opts o;
@@ -22,6 +30,7 @@ struct tp_server {
     int npool, nfree;
     /* requests by route (tp_nroutes = unmatched) and status */
     unsigned long long (*hits)[MAX_STATUS];
+    bucket buckets[2][BUCKETS];
 };
 
 const tp_api_opts *tp_server_opts(const tp_server *s)
@@ -274,8 +283,68 @@ void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
     pthread_mutex_unlock(&s->mu);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 0 when the client may go on, else the seconds until it may. */
+static int rate_limited(tp_req *req, int cls)
+{
+    int rate = cls == TP_LIMIT_LOGIN ? req->srv->o.rate_login : req->srv->o.rate_queue;
+    if (rate <= 0)
+        return 0;
+    char client[48] = "?";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, client, sizeof client);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof client);
+    }
+    double now = mono_s(), per_s = rate / 60.0;
+    int wait = 0;
+    pthread_mutex_lock(&req->srv->mu);
+    bucket *v = req->srv->buckets[cls - 1], *b = NULL, *oldest = &v[0];
+    for (int i = 0; i < BUCKETS && !b; i++) {
+        if (strcmp(v[i].client, client) == 0)
+            b = &v[i];
+        else if (v[i].at < oldest->at)
+            oldest = &v[i];
+    }
+    if (!b) {
+        b = oldest;
+        snprintf(b->client, sizeof b->client, "%s", client);
+        b->tokens = rate;
+        b->at = now;
+    }
+    b->tokens += (now - b->at) * per_s;
+    if (b->tokens > rate)
+        b->tokens = rate;
+    b->at = now;
+    if (b->tokens >= 1)
+        b->tokens -= 1;
+    else
+        wait = (int)((1 - b->tokens) / per_s) + 1;
+    pthread_mutex_unlock(&req->srv->mu);
+    return wait;
+}
+
 static void authenticate_and_run(tp_req *req, const tp_route *rt)
 {
+    int wait = rt->limit ? rate_limited(req, rt->limit) : 0;
+    if (wait > 0) {
+        tp_reply_problem(req, 429, "rate_limited", "too many requests; try again in %d s", wait);
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", wait);
+        if (req->resp)
+            MHD_add_response_header(req->resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+        return;
+    }
     if (rt->need != TP_ROLE_NONE) {
         const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION);

@@ -48,7 +48,10 @@ typedef struct tp_route {
     tp_handler fn;
     const char *name;    /* metrics label */
     int no_db;           /* the handler needs no pooled connection (req->db NULL) */
+    int limit;           /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
 } tp_route;
+
+enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };
 
 /* The route table (routes.c) and its size. */
 extern const tp_route tp_routes[];

@@ -693,19 +693,19 @@ static void audit_list(tp_req *req)
 /* ------------------------------------------------------------ the table */
 
 const tp_route tp_routes[] = {
-    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1},
-    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1},
-    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0},
-    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0},
-    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0},
-    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0},
-    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0},
-    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0},
-    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0},
-    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0},
-    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0},
-    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0},
-    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1},
-    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0},
+    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1, 0},
+    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1, 0},
+    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0, 0},
+    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0, TP_LIMIT_LOGIN},
+    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE},
+    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0, 0},
+    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0},
+    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE},
+    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0},
+    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0},
+    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0},
+    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE},
+    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0},
+    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

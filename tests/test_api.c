@@ -269,7 +269,7 @@ START_TEST(jobs_endpoints)
 {
     case_begin("api_jobs");
     add_user("olga", "operator");
-    serve("--no-workers");
+    serve("--no-workers --rate-login 12");
     char *t = login("olga");
     /* queue: created, then the live job again, force on a queued job */
     resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
@@ -417,6 +417,18 @@ START_TEST(jobs_endpoints)
     check("GET", "/api/audit?from=2026-99-01", admin, NULL, 400, "invalid_parameter");
     check("GET", "/api/audit?limit=0", admin, NULL, 400, "invalid_parameter");
     free(admin);
+    /* rate limits: a burst past the budget is 429 with Retry-After */
+    int limited = 0;
+    for (int i = 0; i < 30 && !limited; i++) {
+        r = call("POST", "/api/auth/login", NULL, "{\"username\": \"olga\", \"password\": \"guess\"}");
+        if (r.status == 429) {
+            expect(&r, 429, "rate_limited");
+            limited = 1;
+        } else
+            expect(&r, 401, "bad_credentials");
+        resp_free(&r);
+    }
+    ck_assert_msg(limited, "30 logins in a burst were never limited");
     free(t);
 }
 END_TEST
