@@ -1,11 +1,14 @@
 /* routes.c -- the API's routes and their handlers (docs/openapi.yaml
  * describes each; test_api checks that the two agree). */
 #include <ctype.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "queue.h"
@@ -690,6 +693,100 @@ static void audit_list(tp_req *req)
                    5, p, "no audit log");
 }
 
+/* ------------------------------------------------------------ files */
+
+static int ok_id(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *s && !*end && v > 0 && strlen(s) <= 18;
+}
+
+static void files_list(tp_req *req)
+{
+    const char *job, *branch, *date, *limit;
+    if (param(req, "job_id", ok_id, "a job id", &job) < 0 ||
+        param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+        param(req, "date", ok_date, "a YYYY-MM-DD date", &date) < 0 ||
+        param(req, "limit", ok_limit, "1-500", &limit) < 0)
+        return;
+    const char *p[] = {job, branch, date, limit ? limit : "100"};
+    reply_sql_json(req,
+                   "WITH f AS (SELECT * FROM files WHERE ($1::bigint IS NULL OR job_id = $1)"
+                   " AND ($2::text IS NULL OR branch = $2)"
+                   " AND ($3::date IS NULL OR business_date = $3))"
+                   " SELECT json_build_object('total', (SELECT count(*) FROM f), 'items',"
+                   " coalesce((SELECT json_agg(json_build_object('id', id, 'job_id', job_id,"
+                   " 'branch', branch, 'pos', pos, 'date', business_date, 'type', report_type,"
+                   " 'name', name, 'size', size, 'rows', data_rows, 'sha256', sha256,"
+                   " 'stored', storage_key IS NOT NULL, 'chosen', chosen, 'reason', reason)"
+                   " ORDER BY id DESC) FROM (SELECT * FROM f ORDER BY id DESC LIMIT $4::int) x),"
+                   " '[]'))::text",
+                   4, p, "no files");
+}
+
+/* A raw file, streamed from the store: from its own file with sendfile for
+ * an fs store; through a temporary file (never memory) for S3. */
+static void file_download(tp_req *req)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
+    const char *p[] = {sid};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, "SELECT name, storage_key, size FROM files WHERE id = $1",
+                              1, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 1)) {
+        PQclear(r);
+        tp_reply_problem(req, 404, "not_found", "no such stored file");
+        return;
+    }
+    char name[256], key[TP_STORE_KEY_MAX];
+    snprintf(name, sizeof name, "%s", PQgetvalue(r, 0, 0));
+    snprintf(key, sizeof key, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    for (char *c = name; *c; c++) /* a safe file name for the header */
+        if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
+            *c = '_';
+    tp_store *st = tp_server_opts(req->srv)->store;
+    char local[4200];
+    int fd = -1;
+    const char *lp = st ? tp_store_local_path(st, key, local, sizeof local) : NULL;
+    if (lp)
+        fd = open(lp, O_RDONLY | O_CLOEXEC);
+    else if (st) {
+        const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(local, sizeof local, "%s/tillpipe-dl-%s", tmpdir, req->request_id);
+        if (tp_store_get_file(st, key, local, &err) == TP_OK) {
+            fd = open(local, O_RDONLY | O_CLOEXEC);
+            unlink(local); /* the open descriptor keeps it until sent */
+        }
+    }
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        if (fd >= 0)
+            close(fd);
+        tp_reply_problem(req, 503, "store_unavailable", "the raw file could not be read from the store");
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!resp) {
+        close(fd);
+        tp_reply_problem(req, 500, "internal", "could not build the response");
+        return;
+    }
+    char disp[320];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/csv; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    req->resp = resp;
+    req->status = 200;
+}
+
 /* ------------------------------------------------------------ the table */
 
 const tp_route tp_routes[] = {
@@ -707,5 +804,7 @@ const tp_route tp_routes[] = {
     {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE},
     {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0},
     {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0},
+    {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0},
+    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

@@ -464,6 +464,36 @@ START_TEST(serve_with_workers)
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 7);
     ck_assert_int_gt(json_integer_value(json_object_get(r.json, "records")), 0);
     resp_free(&r);
+    /* its files: listed, and each downloads byte for byte as served */
+    char fp[96];
+    snprintf(fp, sizeof fp, "/api/files?job_id=%lld", (long long)id);
+    r = call("GET", fp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 7);
+    json_t *items = json_object_get(r.json, "items"), *it;
+    size_t i;
+    json_array_foreach(items, i, it)
+    {
+        char dp[96], orig[1200];
+        snprintf(dp, sizeof dp, "/api/files/%lld/download",
+                 (long long)json_integer_value(json_object_get(it, "id")));
+        resp d = call("GET", dp, t, NULL);
+        expect(&d, 200, NULL);
+        ck_assert_str_eq(d.ctype, "text/csv; charset=utf-8");
+        snprintf(orig, sizeof orig, "%s/%s", served, json_string_value(json_object_get(it, "name")));
+        size_t olen = 0;
+        char *want = tu_read(orig, &olen);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_uint_eq(d.len, olen);
+        ck_assert_int_eq(memcmp(d.body, want, olen), 0);
+        free(want);
+        resp_free(&d);
+    }
+    resp_free(&r);
+    check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
+    check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
+    check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
     /* the database goes away: not ready, and says which dependency */
     PGconn *adm = PQconnectdb(base_url); /* the server's own database */
     exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
