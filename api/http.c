@@ -97,6 +97,18 @@ static void pool_put(tp_server *s, tp_db *db)
     pthread_mutex_unlock(&s->mu);
 }
 
+tp_db *tp_req_take_db(tp_req *req)
+{
+    tp_db *db = req->db;
+    req->db = NULL;
+    return db;
+}
+
+void tp_server_release_db(tp_server *s, tp_db *db)
+{
+    pool_put(s, db);
+}
+
 /* ------------------------------------------------------------ replies */
 
 static void set_response(tp_req *req, unsigned status, const char *ctype, char *data, size_t len)
@@ -371,7 +383,8 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
         return;
     }
     rt->fn(req);
-    pool_put(req->srv, req->db);
+    if (req->db) /* (a streaming handler may have taken it) */
+        pool_put(req->srv, req->db);
     req->db = NULL;
 }
 

@@ -75,6 +75,12 @@ json_t *tp_body_object(tp_req *req);
 /* Record a mutating call in audit_log (actor = the token's subject). */
 void tp_audit(tp_req *req, const char *action, const char *target, json_t *details);
 
+/* A handler that answers with a stream keeps the request's database
+ * connection past its return: it takes it here and gives it back with
+ * tp_server_release_db when the stream ends. */
+tp_db *tp_req_take_db(tp_req *req);
+void tp_server_release_db(tp_server *s, tp_db *db);
+
 /* The server's options and shared state, for handlers. */
 const tp_api_opts *tp_server_opts(const tp_server *s);
 /* Prometheus text of the HTTP counters, appended to `out` (a growing string). */

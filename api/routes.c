@@ -787,6 +787,8 @@ static void file_download(tp_req *req)
     req->status = 200;
 }
 
+void tp_records_export(tp_req *req); /* export.c */
+
 /* ------------------------------------------------------------ the table */
 
 const tp_route tp_routes[] = {
@@ -806,5 +808,6 @@ const tp_route tp_routes[] = {
     {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0},
     {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0},
     {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0},
+    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

@@ -490,6 +490,44 @@ START_TEST(serve_with_workers)
         resp_free(&d);
     }
     resp_free(&r);
+    /* the records, exported: csv (header + one line a record), jsonl, gzip */
+    long long nrec = qi("SELECT count(*) FROM records");
+    ck_assert_int_gt(nrec, 0);
+    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(r.ctype, "text/csv; charset=utf-8");
+    long long lines = 0;
+    for (size_t k = 0; k < r.len; k++)
+        lines += r.body[k] == '\n';
+    ck_assert_int_eq(lines, nrec + 1);
+    ck_assert(strncmp(r.body, "branch,pos,business_date,", 25) == 0);
+    resp_free(&r);
+    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=jsonl&pos=1", t, NULL);
+    expect(&r, 200, NULL);
+    json_t *row1 = json_loadb(r.body, strcspn(r.body, "\n"), 0, NULL);
+    ck_assert_ptr_nonnull(row1);
+    ck_assert_str_eq(json_string_value(json_object_get(row1, "branch")), "BMC");
+    json_decref(row1);
+    resp_free(&r);
+    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=gzip", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(r.ctype, "application/gzip");
+    char gz[800];
+    snprintf(gz, sizeof gz, "%s/export.csv.gz", tmp);
+    FILE *gf = fopen(gz, "wb");
+    fwrite(r.body, 1, r.len, gf);
+    fclose(gf);
+    resp_free(&r);
+    char *wc = ok("gzip -dc %s | wc -l", gz);
+    ck_assert_int_eq(strtoll(wc, NULL, 10), nrec + 1);
+    free(wc);
+    check("GET", "/api/records/export?start=2025-03-02&end=2025-03-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=xml", t, NULL, 400,
+          "invalid_parameter");
+    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=zip", t, NULL, 400,
+          "invalid_parameter");
+    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b", t, NULL, 400,
+          "invalid_parameter");
     check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
     check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
     check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
