@@ -31,7 +31,13 @@ struct tp_server {
     /* requests by route (tp_nroutes = unmatched) and status */
     unsigned long long (*hits)[MAX_STATUS];
     bucket buckets[2][BUCKETS];
+    volatile int stopping;
 };
+
+int tp_server_stopping(const tp_server *s)
+{
+    return s->stopping;
+}
 
 const tp_api_opts *tp_server_opts(const tp_server *s)
 {
@@ -526,9 +532,11 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
         rc = tp_error_set(err, TP_EUSAGE, "--listen: '%s' is not an IPv4 address", s->o.listen_host);
     struct MHD_Daemon *d = NULL;
     if (rc == TP_OK) {
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+        /* A thread per connection: event streams and exports may block on
+         * the database for long; the pool bounds database connections. */
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                 MHD_USE_POLL | MHD_USE_ERROR_LOG,
                              0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
                              MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
@@ -547,6 +555,7 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
             struct timespec ts = {0, 100 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        s->stopping = 1;
         MHD_stop_daemon(d);
         if (s->o.port_file)
             unlink(s->o.port_file);

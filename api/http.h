@@ -81,6 +81,9 @@ void tp_audit(tp_req *req, const char *action, const char *target, json_t *detai
 tp_db *tp_req_take_db(tp_req *req);
 void tp_server_release_db(tp_server *s, tp_db *db);
 
+/* 1 once the server is stopping (long streams end). */
+int tp_server_stopping(const tp_server *s);
+
 /* The server's options and shared state, for handlers. */
 const tp_api_opts *tp_server_opts(const tp_server *s);
 /* Prometheus text of the HTTP counters, appended to `out` (a growing string). */

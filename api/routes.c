@@ -788,6 +788,7 @@ static void file_download(tp_req *req)
 }
 
 void tp_records_export(tp_req *req); /* export.c */
+void tp_events_stream(tp_req *req);  /* events.c */
 
 /* ------------------------------------------------------------ the table */
 
@@ -809,5 +810,6 @@ const tp_route tp_routes[] = {
     {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0},
     {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0},
     {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0},
+    {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

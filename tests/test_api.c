@@ -9,6 +9,7 @@
  * against docs/openapi.yaml.
  */
 #include <curl/curl.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <stdio.h>
@@ -93,6 +94,52 @@ static resp call_ct(const char *method, const char *path, const char *token, con
     if (r.body)
         r.json = json_loads(r.body, 0, NULL);
     return r;
+}
+
+static resp call(const char *method, const char *path, const char *token, const char *body);
+
+/* GET an event stream for `ms` milliseconds (the time-out ends it). */
+static resp stream_for(const char *path, const char *token, const char *last_id, long ms)
+{
+    resp r = {0};
+    CURL *h = curl_easy_init();
+    char full[2048], auth[4200], le[64];
+    snprintf(full, sizeof full, "%s%s", base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct curl_slist *hd = curl_slist_append(NULL, auth);
+    if (last_id) {
+        snprintf(le, sizeof le, "Last-Event-ID: %s", last_id);
+        hd = curl_slist_append(hd, le);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, full);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
+    CURLcode cc = curl_easy_perform(h);
+    ck_assert_msg(cc == CURLE_OK || cc == CURLE_OPERATION_TIMEDOUT, "%s: %s", path,
+                  curl_easy_strerror(cc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    char *t = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
+    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    return r;
+}
+
+typedef struct later {
+    const char *token;
+    const char *body;
+} later;
+
+static void *post_later(void *arg)
+{
+    later *l = arg;
+    sleep_s(0.5);
+    resp r = call("POST", "/api/jobs/fetch", l->token, l->body);
+    resp_free(&r);
+    return NULL;
 }
 
 static resp call(const char *method, const char *path, const char *token, const char *body)
@@ -403,6 +450,30 @@ START_TEST(jobs_endpoints)
     json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
     ck_assert_int_eq((int)strlen(json_string_value(json_object_get(first, "sha256"))), 64);
     ck_assert_str_eq(json_string_value(json_object_get(first, "abi")), "1.0");
+    resp_free(&r);
+    /* events: the backlog from an id on, nothing lost; then what happens live */
+    long long ev1 = qi("SELECT min(id) FROM job_events");
+    long long evn = qi("SELECT count(*) FROM job_events");
+    char from[32];
+    snprintf(from, sizeof from, "%lld", ev1);
+    r = stream_for("/api/events", t, from, 1500);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.ctype, "text/event-stream");
+    ck_assert_int_eq(count_substr(r.body, "\nevent: job\n"), evn - 1); /* all after ev1 */
+    char want[64];
+    snprintf(want, sizeof want, "id: %lld\n", ev1 + 1);
+    ck_assert_ptr_nonnull(strstr(r.body, want));
+    resp_free(&r);
+    pthread_t th;
+    later l = {t, "{\"branch\": \"BETA\", \"pos\": 1, \"date\": \"2026-04-01\"}"};
+    pthread_create(&th, NULL, post_later, &l);
+    r = stream_for("/api/events", t, NULL, 2500); /* from now on */
+    pthread_join(th, NULL);
+    ck_assert_int_eq(count_substr(r.body, "\nevent: job\n"), 1);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"BETA\""));
+    resp_free(&r);
+    r = stream_for("/api/events", t, "x1", 500);
+    ck_assert_int_eq(r.status, 400);
     resp_free(&r);
     /* the audit log is for admins */
     check("GET", "/api/audit", t, NULL, 403, "forbidden");

@@ -1,0 +1,174 @@
+/* events.c -- GET /api/events: Server-Sent Events of job status changes,
+ * from every worker on every machine.  The job_events table is the log;
+ * PostgreSQL's NOTIFY (sql/001_init.sql) only wakes the stream.  A client
+ * resumes without loss with Last-Event-ID (or ?last_event_id=); without
+ * one it gets what happens from now on.  Each stream has a connection of
+ * its own (not the pool's), LISTENing; a comment line every 15 s keeps
+ * proxies from closing a quiet stream. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+
+#define KEEPALIVE_S 15
+
+typedef struct sse {
+    tp_server *srv;
+    tp_db *db;
+    long long last; /* the last event id sent */
+    char *out;
+    size_t len, off, cap;
+    time_t quiet_since;
+} sse;
+
+static int sse_append(sse *x, const char *p, size_t n)
+{
+    if (x->len + n > x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16384;
+        while (cap < x->len + n)
+            cap *= 2;
+        char *m = realloc(x->out, cap);
+        if (!m)
+            return -1;
+        x->out = m;
+        x->cap = cap;
+    }
+    memcpy(x->out + x->len, p, n);
+    x->len += n;
+    return 0;
+}
+
+/* Events after x->last, formatted; < 0 when the database is gone. */
+static int sse_fetch(sse *x)
+{
+    char after[32];
+    snprintf(after, sizeof after, "%lld", x->last);
+    const char *p[] = {after};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(x->db,
+                              "SELECT e.id, json_build_object('id', e.id, 'job_id', e.job_id,"
+                              " 'status', e.status, 'attempt', e.attempt, 'message', e.message,"
+                              " 'at', e.created_at, 'branch', j.branch, 'pos', j.pos,"
+                              " 'date', j.business_date)::text FROM job_events e"
+                              " LEFT JOIN jobs j ON j.id = e.job_id WHERE e.id > $1"
+                              " ORDER BY e.id LIMIT 500",
+                              1, p, &err);
+    if (!r) {
+        fprintf(stderr, "tillpipe serve: event stream: %s\n", err.msg);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        char head[64];
+        int n = snprintf(head, sizeof head, "id: %s\nevent: job\ndata: ", PQgetvalue(r, i, 0));
+        if (sse_append(x, head, (size_t)n) < 0 ||
+            sse_append(x, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1)) < 0 ||
+            sse_append(x, "\n\n", 2) < 0) {
+            PQclear(r);
+            return -1;
+        }
+        x->last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    }
+    PQclear(r);
+    return 0;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    sse *x = cls;
+    while (x->off == x->len) {
+        x->off = x->len = 0;
+        if (tp_server_stopping(x->srv))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (sse_fetch(x) < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (x->len > 0) {
+            x->quiet_since = time(NULL);
+            break;
+        }
+        if (time(NULL) - x->quiet_since >= KEEPALIVE_S) {
+            x->quiet_since = time(NULL);
+            sse_append(x, ": keepalive\n\n", 13);
+            break;
+        }
+        /* wait for a NOTIFY (or a second, to notice a stopping server) */
+        struct pollfd pfd = {PQsocket(x->db->conn), POLLIN, 0};
+        poll(&pfd, 1, 1000);
+        if (!PQconsumeInput(x->db->conn))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        PGnotify *n;
+        while ((n = PQnotifies(x->db->conn)))
+            PQfreemem(n);
+    }
+    size_t n = x->len - x->off < max ? x->len - x->off : max;
+    memcpy(buf, x->out + x->off, n);
+    x->off += n;
+    return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+    sse *x = cls;
+    tp_db_close(x->db);
+    free(x->out);
+    free(x);
+}
+
+void tp_events_stream(tp_req *req);
+void tp_events_stream(tp_req *req)
+{
+    const char *hdr = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *q = tp_query(req, "last_event_id");
+    const char *from = hdr ? hdr : q;
+    long long last = -1;
+    if (from) {
+        char *end;
+        last = strtoll(from, &end, 10);
+        if (!*from || *end || last < 0 || strlen(from) > 18) {
+            tp_reply_problem(req, 400, "invalid_parameter", "Last-Event-ID: want an event id");
+            return;
+        }
+    }
+    sse *x = calloc(1, sizeof *x);
+    tp_error err = {0};
+    if (!x || !(x->db = tp_db_connect(tp_server_opts(req->srv)->db_url, &err)) ||
+        tp_db_exec(x->db, "LISTEN tillpipe_job_events", 0, NULL, &err) < 0) {
+        if (x)
+            tp_db_close(x->db);
+        free(x);
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    x->srv = req->srv;
+    x->quiet_since = time(NULL);
+    if (last < 0) { /* from now on */
+        PGresult *r = tp_db_query(x->db, "SELECT coalesce(max(id), 0) FROM job_events", 0, NULL, &err);
+        if (!r) {
+            sse_free(x);
+            tp_reply_db_error(req, &err);
+            return;
+        }
+        last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    x->last = last;
+    static const char hello[] = ": tillpipe job events\nretry: 2000\n\n";
+    sse_append(x, hello, sizeof hello - 1);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, x, sse_free);
+    if (!resp) {
+        sse_free(x);
+        tp_reply_problem(req, 500, "internal", "could not build the response");
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = resp;
+    req->status = 200;
+}
