@@ -787,6 +787,101 @@ static void file_download(tp_req *req)
     req->status = 200;
 }
 
+/* ------------------------------------------------------------ records */
+
+/* Records in (date, branch, terminal, file, line) order; the cursor is the
+ * last row's key, base64url of its JSON array. */
+static void records_list(tp_req *req)
+{
+    const char *start = tp_query(req, "start"), *end = tp_query(req, "end"), *branch, *pos, *limit,
+               *item = tp_query(req, "item"), *cursor = tp_query(req, "cursor");
+    if (read_range(req, start, end, NULL) < 0 ||
+        param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+        param(req, "pos", ok_pos, "a terminal number 1-99", &pos) < 0 ||
+        param(req, "limit", ok_limit, "1-500", &limit) < 0)
+        return;
+    if (item && strlen(item) > 64) {
+        tp_reply_problem(req, 400, "invalid_parameter", "item: at most 64 characters");
+        return;
+    }
+    char *ck[5] = {0};
+    json_t *cj = NULL;
+    if (cursor) {
+        unsigned char raw[1024];
+        size_t n = 0;
+        int ok = strlen(cursor) < 1300 &&
+                 sodium_base642bin(raw, sizeof raw - 1, cursor, strlen(cursor), NULL, &n, NULL,
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0;
+        cj = ok ? json_loadb((const char *)raw, n, 0, NULL) : NULL;
+        ok = json_is_array(cj) && json_array_size(cj) == 5;
+        for (size_t i = 0; ok && i < 5; i++) {
+            json_t *v = json_array_get(cj, i);
+            ok = json_is_string(v) || json_is_integer(v);
+            if (ok && json_is_string(v))
+                ck[i] = strdup(json_string_value(v));
+            else if (ok && asprintf(&ck[i], "%lld", (long long)json_integer_value(v)) < 0)
+                ok = 0;
+        }
+        if (!ok || !tp_date_valid(ck[0])) {
+            for (int i = 0; i < 5; i++)
+                free(ck[i]);
+            json_decref(cj);
+            tp_reply_problem(req, 400, "invalid_parameter", "cursor: not one this server gave");
+            return;
+        }
+    }
+    json_decref(cj);
+    const char *p[] = {start, end, branch, pos, item, ck[0], ck[1], ck[2], ck[3], ck[4],
+                       limit ? limit : "100"};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(
+        req->db,
+        "WITH f AS (SELECT * FROM records WHERE business_date BETWEEN $1::date AND $2::date"
+        " AND ($3::text IS NULL OR branch = $3) AND ($4::int IS NULL OR pos = $4)"
+        " AND ($5::text IS NULL OR item_code = $5)),"
+        " page AS (SELECT * FROM f WHERE $6::date IS NULL OR (business_date, branch, pos,"
+        " source_file, source_line) > ($6::date, $7::text, $8::int, $9::text, $10::bigint)"
+        " ORDER BY business_date, branch, pos, source_file, source_line LIMIT $11::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY business_date, branch, pos, source_file,"
+        " source_line LIMIT $11::int)"
+        " SELECT json_build_object('total', (SELECT count(*) FROM f),"
+        " 'items', coalesce((SELECT json_agg(row_to_json(s) ORDER BY s.business_date, s.branch,"
+        " s.pos, s.source_file, s.source_line) FROM shown s), '[]'),"
+        " 'last', CASE WHEN (SELECT count(*) FROM page) > $11::int THEN (SELECT json_build_array("
+        " business_date, branch, pos, source_file, source_line) FROM shown ORDER BY business_date"
+        " DESC, branch DESC, pos DESC, source_file DESC, source_line DESC LIMIT 1) END)::text",
+        11, p, &err);
+    for (int i = 0; i < 5; i++)
+        free(ck[i]);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!o) {
+        tp_reply_problem(req, 500, "internal", "could not read the records");
+        return;
+    }
+    json_t *last = json_object_get(o, "last");
+    json_t *next = json_null();
+    if (json_is_array(last)) {
+        char *raw = json_dumps(last, JSON_COMPACT);
+        size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        char *enc = malloc(need);
+        if (enc) {
+            sodium_bin2base64(enc, need, (const unsigned char *)raw, strlen(raw),
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+            next = json_string(enc);
+        }
+        free(enc);
+        free(raw);
+    }
+    json_object_del(o, "last");
+    json_object_set_new(o, "next", next);
+    tp_reply_json(req, 200, o);
+}
+
 void tp_records_export(tp_req *req); /* export.c */
 void tp_events_stream(tp_req *req);  /* events.c */
 
@@ -809,6 +904,7 @@ const tp_route tp_routes[] = {
     {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0},
     {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0},
     {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0},
+    {"GET", "/api/records", TP_ROLE_VIEWER, records_list, "records_list", 0, 0},
     {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0},
     {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0},
 };
