@@ -10,9 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "http.h"
 #include "queue.h"
 #include "reports.h"
+#include "schema.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -635,6 +637,62 @@ static void branches_list(tp_req *req)
                    0, NULL, "no branches");
 }
 
+/* Upsert one branch (admin): the configuration's format, every key checked;
+ * a parser it names must be a loaded plugin that parses that type. */
+static void branches_upsert(tp_req *req)
+{
+    json_t *b = tp_body_object(req);
+    if (!b)
+        return;
+    json_t *wrap = json_pack("{s:[O]}", "branches", b);
+    char *text = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+    json_decref(wrap);
+    json_decref(b);
+    tp_error err = {0};
+    tp_config *cfg = text ? tp_config_parse(text, "request body", &err) : NULL;
+    free(text);
+    if (!cfg) {
+        /* "request body: branches[0].pos: ..." -> the key path without the wrapper */
+        const char *m = strstr(err.msg, "branches[0]");
+        tp_reply_problem(req, 400, "invalid_body", "%s", m ? m + 11 + (m[11] == '.') : err.msg);
+        return;
+    }
+    const tp_branch_cfg *bc = tp_config_at(cfg, 0);
+    const tp_registry *reg = tp_server_opts(req->srv)->plugins;
+    for (int t = 0; reg && t < TP_TYPE_COUNT; t++) {
+        const char *type = tp_schema_of(t)->name, *name = tp_branch_plugin(bc, type);
+        const tp_plugin *pl = name ? tp_registry_find(reg, name) : NULL;
+        int parses = 0;
+        for (size_t i = 0; pl && pl->desc->types[i]; i++)
+            parses |= strcmp(pl->desc->types[i], type) == 0;
+        if (name && !parses) {
+            tp_reply_problem(req, 422, "unknown_plugin",
+                             "parsers.%s: %s is not a loaded plugin that parses %s (GET /api/plugins)",
+                             type, name, type);
+            tp_config_destroy(cfg);
+            return;
+        }
+    }
+    const char *p[] = {bc->code};
+    PGresult *r = tp_db_query(req->db, "SELECT 1 FROM branches WHERE code = $1", 1, p, &err);
+    int existed = r && PQntuples(r) == 1;
+    PQclear(r);
+    if (!r || tp__upsert_branch(req->db, bc, NULL, &err) < 0) {
+        tp_config_destroy(cfg);
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    tp_audit(req, existed ? "branch.update" : "branch.create", bc->code, NULL);
+    reply_sql_json(req,
+                   "SELECT json_build_object('code', code, 'name', name, 'active', active,"
+                   " 'terminals', terminals, 'pos', pos, 'parsers', parsers,"
+                   " 'report_server', report_server)::text FROM branches WHERE code = $1",
+                   1, p, "no such branch");
+    if (!existed && req->status == 200)
+        req->status = 201;
+    tp_config_destroy(cfg);
+}
+
 /* ------------------------------------------------------------ plugins */
 
 static json_t *strv(const char *const *v)
@@ -898,6 +956,7 @@ const tp_route tp_routes[] = {
     {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE},
     {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0},
     {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0},
+    {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0},
     {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0},
     {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE},
     {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0},

@@ -6,6 +6,7 @@
 #define TP_CLI_H
 
 #include "config.h"
+#include "db.h"
 #include "error.h"
 #include "fetch.h"
 #include "plugin.h"
@@ -27,6 +28,10 @@ int tp__cmd_worker(int argc, char **argv);
 int tp__cmd_reparse(int argc, char **argv);
 int tp__cmd_serve(int argc, char **argv); /* api/cmd_serve.c */
 int tp__cmd_user(int argc, char **argv);  /* api/cmd_serve.c */
+
+/* Insert or update one branch in the branches table (`list`: the legacy
+ * list it came from, or NULL). */
+int tp__upsert_branch(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err);
 
 /* What a worker needs besides its options: the raw-file store, the fetcher
  * (politeness limits), the plugins.  `worker` and `serve` open it alike. */

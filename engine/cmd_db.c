@@ -67,7 +67,7 @@ int tp__cmd_migrate(int argc, char **argv)
 
 /* ---------------------------------------------------------------- branch */
 
-static int upsert_branch(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err)
+int tp__upsert_branch(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err)
 {
     json_t *terms = json_array();
     for (int i = 0; i < b->nterminals; i++)
@@ -127,7 +127,7 @@ static int import_list(tp_db *db, const char *path, int newer, int *count, tp_er
             rc = TP_ECONFIG;
             break;
         }
-        rc = upsert_branch(db, tp_config_at(one, 0), base, err);
+        rc = tp__upsert_branch(db, tp_config_at(one, 0), base, err);
         tp_config_destroy(one);
         n++;
     }
@@ -195,7 +195,7 @@ int tp__cmd_branch(int argc, char **argv)
         if (rc == TP_OK && builtin) {
             tp_config *cfg = tp_config_load(NULL, &err);
             for (size_t i = 0; cfg && rc == TP_OK && i < tp_config_count(cfg); i++, total++)
-                rc = upsert_branch(db, tp_config_at(cfg, i), NULL, &err);
+                rc = tp__upsert_branch(db, tp_config_at(cfg, i), NULL, &err);
             if (!cfg)
                 rc = TP_ECONFIG;
             tp_config_destroy(cfg);
@@ -206,7 +206,7 @@ int tp__cmd_branch(int argc, char **argv)
             if (len > 5 && strcmp(path + len - 5, ".json") == 0) {
                 tp_config *cfg = tp_config_load(path, &err);
                 for (size_t k = 0; cfg && rc == TP_OK && k < tp_config_count(cfg); k++, total++)
-                    rc = upsert_branch(db, tp_config_at(cfg, k), NULL, &err);
+                    rc = tp__upsert_branch(db, tp_config_at(cfg, k), NULL, &err);
                 if (!cfg)
                     rc = TP_ECONFIG;
                 tp_config_destroy(cfg);

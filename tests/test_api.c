@@ -487,6 +487,27 @@ START_TEST(jobs_endpoints)
     resp_free(&r);
     check("GET", "/api/audit?from=2026-99-01", admin, NULL, 400, "invalid_parameter");
     check("GET", "/api/audit?limit=0", admin, NULL, 400, "invalid_parameter");
+    /* branches: admins create and update, checked against the schema and the plugins */
+    const char *nb = "{\"code\": \"NEW-1\", \"name\": \"New one\", \"terminals\": [1, 2],"
+                     " \"pos\": \"newer\", \"parsers\": {\"rd5500\": \"newpos\"}}";
+    check("POST", "/api/branches", t, nb, 403, "forbidden");
+    check("POST", "/api/branches", admin, nb, 201, NULL);
+    check("POST", "/api/branches", admin, nb, 200, NULL);
+    qeq("newer {1,2} newpos", "SELECT pos || ' ' || terminals::text || ' ' || (parsers->>'rd5500')"
+                              " FROM branches WHERE code = 'NEW-1'");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"pos\": \"ancient\"}", 400, "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW 2\"}", 400, "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"colour\": \"red\"}", 400, "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"terminals\": [0]}", 400, "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"parsers\": {\"rd5500\": \"nosuch\"}}",
+          422, "unknown_plugin");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"parsers\": {\"rd5000\": \"newpos\"}}",
+          422, "unknown_plugin");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}", 400,
+          "invalid_body");
+    qeq("0", "SELECT count(*) FROM branches WHERE code = 'NEW-2'");
+    qeq("branch.create,branch.update", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+                                       " WHERE target = 'NEW-1'");
     free(admin);
     /* rate limits: a burst past the budget is 429 with Retry-After */
     int limited = 0;
