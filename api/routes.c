@@ -942,6 +942,7 @@ static void records_list(tp_req *req)
 
 void tp_records_export(tp_req *req); /* export.c */
 void tp_events_stream(tp_req *req);  /* events.c */
+void tp_job_bundle(tp_req *req);     /* bundle.c */
 
 /* ------------------------------------------------------------ the table */
 
@@ -955,6 +956,7 @@ const tp_route tp_routes[] = {
     {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0},
     {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE},
     {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0},
+    {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp_job_bundle, "job_bundle", 0, 0},
     {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0},
     {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0},
     {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0},

@@ -8,6 +8,8 @@
  * traversal in ids, SQL metacharacters in filters; and the served routes
  * against docs/openapi.yaml.
  */
+#include <archive.h>
+#include <archive_entry.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -641,6 +643,43 @@ START_TEST(serve_with_workers)
           "invalid_parameter");
     check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b", t, NULL, 400,
           "invalid_parameter");
+    /* the job's bundle: a zip whose members are the stored files, byte for byte */
+    snprintf(fp, sizeof fp, "/api/jobs/%lld/bundle", (long long)id);
+    r = call("GET", fp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(r.ctype, "application/zip");
+    char zp[800];
+    snprintf(zp, sizeof zp, "%s/bundle.zip", tmp);
+    FILE *zf = fopen(zp, "wb");
+    fwrite(r.body, 1, r.len, zf);
+    fclose(zf);
+    resp_free(&r);
+    char zdir[900];
+    snprintf(zdir, sizeof zdir, "%s/unzipped", tmp);
+    mkdir(zdir, 0755);
+    {
+        struct archive *za = archive_read_new();
+        archive_read_support_format_zip(za);
+        ck_assert_int_eq(archive_read_open_filename(za, zp, 65536), ARCHIVE_OK);
+        struct archive_entry *ze;
+        int members = 0;
+        while (archive_read_next_header(za, &ze) == ARCHIVE_OK) {
+            char orig[1200];
+            snprintf(orig, sizeof orig, "%s/%s", served, archive_entry_pathname(ze));
+            size_t olen = 0;
+            char *want = tu_read(orig, &olen);
+            ck_assert_msg(want, "bundle member %s is not a served file", archive_entry_pathname(ze));
+            char *gotm = malloc(olen + 1);
+            ck_assert_int_eq(archive_read_data(za, gotm, olen + 1), (la_ssize_t)olen);
+            ck_assert_int_eq(memcmp(gotm, want, olen), 0);
+            free(gotm);
+            free(want);
+            members++;
+        }
+        archive_read_free(za);
+        ck_assert_int_eq(members, 7);
+    }
+    check("GET", "/api/jobs/987654/bundle", t, NULL, 404, "not_found");
     check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
     check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
     check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");

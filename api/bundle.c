@@ -1,0 +1,210 @@
+/* bundle.c -- GET /api/jobs/{id}/bundle: a job's raw files as one zip,
+ * written by libarchive and streamed: each file is read from the store in
+ * 64 KiB pieces as the client takes the bytes, never whole in memory. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+
+typedef struct bfile {
+    char name[256];
+    char key[TP_STORE_KEY_MAX];
+    long long size;
+} bfile;
+
+typedef struct bundle {
+    tp_store *store;
+    bfile *files;
+    size_t n, next;
+    int fd;          /* the file being added, -1 between files */
+    struct archive *a;
+    int closed, failed;
+    char *out;
+    size_t len, off, cap;
+    char tmp[4200];  /* S3: the local copy being added */
+} bundle;
+
+static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t n)
+{
+    (void)a;
+    bundle *b = ud;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256 * 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *m = realloc(b->out, cap);
+        if (!m)
+            return -1;
+        b->out = m;
+        b->cap = cap;
+    }
+    memcpy(b->out + b->len, buf, n);
+    b->len += n;
+    return (la_ssize_t)n;
+}
+
+/* Open the next file of the bundle and write its header. */
+static int open_next(bundle *b)
+{
+    bfile *f = &b->files[b->next++];
+    char local[4200];
+    const char *lp = tp_store_local_path(b->store, f->key, local, sizeof local);
+    if (lp)
+        b->fd = open(lp, O_RDONLY | O_CLOEXEC);
+    else {
+        const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(b->tmp, sizeof b->tmp, "%s/tillpipe-bundle-%d-%zu", tmpdir, (int)getpid(), b->next);
+        b->fd = tp_store_get_file(b->store, f->key, b->tmp, NULL) == TP_OK
+                    ? open(b->tmp, O_RDONLY | O_CLOEXEC)
+                    : -1;
+        unlink(b->tmp);
+    }
+    struct stat st;
+    if (b->fd < 0 || fstat(b->fd, &st) < 0)
+        return -1;
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, f->name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, st.st_size);
+    archive_entry_set_mtime(e, st.st_mtime, 0);
+    int rc = archive_write_header(b->a, e) == ARCHIVE_OK ? 0 : -1;
+    archive_entry_free(e);
+    return rc;
+}
+
+/* Produce more zip bytes: a piece of the current file, the next header, or
+ * the end of the archive. */
+static int produce(bundle *b)
+{
+    while (b->len == 0 && !b->closed) {
+        if (b->fd < 0) {
+            if (b->next == b->n) {
+                if (archive_write_close(b->a) != ARCHIVE_OK)
+                    return -1;
+                b->closed = 1;
+                break;
+            }
+            if (open_next(b) < 0)
+                return -1;
+            continue;
+        }
+        char chunk[65536];
+        ssize_t n = read(b->fd, chunk, sizeof chunk);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            close(b->fd);
+            b->fd = -1;
+            continue;
+        }
+        if (archive_write_data(b->a, chunk, (size_t)n) != n)
+            return -1;
+    }
+    return 0;
+}
+
+static ssize_t bundle_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    bundle *b = cls;
+    if (b->off == b->len) {
+        b->off = b->len = 0;
+        if (produce(b) < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (b->len == 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t n = b->len - b->off < max ? b->len - b->off : max;
+    memcpy(buf, b->out + b->off, n);
+    b->off += n;
+    return (ssize_t)n;
+}
+
+static void bundle_free(void *cls)
+{
+    bundle *b = cls;
+    if (b->fd >= 0)
+        close(b->fd);
+    if (b->a)
+        archive_write_free(b->a);
+    free(b->files);
+    free(b->out);
+    free(b);
+}
+
+void tp_job_bundle(tp_req *req);
+void tp_job_bundle(tp_req *req)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
+    const char *p[] = {sid};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db,
+                              "SELECT (SELECT count(*) FROM jobs WHERE id = $1), name, storage_key,"
+                              " size FROM (SELECT 1) one LEFT JOIN files f ON f.job_id = $1"
+                              " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
+                              1, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    if (PQgetvalue(r, 0, 0)[0] == '0') {
+        PQclear(r);
+        tp_reply_problem(req, 404, "not_found", "no such job");
+        return;
+    }
+    bundle *b = calloc(1, sizeof *b);
+    int rows = PQgetisnull(r, 0, 1) ? 0 : PQntuples(r);
+    if (b)
+        b->files = calloc((size_t)rows + 1, sizeof *b->files);
+    if (!b || !b->files) {
+        PQclear(r);
+        free(b);
+        tp_reply_problem(req, 500, "internal", "out of memory");
+        return;
+    }
+    for (int i = 0; i < rows; i++) {
+        bfile *f = &b->files[i];
+        snprintf(f->name, sizeof f->name, "%s", PQgetvalue(r, i, 1));
+        for (char *c = f->name; *c; c++) /* names come from the report server: keep them tame */
+            if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
+                *c = '_';
+        snprintf(f->key, sizeof f->key, "%s", PQgetvalue(r, i, 2));
+        f->size = atoll(PQgetvalue(r, i, 3));
+    }
+    PQclear(r);
+    b->n = (size_t)rows;
+    b->fd = -1;
+    b->store = tp_server_opts(req->srv)->store;
+    b->a = archive_write_new();
+    if (!b->store || !b->a || archive_write_set_format_zip(b->a) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(b->a, 1) != ARCHIVE_OK ||
+        archive_write_open(b->a, b, NULL, on_write, NULL) != ARCHIVE_OK) {
+        bundle_free(b);
+        tp_reply_problem(req, 503, "store_unavailable", "cannot build the bundle");
+        return;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, bundle_read, b, bundle_free);
+    if (!resp) {
+        bundle_free(b);
+        tp_reply_problem(req, 500, "internal", "could not build the response");
+        return;
+    }
+    char disp[96];
+    snprintf(disp, sizeof disp, "attachment; filename=\"job-%s.zip\"", sid);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/zip");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = resp;
+    req->status = 200;
+}
