@@ -292,8 +292,10 @@ static void job_get(tp_req *req)
         1, p, "no such job");
 }
 
-static tp_enqueue_result enqueue_reply(tp_req *req, tp_job_kind kind, const char *branch, int pos,
-                                       const char *date, int force, const char *action)
+/* Queue one terminal-day; *status and the JSON answer (NULL after a reply
+ * was made, e.g. an error). */
+static json_t *enqueue_json(tp_req *req, tp_job_kind kind, const char *branch, int pos,
+                            const char *date, int force, const char *action, unsigned *status)
 {
     long long id = 0;
     tp_enqueue_result res = TP_ENQUEUE_EXISTING;
@@ -303,22 +305,102 @@ static tp_enqueue_result enqueue_reply(tp_req *req, tp_job_kind kind, const char
     int rc = tp_queue_enqueue_kind(req->db, kind, branch, pos, date, force, by, &id, &res, &err);
     if (rc == TP_ENOTFOUND) {
         tp_reply_problem(req, 422, "unknown_branch", "%s", err.msg);
-        return res;
+        return NULL;
     }
     if (rc < 0) {
         tp_reply_db_error(req, &err);
-        return res;
+        return NULL;
     }
     char target[96];
     snprintf(target, sizeof target, "%s/%d/%s", branch, pos, date);
     tp_audit(req, action, target,
              json_pack("{s:I, s:b}", "job_id", (json_int_t)id, "force", force));
-    tp_reply_json(req, 202,
-                  json_pack("{s:I, s:s}", "job_id", (json_int_t)id, "result",
-                            res == TP_ENQUEUE_CREATED ? "created"
-                            : res == TP_ENQUEUE_RERUN ? "rerun_queued"
-                                                      : "existing"));
-    return res;
+    *status = 202;
+    return json_pack("{s:I, s:s}", "job_id", (json_int_t)id, "result",
+                     res == TP_ENQUEUE_CREATED ? "created"
+                     : res == TP_ENQUEUE_RERUN ? "rerun_queued"
+                                               : "existing");
+}
+
+static void enqueue_reply(tp_req *req, tp_job_kind kind, const char *branch, int pos,
+                          const char *date, int force, const char *action)
+{
+    unsigned status = 0;
+    json_t *o = enqueue_json(req, kind, branch, pos, date, force, action, &status);
+    if (o)
+        tp_reply_json(req, status, o);
+}
+
+/* Idempotency-Key: the first answer to (user, key) is kept a day and given
+ * again to a repeat of the same request; the same key with another request
+ * is refused.  Returns 1 when it answered, 0 to go on (*locked: the key's
+ * advisory lock is held until idem_store/idem_unlock). */
+static int idem_check(tp_req *req, const char *key, char hash[65], int *locked)
+{
+    *locked = 0;
+    if (!key)
+        return 0;
+    if (!*key || strlen(key) > 200) {
+        tp_reply_problem(req, 400, "invalid_parameter", "Idempotency-Key: 1-200 characters");
+        return 1;
+    }
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)(req->body ? req->body : ""), req->body_len);
+    sodium_bin2hex(hash, 65, h, sizeof h);
+    const char *p[] = {req->subject, key};
+    tp_error err = {0};
+    if (tp_db_exec(req->db, "SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 7))", 2, p,
+                   &err) < 0) {
+        tp_reply_db_error(req, &err);
+        return 1;
+    }
+    *locked = 1;
+    PGresult *r = tp_db_query(req->db,
+                              "SELECT request_hash, status, response::text FROM idempotency_keys"
+                              " WHERE actor = $1 AND key = $2 AND created_at > now() - interval '1 day'",
+                              2, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return 1;
+    }
+    int answered = 0;
+    if (PQntuples(r) == 1) {
+        answered = 1;
+        if (strcmp(PQgetvalue(r, 0, 0), hash) != 0)
+            tp_reply_problem(req, 422, "idempotency_key_reused",
+                             "this Idempotency-Key was used for another request");
+        else {
+            tp_reply_text(req, (unsigned)atoi(PQgetvalue(r, 0, 1)), "application/json",
+                          PQgetvalue(r, 0, 2));
+            if (req->resp)
+                MHD_add_response_header(req->resp, "Idempotent-Replayed", "true");
+        }
+    }
+    PQclear(r);
+    return answered;
+}
+
+static void idem_unlock(tp_req *req, const char *key)
+{
+    const char *p[] = {req->subject, key};
+    tp_error err = {0};
+    tp_db_exec(req->db, "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 7))", 2, p, &err);
+}
+
+static void idem_store(tp_req *req, const char *key, const char *hash, unsigned status, json_t *o)
+{
+    char *body = json_dumps(o, JSON_COMPACT), st[8];
+    snprintf(st, sizeof st, "%u", status);
+    const char *p[] = {req->subject, key, hash, st, body};
+    tp_error err = {0};
+    if (body)
+        tp_db_exec(req->db,
+                   "INSERT INTO idempotency_keys (actor, key, request_hash, status, response)"
+                   " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (actor, key) DO UPDATE SET"
+                   " request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,"
+                   " response = EXCLUDED.response, created_at = now()",
+                   5, p, &err);
+    free(body);
 }
 
 static void jobs_fetch(tp_req *req)
@@ -339,7 +421,20 @@ static void jobs_fetch(tp_req *req)
                          " \"force\": boolean (optional)}");
         return;
     }
-    enqueue_reply(req, TP_JOB_FETCH, branch, (int)pos, date, jf && json_is_true(jf), "job.enqueue");
+    const char *key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    char hash[65];
+    int locked = 0;
+    if (!idem_check(req, key, hash, &locked)) {
+        unsigned status = 0;
+        json_t *o = enqueue_json(req, TP_JOB_FETCH, branch, (int)pos, date, jf && json_is_true(jf),
+                                 "job.enqueue", &status);
+        if (o && key)
+            idem_store(req, key, hash, status, o);
+        if (o)
+            tp_reply_json(req, status, o);
+    }
+    if (locked)
+        idem_unlock(req, key);
     json_decref(b);
 }
 

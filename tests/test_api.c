@@ -331,6 +331,46 @@ START_TEST(jobs_endpoints)
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "job_id")), id);
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "existing");
     resp_free(&r);
+    /* Idempotency-Key: a repeat with force is answered from the first, not run twice */
+    {
+        const char *fb = "{\"branch\": \"BMC\", \"pos\": 2, \"date\": \"2026-02-09\", \"force\": true}";
+        long long first = -1;
+        for (int k = 0; k < 3; k++) {
+            CURL *h = curl_easy_init();
+            resp ir = {0};
+            char full[256], auth[4200];
+            snprintf(full, sizeof full, "%s/api/jobs/fetch", base);
+            snprintf(auth, sizeof auth, "Authorization: Bearer %s", t);
+            struct curl_slist *hd = curl_slist_append(NULL, auth);
+            hd = curl_slist_append(hd, "Content-Type: application/json");
+            hd = curl_slist_append(hd, "Idempotency-Key: nightly-BMC-2");
+            curl_easy_setopt(h, CURLOPT_URL, full);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, k < 2 ? fb : "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+            curl_easy_setopt(h, CURLOPT_WRITEDATA, &ir);
+            ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ir.status);
+            char *ict = NULL;
+            curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ict);
+            snprintf(ir.ctype, sizeof ir.ctype, "%s", ict ? ict : "");
+            curl_slist_free_all(hd);
+            curl_easy_cleanup(h);
+            ir.json = json_loads(ir.body, 0, NULL);
+            if (k < 2) {
+                expect(&ir, 202, NULL);
+                long long jid = json_integer_value(json_object_get(ir.json, "job_id"));
+                if (first < 0)
+                    first = jid;
+                ck_assert_int_eq(jid, first);
+            } else
+                expect(&ir, 422, "idempotency_key_reused");
+            resp_free(&ir);
+        }
+        qeq("1", "SELECT count(*) FROM jobs WHERE branch = 'BMC' AND pos = 2");
+        qeq("f", "SELECT bool_or(rerun_requested) FROM jobs WHERE branch = 'BMC' AND pos = 2");
+        free(qs("DELETE FROM jobs WHERE branch = 'BMC' AND pos = 2"));
+    }
     /* bad bodies */
     const char *bad[] = {
         "{\"branch\": \"BMC\", \"pos\": \"1\", \"date\": \"2026-02-09\"}",  /* wrong type */

@@ -1,0 +1,13 @@
+-- 003_api.sql: what the HTTP API keeps.
+--  * idempotency_keys: a POST with an Idempotency-Key header answers a repeat
+--    of the same request with the first answer (per user and key, 24 h).
+CREATE TABLE idempotency_keys (
+    actor        text NOT NULL,
+    key          text NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+    request_hash text NOT NULL,
+    status       integer NOT NULL,
+    response     jsonb NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor, key)
+);
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
