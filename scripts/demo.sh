@@ -9,6 +9,11 @@ cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/nu
 cmake --build build/demo -j "$(nproc)" >/dev/null
 tp=build/demo/tillpipe
 out=${TILLPIPE_DEMO_DIR:-/tmp/tillpipe-demo}
+# A demo left running by an earlier run: stop it first.
+if [ -f "$out/pids" ]; then
+  kill $(cat "$out/pids") 2>/dev/null || true
+  tests/pg/pgctl.sh stop "$out/pg" >/dev/null 2>&1 || true
+fi
 rm -rf "$out" && mkdir -p "$out"
 
 echo "== 1. plugins"
@@ -34,40 +39,78 @@ $tp run --reports "$out/reports" --out "$out/tmp.csv" --verbose --quiet 2>&1 >/d
   END { if (flagged) print hdr buf }' || true # awk may stop reading early
 rm -f "$out/tmp.csv"
 echo
-echo "== 6. the same week over the network: the report-server simulator serves the"
-echo "   folder (with 5% of its answers faulty: HTML error pages, truncated bodies, resets),"
-echo "   workers fetch every terminal-day, keep the raw files in a store, load PostgreSQL"
+echo "== 6. the real thing: a throwaway PostgreSQL, the report-server simulator serving the"
+echo "   week (5% of its answers faulty: HTML error pages, truncated bodies, resets), and"
+echo "   \`tillpipe serve\` -- the HTTP API with workers in the same process"
 pg=$out/pg
 chmod 755 "$out"
-simpid=
-trap '[ -n "$simpid" ] && kill "$simpid" 2>/dev/null; tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true' EXIT
+simpid= apipid=
+stop_all() {
+  [ -n "$apipid" ] && kill "$apipid" 2>/dev/null
+  [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
+  tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true
+}
+trap 'echo "demo: failed; stopping what it started" >&2; stop_all' ERR
 export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
 build/demo/tillpipe-reportsim --dir "$out/reports" --port 0 --port-file "$out/sim.port" --quiet \
-  --fault html:list:rate=0.05 --fault truncate:file:rate=0.05 --fault reset:file:rate=0.05 &
+  --fault html:list:rate=0.05 --fault truncate:file:rate=0.05 --fault reset:file:rate=0.05 \
+  >"$out/sim.log" 2>&1 &
 simpid=$!
 for _ in $(seq 100); do [ -s "$out/sim.port" ] && break; sleep 0.05; done
-server="http://127.0.0.1:$(cat "$out/sim.port")"
-echo "   report server: $server; raw-file store: $out/store"
 $tp migrate
 $tp branch import --builtin
-$tp enqueue --from 2026-02-03 --to 2026-02-09
-$tp worker --server "$server" --store "fs:$out/store" --concurrency 2 --exit-when-idle \
-  --backoff 1 --retries 2 2>&1 | tail -1
-$tp jobs --limit 6
-echo "   jobs by status, and records per branch:"
-psql -qAt -F ' ' "$TILLPIPE_DATABASE_URL" -c "SELECT '   ' || status, count(*) FROM jobs GROUP BY 1 ORDER BY 1"
-psql -qAt -F ' ' "$TILLPIPE_DATABASE_URL" -c "SELECT '   ' || branch, count(*) FROM records GROUP BY 1 ORDER BY 1"
-echo "   raw files: $(psql -qAt "$TILLPIPE_DATABASE_URL" -c "SELECT count(*) FROM files") candidates," \
-     "$(find "$out/store" -type f | wc -l) objects stored (identical re-sends kept once)"
-echo "   fetch retries the faults cost: $(curl -s "$server/_sim/stats")"
-echo '   (see "tillpipe job ID" for one job: its attempts, files with why each was chosen, flags)'
+password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$password" | $tp user add demo --role admin
+export TILLPIPE_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+$tp serve --listen 127.0.0.1:0 --port-file "$out/api.port" --server "http://127.0.0.1:$(cat "$out/sim.port")" \
+  --store "fs:$out/store" --concurrency 2 --quiet >"$out/serve.log" 2>&1 &
+apipid=$!
+for _ in $(seq 200); do [ -s "$out/api.port" ] && break; sleep 0.05; done
+api="http://127.0.0.1:$(cat "$out/api.port")"
+echo "$apipid $simpid" > "$out/pids"
+echo "   API: $api (log: $out/serve.log)"
+tok=$(curl -sf -H 'Content-Type: application/json' \
+      -d "{\"username\": \"demo\", \"password\": \"$password\"}" "$api/api/auth/login" |
+      sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+auth="Authorization: Bearer $tok"
 echo
-echo "== 7. reparse the week from the stored raw files, the report server switched off"
-kill "$simpid"; simpid=
-$tp reparse --from 2026-02-03 --to 2026-02-09
-$tp worker --server "$server" --store "fs:$out/store" --concurrency 2 --exit-when-idle 2>&1 | tail -1
-psql -qAt -F ' ' "$TILLPIPE_DATABASE_URL" -c "SELECT '   ' || kind || ' ' || status, count(*) FROM jobs GROUP BY 1 ORDER BY 1"
+echo "== 7. POST /api/missing/run: queue every terminal-day of the week that has no records"
+ev0=$(psql -qAt "$TILLPIPE_DATABASE_URL" -c "SELECT coalesce(max(id), 0) FROM job_events")
+queued=$(curl -sf -H "$auth" -H 'Content-Type: application/json' \
+         -d '{"start": "2026-02-03", "end": "2026-02-09"}' "$api/api/missing/run" |
+         sed -n 's/.*"queued":\([0-9]*\).*/\1/p')
+echo "   $queued jobs queued; following GET /api/events (Server-Sent Events):"
+exec 3< <(curl -sN -H "$auth" -H "Last-Event-ID: $ev0" "$api/api/events")
+done_ok=0 done_bad=0 retries=0
+while [ $((done_ok + done_bad)) -lt "$queued" ] && IFS= read -r -t 300 line <&3; do
+  case $line in
+    data:*'"status" : "succeeded"'*) done_ok=$((done_ok + 1)) ;;
+    data:*'"status" : "failed"'*|data:*'"status" : "cancelled"'*) done_bad=$((done_bad + 1)) ;;
+    data:*'"status" : "queued"'*'"attempt" : '[1-9]*) retries=$((retries + 1)) ;;
+    *) continue ;;
+  esac
+  printf '\r   progress: %d/%d succeeded, %d failed, %d job retries  ' "$done_ok" "$queued" "$done_bad" "$retries"
+done
+exec 3<&-
+echo
+echo
+echo "== 8. summary, from the API"
+curl -sf -H "$auth" "$api/metrics" | grep '^tillpipe_jobs' | sed 's/^/   /'
+echo "   records: $(psql -qAt "$TILLPIPE_DATABASE_URL" -c "SELECT count(*) FROM records")"
+echo "   still missing (GET /api/missing): $(curl -sf -H "$auth" "$api/api/missing?start=2026-02-03&end=2026-02-09")"
+first=$(curl -sf -H "$auth" "$api/api/jobs?limit=1" | sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p')
+echo "   one job, with its attempts and files: curl -H \"\$auth\" $api/api/jobs/$first"
+trap - ERR
+echo
+echo "The API keeps running. Explore it:"
+echo "  user demo, password $password"
+echo "  curl -s -H 'Content-Type: application/json' -d '{\"username\": \"demo\", \"password\": \"$password\"}' $api/api/auth/login"
+echo "  auth='Authorization: Bearer <the token>'"
+echo "  curl -H \"\$auth\" '$api/api/jobs?status=succeeded&limit=5'"
+echo "  curl -H \"\$auth\" '$api/api/records/export?start=2026-02-03&end=2026-02-09&format=jsonl' | head -2"
+echo "  (routes: docs/openapi.yaml)"
+echo "Stop it: kill $apipid $simpid; tests/pg/pgctl.sh stop $pg"
 echo
 echo "Outputs in $out: record2025.csv, records.jsonl, report.json (every candidate file and"
 echo "why it was chosen, plugins used, data-quality flags). Try:"
