@@ -25,46 +25,22 @@ typedef struct bundle {
     int fd;          /* the file being added, -1 between files */
     struct archive *a;
     int closed, failed;
-    char *out;
-    size_t len, off, cap;
-    char tmp[4200];  /* S3: the local copy being added */
+    tp_outbuf out;
+    const char *request_id;
 } bundle;
 
 static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t n)
 {
     (void)a;
     bundle *b = ud;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256 * 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *m = realloc(b->out, cap);
-        if (!m)
-            return -1;
-        b->out = m;
-        b->cap = cap;
-    }
-    memcpy(b->out + b->len, buf, n);
-    b->len += n;
-    return (la_ssize_t)n;
+    return tp_outbuf_append(&b->out, buf, n) < 0 ? -1 : (la_ssize_t)n;
 }
 
 /* Open the next file of the bundle and write its header. */
 static int open_next(bundle *b)
 {
     bfile *f = &b->files[b->next++];
-    char local[4200];
-    const char *lp = tp_store_local_path(b->store, f->key, local, sizeof local);
-    if (lp)
-        b->fd = open(lp, O_RDONLY | O_CLOEXEC);
-    else {
-        const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(b->tmp, sizeof b->tmp, "%s/tillpipe-bundle-%d-%zu", tmpdir, (int)getpid(), b->next);
-        b->fd = tp_store_get_file(b->store, f->key, b->tmp, NULL) == TP_OK
-                    ? open(b->tmp, O_RDONLY | O_CLOEXEC)
-                    : -1;
-        unlink(b->tmp);
-    }
+    b->fd = tp_store_open_fd(b->store, f->key, b->request_id);
     struct stat st;
     if (b->fd < 0 || fstat(b->fd, &st) < 0)
         return -1;
@@ -83,7 +59,7 @@ static int open_next(bundle *b)
  * the end of the archive. */
 static int produce(bundle *b)
 {
-    while (b->len == 0 && !b->closed) {
+    while (tp_outbuf_empty(&b->out) && !b->closed) {
         if (b->fd < 0) {
             if (b->next == b->n) {
                 if (archive_write_close(b->a) != ARCHIVE_OK)
@@ -114,17 +90,13 @@ static ssize_t bundle_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     bundle *b = cls;
-    if (b->off == b->len) {
-        b->off = b->len = 0;
+    if (tp_outbuf_empty(&b->out)) {
         if (produce(b) < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (b->len == 0)
+        if (tp_outbuf_empty(&b->out))
             return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    size_t n = b->len - b->off < max ? b->len - b->off : max;
-    memcpy(buf, b->out + b->off, n);
-    b->off += n;
-    return (ssize_t)n;
+    return (ssize_t)tp_outbuf_drain(&b->out, buf, max);
 }
 
 static void bundle_free(void *cls)
@@ -135,7 +107,7 @@ static void bundle_free(void *cls)
     if (b->a)
         archive_write_free(b->a);
     free(b->files);
-    free(b->out);
+    tp_outbuf_free(&b->out);
     free(b);
 }
 
@@ -183,6 +155,7 @@ void tp_job_bundle(tp_req *req)
     b->n = (size_t)rows;
     b->fd = -1;
     b->store = tp_server_opts(req->srv)->store;
+    b->request_id = req->request_id; /* lives as long as the request */
     b->a = archive_write_new();
     if (!b->store || !b->a || archive_write_set_format_zip(b->a) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(b->a, 1) != ARCHIVE_OK ||

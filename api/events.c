@@ -19,26 +19,13 @@ typedef struct sse {
     tp_server *srv;
     tp_db *db;
     long long last; /* the last event id sent */
-    char *out;
-    size_t len, off, cap;
+    tp_outbuf out;
     time_t quiet_since;
 } sse;
 
 static int sse_append(sse *x, const char *p, size_t n)
 {
-    if (x->len + n > x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 16384;
-        while (cap < x->len + n)
-            cap *= 2;
-        char *m = realloc(x->out, cap);
-        if (!m)
-            return -1;
-        x->out = m;
-        x->cap = cap;
-    }
-    memcpy(x->out + x->len, p, n);
-    x->len += n;
-    return 0;
+    return tp_outbuf_append(&x->out, p, n);
 }
 
 /* Events after x->last, formatted; < 0 when the database is gone. */
@@ -79,13 +66,12 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     sse *x = cls;
-    while (x->off == x->len) {
-        x->off = x->len = 0;
+    while (tp_outbuf_empty(&x->out)) {
         if (tp_server_stopping(x->srv))
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (sse_fetch(x) < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (x->len > 0) {
+        if (!tp_outbuf_empty(&x->out)) {
             x->quiet_since = time(NULL);
             break;
         }
@@ -103,17 +89,14 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         while ((n = PQnotifies(x->db->conn)))
             PQfreemem(n);
     }
-    size_t n = x->len - x->off < max ? x->len - x->off : max;
-    memcpy(buf, x->out + x->off, n);
-    x->off += n;
-    return (ssize_t)n;
+    return (ssize_t)tp_outbuf_drain(&x->out, buf, max);
 }
 
 static void sse_free(void *cls)
 {
     sse *x = cls;
     tp_db_close(x->db);
-    free(x->out);
+    tp_outbuf_free(&x->out);
     free(x);
 }
 

@@ -25,38 +25,21 @@ typedef struct export_ctx {
     tp_db *db;
     int jsonl, done, failed;
     struct archive *gz; /* NULL: plain */
-    char *out;          /* bytes ready for the client */
-    size_t len, off, cap;
+    tp_outbuf out;      /* bytes ready for the client */
 } export_ctx;
-
-static int out_append(export_ctx *x, const char *p, size_t n)
-{
-    if (x->len + n > x->cap) {
-        size_t cap = x->cap ? x->cap : CHUNK * 2;
-        while (cap < x->len + n)
-            cap *= 2;
-        char *m = realloc(x->out, cap);
-        if (!m)
-            return -1;
-        x->out = m;
-        x->cap = cap;
-    }
-    memcpy(x->out + x->len, p, n);
-    x->len += n;
-    return 0;
-}
 
 static la_ssize_t gz_write(struct archive *a, void *ud, const void *buf, size_t n)
 {
     (void)a;
-    return out_append(ud, buf, n) < 0 ? -1 : (la_ssize_t)n;
+    export_ctx *x = ud;
+    return tp_outbuf_append(&x->out, buf, n) < 0 ? -1 : (la_ssize_t)n;
 }
 
 /* Text for the client: through gzip when asked. */
 static int emit(export_ctx *x, const char *p, size_t n)
 {
     if (!x->gz)
-        return out_append(x, p, n);
+        return tp_outbuf_append(&x->out, p, n);
     return archive_write_data(x->gz, p, n) == (la_ssize_t)n ? 0 : -1;
 }
 
@@ -80,8 +63,8 @@ static void csv_field(char *buf, size_t *bl, const char *v, size_t n)
 static int refill(export_ctx *x)
 {
     PGconn *c = x->db->conn;
-    size_t start = x->len;
-    while (!x->done && x->len - start < CHUNK) {
+    size_t start = x->out.len;
+    while (!x->done && x->out.len - start < CHUNK) {
         PGresult *r = PQgetResult(c);
         if (!r) {
             x->done = 1;
@@ -128,17 +111,13 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     export_ctx *x = cls;
-    if (x->off == x->len) {
-        x->off = x->len = 0;
+    if (tp_outbuf_empty(&x->out)) {
         if (!x->done && refill(x) < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (x->len == 0 && x->done)
+        if (tp_outbuf_empty(&x->out))
             return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    size_t n = x->len - x->off < max ? x->len - x->off : max;
-    memcpy(buf, x->out + x->off, n);
-    x->off += n;
-    return (ssize_t)n;
+    return (ssize_t)tp_outbuf_drain(&x->out, buf, max);
 }
 
 static void export_free(void *cls)
@@ -158,7 +137,7 @@ static void export_free(void *cls)
     if (x->gz)
         archive_write_free(x->gz);
     tp_server_release_db(x->srv, x->db);
-    free(x->out);
+    tp_outbuf_free(&x->out);
     free(x);
 }
 

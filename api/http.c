@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -67,6 +68,61 @@ void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
         *out = p;
         *cap = ncap;
     }
+}
+
+int tp_outbuf_append(tp_outbuf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *m = realloc(b->data, cap);
+        if (!m)
+            return -1;
+        b->data = m;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int tp_outbuf_empty(const tp_outbuf *b)
+{
+    return b->off == b->len;
+}
+
+size_t tp_outbuf_drain(tp_outbuf *b, char *buf, size_t max)
+{
+    size_t n = b->len - b->off < max ? b->len - b->off : max;
+    memcpy(buf, b->data + b->off, n);
+    b->off += n;
+    if (b->off == b->len)
+        b->off = b->len = 0;
+    return n;
+}
+
+void tp_outbuf_free(tp_outbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+int tp_store_open_fd(tp_store *st, const char *key, const char *tag)
+{
+    if (!st)
+        return -1;
+    char local[4200];
+    const char *lp = tp_store_local_path(st, key, local, sizeof local);
+    if (lp)
+        return open(lp, O_RDONLY | O_CLOEXEC);
+    static unsigned seq;
+    const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(local, sizeof local, "%s/tillpipe-get-%s-%u", tmpdir, tag,
+             __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    int fd = tp_store_get_file(st, key, local, NULL) == TP_OK ? open(local, O_RDONLY | O_CLOEXEC) : -1;
+    unlink(local); /* the descriptor keeps it while it is read */
+    return fd;
 }
 
 /* ------------------------------------------------------------ pool */

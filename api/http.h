@@ -100,6 +100,23 @@ int tp_token_verify(const char *secret, const char *token, char subject[64], tp_
                     const char **why);
 int tp_password_verify(const char *hash, const char *password);
 
+/* The pending bytes of a streamed response: handlers append, the
+ * libmicrohttpd read callback drains. */
+typedef struct tp_outbuf {
+    char *data;
+    size_t len, off, cap;
+} tp_outbuf;
+
+int tp_outbuf_append(tp_outbuf *b, const void *p, size_t n); /* 0 or -1 (memory) */
+int tp_outbuf_empty(const tp_outbuf *b); /* 1 when drained (and reset for refilling) */
+size_t tp_outbuf_drain(tp_outbuf *b, char *buf, size_t max);
+void tp_outbuf_free(tp_outbuf *b);
+
+/* An open descriptor on a stored object: the object itself for an fs store,
+ * else a temporary copy already unlinked (never the whole file in memory).
+ * -1 when it cannot be read. */
+int tp_store_open_fd(tp_store *st, const char *key, const char *tag);
+
 /* Grow-able string helper for text bodies. */
 void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

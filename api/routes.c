@@ -36,6 +36,37 @@ static void reply_sql_json(tp_req *req, const char *sql, int n, const char *cons
     PQclear(r);
 }
 
+/* Run a query whose one value is a JSON object and parse it; NULL after
+ * replying when the query or the parse fails. */
+static json_t *query_json(tp_req *req, const char *sql, int n, const char *const *p)
+{
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return NULL;
+    }
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (!o)
+        tp_reply_problem(req, 500, "internal", "could not read the answer");
+    return o;
+}
+
+/* An opaque cursor: base64url of `raw`, as a JSON string. */
+static json_t *cursor_json(const char *raw)
+{
+    size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *enc = malloc(need);
+    if (!enc)
+        return json_null();
+    sodium_bin2base64(enc, need, (const unsigned char *)raw, strlen(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    json_t *j = json_string(enc);
+    free(enc);
+    return j;
+}
+
 static int valid_code(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -81,15 +112,7 @@ static int ok_limit(const char *s)
     return *s && !*end && v >= 1 && v <= 500;
 }
 
-/* Opaque keyset cursors: base64url of "j:<id>". */
-static void cursor_encode(long long id, char out[64])
-{
-    char raw[32];
-    int n = snprintf(raw, sizeof raw, "j:%lld", id);
-    sodium_bin2base64(out, 64, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
+/* Job list cursors: base64url of "j:<id>". */
 static int cursor_decode(const char *s, long long *id)
 {
     unsigned char raw[32];
@@ -232,9 +255,8 @@ static void jobs_list(tp_req *req)
     char safter[32];
     snprintf(safter, sizeof safter, "%lld", after);
     const char *p[] = {branch, pos, status, from, to, after ? safter : NULL, limit ? limit : "50"};
-    tp_error err = {0};
-    PGresult *r = tp_db_query(
-        req->db,
+    json_t *o = query_json(
+        req,
         "WITH f AS (SELECT * FROM jobs j WHERE ($1::text IS NULL OR branch = $1)"
         " AND ($2::int IS NULL OR pos = $2) AND ($3::job_status IS NULL OR status = $3)"
         " AND ($4::date IS NULL OR business_date >= $4) AND ($5::date IS NULL OR business_date <= $5)),"
@@ -245,22 +267,15 @@ static void jobs_list(tp_req *req)
         " (SELECT * FROM page ORDER BY id DESC LIMIT $7::int) j), '[]'),"
         " 'more', (SELECT count(*) FROM page) > $7::int,"
         " 'last', (SELECT min(id) FROM (SELECT id FROM page ORDER BY id DESC LIMIT $7::int) x))::text",
-        7, p, &err);
-    if (!r) {
-        tp_reply_db_error(req, &err);
+        7, p);
+    if (!o)
         return;
-    }
-    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!o) {
-        tp_reply_problem(req, 500, "internal", "could not read the list");
-        return;
-    }
     json_t *next = json_null();
     if (json_is_true(json_object_get(o, "more"))) {
-        char c[64];
-        cursor_encode((long long)json_integer_value(json_object_get(o, "last")), c);
-        next = json_string(c);
+        char raw[32];
+        snprintf(raw, sizeof raw, "j:%lld", (long long)json_integer_value(json_object_get(o, "last")));
+        json_decref(next);
+        next = cursor_json(raw);
     }
     json_object_del(o, "more");
     json_object_del(o, "last");
@@ -904,20 +919,7 @@ static void file_download(tp_req *req)
     for (char *c = name; *c; c++) /* a safe file name for the header */
         if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
             *c = '_';
-    tp_store *st = tp_server_opts(req->srv)->store;
-    char local[4200];
-    int fd = -1;
-    const char *lp = st ? tp_store_local_path(st, key, local, sizeof local) : NULL;
-    if (lp)
-        fd = open(lp, O_RDONLY | O_CLOEXEC);
-    else if (st) {
-        const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(local, sizeof local, "%s/tillpipe-dl-%s", tmpdir, req->request_id);
-        if (tp_store_get_file(st, key, local, &err) == TP_OK) {
-            fd = open(local, O_RDONLY | O_CLOEXEC);
-            unlink(local); /* the open descriptor keeps it until sent */
-        }
-    }
+    int fd = tp_store_open_fd(tp_server_opts(req->srv)->store, key, req->request_id);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
         if (fd >= 0)
@@ -986,9 +988,8 @@ static void records_list(tp_req *req)
     json_decref(cj);
     const char *p[] = {start, end, branch, pos, item, ck[0], ck[1], ck[2], ck[3], ck[4],
                        limit ? limit : "100"};
-    tp_error err = {0};
-    PGresult *r = tp_db_query(
-        req->db,
+    json_t *o = query_json(
+        req,
         "WITH f AS (SELECT * FROM records WHERE business_date BETWEEN $1::date AND $2::date"
         " AND ($3::text IS NULL OR branch = $3) AND ($4::int IS NULL OR pos = $4)"
         " AND ($5::text IS NULL OR item_code = $5)),"
@@ -1003,31 +1004,19 @@ static void records_list(tp_req *req)
         " 'last', CASE WHEN (SELECT count(*) FROM page) > $11::int THEN (SELECT json_build_array("
         " business_date, branch, pos, source_file, source_line) FROM shown ORDER BY business_date"
         " DESC, branch DESC, pos DESC, source_file DESC, source_line DESC LIMIT 1) END)::text",
-        11, p, &err);
+        11, p);
     for (int i = 0; i < 5; i++)
         free(ck[i]);
-    if (!r) {
-        tp_reply_db_error(req, &err);
+    if (!o)
         return;
-    }
-    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!o) {
-        tp_reply_problem(req, 500, "internal", "could not read the records");
-        return;
-    }
     json_t *last = json_object_get(o, "last");
     json_t *next = json_null();
     if (json_is_array(last)) {
         char *raw = json_dumps(last, JSON_COMPACT);
-        size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        char *enc = malloc(need);
-        if (enc) {
-            sodium_bin2base64(enc, need, (const unsigned char *)raw, strlen(raw),
-                              sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-            next = json_string(enc);
+        if (raw) {
+            json_decref(next);
+            next = cursor_json(raw);
         }
-        free(enc);
         free(raw);
     }
     json_object_del(o, "last");
