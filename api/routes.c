@@ -255,14 +255,17 @@ static void jobs_list(tp_req *req)
     char safter[32];
     snprintf(safter, sizeof safter, "%lld", after);
     const char *p[] = {branch, pos, status, from, to, after ? safter : NULL, limit ? limit : "50"};
+    /* (the filters twice, not a CTE used twice: that would materialise
+     * every matching job before the page is cut) */
+#define JOB_FILTERS                                                                                \
+    "($1::text IS NULL OR branch = $1) AND ($2::int IS NULL OR pos = $2)"                          \
+    " AND ($3::job_status IS NULL OR status = $3) AND ($4::date IS NULL OR business_date >= $4)"  \
+    " AND ($5::date IS NULL OR business_date <= $5)"
     json_t *o = query_json(
         req,
-        "WITH f AS (SELECT * FROM jobs j WHERE ($1::text IS NULL OR branch = $1)"
-        " AND ($2::int IS NULL OR pos = $2) AND ($3::job_status IS NULL OR status = $3)"
-        " AND ($4::date IS NULL OR business_date >= $4) AND ($5::date IS NULL OR business_date <= $5)),"
-        " page AS (SELECT * FROM f j WHERE ($6::bigint IS NULL OR id < $6) ORDER BY id DESC"
-        " LIMIT $7::int + 1)"
-        " SELECT json_build_object('total', (SELECT count(*) FROM f),"
+        "WITH page AS (SELECT * FROM jobs WHERE " JOB_FILTERS
+        " AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $7::int + 1)"
+        " SELECT json_build_object('total', (SELECT count(*) FROM jobs WHERE " JOB_FILTERS "),"
         " 'items', coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
         " (SELECT * FROM page ORDER BY id DESC LIMIT $7::int) j), '[]'),"
         " 'more', (SELECT count(*) FROM page) > $7::int,"
@@ -988,17 +991,18 @@ static void records_list(tp_req *req)
     json_decref(cj);
     const char *p[] = {start, end, branch, pos, item, ck[0], ck[1], ck[2], ck[3], ck[4],
                        limit ? limit : "100"};
+#define REC_FILTERS                                                                                \
+    "business_date BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR branch = $3)"           \
+    " AND ($4::int IS NULL OR pos = $4) AND ($5::text IS NULL OR item_code = $5)"
     json_t *o = query_json(
         req,
-        "WITH f AS (SELECT * FROM records WHERE business_date BETWEEN $1::date AND $2::date"
-        " AND ($3::text IS NULL OR branch = $3) AND ($4::int IS NULL OR pos = $4)"
-        " AND ($5::text IS NULL OR item_code = $5)),"
-        " page AS (SELECT * FROM f WHERE $6::date IS NULL OR (business_date, branch, pos,"
-        " source_file, source_line) > ($6::date, $7::text, $8::int, $9::text, $10::bigint)"
+        "WITH page AS (SELECT * FROM records WHERE " REC_FILTERS
+        " AND ($6::date IS NULL OR (business_date, branch, pos, source_file, source_line) >"
+        " ($6::date, $7::text, $8::int, $9::text, $10::bigint))"
         " ORDER BY business_date, branch, pos, source_file, source_line LIMIT $11::int + 1),"
         " shown AS (SELECT * FROM page ORDER BY business_date, branch, pos, source_file,"
         " source_line LIMIT $11::int)"
-        " SELECT json_build_object('total', (SELECT count(*) FROM f),"
+        " SELECT json_build_object('total', (SELECT count(*) FROM records WHERE " REC_FILTERS "),"
         " 'items', coalesce((SELECT json_agg(row_to_json(s) ORDER BY s.business_date, s.branch,"
         " s.pos, s.source_file, s.source_line) FROM shown s), '[]'),"
         " 'last', CASE WHEN (SELECT count(*) FROM page) > $11::int THEN (SELECT json_build_array("
