@@ -67,6 +67,42 @@ static json_t *cursor_json(const char *raw)
     return j;
 }
 
+#define EXACT_TOTAL_MAX 1000
+
+/* The total of a list: exact up to EXACT_TOTAL_MAX rows (a capped count),
+ * beyond that the planner's estimate (EXPLAIN with the same parameters), so a
+ * page of a huge table does not pay for counting it.  Sets "total" and
+ * "total_exact" in `o`; < 0 after replying on a database error. */
+static int set_total(tp_req *req, json_t *o, const char *from_where, int n, const char *const *p)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) x", from_where,
+             EXACT_TOTAL_MAX + 1);
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return -1;
+    }
+    long long total = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    int exact = total <= EXACT_TOTAL_MAX;
+    if (!exact) {
+        snprintf(sql, sizeof sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", from_where);
+        r = tp_db_query(req->db, sql, n, p, &err);
+        json_t *plan = r ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+        PQclear(r);
+        json_t *rows = json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows");
+        long long est = json_is_number(rows) ? (long long)json_number_value(rows) : 0;
+        if (est > total)
+            total = est;
+        json_decref(plan);
+    }
+    json_object_set_new(o, "total", json_integer((json_int_t)total));
+    json_object_set_new(o, "total_exact", json_boolean(exact));
+    return 0;
+}
+
 static int valid_code(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -265,7 +301,7 @@ static void jobs_list(tp_req *req)
         req,
         "WITH page AS (SELECT * FROM jobs WHERE " JOB_FILTERS
         " AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $7::int + 1)"
-        " SELECT json_build_object('total', (SELECT count(*) FROM jobs WHERE " JOB_FILTERS "),"
+        " SELECT json_build_object("
         " 'items', coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
         " (SELECT * FROM page ORDER BY id DESC LIMIT $7::int) j), '[]'),"
         " 'more', (SELECT count(*) FROM page) > $7::int,"
@@ -273,6 +309,10 @@ static void jobs_list(tp_req *req)
         7, p);
     if (!o)
         return;
+    if (set_total(req, o, "jobs WHERE " JOB_FILTERS, 5, p) < 0) {
+        json_decref(o);
+        return;
+    }
     json_t *next = json_null();
     if (json_is_true(json_object_get(o, "more"))) {
         char raw[32];
@@ -1002,7 +1042,7 @@ static void records_list(tp_req *req)
         " ORDER BY business_date, branch, pos, source_file, source_line LIMIT $11::int + 1),"
         " shown AS (SELECT * FROM page ORDER BY business_date, branch, pos, source_file,"
         " source_line LIMIT $11::int)"
-        " SELECT json_build_object('total', (SELECT count(*) FROM records WHERE " REC_FILTERS "),"
+        " SELECT json_build_object("
         " 'items', coalesce((SELECT json_agg(row_to_json(s) ORDER BY s.business_date, s.branch,"
         " s.pos, s.source_file, s.source_line) FROM shown s), '[]'),"
         " 'last', CASE WHEN (SELECT count(*) FROM page) > $11::int THEN (SELECT json_build_array("
@@ -1013,6 +1053,10 @@ static void records_list(tp_req *req)
         free(ck[i]);
     if (!o)
         return;
+    if (set_total(req, o, "records WHERE " REC_FILTERS, 5, p) < 0) {
+        json_decref(o);
+        return;
+    }
     json_t *last = json_object_get(o, "last");
     json_t *next = json_null();
     if (json_is_array(last)) {

@@ -11,3 +11,9 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (actor, key)
 );
 CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
+
+-- Records are read by date range in (date, branch, terminal, file, line)
+-- order (the API's pages and exports); the load's DELETE of one
+-- terminal-day uses the same index.  It replaces records_key.
+DROP INDEX records_key;
+CREATE INDEX records_day_key ON records (business_date, branch, pos, source_file, source_line);

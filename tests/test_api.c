@@ -436,6 +436,19 @@ START_TEST(jobs_endpoints)
         resp_free(&r);
     }
     qeq("10", "SELECT count(*) FROM jobs");
+    r = call("GET", "/api/jobs?limit=1", t, NULL);
+    ck_assert(json_is_true(json_object_get(r.json, "total_exact")));
+    resp_free(&r);
+    /* past 1,000 rows the total is the planner's estimate, and says so */
+    free(qs("INSERT INTO jobs (branch, pos, business_date, status) SELECT 'BETA', 1,"
+            " date '2010-01-01' + i, 'succeeded' FROM generate_series(0, 2999) i; ANALYZE jobs"));
+    r = call("GET", "/api/jobs?limit=1&status=succeeded", t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert(json_is_false(json_object_get(r.json, "total_exact")));
+    json_int_t est = json_integer_value(json_object_get(r.json, "total"));
+    ck_assert_msg(est > 1000 && est < 6000, "estimate %lld for 3000", (long long)est);
+    resp_free(&r);
+    free(qs("DELETE FROM jobs WHERE branch = 'BETA' AND business_date < '2019-01-01'"));
     /* one job: detail; ids that are not ids */
     char jp[64];
     snprintf(jp, sizeof jp, "/api/jobs/%lld", (long long)id);
