@@ -304,6 +304,7 @@ void tp_audit(tp_req *req, const char *action, const char *target, json_t *detai
                    5, p, &err) < 0 && !req->srv->o.quiet)
         fprintf(stderr, "tillpipe serve: audit not recorded (request %s)\n", req->request_id);
     free(d);
+    json_decref(details);
 }
 
 /* ------------------------------------------------------------ routing */

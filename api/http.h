@@ -72,7 +72,8 @@ const char *tp_query(tp_req *req, const char *name);
 /* The JSON body as an object, or NULL after replying 400/413/415. */
 json_t *tp_body_object(tp_req *req);
 
-/* Record a mutating call in audit_log (actor = the token's subject). */
+/* Record a mutating call in audit_log (actor = the token's subject);
+ * `details` (may be NULL) is stolen. */
 void tp_audit(tp_req *req, const char *action, const char *target, json_t *details);
 
 /* A handler that answers with a stream keeps the request's database
