@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,13 @@ static void serve(const char *args)
     ck_abort_msg("the server did not start: %s", wlog(server_w));
 }
 
+/* SIGTERM: the server stops cleanly, exit 0 (under ASan also: no leaks). */
+static void stop_server(void)
+{
+    kill(workers[server_w].pid, SIGTERM);
+    expect_exit(server_w, 60, 0);
+}
+
 static void add_user(const char *name, const char *role)
 {
     ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
@@ -311,6 +319,7 @@ START_TEST(auth_and_tokens)
     ck_assert_ptr_null(strstr(log, "password-alice"));
     free(log);
     free(op), free(viewer), free(wrong), free(none), free(expired), free(badrole), free(good);
+    stop_server();
 }
 END_TEST
 
@@ -577,6 +586,7 @@ START_TEST(jobs_endpoints)
     }
     ck_assert_msg(limited, "30 logins in a burst were never limited");
     free(t);
+    stop_server();
 }
 END_TEST
 
@@ -749,6 +759,7 @@ START_TEST(serve_with_workers)
     exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS true");
     PQfinish(adm);
     free(t);
+    stop_server();
 }
 END_TEST
 
@@ -820,6 +831,7 @@ START_TEST(missing_data)
     check("POST", "/api/missing/run", t, "{\"dry_run\": \"yes\"}", 400, "invalid_body");
     qeq("0", "SELECT count(*) FROM jobs WHERE business_date = '2026-03-04'");
     free(t);
+    stop_server();
 }
 END_TEST
 
