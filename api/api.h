@@ -27,6 +27,7 @@ typedef struct tp_api_opts {
     int token_ttl;            /* seconds, default 3600 */
     int threads;              /* request threads (and database connections), default 4 */
     size_t max_body;          /* request body cap in bytes, default 1 MiB */
+    size_t max_upload;        /* uploaded file cap (test-parse), default 16 MiB */
     tp_store *store;          /* borrowed, for /readyz (may be NULL) */
     const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
     int rate_login;           /* login attempts per minute per client, 0 = no limit */

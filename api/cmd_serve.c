@@ -62,7 +62,8 @@ int tp__cmd_serve(int argc, char **argv)
         {"jwt-secret-file", required_argument, 0, 'j'}, {"max-body-kb", required_argument, 0, 'b'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"list-routes", no_argument, 0, 'L'},    {"rate-login", required_argument, 0, 'R'},
-        {"rate-queue", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
+        {"rate-queue", required_argument, 0, 'Q'}, {"max-upload-mb", required_argument, 0, 'U'},
+        {0, 0, 0, 0}};
     static const char usage[] =
         "usage: tillpipe serve [--listen HOST:PORT] [--no-workers] [options]\n"
         "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0 = any free one)\n"
@@ -71,6 +72,7 @@ int tp__cmd_serve(int argc, char **argv)
         "                       connection), default 4\n"
         "  --jwt-secret-file F  token secret (default $TILLPIPE_JWT_SECRET; 32+ characters)\n"
         "  --max-body-kb N      request body cap, default 1024\n"
+        "  --max-upload-mb N    uploaded report cap (test-parse), default 16\n"
         "  --rate-login N       logins per minute per client (429 beyond), default 20; 0 = off\n"
         "  --rate-queue N       queuing calls per minute per client, default 600; 0 = off\n"
         "  --no-workers         the API only; otherwise workers run in this process too:\n"
@@ -120,6 +122,13 @@ int tp__cmd_serve(int argc, char **argv)
                 a.rate_login = (int)v;
             else
                 a.rate_queue = (int)v;
+            break;
+        case 'U':
+            if (tp__parse_long(optarg, 1, 4096, &v) < 0) {
+                tp__die_msg("serve", "--max-upload-mb wants 1-4096");
+                return TP_EXIT_USAGE;
+            }
+            a.max_upload = (size_t)v << 20;
             break;
         case 't':
         case 'c':

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -309,12 +310,25 @@ void tp_audit(tp_req *req, const char *action, const char *target, json_t *detai
 
 /* ------------------------------------------------------------ routing */
 
-/* Match `path` against `pattern`; {id} takes 1-18 digits. */
-static int match(const char *pattern, const char *path, long long ids[2])
+/* Match `path` against `pattern`; {id} takes 1-18 digits, {code} a branch
+ * code (1-32 letters, digits or '-'). */
+static int match(const char *pattern, const char *path, long long ids[2], char code[33])
 {
     int nid = 0;
     const char *p = pattern, *q = path;
     while (*p && *q) {
+        if (strncmp(p, "{code}", 6) == 0) {
+            size_t n = 0;
+            while ((isalnum((unsigned char)q[n]) || q[n] == '-') && n < 33)
+                n++;
+            if (n == 0 || n > 32 || (q[n] && q[n] != '/'))
+                return 0;
+            memcpy(code, q, n);
+            code[n] = '\0';
+            q += n;
+            p += 6;
+            continue;
+        }
         if (strncmp(p, "{id}", 4) == 0) {
             const char *start = q;
             long long v = 0;
@@ -456,7 +470,7 @@ static void dispatch(tp_req *req)
     int path_matched = 0;
     for (int i = 0; i < tp_nroutes; i++) {
         long long ids[2] = {0, 0};
-        if (!match(tp_routes[i].pattern, req->path, ids))
+        if (!match(tp_routes[i].pattern, req->path, ids, req->code))
             continue;
         path_matched = 1;
         if (strcmp(tp_routes[i].method, req->method) != 0)
@@ -471,6 +485,61 @@ static void dispatch(tp_req *req)
                          req->path);
     else
         tp_reply_problem(req, 404, "not_found", "no such resource");
+}
+
+/* ------------------------------------------------------------ uploads */
+
+static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    tp_req *req = cls;
+    if (strcmp(key, "type") == 0) {
+        size_t have = strlen(req->upload_type);
+        if (have + size < sizeof req->upload_type) {
+            memcpy(req->upload_type + have, data, size);
+            req->upload_type[have + size] = '\0';
+        }
+        return MHD_YES;
+    }
+    if (strcmp(key, "file") != 0 || req->upload_bad)
+        return MHD_YES;
+    if (off == 0 && filename)
+        snprintf(req->upload_name, sizeof req->upload_name, "%s", filename);
+    if (!req->upload) {
+        const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(req->upload_path, sizeof req->upload_path, "%s/tillpipe-upload-XXXXXX", tmpdir);
+        int fd = mkstemp(req->upload_path);
+        if (fd < 0 || !(req->upload = fdopen(fd, "w+b"))) {
+            if (fd >= 0)
+                close(fd);
+            req->upload_path[0] = '\0';
+            req->upload_bad = 3;
+            return MHD_YES;
+        }
+    }
+    if (req->upload_size + size > req->srv->o.max_upload) {
+        req->upload_bad = 1;
+        return MHD_YES;
+    }
+    if (size && fwrite(data, 1, size, req->upload) != size)
+        req->upload_bad = 3;
+    req->upload_size += size;
+    return MHD_YES;
+}
+
+/* The route a request will reach, known from its first call. */
+static const tp_route *route_of(const char *method, const char *url)
+{
+    char code[33];
+    for (int i = 0; i < tp_nroutes; i++) {
+        long long ids[2];
+        if (strcmp(tp_routes[i].method, method) == 0 && match(tp_routes[i].pattern, url, ids, code))
+            return &tp_routes[i];
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------ MHD glue */
@@ -492,6 +561,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         randombytes_buf(rnd, sizeof rnd);
         sodium_bin2hex(req->request_id, sizeof req->request_id, rnd, sizeof rnd);
         *con_cls = req;
+        const tp_route *rt = route_of(method, url);
+        if (rt && rt->upload) {
+            const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_CONTENT_TYPE);
+            if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
+                req->pp = MHD_create_post_processor(conn, 65536, on_form, req);
+            if (!req->pp)
+                req->upload_bad = 2;
+        }
+        return MHD_YES;
+    }
+    if (*upload_size > 0 && (req->pp || req->upload_bad == 2)) { /* an upload: to a file */
+        if (req->pp && MHD_post_process(req->pp, upload, *upload_size) != MHD_YES && !req->upload_bad)
+            req->upload_bad = 2;
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size > 0) { /* body, in pieces: keep up to the cap, then only note it */
@@ -530,6 +614,12 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     tp_req *req = *con_cls;
     if (!req)
         return;
+    if (req->pp)
+        MHD_destroy_post_processor(req->pp);
+    if (req->upload)
+        fclose(req->upload);
+    if (req->upload_path[0])
+        unlink(req->upload_path);
     if (req->resp)
         MHD_destroy_response(req->resp);
     free(req->body);
@@ -570,6 +660,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
         s->o.token_ttl = 3600;
     if (s->o.max_body == 0)
         s->o.max_body = 1u << 20;
+    if (s->o.max_upload == 0)
+        s->o.max_upload = 16u << 20;
     if (!s->o.listen_host)
         s->o.listen_host = "127.0.0.1";
     s->npool = s->nfree = s->o.threads;

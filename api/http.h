@@ -29,6 +29,15 @@ typedef struct tp_req {
     size_t body_len;
     int body_too_large;
     long long ids[2];     /* the {id} segments, in order */
+    char code[33];        /* the {code} segment (a branch code) */
+    /* a multipart upload (routes with `upload`): its file, spooled to disk */
+    struct MHD_PostProcessor *pp;
+    char upload_path[256];/* "" when none */
+    FILE *upload;
+    char upload_name[256];/* the file's name as sent */
+    char upload_type[16]; /* the "type" form field */
+    uint64_t upload_size;
+    int upload_bad;       /* 1: over the cap; 2: not multipart; 3: write error */
     int route;            /* index into the route table, -1 = none */
     char request_id[33];
     char subject[64];     /* the token's user, "" before auth */
@@ -49,6 +58,7 @@ typedef struct tp_route {
     const char *name;    /* metrics label */
     int no_db;           /* the handler needs no pooled connection (req->db NULL) */
     int limit;           /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
+    int upload;          /* the body is a multipart/form-data upload, spooled to a file */
 } tp_route;
 
 enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };

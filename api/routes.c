@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "http.h"
+#include "parse.h"
 #include "queue.h"
 #include "reports.h"
 #include "schema.h"
@@ -846,6 +848,118 @@ static void branches_upsert(tp_req *req)
     tp_config_destroy(cfg);
 }
 
+/* ------------------------------------------------------------ test-parse */
+
+#define PREVIEW_ROWS 20
+#define PREVIEW_PROBLEMS 50
+
+typedef struct preview {
+    const tp_schema *schema;
+    json_t *rows, *problems;
+} preview;
+
+static int preview_row(void *ud, uint64_t line, const tp_field *f, size_t n)
+{
+    preview *pv = ud;
+    if (json_array_size(pv->rows) >= PREVIEW_ROWS)
+        return 0;
+    json_t *fields = json_object();
+    for (size_t i = 0; i < n && i < pv->schema->nfields; i++)
+        json_object_set_new(fields, pv->schema->field_names[i], json_stringn(f[i].ptr, f[i].len));
+    json_array_append_new(pv->rows, json_pack("{s:I, s:o}", "line", (json_int_t)line, "fields", fields));
+    return 0;
+}
+
+static void preview_problem(void *ud, uint64_t line, int severity, const char *reason)
+{
+    preview *pv = ud;
+    if (json_array_size(pv->problems) < PREVIEW_PROBLEMS)
+        json_array_append_new(pv->problems,
+                              json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line, "severity",
+                                        severity == TP_PROBLEM_ERROR ? "error" : "warning",
+                                        "reason", reason));
+}
+
+/* One uploaded report file through the plugin the branch would use, as it
+ * would run in a job: a preview of the rows and the problems.  Nothing is
+ * stored. */
+static void test_parse(tp_req *req)
+{
+    if (req->upload_bad == 1) {
+        tp_reply_problem(req, 413, "body_too_large", "the file is over %zu bytes",
+                         tp_server_opts(req->srv)->max_upload);
+        return;
+    }
+    if (req->upload_bad == 2 || (!req->upload && !req->upload_bad)) {
+        tp_reply_problem(req, 400, "invalid_body",
+                         "send multipart/form-data with the report in a field named \"file\""
+                         " (and optionally \"type\")");
+        return;
+    }
+    if (req->upload_bad || fflush(req->upload) != 0) {
+        tp_reply_problem(req, 503, "upload_failed", "the upload could not be kept for parsing");
+        return;
+    }
+    const char *p[] = {req->code};
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db,
+                              "SELECT json_build_object('branches', json_build_array(json_build_object("
+                              "'code', code, 'name', name, 'active', active, 'terminals', terminals,"
+                              " 'pos', pos, 'parsers', parsers, 'report_server', report_server)))::text"
+                              " FROM branches WHERE code = $1",
+                              1, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    tp_config *cfg = PQntuples(r) == 1 ? tp_config_parse(PQgetvalue(r, 0, 0), "branches", &err) : NULL;
+    PQclear(r);
+    if (!cfg) {
+        tp_reply_problem(req, 404, "not_found", "no branch %s", req->code);
+        return;
+    }
+    tp_report_name rn;
+    int named = tp_report_name_parse(req->upload_name, &rn, NULL) == 0;
+    const char *type = req->upload_type[0] ? req->upload_type : named ? tp_schema_of(rn.type)->name : NULL;
+    int t = type ? tp_schema_find(type) : -1;
+    if (t < 0) {
+        tp_config_destroy(cfg);
+        tp_reply_problem(req, 400, "invalid_body",
+                         "the report type: a \"type\" field (%s) or a report file name",
+                         tp_schema_names());
+        return;
+    }
+    const tp_branch_cfg *bc = tp_config_at(cfg, 0);
+    const tp_registry *reg = tp_server_opts(req->srv)->plugins;
+    char why[160];
+    const tp_plugin *pl = reg ? tp_registry_resolve(reg, type, bc->code, tp_branch_plugin(bc, type),
+                                                    why, sizeof why, &err)
+                              : NULL;
+    if (!pl) {
+        tp_config_destroy(cfg);
+        tp_reply_problem(req, 422, "unknown_plugin", "no plugin parses %s for %s", type, bc->code);
+        return;
+    }
+    preview pv = {tp_schema_of(t), json_array(), json_array()};
+    tp_parse_sink sink = {preview_row, preview_problem, &pv};
+    tp_branch_type bt = {bc, type};
+    tp_parse_options po = {tp_branch_type_option, &bt};
+    tp_parse_stats st = {0};
+    rewind(req->upload);
+    int rc = tp_parse_stream(pl, (tp_report_type)t, req->upload,
+                             req->upload_name[0] ? req->upload_name : "upload", &po, &sink, &st, &err);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:o, s:o}",
+                          "file", req->upload_name, "type", type, "branch", bc->code, "plugin",
+                          "name", pl->desc->name, "version", pl->desc->version, "sha256",
+                          pl->sha256, "why", why, "bytes", (json_int_t)st.bytes, "rows",
+                          (json_int_t)st.rows, "rejected", (json_int_t)st.rejected, "warnings",
+                          (json_int_t)st.warnings, "preview", pv.rows, "problems", pv.problems);
+    if (o)
+        json_object_set_new(o, "error", rc < 0 ? json_string(err.msg) : json_null());
+    tp_config_destroy(cfg);
+    tp_reply_json(req, 200, o);
+}
+
 /* ------------------------------------------------------------ plugins */
 
 static json_t *strv(const char *const *v)
@@ -1079,26 +1193,27 @@ void tp_job_bundle(tp_req *req);     /* bundle.c */
 /* ------------------------------------------------------------ the table */
 
 const tp_route tp_routes[] = {
-    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1, 0},
-    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1, 0},
-    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0, 0},
-    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0, TP_LIMIT_LOGIN},
-    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE},
-    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0, 0},
-    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0},
-    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE},
-    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0},
-    {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp_job_bundle, "job_bundle", 0, 0},
-    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0},
-    {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0},
-    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0},
-    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE},
-    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0},
-    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0},
-    {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0},
-    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0},
-    {"GET", "/api/records", TP_ROLE_VIEWER, records_list, "records_list", 0, 0},
-    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0},
-    {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0},
+    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1, 0, 0},
+    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1, 0, 0},
+    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0, 0, 0},
+    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0, TP_LIMIT_LOGIN, 0},
+    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE, 0},
+    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0, 0, 0},
+    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0, 0},
+    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE, 0},
+    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0, 0},
+    {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp_job_bundle, "job_bundle", 0, 0, 0},
+    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0, 0},
+    {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0, 0},
+    {"POST", "/api/branches/{code}/test-parse", TP_ROLE_OPERATOR, test_parse, "test_parse", 0, 0, 1},
+    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0, 0},
+    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE, 0},
+    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0, 0},
+    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0, 0},
+    {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0, 0},
+    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0, 0},
+    {"GET", "/api/records", TP_ROLE_VIEWER, records_list, "records_list", 0, 0, 0},
+    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0, 0},
+    {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

@@ -835,6 +835,117 @@ START_TEST(missing_data)
 }
 END_TEST
 
+/* A multipart upload of `file` (and `type` when given). */
+static resp upload(const char *path, const char *token, const char *file, const char *type)
+{
+    resp r = {0};
+    CURL *h = curl_easy_init();
+    char full[2048], auth[4200];
+    snprintf(full, sizeof full, "%s%s", base, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    struct curl_slist *hd = curl_slist_append(NULL, auth);
+    curl_mime *m = curl_mime_init(h);
+    if (file) {
+        curl_mimepart *part = curl_mime_addpart(m);
+        curl_mime_name(part, "file");
+        curl_mime_filedata(part, file);
+    }
+    if (type) {
+        curl_mimepart *part = curl_mime_addpart(m);
+        curl_mime_name(part, "type");
+        curl_mime_data(part, type, CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, full);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, m);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    CURLcode cc = curl_easy_perform(h);
+    ck_assert_msg(cc == CURLE_OK || cc == CURLE_SEND_ERROR, "upload: %s", curl_easy_strerror(cc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    char *t = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
+    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
+    curl_mime_free(m);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    if (r.body)
+        r.json = json_loads(r.body, 0, NULL);
+    return r;
+}
+
+/* test-parse: the real plugin path on an uploaded file, nothing stored. */
+START_TEST(test_parse_uploads)
+{
+    case_begin("api_tparse");
+    add_user("tess", "operator");
+    add_user("vic", "viewer");
+    serve("--no-workers --max-upload-mb 1");
+    char *t = login("tess"), *v = login("vic");
+    char f[700];
+    snprintf(f, sizeof f, "%s/a_BMC_1_rd5000_2026-02-09_20-00_.csv", TP_TEST_SAMPLES_DIR);
+    long long files_before = qi("SELECT count(*) FROM files");
+    resp r = upload("/api/branches/BMC/test-parse", t, f, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")), "rd5000");
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "type")), "rd5000");
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "rows")), 20);
+    ck_assert_int_eq(json_array_size(json_object_get(r.json, "preview")), 20);
+    json_t *first = json_object_get(json_array_get(json_object_get(r.json, "preview"), 0), "fields");
+    ck_assert_ptr_nonnull(json_object_get(first, "ITEM_CODE") ? first : NULL);
+    resp_free(&r);
+    /* the newer POS's product master goes through its override plugin */
+    snprintf(f, sizeof f, "%s/a_BETA_1_rd5500_2026-02-09_20-00_.csv", TP_TEST_SAMPLES_DIR);
+    r = upload("/api/branches/BETA/test-parse", t, f, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")), "newpos");
+    resp_free(&r);
+    /* a file with another name: the type from the form */
+    char *odd = tu_write(tmp, "upload.csv", "DEP_CODE,DEP_DESC\n01,FOOD\n02,\"BAR\n");
+    r = upload("/api/branches/BMC/test-parse", t, odd, "rd1800");
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "rows")), 1);
+    ck_assert(json_array_size(json_object_get(r.json, "problems")) > 0 ||
+              json_is_string(json_object_get(r.json, "error")));
+    resp_free(&r);
+    /* bad uploads */
+    r = upload("/api/branches/BMC/test-parse", t, odd, NULL); /* no type, no report name */
+    expect(&r, 400, "invalid_body");
+    resp_free(&r);
+    r = upload("/api/branches/BMC/test-parse", t, odd, "rd9999");
+    expect(&r, 400, "invalid_body");
+    resp_free(&r);
+    r = upload("/api/branches/BMC/test-parse", t, NULL, "rd1800"); /* no file */
+    expect(&r, 400, "invalid_body");
+    resp_free(&r);
+    r = upload("/api/branches/NOPE/test-parse", t, odd, "rd1800");
+    expect(&r, 404, "not_found");
+    resp_free(&r);
+    r = upload("/api/branches/..%2f..%2fetc/test-parse", t, odd, "rd1800");
+    expect(&r, 404, "not_found");
+    resp_free(&r);
+    r = upload("/api/branches/BMC/test-parse", v, odd, "rd1800");
+    expect(&r, 403, "forbidden");
+    resp_free(&r);
+    check("POST", "/api/branches/BMC/test-parse", t, "{\"file\": \"x\"}", 400, "invalid_body");
+    char big[800];
+    snprintf(big, sizeof big, "%s/big.csv", tmp);
+    free(ok("head -c 2000000 /dev/zero | tr '\\0' 'x' > %s", big));
+    r = upload("/api/branches/BMC/test-parse", t, big, "rd1800");
+    expect(&r, 413, "body_too_large");
+    resp_free(&r);
+    /* nothing stored, no upload left behind */
+    ck_assert_int_eq(qi("SELECT count(*) FROM files"), files_before);
+    char *left = ok("ls ${TMPDIR:-/tmp} | grep -c tillpipe-upload- || true");
+    ck_assert_int_eq(atoi(left), 0);
+    free(left);
+    free(odd);
+    free(t);
+    free(v);
+    stop_server();
+}
+END_TEST
+
 /* Every served route is in docs/openapi.yaml, and every path there is served. */
 START_TEST(routes_match_openapi)
 {
@@ -897,6 +1008,7 @@ static Suite *suite(void)
     pc_add(s, "api_jobs", jobs_endpoints);
     pc_add(s, "api_workers", serve_with_workers);
     pc_add(s, "api_missing", missing_data);
+    pc_add(s, "api_tparse", test_parse_uploads);
     pc_add(s, "api_spec", routes_match_openapi);
     return s;
 }
