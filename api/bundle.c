@@ -86,17 +86,16 @@ static int produce(bundle *b)
     return 0;
 }
 
+static int produce_cb(void *ud)
+{
+    return produce(ud);
+}
+
 static ssize_t bundle_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     bundle *b = cls;
-    if (tp_outbuf_empty(&b->out)) {
-        if (produce(b) < 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (tp_outbuf_empty(&b->out))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    return (ssize_t)tp_outbuf_drain(&b->out, buf, max);
+    return tp_outbuf_serve(&b->out, produce_cb, b, buf, max);
 }
 
 static void bundle_free(void *cls)
@@ -164,20 +163,7 @@ void tp_job_bundle(tp_req *req)
         tp_reply_problem(req, 503, "store_unavailable", "cannot build the bundle");
         return;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, bundle_read, b, bundle_free);
-    if (!resp) {
-        bundle_free(b);
-        tp_reply_problem(req, 500, "internal", "could not build the response");
-        return;
-    }
-    char disp[96];
-    snprintf(disp, sizeof disp, "attachment; filename=\"job-%s.zip\"", sid);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/zip");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    if (req->resp)
-        MHD_destroy_response(req->resp);
-    req->resp = resp;
-    req->status = 200;
+    char name[64];
+    snprintf(name, sizeof name, "job-%s.zip", sid);
+    tp_reply_stream(req, bundle_read, b, bundle_free, "application/zip", name);
 }

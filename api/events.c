@@ -140,18 +140,5 @@ void tp_events_stream(tp_req *req)
     x->last = last;
     static const char hello[] = ": tillpipe job events\nretry: 2000\n\n";
     sse_append(x, hello, sizeof hello - 1);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, x, sse_free);
-    if (!resp) {
-        sse_free(x);
-        tp_reply_problem(req, 500, "internal", "could not build the response");
-        return;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    if (req->resp)
-        MHD_destroy_response(req->resp);
-    req->resp = resp;
-    req->status = 200;
+    tp_reply_stream(req, sse_read, x, sse_free, "text/event-stream", NULL);
 }

@@ -107,17 +107,16 @@ static int refill(export_ctx *x)
     return 0;
 }
 
+static int refill_cb(void *ud)
+{
+    return refill(ud);
+}
+
 static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     export_ctx *x = cls;
-    if (tp_outbuf_empty(&x->out)) {
-        if (!x->done && refill(x) < 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (tp_outbuf_empty(&x->out))
-            return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    return (ssize_t)tp_outbuf_drain(&x->out, buf, max);
+    return tp_outbuf_serve(&x->out, x->done ? NULL : refill_cb, x, buf, max);
 }
 
 static void export_free(void *cls)
@@ -217,24 +216,12 @@ void tp_records_export(tp_req *req)
         tp_reply_problem(req, 500, "internal", "could not start the export");
         return;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK, export_read, x, export_free);
-    if (!resp) {
-        export_free(x);
-        tp_reply_problem(req, 500, "internal", "could not build the response");
-        return;
-    }
-    char disp[128];
-    snprintf(disp, sizeof disp, "attachment; filename=\"records_%s_%s.%s%s\"", start, end,
-             x->jsonl ? "jsonl" : "csv", compress ? ".gz" : "");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            compress ? "application/gzip"
-                            : x->jsonl ? "application/x-ndjson"
-                                       : "text/csv; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    if (req->resp)
-        MHD_destroy_response(req->resp);
-    req->resp = resp;
-    req->status = 200;
+    char name[96];
+    snprintf(name, sizeof name, "records_%s_%s.%s%s", start, end, x->jsonl ? "jsonl" : "csv",
+             compress ? ".gz" : "");
+    tp_reply_stream(req, export_read, x, export_free,
+                    compress ? "application/gzip"
+                    : x->jsonl ? "application/x-ndjson"
+                               : "text/csv; charset=utf-8",
+                    name);
 }

@@ -103,6 +103,17 @@ size_t tp_outbuf_drain(tp_outbuf *b, char *buf, size_t max)
     return n;
 }
 
+ssize_t tp_outbuf_serve(tp_outbuf *b, int (*fill)(void *ud), void *ud, char *buf, size_t max)
+{
+    if (tp_outbuf_empty(b)) {
+        if (fill && fill(ud) < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (tp_outbuf_empty(b))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    return (ssize_t)tp_outbuf_drain(b, buf, max);
+}
+
 void tp_outbuf_free(tp_outbuf *b)
 {
     free(b->data);
@@ -257,6 +268,36 @@ void tp_reply_db_error(tp_req *req, const tp_error *err)
     (void)err; /* the server's message may quote SQL or data: not for clients */
     tp_reply_problem(req, 503, "database_unavailable",
                      "the database could not answer; try again (request %s)", req->request_id);
+}
+
+void tp_reply_response(tp_req *req, struct MHD_Response *resp, const char *ctype,
+                       const char *filename)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (filename) {
+        char disp[320];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    }
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = resp;
+    req->status = 200;
+}
+
+void tp_reply_stream(tp_req *req, MHD_ContentReaderCallback cb, void *cls,
+                     MHD_ContentReaderFreeCallback fr, const char *ctype, const char *filename)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, cb,
+                                                                  cls, fr);
+    if (!resp) {
+        fr(cls);
+        tp_reply_problem(req, 500, "internal", "could not build the response");
+        return;
+    }
+    tp_reply_response(req, resp, ctype, filename);
 }
 
 const char *tp_query(tp_req *req, const char *name)

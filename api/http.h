@@ -128,6 +128,21 @@ void tp_outbuf_free(tp_outbuf *b);
  * -1 when it cannot be read. */
 int tp_store_open_fd(tp_store *st, const char *key, const char *tag);
 
+/* The read callback's body for a stream kept in a tp_outbuf: when it is
+ * empty, `fill` (unless NULL after the end) refills it; < 0 from fill ends the
+ * stream with an error, an empty buffer after filling ends it normally. */
+ssize_t tp_outbuf_serve(tp_outbuf *b, int (*fill)(void *ud), void *ud, char *buf, size_t max);
+
+/* Answer with `resp` (a file or a callback response; 200), its content type
+ * and, when not NULL, a download file name. */
+void tp_reply_response(tp_req *req, struct MHD_Response *resp, const char *ctype,
+                       const char *filename);
+
+/* Answer 200 with a streamed body read through `cb`; when the response
+ * cannot be made, `fr(cls)` runs and the answer is a 500. */
+void tp_reply_stream(tp_req *req, MHD_ContentReaderCallback cb, void *cls,
+                     MHD_ContentReaderFreeCallback fr, const char *ctype, const char *filename);
+
 /* Grow-able string helper for text bodies. */
 void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

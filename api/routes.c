@@ -1090,13 +1090,7 @@ static void file_download(tp_req *req)
         tp_reply_problem(req, 500, "internal", "could not build the response");
         return;
     }
-    char disp[320];
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/csv; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    req->resp = resp;
-    req->status = 200;
+    tp_reply_response(req, resp, "text/csv; charset=utf-8", name);
 }
 
 /* ------------------------------------------------------------ records */

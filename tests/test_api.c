@@ -177,6 +177,18 @@ static void check_at(int line, const char *method, const char *path, const char 
     resp_free(&r);
 }
 
+/* The body into <case folder>/name; the path (static). */
+static const char *save_body(resp *r, const char *name)
+{
+    static char path[800];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(r->body, 1, r->len, f), r->len);
+    fclose(f);
+    return path;
+}
+
 /* ------------------------------------------------------------ fixture */
 
 static int server_w = -1;
@@ -669,13 +681,8 @@ START_TEST(serve_with_workers)
     r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=gzip", t, NULL);
     expect(&r, 200, NULL);
     ck_assert_str_eq(r.ctype, "application/gzip");
-    char gz[800];
-    snprintf(gz, sizeof gz, "%s/export.csv.gz", tmp);
-    FILE *gf = fopen(gz, "wb");
-    fwrite(r.body, 1, r.len, gf);
-    fclose(gf);
+    char *wc = ok("gzip -dc %s | wc -l", save_body(&r, "export.csv.gz"));
     resp_free(&r);
-    char *wc = ok("gzip -dc %s | wc -l", gz);
     ck_assert_int_eq(strtoll(wc, NULL, 10), nrec + 1);
     free(wc);
     /* records, a page at a time: every record once, in order */
@@ -712,14 +719,8 @@ START_TEST(serve_with_workers)
     expect(&r, 200, NULL);
     ck_assert_str_eq(r.ctype, "application/zip");
     char zp[800];
-    snprintf(zp, sizeof zp, "%s/bundle.zip", tmp);
-    FILE *zf = fopen(zp, "wb");
-    fwrite(r.body, 1, r.len, zf);
-    fclose(zf);
+    snprintf(zp, sizeof zp, "%s", save_body(&r, "bundle.zip"));
     resp_free(&r);
-    char zdir[900];
-    snprintf(zdir, sizeof zdir, "%s/unzipped", tmp);
-    mkdir(zdir, 0755);
     {
         struct archive *za = archive_read_new();
         archive_read_support_format_zip(za);
