@@ -382,13 +382,23 @@ static void write_jsonl(FILE *f, const tp_record *r)
     fprintf(f, ",\"source_line\":%llu}\n", (unsigned long long)r->source_line);
 }
 
+const char *tp_format_header(tp_format fmt)
+{
+    return fmt == TP_FMT_RECORD2025 ? record2025_header : fmt == TP_FMT_CSV ? csv_header : NULL;
+}
+
+void tp_record_write(FILE *f, tp_format fmt, const tp_record *r)
+{
+    switch (fmt) {
+    case TP_FMT_RECORD2025: write_record2025(f, r); break;
+    case TP_FMT_CSV: write_csv(f, r); break;
+    case TP_FMT_JSONL: write_jsonl(f, r); break;
+    }
+}
+
 int tp_writer_record(tp_writer *w, const tp_record *r, tp_error *err)
 {
-    switch (w->fmt) {
-    case TP_FMT_RECORD2025: write_record2025(w->f, r); break;
-    case TP_FMT_CSV: write_csv(w->f, r); break;
-    case TP_FMT_JSONL: write_jsonl(w->f, r); break;
-    }
+    tp_record_write(w->f, w->fmt, r);
     if (ferror(w->f))
         return tp_error_set(err, TP_EIO, "%s: write error: %s", w->path, strerror(errno));
     return TP_OK;

@@ -36,6 +36,11 @@ int tp_writer_commit(tp_writer *w, tp_error *err);
 /* Discard everything written and free; NULL is a no-op. */
 void tp_writer_abort(tp_writer *w);
 
+/* The header line of a format (NULL for jsonl), and one record in it: for
+ * writers of their own (the API's streamed export). */
+const char *tp_format_header(tp_format fmt);
+void tp_record_write(FILE *f, tp_format fmt, const tp_record *r);
+
 /* Write `s` as one CSV field (quoted only when needed). */
 void tp_csv_write_field(FILE *f, const char *s, size_t n);
 

@@ -221,7 +221,7 @@ static void copy_cstr(FILE *f, const char *s, int last)
     " item_code, product_name, quantity, unit_price, amount, discount, department_code,"   \
     " department_name, pos_department_code, time_text, time_minutes, daypart, type_code,"  \
     " transaction_type, discount_code, discount_name, vat_flag, vat_div, vat_amount,"      \
-    " vat_discount, vat_price, payment_code, payment_name, phone"
+    " vat_discount, vat_price, payment_code, payment_name, phone, dep_from_product"
 
 static int spool_record(void *ud, const tp_record *r, tp_error *err)
 {
@@ -259,7 +259,8 @@ static int spool_record(void *ud, const tp_record *r, tp_error *err)
     copy_field(f, r->vat_price, 1, 0);
     copy_field(f, r->payment_code, 0, 0);
     copy_field(f, r->payment_name, 0, 0);
-    copy_field(f, r->phone, 0, 1);
+    copy_field(f, r->phone, 0, 0);
+    fputs(r->dep_from_product ? "t\n" : "f\n", f);
     if (ferror(f))
         return tp_error_set(err, TP_EIO, "spool file: write error: %s", strerror(errno));
     c->records++;

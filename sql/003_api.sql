@@ -17,3 +17,7 @@ CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
 -- terminal-day uses the same index.  It replaces records_key.
 DROP INDEX records_key;
 CREATE INDEX records_day_key ON records (business_date, branch, pos, source_file, source_line);
+
+-- The legacy record2025 layout writes the department column unguarded when it
+-- came from the product master (newer POS): kept so an export reproduces it.
+ALTER TABLE records ADD COLUMN dep_from_product boolean NOT NULL DEFAULT false;

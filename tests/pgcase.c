@@ -373,7 +373,7 @@ long long load_expected(const char *dir, const char *filter)
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
     PGconn *c = conn();
-    exec_ok(c, "CREATE TABLE IF NOT EXISTS expected (LIKE records)");
+    exec_ok(c, "CREATE TABLE IF NOT EXISTS expected (LIKE records INCLUDING DEFAULTS)");
     exec_ok(c, "ALTER TABLE expected ALTER job_id DROP NOT NULL");
     exec_ok(c, "TRUNCATE expected");
     PGresult *r = PQexec(c, "COPY expected (" REC_COLUMNS ") FROM STDIN (FORMAT csv, HEADER true,"

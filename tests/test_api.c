@@ -706,6 +706,19 @@ START_TEST(serve_with_workers)
           "invalid_parameter");
     check("GET", "/api/records?start=2025-03-01", t, NULL, 400, "invalid_parameter");
     check("GET", "/api/records?start=2025-03-01&end=2025-03-01&pos=abc", t, NULL, 400, "invalid_parameter");
+    /* the legacy layout: what `tillpipe run --format record2025` writes for the same files */
+    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC&pos=1&format=record2025",
+             t, NULL);
+    expect(&r, 200, NULL);
+    const char *api_out = save_body(&r, "api.record2025.csv");
+    char api_copy[800];
+    snprintf(api_copy, sizeof api_copy, "%s", api_out);
+    resp_free(&r);
+    free(ok(BIN " run" PLUGINS " --reports %s --branch BMC --pos 1 --date 2025-03-01 --format record2025"
+            " --out %s/run.record2025.csv --quiet", served, tmp));
+    char *diff = ok("cd %s && sort run.record2025.csv > a && sort %s > b && cmp a b && wc -l < a", tmp, api_copy);
+    ck_assert_int_eq(strtoll(diff, NULL, 10), nrec + 1);
+    free(diff);
     check("GET", "/api/records/export?start=2025-03-02&end=2025-03-01", t, NULL, 400, "invalid_parameter");
     check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=xml", t, NULL, 400,
           "invalid_parameter");
