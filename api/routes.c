@@ -195,25 +195,58 @@ static void readyz(tp_req *req)
                                       "store", st ? "ok" : "not configured"));
 }
 
+/* Prometheus text: what the database knows (jobs, attempts, fetch errors,
+ * rows, attempt durations), then this server's HTTP counters. */
+static const char *const metric_sql[] = {
+    "SELECT '# HELP tillpipe_jobs Jobs by status.' || chr(10) || '# TYPE tillpipe_jobs gauge'"
+    " || chr(10) || string_agg(format('tillpipe_jobs{status=\"%s\"} %s', s, (SELECT count(*)"
+    " FROM jobs WHERE status = s)), chr(10)) FROM unnest(enum_range(NULL::job_status)) s",
+    "SELECT '# HELP tillpipe_job_attempts_total Attempts by outcome (error code, or done).'"
+    " || chr(10) || '# TYPE tillpipe_job_attempts_total counter' || chr(10) ||"
+    " coalesce(string_agg(format('tillpipe_job_attempts_total{code=\"%s\"} %s', c, n),"
+    " chr(10)), 'tillpipe_job_attempts_total{code=\"done\"} 0') FROM (SELECT coalesce(error_code,"
+    " CASE WHEN stage = 'done' THEN 'done' ELSE 'in_progress' END) c, count(*) n FROM job_attempts"
+    " GROUP BY 1 ORDER BY 1) x",
+    "SELECT '# HELP tillpipe_fetch_errors_total Fetch failures by kind.' || chr(10) ||"
+    " '# TYPE tillpipe_fetch_errors_total counter' || chr(10) || string_agg(format("
+    "'tillpipe_fetch_errors_total{kind=\"%s\"} %s', k, (SELECT count(*) FROM job_attempts"
+    " WHERE stage = 'fetch' AND error_code = k)), chr(10)) FROM unnest(ARRAY['no_files',"
+    " 'server_error', 'network_error', 'bad_file']) k",
+    "SELECT '# HELP tillpipe_rows_parsed_total Data rows of the chosen files by report type.'"
+    " || chr(10) || '# TYPE tillpipe_rows_parsed_total counter' || chr(10) ||"
+    " coalesce(string_agg(format('tillpipe_rows_parsed_total{type=\"%s\"} %s', t, n), chr(10)),"
+    " 'tillpipe_rows_parsed_total{type=\"rd5000\"} 0') FROM (SELECT report_type t,"
+    " coalesce(sum(data_rows), 0) n FROM files WHERE chosen GROUP BY 1 ORDER BY 1) x",
+    "SELECT '# HELP tillpipe_rows_rejected_total Order lines rejected by the combine.' ||"
+    " chr(10) || '# TYPE tillpipe_rows_rejected_total counter' || chr(10) ||"
+    " 'tillpipe_rows_rejected_total ' || coalesce(sum(rows_rejected), 0) FROM quality_flags",
+    "SELECT '# HELP tillpipe_attempt_duration_seconds Attempts from claim to end.' || chr(10)"
+    " || '# TYPE tillpipe_attempt_duration_seconds histogram' || chr(10) || string_agg(format("
+    "'tillpipe_attempt_duration_seconds_bucket{le=\"%s\"} %s', le, n), chr(10) ORDER BY o) ||"
+    " chr(10) || format('tillpipe_attempt_duration_seconds_sum %s', (SELECT coalesce(sum("
+    " extract(epoch FROM finished_at - started_at)), 0) FROM job_attempts WHERE finished_at"
+    " IS NOT NULL)) || chr(10) || format('tillpipe_attempt_duration_seconds_count %s', (SELECT"
+    " count(*) FROM job_attempts WHERE finished_at IS NOT NULL)) FROM (SELECT o, le, (SELECT"
+    " count(*) FROM job_attempts WHERE finished_at IS NOT NULL AND (le = '+Inf' OR extract(epoch"
+    " FROM finished_at - started_at) <= le::float8)) n FROM unnest(ARRAY['0.1', '0.5', '1', '5',"
+    " '30', '120', '+Inf']) WITH ORDINALITY b(le, o)) x",
+};
+
 static void metrics(tp_req *req)
 {
     char *out = NULL;
     size_t len = 0, cap = 0;
     tp_error err = {0};
-    PGresult *r = tp_db_query(req->db,
-                              "SELECT s::text, (SELECT count(*) FROM jobs WHERE status = s)"
-                              " FROM unnest(enum_range(NULL::job_status)) s",
-                              0, NULL, &err);
-    if (!r) {
-        tp_reply_db_error(req, &err);
-        return;
+    for (size_t i = 0; i < sizeof metric_sql / sizeof *metric_sql; i++) {
+        PGresult *r = tp_db_query(req->db, metric_sql[i], 0, NULL, &err);
+        if (!r) {
+            free(out);
+            tp_reply_db_error(req, &err);
+            return;
+        }
+        tp_strcatf(&out, &len, &cap, "%s\n", PQgetvalue(r, 0, 0));
+        PQclear(r);
     }
-    tp_strcatf(&out, &len, &cap,
-               "# HELP tillpipe_jobs Jobs by status.\n# TYPE tillpipe_jobs gauge\n");
-    for (int i = 0; i < PQntuples(r); i++)
-        tp_strcatf(&out, &len, &cap, "tillpipe_jobs{status=\"%s\"} %s\n", PQgetvalue(r, i, 0),
-                   PQgetvalue(r, i, 1));
-    PQclear(r);
     tp_server_metrics(req->srv, &out, &len, &cap);
     tp_reply_text(req, 200, "text/plain; version=0.0.4", out ? out : "");
     free(out);

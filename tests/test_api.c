@@ -633,6 +633,16 @@ START_TEST(serve_with_workers)
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 7);
     ck_assert_int_gt(json_integer_value(json_object_get(r.json, "records")), 0);
     resp_free(&r);
+    /* metrics from the database: the attempt, its rows by type, its duration */
+    r = call("GET", "/metrics", NULL, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_jobs{status=\"succeeded\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_job_attempts_total{code=\"done\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_fetch_errors_total{kind=\"server_error\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_rows_parsed_total{type=\"rd5000\"} "));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_count 1\n"));
+    resp_free(&r);
     /* its files: listed, and each downloads byte for byte as served */
     char fp[96];
     snprintf(fp, sizeof fp, "/api/files?job_id=%lld", (long long)id);
