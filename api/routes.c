@@ -179,7 +179,12 @@ static void readyz(tp_req *req)
 {
     tp_error err = {0};
     tp_db *db = tp_db_connect(tp_server_opts(req->srv)->db_url, &err);
-    PGresult *r = db ? tp_db_query(db, "SELECT 1", 0, NULL, &err) : NULL;
+    PGresult *r = db ? tp_db_query(db,
+                                   "SELECT count(*) FROM workers WHERE kind = 'worker'"
+                                   " AND seen_at > now() - interval '2 minutes'",
+                                   0, NULL, &err)
+                     : NULL;
+    long long live = r ? atoll(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     tp_db_close(db);
     if (!r) {
@@ -191,8 +196,14 @@ static void readyz(tp_req *req)
         tp_reply_problem(req, 503, "not_ready", "store: not answering");
         return;
     }
-    tp_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "ready", "database", "ok",
-                                      "store", st ? "ok" : "not configured"));
+    if (live == 0) {
+        tp_reply_problem(req, 503, "not_ready",
+                         "no live worker: none has sent a heartbeat in the last 2 minutes");
+        return;
+    }
+    tp_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:I}", "status", "ready", "database", "ok",
+                                      "store", st ? "ok" : "not configured", "workers",
+                                      (json_int_t)live));
 }
 
 /* Prometheus text: what the database knows (jobs, attempts, fetch errors,

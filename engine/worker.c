@@ -89,7 +89,7 @@ static void *heartbeat_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (done)
             break;
-        if (n > 0 && (!db || tp_db_broken(db))) {
+        if (!db || tp_db_broken(db)) {
             tp_db_close(db);
             db = tp_db_connect(w->o->db_url, &err);
             /* A job row someone holds locked (a load transaction of ours
@@ -104,6 +104,13 @@ static void *heartbeat_main(void *arg)
                 db = NULL;
             }
         }
+        /* "this worker is alive" (readiness checks look for a recent one) */
+        const char *wp[] = {w->id, w->o->noop ? "noop" : "worker"};
+        if (db)
+            tp_db_exec(db,
+                       "INSERT INTO workers (id, kind, seen_at) VALUES ($1, $2, now())"
+                       " ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                       2, wp, &err);
         for (int k = 0; db && k < n; k++) {
             int cancel = 0;
             int rc = tp_queue_heartbeat(db, &jobs[k], w->id, lease, &cancel, &err);
@@ -126,6 +133,10 @@ static void *heartbeat_main(void *arg)
                 break;
             sleep_s(0.05);
         }
+    }
+    if (db) { /* gone: no longer counts as a live worker */
+        const char *wp[] = {w->id};
+        tp_db_exec(db, "DELETE FROM workers WHERE id = $1", 1, wp, &err);
     }
     tp_db_close(db);
     return NULL;

@@ -21,3 +21,12 @@ CREATE INDEX records_day_key ON records (business_date, branch, pos, source_file
 -- The legacy record2025 layout writes the department column unguarded when it
 -- came from the product master (newer POS): kept so an export reproduces it.
 ALTER TABLE records ADD COLUMN dep_from_product boolean NOT NULL DEFAULT false;
+
+-- Worker processes say they are alive with every heartbeat (readiness:
+-- "no live worker"); a stopping worker removes its row.
+CREATE TABLE workers (
+    id         text PRIMARY KEY,
+    kind       text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    seen_at    timestamptz NOT NULL
+);

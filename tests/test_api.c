@@ -509,8 +509,11 @@ START_TEST(jobs_endpoints)
     expect(&r, 200, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 8);
     resp_free(&r);
-    /* operations */
-    check("GET", "/readyz", NULL, NULL, 200, NULL);
+    /* operations: no worker runs anywhere, so not ready, and it says why */
+    r = call("GET", "/readyz", NULL, NULL);
+    expect(&r, 503, "not_ready");
+    ck_assert_ptr_nonnull(strstr(r.body, "no live worker"));
+    resp_free(&r);
     r = call("GET", "/metrics", NULL, NULL);
     expect(&r, 200, NULL);
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_jobs{status=\"queued\"} 10"));
@@ -771,6 +774,11 @@ START_TEST(serve_with_workers)
     check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
     check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
     check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
+    /* with workers in the process: ready */
+    r = call("GET", "/readyz", NULL, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "workers")), 1);
+    resp_free(&r);
     /* the database goes away: not ready, and says which dependency */
     PGconn *adm = PQconnectdb(base_url); /* the server's own database */
     exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
