@@ -1455,6 +1455,31 @@ static char *build_list(struct sim *s, const char *key, const struct verdict *v,
     return out;
 }
 
+/* The delay a rule asked for (the request is suspended and comes back),
+ * then a response-changing fault.  true when *ret is the answer. */
+static bool delay_or_fault(struct sim *s, struct MHD_Connection *c, struct req *r, const char *what,
+                           enum MHD_Result *ret)
+{
+    if (r->v.ms > 0 && !r->delayed) {
+        r->delayed = true;
+        if (sched_delay(&s->sched, c, r, r->v.ms)) {
+            *ret = MHD_YES;
+            return true;
+        }
+    }
+    const char *fired = r->v.fired[0] ? r->v.fired : "-";
+    if (r->v.action == K_RESET) {
+        sim_log(s, "%s %s -> reset [%s]", what, r->subject, fired);
+        *ret = MHD_NO;
+        return true;
+    }
+    if (reply_fault_page(c, r->v.action, ret)) {
+        sim_log(s, "%s %s -> %s [%s]", what, r->subject, kind_names[r->v.action], fired);
+        return true;
+    }
+    return false;
+}
+
 static enum MHD_Result serve_list(struct sim *s, struct MHD_Connection *c, struct req *r)
 {
     if (!r->decided) {
@@ -1476,21 +1501,10 @@ static enum MHD_Result serve_list(struct sim *s, struct MHD_Connection *c, struc
             return reply_static(c, MHD_HTTP_OK, MIME_HTML, HTML_ERROR_PAGE);
         }
     }
-    if (r->v.ms > 0 && !r->delayed) {
-        r->delayed = true;
-        if (sched_delay(&s->sched, c, r, r->v.ms))
-            return MHD_YES;
-    }
-    const char *fired = r->v.fired[0] ? r->v.fired : "-";
     enum MHD_Result ret;
-    if (r->v.action == K_RESET) {
-        sim_log(s, "list %s -> reset [%s]", r->subject, fired);
-        return MHD_NO;
-    }
-    if (reply_fault_page(c, r->v.action, &ret)) {
-        sim_log(s, "list %s -> %s [%s]", r->subject, kind_names[r->v.action], fired);
+    if (delay_or_fault(s, c, r, "list", &ret))
         return ret;
-    }
+    const char *fired = r->v.fired[0] ? r->v.fired : "-";
     size_t len = 0, count = 0;
     pthread_mutex_lock(&s->mu);
     char *body = build_list(s, r->subject, &r->v, &len, &count);
@@ -1600,21 +1614,10 @@ static enum MHD_Result serve_file(struct sim *s, struct MHD_Connection *c, const
             return reply_static(c, MHD_HTTP_NOT_FOUND, MIME_HTML, HTML_404_PAGE);
         }
     }
-    if (r->v.ms > 0 && !r->delayed) {
-        r->delayed = true;
-        if (sched_delay(&s->sched, c, r, r->v.ms))
-            return MHD_YES;
-    }
-    const char *fired = r->v.fired[0] ? r->v.fired : "-";
     enum MHD_Result ret;
-    if (r->v.action == K_RESET) {
-        sim_log(s, "get %s -> reset [%s]", r->subject, fired);
-        return MHD_NO;
-    }
-    if (reply_fault_page(c, r->v.action, &ret)) {
-        sim_log(s, "get %s -> %s [%s]", r->subject, kind_names[r->v.action], fired);
+    if (delay_or_fault(s, c, r, "get", &ret))
         return ret;
-    }
+    const char *fired = r->v.fired[0] ? r->v.fired : "-";
     int fd = open_beneath(s->dirfd, r->real);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
