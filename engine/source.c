@@ -175,32 +175,23 @@ int tp_source_stored(const tp_source *src, const char *branch, int pos, const ch
 {
     int rc = begin(src, branch, pos, date, out, err);
     for (size_t i = 0; rc == TP_OK && i < n; i++) {
+        /* under the report's own name: a link to the object of an fs store
+         * (read in place), else a copy from the store */
         char key[TP_STORE_KEY_MAX], dir[PATH_MAX], dest[PATH_MAX], local[PATH_MAX];
         tp_store_key(files[i].sha256, key);
-        const char *path = tp_store_local_path(src->store, key, local, sizeof local);
-        if (!path) { /* not on this machine: get a copy */
-            snprintf(dir, sizeof dir, "%s/%zu", out->workdir, i);
-            snprintf(dest, sizeof dest, "%s/%s", dir, files[i].name);
-            if (mkdir(dir, 0700) < 0)
-                rc = tp_error_set(err, TP_EIO, "%s: %s", dir, strerror(errno));
-            else
-                rc = tp_store_get_file(src->store, key, dest, err);
-            path = dest;
-        } else {
-            /* read in place, under the report's own name */
-            snprintf(dir, sizeof dir, "%s/%zu", out->workdir, i);
-            snprintf(dest, sizeof dest, "%s/%s", dir, files[i].name);
-            if (mkdir(dir, 0700) < 0 || symlink(path, dest) < 0)
-                rc = tp_error_set(err, TP_EIO, "%s: %s", dest, strerror(errno));
-            struct stat st;
-            if (rc == TP_OK && stat(path, &st) < 0)
-                rc = tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
-                                  "store: object %s of %s: %s", key, files[i].name, strerror(errno));
-            path = dest;
-        }
+        snprintf(dir, sizeof dir, "%s/%zu", out->workdir, i);
+        snprintf(dest, sizeof dest, "%s/%s", dir, files[i].name);
+        const char *obj = tp_store_local_path(src->store, key, local, sizeof local);
         struct stat st;
-        if (rc == TP_OK && stat(path, &st) == 0)
-            rc = add_local(src, out, path, files[i].name, (uint64_t)st.st_size, files[i].sha256, err);
+        if (mkdir(dir, 0700) < 0 || (obj && symlink(obj, dest) < 0))
+            rc = tp_error_set(err, TP_EIO, "%s: %s", dest, strerror(errno));
+        else if (!obj)
+            rc = tp_store_get_file(src->store, key, dest, err);
+        if (rc == TP_OK && stat(dest, &st) < 0)
+            rc = tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
+                              "store: object %s of %s: %s", key, files[i].name, strerror(errno));
+        if (rc == TP_OK)
+            rc = add_local(src, out, dest, files[i].name, (uint64_t)st.st_size, files[i].sha256, err);
     }
     out->listed = n;
     if (rc < 0) {

@@ -220,6 +220,24 @@ START_TEST(reparse_without_fetching)
     expect_exit(w, 60, 0);
     qeq("failed no_stored_files", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN"
                                   " job_attempts a ON a.job_id = j.id WHERE j.business_date = '2025-03-09'");
+    /* a stored object gone from the store: the reparse fails saying which,
+     * and the day keeps its records (no reparse with a file missing) */
+    char *key = qs("SELECT f.storage_key FROM files f JOIN jobs j ON j.id = f.job_id"
+                   " WHERE j.kind = 'reparse' AND f.branch = 'BMC' AND f.pos = 1"
+                   " AND f.business_date = '2025-03-01' AND f.report_type = 'rd1800' LIMIT 1");
+    free(ok("rm %s/store/%s", tmp, key));
+    free(key);
+    ok_contains("queued", BIN " reparse --branch BMC --pos 1 --date 2025-03-01");
+    free(qs("UPDATE jobs SET max_attempts = 1 WHERE status = 'queued'"));
+    w = spawn(NULL, NET_WORKER " --server http://127.0.0.1:1 --workdir %s", work);
+    expect_exit(w, 60, 0);
+    qeq("failed store_unavailable", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN"
+                                    " job_attempts a ON a.job_id = j.id WHERE j.status = 'failed'"
+                                    " AND j.business_date = '2025-03-01'");
+    char *why = qs("SELECT last_error FROM jobs WHERE status = 'failed' AND business_date = '2025-03-01'");
+    ck_assert_msg(strstr(why, "store: object raw/") && strstr(why, "rd1800"), "%s", why);
+    free(why);
+    records_are_expected(expected);
     /* bad usage */
     ck_assert_int_eq(sh(&out, BIN " reparse --from 2025-03-03 --to 2025-03-01"), 2);
     ck_assert_ptr_nonnull(strstr(out, "after --to"));
