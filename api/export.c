@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "http.h"
 #include "output.h"
 #include "record.h"
@@ -188,12 +189,8 @@ void tp_records_export(tp_req *req)
                *compress = tp_query(req, "compress");
     char *endp = NULL;
     long posv = pos ? strtol(pos, &endp, 10) : 0;
-    int bad_branch = 0;
-    for (const char *c = branch; c && *c && !bad_branch; c++)
-        bad_branch = !((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-                       (*c >= '0' && *c <= '9') || *c == '-');
     if (!start || !end || !tp_date_valid(start) || !tp_date_valid(end) || strcmp(start, end) > 0 ||
-        (branch && (bad_branch || !*branch || strlen(branch) > 32)) ||
+        (branch && !tp_branch_code_valid(branch)) ||
         (pos && (*endp || posv < 1 || posv > 99)) || (item && strlen(item) > 64) ||
         (format && tp_format_parse(format) < 0) ||
         (compress && strcmp(compress, "gzip") != 0)) {

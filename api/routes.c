@@ -105,17 +105,6 @@ static int set_total(tp_req *req, json_t *o, const char *from_where, int n, cons
     return 0;
 }
 
-static int valid_code(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 32)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-            return 0;
-    return 1;
-}
-
 /* A query parameter that must be absent or valid; replies 400 otherwise. */
 static int param(tp_req *req, const char *name, int (*ok)(const char *), const char *want,
                  const char **out)
@@ -321,7 +310,7 @@ static void login(tp_req *req)
 static void jobs_list(tp_req *req)
 {
     const char *branch, *pos, *status, *from, *to, *limit, *cursor = tp_query(req, "cursor");
-    if (param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+    if (param(req, "branch", tp_branch_code_valid, "a branch code", &branch) < 0 ||
         param(req, "pos", ok_pos, "a terminal number 1-99", &pos) < 0 ||
         param(req, "status", ok_status, "queued, running, succeeded, failed or cancelled",
               &status) < 0 ||
@@ -516,7 +505,7 @@ static void jobs_fetch(tp_req *req)
            *jd = json_object_get(b, "date"), *jf = json_object_get(b, "force");
     const char *branch = json_string_value(jb), *date = json_string_value(jd);
     json_int_t pos = json_is_integer(jp) ? json_integer_value(jp) : 0;
-    if (!valid_code(branch) || pos < 1 || pos > 99 || !date || !tp_date_valid(date) ||
+    if (!tp_branch_code_valid(branch) || pos < 1 || pos > 99 || !date || !tp_date_valid(date) ||
         (jf && !json_is_boolean(jf)) || json_object_size(b) > 4 ||
         (json_object_size(b) > 3 && !jf)) {
         json_decref(b);
@@ -646,7 +635,7 @@ static int read_range(tp_req *req, const char *start, const char *end, const cha
                          MISSING_MAX_DAYS);
         return -1;
     }
-    if (branch && !valid_code(branch)) {
+    if (branch && !tp_branch_code_valid(branch)) {
         tp_reply_problem(req, 400, "invalid_parameter", "branch: want a branch code");
         return -1;
     }
@@ -749,7 +738,7 @@ static void missing_run(tp_req *req)
                 continue;
             const char *ps;
             json_t *dates;
-            int ok = valid_code(code) && json_is_object(terms);
+            int ok = tp_branch_code_valid(code) && json_is_object(terms);
             json_object_foreach(ok ? terms : NULL, ps, dates)
             {
                 size_t i;
@@ -1075,7 +1064,7 @@ static void files_list(tp_req *req)
 {
     const char *job, *branch, *date, *limit;
     if (param(req, "job_id", ok_id, "a job id", &job) < 0 ||
-        param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+        param(req, "branch", tp_branch_code_valid, "a branch code", &branch) < 0 ||
         param(req, "date", ok_date, "a YYYY-MM-DD date", &date) < 0 ||
         param(req, "limit", ok_limit, "1-500", &limit) < 0)
         return;
@@ -1146,7 +1135,7 @@ static void records_list(tp_req *req)
     const char *start = tp_query(req, "start"), *end = tp_query(req, "end"), *branch, *pos, *limit,
                *item = tp_query(req, "item"), *cursor = tp_query(req, "cursor");
     if (read_range(req, start, end, NULL) < 0 ||
-        param(req, "branch", valid_code, "a branch code", &branch) < 0 ||
+        param(req, "branch", tp_branch_code_valid, "a branch code", &branch) < 0 ||
         param(req, "pos", ok_pos, "a terminal number 1-99", &pos) < 0 ||
         param(req, "limit", ok_limit, "1-500", &limit) < 0)
         return;

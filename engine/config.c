@@ -41,8 +41,10 @@ static int bad(tp_error *err, const char *source, const char *key, const char *w
     return tp_error_set(err, TP_ECONFIG, "%s: %s: %s", source, key, what);
 }
 
-static int valid_code(const char *s)
+int tp_branch_code_valid(const char *s)
 {
+    if (!s)
+        return 0;
     size_t n = strlen(s);
     if (n == 0 || n > 32)
         return 0;
@@ -120,7 +122,7 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
     {
         snprintf(k, sizeof k, "%s.%s", key, field);
         if (strcmp(field, "code") == 0) {
-            if (!json_is_string(v) || !valid_code(json_string_value(v)))
+            if (!json_is_string(v) || !tp_branch_code_valid(json_string_value(v)))
                 return bad(err, c->source, k,
                            "must be 1-32 letters, digits or '-' (the code in file names)");
             bc->code = json_string_value(v);

@@ -35,6 +35,10 @@ typedef struct tp_branch_cfg {
 
 typedef struct tp_config tp_config;
 
+/* 1 when `s` is a branch code: 1-32 letters, digits or '-' (the code in
+ * report file names). */
+int tp_branch_code_valid(const char *s);
+
 /* Parse configuration text; `source` names it in messages.  Returns a new
  * config or NULL with err set (TP_ECONFIG, message names the key). */
 tp_config *tp_config_parse(const char *text, const char *source, tp_error *err);
