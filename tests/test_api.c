@@ -269,6 +269,25 @@ START_TEST(auth_and_tokens)
     free(out);
     ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add 'bob;drop' --role viewer"), 2);
     free(out);
+    /* bad command lines of serve and worker: usage errors or a clear failure */
+    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers --listen nowhere"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--listen wants HOST:PORT"));
+    free(out);
+    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --listen 127.0.0.1:0"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "workers need a source"));
+    free(out);
+    ck_assert_int_eq(sh(&out, "env -u TILLPIPE_REPORT_SERVER " BIN " worker"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "no source"));
+    free(out);
+    ck_assert_int_eq(sh(&out, BIN " worker --server ftp://example"), 2);
+    ck_assert_ptr_nonnull(strstr(out, "http:// or https://"));
+    free(out);
+    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://?endpoint=x'"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "needs a bucket"));
+    free(out);
+    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://b'"), 1);
+    ck_assert_ptr_nonnull(strstr(out, "endpoint=HOST:PORT"));
+    free(out);
     /* no secret, no server */
     ck_assert_int_eq(sh(&out, "env -u TILLPIPE_JWT_SECRET " BIN " serve --no-workers"), 2);
     ck_assert_ptr_nonnull(strstr(out, "TILLPIPE_JWT_SECRET"));
