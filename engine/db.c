@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static int db_fail(tp_error *err, const char *what, const char *msg)
         line[--n] = '\0';
     return tp_error_set(err, TP_EDB, "%s: %s", what, line);
 }
+
+static void stmts_forget(tp_db *db);
 
 static void quiet_notice(void *arg, const char *msg) { (void)arg, (void)msg; }
 
@@ -136,6 +139,7 @@ void tp_db_close(tp_db *db)
         return;
     if (db->conn)
         PQfinish(db->conn);
+    stmts_forget(db);
     free(db);
 }
 
@@ -152,16 +156,102 @@ int tp_db_broken(const tp_db *db)
     return !db || PQstatus(db->conn) != CONNECTION_OK;
 }
 
+/* ------------------------------------------------------------ statements */
+
+#define STMT_CACHE_MAX 128 /* per connection; beyond it statements run unprepared */
+
+struct tp_db_stmt {
+    uint64_t hash;
+    char *sql;
+};
+
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Forget the cache; new names from here on (the server may still hold the
+ * old statements). */
+static void stmts_forget(tp_db *db)
+{
+    db->stmt_gen++;
+    for (int i = 0; i < db->nstmts; i++)
+        free(db->stmts[i].sql);
+    free(db->stmts);
+    db->stmts = NULL;
+    db->nstmts = 0;
+}
+
+/* The name of `sql`'s prepared statement on this connection, preparing it
+ * first if needed ("" when the cache is full or preparing failed: run it
+ * unprepared, which reports any error the normal way). */
+static const char *stmt_name(tp_db *db, const char *sql, int nparams, char *name, size_t cap)
+{
+    uint64_t h = sql_hash(sql);
+    for (int i = 0; i < db->nstmts; i++)
+        if (db->stmts[i].hash == h && strcmp(db->stmts[i].sql, sql) == 0) {
+            snprintf(name, cap, "tp%d_%d", db->stmt_gen, i);
+            return name;
+        }
+    if (db->nstmts == STMT_CACHE_MAX)
+        return "";
+    if (!db->stmts && !(db->stmts = calloc(STMT_CACHE_MAX, sizeof *db->stmts)))
+        return "";
+    char *copy = strdup(sql);
+    if (!copy)
+        return "";
+    snprintf(name, cap, "tp%d_%d", db->stmt_gen, db->nstmts);
+    PGresult *r = PQprepare(db->conn, name, sql, nparams, NULL);
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        free(copy);
+        return "";
+    }
+    db->stmts[db->nstmts++] = (tp_db_stmt){h, copy};
+    return name;
+}
+
+/* A prepared statement the server no longer matches (a migration changed a
+ * table it reads): SQLSTATE 0A000, "cached plan must not change result type". */
+static int stale_plan(const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return state && strcmp(state, "0A000") == 0;
+}
+
 PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
                       tp_error *err)
 {
-    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char buf[32];
+    const char *name = nparams > 0 ? stmt_name(db, sql, nparams, buf, sizeof buf) : "";
+    PGresult *r = *name ? PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0)
+                        : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (*name && stale_plan(r)) {
+        stmts_forget(db); /* prepared before a migration: prepare again */
+        if (PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+            PQclear(r);
+            r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        }
+    }
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
         return r;
     db_fail(err, "database", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
     PQclear(r);
     return NULL;
+}
+
+int tp_db_reset(tp_db *db, tp_error *err)
+{
+    stmts_forget(db);
+    PQreset(db->conn);
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        return TP_OK;
+    return db_fail(err, "cannot reconnect to the database", PQerrorMessage(db->conn));
 }
 
 int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,

@@ -13,8 +13,12 @@
 
 #include "error.h"
 
+typedef struct tp_db_stmt tp_db_stmt;
+
 typedef struct tp_db {
-    PGconn *conn; /* read-only for callers; owned */
+    PGconn *conn;        /* read-only for callers; owned */
+    tp_db_stmt *stmts;   /* statements prepared on this connection (db.c) */
+    int nstmts, stmt_gen;
 } tp_db;
 
 /* The database URL: `opt` if given, else $TILLPIPE_DATABASE_URL, else NULL. */
@@ -31,7 +35,14 @@ tp_db *tp_db_connect_retry(const char *url, volatile int *stop, tp_error *err);
 void tp_db_close(tp_db *db);
 
 /* Run a statement with text parameters.  Returns the result (PQclear it) or
- * NULL with err set (TP_EDB, the server's message). */
+ * NULL with err set (TP_EDB, the server's message).
+ *
+ * A statement with parameters is prepared on the connection the first time
+ * it is run and executed by name afterwards (a bounded cache per
+ * connection, keyed by the SQL text): the server parses it once, and plans
+ * it once when a generic plan serves (PostgreSQL decides that).  Statements
+ * without parameters -- transaction control, COPY, several statements --
+ * go as they are. */
 PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
                       tp_error *err);
 
@@ -42,6 +53,10 @@ int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *param
 /* End a transaction: COMMIT when rc is 0 (returning its result), else
  * ROLLBACK and return rc unchanged. */
 int tp_db_end(tp_db *db, int rc, tp_error *err);
+
+/* Reconnect a broken connection in place (PQreset); the server forgot the
+ * prepared statements, so does the cache.  0 or TP_EDB. */
+int tp_db_reset(tp_db *db, tp_error *err);
 
 /* 1 when the connection is broken (after an error). */
 int tp_db_broken(const tp_db *db);
