@@ -32,6 +32,7 @@ typedef struct tp_api_opts {
     const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
     int rate_login;           /* login attempts per minute per client, 0 = no limit */
     int rate_queue;           /* queuing calls per minute per client, 0 = no limit */
+    int no_list_cache;        /* compute every list answer anew (see api/cache.h) */
     int quiet;
 } tp_api_opts;
 

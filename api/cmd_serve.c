@@ -63,7 +63,7 @@ int tp__cmd_serve(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"list-routes", no_argument, 0, 'L'},    {"rate-login", required_argument, 0, 'R'},
         {"rate-queue", required_argument, 0, 'Q'}, {"max-upload-mb", required_argument, 0, 'U'},
-        {0, 0, 0, 0}};
+        {"no-list-cache", no_argument, 0, 'C'},  {0, 0, 0, 0}};
     static const char usage[] =
         "usage: tillpipe serve [--listen HOST:PORT] [--no-workers] [options]\n"
         "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0 = any free one)\n"
@@ -75,6 +75,8 @@ int tp__cmd_serve(int argc, char **argv)
         "  --max-upload-mb N    uploaded report cap (test-parse), default 16\n"
         "  --rate-login N       logins per minute per client (429 beyond), default 20; 0 = off\n"
         "  --rate-queue N       queuing calls per minute per client, default 600; 0 = off\n"
+        "  --no-list-cache      compute every job and record list anew (by default answers\n"
+        "                       are kept until a job changes; see docs/api.md)\n"
         "  --no-workers         the API only; otherwise workers run in this process too:\n"
         "  --server URL | --reports DIR, --store S, --concurrency N, --plugins DIR\n"
         "                       as for `tillpipe worker`\n"
@@ -100,6 +102,7 @@ int tp__cmd_serve(int argc, char **argv)
         case 'P': plugin_dir = optarg; break;
         case 'j': secret_file = optarg; break;
         case 'q': a.quiet = wo.quiet = 1; break;
+        case 'C': a.no_list_cache = 1; break;
         case 'l': {
             const char *colon = strrchr(optarg, ':');
             if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof host ||

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
+
 #define MAX_STATUS 600
 #define BUCKETS 1024 /* clients remembered per rate-limit class */
 
@@ -33,6 +35,7 @@ struct tp_server {
     /* requests by route (tp_nroutes = unmatched) and status */
     unsigned long long (*hits)[MAX_STATUS];
     bucket buckets[2][BUCKETS];
+    tp_cache *cache; /* NULL with --no-list-cache */
     volatile int stopping;
 };
 
@@ -189,6 +192,8 @@ static void set_response(tp_req *req, unsigned status, const char *ctype, char *
 {
     if (req->resp)
         MHD_destroy_response(req->resp);
+    if (req->cache_key && status == 200)
+        tp_cache_put(req->srv->cache, req->cache_key, req->cache_gen, data, len);
     req->resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     req->status = status;
     if (!req->resp) {
@@ -411,6 +416,59 @@ void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
                            "tillpipe_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
                            r < tp_nroutes ? tp_routes[r].name : "unmatched", st, s->hits[r][st]);
     pthread_mutex_unlock(&s->mu);
+    if (s->cache) {
+        unsigned long long hit, miss;
+        tp_cache_counts(s->cache, &hit, &miss);
+        tp_strcatf(out, len, cap,
+                   "# HELP tillpipe_http_list_cache_total List answers from the cache or computed.\n"
+                   "# TYPE tillpipe_http_list_cache_total counter\n"
+                   "tillpipe_http_list_cache_total{result=\"hit\"} %llu\n"
+                   "tillpipe_http_list_cache_total{result=\"miss\"} %llu\n",
+                   hit, miss);
+    }
+}
+
+/* A cached route's key: its name and its query arguments as received,
+ * with separators no decoded value can hold ambiguously; NULL when too long
+ * to be worth keeping. */
+typedef struct {
+    char buf[2048];
+    size_t len;
+    int overflow;
+} cache_key;
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    (void)kind;
+    cache_key *ck = cls;
+    size_t room = sizeof ck->buf - ck->len;
+    int n = snprintf(ck->buf + ck->len, room, "\x1f%s\x1e%s", k, v ? v : "");
+    if (n < 0 || (size_t)n >= room)
+        ck->overflow = 1;
+    else
+        ck->len += (size_t)n;
+    return ck->overflow ? MHD_NO : MHD_YES;
+}
+
+/* Answer a cached route from the cache (1), or get ready to keep what the
+ * handler computes (0). */
+static int from_cache(tp_req *req, const tp_route *rt)
+{
+    cache_key ck = {.len = 0};
+    ck.len = (size_t)snprintf(ck.buf, sizeof ck.buf, "%s", rt->name);
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &ck);
+    if (ck.overflow)
+        return 0;
+    char *body;
+    size_t len;
+    if (tp_cache_get(req->srv->cache, ck.buf, &body, &len)) {
+        set_response(req, 200, "application/json", body, len);
+        return 1;
+    }
+    req->cache_gen = tp_cache_generation(req->srv->cache);
+    if (req->cache_gen)
+        req->cache_key = strdup(ck.buf);
+    return 0;
 }
 
 static double mono_s(void)
@@ -491,6 +549,8 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
             return;
         }
     }
+    if (rt->cached && req->srv->cache && from_cache(req, rt))
+        return;
     if (rt->no_db) {
         rt->fn(req);
         return;
@@ -504,6 +564,10 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
     if (req->db) /* (a streaming handler may have taken it) */
         pool_put(req->srv, req->db);
     req->db = NULL;
+    /* this server's own changes show in its lists at once, before their
+     * notification comes back */
+    if (req->srv->cache && strcmp(rt->method, "GET") != 0 && req->status < 400)
+        tp_cache_bump(req->srv->cache);
 }
 
 static void dispatch(tp_req *req)
@@ -663,6 +727,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
         unlink(req->upload_path);
     if (req->resp)
         MHD_destroy_response(req->resp);
+    free(req->cache_key);
     free(req->body);
     free(req);
     *con_cls = NULL;
@@ -710,7 +775,11 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     s->hits = calloc((size_t)tp_nroutes + 1, sizeof *s->hits);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    int rc = s->pool && s->hits ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+    if (!s->o.no_list_cache)
+        s->cache = tp_cache_new(s->o.db_url, 64u << 20);
+    int rc = s->pool && s->hits && (s->cache || s->o.no_list_cache)
+                 ? TP_OK
+                 : tp_error_set(err, TP_ENOMEM, "out of memory");
     /* Fail fast on the database: reachable and migrated. */
     tp_db *db = rc == TP_OK ? tp_db_connect(s->o.db_url, err) : NULL;
     if (rc == TP_OK && (!db || tp_db_check_schema(db, err) < 0))
@@ -750,6 +819,7 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
         if (s->o.port_file)
             unlink(s->o.port_file);
     }
+    tp_cache_free(s->cache);
     for (int i = 0; s->pool && i < s->npool; i++)
         tp_db_close(s->pool[i]);
     free(s->pool);

@@ -45,6 +45,8 @@ typedef struct tp_req {
     tp_db *db;            /* from the pool, for the handler */
     struct MHD_Response *resp;
     unsigned status;
+    char *cache_key;      /* a cached route's key, while its answer is computed */
+    uint64_t cache_gen;   /* the cache generation read before computing it */
 } tp_req;
 
 /* A handler fills req->resp/status via tp_reply_*; returns nothing. */
@@ -59,6 +61,7 @@ typedef struct tp_route {
     int no_db;           /* the handler needs no pooled connection (req->db NULL) */
     int limit;           /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
     int upload;          /* the body is a multipart/form-data upload, spooled to a file */
+    int cached;          /* a GET whose 200 answers may be kept until jobs change (cache.h) */
 } tp_route;
 
 enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };

@@ -2,6 +2,8 @@
  * describes each; test_api checks that the two agree). */
 #include <ctype.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,71 +40,131 @@ static void reply_sql_json(tp_req *req, const char *sql, int n, const char *cons
     PQclear(r);
 }
 
-/* Run a query whose one value is a JSON object and parse it; NULL after
- * replying when the query or the parse fails. */
-static json_t *query_json(tp_req *req, const char *sql, int n, const char *const *p)
+/* ------------------------------------------------------------ lists
+ *
+ * A list page is one prepared statement answering three things: the capped
+ * count of the matching rows, the page's items as JSON text, and the key of
+ * its last row when more follow.  The answer is put together from that text
+ * as it is (no parse and re-serialisation of the items). */
+
+/* The filters a request gives, as SQL conditions with their values as
+ * parameters $1..$n: each combination is its own statement text, so its
+ * prepared plan fits it. */
+typedef struct {
+    char where[768];
+    size_t len;
+    const char *p[16];
+    int n;
+} list_filter;
+
+/* `cond` holds one "?" where the parameter's number goes ("pos = $?::int"). */
+static void filter_add(list_filter *f, const char *cond, const char *value)
 {
-    tp_error err = {0};
-    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
-    if (!r) {
-        tp_reply_db_error(req, &err);
-        return NULL;
-    }
-    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!o)
-        tp_reply_problem(req, 500, "internal", "could not read the answer");
-    return o;
+    const char *q = strchr(cond, '?');
+    f->len += (size_t)snprintf(f->where + f->len, sizeof f->where - f->len, "%s%.*s%d%s",
+                               f->len ? " AND " : "", (int)(q - cond), cond, f->n + 1, q + 1);
+    f->p[f->n++] = value;
 }
 
-/* An opaque cursor: base64url of `raw`, as a JSON string. */
-static json_t *cursor_json(const char *raw)
-{
-    size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    char *enc = malloc(need);
-    if (!enc)
-        return json_null();
-    sodium_bin2base64(enc, need, (const unsigned char *)raw, strlen(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    json_t *j = json_string(enc);
-    free(enc);
-    return j;
-}
+static const char *filter_sql(const list_filter *f) { return f->len ? f->where : "true"; }
 
 #define EXACT_TOTAL_MAX 1000
+#define ESTIMATE_SLOTS 64
+#define ESTIMATE_TTL 10 /* seconds */
 
-/* The total of a list: exact up to EXACT_TOTAL_MAX rows (a capped count),
- * beyond that the planner's estimate (EXPLAIN with the same parameters), so a
- * page of a huge table does not pay for counting it.  Sets "total" and
- * "total_exact" in `o`; < 0 after replying on a database error. */
-static int set_total(tp_req *req, json_t *o, const char *from_where, int n, const char *const *p)
+/* The planner's estimates of large totals, kept a few seconds: a list paged
+ * through or polled asks the same question again and again. */
+static struct {
+    uint64_t key;
+    long long rows;
+    time_t at;
+} estimates[ESTIMATE_SLOTS];
+static pthread_mutex_t estimates_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t estimate_key(const char *from, const list_filter *f)
 {
-    char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) x", from_where,
-             EXACT_TOTAL_MAX + 1);
-    tp_error err = {0};
-    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
-    if (!r) {
-        tp_reply_db_error(req, &err);
-        return -1;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the text and the values */
+    for (int i = -2; i < f->n; i++) {
+        const char *v = i == -2 ? from : i == -1 ? filter_sql(f) : f->p[i];
+        for (; v && *v; v++)
+            h = (h ^ (unsigned char)*v) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
     }
-    long long total = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    int exact = total <= EXACT_TOTAL_MAX;
-    if (!exact) {
-        snprintf(sql, sizeof sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s", from_where);
-        r = tp_db_query(req->db, sql, n, p, &err);
+    return h;
+}
+
+/* A list's total: exact up to EXACT_TOTAL_MAX rows (`counted` is the capped
+ * count), beyond that the planner's estimate for the same filters (EXPLAIN),
+ * so a page of a huge table does not pay for counting it. */
+static long long list_total(tp_req *req, const char *from, const list_filter *f,
+                            long long counted, int *exact)
+{
+    *exact = counted <= EXACT_TOTAL_MAX;
+    if (*exact)
+        return counted;
+    uint64_t key = estimate_key(from, f);
+    size_t slot = key % ESTIMATE_SLOTS;
+    time_t now = time(NULL);
+    long long est = -1;
+    pthread_mutex_lock(&estimates_mu);
+    if (estimates[slot].key == key && now - estimates[slot].at < ESTIMATE_TTL)
+        est = estimates[slot].rows;
+    pthread_mutex_unlock(&estimates_mu);
+    if (est < 0) {
+        char sql[1024];
+        snprintf(sql, sizeof sql, "EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE %s", from,
+                 filter_sql(f));
+        tp_error err = {0};
+        PGresult *r = tp_db_query(req->db, sql, f->n, f->p, &err);
         json_t *plan = r ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
         PQclear(r);
         json_t *rows = json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows");
-        long long est = json_is_number(rows) ? (long long)json_number_value(rows) : 0;
-        if (est > total)
-            total = est;
+        est = json_is_number(rows) ? (long long)json_number_value(rows) : 0;
         json_decref(plan);
+        pthread_mutex_lock(&estimates_mu);
+        estimates[slot].key = key;
+        estimates[slot].rows = est;
+        estimates[slot].at = now;
+        pthread_mutex_unlock(&estimates_mu);
     }
-    json_object_set_new(o, "total", json_integer((json_int_t)total));
-    json_object_set_new(o, "total_exact", json_boolean(exact));
-    return 0;
+    return est > counted ? est : counted;
+}
+
+/* Run a list statement (columns: capped count, items JSON, last key or
+ * NULL) and reply the page: items, next (base64url of `prefix` + the last
+ * key), total, total_exact. */
+static void reply_list(tp_req *req, const char *sql, int n, const char *const *p,
+                       const char *from, const list_filter *f, const char *prefix)
+{
+    tp_error err = {0};
+    PGresult *r = tp_db_query(req->db, sql, n, p, &err);
+    if (!r) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    int exact;
+    long long total = list_total(req, from, f, atoll(PQgetvalue(r, 0, 0)), &exact);
+    char *next = NULL;
+    if (!PQgetisnull(r, 0, 2)) {
+        char raw[1024];
+        snprintf(raw, sizeof raw, "%s%s", prefix, PQgetvalue(r, 0, 2));
+        size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        if ((next = malloc(need)))
+            sodium_bin2base64(next, need, (const unsigned char *)raw, strlen(raw),
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    }
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    tp_strcatf(&out, &len, &cap, "{\"items\":%s,\"next\":%s%s%s,\"total\":%lld,\"total_exact\":%s}",
+               PQgetvalue(r, 0, 1), next ? "\"" : "", next ? next : "null", next ? "\"" : "",
+               total, exact ? "true" : "false");
+    PQclear(r);
+    free(next);
+    if (out)
+        tp_reply_text(req, 200, "application/json", out);
+    else
+        tp_reply_problem(req, 500, "internal", "out of memory");
+    free(out);
 }
 
 /* A query parameter that must be absent or valid; replies 400 otherwise. */
@@ -230,6 +292,21 @@ static const char *const metric_sql[] = {
     " count(*) FROM job_attempts WHERE finished_at IS NOT NULL AND (le = '+Inf' OR extract(epoch"
     " FROM finished_at - started_at) <= le::float8)) n FROM unnest(ARRAY['0.1', '0.5', '1', '5',"
     " '30', '120', '+Inf']) WITH ORDINALITY b(le, o)) x",
+    "WITH v AS (SELECT e.key st, e.value::float8 s FROM job_attempts a,"
+    " jsonb_each_text(a.stage_seconds) e WHERE a.stage_seconds IS NOT NULL),"
+    " st AS (SELECT * FROM unnest(ARRAY['fetch', 'store', 'parse', 'load']) WITH ORDINALITY"
+    " t(st, so)), b AS (SELECT * FROM unnest(ARRAY['0.01', '0.05', '0.1', '0.5', '1', '5', '30',"
+    " '+Inf']) WITH ORDINALITY b(le, o))"
+    " SELECT '# HELP tillpipe_stage_duration_seconds Seconds an attempt spent in each stage.'"
+    " || chr(10) || '# TYPE tillpipe_stage_duration_seconds histogram' || chr(10) ||"
+    " string_agg(l, chr(10) ORDER BY so, o) FROM ("
+    " SELECT so, o, format('tillpipe_stage_duration_seconds_bucket{stage=\"%s\",le=\"%s\"} %s',"
+    " st.st, le, (SELECT count(*) FROM v WHERE v.st = st.st AND (le = '+Inf' OR"
+    " v.s <= le::float8))) l FROM st, b"
+    " UNION ALL SELECT so, 100, format('tillpipe_stage_duration_seconds_sum{stage=\"%s\"} %s',"
+    " st.st, (SELECT coalesce(sum(s), 0) FROM v WHERE v.st = st.st)) FROM st"
+    " UNION ALL SELECT so, 101, format('tillpipe_stage_duration_seconds_count{stage=\"%s\"} %s',"
+    " st.st, (SELECT count(*) FROM v WHERE v.st = st.st)) FROM st) x",
 };
 
 static void metrics(tp_req *req)
@@ -325,40 +402,39 @@ static void jobs_list(tp_req *req)
     }
     char safter[32];
     snprintf(safter, sizeof safter, "%lld", after);
-    const char *p[] = {branch, pos, status, from, to, after ? safter : NULL, limit ? limit : "50"};
-    /* (the filters twice, not a CTE used twice: that would materialise
-     * every matching job before the page is cut) */
-#define JOB_FILTERS                                                                                \
-    "($1::text IS NULL OR branch = $1) AND ($2::int IS NULL OR pos = $2)"                          \
-    " AND ($3::job_status IS NULL OR status = $3) AND ($4::date IS NULL OR business_date >= $4)"  \
-    " AND ($5::date IS NULL OR business_date <= $5)"
-    json_t *o = query_json(
-        req,
-        "WITH page AS (SELECT * FROM jobs WHERE " JOB_FILTERS
-        " AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $7::int + 1)"
-        " SELECT json_build_object("
-        " 'items', coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
-        " (SELECT * FROM page ORDER BY id DESC LIMIT $7::int) j), '[]'),"
-        " 'more', (SELECT count(*) FROM page) > $7::int,"
-        " 'last', (SELECT min(id) FROM (SELECT id FROM page ORDER BY id DESC LIMIT $7::int) x))::text",
-        7, p);
-    if (!o)
-        return;
-    if (set_total(req, o, "jobs WHERE " JOB_FILTERS, 5, p) < 0) {
-        json_decref(o);
-        return;
+    list_filter f = {0};
+    if (branch)
+        filter_add(&f, "branch = $?", branch);
+    if (pos)
+        filter_add(&f, "pos = $?::int", pos);
+    if (status)
+        filter_add(&f, "status = $?::job_status", status);
+    if (from)
+        filter_add(&f, "business_date >= $?::date", from);
+    if (to)
+        filter_add(&f, "business_date <= $?::date", to);
+    const char *p[18];
+    memcpy(p, f.p, sizeof *p * (size_t)f.n);
+    int n = f.n;
+    p[n++] = limit ? limit : "50";
+    char keyset[32] = "";
+    if (after) {
+        p[n++] = safter;
+        snprintf(keyset, sizeof keyset, " AND id < $%d::bigint", n);
     }
-    json_t *next = json_null();
-    if (json_is_true(json_object_get(o, "more"))) {
-        char raw[32];
-        snprintf(raw, sizeof raw, "j:%lld", (long long)json_integer_value(json_object_get(o, "last")));
-        json_decref(next);
-        next = cursor_json(raw);
-    }
-    json_object_del(o, "more");
-    json_object_del(o, "last");
-    json_object_set_new(o, "next", next);
-    tp_reply_json(req, 200, o);
+    /* (the filters twice, not one CTE of every matching job: that would be
+     * materialised whole before the page is cut) */
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "WITH page AS (SELECT * FROM jobs WHERE %s%s ORDER BY id DESC LIMIT $%d::int + 1)"
+             " SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE %s LIMIT %d) x),"
+             " coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
+             " (SELECT * FROM page ORDER BY id DESC LIMIT $%d::int) j), '[]'),"
+             " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT id FROM page"
+             " ORDER BY id DESC OFFSET $%d::int - 1 LIMIT 1) END",
+             filter_sql(&f), keyset, f.n + 1, filter_sql(&f), EXACT_TOTAL_MAX + 1, f.n + 1,
+             f.n + 1, f.n + 1);
+    reply_list(req, sql, n, p, "jobs", &f, "j:");
 }
 
 static void job_get(tp_req *req)
@@ -372,7 +448,7 @@ static void job_get(tp_req *req)
         " 'attempts_detail', (SELECT coalesce(jsonb_agg(jsonb_build_object('attempt', a.attempt,"
         "  'worker', a.worker, 'stage', a.stage, 'code', a.error_code, 'retryable', a.retryable,"
         "  'message', a.message, 'plugins', a.plugins, 'fetch', a.fetch_info,"
-        "  'started_at', a.started_at, 'finished_at', a.finished_at,"
+        "  'started_at', a.started_at, 'finished_at', a.finished_at, 'stage_seconds', a.stage_seconds,"
         "  'seconds', extract(epoch FROM a.finished_at - a.started_at)) ORDER BY a.attempt), '[]')"
         "  FROM job_attempts a WHERE a.job_id = j.id),"
         " 'files', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', f.id, 'type', f.report_type,"
@@ -1170,77 +1246,76 @@ static void records_list(tp_req *req)
         }
     }
     json_decref(cj);
-    const char *p[] = {start, end, branch, pos, item, ck[0], ck[1], ck[2], ck[3], ck[4],
-                       limit ? limit : "100"};
-#define REC_FILTERS                                                                                \
-    "business_date BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR branch = $3)"           \
-    " AND ($4::int IS NULL OR pos = $4) AND ($5::text IS NULL OR item_code = $5)"
-    json_t *o = query_json(
-        req,
-        "WITH page AS (SELECT * FROM records WHERE " REC_FILTERS
-        " AND ($6::date IS NULL OR (business_date, branch, pos, source_file, source_line) >"
-        " ($6::date, $7::text, $8::int, $9::text, $10::bigint))"
-        " ORDER BY business_date, branch, pos, source_file, source_line LIMIT $11::int + 1),"
-        " shown AS (SELECT * FROM page ORDER BY business_date, branch, pos, source_file,"
-        " source_line LIMIT $11::int)"
-        " SELECT json_build_object("
-        " 'items', coalesce((SELECT json_agg(row_to_json(s) ORDER BY s.business_date, s.branch,"
-        " s.pos, s.source_file, s.source_line) FROM shown s), '[]'),"
-        " 'last', CASE WHEN (SELECT count(*) FROM page) > $11::int THEN (SELECT json_build_array("
-        " business_date, branch, pos, source_file, source_line) FROM shown ORDER BY business_date"
-        " DESC, branch DESC, pos DESC, source_file DESC, source_line DESC LIMIT 1) END)::text",
-        11, p);
+    list_filter f = {0};
+    filter_add(&f, "business_date >= $?::date", start);
+    filter_add(&f, "business_date <= $?::date", end);
+    if (branch)
+        filter_add(&f, "branch = $?", branch);
+    if (pos)
+        filter_add(&f, "pos = $?::int", pos);
+    if (item)
+        filter_add(&f, "item_code = $?", item);
+    const char *p[18];
+    memcpy(p, f.p, sizeof *p * (size_t)f.n);
+    int n = f.n;
+    p[n++] = limit ? limit : "100";
+    char keyset[160] = "";
+    if (ck[0]) {
+        for (int i = 0; i < 5; i++)
+            p[n++] = ck[i];
+        snprintf(keyset, sizeof keyset,
+                 " AND (business_date, branch, pos, source_file, source_line) >"
+                 " ($%d::date, $%d, $%d::int, $%d, $%d::bigint)",
+                 n - 4, n - 3, n - 2, n - 1, n);
+    }
+#define REC_KEY "business_date, branch, pos, source_file, source_line"
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "WITH page AS (SELECT * FROM records WHERE %s%s ORDER BY " REC_KEY
+             " LIMIT $%d::int + 1)"
+             " SELECT (SELECT count(*) FROM (SELECT 1 FROM records WHERE %s LIMIT %d) x),"
+             " coalesce((SELECT json_agg(row_to_json(s) ORDER BY " REC_KEY ") FROM"
+             " (SELECT * FROM page ORDER BY " REC_KEY " LIMIT $%d::int) s), '[]'),"
+             " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT json_build_array("
+             REC_KEY ")::text FROM page ORDER BY " REC_KEY " OFFSET $%d::int - 1 LIMIT 1) END",
+             filter_sql(&f), keyset, f.n + 1, filter_sql(&f), EXACT_TOTAL_MAX + 1, f.n + 1,
+             f.n + 1, f.n + 1);
+#undef REC_KEY
+    reply_list(req, sql, n, p, "records", &f, "");
     for (int i = 0; i < 5; i++)
         free(ck[i]);
-    if (!o)
-        return;
-    if (set_total(req, o, "records WHERE " REC_FILTERS, 5, p) < 0) {
-        json_decref(o);
-        return;
-    }
-    json_t *last = json_object_get(o, "last");
-    json_t *next = json_null();
-    if (json_is_array(last)) {
-        char *raw = json_dumps(last, JSON_COMPACT);
-        if (raw) {
-            json_decref(next);
-            next = cursor_json(raw);
-        }
-        free(raw);
-    }
-    json_object_del(o, "last");
-    json_object_set_new(o, "next", next);
-    tp_reply_json(req, 200, o);
 }
 
 void tp_records_export(tp_req *req); /* export.c */
+
+/* export.c */
 void tp_events_stream(tp_req *req);  /* events.c */
 void tp_job_bundle(tp_req *req);     /* bundle.c */
 
 /* ------------------------------------------------------------ the table */
 
 const tp_route tp_routes[] = {
-    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1, 0, 0},
-    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1, 0, 0},
-    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0, 0, 0},
-    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0, TP_LIMIT_LOGIN, 0},
-    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE, 0},
-    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0, 0, 0},
-    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0, 0},
-    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE, 0},
-    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0, 0},
-    {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp_job_bundle, "job_bundle", 0, 0, 0},
-    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0, 0},
-    {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0, 0},
-    {"POST", "/api/branches/{code}/test-parse", TP_ROLE_OPERATOR, test_parse, "test_parse", 0, 0, 1},
-    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0, 0},
-    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE, 0},
-    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0, 0},
-    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0, 0},
-    {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0, 0},
-    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0, 0},
-    {"GET", "/api/records", TP_ROLE_VIEWER, records_list, "records_list", 0, 0, 0},
-    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0, 0},
-    {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0, 0},
+    {"GET", "/livez", TP_ROLE_NONE, livez, "livez", 1, 0, 0, 0},
+    {"GET", "/readyz", TP_ROLE_NONE, readyz, "readyz", 1, 0, 0, 0},
+    {"GET", "/metrics", TP_ROLE_NONE, metrics, "metrics", 0, 0, 0, 0},
+    {"POST", "/api/auth/login", TP_ROLE_NONE, login, "auth_login", 0, TP_LIMIT_LOGIN, 0, 0},
+    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE, 0, 0},
+    {"GET", "/api/jobs", TP_ROLE_VIEWER, jobs_list, "jobs_list", 0, 0, 0, 1},
+    {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, job_get, "job_get", 0, 0, 0, 0},
+    {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, job_retry, "job_retry", 0, TP_LIMIT_QUEUE, 0, 0},
+    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, job_cancel, "job_cancel", 0, 0, 0, 0},
+    {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp_job_bundle, "job_bundle", 0, 0, 0, 0},
+    {"GET", "/api/branches", TP_ROLE_VIEWER, branches_list, "branches_list", 0, 0, 0, 0},
+    {"POST", "/api/branches", TP_ROLE_ADMIN, branches_upsert, "branches_upsert", 0, 0, 0, 0},
+    {"POST", "/api/branches/{code}/test-parse", TP_ROLE_OPERATOR, test_parse, "test_parse", 0, 0, 1, 0},
+    {"GET", "/api/missing", TP_ROLE_VIEWER, missing_get, "missing_get", 0, 0, 0, 0},
+    {"POST", "/api/missing/run", TP_ROLE_OPERATOR, missing_run, "missing_run", 0, TP_LIMIT_QUEUE, 0, 0},
+    {"GET", "/api/plugins", TP_ROLE_VIEWER, plugins_list, "plugins_list", 1, 0, 0, 0},
+    {"GET", "/api/audit", TP_ROLE_ADMIN, audit_list, "audit_list", 0, 0, 0, 0},
+    {"GET", "/api/files", TP_ROLE_VIEWER, files_list, "files_list", 0, 0, 0, 0},
+    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, file_download, "file_download", 0, 0, 0, 0},
+    {"GET", "/api/records", TP_ROLE_VIEWER, records_list, "records_list", 0, 0, 0, 1},
+    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp_records_export, "records_export", 0, 0, 0, 0},
+    {"GET", "/api/events", TP_ROLE_VIEWER, tp_events_stream, "events", 1, 0, 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

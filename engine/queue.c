@@ -315,7 +315,7 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 }
 
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
-                            const char *plugins_json, tp_error *err)
+                            const char *plugins_json, const char *stages_json, tp_error *err)
 {
     char id[32], att[16], rec[32];
     snprintf(id, sizeof id, "%lld", job->id);
@@ -341,12 +341,13 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                         5, q, err);
     }
     PQclear(r);
-    const char *a[] = {id, att, plugins_json ? plugins_json : "{}"};
+    const char *a[] = {id, att, plugins_json ? plugins_json : "{}", stages_json};
     if (rc == TP_OK)
         rc = tp_db_exec(db,
                         "UPDATE job_attempts SET stage = 'done', finished_at = now(),"
-                        " plugins = $3::jsonb WHERE job_id = $1 AND attempt = $2",
-                        3, a, err);
+                        " plugins = $3::jsonb, stage_seconds = $4::jsonb"
+                        " WHERE job_id = $1 AND attempt = $2",
+                        4, a, err);
     return rc;
 }
 
@@ -415,7 +416,7 @@ static int queue_reruns_of_failed(tp_db *db, tp_error *err)
 
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
                   const char *code, int retryable, const char *message, double backoff_base,
-                  tp_error *err)
+                  const char *stages_json, tp_error *err)
 {
     unsigned seed = ((unsigned)job->id * 2654435761u) ^ (unsigned)job->attempt;
     char delay[32];
@@ -451,11 +452,12 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
         return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost; failure not recorded",
                             job->id, job->attempt);
     }
-    const char *a[] = {f.id, f.attempt, stage, code, retryable ? "t" : "f", message};
+    const char *a[] = {f.id, f.attempt, stage, code, retryable ? "t" : "f", message, stages_json};
     int rc = tp_db_exec(db,
                         "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
-                        " message = $6, finished_at = now() WHERE job_id = $1 AND attempt = $2",
-                        6, a, err);
+                        " message = $6, stage_seconds = $7::jsonb, finished_at = now()"
+                        " WHERE job_id = $1 AND attempt = $2",
+                        7, a, err);
     if (rc == TP_OK && failed)
         rc = queue_reruns_of_failed(db, err);
     return tp_db_end(db, rc, err);

@@ -83,9 +83,10 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
                         tp_error *err);
 
 /* Inside the caller's transaction, after tp_queue_lock_owned: mark the job
- * succeeded with its record count (and queue the rerun a force asked for). */
+ * succeeded with its record count (and queue the rerun a force asked for).
+ * `stages_json` (may be NULL): the attempt's seconds per stage. */
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
-                            const char *plugins_json, tp_error *err);
+                            const char *plugins_json, const char *stages_json, tp_error *err);
 
 /* Complete a job that wrote nothing (one fenced statement, no transaction
  * of the caller's): succeeded, unless a cancel or a rerun was asked for, in
@@ -103,7 +104,7 @@ int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err);
  * attempt no longer owns the job. */
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
                   const char *code, int retryable, const char *message, double backoff_base,
-                  tp_error *err);
+                  const char *stages_json, tp_error *err);
 
 /* Give a claimed job back (graceful shutdown): queued again at once, the
  * attempt not counted against it (max_attempts grows by one). */

@@ -168,7 +168,9 @@ typedef struct job_ctx {
     char *files_json; /* the candidates, for the files table */
     struct thread_cache *cache;
     long long records;
-    const char *stage;
+    const char *stage; /* the stage running (fetch, store, parse, load) */
+    double stage_at;   /* when it began */
+    char stages[256];  /* {"fetch": seconds, ...}: the stages ended so far */
     char code[48];
     int retryable;
     char msg[1024];
@@ -180,6 +182,27 @@ static int job_error(job_ctx *c, const char *code, int retryable, const char *ms
     c->retryable = retryable;
     snprintf(c->msg, sizeof c->msg, "%s", msg);
     return -1;
+}
+
+/* The stage that runs from now on; the one before it is timed. */
+static void stage_enter(job_ctx *c, const char *stage)
+{
+    double now = now_s();
+    size_t n = strlen(c->stages);
+    if (c->stage && n + 40 < sizeof c->stages)
+        snprintf(c->stages + n, sizeof c->stages - n, "%s\"%s\": %.6f", n ? ", " : "{",
+                 c->stage, now - c->stage_at);
+    c->stage = stage;
+    c->stage_at = now;
+}
+
+/* The attempt's seconds per stage, the running one up to now, as JSON. */
+static const char *stages_json(job_ctx *c, char *buf, size_t cap)
+{
+    size_t n = strlen(c->stages);
+    snprintf(buf, cap, "%s%s\"%s\": %.6f}", n ? c->stages : "{", n ? ", " : "", c->stage,
+             now_s() - c->stage_at);
+    return buf;
 }
 
 /* Stage boundary: a requested cancel or a lost lease ends the attempt. */
@@ -415,8 +438,10 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
         json_decref(missing);
         json_decref(problems);
     }
+    char stages[320];
     if (rc == TP_OK)
-        rc = tp_queue_mark_succeeded(db, j, c->records, plugins_json, err);
+        rc = tp_queue_mark_succeeded(db, j, c->records, plugins_json,
+                                     stages_json(c, stages, sizeof stages), err);
     const char *pause = getenv("TILLPIPE_TEST_PAUSE_IN_LOAD"); /* crash tests only */
     if (rc == TP_OK && pause)
         sleep_s(strtod(pause, NULL));
@@ -583,7 +608,8 @@ static int fetch_stage(job_ctx *c, const tp_config *cfg, tp_fetched *f, tp_error
  * released or lost). */
 static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_job *job)
 {
-    job_ctx c = {.w = w, .me = me, .db = db, .job = job, .stage = "fetch", .cache = cache};
+    job_ctx c = {.w = w, .me = me, .db = db, .job = job, .cache = cache};
+    stage_enter(&c, "fetch");
     tp_error err = {0};
     tp_fetched fetched = {0};
     const tp_config *cfg = NULL;
@@ -613,7 +639,7 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
         goto boundary_stop;
 
     /* store: every candidate kept in the raw-file store */
-    c.stage = "store";
+    stage_enter(&c, "store");
     tp_source src = source_of(w, cache);
     if (tp_source_keep(&src, &fetched, &err) < 0) {
         job_error(&c, err.code == TP_EIO || err.code == TP_ENOMEM ? "store_unavailable"
@@ -625,7 +651,7 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
         goto boundary_stop;
 
     /* parse + combine into the spool */
-    c.stage = "parse";
+    stage_enter(&c, "parse");
     if (!cache->spool) {
         if (!(cache->spool_buf = malloc(TP_SPOOL_BUFFER)) || !(cache->spool = tmpfile())) {
             job_error(&c, "spool_unavailable", 1, cache->spool_buf ? strerror(errno) : "out of memory");
@@ -659,7 +685,7 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
         goto boundary_stop;
 
     /* load: one transaction */
-    c.stage = "load";
+    stage_enter(&c, "load");
     pj = plugins_json(&res);
     c.files_json = files_json(&fetched.scan->days[0]);
     if (!pj || !c.files_json) {
@@ -716,9 +742,10 @@ failed: {
     tp_error e2 = {0};
     /* the attempt's own connection may be the casualty: reconnect once */
     if (tp_db_broken(db))
-        PQreset(db->conn);
+        tp_db_reset(db, &e2);
+    char stages[320];
     int frc = tp_queue_fail(db, job, w->id, c.stage, c.code, c.retryable, c.msg,
-                            w->o->backoff_base, &e2);
+                            w->o->backoff_base, stages_json(&c, stages, sizeof stages), &e2);
     pthread_mutex_lock(&w->mu);
     if (frc == TP_ELOST)
         w->stats.lost++;
@@ -752,7 +779,7 @@ static void noop_job(worker *w, tp_db *db, const tp_job *job)
             rc = tp_queue_lock_owned(db, job, w->id, &cancel, &err);
         if (rc == TP_OK)
             rc = cancel ? tp_queue_mark_cancelled(db, job, &err)
-                        : tp_queue_mark_succeeded(db, job, 0, NULL, &err);
+                        : tp_queue_mark_succeeded(db, job, 0, NULL, NULL, &err);
         rc = tp_db_end(db, rc, &err);
     }
     pthread_mutex_lock(&w->mu);

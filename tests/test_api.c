@@ -664,6 +664,17 @@ START_TEST(serve_with_workers)
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_rows_parsed_total{type=\"rd5000\"} "));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_count 1\n"));
+    /* every stage of that attempt timed, once */
+    static const char *const stg[] = {"fetch", "store", "parse", "load"};
+    for (int i = 0; i < 4; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "tillpipe_stage_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} 1\n", stg[i]);
+        ck_assert_msg(strstr(r.body, line), "no %s", line);
+        snprintf(line, sizeof line, "tillpipe_stage_duration_seconds_count{stage=\"%s\"} 1\n", stg[i]);
+        ck_assert_msg(strstr(r.body, line), "no %s", line);
+    }
+    qeq("t", "SELECT bool_and((stage_seconds->>'parse')::float8 >= 0 AND (stage_seconds->>'load')::float8"
+             " < extract(epoch FROM finished_at - started_at) + 0.5) FROM job_attempts");
     resp_free(&r);
     /* its files: listed, and each downloads byte for byte as served */
     char fp[96];
@@ -887,6 +898,119 @@ START_TEST(missing_data)
 END_TEST
 
 /* A multipart upload of `file` (and `type` when given). */
+/* The list cache (api/cache.h): answers are kept, and a change anywhere --
+ * this server, another process, a statement typed into psql, even while
+ * the server's listening connection is being killed -- shows in the next
+ * lists without a stale page. */
+static unsigned long long cache_hits(void)
+{
+    resp r = call("GET", "/metrics", NULL, NULL);
+    expect(&r, 200, NULL);
+    const char *m = strstr(r.body, "tillpipe_http_list_cache_total{result=\"hit\"} ");
+    ck_assert_ptr_nonnull(m);
+    unsigned long long n = strtoull(m + strlen("tillpipe_http_list_cache_total{result=\"hit\"} "), NULL, 10);
+    resp_free(&r);
+    return n;
+}
+
+/* The first job of /api/jobs?limit=1 (its id; its status into st). */
+static long long first_job(const char *t, char st[16])
+{
+    resp r = call("GET", "/api/jobs?limit=1", t, NULL);
+    expect(&r, 200, NULL);
+    json_t *it = json_array_get(json_object_get(r.json, "items"), 0);
+    long long id = it ? json_integer_value(json_object_get(it, "id")) : 0;
+    snprintf(st, 16, "%s", it ? json_string_value(json_object_get(it, "status")) : "");
+    resp_free(&r);
+    return id;
+}
+
+/* Wait (up to 5 s) for the first job to be `id` in status `want`. */
+static void await_first(const char *t, long long id, const char *want)
+{
+    char st[16];
+    long long got = 0;
+    for (int i = 0; i < 100; i++) {
+        if ((got = first_job(t, st)) == id && strcmp(st, want) == 0)
+            return;
+        sleep_s(0.05);
+    }
+    ck_abort_msg("first job %lld %s, want %lld %s", got, st, id, want);
+}
+
+START_TEST(list_cache)
+{
+    case_begin("api_cache");
+    add_user("olga", "operator");
+    serve("--no-workers");
+    char *t = login("olga");
+    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    expect(&r, 202, NULL);
+    long long id1 = json_integer_value(json_object_get(r.json, "job_id"));
+    resp_free(&r);
+    /* kept: the same question again is answered from the cache */
+    char st[16];
+    ck_assert_int_eq(first_job(t, st), id1);
+    unsigned long long hits = cache_hits();
+    ck_assert_int_eq(first_job(t, st), id1);
+    ck_assert_str_eq(st, "queued");
+    ck_assert_uint_eq(cache_hits(), hits + 1);
+    /* this server's own change: the very next list has it */
+    r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-10\"}");
+    expect(&r, 202, NULL);
+    long long id2 = json_integer_value(json_object_get(r.json, "job_id"));
+    resp_free(&r);
+    ck_assert_int_eq(first_job(t, st), id2);
+    /* another process's changes: an update, a delete */
+    free(qs("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = %lld", id2));
+    await_first(t, id2, "cancelled");
+    free(qs("DELETE FROM jobs WHERE id = %lld", id2));
+    await_first(t, id1, "queued");
+    /* the listening connection killed: a change made meanwhile still shows */
+    ck_assert_int_ge(qi("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE query = 'LISTEN tillpipe_lists'"), 1);
+    free(qs("UPDATE jobs SET status = 'failed', last_error = 'x' WHERE id = %lld", id1));
+    await_first(t, id1, "failed");
+    /* records: a change to them empties the record pages it touched */
+    free(qs("CREATE TABLE IF NOT EXISTS records_2026 PARTITION OF records"
+            " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"));
+    free(qs("INSERT INTO records (branch, pos, business_date, job_id, source_file, source_line,"
+            " or_number, transno, item_code, product_name, department_code, department_name,"
+            " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"
+            " payment_code, payment_name, phone) SELECT 'BMC', 1, '2026-02-09', %lld, 'f.csv', i,"
+            " '', '', 'X', '', '', '', '', '', '', '', '', '', '', '', '' FROM generate_series(1, 5) i",
+            id1));
+    const char *rp = "/api/records?start=2026-02-09&end=2026-02-09";
+    long long total = -1;
+    for (int i = 0; i < 100 && total != 5; i++, sleep_s(0.05)) {
+        r = call("GET", rp, t, NULL);
+        expect(&r, 200, NULL);
+        total = json_integer_value(json_object_get(r.json, "total"));
+        resp_free(&r);
+    }
+    ck_assert_int_eq(total, 5);
+    free(qs("DELETE FROM records WHERE source_line > 2"));
+    for (int i = 0; i < 100 && total != 2; i++, sleep_s(0.05)) {
+        r = call("GET", rp, t, NULL);
+        total = json_integer_value(json_object_get(r.json, "total"));
+        resp_free(&r);
+    }
+    ck_assert_int_eq(total, 2);
+    free(t);
+    stop_server();
+    /* --no-list-cache: nothing kept, every answer computed */
+    serve("--no-workers --no-list-cache");
+    t = login("olga");
+    ck_assert_int_eq(first_job(t, st), id1);
+    ck_assert_int_eq(first_job(t, st), id1);
+    r = call("GET", "/metrics", NULL, NULL);
+    ck_assert_ptr_null(strstr(r.body, "tillpipe_http_list_cache_total"));
+    resp_free(&r);
+    free(t);
+    stop_server();
+}
+END_TEST
+
 static resp upload(const char *path, const char *token, const char *file, const char *type)
 {
     resp r = {0};
@@ -1059,6 +1183,7 @@ static Suite *suite(void)
     pc_add(s, "api_jobs", jobs_endpoints);
     pc_add(s, "api_workers", serve_with_workers);
     pc_add(s, "api_missing", missing_data);
+    pc_add(s, "api_cache", list_cache);
     pc_add(s, "api_tparse", test_parse_uploads);
     pc_add(s, "api_spec", routes_match_openapi);
     return s;

@@ -168,7 +168,7 @@ static void complete_ok(tp_db *db, const tp_job *j, const char *worker, long lon
     ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_msg(tp_queue_lock_owned(db, j, worker, &cancel, &e) == TP_OK, "lock: %s", e.msg);
     ck_assert_int_eq(cancel, 0);
-    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, &e) == TP_OK, "succeed: %s",
+    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, NULL, &e) == TP_OK, "succeed: %s",
                   e.msg);
     ck_assert_msg(tp_db_exec(db, "COMMIT", 0, NULL, &e) == TP_OK, "commit: %s", e.msg);
 }
@@ -540,7 +540,7 @@ START_TEST(enqueue_force_while_completing)
     ck_assert_int_eq(pthread_create(&t, NULL, call_thread, &c), 0);
     tp_db *obs = connect_ok(case_url);
     wait_blocked(obs, &c.pid);
-    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 7, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 7, NULL, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_db_exec(db, "COMMIT", 0, NULL, &e), TP_OK);
     pthread_join(t, NULL);
     ck_assert_msg(c.rc == TP_OK, "%s", c.msg);
@@ -675,7 +675,7 @@ START_TEST(enqueue_range_force_while_completing)
     ck_assert_int_eq(pthread_create(&t, NULL, call_thread, &range), 0);
     tp_db *obs = connect_ok(case_url);
     wait_blocked(obs, &range.pid);
-    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 0, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 0, NULL, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_db_exec(db, "COMMIT", 0, NULL, &e), TP_OK);
     pthread_join(t, NULL);
     ck_assert_msg(range.rc == TP_OK, "range: %s", range.msg);
@@ -848,7 +848,7 @@ START_TEST(fencing_after_rescue)
     ck_assert_int_eq(tp_queue_lock_owned(db, &j, "w1", &cancel, &e), TP_ELOST);
     ck_assert_msg(strstr(e.msg, "nothing written") != NULL, "%s", e.msg);
     ck_assert_int_eq(tp_db_exec(db, "ROLLBACK", 0, NULL, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late failure", 1, &e),
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late failure", 1, NULL, &e),
                      TP_ELOST);
     ck_assert_int_eq(PQtransactionStatus(db->conn), PQTRANS_IDLE);
     ck_assert_int_eq(tp_queue_release(db, &j, "w1", &e), TP_ELOST);
@@ -865,7 +865,7 @@ START_TEST(fencing_after_rescue)
     ck_assert_int_eq(j2.id, id);
     ck_assert_int_eq(j2.attempt, 2);
     ck_assert_int_eq(tp_queue_heartbeat(db, &j, "w1", 60, &cancel, &e), TP_ELOST);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late", 1, &e), TP_ELOST);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late", 1, NULL, &e), TP_ELOST);
     ck_assert_int_eq(tp_queue_heartbeat(db, &j2, "w1", 60, &cancel, &e), TP_OK);
     complete_ok(db, &j2, "w1", 3);
     ck_assert_str_eq(sv(db, "SELECT row(status, attempts, records, last_error)::text FROM jobs"
@@ -889,7 +889,7 @@ START_TEST(fencing_terminated_connection)
     int cancel = -1;
     ck_assert_int_eq(tp_db_exec(w, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_queue_lock_owned(w, &j, "w1", &cancel, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, NULL, &e), TP_OK);
 
     tp_db *other = connect_ok(case_url);
     ck_assert_str_eq(sv(other, "SELECT pg_terminate_backend(%d, 10000)", PQbackendPID(w->conn)), "t");
@@ -905,7 +905,7 @@ START_TEST(fencing_terminated_connection)
     ck_assert_int_eq(tp_db_broken(w), 1);
     rc = tp_queue_heartbeat(w, &j, "w1", 60, &cancel, &e);
     ck_assert_msg(rc == TP_EDB || rc == TP_ELOST, "heartbeat: %d %s", rc, e.msg);
-    rc = tp_queue_fail(w, &j, "w1", "load", "db_error", 1, "x", 1, &e);
+    rc = tp_queue_fail(w, &j, "w1", "load", "db_error", 1, "x", 1, NULL, &e);
     ck_assert_msg(rc == TP_EDB || rc == TP_ELOST, "fail: %d %s", rc, e.msg);
     tp_db_close(w);
 
@@ -981,7 +981,7 @@ START_TEST(fail_retryable_and_not)
     /* Retryable, attempts left: queued after the backoff. */
     tp_job j = claim_one(db, "w1");
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1,
-                                   "report server timed out", 10, &e),
+                                   "report server timed out", 10, NULL, &e),
                      TP_OK);
     ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, finished_at, last_error)::text"
                             " FROM jobs WHERE id = %lld", id),
@@ -999,7 +999,7 @@ START_TEST(fail_retryable_and_not)
     ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.attempt, 2);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "again", 10, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "again", 10, NULL, &e), TP_OK);
     delay = strtod(sv(db, "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
                           " WHERE id = %lld", id), NULL);
     ck_assert_msg(delay >= 10 && delay <= 20, "delay %f outside [10, 20]", delay);
@@ -1009,7 +1009,7 @@ START_TEST(fail_retryable_and_not)
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.attempt, 3);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0,
-                                   "rd5800.csv line 3: bad amount", 10, &e),
+                                   "rd5800.csv line 3: bad amount", 10, NULL, &e),
                      TP_OK);
     ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, finished_at IS NOT NULL, last_error)::text"
                             " FROM jobs WHERE id = %lld", id),
@@ -1033,7 +1033,7 @@ START_TEST(fail_retryable_and_not)
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.id, id3);
     ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == id3);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, NULL, &e), TP_OK);
     ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, force, rerun_requested)::text, ','"
                             " ORDER BY id) FROM jobs WHERE pos = 2"),
                      "(failed,f,f),(queued,t,f)");
@@ -1066,7 +1066,7 @@ START_TEST(poison_job_fails_at_max_attempts)
         ck_assert_int_eq(j.max_attempts, 3);
         char msg[64];
         snprintf(msg, sizeof msg, "plugin crashed (%d)", attempt);
-        ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "plugin_error", 1, msg, 0.001, &e),
+        ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "plugin_error", 1, msg, 0.001, NULL, &e),
                          TP_OK);
         ck_assert_str_eq(sv(db, "SELECT status FROM jobs WHERE id = %lld", id),
                          attempt < 3 ? "queued" : "failed");
@@ -1131,7 +1131,7 @@ START_TEST(fail_large_job_id)
     tp_job j = claim_one(db, "w1");
     ck_assert_int_eq(j.id, id);
     tp_error e = {0};
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "timeout", 4, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "timeout", 4, NULL, &e), TP_OK);
     double delay = strtod(sv(db, "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
                                  " WHERE id = %lld", id), NULL);
     ck_assert_msg(delay >= 2 && delay <= 4, "delay %f", delay);
@@ -1283,7 +1283,7 @@ START_TEST(events_and_notify)
     /* A retry and a rescue are events too, with their messages. */
     long long id2 = enqueue_ok(db, "B1", 1, "2024-04-10", 0, TP_ENQUEUE_CREATED);
     tp_job j2 = claim_one(db, "w1");
-    ck_assert_int_eq(tp_queue_fail(db, &j2, "w1", "fetch", "fetch_error", 1, "no answer", 0.001, &e),
+    ck_assert_int_eq(tp_queue_fail(db, &j2, "w1", "fetch", "fetch_error", 1, "no answer", 0.001, NULL, &e),
                      TP_OK);
     ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, attempt, message)::text, ',' ORDER BY id)"
                             " FROM job_events WHERE job_id = %lld", id2),
