@@ -25,7 +25,8 @@ typedef struct tp_api_opts {
     const char *port_file;    /* write the bound port here (temp + rename), or NULL */
     const char *jwt_secret;   /* HS256 key, at least 32 bytes */
     int token_ttl;            /* seconds, default 3600 */
-    int threads;              /* request threads (and database connections), default 4 */
+    int threads;              /* pooled database connections for requests, default one per CPU */
+    int max_streams;          /* exports and event streams open at once, default 32 */
     size_t max_body;          /* request body cap in bytes, default 1 MiB */
     size_t max_upload;        /* uploaded file cap (test-parse), default 16 MiB */
     tp_store *store;          /* borrowed, for /readyz (may be NULL) */

@@ -63,13 +63,16 @@ int tp__cmd_serve(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"list-routes", no_argument, 0, 'L'},    {"rate-login", required_argument, 0, 'R'},
         {"rate-queue", required_argument, 0, 'Q'}, {"max-upload-mb", required_argument, 0, 'U'},
-        {"no-list-cache", no_argument, 0, 'C'},  {0, 0, 0, 0}};
+        {"no-list-cache", no_argument, 0, 'C'},  {"max-streams", required_argument, 0, 'M'},
+        {0, 0, 0, 0}};
     static const char usage[] =
         "usage: tillpipe serve [--listen HOST:PORT] [--no-workers] [options]\n"
         "  --listen HOST:PORT   where to listen (default 127.0.0.1:8080; port 0 = any free one)\n"
         "  --port-file F        write the bound port to F once listening\n"
-        "  --threads N          database connections for requests (a thread serves each\n"
-        "                       connection), default 4\n"
+        "  --threads N          pooled database connections for requests (a thread serves\n"
+        "                       each client connection), default one per CPU\n"
+        "  --max-streams N      exports and event streams open at once (each has a\n"
+        "                       database connection of its own), default 32\n"
         "  --jwt-secret-file F  token secret (default $TILLPIPE_JWT_SECRET; 32+ characters)\n"
         "  --max-body-kb N      request body cap, default 1024\n"
         "  --max-upload-mb N    uploaded report cap (test-parse), default 16\n"
@@ -136,12 +139,15 @@ int tp__cmd_serve(int argc, char **argv)
         case 't':
         case 'c':
         case 'b':
-            if (tp__parse_long(optarg, 1, c == 'b' ? 1 << 20 : 64, &v) < 0) {
+        case 'M':
+            if (tp__parse_long(optarg, 1, c == 'b' || c == 'M' ? 1 << 20 : 64, &v) < 0) {
                 tp__die_msg("serve", "option \"%s\" wants a whole number in range", argv[optind - 1]);
                 return TP_EXIT_USAGE;
             }
             if (c == 't')
                 a.threads = (int)v;
+            else if (c == 'M')
+                a.max_streams = (int)v;
             else if (c == 'c')
                 wo.concurrency = (int)v;
             else

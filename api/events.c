@@ -19,6 +19,7 @@ typedef struct sse {
     tp_server *srv;
     tp_db *db;
     long long last; /* the last event id sent */
+    int client;     /* the client's socket: a stream ends as soon as it hangs up */
     tp_outbuf out;
     time_t quiet_since;
 } sse;
@@ -80,9 +81,12 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             sse_append(x, ": keepalive\n\n", 13);
             break;
         }
-        /* wait for a NOTIFY (or a second, to notice a stopping server) */
-        struct pollfd pfd = {PQsocket(x->db->conn), POLLIN, 0};
-        poll(&pfd, 1, 1000);
+        /* wait for a NOTIFY, the client hanging up, or a second (to
+         * notice a stopping server) */
+        struct pollfd pfd[2] = {{PQsocket(x->db->conn), POLLIN, 0}, {x->client, POLLRDHUP, 0}};
+        poll(pfd, x->client >= 0 ? 2 : 1, 1000);
+        if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         if (!PQconsumeInput(x->db->conn))
             return MHD_CONTENT_READER_END_WITH_ERROR;
         PGnotify *n;
@@ -95,7 +99,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void sse_free(void *cls)
 {
     sse *x = cls;
-    tp_db_close(x->db);
+    tp_server_release_db(x->srv, x->db);
     tp_outbuf_free(&x->out);
     free(x);
 }
@@ -117,15 +121,23 @@ void tp_events_stream(tp_req *req)
     }
     sse *x = calloc(1, sizeof *x);
     tp_error err = {0};
-    if (!x || !(x->db = tp_db_connect(tp_server_opts(req->srv)->db_url, &err)) ||
-        tp_db_exec(x->db, "LISTEN tillpipe_job_events", 0, NULL, &err) < 0) {
-        if (x)
-            tp_db_close(x->db);
+    if (!x) {
+        tp_reply_problem(req, 500, "internal", "out of memory");
+        return;
+    }
+    if (!(x->db = tp_req_stream_db(req))) {
         free(x);
-        tp_reply_db_error(req, &err);
         return;
     }
     x->srv = req->srv;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    x->client = ci ? ci->connect_fd : -1;
+    if (tp_db_exec(x->db, "LISTEN tillpipe_job_events", 0, NULL, &err) < 0) {
+        sse_free(x);
+        tp_reply_db_error(req, &err);
+        return;
+    }
     x->quiet_since = time(NULL);
     if (last < 0) { /* from now on */
         PGresult *r = tp_db_query(x->db, "SELECT coalesce(max(id), 0) FROM job_events", 0, NULL, &err);

@@ -214,16 +214,20 @@ void tp_records_export(tp_req *req)
              " ORDER BY business_date, branch, pos, source_file, source_line",
              columns);
     const char *p[] = {start, end, branch, pos, item};
-    PGconn *c = req->db->conn;
+    if (!(x->db = tp_req_stream_db(req))) {
+        free(x);
+        return;
+    }
+    PGconn *c = x->db->conn;
     if (!PQsendQueryParams(c, sql, 5, NULL, p, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
         PGresult *r;
         while ((r = PQgetResult(c)))
             PQclear(r);
+        tp_server_release_db(x->srv, x->db);
         free(x);
         tp_reply_problem(req, 503, "database_unavailable", "the database could not answer");
         return;
     }
-    x->db = tp_req_take_db(req);
     if (compress) {
         x->gz = archive_write_new();
         struct archive_entry *e = archive_entry_new();

@@ -36,6 +36,7 @@ struct tp_server {
     unsigned long long (*hits)[MAX_STATUS];
     bucket buckets[2][BUCKETS];
     tp_cache *cache; /* NULL with --no-list-cache */
+    int streams;     /* open streams, each with a database connection of its own */
     volatile int stopping;
 };
 
@@ -174,16 +175,41 @@ static void pool_put(tp_server *s, tp_db *db)
     pthread_mutex_unlock(&s->mu);
 }
 
-tp_db *tp_req_take_db(tp_req *req)
+tp_db *tp_req_stream_db(tp_req *req)
 {
+    tp_server *s = req->srv;
+    pthread_mutex_lock(&s->mu);
+    int full = s->streams >= s->o.max_streams;
+    if (!full)
+        s->streams++;
+    pthread_mutex_unlock(&s->mu);
+    if (full) {
+        tp_reply_problem(req, 503, "too_many_streams",
+                         "%d streams (exports, event streams) are open; try again later",
+                         s->o.max_streams);
+        return NULL;
+    }
     tp_db *db = req->db;
-    req->db = NULL;
+    tp_error err = {0};
+    if (db) { /* the pool makes itself a new connection in its place */
+        req->db = NULL;
+        pthread_mutex_lock(&s->mu);
+        s->pool[s->nfree++] = NULL;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    } else if (!(db = tp_db_connect(s->o.db_url, &err))) {
+        tp_server_release_db(s, NULL);
+        tp_reply_db_error(req, &err);
+    }
     return db;
 }
 
 void tp_server_release_db(tp_server *s, tp_db *db)
 {
-    pool_put(s, db);
+    tp_db_close(db);
+    pthread_mutex_lock(&s->mu);
+    s->streams--;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -760,8 +786,12 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     if (!s)
         return tp_error_set(err, TP_ENOMEM, "out of memory");
     s->o = *opts;
-    if (s->o.threads <= 0)
-        s->o.threads = 4;
+    if (s->o.threads <= 0) { /* one per CPU: more only queue up in the database */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->o.threads = cpus < 2 ? 2 : cpus > 16 ? 16 : (int)cpus;
+    }
+    if (s->o.max_streams <= 0)
+        s->o.max_streams = 32;
     if (s->o.token_ttl <= 0)
         s->o.token_ttl = 3600;
     if (s->o.max_body == 0)

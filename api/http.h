@@ -89,10 +89,12 @@ json_t *tp_body_object(tp_req *req);
  * `details` (may be NULL) is stolen. */
 void tp_audit(tp_req *req, const char *action, const char *target, json_t *details);
 
-/* A handler that answers with a stream keeps the request's database
- * connection past its return: it takes it here and gives it back with
- * tp_server_release_db when the stream ends. */
-tp_db *tp_req_take_db(tp_req *req);
+/* A handler that answers with a stream (an export, an event stream) gets a
+ * database connection of its own for as long as the stream lasts: the
+ * request's pooled one, the pool making itself another, or a new one.
+ * At most max_streams at once: NULL after replying 503 (or the database
+ * error), else give it back with tp_server_release_db when the stream ends. */
+tp_db *tp_req_stream_db(tp_req *req);
 void tp_server_release_db(tp_server *s, tp_db *db);
 
 /* 1 once the server is stopping (long streams end). */

@@ -95,7 +95,7 @@ lists() { # $1: label suffix
   run_wrk "records-first$1" "/api/records?start=$day&end=$day&limit=100" 1
   run_wrk "records-deep$1" "/api/records?start=$day&end=$day&limit=100&cursor=$cursor" 1
 }
-echo "== api: wrk -t2 -c16, ${seconds} s each, one server (default options: 4 database connections)"
+echo "== api: wrk -t2 -c16, ${seconds} s each, one server, default options (a pooled database connection per CPU)"
 printf "   %-34s %10s %10s %10s\n" "" "req/s" "p50" "p99"
 run_wrk livez /livez 0
 lists ""

@@ -131,6 +131,20 @@ static resp stream_for(const char *path, const char *token, const char *last_id,
     return r;
 }
 
+/* An event stream held open in another thread. */
+typedef struct stream_arg {
+    const char *token;
+    long ms;
+    resp r;
+} stream_arg;
+
+static void *stream_bg(void *arg)
+{
+    stream_arg *a = arg;
+    a->r = stream_for("/api/events", a->token, NULL, a->ms);
+    return NULL;
+}
+
 typedef struct later {
     const char *token;
     const char *body;
@@ -998,13 +1012,37 @@ START_TEST(list_cache)
     ck_assert_int_eq(total, 2);
     free(t);
     stop_server();
-    /* --no-list-cache: nothing kept, every answer computed */
-    serve("--no-workers --no-list-cache");
+    /* --no-list-cache: nothing kept, every answer computed; --max-streams:
+     * a stream beyond it is refused while the others last, and each has a
+     * connection of its own, so the (one) pooled connection stays free */
+    serve("--no-workers --no-list-cache --max-streams 1 --threads 1");
     t = login("olga");
     ck_assert_int_eq(first_job(t, st), id1);
     ck_assert_int_eq(first_job(t, st), id1);
     r = call("GET", "/metrics", NULL, NULL);
     ck_assert_ptr_null(strstr(r.body, "tillpipe_http_list_cache_total"));
+    resp_free(&r);
+    stream_arg sa = {t, 1500, {0}};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, stream_bg, &sa), 0);
+    sleep_s(0.5);
+    check("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL, 503, "too_many_streams");
+    ck_assert_int_eq(first_job(t, st), id1); /* lists go on meanwhile */
+    pthread_join(th, NULL);
+    ck_assert_int_eq(sa.r.status, 200);
+    resp_free(&sa.r);
+    /* the stream's end frees its place (once the server notices the client left) */
+    r = call("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL);
+    for (int i = 0; i < 200 && r.status == 503; i++) {
+        resp_free(&r);
+        sleep_s(0.1);
+        r = call("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL);
+    }
+    expect(&r, 200, NULL);
+    long long lines = 0;
+    for (size_t k = 0; k < r.len; k++)
+        lines += r.body[k] == '\n';
+    ck_assert_int_eq(lines, qi("SELECT count(*) FROM records") + 1); /* the header, the rows */
     resp_free(&r);
     free(t);
     stop_server();
