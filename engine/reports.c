@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <tillpipe/csv.h>
 
@@ -240,7 +241,112 @@ void tp_scan_sort(tp_scan *s)
             qsort(s->days[i].cands, s->days[i].ncands, sizeof(tp_candidate), cmp_cand);
 }
 
+/* ------------------------------------------------------------ folder index */
+
+typedef struct ix_entry {
+    char *name;
+    int named; /* rn holds the parsed report name */
+    tp_report_name rn;
+} ix_entry;
+
+struct tp_dir_index {
+    char *dir;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    int trusted; /* the listing may be reused while the folder is unchanged */
+    ix_entry *e;
+    size_t n, cap;
+    unsigned long reads;
+};
+
+tp_dir_index *tp_dir_index_new(void)
+{
+    return calloc(1, sizeof(tp_dir_index));
+}
+
+static void ix_clear(tp_dir_index *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        free(ix->e[i].name);
+    ix->n = 0;
+    free(ix->dir);
+    ix->dir = NULL;
+    ix->trusted = 0;
+}
+
+void tp_dir_index_free(tp_dir_index *ix)
+{
+    if (!ix)
+        return;
+    ix_clear(ix);
+    free(ix->e);
+    free(ix);
+}
+
+unsigned long tp_dir_index_reads(const tp_dir_index *ix)
+{
+    return ix->reads;
+}
+
+#define IX_RACY_S 2
+
+/* Read `dir` into ix unless ix already holds it as it is now. */
+static int ix_load(tp_dir_index *ix, const char *dir, const struct stat *st, tp_error *err)
+{
+    if (ix->trusted && ix->dir && strcmp(ix->dir, dir) == 0 && ix->dev == st->st_dev &&
+        ix->ino == st->st_ino && ix->mtime.tv_sec == st->st_mtim.tv_sec &&
+        ix->mtime.tv_nsec == st->st_mtim.tv_nsec)
+        return TP_OK;
+    ix_clear(ix);
+    DIR *d = opendir(dir);
+    if (!d)
+        return tp_error_set(err, TP_EIO, "%s: %s", dir, strerror(errno));
+    int rc = (ix->dir = strdup(dir)) ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+    struct dirent *de;
+    while (rc == TP_OK && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (ix->n == ix->cap) {
+            size_t cap = ix->cap ? ix->cap * 2 : 256;
+            ix_entry *v = realloc(ix->e, cap * sizeof *v);
+            if (!v) {
+                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+                break;
+            }
+            ix->e = v;
+            ix->cap = cap;
+        }
+        ix_entry *e = &ix->e[ix->n];
+        if (!(e->name = strdup(de->d_name))) {
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+            break;
+        }
+        e->named = tp_report_name_parse(de->d_name, &e->rn, NULL) == 0;
+        ix->n++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        ix_clear(ix);
+        return rc;
+    }
+    ix->reads++;
+    ix->dev = st->st_dev;
+    ix->ino = st->st_ino;
+    ix->mtime = st->st_mtim;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ix->trusted = now.tv_sec - st->st_mtim.tv_sec > IX_RACY_S;
+    return TP_OK;
+}
+
 int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_error *err)
+{
+    return tp_scan_dir_indexed(dir, f, NULL, out, err);
+}
+
+int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *f, tp_dir_index *index,
+                        tp_scan **out, tp_error *err)
 {
     struct stat st;
     if (stat(dir, &st) != 0)
@@ -261,40 +367,35 @@ int tp_scan_dir(const char *dir, const tp_scan_filter *f, tp_scan **out, tp_erro
     }
     if (!S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EINVAL, "%s: not a directory (nor a zip or tar archive)", dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return tp_error_set(err, TP_EIO, "%s: %s", dir, strerror(errno));
-    tp_scan *s = calloc(1, sizeof *s);
-    if (!s) {
-        closedir(d);
+    tp_dir_index *ix = index ? index : tp_dir_index_new();
+    if (!ix)
         return tp_error_set(err, TP_ENOMEM, "out of memory");
-    }
-    int rc = TP_OK;
-    struct dirent *e;
+    int rc = ix_load(ix, dir, &st, err);
+    tp_scan *s = rc == TP_OK ? calloc(1, sizeof *s) : NULL;
+    if (rc == TP_OK && !s)
+        rc = tp_error_set(err, TP_ENOMEM, "out of memory");
     char path[4096];
-    while (rc == TP_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
+    for (size_t i = 0; rc == TP_OK && i < ix->n; i++) {
+        const ix_entry *e = &ix->e[i];
+        /* Names first: only the files of the wanted terminal-days need a stat. */
+        if (e->named && !passes(f, &e->rn))
             continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) {
-            rc = tp_error_set(err, TP_ELIMIT, "%s/%s: path too long", dir, e->d_name);
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->name) >= sizeof path) {
+            rc = tp_error_set(err, TP_ELIMIT, "%s/%s: path too long", dir, e->name);
             break;
         }
-        /* Names first: a worker scans a big folder for one terminal-day, and
-         * only the matching files need a stat. */
-        tp_report_name rn;
-        int named = tp_report_name_parse(e->d_name, &rn, NULL) == 0;
-        if (named && !passes(f, &rn))
-            continue;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (named)
-            rc = tp_scan_add(s, path, &rn, (uint64_t)st.st_size, err);
+        struct stat fst;
+        if (stat(path, &fst) != 0 || !S_ISREG(fst.st_mode))
+            continue; /* gone since the listing, or not a file */
+        if (e->named)
+            rc = tp_scan_add(s, path, &e->rn, (uint64_t)fst.st_size, err);
         else if (tp_archive_sniff(path))
             rc = tp_scan_add_archive(s, path, f, 0, err);
         else
-            rc = tp_scan_ignore(s, e->d_name, err);
+            rc = tp_scan_ignore(s, e->name, err);
     }
-    closedir(d);
+    if (!index)
+        tp_dir_index_free(ix);
     if (rc < 0) {
         tp_scan_destroy(s);
         return rc;

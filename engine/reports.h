@@ -74,6 +74,23 @@ typedef struct tp_scan {
  * set (free with tp_scan_destroy), or < 0 with err set. */
 int tp_scan_dir(const char *dir, const tp_scan_filter *filter, tp_scan **out, tp_error *err);
 
+/* A folder's listing, parsed once and reused while the folder is unchanged:
+ * a worker with --reports looks one terminal-day up per job in a folder of
+ * thousands of files.  Reused while the folder's mtime (and inode) stay the
+ * same -- except that a folder changed within the last two seconds is read
+ * again, since a file added in the same clock tick as the last reading
+ * would not move its mtime.  Holds every name (memory grows with the
+ * folder). */
+typedef struct tp_dir_index tp_dir_index;
+tp_dir_index *tp_dir_index_new(void);
+void tp_dir_index_free(tp_dir_index *ix);
+/* Times the folder was read (tests). */
+unsigned long tp_dir_index_reads(const tp_dir_index *ix);
+
+/* tp_scan_dir through an index (NULL: read the folder now, as tp_scan_dir). */
+int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *filter, tp_dir_index *ix,
+                        tp_scan **out, tp_error *err);
+
 /* An empty scan, and the terminal-day of a key in it (created when new). */
 tp_scan *tp_scan_new(void);
 tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,

@@ -84,7 +84,7 @@ static int fetch_dir(const tp_source *src, tp_fetched *out, tp_error *err)
     tp_termday *td = &out->scan->days[0];
     tp_scan_filter key = {td->branch, td->pos, td->date};
     tp_scan *s = NULL;
-    int rc = tp_scan_dir(src->reports_dir, &key, &s, err);
+    int rc = tp_scan_dir_indexed(src->reports_dir, &key, src->index, &s, err);
     if (rc < 0) {
         out->kind = TP_FETCH_SERVER_ERROR;
         return rc;

@@ -17,6 +17,7 @@
 
 typedef struct tp_source {
     const char *reports_dir; /* a local folder instead of the report server */
+    tp_dir_index *index;     /* the caller's listing of reports_dir, reused (or NULL) */
     const char *server;      /* the report server's base URL (a branch may name its own) */
     tp_fetch_conn *conn;     /* this thread's connection (report server) */
     tp_store *store;         /* where raw files are kept */

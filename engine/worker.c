@@ -152,6 +152,7 @@ typedef struct thread_cache {
     char *spool_buf;    /* the spool file's stdio buffer (TP_SPOOL_BUFFER) */
     FILE *spool;        /* the spool file, emptied for each job (no new inode per job) */
     char *workdir;      /* this thread's work folder, emptied after each job */
+    tp_dir_index *index;/* the listing of --reports, reused while the folder is unchanged */
     int partition_year; /* the records partition last made sure of */
     tp_config *config;  /* the branches table, as last read */
     double config_at;   /* when (now_s) */
@@ -482,7 +483,10 @@ static char *plugins_json(const tp_termday_result *res)
 
 static tp_source source_of(const worker *w, thread_cache *cache)
 {
+    if (w->o->reports_dir && !cache->index)
+        cache->index = tp_dir_index_new(); /* (NULL: each job reads the folder) */
     return (tp_source){.reports_dir = w->o->reports_dir,
+                       .index = cache->index,
                        .server = w->o->server,
                        .conn = cache->conn,
                        .store = w->o->store,
@@ -864,6 +868,7 @@ static void *thread_main(void *arg)
     }
     tp_config_destroy(cache.config);
     tp_fetch_conn_free(cache.conn);
+    tp_dir_index_free(cache.index);
     if (cache.spool)
         fclose(cache.spool);
     free(cache.spool_buf);

@@ -1,9 +1,13 @@
 /* test_engine.c -- unit tests of report names, select, the legacy combine
  * rules, the branch configuration and the record writers. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "combine.h"
 #include "config.h"
@@ -183,6 +187,72 @@ START_TEST(select_most_rows_then_later_export)
     ck_assert_int_eq(s->days[0].pos, 2);
     tp_scan_destroy(s);
     ck_assert_int_eq(tp_scan_dir("/nonexistent/tillpipe", NULL, &s, &err), TP_ENOTFOUND);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* The folder index a worker keeps for --reports: read once, reused while
+ * the folder is unchanged, read again when it changes -- and always while
+ * a change may have come in the same clock tick as the last reading. */
+static void age_dir(const char *dir, time_t secs_ago)
+{
+    struct timespec ts[2] = {{time(NULL) - secs_ago, 0}, {time(NULL) - secs_ago, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, dir, ts, 0), 0);
+}
+
+static size_t day_files(const char *dir, tp_dir_index *ix, const char *date)
+{
+    tp_scan_filter f = {.branch = "BMC", .pos = 1, .date = date};
+    tp_scan *s = NULL;
+    tp_error err = {0};
+    ck_assert_msg(tp_scan_dir_indexed(dir, &f, ix, &s, &err) == 0, "%s", err.msg);
+    size_t n = s->ndays ? s->days[0].ncands : 0;
+    tp_scan_destroy(s);
+    return n;
+}
+
+START_TEST(folder_index_reuse_and_change)
+{
+    char *dir = tu_tmpdir();
+    for (int d = 1; d <= 9; d++) {
+        char name[64];
+        snprintf(name, sizeof name, "a_BMC_1_rd5000_2026-02-0%d_20-00_.csv", d);
+        free(tu_write(dir, name, hdr));
+    }
+    free(tu_write(dir, "notes.txt", "x"));
+    tp_dir_index *ix = tp_dir_index_new();
+    /* just changed: every scan reads the folder */
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-03"), 1);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-04"), 1);
+    ck_assert_uint_eq(tp_dir_index_reads(ix), 2);
+    /* unchanged for a while: read once, then reused */
+    age_dir(dir, 60);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-05"), 1);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-06"), 1);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-07"), 1);
+    ck_assert_uint_eq(tp_dir_index_reads(ix), 3);
+    /* a new file changes the folder: seen at once */
+    free(tu_write(dir, "a_BMC_1_rd5500_2026-02-06_20-00_.csv", hdr));
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-06"), 2);
+    ck_assert_uint_eq(tp_dir_index_reads(ix), 4);
+    /* a file removed (its mtime then set back as it was): not offered */
+    age_dir(dir, 30);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-07"), 1);
+    char gone[800];
+    snprintf(gone, sizeof gone, "%s/a_BMC_1_rd5000_2026-02-07_20-00_.csv", dir);
+    ck_assert_int_eq(unlink(gone), 0);
+    age_dir(dir, 30);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-07"), 0);
+    /* another folder through the same index */
+    char *other = tu_tmpdir();
+    free(tu_write(other, "a_BMC_1_blpr_2026-02-07_20-00_.csv", hdr));
+    age_dir(other, 60);
+    ck_assert_uint_eq(day_files(other, ix, "2026-02-07"), 1);
+    ck_assert_uint_eq(day_files(dir, ix, "2026-02-08"), 1);
+    tp_dir_index_free(ix);
+    tu_rmrf(other);
+    free(other);
     tu_rmrf(dir);
     free(dir);
 }
@@ -548,6 +618,7 @@ static Suite *suite(void)
     tcase_add_test(t, name_parses);
     tcase_add_test(t, name_rejects);
     tcase_add_test(t, select_most_rows_then_later_export);
+    tcase_add_test(t, folder_index_reuse_and_change);
     tcase_add_test(t, combine_lookups_and_derived);
     tcase_add_test(t, combine_dayparts);
     tcase_add_test(t, combine_outside_date_and_bad_decimal);
