@@ -61,7 +61,8 @@ typedef struct tp_route {
     int no_db;           /* the handler needs no pooled connection (req->db NULL) */
     int limit;           /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
     int upload;          /* the body is a multipart/form-data upload, spooled to a file */
-    int cached;          /* a GET whose 200 answers may be kept until jobs change (cache.h) */
+    int cached;          /* a GET whose 200 answers may be kept until jobs or records change
+                            (cache.h); only for answers that do not depend on who asks */
 } tp_route;
 
 enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };
