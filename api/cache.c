@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "hash.h"
 
 #define SLOTS 256
 #define MAX_ENTRY (4u << 20) /* larger answers are not kept */
@@ -30,14 +31,6 @@ struct tp_cache {
     size_t bytes, max_bytes;
     unsigned long long hits, misses;
 };
-
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 static void entry_clear(tp_cache *c, entry *e)
 {
@@ -147,7 +140,7 @@ void tp_cache_bump(tp_cache *c)
 
 int tp_cache_get(tp_cache *c, const char *key, char **body, size_t *len)
 {
-    uint64_t h = key_hash(key), gen = atomic_load(&c->gen);
+    uint64_t h = tp_fnv1a(TP_FNV1A_INIT, key), gen = atomic_load(&c->gen);
     int hit = 0;
     pthread_mutex_lock(&c->mu);
     entry *e = &c->slot[h % SLOTS];
@@ -169,7 +162,7 @@ void tp_cache_put(tp_cache *c, const char *key, uint64_t gen, const char *body, 
 {
     if (!gen || len > MAX_ENTRY)
         return;
-    uint64_t h = key_hash(key);
+    uint64_t h = tp_fnv1a(TP_FNV1A_INIT, key);
     char *k = strdup(key), *b = malloc(len ? len : 1);
     if (!k || !b) {
         free(k);

@@ -251,6 +251,11 @@ void tp_reply_json(tp_req *req, unsigned status, json_t *body)
     set_response(req, status, "application/json", s, n);
 }
 
+void tp_reply_owned(tp_req *req, unsigned status, const char *ctype, char *body, size_t len)
+{
+    set_response(req, status, ctype, body, len);
+}
+
 void tp_reply_text(tp_req *req, unsigned status, const char *ctype, const char *text)
 {
     char *s = strdup(text);
@@ -488,7 +493,7 @@ static int from_cache(tp_req *req, const tp_route *rt)
     char *body;
     size_t len;
     if (tp_cache_get(req->srv->cache, ck.buf, &body, &len)) {
-        set_response(req, 200, "application/json", body, len);
+        tp_reply_owned(req, 200, "application/json", body, len);
         return 1;
     }
     req->cache_gen = tp_cache_generation(req->srv->cache);

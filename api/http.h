@@ -74,6 +74,8 @@ extern const int tp_nroutes;
 /* Responses. */
 void tp_reply_json(tp_req *req, unsigned status, json_t *body); /* steals body */
 void tp_reply_text(tp_req *req, unsigned status, const char *ctype, const char *text);
+/* A body the caller malloc'd: the reply owns it from here. */
+void tp_reply_owned(tp_req *req, unsigned status, const char *ctype, char *body, size_t len);
 /* RFC 9457 problem: {"type","title","status","detail","code"}. */
 void tp_reply_problem(tp_req *req, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "hash.h"
 #include "http.h"
 #include "parse.h"
 #include "queue.h"
@@ -83,12 +84,12 @@ static pthread_mutex_t estimates_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t estimate_key(const char *from, const list_filter *f)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over the text and the values */
-    for (int i = -2; i < f->n; i++) {
-        const char *v = i == -2 ? from : i == -1 ? filter_sql(f) : f->p[i];
-        for (; v && *v; v++)
-            h = (h ^ (unsigned char)*v) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;
+    uint64_t h = tp_fnv1a(tp_fnv1a(TP_FNV1A_INIT, from), "\x1f");
+    h = tp_fnv1a(tp_fnv1a(h, filter_sql(f)), "\x1f");
+    for (int i = 0; i < f->n; i++) { /* each value after its length: no two lists alike */
+        char len[24];
+        snprintf(len, sizeof len, "%zu:", strlen(f->p[i]));
+        h = tp_fnv1a(tp_fnv1a(h, len), f->p[i]);
     }
     return h;
 }
@@ -130,12 +131,51 @@ static long long list_total(tp_req *req, const char *from, const list_filter *f,
     return est > counted ? est : counted;
 }
 
-/* Run a list statement (columns: capped count, items JSON, last key or
- * NULL) and reply the page: items, next (base64url of `prefix` + the last
- * key), total, total_exact. */
-static void reply_list(tp_req *req, const char *sql, int n, const char *const *p,
-                       const char *from, const list_filter *f, const char *prefix)
+/* What a list is: its table, order, items and cursor. */
+typedef struct list_def {
+    const char *table;
+    const char *order;  /* SQL ORDER BY of the rows, e.g. "id DESC" */
+    const char *item;   /* SQL of one row's JSON, over the row as `j` */
+    const char *key;    /* SQL of a row's cursor text */
+    const char *after;  /* SQL of "after the cursor", its values as $? */
+    const char *prefix; /* before the key in a cursor */
+} list_def;
+
+/* One page of a list: `f` the request's filters, `limit` its page size,
+ * `cursor` the values for d->after (NULL on the first page).  One prepared
+ * statement answers the capped count, the items as JSON text and the last
+ * row's key when more follow; the reply is items, next (base64url of the
+ * prefix and that key), total, total_exact. */
+static void list_page(tp_req *req, const list_def *d, list_filter *f, const char *limit,
+                      const char *const *cursor, int ncursor)
 {
+    const char *p[24];
+    memcpy(p, f->p, sizeof *p * (size_t)f->n);
+    int n = f->n, lim = ++n;
+    p[lim - 1] = limit;
+    char after[256] = "";
+    if (cursor) { /* d->after, its "$?" numbered from here */
+        size_t o = (size_t)snprintf(after, sizeof after, " AND ");
+        for (const char *q = d->after; *q && o + 4 < sizeof after; q++)
+            if (*q == '?' && q > d->after && q[-1] == '$')
+                o += (size_t)snprintf(after + o, sizeof after - o, "%d", n + 1), n++;
+            else
+                after[o++] = *q;
+        after[o] = '\0';
+        memcpy(p + lim, cursor, sizeof *p * (size_t)ncursor);
+    }
+    /* (the filters twice, not one CTE of every matching row: that would be
+     * materialised whole before the page is cut) */
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "WITH page AS (SELECT * FROM %s WHERE %s%s ORDER BY %s LIMIT $%d::int + 1)"
+             " SELECT (SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d) x),"
+             " coalesce((SELECT json_agg(%s ORDER BY %s) FROM"
+             " (SELECT * FROM page ORDER BY %s LIMIT $%d::int) j), '[]'),"
+             " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT %s FROM page"
+             " ORDER BY %s OFFSET $%d::int - 1 LIMIT 1) END",
+             d->table, filter_sql(f), after, d->order, lim, d->table, filter_sql(f),
+             EXACT_TOTAL_MAX + 1, d->item, d->order, d->order, lim, lim, d->key, d->order, lim);
     tp_error err = {0};
     PGresult *r = tp_db_query(req->db, sql, n, p, &err);
     if (!r) {
@@ -143,28 +183,30 @@ static void reply_list(tp_req *req, const char *sql, int n, const char *const *p
         return;
     }
     int exact;
-    long long total = list_total(req, from, f, atoll(PQgetvalue(r, 0, 0)), &exact);
-    char *next = NULL;
+    long long total = list_total(req, d->table, f, atoll(PQgetvalue(r, 0, 0)), &exact);
+    char next[1500] = "null";
     if (!PQgetisnull(r, 0, 2)) {
         char raw[1024];
-        snprintf(raw, sizeof raw, "%s%s", prefix, PQgetvalue(r, 0, 2));
-        size_t need = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        if ((next = malloc(need)))
-            sodium_bin2base64(next, need, (const unsigned char *)raw, strlen(raw),
-                              sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        snprintf(raw, sizeof raw, "%s%s", d->prefix, PQgetvalue(r, 0, 2));
+        next[0] = '"';
+        sodium_bin2base64(next + 1, sizeof next - 2, (const unsigned char *)raw, strlen(raw),
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        strcat(next, "\"");
     }
-    char *out = NULL;
-    size_t len = 0, cap = 0;
-    tp_strcatf(&out, &len, &cap, "{\"items\":%s,\"next\":%s%s%s,\"total\":%lld,\"total_exact\":%s}",
-               PQgetvalue(r, 0, 1), next ? "\"" : "", next ? next : "null", next ? "\"" : "",
-               total, exact ? "true" : "false");
-    PQclear(r);
-    free(next);
-    if (out)
-        tp_reply_text(req, 200, "application/json", out);
-    else
+    char tail[1700];
+    int tl = snprintf(tail, sizeof tail, ",\"next\":%s,\"total\":%lld,\"total_exact\":%s}\n", next,
+                      total, exact ? "true" : "false");
+    size_t il = (size_t)PQgetlength(r, 0, 1);
+    char *out = malloc(sizeof "{\"items\":" - 1 + il + (size_t)tl + 1);
+    if (out) { /* the items as the database wrote them, not parsed again */
+        memcpy(out, "{\"items\":", sizeof "{\"items\":" - 1);
+        memcpy(out + sizeof "{\"items\":" - 1, PQgetvalue(r, 0, 1), il);
+        memcpy(out + sizeof "{\"items\":" - 1 + il, tail, (size_t)tl + 1);
+        tp_reply_owned(req, 200, "application/json", out, sizeof "{\"items\":" - 1 + il + (size_t)tl);
+    } else {
         tp_reply_problem(req, 500, "internal", "out of memory");
-    free(out);
+    }
+    PQclear(r);
 }
 
 /* A query parameter that must be absent or valid; replies 400 otherwise. */
@@ -413,28 +455,9 @@ static void jobs_list(tp_req *req)
         filter_add(&f, "business_date >= $?::date", from);
     if (to)
         filter_add(&f, "business_date <= $?::date", to);
-    const char *p[18];
-    memcpy(p, f.p, sizeof *p * (size_t)f.n);
-    int n = f.n;
-    p[n++] = limit ? limit : "50";
-    char keyset[32] = "";
-    if (after) {
-        p[n++] = safter;
-        snprintf(keyset, sizeof keyset, " AND id < $%d::bigint", n);
-    }
-    /* (the filters twice, not one CTE of every matching job: that would be
-     * materialised whole before the page is cut) */
-    char sql[4096];
-    snprintf(sql, sizeof sql,
-             "WITH page AS (SELECT * FROM jobs WHERE %s%s ORDER BY id DESC LIMIT $%d::int + 1)"
-             " SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE %s LIMIT %d) x),"
-             " coalesce((SELECT json_agg(" JOB_JSON " ORDER BY j.id DESC) FROM"
-             " (SELECT * FROM page ORDER BY id DESC LIMIT $%d::int) j), '[]'),"
-             " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT id FROM page"
-             " ORDER BY id DESC OFFSET $%d::int - 1 LIMIT 1) END",
-             filter_sql(&f), keyset, f.n + 1, filter_sql(&f), EXACT_TOTAL_MAX + 1, f.n + 1,
-             f.n + 1, f.n + 1);
-    reply_list(req, sql, n, p, "jobs", &f, "j:");
+    static const list_def jobs = {"jobs", "id DESC", JOB_JSON, "id", "id < $?::bigint", "j:"};
+    const char *cur[] = {safter};
+    list_page(req, &jobs, &f, limit ? limit : "50", after ? cur : NULL, 1);
 }
 
 static void job_get(tp_req *req)
@@ -1255,33 +1278,12 @@ static void records_list(tp_req *req)
         filter_add(&f, "pos = $?::int", pos);
     if (item)
         filter_add(&f, "item_code = $?", item);
-    const char *p[18];
-    memcpy(p, f.p, sizeof *p * (size_t)f.n);
-    int n = f.n;
-    p[n++] = limit ? limit : "100";
-    char keyset[160] = "";
-    if (ck[0]) {
-        for (int i = 0; i < 5; i++)
-            p[n++] = ck[i];
-        snprintf(keyset, sizeof keyset,
-                 " AND (business_date, branch, pos, source_file, source_line) >"
-                 " ($%d::date, $%d, $%d::int, $%d, $%d::bigint)",
-                 n - 4, n - 3, n - 2, n - 1, n);
-    }
 #define REC_KEY "business_date, branch, pos, source_file, source_line"
-    char sql[4096];
-    snprintf(sql, sizeof sql,
-             "WITH page AS (SELECT * FROM records WHERE %s%s ORDER BY " REC_KEY
-             " LIMIT $%d::int + 1)"
-             " SELECT (SELECT count(*) FROM (SELECT 1 FROM records WHERE %s LIMIT %d) x),"
-             " coalesce((SELECT json_agg(row_to_json(s) ORDER BY " REC_KEY ") FROM"
-             " (SELECT * FROM page ORDER BY " REC_KEY " LIMIT $%d::int) s), '[]'),"
-             " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT json_build_array("
-             REC_KEY ")::text FROM page ORDER BY " REC_KEY " OFFSET $%d::int - 1 LIMIT 1) END",
-             filter_sql(&f), keyset, f.n + 1, filter_sql(&f), EXACT_TOTAL_MAX + 1, f.n + 1,
-             f.n + 1, f.n + 1);
+    static const list_def records = {"records", REC_KEY, "row_to_json(j)",
+                                     "json_build_array(" REC_KEY ")::text",
+                                     "(" REC_KEY ") > ($?::date, $?, $?::int, $?, $?::bigint)", ""};
 #undef REC_KEY
-    reply_list(req, sql, n, p, "records", &f, "");
+    list_page(req, &records, &f, limit ? limit : "100", ck[0] ? (const char *const *)ck : NULL, 5);
     for (int i = 0; i < 5; i++)
         free(ck[i]);
 }

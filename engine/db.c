@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "hash.h"
 #include "migrations.h"
 
 /* pg_advisory_lock key for migrations ("tillpipe" in ASCII, truncated). */
@@ -165,14 +166,6 @@ struct tp_db_stmt {
     char *sql;
 };
 
-static uint64_t sql_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 /* Forget the cache; new names from here on (the server may still hold the
  * old statements). */
 static void stmts_forget(tp_db *db)
@@ -190,7 +183,7 @@ static void stmts_forget(tp_db *db)
  * unprepared, which reports any error the normal way). */
 static const char *stmt_name(tp_db *db, const char *sql, int nparams, char *name, size_t cap)
 {
-    uint64_t h = sql_hash(sql);
+    uint64_t h = tp_fnv1a(TP_FNV1A_INIT, sql);
     for (int i = 0; i < db->nstmts; i++)
         if (db->stmts[i].hash == h && strcmp(db->stmts[i].sql, sql) == 0) {
             snprintf(name, cap, "tp%d_%d", db->stmt_gen, i);

@@ -927,6 +927,18 @@ static unsigned long long cache_hits(void)
     return n;
 }
 
+/* POST /api/jobs/fetch: 202, the job's id. */
+static long long queue_job(const char *t, const char *branch, int pos, const char *date)
+{
+    char body[160];
+    snprintf(body, sizeof body, "{\"branch\": \"%s\", \"pos\": %d, \"date\": \"%s\"}", branch, pos, date);
+    resp r = call("POST", "/api/jobs/fetch", t, body);
+    expect(&r, 202, NULL);
+    long long id = json_integer_value(json_object_get(r.json, "job_id"));
+    resp_free(&r);
+    return id;
+}
+
 /* The first job of /api/jobs?limit=1 (its id; its status into st). */
 static long long first_job(const char *t, char st[16])
 {
@@ -958,10 +970,8 @@ START_TEST(list_cache)
     add_user("olga", "operator");
     serve("--no-workers");
     char *t = login("olga");
-    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
-    expect(&r, 202, NULL);
-    long long id1 = json_integer_value(json_object_get(r.json, "job_id"));
-    resp_free(&r);
+    long long id1 = queue_job(t, "BMC", 1, "2026-02-09");
+    resp r;
     /* kept: the same question again is answered from the cache */
     char st[16];
     ck_assert_int_eq(first_job(t, st), id1);
@@ -970,10 +980,7 @@ START_TEST(list_cache)
     ck_assert_str_eq(st, "queued");
     ck_assert_uint_eq(cache_hits(), hits + 1);
     /* this server's own change: the very next list has it */
-    r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-10\"}");
-    expect(&r, 202, NULL);
-    long long id2 = json_integer_value(json_object_get(r.json, "job_id"));
-    resp_free(&r);
+    long long id2 = queue_job(t, "BMC", 1, "2026-02-10");
     ck_assert_int_eq(first_job(t, st), id2);
     /* another process's changes: an update, a delete */
     free(qs("UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = %lld", id2));
