@@ -498,14 +498,17 @@ int tp__cmd_job(int argc, char **argv)
                     "SELECT attempt, worker, coalesce(stage, ''), coalesce(error_code, ''),"
                     " coalesce(retryable::text, ''), coalesce(message, ''),"
                     " coalesce(round(extract(epoch FROM finished_at - started_at)::numeric, 3)::text, ''),"
-                    " coalesce(plugins::text, '')"
+                    " coalesce(plugins::text, ''), coalesce((SELECT string_agg(format('%s %s s', k,"
+                    " round(v::numeric, 3)), ', ' ORDER BY array_position(ARRAY['fetch', 'store',"
+                    " 'parse', 'load'], k)) FROM jsonb_each_text(stage_seconds) e(k, v)), '')"
                     " FROM job_attempts WHERE job_id = $1 ORDER BY attempt",
                     1, p, &err);
     for (int i = 0; r && i < PQntuples(r); i++)
-        printf("  attempt %s by %s: stage %s%s%s (retryable %s) %s [%s s]\n    plugins %s\n",
+        printf("  attempt %s by %s: stage %s%s%s (retryable %s) %s [%s s%s%s]\n    plugins %s\n",
                PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
                *PQgetvalue(r, i, 3) ? ", error " : "", PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
-               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+               PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), *PQgetvalue(r, i, 8) ? ": " : "",
+               PQgetvalue(r, i, 8), PQgetvalue(r, i, 7));
     PQclear(r);
     r = tp_db_query(db,
                     "SELECT attempt, report_type, name, coalesce(data_rows::text, '?'), chosen, reason"

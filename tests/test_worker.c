@@ -96,6 +96,10 @@ START_TEST(end_to_end_and_forced_rerun)
     /* `tillpipe job` tells it */
     ok_contains("file rd5000", BIN " job 1");
     ok_contains("succeeded (attempt 1 of 5)", BIN " job 1");
+    ok_contains(": fetch ", BIN " job 1"); /* seconds per stage, in order */
+    ok_contains(" s, store ", BIN " job 1");
+    ok_contains(" s, parse ", BIN " job 1");
+    ok_contains(" s, load ", BIN " job 1");
 
     /* forced re-run: new jobs replace the records, nothing duplicated */
     ok_contains("18 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03 --force");
@@ -354,6 +358,7 @@ START_TEST(poison_jobs_fail_with_their_error)
                         " WHERE j.id = 1 AND a.message = j.last_error"),
                      1);
     ok_contains("error parse_error (retryable false)", BIN " job 1");
+    ok_contains(" s, parse ", BIN " job 1"); /* timed up to the failure */
     ok_contains("quoted field is never closed", BIN " job 1");
 
     /* no files: every attempt retried, then failed */
