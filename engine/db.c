@@ -178,34 +178,36 @@ static void stmts_forget(tp_db *db)
     db->nstmts = 0;
 }
 
-/* The name of `sql`'s prepared statement on this connection, preparing it
- * first if needed ("" when the cache is full or preparing failed: run it
- * unprepared, which reports any error the normal way). */
-static const char *stmt_name(tp_db *db, const char *sql, int nparams, char *name, size_t cap)
+/* The name of `sql`'s prepared statement on this connection in `name`,
+ * preparing it first if needed: 1, or 0 to run it unprepared (the cache is
+ * full, or out of memory), or -1 when the server refused to prepare it --
+ * *failed is then its answer, the statement's own error. */
+static int stmt_name(tp_db *db, const char *sql, int nparams, char *name, size_t cap,
+                     PGresult **failed)
 {
     uint64_t h = tp_fnv1a(TP_FNV1A_INIT, sql);
     for (int i = 0; i < db->nstmts; i++)
         if (db->stmts[i].hash == h && strcmp(db->stmts[i].sql, sql) == 0) {
             snprintf(name, cap, "tp%d_%d", db->stmt_gen, i);
-            return name;
+            return 1;
         }
     if (db->nstmts == STMT_CACHE_MAX)
-        return "";
+        return 0;
     if (!db->stmts && !(db->stmts = calloc(STMT_CACHE_MAX, sizeof *db->stmts)))
-        return "";
+        return 0;
     char *copy = strdup(sql);
     if (!copy)
-        return "";
+        return 0;
     snprintf(name, cap, "tp%d_%d", db->stmt_gen, db->nstmts);
     PGresult *r = PQprepare(db->conn, name, sql, nparams, NULL);
-    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
         free(copy);
-        return "";
+        *failed = r;
+        return -1;
     }
+    PQclear(r);
     db->stmts[db->nstmts++] = (tp_db_stmt){h, copy};
-    return name;
+    return 1;
 }
 
 /* A prepared statement the server no longer matches (a migration changed a
@@ -219,11 +221,14 @@ static int stale_plan(const PGresult *r)
 PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
                       tp_error *err)
 {
-    char buf[32];
-    const char *name = nparams > 0 ? stmt_name(db, sql, nparams, buf, sizeof buf) : "";
-    PGresult *r = *name ? PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0)
-                        : PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (*name && stale_plan(r)) {
+    char name[32];
+    PGresult *r = NULL;
+    int prepared = nparams > 0 ? stmt_name(db, sql, nparams, name, sizeof name, &r) : 0;
+    if (prepared > 0)
+        r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    else if (prepared == 0)
+        r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (prepared > 0 && stale_plan(r)) {
         stmts_forget(db); /* prepared before a migration: prepare again */
         if (PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
             PQclear(r);

@@ -409,6 +409,75 @@ START_TEST(connect_unreachable_hides_password)
 }
 END_TEST
 
+/* Statements with parameters are prepared once per connection: reused,
+ * re-prepared after a migration changes their table, forgotten on
+ * reconnect, and an error is the statement's own even in a transaction. */
+static long long prepared_count(tp_db *db, const char *like)
+{
+    const char *p[] = {like};
+    tp_error e = {0};
+    PGresult *r = tp_db_query(db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1",
+                              1, p, &e);
+    ck_assert_msg(r != NULL, "%s", e.msg);
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+START_TEST(prepared_statements)
+{
+    tp_db *db = fresh_db("q_prepared", 0);
+    tp_error e = {0};
+    ex(db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    ex(db, "INSERT INTO t VALUES (1, 'one'), (2, 'two')");
+    const char *one[] = {"1"}, *two[] = {"2"};
+    const char *sel = "SELECT * FROM t WHERE id = $1::int";
+    for (int i = 0; i < 3; i++) {
+        PGresult *r = tp_db_query(db, sel, 1, i % 2 ? two : one, &e);
+        ck_assert_msg(r != NULL, "%s", e.msg);
+        ck_assert_str_eq(PQgetvalue(r, 0, 1), i % 2 ? "two" : "one");
+        PQclear(r);
+    }
+    ck_assert_int_eq(prepared_count(db, "SELECT * FROM t WHERE id = %"), 1); /* once */
+    /* a migration adds a column: the same text answers with the new shape */
+    ex(db, "ALTER TABLE t ADD COLUMN w int DEFAULT 7");
+    PGresult *r = tp_db_query(db, sel, 1, one, &e);
+    ck_assert_msg(r != NULL, "after ALTER: %s", e.msg);
+    ck_assert_int_eq(PQnfields(r), 3);
+    ck_assert_str_eq(PQgetvalue(r, 0, 2), "7");
+    PQclear(r);
+    /* an error inside a transaction is the statement's own */
+    ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_db_exec(db, "UPDATE t SET nosuch = $1 WHERE id = 1", 1, one, &e), TP_EDB);
+    ck_assert_msg(strstr(e.msg, "nosuch") != NULL, "%s", e.msg);
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+    /* more statements than the cache holds still run */
+    for (int i = 0; i < 140; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT v FROM t WHERE id = $1::int AND %d = %d", i, i);
+        r = tp_db_query(db, sql, 1, two, &e);
+        ck_assert_msg(r != NULL && strcmp(PQgetvalue(r, 0, 0), "two") == 0, "statement %d: %s", i, e.msg);
+        PQclear(r);
+    }
+    ck_assert_int_le(prepared_count(db, "%"), 130);
+    /* the server forgets them with the connection; so does the cache */
+    tp_db *admin_db = connect_ok(case_url);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", PQbackendPID(db->conn));
+    const char *pp[] = {pid};
+    ck_assert_int_eq(tp_db_exec(admin_db, "SELECT pg_terminate_backend($1::int)", 1, pp, &e), TP_OK);
+    tp_db_close(admin_db);
+    ck_assert_ptr_null(tp_db_query(db, sel, 1, two, &e));
+    ck_assert(tp_db_broken(db));
+    ck_assert_int_eq(tp_db_reset(db, &e), TP_OK);
+    r = tp_db_query(db, sel, 1, two, &e);
+    ck_assert_msg(r != NULL, "after reset: %s", e.msg);
+    ck_assert_str_eq(PQgetvalue(r, 0, 1), "two");
+    PQclear(r);
+    tp_db_close(db);
+}
+END_TEST
+
 /* ---------------------------------------------------------- 2. enqueue */
 
 START_TEST(enqueue_unknown_branch_and_terminal)
@@ -1307,6 +1376,7 @@ static Suite *suite(void)
     tcase_add_test(t, migrate_concurrent);
     tcase_add_test(t, migrate_refuses_newer_database);
     tcase_add_test(t, connect_unreachable_hides_password);
+    tcase_add_test(t, prepared_statements);
     suite_add_tcase(s, t);
 
     t = tcase_create("enqueue");
