@@ -99,7 +99,7 @@ echo "== 8. summary, from the API"
 curl -sf -H "$auth" "$api/metrics" | grep '^tillpipe_jobs' | sed 's/^/   /'
 echo "   records: $(psql -qAt "$TILLPIPE_DATABASE_URL" -c "SELECT count(*) FROM records")"
 echo "   still missing (GET /api/missing): $(curl -sf -H "$auth" "$api/api/missing?start=2026-02-03&end=2026-02-09")"
-first=$(curl -sf -H "$auth" "$api/api/jobs?limit=1" | sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p')
+first=$(curl -sf -H "$auth" "$api/api/jobs?limit=1" | sed -n 's/.*"items": *\[{"id" *: *\([0-9]*\).*/\1/p')
 echo "   one job, with its attempts and files: curl -H \"\$auth\" $api/api/jobs/$first"
 trap - ERR
 echo
