@@ -240,6 +240,30 @@ static void add_user(const char *name, const char *role)
     ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
 }
 
+/* GET `path` and the pages after it (following `next`, at most
+ * `max_pages`): every item in order, in one array (caller decrefs).  Each
+ * page must be a 200 that says `total`. */
+static json_t *all_pages(const char *path, const char *t, long long total, int max_pages)
+{
+    json_t *all = json_array();
+    char p[1024];
+    snprintf(p, sizeof p, "%s", path);
+    for (int page = 0; page < max_pages; page++) {
+        resp r = call("GET", p, t, NULL);
+        expect(&r, 200, NULL);
+        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), total);
+        json_array_extend(all, json_object_get(r.json, "items"));
+        const char *next = json_string_value(json_object_get(r.json, "next"));
+        if (next)
+            snprintf(p, sizeof p, "%s%scursor=%s", path, strchr(path, '?') ? "&" : "?", next);
+        resp_free(&r);
+        if (!next)
+            return all;
+    }
+    ck_abort_msg("%s: more than %d pages", path, max_pages);
+    return NULL;
+}
+
 /* A token for a user made with add_user. */
 static char *login(const char *name)
 {
@@ -454,30 +478,12 @@ START_TEST(jobs_endpoints)
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 5);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 5);
     resp_free(&r);
-    char path[256] = "/api/jobs?limit=3&status=queued";
-    long long seen = 0, last = 1LL << 60;
-    for (int page = 0; page < 10; page++) {
-        r = call("GET", path, t, NULL);
-        expect(&r, 200, NULL);
-        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 10);
-        json_t *items = json_object_get(r.json, "items"), *it;
-        size_t i;
-        json_array_foreach(items, i, it)
-        {
-            long long jid = json_integer_value(json_object_get(it, "id"));
-            ck_assert_int_lt(jid, last); /* newest first, never twice */
-            last = jid;
-            seen++;
-        }
-        const char *next = json_string_value(json_object_get(r.json, "next"));
-        if (!next) {
-            resp_free(&r);
-            break;
-        }
-        snprintf(path, sizeof path, "/api/jobs?limit=3&status=queued&cursor=%s", next);
-        resp_free(&r);
-    }
-    ck_assert_int_eq(seen, 10);
+    json_t *all = all_pages("/api/jobs?limit=3&status=queued", t, 10, 10);
+    ck_assert_uint_eq(json_array_size(all), 10);
+    for (size_t i = 1; i < 10; i++) /* newest first, never twice */
+        ck_assert_int_lt(json_integer_value(json_object_get(json_array_get(all, i), "id")),
+                         json_integer_value(json_object_get(json_array_get(all, i - 1), "id")));
+    json_decref(all);
     /* bad filters, SQL metacharacters included: 400, and nothing happened */
     const char *badq[] = {"/api/jobs?pos=0", "/api/jobs?pos=1x", "/api/jobs?status=bogus",
                           "/api/jobs?limit=1000", "/api/jobs?limit=-1", "/api/jobs?from=2026-13-01",
@@ -743,22 +749,29 @@ START_TEST(serve_with_workers)
     ck_assert_int_eq(strtoll(wc, NULL, 10), nrec + 1);
     free(wc);
     /* records, a page at a time: every record once, in order */
-    char rp[512] = "/api/records?start=2025-03-01&end=2025-03-01&limit=200";
-    long long got_rows = 0;
-    for (int page = 0; page < 50; page++) {
-        r = call("GET", rp, t, NULL);
-        expect(&r, 200, NULL);
-        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), nrec);
-        got_rows += (long long)json_array_size(json_object_get(r.json, "items"));
-        const char *next = json_string_value(json_object_get(r.json, "next"));
-        if (!next) {
-            resp_free(&r);
-            break;
-        }
-        snprintf(rp, sizeof rp, "/api/records?start=2025-03-01&end=2025-03-01&limit=200&cursor=%s", next);
-        resp_free(&r);
+    json_t *all = all_pages("/api/records?start=2025-03-01&end=2025-03-01&limit=200", t, nrec, 50);
+    ck_assert_int_eq((long long)json_array_size(all), nrec);
+    for (size_t k = 1; k < json_array_size(all); k++) { /* strictly after the one before */
+        json_t *x = json_array_get(all, k - 1), *y = json_array_get(all, k);
+        int c = strcmp(json_string_value(json_object_get(x, "business_date")),
+                       json_string_value(json_object_get(y, "business_date")));
+        if (!c)
+            c = strcmp(json_string_value(json_object_get(x, "branch")),
+                       json_string_value(json_object_get(y, "branch")));
+        if (!c)
+            c = (int)(json_integer_value(json_object_get(x, "pos")) -
+                      json_integer_value(json_object_get(y, "pos")));
+        if (!c)
+            c = strcmp(json_string_value(json_object_get(x, "source_file")),
+                       json_string_value(json_object_get(y, "source_file")));
+        if (!c)
+            c = json_integer_value(json_object_get(x, "source_line")) <
+                        json_integer_value(json_object_get(y, "source_line"))
+                    ? -1
+                    : 1;
+        ck_assert_msg(c < 0, "record %zu is not after record %zu", k, k - 1);
     }
-    ck_assert_int_eq(got_rows, nrec);
+    json_decref(all);
     check("GET", "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ", t, NULL, 400,
           "invalid_parameter");
     check("GET", "/api/records?start=2025-03-01", t, NULL, 400, "invalid_parameter");

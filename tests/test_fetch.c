@@ -50,29 +50,51 @@ static void setup(void)
     tu_sim_clear();
 }
 
+/* One list call through the fetcher `f` (kept for its counters) on a
+ * fresh connection; the paths are freed, their count kept. */
+typedef struct listing {
+    int rc;
+    size_t n;
+    tp_fetch_kind kind;
+    char first[512]; /* the first path, or "" */
+    int all_match;   /* every path is the terminal-day's */
+    tp_error err;
+} listing;
+
+static listing list_once(tp_fetcher *f, const char *server, int pos)
+{
+    listing l = {0};
+    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    char **paths = NULL;
+    char want[16];
+    snprintf(want, sizeof want, "_%s_%d_", KEY_BRANCH, pos);
+    l.rc = tp_fetch_list(c, server, KEY_BRANCH, pos, KEY_DATE, &paths, &l.n, &l.kind, &l.err);
+    if (l.rc == 0) {
+        l.all_match = 1;
+        for (size_t i = 0; i < l.n; i++)
+            l.all_match &= strstr(paths[i], want) && strstr(paths[i], KEY_DATE);
+        snprintf(l.first, sizeof l.first, "%s", l.n ? paths[0] : "");
+        tp_fetch_list_free(paths, l.n);
+    }
+    tp_fetch_conn_free(c);
+    return l;
+}
+
 /* ------------------------------------------------------------ list */
 
 START_TEST(list_names_every_file)
 {
     tp_fetcher *f = fetcher(0, 0);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
-    char **paths;
-    size_t n;
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    ck_assert_msg(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err) == 0,
-                  "%s", err.msg);
-    ck_assert_int_eq(kind, TP_FETCH_OK);
-    ck_assert_uint_eq(n, 7);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(strstr(paths[i], "_BMC_1_") && strstr(paths[i], KEY_DATE), "%s", paths[i]);
-    tp_fetch_list_free(paths, n);
+    listing l = list_once(f, base, 1);
+    ck_assert_msg(l.rc == 0, "%s", l.err.msg);
+    ck_assert_int_eq(l.kind, TP_FETCH_OK);
+    ck_assert_uint_eq(l.n, 7);
+    ck_assert_msg(l.all_match, "a path of another terminal-day, e.g. %s", l.first);
     /* an empty list: nothing exported yet, not an error */
-    ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 2, KEY_DATE, &paths, &n, &kind, &err), 0);
-    ck_assert_int_eq(kind, TP_FETCH_NO_FILES);
-    ck_assert_uint_eq(n, 0);
-    tp_fetch_list_free(paths, n);
-    tp_fetch_conn_free(c);
+    l = list_once(f, base, 2);
+    ck_assert_int_eq(l.rc, 0);
+    ck_assert_int_eq(l.kind, TP_FETCH_NO_FILES);
+    ck_assert_uint_eq(l.n, 0);
     tp_fetcher_free(f);
 }
 END_TEST
@@ -84,20 +106,15 @@ static void list_fault(const char *kind_name, const char *want_msg)
     snprintf(rule, sizeof rule, "{\"kind\":\"%s\",\"target\":\"list\",\"rate\":1}", kind_name);
     ck_assert_int_eq(tu_sim_fault(rule), 0);
     tp_fetcher *f = fetcher(2, 0);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
-    char **paths;
-    size_t n;
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    ck_assert_int_lt(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err), 0);
-    ck_assert_int_eq(kind, TP_FETCH_SERVER_ERROR);
-    ck_assert_msg(strstr(err.msg, want_msg) && strstr(err.msg, "after 3 tries"), "%s", err.msg);
+    listing l = list_once(f, base, 1);
+    ck_assert_int_lt(l.rc, 0);
+    ck_assert_int_eq(l.kind, TP_FETCH_SERVER_ERROR);
+    ck_assert_msg(strstr(l.err.msg, want_msg) && strstr(l.err.msg, "after 3 tries"), "%s", l.err.msg);
     ck_assert_int_eq(tu_sim_stat("lists"), 3); /* the first try and 2 retries */
     tp_fetch_stats st;
     tp_fetcher_stats(f, &st);
     ck_assert_uint_eq(st.retries, 2);
     ck_assert_uint_eq(st.errors[TP_FETCH_SERVER_ERROR], 1);
-    tp_fetch_conn_free(c);
     tp_fetcher_free(f);
 }
 
@@ -113,17 +130,10 @@ START_TEST(list_recovers_after_transient_faults)
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"http500\",\"target\":\"list\",\"count\":1}"), 0);
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"reset\",\"target\":\"list\",\"count\":1}"), 0);
     tp_fetcher *f = fetcher(3, 0);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
-    char **paths;
-    size_t n;
-    tp_fetch_kind kind;
-    tp_error err = {0};
-    ck_assert_msg(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err) == 0,
-                  "%s", err.msg);
-    ck_assert_uint_eq(n, 7);
+    listing l = list_once(f, base, 1);
+    ck_assert_msg(l.rc == 0, "%s", l.err.msg);
+    ck_assert_uint_eq(l.n, 7);
     ck_assert_int_eq(tu_sim_stat("lists"), 3);
-    tp_fetch_list_free(paths, n);
-    tp_fetch_conn_free(c);
     tp_fetcher_free(f);
 }
 END_TEST
@@ -131,19 +141,12 @@ END_TEST
 START_TEST(unreachable_server_is_network_error)
 {
     tp_fetcher *f = fetcher(1, 0);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
-    char **paths;
-    size_t n;
-    tp_fetch_kind kind;
-    tp_error err = {0};
     /* port 1 on loopback: connection refused */
-    ck_assert_int_lt(tp_fetch_list(c, "http://127.0.0.1:1", KEY_BRANCH, 1, KEY_DATE, &paths, &n,
-                                   &kind, &err),
-                     0);
-    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
-    ck_assert_msg(strstr(err.msg, "list BMC/1/2026-02-09") && strstr(err.msg, "after 2 tries"),
-                  "%s", err.msg);
-    tp_fetch_conn_free(c);
+    listing l = list_once(f, "http://127.0.0.1:1", 1);
+    ck_assert_int_lt(l.rc, 0);
+    ck_assert_int_eq(l.kind, TP_FETCH_NETWORK);
+    ck_assert_msg(strstr(l.err.msg, "list BMC/1/2026-02-09") && strstr(l.err.msg, "after 2 tries"),
+                  "%s", l.err.msg);
     tp_fetcher_free(f);
 }
 END_TEST
@@ -154,17 +157,12 @@ START_TEST(slow_server_times_out)
     tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300};
     tp_fetcher *f = NULL;
     ck_assert_int_eq(tp_fetcher_new(&o, &f, NULL), 0);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
-    char **paths;
-    size_t n;
-    tp_fetch_kind kind;
-    tp_error err = {0};
     double t0 = now_s();
-    ck_assert_int_lt(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, &err), 0);
-    ck_assert_int_eq(kind, TP_FETCH_NETWORK);
-    ck_assert_msg(strstr(err.msg, "imeout") || strstr(err.msg, "timed out"), "%s", err.msg);
+    listing l = list_once(f, base, 1);
+    ck_assert_int_lt(l.rc, 0);
+    ck_assert_int_eq(l.kind, TP_FETCH_NETWORK);
+    ck_assert_msg(strstr(l.err.msg, "imeout") || strstr(l.err.msg, "timed out"), "%s", l.err.msg);
     ck_assert_msg(now_s() - t0 < 1.4, "the timeout did not cut the request short");
-    tp_fetch_conn_free(c);
     tp_fetcher_free(f);
 }
 END_TEST
