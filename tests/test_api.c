@@ -314,6 +314,14 @@ START_TEST(auth_and_tokens)
     ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --listen 127.0.0.1:0"), 2);
     ck_assert_ptr_nonnull(strstr(out, "workers need a source"));
     free(out);
+    static const char *const bad_counts[] = {"--threads 0", "--threads 65", "--max-streams 0",
+                                             "--max-streams x", "--max-body-kb -1"};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof *bad_counts; i++) {
+        ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers %s",
+                            bad_counts[i]), 2);
+        ck_assert_msg(strstr(out, "wants a whole number in range"), "%s: %s", bad_counts[i], out);
+        free(out);
+    }
     ck_assert_int_eq(sh(&out, "env -u TILLPIPE_REPORT_SERVER " BIN " worker"), 2);
     ck_assert_ptr_nonnull(strstr(out, "no source"));
     free(out);
