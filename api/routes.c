@@ -20,6 +20,7 @@
 #include "queue.h"
 #include "reports.h"
 #include "schema.h"
+#include "sha.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -536,9 +537,11 @@ static int idem_check(tp_req *req, const char *key, char hash[65], int *locked)
         tp_reply_problem(req, 400, "invalid_parameter", "Idempotency-Key: 1-200 characters");
         return 1;
     }
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, (const unsigned char *)(req->body ? req->body : ""), req->body_len);
-    sodium_bin2hex(hash, 65, h, sizeof h);
+    tp_error herr = {0};
+    if (tp_sha256_hex(req->body ? req->body : "", req->body_len, hash, &herr) < 0) {
+        tp_reply_problem(req, 500, "internal", "%s", herr.msg);
+        return 1;
+    }
     const char *p[] = {req->subject, key};
     tp_error err = {0};
     if (tp_db_exec(req->db, "SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 7))", 2, p,

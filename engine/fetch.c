@@ -278,7 +278,7 @@ static void body_reset(body *b)
         if (ftruncate(fileno(b->file), 0) < 0)
             b->write_failed = errno;
     }
-    tp_sha256_init(&b->sha);
+    tp_sha256_clear(&b->sha);
 }
 
 /* What the server's error pages look like: an HTML document or the text. */
@@ -609,11 +609,13 @@ int tp_fetch_file(tp_fetch_conn *c, const char *base, const char *relpath, const
         *kind = TP_FETCH_BAD_FILE;
         rc = tp_error_set(err, TP_EIO, "%s: cannot write %s: %s", what, dest, strerror(errno));
     }
+    if (rc == TP_OK && (rc = tp_sha256_final_hex(&b.sha, sha256, err)) < 0)
+        *kind = TP_FETCH_BAD_FILE;
     if (rc < 0) {
+        tp_sha256_clear(&b.sha);
         unlink(dest);
         return rc;
     }
-    tp_sha256_final_hex(&b.sha, sha256);
     *size = b.size;
     count(c->f, &c->f->stats.files, 1);
     return TP_OK;

@@ -147,11 +147,13 @@ int tp_archive_extract(const char *path, const char *outdir, const tp_archive_li
         }
         if (close(fd) < 0 && rc == TP_OK)
             rc = tp_error_set(err, TP_EIO, "%s: write %s: %s", aname, out, strerror(errno));
-        if (rc < 0)
-            break;
         char hex[TP_SHA256_HEX];
-        tp_sha256_final_hex(&h, hex);
-        if ((rc = fn(ud, base, out, size, hex, err)) < 0)
+        if (rc < 0) {
+            tp_sha256_clear(&h);
+            break;
+        }
+        if ((rc = tp_sha256_final_hex(&h, hex, err)) < 0 ||
+            (rc = fn(ud, base, out, size, hex, err)) < 0)
             break;
     }
     archive_read_free(a);

@@ -13,7 +13,10 @@
 #include "config.h"
 #include "output.h"
 #include "reports.h"
+#include "sha.h"
 #include "testutil.h"
+
+#include <sodium.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -611,6 +614,75 @@ START_TEST(config_errors_name_the_key)
 }
 END_TEST
 
+/* ------------------------------------------------------------ sha256 */
+
+static void sha_of(const char *msg, const char *want)
+{
+    char hex[TP_SHA256_HEX];
+    ck_assert_int_eq(tp_sha256_hex(msg, strlen(msg), hex, NULL), 0);
+    ck_assert_str_eq(hex, want);
+}
+
+START_TEST(sha256_known_answers_and_streaming)
+{
+    /* FIPS 180-2 examples */
+    sha_of("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_of("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+
+    /* 3 MB fed in uneven pieces (1, 63, 64, 65 ... bytes) = libsodium's
+     * digest of the whole, and = the file's digest */
+    size_t n = 3u << 20;
+    unsigned char *buf = malloc(n);
+    ck_assert_ptr_nonnull(buf);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        buf[i] = (unsigned char)x;
+    }
+    unsigned char ref[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(ref, buf, n);
+    char want[TP_SHA256_HEX], got[TP_SHA256_HEX];
+    sodium_bin2hex(want, sizeof want, ref, sizeof ref);
+    static const size_t steps[] = {1, 63, 64, 65, 4096, 100000, 7};
+    tp_sha256 h;
+    tp_sha256_init(&h);
+    for (size_t off = 0, k = 0; off < n; k++) {
+        size_t step = steps[k % (sizeof steps / sizeof *steps)];
+        step = step < n - off ? step : n - off;
+        tp_sha256_update(&h, buf + off, step);
+        off += step;
+    }
+    ck_assert_int_eq(tp_sha256_final_hex(&h, got, NULL), 0);
+    ck_assert_str_eq(got, want);
+
+    char path[] = "/tmp/tillpipe-sha-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    uint64_t size = 0;
+    ck_assert_int_eq(tp_sha256_file(path, got, &size, NULL), 0);
+    ck_assert_str_eq(got, want);
+    ck_assert_uint_eq(size, n);
+    unlink(path);
+    tp_error err = {0};
+    ck_assert_int_eq(tp_sha256_file(path, got, NULL, &err), TP_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+
+    /* abandoned mid-way, then used again (ASan: nothing leaks) */
+    tp_sha256_init(&h);
+    tp_sha256_update(&h, buf, 1000);
+    tp_sha256_clear(&h);
+    tp_sha256_clear(&h);
+    tp_sha256_update(&h, "abc", 3);
+    ck_assert_int_eq(tp_sha256_final_hex(&h, got, NULL), 0);
+    ck_assert_str_eq(got, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    free(buf);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
@@ -628,6 +700,7 @@ static Suite *suite(void)
     tcase_add_test(t, writer_abort_leaves_nothing);
     tcase_add_test(t, config_valid_and_default);
     tcase_add_test(t, config_errors_name_the_key);
+    tcase_add_test(t, sha256_known_answers_and_streaming);
     suite_add_tcase(s, t);
     return s;
 }
