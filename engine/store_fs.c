@@ -168,6 +168,11 @@ static int sync_path(const char *path, int dir)
     if (fd < 0)
         return errno;
     int rc = (dir ? fsync(fd) : fdatasync(fd)) < 0 ? errno : 0;
+    /* A stored object is an archive copy, read again rarely: once it is on
+     * disk its pages go back to the page cache's free list instead of
+     * pushing out what is read every day. */
+    if (!rc && !dir)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
     return rc;
 }
