@@ -315,24 +315,28 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 }
 
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
-                            const char *plugins_json, const char *stages_json, tp_error *err)
+                            const tp_attempt_info *info, tp_error *err)
 {
     char id[32], att[16], rec[32];
     snprintf(id, sizeof id, "%lld", job->id);
     snprintf(att, sizeof att, "%d", job->attempt);
     snprintf(rec, sizeof rec, "%lld", records);
-    const char *p[] = {id, rec};
+    const char *p[] = {id, att, rec, info && info->plugins_json ? info->plugins_json : "{}",
+                       info ? info->stages_json : NULL, info ? info->fetch_json : NULL};
     PGresult *r = Q(db,
-                    "UPDATE jobs SET status = 'succeeded', records = $2, finished_at = now(),"
+                    "WITH a AS (UPDATE job_attempts SET stage = 'done', finished_at = now(),"
+                    " plugins = $4::jsonb, stage_seconds = $5::jsonb,"
+                    " fetch_info = coalesce($6::jsonb, fetch_info)"
+                    " WHERE job_id = $1 AND attempt = $2)"
+                    " UPDATE jobs SET status = 'succeeded', records = $3, finished_at = now(),"
                     " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
                     " updated_at = now() WHERE id = $1"
                     " RETURNING rerun_requested, branch, pos, business_date, created_by, kind",
-                    2, p, err);
+                    6, p, err);
     if (!r)
         return TP_EDB;
-    int rerun = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
     int rc = TP_OK;
-    if (rerun) {
+    if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't') {
         const char *q[] = {PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3),
                            PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 5)};
         rc = tp_db_exec(db,
@@ -341,13 +345,6 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                         5, q, err);
     }
     PQclear(r);
-    const char *a[] = {id, att, plugins_json ? plugins_json : "{}", stages_json};
-    if (rc == TP_OK)
-        rc = tp_db_exec(db,
-                        "UPDATE job_attempts SET stage = 'done', finished_at = now(),"
-                        " plugins = $3::jsonb, stage_seconds = $4::jsonb"
-                        " WHERE job_id = $1 AND attempt = $2",
-                        4, a, err);
     return rc;
 }
 
@@ -416,7 +413,7 @@ static int queue_reruns_of_failed(tp_db *db, tp_error *err)
 
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
                   const char *code, int retryable, const char *message, double backoff_base,
-                  const char *stages_json, tp_error *err)
+                  const tp_attempt_info *info, tp_error *err)
 {
     unsigned seed = ((unsigned)job->id * 2654435761u) ^ (unsigned)job->attempt;
     char delay[32];
@@ -452,12 +449,14 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
         return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost; failure not recorded",
                             job->id, job->attempt);
     }
-    const char *a[] = {f.id, f.attempt, stage, code, retryable ? "t" : "f", message, stages_json};
+    const char *a[] = {f.id,    f.attempt, stage, code, retryable ? "t" : "f",
+                       message, info ? info->stages_json : NULL, info ? info->fetch_json : NULL};
     int rc = tp_db_exec(db,
                         "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
-                        " message = $6, stage_seconds = $7::jsonb, finished_at = now()"
+                        " message = $6, stage_seconds = $7::jsonb,"
+                        " fetch_info = coalesce($8::jsonb, fetch_info), finished_at = now()"
                         " WHERE job_id = $1 AND attempt = $2",
-                        7, a, err);
+                        8, a, err);
     if (rc == TP_OK && failed)
         rc = queue_reruns_of_failed(db, err);
     return tp_db_end(db, rc, err);

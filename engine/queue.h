@@ -82,11 +82,19 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
 int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,
                         tp_error *err);
 
+/* What an attempt reports when it ends, as JSON text (each may be NULL):
+ * the plugins it used, its seconds per stage, what its fetch stage saw. */
+typedef struct tp_attempt_info {
+    const char *plugins_json;
+    const char *stages_json;
+    const char *fetch_json;
+} tp_attempt_info;
+
 /* Inside the caller's transaction, after tp_queue_lock_owned: mark the job
- * succeeded with its record count (and queue the rerun a force asked for).
- * `stages_json` (may be NULL): the attempt's seconds per stage. */
+ * succeeded with its record count (and queue the rerun a force asked for);
+ * `info` (may be NULL) goes on the attempt. */
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
-                            const char *plugins_json, const char *stages_json, tp_error *err);
+                            const tp_attempt_info *info, tp_error *err);
 
 /* Complete a job that wrote nothing (one fenced statement, no transaction
  * of the caller's): succeeded, unless a cancel or a rerun was asked for, in
@@ -104,7 +112,7 @@ int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err);
  * attempt no longer owns the job. */
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
                   const char *code, int retryable, const char *message, double backoff_base,
-                  const char *stages_json, tp_error *err);
+                  const tp_attempt_info *info, tp_error *err);
 
 /* Give a claimed job back (graceful shutdown): queued again at once, the
  * attempt not counted against it (max_attempts grows by one). */

@@ -167,6 +167,7 @@ typedef struct job_ctx {
     const tp_job *job;
     FILE *spool; /* records in COPY text format */
     char *files_json; /* the candidates, for the files table */
+    char *fetch_json; /* what the fetch stage saw, written when the attempt ends */
     struct thread_cache *cache;
     long long records;
     const char *stage; /* the stage running (fetch, store, parse, load) */
@@ -341,10 +342,55 @@ static char *files_json(const tp_termday *td)
     return s;
 }
 
+/* The quality findings of a terminal-day as the JSON arrays the load
+ * statement takes: missing report types, problems.  NULL when out of memory. */
+static int quality_json(const tp_quality *q, char **missing_json, char **problems_json)
+{
+    json_t *missing = json_array(), *problems = json_array();
+    for (int t = 0; t < TP_TYPE_COUNT; t++)
+        if (q->missing & (1u << t))
+            json_array_append_new(missing, json_string(tp_schema_of(t)->name));
+    for (size_t i = 0; i < q->nproblems; i++)
+        json_array_append_new(
+            problems, json_pack("{s:s, s:I, s:s, s:s}", "file", q->problems[i].file, "line",
+                                (json_int_t)q->problems[i].line, "severity",
+                                q->problems[i].severity == TP_PROBLEM_ERROR ? "error" : "warning",
+                                "reason", q->problems[i].reason));
+    *missing_json = json_dumps(missing, JSON_COMPACT);
+    *problems_json = json_dumps(problems, JSON_COMPACT);
+    json_decref(missing);
+    json_decref(problems);
+    return *missing_json && *problems_json ? TP_OK : TP_ENOMEM;
+}
+
+/* Send the spool to a COPY already started. */
+static int copy_spool(tp_db *db, FILE *spool, tp_error *err)
+{
+    int rc = TP_OK;
+    char buf[65536];
+    size_t n;
+    rewind(spool);
+    while (rc == TP_OK && (n = fread(buf, 1, sizeof buf, spool)) > 0)
+        if (PQputCopyData(db->conn, buf, (int)n) != 1)
+            rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
+    if (PQputCopyEnd(db->conn, rc == TP_OK ? NULL : "aborted") != 1 && rc == TP_OK)
+        rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
+    PGresult *r;
+    while ((r = PQgetResult(db->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == TP_OK)
+            rc = tp_error_set(err, TP_EDB, "COPY: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    return rc;
+}
+
 /* Write the files, quality and records of a finished terminal-day and
- * complete the job: one transaction. */
-static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
-                    const char *plugins_json, tp_error *err)
+ * complete the job: one transaction, in few round trips -- BEGIN; one
+ * statement that locks the job row (if this attempt still owns it) and,
+ * unless a cancel is pending, empties the terminal-day and adds its files
+ * and quality findings; the COPY of the records; the completion; COMMIT. */
+static int load_txn(job_ctx *c, const tp_termday_result *res, const char *plugins_json,
+                    tp_error *err)
 {
     tp_db *db = c->db;
     const tp_job *j = c->job;
@@ -354,113 +400,87 @@ static int load_txn(job_ctx *c, const tp_termday *td, const tp_termday_result *r
             return TP_EDB;
         c->cache->partition_year = year;
     }
-    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
-        return TP_EDB;
-    int cancel = 0, rc = tp_queue_lock_owned(db, j, c->w->id, &cancel, err);
-    if (rc == TP_OK && cancel) {
-        rc = tp_queue_mark_cancelled(db, j, err);
-        if (rc == TP_OK)
-            rc = tp_db_exec(db, "COMMIT", 0, NULL, err);
-        return rc == TP_OK ? TP_ECANCELLED : rc;
+    const tp_quality *q = &res->quality;
+    char *ms = NULL, *ps = NULL;
+    if (quality_json(q, &ms, &ps) < 0) {
+        free(ms);
+        free(ps);
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
     }
-    char spos[16], sid[32], satt[16];
+    char spos[16], sid[32], satt[16], a[32], b[32], w3[32], lo[32];
     snprintf(spos, sizeof spos, "%d", j->pos);
     snprintf(sid, sizeof sid, "%lld", j->id);
     snprintf(satt, sizeof satt, "%d", j->attempt);
-    const char *key[] = {j->branch, spos, j->date};
-    if (rc == TP_OK)
-        rc = tp_db_exec(db,
-                        "DELETE FROM records WHERE branch = $1 AND pos = $2 AND business_date = $3",
-                        3, key, err);
-    if (rc == TP_OK) {
-        PGresult *r = tp_db_query(db, "COPY records (" RECORD_COLUMNS ") FROM STDIN", 0, NULL, err);
-        if (!r)
-            rc = TP_EDB;
-        PQclear(r);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)q->rows_outside_date);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)q->rows_rejected);
+    snprintf(w3, sizeof w3, "%llu", (unsigned long long)q->warnings);
+    snprintf(lo, sizeof lo, "%llu", (unsigned long long)q->problems_left_out);
+    const char *p[] = {sid, satt, c->w->id, j->branch, spos, j->date, c->files_json,
+                       a,   b,    w3,       ms,        ps,   lo};
+    int rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
+    PGresult *r = NULL;
+    if (rc == TP_OK &&
+        !(r = tp_db_query(
+              db,
+              "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE id = $1"
+              "  AND attempts = $2 AND lease_owner = $3 AND status = 'running' FOR UPDATE),"
+              " go AS MATERIALIZED (SELECT 1 FROM l WHERE NOT cancel_requested),"
+              " d AS (DELETE FROM records WHERE branch = $4 AND pos = $5 AND business_date = $6"
+              "  AND EXISTS (SELECT 1 FROM go)),"
+              " f AS (INSERT INTO files (job_id, attempt, branch, pos, business_date,"
+              "  report_type, name, size, data_rows, sha256, storage_key, chosen, reason)"
+              "  SELECT $1, $2, $4, $5, $6, f.type, f.name, f.size, f.rows, f.sha256, f.key,"
+              "  f.chosen, f.reason FROM jsonb_to_recordset($7::jsonb) AS f(type text,"
+              "  name text, size bigint, rows bigint, sha256 text, key text, chosen boolean,"
+              "  reason text) WHERE EXISTS (SELECT 1 FROM go)),"
+              " q AS (INSERT INTO quality_flags (job_id, branch, pos, business_date,"
+              "  rows_outside_date, rows_rejected, warnings, missing_reports, problems,"
+              "  problems_left_out) SELECT $1, $4, $5, $6, $8, $9, $10,"
+              "  ARRAY(SELECT jsonb_array_elements_text($11::jsonb)), $12::jsonb, $13"
+              "  WHERE EXISTS (SELECT 1 FROM go))"
+              " SELECT cancel_requested FROM l",
+              13, p, err)))
+        rc = TP_EDB;
+    free(ms);
+    free(ps);
+    if (rc == TP_OK && PQntuples(r) != 1)
+        rc = tp_error_set(err, TP_ELOST,
+                          "job %lld attempt %d: lease lost (rescued or finished elsewhere); "
+                          "nothing written",
+                          j->id, j->attempt);
+    int cancel = rc == TP_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (rc == TP_OK && cancel) { /* nothing was written: the job ends cancelled */
+        rc = tp_queue_mark_cancelled(db, j, err);
+        rc = tp_db_end(db, rc, err);
+        return rc == TP_OK ? TP_ECANCELLED : rc;
     }
     if (rc == TP_OK) {
-        char buf[65536];
-        size_t n;
-        rewind(c->spool);
-        while (rc == TP_OK && (n = fread(buf, 1, sizeof buf, c->spool)) > 0)
-            if (PQputCopyData(db->conn, buf, (int)n) != 1)
-                rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
-        if (PQputCopyEnd(db->conn, rc == TP_OK ? NULL : "aborted") != 1 && rc == TP_OK)
-            rc = tp_error_set(err, TP_EDB, "COPY: %s", PQerrorMessage(db->conn));
-        PGresult *r;
-        while ((r = PQgetResult(db->conn))) {
-            if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == TP_OK)
-                rc = tp_error_set(err, TP_EDB, "COPY: %s", PQresultErrorMessage(r));
-            PQclear(r);
-        }
-    }
-    if (rc == TP_OK) {
-        const char *p[] = {sid, satt, j->branch, spos, j->date, c->files_json};
-        rc = tp_db_exec(db,
-                        "INSERT INTO files (job_id, attempt, branch, pos, business_date,"
-                        " report_type, name, size, data_rows, sha256, storage_key, chosen, reason)"
-                        " SELECT $1, $2, $3, $4, $5, f.type, f.name, f.size, f.rows, f.sha256,"
-                        " f.key, f.chosen, f.reason FROM jsonb_to_recordset($6::jsonb) AS"
-                        " f(type text, name text, size bigint, rows bigint, sha256 text, key text,"
-                        " chosen boolean, reason text)",
-                        6, p, err);
-    }
-    if (rc == TP_OK) {
-        const tp_quality *q = &res->quality;
-        json_t *missing = json_array(), *problems = json_array();
-        for (int t = 0; t < TP_TYPE_COUNT; t++)
-            if (q->missing & (1u << t))
-                json_array_append_new(missing, json_string(tp_schema_of(t)->name));
-        for (size_t i = 0; i < q->nproblems; i++)
-            json_array_append_new(
-                problems, json_pack("{s:s, s:I, s:s, s:s}", "file", q->problems[i].file, "line",
-                                    (json_int_t)q->problems[i].line, "severity",
-                                    q->problems[i].severity == TP_PROBLEM_ERROR ? "error"
-                                                                                : "warning",
-                                    "reason", q->problems[i].reason));
-        char *ms = json_dumps(missing, JSON_COMPACT), *ps = json_dumps(problems, JSON_COMPACT);
-        char a[32], b[32], w3[32], lo[32];
-        snprintf(a, sizeof a, "%llu", (unsigned long long)q->rows_outside_date);
-        snprintf(b, sizeof b, "%llu", (unsigned long long)q->rows_rejected);
-        snprintf(w3, sizeof w3, "%llu", (unsigned long long)q->warnings);
-        snprintf(lo, sizeof lo, "%llu", (unsigned long long)q->problems_left_out);
-        const char *p[] = {sid, j->branch, spos, j->date, a, b, w3, ms, ps, lo};
-        if (!ms || !ps)
-            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
-        else
-            rc = tp_db_exec(db,
-                            "INSERT INTO quality_flags (job_id, branch, pos, business_date,"
-                            " rows_outside_date, rows_rejected, warnings, missing_reports,"
-                            " problems, problems_left_out) SELECT $1, $2, $3, $4, $5, $6, $7,"
-                            " ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9::jsonb, $10",
-                            10, p, err);
-        free(ms);
-        free(ps);
-        json_decref(missing);
-        json_decref(problems);
+        PGresult *cr = tp_db_query(db, "COPY records (" RECORD_COLUMNS ") FROM STDIN", 0, NULL, err);
+        rc = cr ? copy_spool(db, c->spool, err) : TP_EDB;
+        PQclear(cr);
     }
     char stages[320];
+    tp_attempt_info info = {plugins_json, stages_json(c, stages, sizeof stages), c->fetch_json};
     if (rc == TP_OK)
-        rc = tp_queue_mark_succeeded(db, j, c->records, plugins_json,
-                                     stages_json(c, stages, sizeof stages), err);
+        rc = tp_queue_mark_succeeded(db, j, c->records, &info, err);
     const char *pause = getenv("TILLPIPE_TEST_PAUSE_IN_LOAD"); /* crash tests only */
     if (rc == TP_OK && pause)
         sleep_s(strtod(pause, NULL));
-    rc = tp_db_end(db, rc, err);
-    return rc;
+    return tp_db_end(db, rc, err);
 }
 
 /* load_txn, the heartbeat told to leave the job alone meanwhile: the
  * transaction holds the job row locked (so no one can rescue it), and a
  * heartbeat waiting for that lock -- as long as the load takes, perhaps
  * longer than the lease -- would renew none of the process's other jobs. */
-static int load(job_ctx *c, const tp_termday *td, const tp_termday_result *res,
-                const char *plugins_json, tp_error *err)
+static int load(job_ctx *c, const tp_termday_result *res, const char *plugins_json,
+                tp_error *err)
 {
     pthread_mutex_lock(&c->w->mu);
     c->w->slots[c->me].loading = 1;
     pthread_mutex_unlock(&c->w->mu);
-    int rc = load_txn(c, td, res, plugins_json, err);
+    int rc = load_txn(c, res, plugins_json, err);
     pthread_mutex_lock(&c->w->mu);
     c->w->slots[c->me].loading = 0;
     pthread_mutex_unlock(&c->w->mu);
@@ -495,7 +515,8 @@ static tp_source source_of(const worker *w, thread_cache *cache)
                        .workdir = cache->workdir};
 }
 
-/* What the fetch stage did, on the attempt (for "why did it fail?"). */
+/* What the fetch stage did, for the attempt (for "why did it fail?"); it
+ * is written with the attempt's end, so it costs no statement of its own. */
 static void note_fetch(job_ctx *c, const char *source, const char *server, const tp_fetched *f)
 {
     json_t *o = json_pack("{s:s, s:I}", "source", source, "listed", (json_int_t)f->listed);
@@ -509,17 +530,24 @@ static void note_fetch(job_ctx *c, const char *source, const char *server, const
             json_array_append_new(ig, json_string(f->scan->ignored[i]));
         json_object_set_new(o, "ignored", ig);
     }
-    char *js = json_dumps(o, JSON_COMPACT);
+    free(c->fetch_json);
+    c->fetch_json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
+}
+
+/* The fetch info of an attempt that ends without a completion or failure
+ * of its own to carry it (cancelled, released).  Best effort. */
+static void write_fetch_info(job_ctx *c)
+{
+    if (!c->fetch_json)
+        return;
     char sid[32], satt[16];
     snprintf(sid, sizeof sid, "%lld", c->job->id);
     snprintf(satt, sizeof satt, "%d", c->job->attempt);
-    const char *p[] = {sid, satt, js};
+    const char *p[] = {sid, satt, c->fetch_json};
     tp_error e2 = {0};
-    if (js)
-        tp_db_exec(c->db, "UPDATE job_attempts SET fetch_info = $3::jsonb WHERE job_id = $1 AND attempt = $2",
-                   3, p, &e2);
-    free(js);
+    tp_db_exec(c->db, "UPDATE job_attempts SET fetch_info = $3::jsonb WHERE job_id = $1 AND attempt = $2",
+               3, p, &e2);
 }
 
 /* The files a terminal-day's last succeeded run kept, for a reparse. */
@@ -696,7 +724,7 @@ static void run_job(worker *w, int me, tp_db *db, thread_cache *cache, const tp_
         job_error(&c, "io_error", 1, "out of memory");
         goto failed;
     }
-    rc = load(&c, &fetched.scan->days[0], &res, pj, &err);
+    rc = load(&c, &res, pj, &err);
     if (rc == TP_OK) {
         pthread_mutex_lock(&w->mu);
         w->stats.succeeded++;
@@ -728,12 +756,14 @@ boundary_stop:
             else
                 PQclear(PQexec(db->conn, "ROLLBACK"));
         }
+        write_fetch_info(&c);
         pthread_mutex_lock(&w->mu);
         w->stats.cancelled++;
         pthread_mutex_unlock(&w->mu);
         logf_(w, "job %lld: cancelled", job->id);
     } else { /* stopping: give it back */
         tp_error e2 = {0};
+        write_fetch_info(&c);
         tp_queue_release(db, job, w->id, &e2);
         pthread_mutex_lock(&w->mu);
         w->stats.released++;
@@ -748,8 +778,9 @@ failed: {
     if (tp_db_broken(db))
         tp_db_reset(db, &e2);
     char stages[320];
+    tp_attempt_info info = {NULL, stages_json(&c, stages, sizeof stages), c.fetch_json};
     int frc = tp_queue_fail(db, job, w->id, c.stage, c.code, c.retryable, c.msg,
-                            w->o->backoff_base, stages_json(&c, stages, sizeof stages), &e2);
+                            w->o->backoff_base, &info, &e2);
     pthread_mutex_lock(&w->mu);
     if (frc == TP_ELOST)
         w->stats.lost++;
@@ -767,6 +798,7 @@ failed: {
 out:
     free(pj);
     free(c.files_json);
+    free(c.fetch_json);
     tp_termday_result_clear(&res);
     tp_fetched_clear(&fetched);
 }
@@ -783,7 +815,7 @@ static void noop_job(worker *w, tp_db *db, const tp_job *job)
             rc = tp_queue_lock_owned(db, job, w->id, &cancel, &err);
         if (rc == TP_OK)
             rc = cancel ? tp_queue_mark_cancelled(db, job, &err)
-                        : tp_queue_mark_succeeded(db, job, 0, NULL, NULL, &err);
+                        : tp_queue_mark_succeeded(db, job, 0, NULL, &err);
         rc = tp_db_end(db, rc, &err);
     }
     pthread_mutex_lock(&w->mu);

@@ -328,10 +328,8 @@ void gen(const char *sub, const char *args)
     free(ok(BIN " gen %s --out %s/%s", args, tmp, sub));
 }
 
-/* Backends of workers asleep inside their load transaction, right after
+/* Wait until n workers sleep inside their load transaction, right after
  * marking the job succeeded (TILLPIPE_TEST_PAUSE_IN_LOAD). */
-/* Backends waiting for a lock (a worker blocked on the held branches lock). */
-
 void wait_paused(int n)
 {
     char want[16];

@@ -92,8 +92,8 @@ void gen(const char *sub, const char *args);
  * marking the job succeeded (TILLPIPE_TEST_PAUSE_IN_LOAD). */
 #define PAUSED_IN_LOAD                                                                             \
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"                     \
-    " AND state = 'idle in transaction' AND query LIKE 'UPDATE job_attempts SET stage = "          \
-    "''done''%%'"
+    " AND state = 'idle in transaction'"                                                         \
+    " AND query LIKE 'WITH a AS (UPDATE job_attempts SET stage = ''done''%%'"
 /* Backends waiting for a lock (a worker blocked on the held branches lock). */
 #define WAITING_ON_LOCK                                                                            \
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"                     \

@@ -177,6 +177,10 @@ START_TEST(fetch_faults)
     qeq("failed 1 bad_file", "SELECT j.status || ' ' || j.attempts || ' ' || a.error_code FROM jobs j"
                              " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
                              " AND j.pos = 1 AND j.business_date = '2025-03-02'");
+    /* a failed attempt still tells what its fetch saw: 7 files listed */
+    qeq("server 7", "SELECT a.fetch_info->>'source' || ' ' || (a.fetch_info->>'listed') FROM jobs j"
+                    " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
+                    " AND j.pos = 1 AND j.business_date = '2025-03-02'");
     qeq("succeeded 1", "SELECT status || ' ' || attempts FROM jobs WHERE branch = 'MAGS' AND pos = 2"
                        " AND business_date = '2025-03-03'");
     /* failed jobs wrote nothing */

@@ -168,7 +168,7 @@ static void complete_ok(tp_db *db, const tp_job *j, const char *worker, long lon
     ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_msg(tp_queue_lock_owned(db, j, worker, &cancel, &e) == TP_OK, "lock: %s", e.msg);
     ck_assert_int_eq(cancel, 0);
-    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, NULL, &e) == TP_OK, "succeed: %s",
+    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, &e) == TP_OK, "succeed: %s",
                   e.msg);
     ck_assert_msg(tp_db_exec(db, "COMMIT", 0, NULL, &e) == TP_OK, "commit: %s", e.msg);
 }
@@ -609,7 +609,7 @@ START_TEST(enqueue_force_while_completing)
     ck_assert_int_eq(pthread_create(&t, NULL, call_thread, &c), 0);
     tp_db *obs = connect_ok(case_url);
     wait_blocked(obs, &c.pid);
-    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 7, NULL, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 7, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_db_exec(db, "COMMIT", 0, NULL, &e), TP_OK);
     pthread_join(t, NULL);
     ck_assert_msg(c.rc == TP_OK, "%s", c.msg);
@@ -744,7 +744,7 @@ START_TEST(enqueue_range_force_while_completing)
     ck_assert_int_eq(pthread_create(&t, NULL, call_thread, &range), 0);
     tp_db *obs = connect_ok(case_url);
     wait_blocked(obs, &range.pid);
-    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 0, NULL, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(db, &j, 0, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_db_exec(db, "COMMIT", 0, NULL, &e), TP_OK);
     pthread_join(t, NULL);
     ck_assert_msg(range.rc == TP_OK, "range: %s", range.msg);
@@ -958,7 +958,7 @@ START_TEST(fencing_terminated_connection)
     int cancel = -1;
     ck_assert_int_eq(tp_db_exec(w, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_int_eq(tp_queue_lock_owned(w, &j, "w1", &cancel, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, &e), TP_OK);
 
     tp_db *other = connect_ok(case_url);
     ck_assert_str_eq(sv(other, "SELECT pg_terminate_backend(%d, 10000)", PQbackendPID(w->conn)), "t");
