@@ -140,6 +140,9 @@ int tp_csv_field_is(tp_field f, const char *s);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define TP_CSV__DEFAULT_MAX_RECORD ((size_t)1 << 20)
 #define TP_CSV__DEFAULT_MAX_FIELDS 4096
@@ -226,6 +229,50 @@ static int tp_csv__scratch_put(tp_csv *r, const char *p, size_t n)
     return TP_CSV_OK;
 }
 
+/* The first ',' or '\n' in [q, end), or end.  Fields are short: 16 bytes
+ * are looked at in one step where the CPU has SSE2 (every x86-64). */
+static const char *tp_csv__field_end(const char *q, const char *end)
+{
+#if defined(__SSE2__)
+    const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n');
+    for (; end - q >= 16; q += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)));
+        if (m)
+            return q + __builtin_ctz(m);
+    }
+#endif
+    while (q < end && *q != ',' && *q != '\n')
+        q++;
+    return q;
+}
+
+/* The first '"' in [q, end), or NULL; *nl gets the newlines passed on the
+ * way (a quoted field may span lines). */
+static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), lf = _mm_set1_epi8('\n');
+    for (; end - q >= 16; q += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
+        unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
+        if (mq) {
+            *nl += (uint64_t)__builtin_popcount(mn & ((mq & -mq) - 1));
+            return q + __builtin_ctz(mq);
+        }
+        *nl += (uint64_t)__builtin_popcount(mn);
+    }
+#endif
+    for (; q < end; q++) {
+        if (*q == '"')
+            return q;
+        *nl += (*q == '\n');
+    }
+    return NULL;
+}
+
 /* Parse one record starting at p.  Returns 1 with *used set when a record
  * (or a blank line, *n == 0) is complete, 0 when more input is needed (only
  * when !final), or a TP_CSV_E* code. */
@@ -262,14 +309,12 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
             int copied = 0;
             size_t start = r->scratch_len;
             for (;;) {
-                const char *c = memchr(s, '"', (size_t)(end - s));
+                const char *c = tp_csv__quote(s, end, &nl);
                 if (!c) {
                     if (final)
                         return TP_CSV_EUNCLOSED;
                     return 0;
                 }
-                for (const char *t = s; t < c; t++)
-                    nl += (*t == '\n');
                 if (c + 1 == end && !final)
                     return 0; /* can't tell "" from a closing quote yet */
                 if (c + 1 < end && c[1] == '"') {
@@ -307,8 +352,7 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
         } else {
             /* Unquoted field: up to ',' or a line end; a quote is literal. */
             const char *s = q;
-            while (q < end && *q != ',' && *q != '\n')
-                q++;
+            q = tp_csv__field_end(q, end);
             if (q == end && !final)
                 return 0;
             const char *e = q;
