@@ -23,9 +23,9 @@ while [ $# -gt 0 ]; do
 done
 scripts/deps.sh
 command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null || sudo apt-get install -y -qq wrk >/dev/null; }
-cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/bench -j "$(nproc)" >/dev/null
-tp=$PWD/build/bench/tillpipe
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+tp=$PWD/build-bench/tillpipe
 work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 pg=$work/pg
 chmod 755 "$work"

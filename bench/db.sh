@@ -18,9 +18,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/deps.sh
-cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/bench -j "$(nproc)" >/dev/null
-tp=$PWD/build/bench/tillpipe
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+tp=$PWD/build-bench/tillpipe
 work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 pg=$work/pg
 chmod 755 "$work" # the server runs as an unprivileged user

@@ -22,10 +22,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/deps.sh
-cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/bench -j "$(nproc)" >/dev/null
-tp=build/bench/tillpipe
-measure=build/bench/bench/tp-measure
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+tp=build-bench/tillpipe
+measure=build-bench/bench/tp-measure
 work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

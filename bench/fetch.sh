@@ -16,9 +16,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/deps.sh
-cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build/bench -j "$(nproc)" >/dev/null
-tp=$PWD/build/bench/tillpipe sim=$PWD/build/bench/tillpipe-reportsim
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+tp=$PWD/build-bench/tillpipe sim=$PWD/build-bench/tillpipe-reportsim
 work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 pg=$work/pg s3=$work/s3
 chmod 755 "$work"
