@@ -488,6 +488,33 @@ START_TEST(cancel_queued_and_running)
     expect_exit(w, 30, 0);
     qeq("succeeded", "SELECT status FROM jobs WHERE id = 3");
     records_are_expected(load_expected(in, "--pos 2"));
+
+    /* a cancel that lands after the last stage boundary, while the load
+     * waits for the job row: the load's first statement sees it, deletes
+     * and inserts nothing, and the job ends cancelled */
+    ok_contains("job 4 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-09-01");
+    hold = lock_branches();
+    w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
+    ck_assert(wait_for(20, "1", WAITING_ON_LOCK));
+    PGconn *row = conn();
+    exec_ok(row, "BEGIN");
+    exec_ok(row, "UPDATE jobs SET cancel_requested = true WHERE id = 4");
+    unlock_branches(hold);
+    ck_assert_msg(wait_for(20, "1",
+                           "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                           " AND query LIKE 'WITH l AS MATERIALIZED (SELECT cancel_requested%%'"),
+                  "the load never waited for the job row");
+    exec_ok(row, "COMMIT");
+    PQfinish(row);
+    expect_exit(w, 30, 0);
+    log_contains(w, "stopped: 0 succeeded, 0 retried, 0 failed, 1 cancelled, 0 released, 0 lost");
+    qeq("cancelled cancelled", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN job_attempts a"
+                               " ON a.job_id = j.id WHERE j.id = 4");
+    ck_assert_int_eq(qi("SELECT count(*) FROM records WHERE pos = 1"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 4"), 0);
+    ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags WHERE job_id = 4"), 0);
+    /* the terminal-day of job 3 kept its records */
+    records_are_expected(load_expected(in, "--pos 2"));
 }
 END_TEST
 
