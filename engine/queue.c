@@ -98,9 +98,9 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
             const char *p[] = {sid};
             r = Q(db,
                   running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
-                            "WHERE id = $1 AND status = 'running' RETURNING 1"
+                            "WHERE " TP_QUEUE_JOB_IN("'running'") " RETURNING 1"
                           : "UPDATE jobs SET force = true, updated_at = now() "
-                            "WHERE id = $1 AND status = 'queued' RETURNING 1",
+                            "WHERE " TP_QUEUE_JOB_IN("'queued'") " RETURNING 1",
                   1, p, err);
             if (!r)
                 goto fail;
@@ -183,7 +183,16 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
         *created += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
     }
-    return tp_db_exec(db, "COMMIT", 0, NULL, err);
+    if (tp_db_exec(db, "COMMIT", 0, NULL, err) < 0)
+        return TP_EDB;
+    /* A backfill just changed what the queue looks like: fresh statistics
+     * now (and so fresh plans on every worker's connection), rather than
+     * when autovacuum gets to it -- possibly after the backfill. */
+    if (*created >= TP_QUEUE_ANALYZE_AFTER) {
+        tp_error e2 = {0};
+        tp_db_exec(db, "ANALYZE jobs", 0, NULL, &e2); /* a hint: its failure changes nothing */
+    }
+    return TP_OK;
 }
 
 int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
@@ -267,7 +276,6 @@ static void fence_init(fence *f, const tp_job *job, const char *worker)
     f->p[2] = worker;
 }
 
-#define FENCE "id = $1 AND attempts = $2 AND lease_owner = $3 AND status = 'running'"
 
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err)
@@ -279,7 +287,7 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
     f.p[3] = slease;
     PGresult *r = Q(db,
                     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4) "
-                    "WHERE " FENCE " RETURNING cancel_requested",
+                    "WHERE " TP_QUEUE_FENCE " RETURNING cancel_requested",
                     4, f.p, err);
     if (!r)
         return TP_EDB;
@@ -298,7 +306,7 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 {
     fence f;
     fence_init(&f, job, worker);
-    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " FENCE " FOR UPDATE", 3, f.p,
+    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_QUEUE_FENCE " FOR UPDATE", 3, f.p,
                     err);
     if (!r)
         return TP_EDB;
@@ -357,7 +365,7 @@ int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, in
                     "WITH j AS (UPDATE jobs SET status = 'succeeded', records = 0,"
                     " finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = NULL, updated_at = now()"
-                    " WHERE " FENCE " AND NOT rerun_requested AND NOT cancel_requested"
+                    " WHERE " TP_QUEUE_FENCE " AND NOT rerun_requested AND NOT cancel_requested"
                     " RETURNING id, attempts)"
                     " UPDATE job_attempts a SET stage = 'done', finished_at = now()"
                     " FROM j WHERE a.job_id = j.id AND a.attempt = j.attempts RETURNING 1",
@@ -435,7 +443,7 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
                     " lease_owner = NULL, lease_expires_at = NULL, last_error = $6,"
                     " finished_at = CASE WHEN $4::boolean AND attempts < max_attempts"
                     " AND NOT cancel_requested THEN NULL ELSE now() END, updated_at = now()"
-                    " WHERE " FENCE " RETURNING status",
+                    " WHERE " TP_QUEUE_FENCE " RETURNING status",
                     6, f.p, err);
     if (!r) {
         rollback(db);
@@ -472,7 +480,7 @@ int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error 
                     " max_attempts = max_attempts + 1,"
                     " lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = 'released by a stopping worker', updated_at = now()"
-                    " WHERE " FENCE " RETURNING id, attempts)"
+                    " WHERE " TP_QUEUE_FENCE " RETURNING id, attempts)"
                     " UPDATE job_attempts a SET error_code = 'released', retryable = true,"
                     " message = 'worker stopped (SIGTERM) before finishing', finished_at = now()"
                     " FROM u WHERE a.job_id = u.id AND a.attempt = u.attempts RETURNING 1",
@@ -496,7 +504,7 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
                     " finished_at = CASE WHEN status = 'queued' THEN now() END,"
                     " last_error = CASE WHEN status = 'queued' THEN 'cancelled' ELSE last_error END,"
                     " updated_at = now()"
-                    " WHERE id = $1 AND status IN ('queued', 'running') RETURNING status",
+                    " WHERE " TP_QUEUE_JOB_IN("'queued', 'running'") " RETURNING status",
                     1, p, err);
     if (!r)
         return TP_EDB;

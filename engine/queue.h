@@ -77,6 +77,21 @@ int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *job
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err);
 
+/* SQL conditions on job $1 (in one of `states`, quoted SQL literals), and on
+ * job $1 still owned by attempt $2 of worker $3.  The state is compared as
+ * text on purpose: `status = 'running'` lets the planner prove the
+ * predicate of the partial indexes on live jobs (jobs_live_key,
+ * jobs_claimable) and -- planning with the statistics of a quieter moment,
+ * and keeping that plan on a long-lived connection -- scan such an index end
+ * to end filtering on id, instead of probing the primary key: during a
+ * backfill, with thousands of live jobs, every fenced statement would cost
+ * O(live jobs). */
+/* A range enqueue creating this many jobs refreshes the queue's statistics. */
+#define TP_QUEUE_ANALYZE_AFTER 500
+
+#define TP_QUEUE_JOB_IN(states) "id = $1 AND status::text IN (" states ")"
+#define TP_QUEUE_FENCE "id = $1 AND attempts = $2 AND lease_owner = $3 AND status::text = 'running'"
+
 /* Inside the caller's transaction: lock the job row if this attempt still
  * owns it (TP_ELOST otherwise); *cancel tells whether a cancel is pending. */
 int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,

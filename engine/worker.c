@@ -422,8 +422,8 @@ static int load_txn(job_ctx *c, const tp_termday_result *res, const char *plugin
     if (rc == TP_OK &&
         !(r = tp_db_query(
               db,
-              "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE id = $1"
-              "  AND attempts = $2 AND lease_owner = $3 AND status = 'running' FOR UPDATE),"
+              "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE " TP_QUEUE_FENCE
+              "  FOR UPDATE),"
               " go AS MATERIALIZED (SELECT 1 FROM l WHERE NOT cancel_requested),"
               " d AS (DELETE FROM records WHERE branch = $4 AND pos = $5 AND business_date = $6"
               "  AND EXISTS (SELECT 1 FROM go)),"

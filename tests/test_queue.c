@@ -667,6 +667,16 @@ START_TEST(enqueue_range)
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE force"), 15);
     ck_assert_str_eq(sv(db, "SELECT rerun_requested FROM jobs WHERE id = %lld", j.id), "t");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE rerun_requested"), 1);
+
+    /* A small range leaves the statistics to autovacuum; a backfill-sized
+     * one refreshes them at once (pg_class.reltuples: -1 = never analyzed). */
+    ck_assert_int_eq(iv(db, "SELECT reltuples FROM pg_class WHERE relname = 'jobs'"), -1);
+    ck_assert_int_eq(tp_queue_enqueue_range(db, "2025-01-01", "2025-06-30", 0, "t", &created, &e),
+                     TP_OK);
+    ck_assert_int_eq(created, 3 * 181);
+    ck_assert_int_ge(TP_QUEUE_ANALYZE_AFTER, 16); /* (so the ranges above did not analyze) */
+    ck_assert_int_le(TP_QUEUE_ANALYZE_AFTER, created);
+    ck_assert_int_eq(iv(db, "SELECT reltuples FROM pg_class WHERE relname = 'jobs'"), 15 + 3 * 181);
     tp_db_close(db);
 }
 END_TEST
@@ -1319,6 +1329,56 @@ static int read_notifies(tp_db *l, long long *ids, int max, int want)
     return n;
 }
 
+
+/* The statements that address one job (fences, cancel, force) probe the
+ * primary key, also when the statistics were taken with no live job and
+ * thousands are live now -- the moment a backfill starts.  (Written as
+ * `status = 'running'`, PostgreSQL 15 plans a scan of the whole live-jobs
+ * partial index instead, filtering on id: a cost per statement that grows
+ * with the backlog.) */
+static char *plan_of(tp_db *db, const char *name)
+{
+    static char buf[4096];
+    PGresult *r = PQexec(db->conn, name);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", name, PQerrorMessage(db->conn));
+    buf[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    return buf;
+}
+
+START_TEST(single_job_statements_probe_primary_key)
+{
+    tp_db *db = fresh_db("q_fence_plan", 1);
+    add_branch(db, "B1", "{1,2,3,4}", 1);
+    /* a quiet day: a history of finished jobs, none live; statistics taken */
+    ex(db, "INSERT INTO jobs (branch, pos, business_date, status, created_by)"
+           " SELECT 'B1', 1 + i %% 4, date '2020-01-01' + i / 4, 'succeeded', 't'"
+           " FROM generate_series(0, 3999) i");
+    ex(db, "ANALYZE jobs");
+    /* planned now, as a worker's connection does; the plan is kept (as
+     * prepared statements keep theirs) */
+    ex(db, "SET plan_cache_mode = force_generic_plan");
+    ex(db, "PREPARE fence(bigint, int, text) AS SELECT 1 FROM jobs WHERE " TP_QUEUE_FENCE
+           " FOR UPDATE");
+    ex(db, "PREPARE one(bigint) AS SELECT 1 FROM jobs WHERE " TP_QUEUE_JOB_IN("'queued', 'running'"));
+    const char *plans[] = {"EXPLAIN EXECUTE fence(1, 1, 'w1')", "EXPLAIN EXECUTE one(1)"};
+    for (int i = 0; i < 2; i++)
+        plan_of(db, plans[i]);
+    /* then a backlog of live jobs, not enough for autovacuum to re-analyze */
+    ex(db, "INSERT INTO jobs (branch, pos, business_date, created_by)"
+           " SELECT 'B1', 1 + i %% 4, date '2024-01-01' + i / 4, 't' FROM generate_series(0, 1999) i");
+    for (int i = 0; i < 2; i++) {
+        const char *plan = plan_of(db, plans[i]);
+        ck_assert_msg(strstr(plan, "Index Cond: (id = $1)") && strstr(plan, "jobs_pkey"),
+                      "%s:\n%s", plans[i], plan);
+    }
+    ex(db, "RESET plan_cache_mode");
+    tp_db_close(db);
+}
+END_TEST
+
 START_TEST(events_and_notify)
 {
     tp_db *db = fresh_db("q_events", 1);
@@ -1414,6 +1474,7 @@ static Suite *suite(void)
     t = tcase_create("cancel");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, cancel_queued_running_finished);
+    tcase_add_test(t, single_job_statements_probe_primary_key);
     suite_add_tcase(s, t);
 
     t = tcase_create("events");
