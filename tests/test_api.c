@@ -60,6 +60,24 @@ static void resp_free(resp *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Run a request set up on h into r (status, content type, body, JSON);
+ * frees h and the headers. */
+static CURLcode perform(CURL *h, struct curl_slist *hd, resp *r)
+{
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    char *t = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
+    snprintf(r->ctype, sizeof r->ctype, "%s", t ? t : "");
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    if (r->body)
+        r->json = json_loads(r->body, 0, NULL);
+    return cc;
+}
+
 /* One request: `ctype` NULL = application/json when there is a body. */
 static resp call_ct(const char *method, const char *path, const char *token, const char *body,
                     const char *ctype)
@@ -82,20 +100,10 @@ static resp call_ct(const char *method, const char *path, const char *token, con
     curl_easy_setopt(h, CURLOPT_URL, full);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* send ../ as written */
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = perform(h, hd, &r);
     ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    char *t = NULL;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
-    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    if (r.body)
-        r.json = json_loads(r.body, 0, NULL);
     return r;
 }
 
@@ -116,18 +124,10 @@ static resp stream_for(const char *path, const char *token, const char *last_id,
     }
     curl_easy_setopt(h, CURLOPT_URL, full);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = perform(h, hd, &r);
     ck_assert_msg(cc == CURLE_OK || cc == CURLE_OPERATION_TIMEDOUT, "%s: %s", path,
                   curl_easy_strerror(cc));
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    char *t = NULL;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
-    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
     return r;
 }
 
@@ -433,16 +433,7 @@ START_TEST(jobs_endpoints)
             curl_easy_setopt(h, CURLOPT_URL, full);
             curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, k < 2 ? fb : "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, &ir);
-            ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ir.status);
-            char *ict = NULL;
-            curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ict);
-            snprintf(ir.ctype, sizeof ir.ctype, "%s", ict ? ict : "");
-            curl_slist_free_all(hd);
-            curl_easy_cleanup(h);
-            ir.json = json_loads(ir.body, 0, NULL);
+            ck_assert_int_eq(perform(h, hd, &ir), CURLE_OK);
             if (k < 2) {
                 expect(&ir, 202, NULL);
                 long long jid = json_integer_value(json_object_get(ir.json, "job_id"));
@@ -1106,19 +1097,9 @@ static resp upload(const char *path, const char *token, const char *file, const 
     curl_easy_setopt(h, CURLOPT_URL, full);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_MIMEPOST, m);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    CURLcode cc = curl_easy_perform(h);
-    ck_assert_msg(cc == CURLE_OK || cc == CURLE_SEND_ERROR, "upload: %s", curl_easy_strerror(cc));
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    char *t = NULL;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
-    snprintf(r.ctype, sizeof r.ctype, "%s", t ? t : "");
+    CURLcode cc = perform(h, hd, &r);
     curl_mime_free(m);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    if (r.body)
-        r.json = json_loads(r.body, 0, NULL);
+    ck_assert_msg(cc == CURLE_OK || cc == CURLE_SEND_ERROR, "upload: %s", curl_easy_strerror(cc));
     return r;
 }
 
