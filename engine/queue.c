@@ -276,7 +276,6 @@ static void fence_init(fence *f, const tp_job *job, const char *worker)
     f->p[2] = worker;
 }
 
-
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err)
 {
@@ -306,8 +305,8 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 {
     fence f;
     fence_init(&f, job, worker);
-    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_QUEUE_FENCE " FOR UPDATE", 3, f.p,
-                    err);
+    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_QUEUE_FENCE " FOR UPDATE",
+                    3, f.p, err);
     if (!r)
         return TP_EDB;
     int found = PQntuples(r) == 1;

@@ -77,6 +77,9 @@ int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *job
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err);
 
+/* A range enqueue creating this many jobs refreshes the queue's statistics. */
+#define TP_QUEUE_ANALYZE_AFTER 500
+
 /* SQL conditions on job $1 (in one of `states`, quoted SQL literals), and on
  * job $1 still owned by attempt $2 of worker $3.  The state is compared as
  * text on purpose: `status = 'running'` lets the planner prove the
@@ -86,9 +89,6 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
  * to end filtering on id, instead of probing the primary key: during a
  * backfill, with thousands of live jobs, every fenced statement would cost
  * O(live jobs). */
-/* A range enqueue creating this many jobs refreshes the queue's statistics. */
-#define TP_QUEUE_ANALYZE_AFTER 500
-
 #define TP_QUEUE_JOB_IN(states) "id = $1 AND status::text IN (" states ")"
 #define TP_QUEUE_FENCE "id = $1 AND attempts = $2 AND lease_owner = $3 AND status::text = 'running'"
 
@@ -105,8 +105,9 @@ typedef struct tp_attempt_info {
     const char *fetch_json;
 } tp_attempt_info;
 
-/* Inside the caller's transaction, after tp_queue_lock_owned: mark the job
- * succeeded with its record count (and queue the rerun a force asked for);
+/* Inside the caller's transaction, the job row locked by this attempt
+ * (tp_queue_lock_owned, or a statement of its own with TP_QUEUE_FENCE): mark
+ * the job succeeded with its record count (and queue the rerun a force asked for);
  * `info` (may be NULL) goes on the attempt. */
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                             const tp_attempt_info *info, tp_error *err);

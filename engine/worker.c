@@ -343,7 +343,8 @@ static char *files_json(const tp_termday *td)
 }
 
 /* The quality findings of a terminal-day as the JSON arrays the load
- * statement takes: missing report types, problems.  NULL when out of memory. */
+ * statement takes: missing report types, problems.  TP_ENOMEM when either
+ * could not be made (the caller frees both either way). */
 static int quality_json(const tp_quality *q, char **missing_json, char **problems_json)
 {
     json_t *missing = json_array(), *problems = json_array();
@@ -385,7 +386,7 @@ static int copy_spool(tp_db *db, FILE *spool, tp_error *err)
 }
 
 /* Write the files, quality and records of a finished terminal-day and
- * complete the job: one transaction, in few round trips -- BEGIN; one
+ * complete the job: one transaction of five steps -- BEGIN; one
  * statement that locks the job row (if this attempt still owns it) and,
  * unless a cancel is pending, empties the terminal-day and adds its files
  * and quality findings; the COPY of the records; the completion; COMMIT. */
