@@ -14,9 +14,9 @@
 
 #include <signal.h>
 
-#include "error.h"
-#include "plugin.h"
-#include "store.h"
+#include "core/error.h"
+#include "pipeline/plugin.h"
+#include "store/store.h"
 
 typedef struct tp_api_opts {
     const char *db_url;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "hash.h"
+#include "db/db.h"
+#include "core/hash.h"
 
 #define SLOTS 256
 #define MAX_ENTRY (4u << 20) /* larger answers are not kept */

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "http.h"
-#include "output.h"
-#include "record.h"
-#include "reports.h"
+#include "io/output.h"
+#include "core/record.h"
+#include "core/reports.h"
 
 #define CHUNK (64 * 1024)
 

@@ -11,7 +11,7 @@
 #include <pthread.h>
 
 #include "api.h"
-#include "db.h"
+#include "db/db.h"
 
 typedef enum tp_role { TP_ROLE_NONE = 0, TP_ROLE_VIEWER, TP_ROLE_OPERATOR, TP_ROLE_ADMIN } tp_role;
 

@@ -12,15 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "config.h"
-#include "hash.h"
+#include "db/branches.h"
+#include "core/config.h"
+#include "core/hash.h"
 #include "http.h"
-#include "parse.h"
-#include "queue.h"
-#include "reports.h"
-#include "schema.h"
-#include "sha.h"
+#include "pipeline/parse.h"
+#include "db/queue.h"
+#include "core/reports.h"
+#include "core/schema.h"
+#include "io/sha.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -967,7 +967,7 @@ static void branches_upsert(tp_req *req)
     PGresult *r = tp_db_query(req->db, "SELECT 1 FROM branches WHERE code = $1", 1, p, &err);
     int existed = r && PQntuples(r) == 1;
     PQclear(r);
-    if (!r || tp__upsert_branch(req->db, bc, NULL, &err) < 0) {
+    if (!r || tp_branch_upsert(req->db, bc, NULL, &err) < 0) {
         tp_config_destroy(cfg);
         tp_reply_db_error(req, &err);
         return;

@@ -3,7 +3,7 @@
 #   cmake -DSQL_DIR=... -DOUT=... -P embed_sql.cmake
 file(GLOB files ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(body "/* Generated from sql/NNN_name.sql by cmake/embed_sql.cmake -- do not edit. */\n#include \"migrations.h\"\n\n")
+set(body "/* Generated from sql/NNN_name.sql by cmake/embed_sql.cmake -- do not edit. */\n#include \"db/migrations.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(f ${files})

@@ -23,7 +23,7 @@
 #ifndef TP_GEN_H
 #define TP_GEN_H
 
-#include "error.h"
+#include "core/error.h"
 
 typedef struct tp_gen_opts {
     int branches;  /* number of branches, 1..200 */

@@ -9,11 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "combine.h"
-#include "config.h"
-#include "output.h"
-#include "reports.h"
-#include "sha.h"
+#include "core/combine.h"
+#include "core/config.h"
+#include "io/output.h"
+#include "core/reports.h"
+#include "io/scan.h"
+#include "io/sha.h"
 #include "testutil.h"
 
 #include <sodium.h>
@@ -156,7 +157,7 @@ START_TEST(select_most_rows_then_later_export)
     ck_assert_uint_eq(s->nignored, 1);
     tp_termday *td = &s->days[0];
     ck_assert_int_eq(td->pos, 1);
-    ck_assert_int_eq(tp_select(td, &err), 0);
+    ck_assert_int_eq(tp_select_files(td, &err), 0);
     const tp_candidate *c5000 = &td->cands[td->chosen[TP_TYPE_RD5000]];
     ck_assert_str_eq(c5000->rn.time, "19-59");
     ck_assert_uint_eq(c5000->rows, 3);

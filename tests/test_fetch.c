@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fetch.h"
-#include "sha.h"
-#include "source.h"
-#include "store.h"
+#include "io/fetch.h"
+#include "io/sha.h"
+#include "worker/source.h"
+#include "store/store.h"
 #include "testutil.h"
 
 static const char *base;  /* the simulator */
@@ -395,7 +395,7 @@ START_TEST(stage_fetches_and_keeps_candidates)
     ck_assert_int_eq(tp_store_stat(store, key, &exists, NULL, NULL), 0);
     ck_assert_int_eq(exists, 1);
     /* select takes the full export, not the partial re-send */
-    ck_assert_int_eq(tp_select(td, &err), 0);
+    ck_assert_int_eq(tp_select_files(td, &err), 0);
     const tp_candidate *c = &td->cands[td->chosen[TP_TYPE_RD5000]];
     ck_assert_msg(strstr(c->name, "_20-0"), "chose %s", c->name);
     char work[512];

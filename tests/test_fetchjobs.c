@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "pgcase.h"
-#include "store.h"
+#include "store/store.h"
 
 /* Workers that fetch: fast retries, a work folder of the case's own. */
 #define NET_WORKER WORKER " --retries 1 --exit-when-idle --concurrency 2"

@@ -19,10 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "parse.h"
-#include "plugin.h"
-#include "schema.h"
+#include "core/error.h"
+#include "pipeline/parse.h"
+#include "pipeline/plugin.h"
+#include "core/schema.h"
 
 #define PATH_LEN 4096
 

@@ -39,12 +39,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "output.h"
-#include "parse.h"
-#include "plugin.h"
-#include "reports.h"
-#include "schema.h"
+#include "core/config.h"
+#include "io/output.h"
+#include "pipeline/parse.h"
+#include "pipeline/plugin.h"
+#include "core/reports.h"
+#include "io/scan.h"
+#include "core/schema.h"
 
 #define CASES_DIR TP_TEST_SOURCE_DIR "/tests/cases"
 #define MIN_CASES_PER_PLUGIN 3

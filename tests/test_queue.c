@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "migrations.h"
-#include "queue.h"
+#include "db/db.h"
+#include "db/migrations.h"
+#include "db/queue.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "testutil.h"
 
 #define BUCKET "tillpipe-test"

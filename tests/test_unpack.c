@@ -7,10 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "reports.h"
-#include "sha.h"
+#include "core/reports.h"
+#include "io/scan.h"
+#include "io/sha.h"
 #include "testutil.h"
-#include "unpack.h"
+#include "io/unpack.h"
 
 typedef struct seen {
     int n;

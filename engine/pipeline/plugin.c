@@ -1,0 +1,424 @@
+/* plugin.c -- see plugin.h. */
+#include "plugin.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/schema.h"
+#include "io/sha.h"
+
+static int list_has(const char *const *list, const char *s)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* The checks, in the order the SDK promises; 0 or TP_EPLUGIN with err set. */
+static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
+{
+    if (!d)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: %s() returned NULL instead of its descriptor; "
+                            "return the address of a static const tp_plugin_desc",
+                            path, TP_PLUGIN_ENTRY_NAME);
+    if (d->magic != TP_SDK_MAGIC)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: bad magic number: expected 0x%08X (\"TPLG\"), found "
+                            "0x%08X; this is not a tillpipe plugin descriptor -- set .magic = "
+                            "TP_SDK_MAGIC",
+                            path, TP_SDK_MAGIC, d->magic);
+    if (d->abi_major != TP_SDK_ABI_MAJOR)
+        return tp_error_set(
+            err, TP_EPLUGIN,
+            "plugin %s: built for plugin ABI %u.x, this tillpipe supports ABI %d.x; %s", path,
+            (unsigned)d->abi_major, TP_SDK_ABI_MAJOR,
+            d->abi_major < TP_SDK_ABI_MAJOR
+                ? "the plugin is too old: rebuild it against this tillpipe's SDK"
+                : "the plugin is too new: upgrade tillpipe, or rebuild the plugin against "
+                  "this tillpipe's SDK");
+    if (d->size < TP_PLUGIN_DESC_SIZE_1_0)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: descriptor is %u bytes, ABI %d.0 needs at least %zu; "
+                            "set .size = sizeof(tp_plugin_desc) and rebuild against an "
+                            "unmodified SDK header",
+                            path, d->size, TP_SDK_ABI_MAJOR, (size_t)TP_PLUGIN_DESC_SIZE_1_0);
+    if (d->abi_minor > TP_SDK_ABI_MINOR)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: built with SDK %u.%u, this tillpipe supports up to "
+                            "%d.%d; upgrade tillpipe, or rebuild the plugin against SDK %d.%d",
+                            path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
+                            TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR, TP_SDK_ABI_MAJOR,
+                            TP_SDK_ABI_MINOR);
+    int reserved_used = d->flags != 0;
+    for (size_t i = 0; i < sizeof d->reserved / sizeof d->reserved[0] &&
+                       offsetof(tp_plugin_desc, reserved) + (i + 1) * sizeof(void *) <= d->size;
+         i++) /* only what the plugin's descriptor really has */
+        reserved_used |= d->reserved[i] != NULL;
+    if (reserved_used)
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: descriptor sets .flags or .reserved, which ABI %d.%d "
+                            "keeps zero; leave them unset (a newer SDK may give them meaning)",
+                            path, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
+    struct {
+        const char *field;
+        int missing;
+    } req[] = {
+        {"name", !d->name || !*d->name},
+        {"version", !d->version || !*d->version},
+        {"license", !d->license},
+        {"types", !d->types || !d->types[0]},
+        {"open", !d->open},
+        {"feed", !d->feed},
+        {"finish", !d->finish},
+        {"close", !d->close},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+        if (req[i].missing)
+            return tp_error_set(err, TP_EPLUGIN,
+                                "plugin %s: descriptor field .%s is required but %s; set it "
+                                "in the plugin's tp_plugin_desc",
+                                path, req[i].field,
+                                i < 4 ? "empty" : "NULL (missing callback)");
+    for (const char *const *t = d->types; *t; t++)
+        if (tp_schema_find(*t) < 0)
+            return tp_error_set(err, TP_EPLUGIN,
+                                "plugin %s (%s): parses unknown report type \"%s\"; known "
+                                "types: %s",
+                                path, d->name, *t, tp_schema_names());
+    return TP_OK;
+}
+
+tp_plugin *tp_plugin_load(const char *path, tp_error *err)
+{
+    tp_plugin *p = calloc(1, sizeof *p);
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (access(path, R_OK) != 0) {
+        tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EPLUGIN,
+                     "plugin %s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (tp_sha256_file(path, p->sha256, NULL, err) < 0) {
+        tp_error_prefix(err, "plugin ");
+        goto fail;
+    }
+    /* A path without '/' would make dlopen search the library path. */
+    char local[4096];
+    const char *open_path = path;
+    if (!strchr(path, '/')) {
+        snprintf(local, sizeof local, "./%s", path);
+        open_path = local;
+    }
+    dlerror();
+    p->handle = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
+    if (!p->handle) {
+        const char *e = dlerror();
+        tp_error_set(err, TP_EPLUGIN,
+                     "plugin %s: cannot load: %s; is it a shared object built for this "
+                     "machine, with every symbol it uses available?",
+                     path, e ? e : "unknown dlopen error");
+        goto fail;
+    }
+    dlerror();
+    void *sym = dlsym(p->handle, TP_PLUGIN_ENTRY_NAME);
+    if (!sym) {
+        tp_error_set(err, TP_EPLUGIN,
+                     "plugin %s: does not export %s(); a tillpipe plugin exports exactly that "
+                     "function (see sdk/template)",
+                     path, TP_PLUGIN_ENTRY_NAME);
+        goto fail;
+    }
+    tp_plugin_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry); /* object -> function pointer, POSIX-sanctioned */
+    p->desc = entry();
+    if (check_desc(path, p->desc, err) < 0)
+        goto fail;
+    return p;
+fail:
+    tp_plugin_unload(p);
+    return NULL;
+}
+
+void tp_plugin_unload(tp_plugin *p)
+{
+    if (!p)
+        return;
+    if (p->handle)
+        dlclose(p->handle);
+    free(p->path);
+    free(p);
+}
+
+int tp_plugin_parses(const tp_plugin *p, const char *type)
+{
+    return list_has(p->desc->types, type);
+}
+
+int tp_plugin_overrides(const tp_plugin *p, const char *branch)
+{
+    return list_has(p->desc->branches, branch);
+}
+
+int tp_plugin_is_generic(const tp_plugin *p)
+{
+    return !p->desc->branches || !p->desc->branches[0];
+}
+
+void tp_plugin_list_str(const char *const *list, const char *empty, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (!list || !list[0]) {
+        snprintf(buf, n, "%s", empty);
+        return;
+    }
+    for (; *list && used < n; list++) {
+        int w = snprintf(buf + used, n - used, "%s%s", used ? ", " : "", *list);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* ------------------------------------------------------------- registry */
+
+struct tp_registry {
+    tp_plugin **plugins;
+    size_t count, cap;
+    tp_load_failure *failures;
+    size_t nfailures, fcap;
+};
+
+tp_registry *tp_registry_create(void)
+{
+    if (sodium_init() < 0)
+        return NULL;
+    return calloc(1, sizeof(tp_registry));
+}
+
+void tp_registry_destroy(tp_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->count; i++)
+        tp_plugin_unload(r->plugins[i]);
+    for (size_t i = 0; i < r->nfailures; i++) {
+        free(r->failures[i].path);
+        free(r->failures[i].message);
+    }
+    free(r->plugins);
+    free(r->failures);
+    free(r);
+}
+
+static int add_failure(tp_registry *r, const char *path, const char *msg)
+{
+    if (r->nfailures == r->fcap) {
+        size_t cap = r->fcap ? r->fcap * 2 : 8;
+        tp_load_failure *f = realloc(r->failures, cap * sizeof *f);
+        if (!f)
+            return TP_ENOMEM;
+        r->failures = f;
+        r->fcap = cap;
+    }
+    tp_load_failure *f = &r->failures[r->nfailures];
+    f->path = strdup(path);
+    f->message = strdup(msg);
+    if (!f->path || !f->message) {
+        free(f->path);
+        free(f->message);
+        return TP_ENOMEM;
+    }
+    r->nfailures++;
+    return TP_OK;
+}
+
+/* A plugin that would make resolution ambiguous is refused. */
+static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *err)
+{
+    for (size_t i = 0; i < r->count; i++) {
+        const tp_plugin *q = r->plugins[i];
+        if (strcmp(q->desc->name, p->desc->name) == 0)
+            return tp_error_set(err, TP_EPLUGIN,
+                                "plugin %s: name \"%s\" is already taken by %s; plugin names "
+                                "must be unique",
+                                p->path, p->desc->name, q->path);
+        if (!tp_plugin_is_generic(p) && !tp_plugin_is_generic(q)) {
+            /* two overrides of one type for one branch: which would win? */
+            for (const char *const *t = p->desc->types; *t; t++)
+                for (const char *const *b = p->desc->branches; tp_plugin_parses(q, *t) && *b; b++)
+                    if (tp_plugin_overrides(q, *b))
+                        return tp_error_set(err, TP_EPLUGIN,
+                                            "plugin %s (%s): %s %s already has an override, "
+                                            "%s (%s); remove one, or name the one to use in "
+                                            "the branch configuration and drop the branch "
+                                            "from the other's descriptor",
+                                            p->path, p->desc->name, *b, *t, q->desc->name,
+                                            q->path);
+            continue;
+        }
+        if (!tp_plugin_is_generic(p) || !tp_plugin_is_generic(q))
+            continue;
+        for (const char *const *t = p->desc->types; *t; t++)
+            if (tp_plugin_parses(q, *t))
+                return tp_error_set(err, TP_EPLUGIN,
+                                    "plugin %s (%s): %s already has a generic parser, %s (%s); "
+                                    "remove one, or list branches in the descriptor to make "
+                                    "it an override",
+                                    p->path, p->desc->name, *t, q->desc->name, q->path);
+    }
+    return TP_OK;
+}
+
+int tp_registry_load_file(tp_registry *r, const char *path, tp_error *err)
+{
+    tp_plugin *p = tp_plugin_load(path, err);
+    if (!p)
+        return err ? err->code : TP_EPLUGIN;
+    int rc = check_conflict(r, p, err);
+    if (rc == TP_OK && r->count == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        tp_plugin **v = realloc(r->plugins, cap * sizeof *v);
+        if (!v)
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+        else {
+            r->plugins = v;
+            r->cap = cap;
+        }
+    }
+    if (rc < 0) {
+        tp_plugin_unload(p);
+        return rc;
+    }
+    r->plugins[r->count++] = p;
+    return TP_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tp_registry_load_dir(tp_registry *r, const char *dir, tp_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
+                            "plugin directory %s: %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = TP_OK;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **v = realloc(names, cap * sizeof *v);
+            if (!v) {
+                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+                break;
+            }
+            names = v;
+        }
+        if (!(names[n] = strdup(e->d_name))) {
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == TP_OK && n > 1)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == TP_OK) {
+            char path[4096];
+            tp_error e2 = {0};
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            if (tp_registry_load_file(r, path, &e2) < 0 && add_failure(r, path, e2.msg) < 0)
+                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+size_t tp_registry_count(const tp_registry *r) { return r->count; }
+const tp_plugin *tp_registry_get(const tp_registry *r, size_t i)
+{
+    return i < r->count ? r->plugins[i] : NULL;
+}
+size_t tp_registry_failure_count(const tp_registry *r) { return r->nfailures; }
+const tp_load_failure *tp_registry_failure(const tp_registry *r, size_t i)
+{
+    return i < r->nfailures ? &r->failures[i] : NULL;
+}
+
+const tp_plugin *tp_registry_find(const tp_registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->plugins[i]->desc->name, name) == 0)
+            return r->plugins[i];
+    return NULL;
+}
+
+const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type,
+                                     const char *branch, const char *configured,
+                                     char *why, size_t why_len, tp_error *err)
+{
+    if (configured) {
+        const tp_plugin *p = tp_registry_find(r, configured);
+        if (!p)
+            return tp_error_set(err, TP_ENOTFOUND,
+                                "branch %s: the configuration names plugin \"%s\" for %s, but "
+                                "no loaded plugin has that name (tillpipe plugin list)",
+                                branch, configured, type),
+                   NULL;
+        if (!tp_plugin_parses(p, type))
+            return tp_error_set(err, TP_ECONFIG,
+                                "branch %s: the configuration names plugin \"%s\" for %s, but "
+                                "it does not parse %s",
+                                branch, configured, type, type),
+                   NULL;
+        snprintf(why, why_len, "%s %s: named by the branch configuration", p->desc->name,
+                 p->desc->version);
+        return p;
+    }
+    const tp_plugin *generic = NULL;
+    for (size_t i = 0; i < r->count; i++) {
+        const tp_plugin *p = r->plugins[i];
+        if (!tp_plugin_parses(p, type))
+            continue;
+        if (branch && tp_plugin_overrides(p, branch)) {
+            snprintf(why, why_len, "%s %s: override for branch %s", p->desc->name,
+                     p->desc->version, branch);
+            return p;
+        }
+        if (tp_plugin_is_generic(p) && !generic)
+            generic = p;
+    }
+    if (!generic)
+        return tp_error_set(err, TP_ENOTFOUND,
+                            "no plugin parses %s%s%s (loaded: %zu plugin%s); check the plugin "
+                            "directory",
+                            type, branch ? " for branch " : "", branch ? branch : "", r->count,
+                            r->count == 1 ? "" : "s"),
+               NULL;
+    snprintf(why, why_len, "%s %s: generic", generic->desc->name, generic->desc->version);
+    return generic;
+}
