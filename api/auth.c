@@ -1,6 +1,6 @@
-/* auth.c -- tokens (JWT HS256 with libjwt) and passwords (argon2id with
- * libsodium).  A token carries sub, role, iat and exp; verification accepts
- * HS256 with the server's secret only. */
+/* auth.c -- tokens (JWT HS256 with libjwt), passwords (argon2id with
+ * libsodium) and POST /api/auth/login.  A token carries sub, role, iat and
+ * exp; verification accepts HS256 with the server's secret only. */
 #include <jwt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -8,7 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
+#include "db/users.h"
+#include "routes.h"
 
 const char *tp_role_name(tp_role r)
 {
@@ -94,4 +95,47 @@ int tp_api_hash_password(const char *password, char out[128], tp_error *err)
 int tp_password_verify(const char *hash, const char *password)
 {
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+void tp__login(tp_req *req)
+{
+    json_t *b = tp_body_object(req);
+    if (!b)
+        return;
+    const char *user = json_string_value(json_object_get(b, "username"));
+    const char *pass = json_string_value(json_object_get(b, "password"));
+    if (!user || !pass || strlen(user) > 64 || strlen(pass) > 1024) {
+        json_decref(b);
+        tp_reply_problem(req, 400, "invalid_body",
+                         "want {\"username\": string, \"password\": string}");
+        return;
+    }
+    tp_error err = {0};
+    char hash[256], rolename[16];
+    int found = 0;
+    if (tp_user_get(req->db, user, hash, rolename, &found, &err) < 0) {
+        json_decref(b);
+        tp_reply_db_error(req, &err);
+        return;
+    }
+    int ok = found && tp_password_verify(hash, pass);
+    tp_role role = ok ? tp_role_parse(rolename) : TP_ROLE_NONE;
+    if (!ok || role == TP_ROLE_NONE) {
+        json_decref(b);
+        tp_reply_problem(req, 401, "bad_credentials", "unknown user or wrong password");
+        return;
+    }
+    const tp_api_opts *o = tp_server_opts(req->srv);
+    long long exp = 0;
+    char *tok = tp_token_issue(o->jwt_secret, user, role, o->token_ttl, &exp);
+    snprintf(req->subject, sizeof req->subject, "%s", user);
+    json_decref(b);
+    if (!tok) {
+        tp_reply_problem(req, 500, "internal", "could not issue a token");
+        return;
+    }
+    tp_audit(req, "auth.login", req->subject, NULL);
+    tp_reply_json(req, 200, json_pack("{s:s, s:I, s:s}", "token", tok, "expires_at",
+                                      (json_int_t)exp, "role", tp_role_name(role)));
+    free(tok);
 }

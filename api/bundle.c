@@ -3,30 +3,24 @@
  * 64 KiB pieces as the client takes the bytes, never whole in memory. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <ctype.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
-
-typedef struct bfile {
-    char name[256];
-    char key[TP_STORE_KEY_MAX];
-    long long size;
-} bfile;
+#include "db/files.h"
+#include "routes.h"
+#include "store/store.h"
 
 typedef struct bundle {
     tp_store *store;
-    bfile *files;
+    tp_stored *files;
     size_t n, next;
     int fd;          /* the file being added, -1 between files */
     struct archive *a;
     int closed, failed;
     tp_outbuf out;
-    const char *request_id;
 } bundle;
 
 static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t n)
@@ -39,8 +33,9 @@ static la_ssize_t on_write(struct archive *a, void *ud, const void *buf, size_t 
 /* Open the next file of the bundle and write its header. */
 static int open_next(bundle *b)
 {
-    bfile *f = &b->files[b->next++];
-    b->fd = tp_store_open_fd(b->store, f->key, b->request_id);
+    tp_stored *f = &b->files[b->next++];
+    tp_error err = {0};
+    b->fd = tp_store_open_fd(b->store, f->key, &err);
     struct stat st;
     if (b->fd < 0 || fstat(b->fd, &st) < 0)
         return -1;
@@ -110,51 +105,32 @@ static void bundle_free(void *cls)
     free(b);
 }
 
-void tp_job_bundle(tp_req *req);
-void tp_job_bundle(tp_req *req)
+void tp__job_bundle(tp_req *req)
 {
-    char sid[32];
-    snprintf(sid, sizeof sid, "%lld", req->ids[0]);
-    const char *p[] = {sid};
+    tp_stored *files = NULL;
+    size_t n = 0;
     tp_error err = {0};
-    PGresult *r = tp_db_query(req->db,
-                              "SELECT (SELECT count(*) FROM jobs WHERE id = $1), name, storage_key,"
-                              " size FROM (SELECT 1) one LEFT JOIN files f ON f.job_id = $1"
-                              " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
-                              1, p, &err);
-    if (!r) {
-        tp_reply_db_error(req, &err);
-        return;
-    }
-    if (PQgetvalue(r, 0, 0)[0] == '0') {
-        PQclear(r);
+    int rc = tp_job_files(req->db, req->ids[0], &files, &n, &err);
+    if (rc == TP_ENOTFOUND) {
         tp_reply_problem(req, 404, "not_found", "no such job");
         return;
     }
+    if (rc < 0) {
+        tp_reply_db_error(req, &err);
+        return;
+    }
     bundle *b = calloc(1, sizeof *b);
-    int rows = PQgetisnull(r, 0, 1) ? 0 : PQntuples(r);
-    if (b)
-        b->files = calloc((size_t)rows + 1, sizeof *b->files);
-    if (!b || !b->files) {
-        PQclear(r);
-        free(b);
+    if (!b) {
+        free(files);
         tp_reply_problem(req, 500, "internal", "out of memory");
         return;
     }
-    for (int i = 0; i < rows; i++) {
-        bfile *f = &b->files[i];
-        snprintf(f->name, sizeof f->name, "%s", PQgetvalue(r, i, 1));
-        for (char *c = f->name; *c; c++) /* names come from the report server: keep them tame */
-            if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-                *c = '_';
-        snprintf(f->key, sizeof f->key, "%s", PQgetvalue(r, i, 2));
-        f->size = atoll(PQgetvalue(r, i, 3));
-    }
-    PQclear(r);
-    b->n = (size_t)rows;
+    for (size_t i = 0; i < n; i++)
+        tp__safe_file_name(files[i].name);
+    b->files = files;
+    b->n = n;
     b->fd = -1;
     b->store = tp_server_opts(req->srv)->store;
-    b->request_id = req->request_id; /* lives as long as the request */
     b->a = archive_write_new();
     if (!b->store || !b->a || archive_write_set_format_zip(b->a) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(b->a, 1) != ARCHIVE_OK ||
@@ -164,6 +140,6 @@ void tp_job_bundle(tp_req *req)
         return;
     }
     char name[64];
-    snprintf(name, sizeof name, "job-%s.zip", sid);
+    snprintf(name, sizeof name, "job-%lld.zip", req->ids[0]);
     tp_reply_stream(req, bundle_read, b, bundle_free, "application/zip", name);
 }

@@ -1,15 +1,14 @@
 /* cache.c -- see cache.h. */
 #include "cache.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "db/db.h"
+#include "core/clock.h"
 #include "core/hash.h"
+#include "db/db.h"
 
 #define SLOTS 256
 #define MAX_ENTRY (4u << 20) /* larger answers are not kept */
@@ -52,10 +51,8 @@ static void advance(tp_cache *c)
 
 static void pause_ms(tp_cache *c, int ms)
 {
-    for (; ms > 0 && !atomic_load(&c->stop); ms -= 100) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    for (; ms > 0 && !atomic_load(&c->stop); ms -= 100)
+        tp_sleep(0.1);
 }
 
 /* Connect, LISTEN, then bump the generation on every notification; on any
@@ -67,7 +64,7 @@ static void *listen_loop(void *arg)
     while (!atomic_load(&c->stop)) {
         tp_error err = {0};
         tp_db *db = tp_db_connect(c->db_url, &err);
-        if (!db || tp_db_exec(db, "LISTEN tillpipe_lists", 0, NULL, &err) < 0) {
+        if (!db || tp_db_listen(db, TP_CHANNEL_LISTS, &err) < 0) {
             tp_db_close(db);
             pause_ms(c, backoff);
             backoff = backoff < 16000 ? backoff * 2 : backoff;
@@ -75,21 +72,10 @@ static void *listen_loop(void *arg)
         }
         backoff = 500;
         advance(c); /* changes missed while not listening */
-        while (!atomic_load(&c->stop)) {
-            struct pollfd pfd = {PQsocket(db->conn), POLLIN, 0};
-            if (poll(&pfd, 1, 250) < 0)
-                continue;
-            if (!PQconsumeInput(db->conn))
-                break;
-            int changed = 0;
-            PGnotify *n;
-            while ((n = PQnotifies(db->conn))) {
-                changed = 1;
-                PQfreemem(n);
-            }
-            if (changed)
+        int n = 0;
+        while (!atomic_load(&c->stop) && (n = tp_db_wait(db, 250, -1, NULL)) >= 0)
+            if (n > 0)
                 advance(c);
-        }
         atomic_store(&c->gen, 0);
         tp_db_close(db);
     }

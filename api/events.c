@@ -5,13 +5,13 @@
  * one it gets what happens from now on.  Each stream has a connection of
  * its own (not the pool's), LISTENing; a comment line every 15 s keeps
  * proxies from closing a quiet stream. */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
+#include "db/jobs.h"
+#include "routes.h"
 
 #define KEEPALIVE_S 15
 
@@ -29,38 +29,27 @@ static int sse_append(sse *x, const char *p, size_t n)
     return tp_outbuf_append(&x->out, p, n);
 }
 
+/* One event as the stream sends it. */
+static int sse_event(void *ud, long long id, const char *json, size_t len)
+{
+    sse *x = ud;
+    char head[64];
+    int n = snprintf(head, sizeof head, "id: %lld\nevent: job\ndata: ", id);
+    if (sse_append(x, head, (size_t)n) < 0 || sse_append(x, json, len) < 0 ||
+        sse_append(x, "\n\n", 2) < 0)
+        return -1;
+    x->last = id;
+    return 0;
+}
+
 /* Events after x->last, formatted; < 0 when the database is gone. */
 static int sse_fetch(sse *x)
 {
-    char after[32];
-    snprintf(after, sizeof after, "%lld", x->last);
-    const char *p[] = {after};
     tp_error err = {0};
-    PGresult *r = tp_db_query(x->db,
-                              "SELECT e.id, json_build_object('id', e.id, 'job_id', e.job_id,"
-                              " 'status', e.status, 'attempt', e.attempt, 'message', e.message,"
-                              " 'at', e.created_at, 'branch', j.branch, 'pos', j.pos,"
-                              " 'date', j.business_date)::text FROM job_events e"
-                              " LEFT JOIN jobs j ON j.id = e.job_id WHERE e.id > $1"
-                              " ORDER BY e.id LIMIT 500",
-                              1, p, &err);
-    if (!r) {
+    int rc = tp_job_events_after(x->db, x->last, 500, sse_event, x, &err);
+    if (rc == TP_EDB)
         fprintf(stderr, "tillpipe serve: event stream: %s\n", err.msg);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        char head[64];
-        int n = snprintf(head, sizeof head, "id: %s\nevent: job\ndata: ", PQgetvalue(r, i, 0));
-        if (sse_append(x, head, (size_t)n) < 0 ||
-            sse_append(x, PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1)) < 0 ||
-            sse_append(x, "\n\n", 2) < 0) {
-            PQclear(r);
-            return -1;
-        }
-        x->last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    }
-    PQclear(r);
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -83,15 +72,9 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         /* wait for a NOTIFY, the client hanging up, or a second (to
          * notice a stopping server) */
-        struct pollfd pfd[2] = {{PQsocket(x->db->conn), POLLIN, 0}, {x->client, POLLRDHUP, 0}};
-        poll(pfd, x->client >= 0 ? 2 : 1, 1000);
-        if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+        int hangup = 0;
+        if (tp_db_wait(x->db, 1000, x->client, &hangup) < 0 || hangup)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (!PQconsumeInput(x->db->conn))
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        PGnotify *n;
-        while ((n = PQnotifies(x->db->conn)))
-            PQfreemem(n);
     }
     return (ssize_t)tp_outbuf_drain(&x->out, buf, max);
 }
@@ -104,8 +87,7 @@ static void sse_free(void *cls)
     free(x);
 }
 
-void tp_events_stream(tp_req *req);
-void tp_events_stream(tp_req *req)
+void tp__events(tp_req *req)
 {
     const char *hdr = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
     const char *q = tp_query(req, "last_event_id");
@@ -133,21 +115,16 @@ void tp_events_stream(tp_req *req)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     x->client = ci ? ci->connect_fd : -1;
-    if (tp_db_exec(x->db, "LISTEN tillpipe_job_events", 0, NULL, &err) < 0) {
+    if (tp_db_listen(x->db, TP_CHANNEL_JOB_EVENTS, &err) < 0) {
         sse_free(x);
         tp_reply_db_error(req, &err);
         return;
     }
     x->quiet_since = time(NULL);
-    if (last < 0) { /* from now on */
-        PGresult *r = tp_db_query(x->db, "SELECT coalesce(max(id), 0) FROM job_events", 0, NULL, &err);
-        if (!r) {
-            sse_free(x);
-            tp_reply_db_error(req, &err);
-            return;
-        }
-        last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
+    if (last < 0 && tp_job_events_last(x->db, &last, &err) < 0) { /* from now on */
+        sse_free(x);
+        tp_reply_db_error(req, &err);
+        return;
     }
     x->last = last;
     static const char hello[] = ": tillpipe job events\nretry: 2000\n\n";

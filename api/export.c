@@ -1,80 +1,24 @@
 /* export.c -- GET /api/records/export: a range of records streamed row by
  * row as CSV or JSON lines, optionally gzip'd (libarchive's gzip filter),
- * never the whole result in memory: libpq's single-row mode feeds a buffer
- * of about 64 KiB that libmicrohttpd drains. */
+ * never the whole result in memory: records come one at a time
+ * (db/records.h) into a buffer of about 64 KiB that libmicrohttpd drains. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
-#include "http.h"
-#include "io/output.h"
-#include "core/record.h"
 #include "core/reports.h"
+#include "db/records.h"
+#include "io/output.h"
+#include "routes.h"
 
 #define CHUNK (64 * 1024)
-
-/* The records table's columns, in the order rec_of reads them. */
-static const char columns[] =
-    "branch, pos, business_date::text, or_number, transno, item_code, product_name, quantity,"
-    " unit_price, amount, discount, department_code, department_name, pos_department_code,"
-    " time_text, coalesce(time_minutes, -1), daypart, type_code, transaction_type, discount_code,"
-    " discount_name, vat_flag, vat_div, vat_amount, vat_discount, vat_price, payment_code,"
-    " payment_name, phone, source_file, source_line, dep_from_product";
-
-static tp_field fld(const PGresult *r, int c)
-{
-    return (tp_field){PQgetvalue(r, 0, c), (size_t)PQgetlength(r, 0, c)};
-}
-
-/* A stored record as the combine made it (text kept as it came). */
-static void rec_of(const PGresult *r, tp_record *x)
-{
-    memset(x, 0, sizeof *x);
-    x->branch = PQgetvalue(r, 0, 0);
-    x->pos = atoi(PQgetvalue(r, 0, 1));
-    x->date = PQgetvalue(r, 0, 2);
-    x->or_number = fld(r, 3);
-    x->transno = fld(r, 4);
-    x->item_code = fld(r, 5);
-    x->product_name = fld(r, 6);
-    x->quantity = fld(r, 7);
-    x->unit_price = fld(r, 8);
-    x->amount = fld(r, 9);
-    x->discount = fld(r, 10);
-    x->dep_code = fld(r, 11);
-    x->department_name = fld(r, 12);
-    x->pos_dep_code = fld(r, 13);
-    x->time = fld(r, 14);
-    x->time_minutes = atoi(PQgetvalue(r, 0, 15));
-    x->daypart = TP_DAYPART_NONE;
-    for (int d = TP_DAYPART_NONE; d <= TP_DAYPART_DINNER; d++)
-        if (!PQgetisnull(r, 0, 16) && strcmp(PQgetvalue(r, 0, 16), tp_daypart_name(d)) == 0)
-            x->daypart = d;
-    x->type_code = fld(r, 17);
-    x->txn_type = TP_TXN_UNKNOWN;
-    for (int t = TP_TXN_DINE_IN; t <= TP_TXN_DELIVERY; t++)
-        if (!PQgetisnull(r, 0, 18) && strcmp(PQgetvalue(r, 0, 18), tp_txn_type_name(t)) == 0)
-            x->txn_type = t;
-    x->disc_code = fld(r, 19);
-    x->discount_name = fld(r, 20);
-    x->vat_flag = fld(r, 21);
-    x->vat_div = fld(r, 22);
-    x->vat_amount = fld(r, 23);
-    x->vat_discount = fld(r, 24);
-    x->vat_price = fld(r, 25);
-    x->payment_code = fld(r, 26);
-    x->payment_name = fld(r, 27);
-    x->phone = fld(r, 28);
-    x->source_file = PQgetvalue(r, 0, 29);
-    x->source_line = strtoull(PQgetvalue(r, 0, 30), NULL, 10);
-    x->dep_from_product = PQgetvalue(r, 0, 31)[0] == 't';
-}
 
 typedef struct export_ctx {
     tp_server *srv;
     tp_db *db;
+    tp_records_cursor *rows;
     tp_format fmt;
     int done, failed;
     struct archive *gz; /* NULL: plain */
@@ -106,26 +50,20 @@ static int emit(export_ctx *x, const char *p, size_t n)
 /* Format rows into x->out until about CHUNK bytes are ready or the result ends. */
 static int refill(export_ctx *x)
 {
-    PGconn *c = x->db->conn;
     char *text = NULL;
     size_t tlen = 0;
     FILE *mf = open_memstream(&text, &tlen);
     if (!mf)
         return -1;
     while (!x->done && !x->failed && (size_t)ftell(mf) < CHUNK) {
-        PGresult *r = PQgetResult(c);
-        if (!r) {
-            x->done = 1;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            tp_record rec;
-            rec_of(r, &rec);
+        tp_record rec;
+        int rc = tp_records_next(x->rows, &rec);
+        if (rc > 0)
             tp_record_write(mf, x->fmt, &rec);
-        } else if (st != PGRES_TUPLES_OK)
+        else if (rc == 0)
+            x->done = 1;
+        else
             x->failed = 1;
-        PQclear(r);
     }
     if (fclose(mf) != 0 || (tlen && emit(x, text, tlen) < 0))
         x->failed = 1;
@@ -162,17 +100,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void export_free(void *cls)
 {
     export_ctx *x = cls;
-    if (!x->done) { /* the client went away: stop the query, drain it */
-        PGcancel *cn = PQgetCancel(x->db->conn);
-        char eb[256];
-        if (cn) {
-            PQcancel(cn, eb, sizeof eb);
-            PQfreeCancel(cn);
-        }
-        PGresult *r;
-        while ((r = PQgetResult(x->db->conn)))
-            PQclear(r);
-    }
+    tp_records_close(x->rows); /* (one not read to its end is cancelled) */
     if (x->gz)
         archive_write_free(x->gz);
     tp_server_release_db(x->srv, x->db);
@@ -180,8 +108,7 @@ static void export_free(void *cls)
     free(x);
 }
 
-void tp_records_export(tp_req *req);
-void tp_records_export(tp_req *req)
+void tp__records_export(tp_req *req)
 {
     const char *start = tp_query(req, "start"), *end = tp_query(req, "end"),
                *branch = tp_query(req, "branch"), *pos = tp_query(req, "pos"),
@@ -206,23 +133,13 @@ void tp_records_export(tp_req *req)
     }
     x->srv = req->srv;
     x->fmt = format ? (tp_format)tp_format_parse(format) : TP_FMT_CSV;
-    char sql[1400];
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM records r WHERE business_date BETWEEN $1::date AND $2::date"
-             " AND ($3::text IS NULL OR branch = $3) AND ($4::int IS NULL OR pos = $4)"
-             " AND ($5::text IS NULL OR item_code = $5)"
-             " ORDER BY business_date, branch, pos, source_file, source_line",
-             columns);
-    const char *p[] = {start, end, branch, pos, item};
+    tp_records_query q = {start, end, branch, pos, item, NULL, 0};
+    tp_error err = {0};
     if (!(x->db = tp_req_stream_db(req))) {
         free(x);
         return;
     }
-    PGconn *c = x->db->conn;
-    if (!PQsendQueryParams(c, sql, 5, NULL, p, NULL, NULL, 0) || !PQsetSingleRowMode(c)) {
-        PGresult *r;
-        while ((r = PQgetResult(c)))
-            PQclear(r);
+    if (!(x->rows = tp_records_open(x->db, &q, &err))) {
         tp_server_release_db(x->srv, x->db);
         free(x);
         tp_reply_problem(req, 503, "database_unavailable", "the database could not answer");

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "core/clock.h"
+#include "db/audit.h"
 
 #define MAX_STATUS 600
 #define BUCKETS 1024 /* clients remembered per rate-limit class */
@@ -36,6 +38,7 @@ struct tp_server {
     unsigned long long (*hits)[MAX_STATUS];
     bucket buckets[2][BUCKETS];
     tp_cache *cache; /* NULL with --no-list-cache */
+    tp_list_totals *totals; /* estimated list totals, kept a few seconds */
     int streams;     /* open streams, each with a database connection of its own */
     volatile int stopping;
 };
@@ -48,6 +51,11 @@ int tp_server_stopping(const tp_server *s)
 const tp_api_opts *tp_server_opts(const tp_server *s)
 {
     return &s->o;
+}
+
+tp_list_totals *tp_server_totals(tp_server *s)
+{
+    return s->totals;
 }
 
 void tp_strcatf(char **out, size_t *len, size_t *cap, const char *fmt, ...)
@@ -124,23 +132,6 @@ void tp_outbuf_free(tp_outbuf *b)
     memset(b, 0, sizeof *b);
 }
 
-int tp_store_open_fd(tp_store *st, const char *key, const char *tag)
-{
-    if (!st)
-        return -1;
-    char local[4200];
-    const char *lp = tp_store_local_path(st, key, local, sizeof local);
-    if (lp)
-        return open(lp, O_RDONLY | O_CLOEXEC);
-    static unsigned seq;
-    const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(local, sizeof local, "%s/tillpipe-get-%s-%u", tmpdir, tag,
-             __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-    int fd = tp_store_get_file(st, key, local, NULL) == TP_OK ? open(local, O_RDONLY | O_CLOEXEC) : -1;
-    unlink(local); /* the descriptor keeps it while it is read */
-    return fd;
-}
-
 /* ------------------------------------------------------------ pool */
 
 static tp_db *pool_get(tp_server *s, tp_error *err)
@@ -167,8 +158,7 @@ static tp_db *pool_get(tp_server *s, tp_error *err)
 
 static void pool_put(tp_server *s, tp_db *db)
 {
-    if (db && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+    tp_db_abandon(db);
     pthread_mutex_lock(&s->mu);
     s->pool[s->nfree++] = db;
     pthread_cond_signal(&s->cv);
@@ -373,13 +363,10 @@ json_t *tp_body_object(tp_req *req)
 void tp_audit(tp_req *req, const char *action, const char *target, json_t *details)
 {
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
-    const char *p[] = {req->subject[0] ? req->subject : "anonymous", action, target,
-                       req->request_id, d};
     tp_error err = {0};
-    if (tp_db_exec(req->db,
-                   "INSERT INTO audit_log (actor, action, target, request_id, details)"
-                   " VALUES ($1, $2, $3, $4, $5::jsonb)",
-                   5, p, &err) < 0 && !req->srv->o.quiet)
+    if (tp_audit_add(req->db, req->subject[0] ? req->subject : "anonymous", action, target,
+                     req->request_id, d, &err) < 0 &&
+        !req->srv->o.quiet)
         fprintf(stderr, "tillpipe serve: audit not recorded (request %s)\n", req->request_id);
     free(d);
     json_decref(details);
@@ -502,13 +489,6 @@ static int from_cache(tp_req *req, const tp_route *rt)
     return 0;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* 0 when the client may go on, else the seconds until it may. */
 static int rate_limited(tp_req *req, int cls)
 {
@@ -525,7 +505,7 @@ static int rate_limited(tp_req *req, int cls)
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof client);
     }
-    double now = mono_s(), per_s = rate / 60.0;
+    double now = tp_now(), per_s = rate / 60.0;
     int wait = 0;
     pthread_mutex_lock(&req->srv->mu);
     bucket *v = req->srv->buckets[cls - 1], *b = NULL, *oldest = &v[0];
@@ -812,7 +792,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     pthread_cond_init(&s->cv, NULL);
     if (!s->o.no_list_cache)
         s->cache = tp_cache_new(s->o.db_url, 64u << 20);
-    int rc = s->pool && s->hits && (s->cache || s->o.no_list_cache)
+    s->totals = tp_list_totals_new();
+    int rc = s->pool && s->hits && s->totals && (s->cache || s->o.no_list_cache)
                  ? TP_OK
                  : tp_error_set(err, TP_ENOMEM, "out of memory");
     /* Fail fast on the database: reachable and migrated. */
@@ -845,10 +826,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
             fprintf(stderr, "tillpipe serve: listening on http://%s:%d\n", s->o.listen_host, port);
         if (s->o.port_file && write_port_file(s->o.port_file, port) < 0)
             rc = tp_error_set(err, TP_EIO, "cannot write %s", s->o.port_file);
-        while (rc == TP_OK && !*stop) {
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+        while (rc == TP_OK && !*stop)
+            tp_sleep(0.1);
         s->stopping = 1;
         MHD_stop_daemon(d);
         if (s->o.port_file)
@@ -858,6 +837,7 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     for (int i = 0; s->pool && i < s->npool; i++)
         tp_db_close(s->pool[i]);
     free(s->pool);
+    tp_list_totals_free(s->totals);
     free(s->hits);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

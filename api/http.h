@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "db/db.h"
+#include "db/lists.h"
 
 typedef enum tp_role { TP_ROLE_NONE = 0, TP_ROLE_VIEWER, TP_ROLE_OPERATOR, TP_ROLE_ADMIN } tp_role;
 
@@ -105,6 +106,7 @@ int tp_server_stopping(const tp_server *s);
 
 /* The server's options and shared state, for handlers. */
 const tp_api_opts *tp_server_opts(const tp_server *s);
+tp_list_totals *tp_server_totals(tp_server *s);
 /* Prometheus text of the HTTP counters, appended to `out` (a growing string). */
 void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap);
 
@@ -130,11 +132,6 @@ int tp_outbuf_append(tp_outbuf *b, const void *p, size_t n); /* 0 or -1 (memory)
 int tp_outbuf_empty(const tp_outbuf *b); /* 1 when drained (and reset for refilling) */
 size_t tp_outbuf_drain(tp_outbuf *b, char *buf, size_t max);
 void tp_outbuf_free(tp_outbuf *b);
-
-/* An open descriptor on a stored object: the object itself for an fs store,
- * else a temporary copy already unlinked (never the whole file in memory).
- * -1 when it cannot be read. */
-int tp_store_open_fd(tp_store *st, const char *key, const char *tag);
 
 /* The read callback's body for a stream kept in a tp_outbuf: when it is
  * empty, `fill` (unless NULL after the end) refills it; < 0 from fill ends the

@@ -290,6 +290,22 @@ int count_substr(const char *s, const char *sub)
 }
 
 /* A fresh database for the case, migrated, with the chain's branches. */
+/* The test-only pause of PAUSE(s): a trigger that sleeps while a worker
+ * named so marks a job succeeded, inside its load transaction; and a
+ * backend notices within 0.1 s when its client dies (a killed worker's
+ * transaction ends at once, not when the sleep does). */
+static void install_pause(const char *db)
+{
+    free(qs("CREATE FUNCTION tp_test_pause() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN IF current_setting('application_name') LIKE 'tillpipe-test-pause:%%' THEN"
+            " PERFORM pg_sleep(split_part(current_setting('application_name'), ':', 2)::float8);"
+            " END IF; RETURN NEW; END $$"));
+    free(qs("CREATE TRIGGER tp_test_pause BEFORE UPDATE OF status ON jobs FOR EACH ROW"
+            " WHEN (NEW.status = 'succeeded' AND OLD.status = 'running')"
+            " EXECUTE FUNCTION tp_test_pause()"));
+    free(qs("ALTER DATABASE %s SET client_connection_check_interval = '100ms'", db));
+}
+
 void case_begin(const char *name)
 {
     TRACE(name);
@@ -306,7 +322,7 @@ void case_begin(const char *name)
     ck_assert_ptr_nonnull(rest);
     snprintf(url, sizeof url, "postgresql:///%s%s", name, rest);
     setenv("TILLPIPE_DATABASE_URL", url, 1);
-    unsetenv("TILLPIPE_TEST_PAUSE_IN_LOAD");
+    unsetenv("PGAPPNAME");
     snprintf(tmp, sizeof tmp, "%s/%s", root, name);
     ck_assert_int_eq(mkdir(tmp, 0755), 0);
     char store[700];
@@ -314,6 +330,7 @@ void case_begin(const char *name)
     setenv("TILLPIPE_STORE", store, 1);
     ok_contains("schema at version", BIN " migrate");
     ok_contains("imported 8 branches", BIN " branch import --builtin");
+    install_pause(name);
 }
 
 /* Only these branches take part in range enqueues. */

@@ -19,7 +19,11 @@
 /* Short leases (heartbeat every 0.5 s, rescue every 0.75 s), no retry wait;
  * raw files into the case's own store. */
 #define WORKER BIN " worker" PLUGINS " --lease 3 --backoff 0"
-#define PAUSE(s) "TILLPIPE_TEST_PAUSE_IN_LOAD=" #s
+/* A worker whose loads pause `s` seconds inside their transaction, as they
+ * mark the job succeeded: its connections are named so (PGAPPNAME, libpq's
+ * own variable), and the case's database has a test-only trigger that
+ * sleeps for them (case_begin; nothing of the kind is in tillpipe). */
+#define PAUSE(s) "PGAPPNAME=tillpipe-test-pause:" #s
 
 extern char base_url[512]; /* the server's own database */
 extern char url[700];      /* this case's database */
@@ -88,11 +92,11 @@ void only_branches(const char *codes_sql);
 /* `tillpipe gen ARGS --out <tmp>/sub`. */
 void gen(const char *sub, const char *args);
 
-/* Backends of workers asleep inside their load transaction, right after
- * marking the job succeeded (TILLPIPE_TEST_PAUSE_IN_LOAD). */
+/* Backends of workers paused inside their load transaction, marking the
+ * job succeeded (PAUSE). */
 #define PAUSED_IN_LOAD                                                                             \
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"                     \
-    " AND state = 'idle in transaction'"                                                         \
+    " AND state = 'active' AND wait_event = 'PgSleep'"                                           \
     " AND query LIKE 'WITH a AS (UPDATE job_attempts SET stage = ''done''%%'"
 /* Backends waiting for a lock (a worker blocked on the held branches lock). */
 #define WAITING_ON_LOCK                                                                            \

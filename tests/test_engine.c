@@ -11,6 +11,7 @@
 
 #include "core/combine.h"
 #include "core/config.h"
+#include "io/config_file.h"
 #include "io/output.h"
 #include "core/reports.h"
 #include "io/scan.h"

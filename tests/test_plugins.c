@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 
 #include "core/config.h"
+#include "io/config_file.h"
 #include "io/output.h"
 #include "pipeline/parse.h"
 #include "pipeline/plugin.h"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/db_int.h"
 #include "db/migrations.h"
 #include "db/queue.h"
 #include "testutil.h"
@@ -1360,9 +1361,9 @@ START_TEST(single_job_statements_probe_primary_key)
     /* planned now, as a worker's connection does; the plan is kept (as
      * prepared statements keep theirs) */
     ex(db, "SET plan_cache_mode = force_generic_plan");
-    ex(db, "PREPARE fence(bigint, int, text) AS SELECT 1 FROM jobs WHERE " TP_QUEUE_FENCE
+    ex(db, "PREPARE fence(bigint, int, text) AS SELECT 1 FROM jobs WHERE " TP_FENCE
            " FOR UPDATE");
-    ex(db, "PREPARE one(bigint) AS SELECT 1 FROM jobs WHERE " TP_QUEUE_JOB_IN("'queued', 'running'"));
+    ex(db, "PREPARE one(bigint) AS SELECT 1 FROM jobs WHERE " TP_JOB_IN("'queued', 'running'"));
     const char *plans[] = {"EXPLAIN EXECUTE fence(1, 1, 'w1')", "EXPLAIN EXECUTE one(1)"};
     for (int i = 0; i < 2; i++)
         plan_of(db, plans[i]);

@@ -2,13 +2,17 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "db/audit.h"
 
 #ifndef TP_PLUGIN_INSTALL_DIR
 #define TP_PLUGIN_INSTALL_DIR "/usr/local/lib/tillpipe/plugins"
@@ -89,4 +93,68 @@ tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err)
         return NULL;
     }
     return r;
+}
+
+int tp__bad_option(const char *cmd, char **argv)
+{
+    tp__die_msg(cmd, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+    return TP_EXIT_USAGE;
+}
+
+int tp__fail(const char *cmd, const tp_error *err)
+{
+    tp__die_msg(cmd, "%s", err->msg);
+    return TP_EXIT_FAIL;
+}
+
+tp_db *tp__cli_db(const char *cmd, const char *url_opt, int check)
+{
+    tp_error err = {0};
+    tp_db *db = tp_db_connect(tp_db_url(url_opt), &err);
+    if (db && check && tp_db_check_schema(db, &err) < 0) {
+        tp_db_close(db);
+        db = NULL;
+    }
+    if (!db)
+        tp__die_msg(cmd, "%s", err.msg);
+    return db;
+}
+
+const char *tp__cli_actor(char out[96])
+{
+    const struct passwd *pw = getpwuid(geteuid());
+    snprintf(out, 96, "cli:%s", pw ? pw->pw_name : "unknown");
+    return out;
+}
+
+int tp__cli_audit_in(tp_db *db, const char *action, const char *target, const char *details,
+                     tp_error *err)
+{
+    char actor[96];
+    return tp_audit_add(db, tp__cli_actor(actor), action, target, NULL, details, err);
+}
+
+void tp__cli_audit(tp_db *db, const char *action, const char *target, const char *details)
+{
+    tp_error e = {0};
+    if (tp__cli_audit_in(db, action, target, details, &e) < 0)
+        fprintf(stderr, "tillpipe: warning: not recorded in the audit log: %s\n", e.msg);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+volatile sig_atomic_t *tp__stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    return &stop_flag;
 }

@@ -1,13 +1,19 @@
 /* cli.h -- the tillpipe command: one function per subcommand, collected in
- * a table in main.c, and the helpers they share.  Each command returns the
- * process exit status: 0 ok, 1 failure, 2 usage error; errors are one line
- * on stderr starting with "tillpipe <command>: ". */
+ * a table in main.c, and the helpers they share.  This folder is the one
+ * place that wires the engine's layers and the API together.
+ *
+ * Each command returns the process exit status: 0 ok, 1 failure, 2 usage
+ * error; errors are one line on stderr starting with "tillpipe <command>: ".
+ */
 #ifndef TP_CLI_H
 #define TP_CLI_H
 
+#include <signal.h>
+#include <stddef.h>
+
 #include "core/config.h"
-#include "db/db.h"
 #include "core/error.h"
+#include "db/db.h"
 #include "io/fetch.h"
 #include "pipeline/plugin.h"
 #include "store/store.h"
@@ -22,12 +28,12 @@ int tp__cmd_gen(int argc, char **argv);
 int tp__cmd_migrate(int argc, char **argv);
 int tp__cmd_branch(int argc, char **argv);
 int tp__cmd_enqueue(int argc, char **argv);
+int tp__cmd_reparse(int argc, char **argv);
 int tp__cmd_jobs(int argc, char **argv);
 int tp__cmd_job(int argc, char **argv);
 int tp__cmd_worker(int argc, char **argv);
-int tp__cmd_reparse(int argc, char **argv);
-int tp__cmd_serve(int argc, char **argv); /* api/cmd_serve.c */
-int tp__cmd_user(int argc, char **argv);  /* api/cmd_serve.c */
+int tp__cmd_serve(int argc, char **argv);
+int tp__cmd_user(int argc, char **argv);
 
 /* What a worker needs besides its options: the raw-file store, the fetcher
  * (politeness limits), the plugins.  `worker` and `serve` open it alike. */
@@ -45,6 +51,14 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
                         tp_error *err);
 void tp__worker_env_close(tp__worker_env *e);
 
+/* The report source of in-process workers: --server (else
+ * $TILLPIPE_REPORT_SERVER) or --reports; `needed` when there must be one.
+ * -1 when fine, else the exit status after saying why. */
+int tp__worker_source(const char *cmd, tp_worker_opts *o, int needed);
+
+/* Stop on SIGTERM and SIGINT: the flag the handlers set. */
+volatile sig_atomic_t *tp__stop_on_signals(void);
+
 /* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
  * next to the executable, else the installed location. */
 const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
@@ -53,10 +67,33 @@ const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
  * NULL with err set when the directory cannot be read or holds no plugin. */
 tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err);
 
+/* Connect to the database of --database (or $TILLPIPE_DATABASE_URL) and,
+ * when `check`, make sure its schema is this tillpipe's; NULL after
+ * printing why. */
+tp_db *tp__cli_db(const char *cmd, const char *url_opt, int check);
+
+/* Who acts from the command line: "cli:<login name>", into out. */
+const char *tp__cli_actor(char out[96]);
+
+/* Audit an action already committed: a failure to record it is a warning,
+ * not a failure of the action. */
+void tp__cli_audit(tp_db *db, const char *action, const char *target, const char *details);
+
+/* Audit inside the action's own transaction: its failure fails the action. */
+int tp__cli_audit_in(tp_db *db, const char *action, const char *target, const char *details,
+                     tp_error *err);
+
 /* Strict integer parse: the whole string, within [min, max]. */
 int tp__parse_long(const char *s, long min, long max, long *out);
 
 /* Print "tillpipe CMD: message" to stderr. */
 void tp__die_msg(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "unknown or incomplete option" for the option getopt just refused;
+ * returns TP_EXIT_USAGE. */
+int tp__bad_option(const char *cmd, char **argv);
+
+/* Print err's message for cmd; returns TP_EXIT_FAIL. */
+int tp__fail(const char *cmd, const tp_error *err);
 
 #endif

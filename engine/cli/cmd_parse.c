@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "io/config_file.h"
 #include "io/output.h"
 #include "pipeline/parse.h"
 #include "core/reports.h"

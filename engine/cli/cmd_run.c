@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "io/config_file.h"
 #include "io/output.h"
 #include "io/scan.h"
 #include "pipeline/pipeline.h"

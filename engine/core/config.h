@@ -10,7 +10,7 @@
  *                   "rd5000": {"plugin": "rd5000", "options": {"column.DATE": 12}}}}]}
  * Every key is checked; an unknown key or a bad value is an error naming the
  * key path (branches[3].pos).  tillpipe ships the chain's configuration as
- * the default (tp_config_default).
+ * the default (tp_config_builtin).
  */
 #ifndef TP_CONFIG_H
 #define TP_CONFIG_H
@@ -43,11 +43,9 @@ int tp_branch_code_valid(const char *s);
  * config or NULL with err set (TP_ECONFIG, message names the key). */
 tp_config *tp_config_parse(const char *text, const char *source, tp_error *err);
 
-/* Load from a file (NULL = the built-in chain configuration). */
-tp_config *tp_config_load(const char *path, tp_error *err);
-
-/* The built-in configuration's JSON text (static). */
-const char *tp_config_default_text(void);
+/* The chain's configuration, built in (io/config_file.h reads one from a
+ * file). */
+tp_config *tp_config_builtin(tp_error *err);
 
 void tp_config_destroy(tp_config *c);
 

@@ -1,7 +1,10 @@
 /* branches.c -- see branches.h. */
 #include "branches.h"
 
+#include "db_int.h"
+
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,4 +32,58 @@ int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_err
     free(ts);
     free(ps);
     return rc;
+}
+
+/* A branch row in the configuration's format: the one projection of the
+ * table that every reader shares. */
+#define BRANCH_JSON                                                                         \
+    "json_build_object('code', code, 'name', name, 'active', active, 'terminals', terminals," \
+    " 'pos', pos, 'parsers', parsers, 'report_server', report_server)"
+
+char *tp_branches_list_json(tp_db *db, tp_error *err)
+{
+    return tp_db_json(db,
+                      "SELECT json_build_object('items', coalesce(json_agg(" BRANCH_JSON
+                      " ORDER BY code), '[]'), 'total', count(*))::text FROM branches",
+                      0, NULL, err);
+}
+
+char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err)
+{
+    const char *p[] = {code};
+    char *s = tp_db_json(db, "SELECT " BRANCH_JSON "::text FROM branches WHERE code = $1", 1, p,
+                         err);
+    if (!s && err && err->code == TP_ENOTFOUND)
+        tp_error_set(err, TP_ENOTFOUND, "no branch %s", code);
+    return s;
+}
+
+int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err)
+{
+    const char *p[] = {code};
+    PGresult *r = tp_db_query(db, "SELECT 1 FROM branches WHERE code = $1", 1, p, err);
+    if (!r)
+        return TP_EDB;
+    *exists = PQntuples(r) == 1;
+    PQclear(r);
+    return TP_OK;
+}
+
+tp_config *tp_branches_config(tp_db *db, const char *code, tp_error *err)
+{
+    const char *p[] = {code};
+    char *text = tp_db_json(db,
+                            "SELECT json_build_object('branches', coalesce(json_agg(" BRANCH_JSON
+                            " ORDER BY code), '[]'))::text FROM branches"
+                            " WHERE $1::text IS NULL OR code = $1 HAVING $1::text IS NULL"
+                            " OR count(*) > 0",
+                            1, p, err);
+    if (!text) {
+        if (err && err->code == TP_ENOTFOUND)
+            tp_error_set(err, TP_ENOTFOUND, "no branch %s", code ? code : "");
+        return NULL;
+    }
+    tp_config *cfg = tp_config_parse(text, "branches table", err);
+    free(text);
+    return cfg;
 }

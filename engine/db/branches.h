@@ -17,4 +17,21 @@
  * NULL).  0 or TP_EDB / TP_ENOMEM with err set. */
 int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err);
 
+/* Every branch as {"items": [BRANCH, ...], "total": N} in code order, each
+ * BRANCH the configuration's object for it (caller frees).  NULL with err
+ * set. */
+char *tp_branches_list_json(tp_db *db, tp_error *err);
+
+/* One branch's object (caller frees); NULL with err set -- TP_ENOTFOUND
+ * when there is no such branch. */
+char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err);
+
+/* *exists: 1 when the branch is in the table.  0 or TP_EDB. */
+int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err);
+
+/* The configuration of every branch (code NULL), or of one: a new config
+ * (tp_config_destroy it), or NULL with err set -- TP_ENOTFOUND when the
+ * branch asked for is not there. */
+tp_config *tp_branches_config(tp_db *db, const char *code, tp_error *err);
+
 #endif

@@ -1,7 +1,9 @@
 /* db.c -- see db.h. */
-#include "db.h"
+#include "db_int.h"
 
-#include <pwd.h>
+#include "core/clock.h"
+
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +12,6 @@
 #include <time.h>
 
 #include "core/hash.h"
-#include "migrations.h"
-
-/* pg_advisory_lock key for migrations ("tillpipe" in ASCII, truncated). */
-#define TP_MIGRATE_LOCK "7451626312065632"
-#define TP_PARTITION_LOCK "7451626312065633"
 
 const char *tp_db_url(const char *opt)
 {
@@ -25,7 +22,7 @@ const char *tp_db_url(const char *opt)
 }
 
 /* The server's message, one line. */
-static int db_fail(tp_error *err, const char *what, const char *msg)
+int tp_db_fail(tp_error *err, const char *what, const char *msg)
 {
     char line[700];
     snprintf(line, sizeof line, "%s", msg ? msg : "");
@@ -102,7 +99,7 @@ tp_db *tp_db_connect(const char *url, tp_error *err)
     const char *const vals[] = {"10", url, NULL};
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-        db_fail(err, "cannot connect to the database",
+        tp_db_fail(err, "cannot connect to the database",
                 db->conn ? PQerrorMessage(db->conn) : "out of memory");
         if (err)
             redact_password(err->msg, sizeof err->msg, url);
@@ -125,10 +122,7 @@ tp_db *tp_db_connect_retry(const char *url, volatile int *stop, tp_error *err)
             return NULL;
         fprintf(stderr, "tillpipe: %s; retrying in %.1f s\n", err ? err->msg : "no database",
                 delay);
-        struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
-        while (nanosleep(&ts, &ts) != 0 && !(stop && *stop))
-            ;
-        if (stop && *stop)
+        if (tp_sleep_unless(delay, 0.1, stop))
             return NULL;
         delay = delay * 2 > 30 ? 30 : delay * 2;
     }
@@ -144,12 +138,65 @@ void tp_db_close(tp_db *db)
     free(db);
 }
 
+int tp_db_begin(tp_db *db, tp_error *err)
+{
+    return tp_db_exec(db, "BEGIN", 0, NULL, err);
+}
+
 int tp_db_end(tp_db *db, int rc, tp_error *err)
 {
     if (rc == TP_OK)
         return tp_db_exec(db, "COMMIT", 0, NULL, err);
     PQclear(PQexec(db->conn, "ROLLBACK"));
     return rc;
+}
+
+void tp_db_abandon(tp_db *db)
+{
+    if (db && db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET lock_timeout = %d", ms < 0 ? 0 : ms);
+    return tp_db_exec(db, sql, 0, NULL, err);
+}
+
+int tp_db_listen(tp_db *db, const char *channel, tp_error *err)
+{
+    /* LISTEN takes no parameters: the channel is one of ours, never input. */
+    if (strcmp(channel, TP_CHANNEL_JOB_EVENTS) != 0 && strcmp(channel, TP_CHANNEL_LISTS) != 0)
+        return tp_error_set(err, TP_EINVAL, "unknown notification channel");
+    char sql[64];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    return tp_db_exec(db, sql, 0, NULL, err);
+}
+
+int tp_db_wait(tp_db *db, int timeout_ms, int watch_fd, int *hangup)
+{
+    struct pollfd pfd[2] = {{PQsocket(db->conn), POLLIN, 0}, {watch_fd, POLLRDHUP, 0}};
+    if (hangup)
+        *hangup = 0;
+    if (pfd[0].fd < 0)
+        return -1;
+    if (poll(pfd, watch_fd >= 0 ? 2 : 1, timeout_ms) < 0)
+        return 0; /* interrupted: as a timeout */
+    if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        if (hangup)
+            *hangup = 1;
+        return 0;
+    }
+    if (!PQconsumeInput(db->conn))
+        return -1;
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(db->conn))) {
+        n++;
+        PQfreemem(note);
+    }
+    return n;
 }
 
 int tp_db_broken(const tp_db *db)
@@ -238,7 +285,7 @@ PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_IN)
         return r;
-    db_fail(err, "database", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    tp_db_fail(err, "database", r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
     PQclear(r);
     return NULL;
 }
@@ -249,7 +296,7 @@ int tp_db_reset(tp_db *db, tp_error *err)
     PQreset(db->conn);
     if (PQstatus(db->conn) == CONNECTION_OK)
         return TP_OK;
-    return db_fail(err, "cannot reconnect to the database", PQerrorMessage(db->conn));
+    return tp_db_fail(err, "cannot reconnect to the database", PQerrorMessage(db->conn));
 }
 
 int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
@@ -262,142 +309,22 @@ int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *param
     return TP_OK;
 }
 
-static int known_version(void)
+long long tp_db_ll(const PGresult *r, int i, int c)
 {
-    return tp_migration_count ? tp_migrations[tp_migration_count - 1].version : 0;
+    return strtoll(PQgetvalue(r, i, c), NULL, 10);
 }
 
-int tp_db_schema_version(tp_db *db, int *version, tp_error *err)
+char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *params,
+                 tp_error *err)
 {
-    /* Two statements: one naming schema_migrations is rejected outright
-     * while the table does not exist. */
-    PGresult *r = tp_db_query(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
-                              err);
+    PGresult *r = tp_db_query(db, sql, nparams, params, err);
     if (!r)
-        return TP_EDB;
-    int exists = PQgetvalue(r, 0, 0)[0] == 't';
+        return NULL;
+    char *out = NULL;
+    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
+        tp_error_set(err, TP_ENOTFOUND, "not found");
+    else if (!(out = strdup(PQgetvalue(r, 0, 0))))
+        tp_error_set(err, TP_ENOMEM, "out of memory");
     PQclear(r);
-    *version = 0;
-    if (!exists)
-        return TP_OK;
-    r = tp_db_query(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL, err);
-    if (!r)
-        return TP_EDB;
-    *version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10); /* the server formatted it */
-    PQclear(r);
-    return TP_OK;
-}
-
-int tp_db_check_schema(tp_db *db, tp_error *err)
-{
-    int v;
-    if (tp_db_schema_version(db, &v, err) < 0)
-        return TP_EDB;
-    if (v < known_version())
-        return tp_error_set(err, TP_EDB,
-                            "the database schema is at version %d, this tillpipe needs %d: run "
-                            "`tillpipe migrate`",
-                            v, known_version());
-    if (v > known_version())
-        return tp_error_set(err, TP_EDB,
-                            "the database schema is at version %d, newer than this tillpipe "
-                            "knows (%d): upgrade tillpipe",
-                            v, known_version());
-    return TP_OK;
-}
-
-int tp_db_migrate(tp_db *db, int *applied, tp_error *err)
-{
-    *applied = 0;
-    if (tp_db_exec(db, "SELECT pg_advisory_lock(" TP_MIGRATE_LOCK ")", 0, NULL, err) < 0)
-        return TP_EDB;
-    int rc = tp_db_exec(db,
-                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        " version integer PRIMARY KEY, name text NOT NULL,"
-                        " applied_at timestamptz NOT NULL DEFAULT now())",
-                        0, NULL, err);
-    int current = 0;
-    if (rc == TP_OK)
-        rc = tp_db_schema_version(db, &current, err);
-    if (rc == TP_OK && current > known_version())
-        rc = tp_error_set(err, TP_EDB,
-                          "the database is at schema version %d, newer than this tillpipe knows "
-                          "(%d): refusing to touch it; upgrade tillpipe",
-                          current, known_version());
-    for (int i = 0; rc == TP_OK && i < tp_migration_count; i++) {
-        const tp_migration *m = &tp_migrations[i];
-        if (m->version <= current)
-            continue;
-        char ver[16];
-        snprintf(ver, sizeof ver, "%d", m->version);
-        const char *params[] = {ver, m->name};
-        rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
-        if (rc == TP_OK) {
-            PGresult *r = PQexec(db->conn, m->sql); /* plain SQL file, several statements */
-            if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-                char what[128];
-                snprintf(what, sizeof what, "migration %03d_%s", m->version, m->name);
-                rc = db_fail(err, what, PQresultErrorMessage(r));
-            }
-            PQclear(r);
-        }
-        if (rc == TP_OK)
-            rc = tp_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                            2, params, err);
-        rc = tp_db_end(db, rc, err);
-        if (rc == TP_OK)
-            (*applied)++;
-    }
-    tp_error e2 = {0};
-    tp_db_exec(db, "SELECT pg_advisory_unlock(" TP_MIGRATE_LOCK ")", 0, NULL, &e2);
-    return rc;
-}
-
-int tp_db_ensure_partition(tp_db *db, int year, tp_error *err)
-{
-    if (year < 1900 || year > 9998)
-        return tp_error_set(err, TP_EINVAL, "business year %d out of range", year);
-    char name[32], from[16], to[16], sql[256];
-    snprintf(name, sizeof name, "records_%d", year);
-    const char *p[] = {name};
-    PGresult *r = tp_db_query(db, "SELECT to_regclass($1) IS NOT NULL", 1, p, err);
-    if (!r)
-        return TP_EDB;
-    int exists = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (exists)
-        return TP_OK;
-    /* DDL takes no parameters; the name and bounds are formatted integers. */
-    snprintf(from, sizeof from, "%d-01-01", year);
-    snprintf(to, sizeof to, "%d-01-01", year + 1);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s PARTITION OF records FOR VALUES FROM ('%s') TO ('%s')",
-             name, from, to);
-    int rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
-    if (rc == TP_OK)
-        rc = tp_db_exec(db, "SELECT pg_advisory_xact_lock(" TP_PARTITION_LOCK ")", 0, NULL, err);
-    if (rc == TP_OK)
-        rc = tp_db_exec(db, sql, 0, NULL, err);
-    rc = tp_db_end(db, rc, err);
-    return rc;
-}
-
-int tp_db_audit(tp_db *db, const char *actor, const char *action, const char *target,
-                const char *details_json, tp_error *err)
-{
-    const char *p[] = {actor, action, target, details_json};
-    return tp_db_exec(db,
-                      "INSERT INTO audit_log (actor, action, target, details)"
-                      " VALUES ($1, $2, $3, $4::jsonb)",
-                      4, p, err);
-}
-
-const char *tp_db_cli_actor(void)
-{
-    static char actor[96];
-    if (!actor[0]) {
-        const struct passwd *pw = getpwuid(geteuid());
-        snprintf(actor, sizeof actor, "cli:%s", pw ? pw->pw_name : "unknown");
-    }
-    return actor;
+    return out;
 }

@@ -1,25 +1,19 @@
-/* db.h -- the PostgreSQL connection (libpq), schema migrations and record
- * partitions.
+/* db.h -- the PostgreSQL connection (libpq) and the schema.
  *
- * The database is tillpipe's one source of truth and its job queue.  Its
- * address comes from --database or $TILLPIPE_DATABASE_URL (a libpq URL or
- * keyword string); messages never repeat it, since it may hold a password.
- * All SQL with values is parameterised.
+ * The database is tillpipe's one source of truth and its job queue, and
+ * engine/db/ is the one place that speaks SQL: every statement lives in the
+ * module of the table it serves (queue.h, load.h, branches.h, ...), each
+ * parameterised.  A tp_db is one connection, used by one thread at a time;
+ * its address comes from --database or $TILLPIPE_DATABASE_URL (a libpq URL
+ * or keyword string) and messages never repeat it, since it may hold a
+ * password.
  */
 #ifndef TP_DB_H
 #define TP_DB_H
 
-#include <libpq-fe.h>
-
 #include "core/error.h"
 
-typedef struct tp_db_stmt tp_db_stmt;
-
-typedef struct tp_db {
-    PGconn *conn;        /* read-only for callers; owned */
-    tp_db_stmt *stmts;   /* statements prepared on this connection (db.c) */
-    int nstmts, stmt_gen;
-} tp_db;
+typedef struct tp_db tp_db;
 
 /* The database URL: `opt` if given, else $TILLPIPE_DATABASE_URL, else NULL. */
 const char *tp_db_url(const char *opt);
@@ -32,43 +26,39 @@ tp_db *tp_db_connect(const char *url, tp_error *err);
  * use this; one-shot commands fail at once with tp_db_connect. */
 tp_db *tp_db_connect_retry(const char *url, volatile int *stop, tp_error *err);
 
+/* Close; NULL is a no-op. */
 void tp_db_close(tp_db *db);
 
-/* Run a statement with text parameters.  Returns the result (PQclear it) or
- * NULL with err set (TP_EDB, the server's message).
- *
- * A statement with parameters is prepared on the connection the first time
- * it is run and executed by name afterwards (a bounded cache per
- * connection, keyed by the SQL text): the server parses it once, and plans
- * it once when a generic plan serves (PostgreSQL decides that).  Statements
- * without parameters -- transaction control, COPY, several statements --
- * go as they are. */
-PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
-                      tp_error *err);
-
-/* Run a statement, discarding its result; 0 or TP_EDB. */
-int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
-               tp_error *err);
-
-/* End a transaction: COMMIT when rc is 0 (returning its result), else
- * ROLLBACK and return rc unchanged. */
-int tp_db_end(tp_db *db, int rc, tp_error *err);
-
-/* Reconnect a broken connection in place (PQreset); the server forgot the
- * prepared statements, so does the cache.  0 or TP_EDB. */
+/* Reconnect a broken connection in place; prepared statements are
+ * forgotten.  0 or TP_EDB. */
 int tp_db_reset(tp_db *db, tp_error *err);
 
 /* 1 when the connection is broken (after an error). */
 int tp_db_broken(const tp_db *db);
 
-/* Record a mutating action in audit_log: who (e.g. "cli:alice"), what,
- * on what, and details as JSON text (may be NULL).  Best effort for the
- * caller's own decision; returns 0 or TP_EDB. */
-int tp_db_audit(tp_db *db, const char *actor, const char *action, const char *target,
-                const char *details_json, tp_error *err);
+/* Transactions: BEGIN; then tp_db_end(db, rc) commits when rc is 0
+ * (returning the commit's result), else rolls back and returns rc. */
+int tp_db_begin(tp_db *db, tp_error *err);
+int tp_db_end(tp_db *db, int rc, tp_error *err);
 
-/* The actor of a command-line action: "cli:<login name>". */
-const char *tp_db_cli_actor(void);
+/* Roll back a transaction left open, if any (a connection given back to a
+ * pool after a failed request). */
+void tp_db_abandon(tp_db *db);
+
+/* Statements on this connection give up waiting for a lock after `ms`
+ * milliseconds (0: wait forever).  0 or TP_EDB. */
+int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err);
+
+/* LISTEN on `channel` (one of the TP_CHANNEL_* names).  0 or TP_EDB. */
+#define TP_CHANNEL_JOB_EVENTS "tillpipe_job_events" /* a job's status changed */
+#define TP_CHANNEL_LISTS "tillpipe_lists"           /* jobs or records changed */
+int tp_db_listen(tp_db *db, const char *channel, tp_error *err);
+
+/* Wait up to `timeout_ms` for notifications on this connection -- and, when
+ * `watch_fd` >= 0, for that socket's peer to hang up (*hangup is then set).
+ * Returns the number of notifications consumed (0 on timeout or hangup), or
+ * -1 when the connection is broken. */
+int tp_db_wait(tp_db *db, int timeout_ms, int watch_fd, int *hangup);
 
 /* Apply pending migrations in order, each in its own transaction, under an
  * advisory lock so concurrent callers wait for each other.  Refuses (TP_EDB)
@@ -81,9 +71,5 @@ int tp_db_schema_version(tp_db *db, int *version, tp_error *err);
 /* Check the schema is exactly what this tillpipe knows; a clear error
  * telling to run `tillpipe migrate` (or upgrade) otherwise. */
 int tp_db_check_schema(tp_db *db, tp_error *err);
-
-/* Make sure the records partition for `year` exists (idempotent, safe with
- * concurrent callers).  Run it outside the load transaction. */
-int tp_db_ensure_partition(tp_db *db, int year, tp_error *err);
 
 #endif

@@ -1,6 +1,8 @@
 /* queue.c -- see queue.h. */
 #include "queue.h"
 
+#include "db_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,7 @@
 
 static void rollback(tp_db *db)
 {
-    PQclear(PQexec(db->conn, "ROLLBACK"));
+    tp_db_abandon(db);
 }
 
 double tp_queue_backoff(int attempt, double base, unsigned *seed)
@@ -45,7 +47,7 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
     char spos[16];
     snprintf(spos, sizeof spos, "%d", pos);
     const char *key[] = {branch, spos, date};
-    int rc = tp_db_exec(db, "BEGIN", 0, NULL, err);
+    int rc = tp_db_begin(db, err);
     if (rc < 0)
         return rc;
     const char *bp[] = {spos, branch};
@@ -98,9 +100,9 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
             const char *p[] = {sid};
             r = Q(db,
                   running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
-                            "WHERE " TP_QUEUE_JOB_IN("'running'") " RETURNING 1"
+                            "WHERE " TP_JOB_IN("'running'") " RETURNING 1"
                           : "UPDATE jobs SET force = true, updated_at = now() "
-                            "WHERE " TP_QUEUE_JOB_IN("'queued'") " RETURNING 1",
+                            "WHERE " TP_JOB_IN("'queued'") " RETURNING 1",
                   1, p, err);
             if (!r)
                 goto fail;
@@ -131,7 +133,7 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
         *result = TP_ENQUEUE_CREATED;
         break;
     }
-    if (tp_db_exec(db, "COMMIT", 0, NULL, err) < 0)
+    if (tp_db_end(db, TP_OK, err) < 0)
         goto fail;
     return TP_OK;
 fail:
@@ -143,7 +145,7 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
                            const char *created_by, long long *created, tp_error *err)
 {
     const char *p[] = {from, to, created_by, force ? "t" : "f"};
-    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+    if (tp_db_begin(db, err) < 0)
         return TP_EDB;
     /* Run twice with force: a live job that finished while the UPDATE below
      * waited for its row is skipped by it, so its key needs a new job. */
@@ -183,7 +185,7 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
         *created += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
     }
-    if (tp_db_exec(db, "COMMIT", 0, NULL, err) < 0)
+    if (tp_db_end(db, TP_OK, err) < 0)
         return TP_EDB;
     /* A backfill just changed what the queue looks like: fresh statistics
      * now (and so fresh plans on every worker's connection), rather than
@@ -261,33 +263,36 @@ int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *job
     return TP_OK;
 }
 
-/* The fencing parameters of a job: id, attempt, owner. */
-typedef struct fence {
-    char id[32], attempt[16];
-    const char *p[8];
-} fence;
-
-static void fence_init(fence *f, const tp_job *job, const char *worker)
+void tp_fence_init(tp_fence *f, const tp_job *job, const char *owner)
 {
     snprintf(f->id, sizeof f->id, "%lld", job->id);
     snprintf(f->attempt, sizeof f->attempt, "%d", job->attempt);
     f->p[0] = f->id;
     f->p[1] = f->attempt;
-    f->p[2] = worker;
+    f->p[2] = owner;
+    f->n = 3;
+}
+
+int tp_fence_add(tp_fence *f, const char *value)
+{
+    if (f->n == TP_FENCE_MAX_PARAMS)
+        abort(); /* a statement of ours with too many parameters: a bug, not input */
+    f->p[f->n++] = value;
+    return f->n;
 }
 
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err)
 {
-    fence f;
-    fence_init(&f, job, worker);
+    tp_fence f;
+    tp_fence_init(&f, job, worker);
     char slease[16];
     snprintf(slease, sizeof slease, "%d", lease_seconds);
-    f.p[3] = slease;
+    tp_fence_add(&f, slease);
     PGresult *r = Q(db,
                     "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4) "
-                    "WHERE " TP_QUEUE_FENCE " RETURNING cancel_requested",
-                    4, f.p, err);
+                    "WHERE " TP_FENCE " RETURNING cancel_requested",
+                    f.n, f.p, err);
     if (!r)
         return TP_EDB;
     int found = PQntuples(r) == 1;
@@ -303,10 +308,10 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
 int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,
                         tp_error *err)
 {
-    fence f;
-    fence_init(&f, job, worker);
-    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_QUEUE_FENCE " FOR UPDATE",
-                    3, f.p, err);
+    tp_fence f;
+    tp_fence_init(&f, job, worker);
+    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_FENCE " FOR UPDATE",
+                    f.n, f.p, err);
     if (!r)
         return TP_EDB;
     int found = PQntuples(r) == 1;
@@ -358,17 +363,17 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
 int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, int *done,
                             tp_error *err)
 {
-    fence f;
-    fence_init(&f, job, worker);
+    tp_fence f;
+    tp_fence_init(&f, job, worker);
     PGresult *r = Q(db,
                     "WITH j AS (UPDATE jobs SET status = 'succeeded', records = 0,"
                     " finished_at = now(), lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = NULL, updated_at = now()"
-                    " WHERE " TP_QUEUE_FENCE " AND NOT rerun_requested AND NOT cancel_requested"
+                    " WHERE " TP_FENCE " AND NOT rerun_requested AND NOT cancel_requested"
                     " RETURNING id, attempts)"
                     " UPDATE job_attempts a SET stage = 'done', finished_at = now()"
                     " FROM j WHERE a.job_id = j.id AND a.attempt = j.attempts RETURNING 1",
-                    3, f.p, err);
+                    f.n, f.p, err);
     if (!r)
         return TP_EDB;
     *done = PQntuples(r) == 1;
@@ -376,7 +381,7 @@ int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, in
     if (*done)
         return TP_OK;
     int cancel; /* still ours?  then the caller finishes it in a transaction */
-    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+    if (tp_db_begin(db, err) < 0)
         return TP_EDB;
     int rc = tp_queue_lock_owned(db, job, worker, &cancel, err);
     rollback(db);
@@ -425,14 +430,12 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
     unsigned seed = ((unsigned)job->id * 2654435761u) ^ (unsigned)job->attempt;
     char delay[32];
     snprintf(delay, sizeof delay, "%.3f", tp_queue_backoff(job->attempt, backoff_base, &seed));
-    fence f;
-    fence_init(&f, job, worker);
-    f.p[3] = retryable ? "t" : "f";
-    f.p[4] = delay;
-    f.p[5] = message;
-    f.p[6] = stage;
-    f.p[7] = code;
-    if (tp_db_exec(db, "BEGIN", 0, NULL, err) < 0)
+    tp_fence f;
+    tp_fence_init(&f, job, worker);
+    tp_fence_add(&f, retryable ? "t" : "f");
+    tp_fence_add(&f, delay);
+    tp_fence_add(&f, message);
+    if (tp_db_begin(db, err) < 0)
         return TP_EDB;
     PGresult *r = Q(db,
                     "UPDATE jobs SET status = CASE WHEN $4::boolean AND attempts < max_attempts"
@@ -442,8 +445,8 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
                     " lease_owner = NULL, lease_expires_at = NULL, last_error = $6,"
                     " finished_at = CASE WHEN $4::boolean AND attempts < max_attempts"
                     " AND NOT cancel_requested THEN NULL ELSE now() END, updated_at = now()"
-                    " WHERE " TP_QUEUE_FENCE " RETURNING status",
-                    6, f.p, err);
+                    " WHERE " TP_FENCE " RETURNING status",
+                    f.n, f.p, err);
     if (!r) {
         rollback(db);
         return TP_EDB;
@@ -471,19 +474,19 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
 
 int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
 {
-    fence f;
-    fence_init(&f, job, worker);
+    tp_fence f;
+    tp_fence_init(&f, job, worker);
     PGresult *r = Q(db,
                     /* a release is not the job's fault: the attempt is given back */
                     "WITH u AS (UPDATE jobs SET status = 'queued', run_after = now(),"
                     " max_attempts = max_attempts + 1,"
                     " lease_owner = NULL, lease_expires_at = NULL,"
                     " last_error = 'released by a stopping worker', updated_at = now()"
-                    " WHERE " TP_QUEUE_FENCE " RETURNING id, attempts)"
+                    " WHERE " TP_FENCE " RETURNING id, attempts)"
                     " UPDATE job_attempts a SET error_code = 'released', retryable = true,"
                     " message = 'worker stopped (SIGTERM) before finishing', finished_at = now()"
                     " FROM u WHERE a.job_id = u.id AND a.attempt = u.attempts RETURNING 1",
-                    3, f.p, err);
+                    f.n, f.p, err);
     if (!r)
         return TP_EDB;
     int found = PQntuples(r) > 0;
@@ -503,7 +506,7 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
                     " finished_at = CASE WHEN status = 'queued' THEN now() END,"
                     " last_error = CASE WHEN status = 'queued' THEN 'cancelled' ELSE last_error END,"
                     " updated_at = now()"
-                    " WHERE " TP_QUEUE_JOB_IN("'queued', 'running'") " RETURNING status",
+                    " WHERE " TP_JOB_IN("'queued', 'running'") " RETURNING status",
                     1, p, err);
     if (!r)
         return TP_EDB;
@@ -555,4 +558,95 @@ int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
     *rescued = PQntuples(r);
     PQclear(r);
     return *rescued > 0 ? queue_reruns_of_failed(db, err) : TP_OK;
+}
+
+int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run,
+                           const char *created_by, tp_cells_result *out, tp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *p[] = {cells_json, dry_run ? "t" : "f", created_by};
+    /* Unknown branches or terminals refuse the whole request; known cells
+     * that succeeded or are live are left alone. */
+    PGresult *r = Q(
+        db,
+        "WITH want AS (SELECT DISTINCT c.branch, c.pos, c.date::date AS day FROM"
+        "  jsonb_to_recordset($1::jsonb) AS c(branch text, pos int, date text)),"
+        " bad AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM branches b"
+        "  WHERE b.code = w.branch AND w.pos = ANY (b.terminals))),"
+        " todo AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM bad)"
+        "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.branch = w.branch AND j.pos = w.pos"
+        "  AND j.business_date = w.day AND j.status IN ('succeeded', 'queued', 'running'))),"
+        " ins AS (INSERT INTO jobs (branch, pos, business_date, created_by)"
+        "  SELECT branch, pos, day, $3 FROM todo WHERE NOT $2::boolean"
+        "  ORDER BY day, branch, pos"
+        "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+        "  DO NOTHING RETURNING id)"
+        " SELECT (SELECT count(*) FROM bad), (SELECT min(branch || '/' || pos) FROM bad),"
+        "  (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),"
+        "  (SELECT coalesce(json_agg(json_build_object('branch', branch, 'pos', pos, 'date', day)"
+        "   ORDER BY day, branch, pos), '[]') FROM todo)::text",
+        3, p, err);
+    if (!r)
+        return TP_EDB;
+    out->unknown = tp_db_ll(r, 0, 0);
+    snprintf(out->first_unknown, sizeof out->first_unknown, "%s", PQgetvalue(r, 0, 1));
+    out->todo = tp_db_ll(r, 0, 2);
+    out->queued = tp_db_ll(r, 0, 3);
+    out->todo_json = strdup(PQgetvalue(r, 0, 4));
+    PQclear(r);
+    return out->todo_json ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+}
+
+int tp_queue_idle(tp_db *db, tp_error *err)
+{
+    PGresult *r = Q(db,
+                    "SELECT NOT EXISTS (SELECT 1 FROM jobs WHERE status IN"
+                    " ('queued', 'running'))",
+                    0, NULL, err);
+    if (!r)
+        return TP_EDB;
+    int idle = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return idle;
+}
+
+void tp_queue_note_fetch(tp_db *db, const tp_job *job, const char *fetch_json)
+{
+    if (!fetch_json)
+        return;
+    char sid[32], satt[16];
+    snprintf(sid, sizeof sid, "%lld", job->id);
+    snprintf(satt, sizeof satt, "%d", job->attempt);
+    const char *p[] = {sid, satt, fetch_json};
+    tp_error e2 = {0};
+    tp_db_exec(db,
+               "UPDATE job_attempts SET fetch_info = $3::jsonb WHERE job_id = $1 AND attempt = $2",
+               3, p, &e2);
+}
+
+int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
+{
+    int cancel = 0;
+    int rc = tp_db_begin(db, err);
+    if (rc == TP_OK)
+        rc = tp_queue_lock_owned(db, job, worker, &cancel, err);
+    if (rc == TP_OK)
+        rc = tp_queue_mark_cancelled(db, job, err);
+    return tp_db_end(db, rc, err);
+}
+
+int tp_queue_complete_nothing(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
+{
+    int done = 0, cancel = 0;
+    int rc = tp_queue_complete_empty(db, job, worker, &done, err);
+    if (rc != TP_OK || done)
+        return rc;
+    /* a cancel or a rerun is pending: the transactional path */
+    rc = tp_db_begin(db, err);
+    if (rc == TP_OK)
+        rc = tp_queue_lock_owned(db, job, worker, &cancel, err);
+    if (rc == TP_OK)
+        rc = cancel ? tp_queue_mark_cancelled(db, job, err)
+                    : tp_queue_mark_succeeded(db, job, 0, NULL, err);
+    return tp_db_end(db, rc, err);
 }

@@ -16,8 +16,7 @@
 #include "db.h"
 #include "core/error.h"
 
-#define TP_LEASE_SECONDS 60
-#define TP_HEARTBEAT_SECONDS 10
+#define TP_LEASE_SECONDS 60 /* a lease; workers renew it every sixth */
 
 typedef enum tp_job_kind {
     TP_JOB_FETCH,  /* fetch the files, then the whole pipeline */
@@ -80,18 +79,6 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
 /* A range enqueue creating this many jobs refreshes the queue's statistics. */
 #define TP_QUEUE_ANALYZE_AFTER 500
 
-/* SQL conditions on job $1 (in one of `states`, quoted SQL literals), and on
- * job $1 still owned by attempt $2 of worker $3.  The state is compared as
- * text on purpose: `status = 'running'` lets the planner prove the
- * predicate of the partial indexes on live jobs (jobs_live_key,
- * jobs_claimable) and -- planning with the statistics of a quieter moment,
- * and keeping that plan on a long-lived connection -- scan such an index end
- * to end filtering on id, instead of probing the primary key: during a
- * backfill, with thousands of live jobs, every fenced statement would cost
- * O(live jobs). */
-#define TP_QUEUE_JOB_IN(states) "id = $1 AND status::text IN (" states ")"
-#define TP_QUEUE_FENCE "id = $1 AND attempts = $2 AND lease_owner = $3 AND status::text = 'running'"
-
 /* Inside the caller's transaction: lock the job row if this attempt still
  * owns it (TP_ELOST otherwise); *cancel tells whether a cancel is pending. */
 int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,
@@ -138,6 +125,37 @@ int tp_queue_release(tp_db *db, const tp_job *job, const char *worker, tp_error 
  * flagged for its worker (*now = 0).  TP_ENOTFOUND for an unknown id,
  * TP_EINVAL for a job already finished. */
 int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error *err);
+
+/* Queue the cells of a map ({"branch", "pos", "date"} objects, a JSON
+ * array) in one statement: every cell not succeeded and not live, unless
+ * `dry_run`.  A cell whose branch or terminal is not configured refuses the
+ * whole request (out->unknown > 0, nothing queued).  out->todo_json lists
+ * the cells to queue (caller frees). */
+typedef struct tp_cells_result {
+    long long unknown;      /* cells of unknown branches or terminals */
+    char first_unknown[48]; /* "BRANCH/POS" of the first of them */
+    long long todo;         /* cells to queue */
+    long long queued;       /* cells queued (0 on a dry run) */
+    char *todo_json;        /* [{"branch", "pos", "date"}] */
+} tp_cells_result;
+int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run,
+                           const char *created_by, tp_cells_result *out, tp_error *err);
+
+/* 1 when nothing is queued or running, 0 when something is, TP_EDB. */
+int tp_queue_idle(tp_db *db, tp_error *err);
+
+/* What an attempt's fetch stage saw, for an attempt that ends without a
+ * completion or failure of its own to carry it (cancelled, released).  Best
+ * effort: a failure changes nothing. */
+void tp_queue_note_fetch(tp_db *db, const tp_job *job, const char *fetch_json);
+
+/* End a job this attempt owns as cancelled, in a transaction of its own
+ * (TP_ELOST when the attempt no longer owns it). */
+int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker, tp_error *err);
+
+/* Complete a job that wrote nothing: succeeded (one fenced statement), or
+ * cancelled, or succeeded with its rerun queued, when one was asked for. */
+int tp_queue_complete_nothing(tp_db *db, const tp_job *job, const char *worker, tp_error *err);
 
 /* Requeue expired leases (or fail jobs out of attempts).  *rescued gets how
  * many.  Any worker may call it; the condition is re-checked in the UPDATE. */

@@ -1,6 +1,8 @@
 /* fetch.c -- see fetch.h. */
 #include "fetch.h"
 
+#include "core/clock.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -58,21 +60,6 @@ struct tp_fetch_conn {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 /* "http://host:port" of a URL: what the limits are kept per. */
 static void origin_of(const char *url, char *out, size_t size)
 {
@@ -103,7 +90,7 @@ static server *limit_enter(tp_fetcher *f, const char *url)
     while (s->in_flight >= f->o.max_in_flight)
         pthread_cond_wait(&f->cv, &f->mu);
     s->in_flight++;
-    double start = now_s();
+    double start = tp_now();
     if (f->o.max_per_second > 0) {
         if (s->next_at > start)
             start = s->next_at;
@@ -111,7 +98,7 @@ static server *limit_enter(tp_fetcher *f, const char *url)
     }
     f->stats.requests++;
     pthread_mutex_unlock(&f->mu);
-    sleep_s(start - now_s());
+    tp_sleep(start - tp_now());
     return s;
 }
 
@@ -413,7 +400,7 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
         count(f, &f->stats.retries, 1);
         double d = f->o.backoff_base * (double)(1u << (attempt < 10 ? attempt : 10));
         d = d / 2 + d / 2 * ((double)rand_r(&c->seed) / RAND_MAX); /* jitter: [d/2, d] */
-        sleep_s(d);
+        tp_sleep(d);
     }
 }
 

@@ -48,6 +48,8 @@
  */
 #include "store_int.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libs3.h>
@@ -130,16 +132,7 @@ static void s3_init(void)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    return (int64_t)(tp_now() * 1000);
 }
 
 static const char *env_nonempty(const char *name)
@@ -441,7 +434,7 @@ static void wait_io(S3RequestContext *ctx, int64_t limit_ms)
     if (wait <= 0)
         return;
     if (maxfd < 0) {
-        sleep_ms(wait);
+        tp_sleep((double)(wait) / 1000);
         return;
     }
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
@@ -499,7 +492,7 @@ static void perform(s3_req *r, s3_issue_fn issue)
         attempt(r, issue);
         if (req_ok(r) || !req_retryable(r) || r->attempts > S3_RETRIES)
             return;
-        sleep_ms((int64_t)S3_BACKOFF_MS << (r->attempts - 1));
+        tp_sleep((double)((int64_t)S3_BACKOFF_MS << (r->attempts - 1)) / 1000);
     }
 }
 

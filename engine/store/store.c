@@ -4,9 +4,12 @@
 
 #include "store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *tp_store_spec(const char *opt)
 {
@@ -194,4 +197,31 @@ int tp_store_sync(tp_store *s, const char *const *keys, size_t n, tp_error *err)
 int tp_store_check(tp_store *s, tp_error *err)
 {
     return s->ops->check(s, err);
+}
+
+int tp_store_open_fd(tp_store *s, const char *key, tp_error *err)
+{
+    char local[4200];
+    const char *lp = tp_store_local_path(s, key, local, sizeof local);
+    if (lp) {
+        int fd = open(lp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", key,
+                         strerror(errno));
+        return fd;
+    }
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(local, sizeof local, "%s/tillpipe-get-XXXXXX", tmpdir);
+    int tmp = mkstemp(local);
+    if (tmp < 0) {
+        tp_error_set(err, TP_EIO, "%s: %s", tmpdir, strerror(errno));
+        return -1;
+    }
+    close(tmp);
+    int fd = tp_store_get_file(s, key, local, err) == TP_OK ? open(local, O_RDONLY | O_CLOEXEC)
+                                                             : -1;
+    if (fd < 0 && err && err->code == TP_OK)
+        tp_error_set(err, TP_EIO, "%s: %s", local, strerror(errno));
+    unlink(local); /* the descriptor keeps it while it is read */
+    return fd;
 }

@@ -94,6 +94,11 @@ int tp_store_sync(tp_store *s, const char *const *keys, size_t n, tp_error *err)
 /* A cheap round trip to the backend (readiness): 0 or < 0 with err. */
 int tp_store_check(tp_store *s, tp_error *err);
 
+/* An open read-only descriptor on the object: the object itself for an fs
+ * store, else a temporary copy already unlinked (the object is never held
+ * in memory whole).  -1 with err set. */
+int tp_store_open_fd(tp_store *s, const char *key, tp_error *err);
+
 /* fs only: the object's local path (for reading in place), NULL for s3. */
 const char *tp_store_local_path(const tp_store *s, const char *key, char *buf, size_t bufsize);
 

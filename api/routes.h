@@ -1,0 +1,77 @@
+/* routes.h -- the API's handlers, one file per resource (jobs.c,
+ * branches.c, ...), collected in the route table of routes.c; and what
+ * they share: checking query parameters and answering list pages.  Private
+ * to api/. */
+#ifndef TP_ROUTES_H
+#define TP_ROUTES_H
+
+#include "db/lists.h"
+#include "http.h"
+
+/* ops.c: health and metrics */
+void tp__livez(tp_req *req);
+void tp__readyz(tp_req *req);
+void tp__metrics(tp_req *req);
+/* auth.c */
+void tp__login(tp_req *req);
+/* jobs.c, bundle.c */
+void tp__jobs_list(tp_req *req);
+void tp__job_get(tp_req *req);
+void tp__jobs_fetch(tp_req *req);
+void tp__job_retry(tp_req *req);
+void tp__job_cancel(tp_req *req);
+void tp__job_bundle(tp_req *req);
+/* branches.c */
+void tp__branches_list(tp_req *req);
+void tp__branches_upsert(tp_req *req);
+void tp__branch_test_parse(tp_req *req);
+/* missing.c */
+void tp__missing_get(tp_req *req);
+void tp__missing_run(tp_req *req);
+/* plugins.c, audit.c */
+void tp__plugins_list(tp_req *req);
+void tp__audit_list(tp_req *req);
+/* files.c */
+void tp__files_list(tp_req *req);
+void tp__file_download(tp_req *req);
+/* records.c, export.c, events.c */
+void tp__records_list(tp_req *req);
+void tp__records_export(tp_req *req);
+void tp__events(tp_req *req);
+
+/* ---- query parameters ---- */
+
+/* A query parameter that must be absent or pass `ok`: 0 with *out (NULL
+ * when absent), or -1 after replying 400 invalid_parameter ("NAME: want
+ * WANT"). */
+int tp__param(tp_req *req, const char *name, int (*ok)(const char *), const char *want,
+              const char **out);
+int tp__ok_date(const char *s);   /* YYYY-MM-DD, a calendar date */
+int tp__ok_pos(const char *s);    /* a terminal, 1-99 */
+int tp__ok_status(const char *s); /* a job status */
+int tp__ok_limit(const char *s);  /* a page size, 1-500 */
+int tp__ok_id(const char *s);     /* a positive id */
+
+/* A date range of at most TP_RANGE_MAX_DAYS (and a branch code, which may
+ * be NULL): 0, or -1 after replying 400. */
+#define TP_RANGE_MAX_DAYS 366
+int tp__read_range(tp_req *req, const char *start, const char *end, const char *branch);
+
+/* The number of a validated limit (`dflt` when absent). */
+int tp__limit(const char *s, int dflt);
+
+/* A file name from branch data made safe for a header or an archive: what
+ * is not a letter, digit, '.', '_' or '-' becomes '_'. */
+void tp__safe_file_name(char *name);
+
+/* ---- list pages ---- */
+
+/* Answer a page: {"items", "next" (an opaque cursor: base64url of `prefix`
+ * and the page's next key), "total", "total_exact"}.  Takes the page. */
+void tp__reply_page(tp_req *req, tp_list_page *page, const char *prefix);
+
+/* A cursor given back: its text after `prefix` into buf (NUL-terminated),
+ * 0; -1 when it is not one this server gave. */
+int tp__cursor_decode(const char *cursor, const char *prefix, char *buf, size_t cap);
+
+#endif

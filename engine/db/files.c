@@ -1,0 +1,112 @@
+/* files.c -- see files.h. */
+#include "files.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+char *tp_files_list_json(tp_db *db, const char *job_id, const char *branch, const char *date,
+                         const char *limit, tp_error *err)
+{
+    const char *p[] = {job_id, branch, date, limit ? limit : "100"};
+    return tp_db_json(db,
+                      "WITH f AS (SELECT * FROM files WHERE ($1::bigint IS NULL OR job_id = $1)"
+                      " AND ($2::text IS NULL OR branch = $2)"
+                      " AND ($3::date IS NULL OR business_date = $3))"
+                      " SELECT json_build_object('total', (SELECT count(*) FROM f), 'items',"
+                      " coalesce((SELECT json_agg(json_build_object('id', id, 'job_id', job_id,"
+                      " 'branch', branch, 'pos', pos, 'date', business_date, 'type', report_type,"
+                      " 'name', name, 'size', size, 'rows', data_rows, 'sha256', sha256,"
+                      " 'stored', storage_key IS NOT NULL, 'chosen', chosen, 'reason', reason)"
+                      " ORDER BY id DESC) FROM (SELECT * FROM f ORDER BY id DESC LIMIT $4::int)"
+                      " x), '[]'))::text",
+                      4, p, err);
+}
+
+/* Rows of (name, storage_key, size, sha256) into a new array. */
+static int stored_of(PGresult *r, int first, tp_stored **files, size_t *n, tp_error *err)
+{
+    int rows = PQntuples(r) - first;
+    *n = 0;
+    *files = calloc((size_t)(rows > 0 ? rows : 0) + 1, sizeof **files);
+    if (!*files)
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
+    for (int i = 0; i < rows; i++) {
+        tp_stored *f = &(*files)[i];
+        snprintf(f->name, sizeof f->name, "%s", PQgetvalue(r, first + i, 0));
+        snprintf(f->key, sizeof f->key, "%s", PQgetvalue(r, first + i, 1));
+        f->size = (uint64_t)tp_db_ll(r, first + i, 2);
+        snprintf(f->sha256, sizeof f->sha256, "%s", PQgetvalue(r, first + i, 3));
+    }
+    *n = (size_t)rows;
+    return TP_OK;
+}
+
+int tp_file_get(tp_db *db, long long id, tp_stored *out, tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", id);
+    const char *p[] = {sid};
+    PGresult *r = tp_db_query(db,
+                              "SELECT name, storage_key, size, sha256 FROM files WHERE id = $1"
+                              " AND storage_key IS NOT NULL",
+                              1, p, err);
+    if (!r)
+        return TP_EDB;
+    tp_stored *v = NULL;
+    size_t n = 0;
+    int rc = PQntuples(r) == 0 ? tp_error_set(err, TP_ENOTFOUND, "no stored file %lld", id)
+                               : stored_of(r, 0, &v, &n, err);
+    PQclear(r);
+    if (rc == TP_OK)
+        *out = v[0];
+    free(v);
+    return rc;
+}
+
+int tp_job_files(tp_db *db, long long job_id, tp_stored **files, size_t *n, tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", job_id);
+    const char *p[] = {sid};
+    /* one row with NULL files when the job has none; none when no such job */
+    PGresult *r = tp_db_query(db,
+                              "SELECT name, storage_key, size, sha256 FROM (SELECT 1) one"
+                              " JOIN jobs j ON j.id = $1 LEFT JOIN files f ON f.job_id = $1"
+                              " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
+                              1, p, err);
+    if (!r)
+        return TP_EDB;
+    int rc = TP_OK;
+    if (PQntuples(r) == 0)
+        rc = tp_error_set(err, TP_ENOTFOUND, "no job %lld", job_id);
+    else if (PQgetisnull(r, 0, 1))
+        rc = stored_of(r, PQntuples(r), files, n, err); /* none */
+    else
+        rc = stored_of(r, 0, files, n, err);
+    PQclear(r);
+    return rc;
+}
+
+int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date,
+                      tp_stored **files, size_t *n, tp_error *err)
+{
+    char spos[16];
+    snprintf(spos, sizeof spos, "%d", pos);
+    const char *p[] = {branch, spos, date};
+    PGresult *r = tp_db_query(db,
+                              "SELECT name, storage_key, size, sha256 FROM files WHERE job_id = ("
+                              " SELECT max(job_id) FROM files WHERE branch = $1 AND pos = $2"
+                              " AND business_date = $3 AND storage_key IS NOT NULL"
+                              " AND job_id IN (SELECT id FROM jobs WHERE status = 'succeeded'"
+                              " AND branch = $1 AND pos = $2 AND business_date = $3))"
+                              " AND sha256 IS NOT NULL ORDER BY id",
+                              3, p, err);
+    if (!r)
+        return TP_EDB;
+    int rc = stored_of(r, 0, files, n, err);
+    PQclear(r);
+    return rc;
+}
