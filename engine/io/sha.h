@@ -1,17 +1,16 @@
 /* sha.h -- SHA-256 of byte streams and files, as lowercase hex.
  *
  * Raw report files and plugins are identified by their sha256; the fetch
- * stage hashes downloads as they stream, so nothing is read twice.
- *
- * Every byte of every report goes through here, so speed matters: the
- * digest is libarchive's (its mtree writer's `sha256digest`, computed by
- * nettle, which uses the CPU's SHA extensions where it has them: ~1.4 GB/s
- * on the benchmark machine against ~380 MB/s for libsodium's portable C).
- * tests/test_engine.c checks it against known answers and libsodium.
+ * stage hashes downloads as they stream, so nothing is read twice.  Every
+ * byte of every report goes through here: nettle's sha256 uses the CPU's
+ * SHA extensions where it has them (~1.4 GB/s on the benchmark machine,
+ * against ~380 MB/s for portable C).  tests/test_engine.c checks it against
+ * known answers and libsodium's digest.
  */
 #ifndef TP_SHA_H
 #define TP_SHA_H
 
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,24 +18,22 @@
 
 #define TP_SHA256_HEX 65 /* 64 hex digits and the NUL */
 
-/* A digest in progress.  tp_sha256_init it; feed it with
- * tp_sha256_update; end it with tp_sha256_final_hex, or tp_sha256_clear to
- * abandon it (both free what it holds; clearing a cleared or
- * zero-initialised one is harmless). */
+/* A digest in progress: tp_sha256_init it, feed it with tp_sha256_update,
+ * end it with tp_sha256_final_hex, or abandon what it was fed with
+ * tp_sha256_clear (it is then a fresh digest).  It holds no resources: a
+ * digest may also be dropped at any point. */
 typedef struct tp_sha256 {
-    struct archive *a; /* opened by the first update (or the final) */
-    int failed;        /* out of memory, or libarchive refused */
-    char out[160];     /* the writer's output: one mtree line */
-    size_t nout;
+    struct sha256_ctx ctx;
 } tp_sha256;
 
 void tp_sha256_init(tp_sha256 *h);
 void tp_sha256_update(tp_sha256 *h, const void *data, size_t len);
-/* TP_OK, or TP_ENOMEM with err set (err may be NULL). */
+/* The digest as hex; the digest starts over.  TP_OK (it cannot fail; the
+ * result and err are kept for callers written against older versions). */
 int tp_sha256_final_hex(tp_sha256 *h, char hex[TP_SHA256_HEX], tp_error *err);
 void tp_sha256_clear(tp_sha256 *h);
 
-/* The sha256 of a buffer (TP_OK or TP_ENOMEM). */
+/* The sha256 of a buffer (TP_OK). */
 int tp_sha256_hex(const void *data, size_t len, char hex[TP_SHA256_HEX], tp_error *err);
 
 /* The sha256 and size of a file (size may be NULL).  TP_ENOTFOUND or
