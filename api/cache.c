@@ -82,7 +82,7 @@ static void *listen_loop(void *arg)
     return NULL;
 }
 
-tp_cache *tp_cache_new(const char *db_url, size_t max_bytes)
+tp_cache *tp_cache_create(const char *db_url, size_t max_bytes)
 {
     tp_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->db_url = strdup(db_url ? db_url : ""))) {
@@ -100,7 +100,7 @@ tp_cache *tp_cache_new(const char *db_url, size_t max_bytes)
     return c;
 }
 
-void tp_cache_free(tp_cache *c)
+void tp_cache_destroy(tp_cache *c)
 {
     if (!c)
         return;

@@ -19,8 +19,8 @@
 typedef struct tp_cache tp_cache;
 
 /* Start the listener (it connects in the background, retrying). */
-tp_cache *tp_cache_new(const char *db_url, size_t max_bytes);
-void tp_cache_free(tp_cache *c);
+tp_cache *tp_cache_create(const char *db_url, size_t max_bytes);
+void tp_cache_destroy(tp_cache *c);
 
 /* The current generation; 0 while the cache cannot be trusted. */
 uint64_t tp_cache_generation(tp_cache *c);

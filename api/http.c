@@ -791,8 +791,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (!s->o.no_list_cache)
-        s->cache = tp_cache_new(s->o.db_url, 64u << 20);
-    s->totals = tp_list_totals_new();
+        s->cache = tp_cache_create(s->o.db_url, 64u << 20);
+    s->totals = tp_list_totals_create();
     int rc = s->pool && s->hits && s->totals && (s->cache || s->o.no_list_cache)
                  ? TP_OK
                  : tp_error_set(err, TP_ENOMEM, "out of memory");
@@ -833,11 +833,11 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
         if (s->o.port_file)
             unlink(s->o.port_file);
     }
-    tp_cache_free(s->cache);
+    tp_cache_destroy(s->cache);
     for (int i = 0; s->pool && i < s->npool; i++)
         tp_db_close(s->pool[i]);
     free(s->pool);
-    tp_list_totals_free(s->totals);
+    tp_list_totals_destroy(s->totals);
     free(s->hits);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -226,7 +226,7 @@ START_TEST(folder_index_reuse_and_change)
         free(tu_write(dir, name, hdr));
     }
     free(tu_write(dir, "notes.txt", "x"));
-    tp_dir_index *ix = tp_dir_index_new();
+    tp_dir_index *ix = tp_dir_index_create();
     /* just changed: every scan reads the folder */
     ck_assert_uint_eq(day_files(dir, ix, "2026-02-03"), 1);
     ck_assert_uint_eq(day_files(dir, ix, "2026-02-04"), 1);
@@ -255,7 +255,7 @@ START_TEST(folder_index_reuse_and_change)
     age_dir(other, 60);
     ck_assert_uint_eq(day_files(other, ix, "2026-02-07"), 1);
     ck_assert_uint_eq(day_files(dir, ix, "2026-02-08"), 1);
-    tp_dir_index_free(ix);
+    tp_dir_index_destroy(ix);
     tu_rmrf(other);
     free(other);
     tu_rmrf(dir);

@@ -41,7 +41,7 @@ static tp_fetcher *fetcher(int retries, uint64_t cap)
                        .connect_timeout_ms = 2000};
     tp_fetcher *f = NULL;
     tp_error err = {0};
-    ck_assert_msg(tp_fetcher_new(&o, &f, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tp_fetcher_create(&o, &f, &err) == 0, "%s", err.msg);
     return f;
 }
 
@@ -64,7 +64,7 @@ typedef struct listing {
 static listing list_once(tp_fetcher *f, const char *server, int pos)
 {
     listing l = {0};
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    tp_fetch_conn *c = tp_fetch_conn_create(f, NULL);
     char **paths = NULL;
     char want[16];
     snprintf(want, sizeof want, "_%s_%d_", KEY_BRANCH, pos);
@@ -76,7 +76,7 @@ static listing list_once(tp_fetcher *f, const char *server, int pos)
         snprintf(l.first, sizeof l.first, "%s", l.n ? paths[0] : "");
         tp_fetch_list_free(paths, l.n);
     }
-    tp_fetch_conn_free(c);
+    tp_fetch_conn_destroy(c);
     return l;
 }
 
@@ -95,7 +95,7 @@ START_TEST(list_names_every_file)
     ck_assert_int_eq(l.rc, 0);
     ck_assert_int_eq(l.kind, TP_FETCH_NO_FILES);
     ck_assert_uint_eq(l.n, 0);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 END_TEST
 
@@ -115,7 +115,7 @@ static void list_fault(const char *kind_name, const char *want_msg)
     tp_fetcher_stats(f, &st);
     ck_assert_uint_eq(st.retries, 2);
     ck_assert_uint_eq(st.errors[TP_FETCH_SERVER_ERROR], 1);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 
 START_TEST(list_html_page_is_server_error) { list_fault("html", "HTML error page"); }
@@ -134,7 +134,7 @@ START_TEST(list_recovers_after_transient_faults)
     ck_assert_msg(l.rc == 0, "%s", l.err.msg);
     ck_assert_uint_eq(l.n, 7);
     ck_assert_int_eq(tu_sim_stat("lists"), 3);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 END_TEST
 
@@ -147,7 +147,7 @@ START_TEST(unreachable_server_is_network_error)
     ck_assert_int_eq(l.kind, TP_FETCH_NETWORK);
     ck_assert_msg(strstr(l.err.msg, "list BMC/1/2026-02-09") && strstr(l.err.msg, "after 2 tries"),
                   "%s", l.err.msg);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 END_TEST
 
@@ -156,14 +156,14 @@ START_TEST(slow_server_times_out)
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":1500}"), 0);
     tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300};
     tp_fetcher *f = NULL;
-    ck_assert_int_eq(tp_fetcher_new(&o, &f, NULL), 0);
+    ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
     double t0 = now_s();
     listing l = list_once(f, base, 1);
     ck_assert_int_lt(l.rc, 0);
     ck_assert_int_eq(l.kind, TP_FETCH_NETWORK);
     ck_assert_msg(strstr(l.err.msg, "imeout") || strstr(l.err.msg, "timed out"), "%s", l.err.msg);
     ck_assert_msg(now_s() - t0 < 1.4, "the timeout did not cut the request short");
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 END_TEST
 
@@ -190,7 +190,7 @@ static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *
                     tp_error *err, char sha[65])
 {
     tp_fetcher *f = fetcher(retries, cap);
-    tp_fetch_conn *c = tp_fetch_conn_new(f, NULL);
+    tp_fetch_conn *c = tp_fetch_conn_create(f, NULL);
     char *rel = rd5000_path(c);
     tu_sim_clear();
     if (rule)
@@ -216,8 +216,8 @@ static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *
     tu_rmrf(dir);
     free(dir);
     free(rel);
-    tp_fetch_conn_free(c);
-    tp_fetcher_free(f);
+    tp_fetch_conn_destroy(c);
+    tp_fetcher_destroy(f);
     return rc;
 }
 
@@ -304,7 +304,7 @@ typedef struct limit_arg {
 static void *list_many(void *p)
 {
     limit_arg *a = p;
-    tp_fetch_conn *c = tp_fetch_conn_new(a->f, NULL);
+    tp_fetch_conn *c = tp_fetch_conn_create(a->f, NULL);
     for (int i = 0; i < a->n; i++) {
         char **paths;
         size_t n;
@@ -312,7 +312,7 @@ static void *list_many(void *p)
         ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, NULL), 0);
         tp_fetch_list_free(paths, n);
     }
-    tp_fetch_conn_free(c);
+    tp_fetch_conn_destroy(c);
     return NULL;
 }
 
@@ -324,7 +324,7 @@ START_TEST(limits_are_shared_by_threads)
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":100}"), 0);
     tp_fetch_opts o = {.retries = 0, .max_in_flight = 1};
     tp_fetcher *f = NULL;
-    ck_assert_int_eq(tp_fetcher_new(&o, &f, NULL), 0);
+    ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
     pthread_t t[4];
     limit_arg a = {f, 2};
     double t0 = now_s();
@@ -334,12 +334,12 @@ START_TEST(limits_are_shared_by_threads)
         pthread_join(t[i], NULL);
     double in_flight_s = now_s() - t0;
     ck_assert_msg(in_flight_s >= 0.78, "8 serialised 100 ms requests took %.2f s", in_flight_s);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
     tu_sim_clear();
 
     /* rate: 20 per second -> 16 requests span >= 0.75 s */
     tp_fetch_opts r = {.retries = 0, .max_in_flight = 8, .max_per_second = 20};
-    ck_assert_int_eq(tp_fetcher_new(&r, &f, NULL), 0);
+    ck_assert_int_eq(tp_fetcher_create(&r, &f, NULL), 0);
     a = (limit_arg){f, 4};
     t0 = now_s();
     for (int i = 0; i < 4; i++)
@@ -352,7 +352,7 @@ START_TEST(limits_are_shared_by_threads)
     tp_fetch_stats st;
     tp_fetcher_stats(f, &st);
     ck_assert_uint_eq(st.requests, 16);
-    tp_fetcher_free(f);
+    tp_fetcher_destroy(f);
 }
 END_TEST
 
@@ -373,7 +373,7 @@ START_TEST(stage_fetches_and_keeps_candidates)
     snprintf(store_dir, sizeof store_dir, "%s/store", dir);
     tp_store *store = fs_store(store_dir);
     tp_fetcher *f = fetcher(0, 0);
-    tp_source src = {.server = base, .conn = tp_fetch_conn_new(f, NULL), .store = store,
+    tp_source src = {.server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store,
                      .workroot = dir};
     /* re-sent exports: a partial one earlier and a duplicate later */
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"partial\",\"target\":\"list\",\"rate\":1}"), 0);
@@ -417,8 +417,8 @@ START_TEST(stage_fetches_and_keeps_candidates)
     tp_fetched_clear(&got);
     ck_assert_int_eq(tu_count_entries(dir), 1); /* only the store: no work folders left */
 
-    tp_fetch_conn_free(src.conn);
-    tp_fetcher_free(f);
+    tp_fetch_conn_destroy(src.conn);
+    tp_fetcher_destroy(f);
     tp_store_close(store);
     tu_rmrf(dir);
     free(dir);
@@ -433,7 +433,7 @@ START_TEST(stage_takes_archives)
     snprintf(store_dir, sizeof store_dir, "%s/store", dir);
     tp_store *store = fs_store(store_dir);
     tp_fetcher *f = fetcher(0, 0);
-    tp_source src = {.server = base, .conn = tp_fetch_conn_new(f, NULL), .store = store,
+    tp_source src = {.server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store,
                      .workroot = dir};
     tp_fetched got;
     tp_error err = {0};
@@ -449,8 +449,8 @@ START_TEST(stage_takes_archives)
     tp_fetched_clear(&got);
     ck_assert_int_eq(tu_count_entries(dir), 1);
     ck_assert_int_eq(tu_count_entries(store_dir), 0);
-    tp_fetch_conn_free(src.conn);
-    tp_fetcher_free(f);
+    tp_fetch_conn_destroy(src.conn);
+    tp_fetcher_destroy(f);
     tp_store_close(store);
     tu_rmrf(dir);
     free(dir);

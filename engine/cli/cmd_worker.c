@@ -40,7 +40,7 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
     e->o = *o;
     if (tp_store_config_parse(tp_store_spec(store_opt), e->sbuf, sizeof e->sbuf, &e->scfg,
                               err) < 0 ||
-        tp_store_open(&e->scfg, &e->store, err) < 0 || tp_fetcher_new(fo, &e->fetcher, err) < 0) {
+        tp_store_open(&e->scfg, &e->store, err) < 0 || tp_fetcher_create(fo, &e->fetcher, err) < 0) {
         tp__worker_env_close(e);
         return TP_ECONFIG;
     }
@@ -68,7 +68,7 @@ void tp__worker_env_close(tp__worker_env *e)
 {
     tp_registry_destroy(e->reg);
     tp_store_close(e->store);
-    tp_fetcher_free(e->fetcher);
+    tp_fetcher_destroy(e->fetcher);
     e->reg = NULL;
     e->store = NULL;
     e->fetcher = NULL;

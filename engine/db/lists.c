@@ -24,7 +24,7 @@ struct tp_list_totals {
     } slot[ESTIMATE_SLOTS];
 };
 
-tp_list_totals *tp_list_totals_new(void)
+tp_list_totals *tp_list_totals_create(void)
 {
     tp_list_totals *t = calloc(1, sizeof *t);
     if (t)
@@ -32,7 +32,7 @@ tp_list_totals *tp_list_totals_new(void)
     return t;
 }
 
-void tp_list_totals_free(tp_list_totals *t)
+void tp_list_totals_destroy(tp_list_totals *t)
 {
     if (!t)
         return;

@@ -16,10 +16,10 @@
 #define TP_LIST_EXACT_MAX 1000
 
 /* Estimated totals kept by the caller (one per server), shared by its
- * threads.  NULL when out of memory; free with tp_list_totals_free. */
+ * threads.  NULL when out of memory; free with tp_list_totals_destroy. */
 typedef struct tp_list_totals tp_list_totals;
-tp_list_totals *tp_list_totals_new(void);
-void tp_list_totals_free(tp_list_totals *t);
+tp_list_totals *tp_list_totals_create(void);
+void tp_list_totals_destroy(tp_list_totals *t);
 
 typedef struct tp_list_page {
     long long total;  /* matching rows: exact, or the planner's estimate */

@@ -124,7 +124,7 @@ static void curl_init(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int tp_fetcher_new(const tp_fetch_opts *opts, tp_fetcher **out, tp_error *err)
+int tp_fetcher_create(const tp_fetch_opts *opts, tp_fetcher **out, tp_error *err)
 {
     *out = NULL;
     pthread_once(&curl_once, curl_init);
@@ -155,7 +155,7 @@ int tp_fetcher_new(const tp_fetch_opts *opts, tp_fetcher **out, tp_error *err)
     return TP_OK;
 }
 
-void tp_fetcher_free(tp_fetcher *f)
+void tp_fetcher_destroy(tp_fetcher *f)
 {
     if (!f)
         return;
@@ -176,7 +176,7 @@ uint64_t tp_fetcher_max_file_bytes(const tp_fetcher *f)
     return f->o.max_file_bytes;
 }
 
-tp_fetch_conn *tp_fetch_conn_new(tp_fetcher *f, tp_error *err)
+tp_fetch_conn *tp_fetch_conn_create(tp_fetcher *f, tp_error *err)
 {
     tp_fetch_conn *c = calloc(1, sizeof *c);
     if (!c || !(c->curl = curl_easy_init())) {
@@ -189,7 +189,7 @@ tp_fetch_conn *tp_fetch_conn_new(tp_fetcher *f, tp_error *err)
     return c;
 }
 
-void tp_fetch_conn_free(tp_fetch_conn *c)
+void tp_fetch_conn_destroy(tp_fetch_conn *c)
 {
     if (!c)
         return;

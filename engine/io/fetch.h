@@ -54,13 +54,13 @@ typedef struct tp_fetch_stats {
 typedef struct tp_fetcher tp_fetcher;
 typedef struct tp_fetch_conn tp_fetch_conn;
 
-int tp_fetcher_new(const tp_fetch_opts *opts, tp_fetcher **out, tp_error *err);
-void tp_fetcher_free(tp_fetcher *f);
+int tp_fetcher_create(const tp_fetch_opts *opts, tp_fetcher **out, tp_error *err);
+void tp_fetcher_destroy(tp_fetcher *f);
 void tp_fetcher_stats(tp_fetcher *f, tp_fetch_stats *out);
 uint64_t tp_fetcher_max_file_bytes(const tp_fetcher *f);
 
-tp_fetch_conn *tp_fetch_conn_new(tp_fetcher *f, tp_error *err);
-void tp_fetch_conn_free(tp_fetch_conn *c);
+tp_fetch_conn *tp_fetch_conn_create(tp_fetcher *f, tp_error *err);
+void tp_fetch_conn_destroy(tp_fetch_conn *c);
 
 /* The relative paths the server lists for a terminal-day: *paths (an array
  * of *n strings; free with tp_fetch_list_free).  Returns 0 (an empty list is

@@ -13,7 +13,7 @@
 #include "fsutil.h"
 #include "unpack.h"
 
-tp_scan *tp_scan_new(void)
+tp_scan *tp_scan_create(void)
 {
     return calloc(1, sizeof(tp_scan));
 }
@@ -145,7 +145,7 @@ struct tp_dir_index {
     unsigned long reads;
 };
 
-tp_dir_index *tp_dir_index_new(void)
+tp_dir_index *tp_dir_index_create(void)
 {
     return calloc(1, sizeof(tp_dir_index));
 }
@@ -160,7 +160,7 @@ static void ix_clear(tp_dir_index *ix)
     ix->trusted = 0;
 }
 
-void tp_dir_index_free(tp_dir_index *ix)
+void tp_dir_index_destroy(tp_dir_index *ix)
 {
     if (!ix)
         return;
@@ -238,7 +238,7 @@ int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *f, tp_dir_index *
         return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", dir,
                             strerror(errno));
     if (S_ISREG(st.st_mode) && tp_archive_sniff(dir)) { /* one archive */
-        tp_scan *s = tp_scan_new();
+        tp_scan *s = tp_scan_create();
         if (!s)
             return tp_error_set(err, TP_ENOMEM, "out of memory");
         int rc = tp_scan_add_archive(s, dir, f, 0, err);
@@ -252,7 +252,7 @@ int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *f, tp_dir_index *
     }
     if (!S_ISDIR(st.st_mode))
         return tp_error_set(err, TP_EINVAL, "%s: not a directory (nor a zip or tar archive)", dir);
-    tp_dir_index *ix = index ? index : tp_dir_index_new();
+    tp_dir_index *ix = index ? index : tp_dir_index_create();
     if (!ix)
         return tp_error_set(err, TP_ENOMEM, "out of memory");
     int rc = ix_load(ix, dir, &st, err);
@@ -280,7 +280,7 @@ int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *f, tp_dir_index *
             rc = tp_scan_ignore(s, e->name, err);
     }
     if (!index)
-        tp_dir_index_free(ix);
+        tp_dir_index_destroy(ix);
     if (rc < 0) {
         tp_scan_destroy(s);
         return rc;

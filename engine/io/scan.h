@@ -42,8 +42,8 @@ int tp_scan_dir(const char *dir, const tp_scan_filter *filter, tp_scan **out, tp
  * would not move its mtime.  Holds every name (memory grows with the
  * folder). */
 typedef struct tp_dir_index tp_dir_index;
-tp_dir_index *tp_dir_index_new(void);
-void tp_dir_index_free(tp_dir_index *ix);
+tp_dir_index *tp_dir_index_create(void);
+void tp_dir_index_destroy(tp_dir_index *ix);
 /* Times the folder was read (tests). */
 unsigned long tp_dir_index_reads(const tp_dir_index *ix);
 
@@ -52,7 +52,7 @@ int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *filter, tp_dir_in
                         tp_scan **out, tp_error *err);
 
 /* An empty scan, and the terminal-day of a key in it (created when new). */
-tp_scan *tp_scan_new(void);
+tp_scan *tp_scan_create(void);
 tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,
                         tp_error *err);
 

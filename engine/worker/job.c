@@ -82,7 +82,7 @@ static int boundary(job_ctx *c)
 static tp_source source_of(const tp_worker *w, tp_thread_cache *cache)
 {
     if (w->o->reports_dir && !cache->index)
-        cache->index = tp_dir_index_new(); /* (NULL: each job reads the folder) */
+        cache->index = tp_dir_index_create(); /* (NULL: each job reads the folder) */
     const tp_fetcher *f = w->o->fetcher;
     return (tp_source){.reports_dir = w->o->reports_dir,
                        .index = cache->index,

@@ -28,7 +28,7 @@ static int begin(const tp_source *src, const char *branch, int pos, const char *
 {
     memset(out, 0, sizeof *out);
     out->kind = TP_FETCH_OK;
-    if (!(out->scan = tp_scan_new()))
+    if (!(out->scan = tp_scan_create()))
         return tp_error_set(err, TP_ENOMEM, "out of memory");
     if (!tp_scan_day(out->scan, branch, pos, date, err))
         return TP_ENOMEM;

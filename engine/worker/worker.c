@@ -124,8 +124,8 @@ typedef struct thread_arg {
 static void cache_free(tp_thread_cache *cache)
 {
     tp_config_destroy(cache->config);
-    tp_fetch_conn_free(cache->conn);
-    tp_dir_index_free(cache->index);
+    tp_fetch_conn_destroy(cache->conn);
+    tp_dir_index_destroy(cache->index);
     if (cache->spool)
         fclose(cache->spool);
     free(cache->spool_buf);
@@ -180,7 +180,7 @@ static void *thread_main(void *arg)
     tp_db *db = NULL;
     tp_thread_cache cache = {0};
     double last_rescue = 0, idle = 0.05;
-    if ((o->fetcher && !(cache.conn = tp_fetch_conn_new(o->fetcher, &err))) ||
+    if ((o->fetcher && !(cache.conn = tp_fetch_conn_create(o->fetcher, &err))) ||
         (!o->noop && !(cache.workdir = tp_make_workdir(o->workroot, "tillpipe-work-", &err)))) {
         tp__worker_log(w, "%s", err.msg);
         cache_free(&cache);
