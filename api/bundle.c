@@ -111,14 +111,8 @@ void tp__job_bundle(tp_req *req)
     size_t n = 0;
     tp_error err = {0};
     int rc = tp_job_files(req->db, req->ids[0], &files, &n, &err);
-    if (rc == TP_ENOTFOUND) {
-        tp_reply_problem(req, 404, "not_found", "no such job");
+    if (tp__lookup_failed(req, rc, &err, "job") < 0)
         return;
-    }
-    if (rc < 0) {
-        tp_reply_db_error(req, &err);
-        return;
-    }
     bundle *b = calloc(1, sizeof *b);
     if (!b) {
         free(files);

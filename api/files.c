@@ -41,14 +41,8 @@ void tp__file_download(tp_req *req)
     tp_stored f;
     tp_error err = {0};
     int rc = tp_file_get(req->db, req->ids[0], &f, &err);
-    if (rc == TP_ENOTFOUND) {
-        tp_reply_problem(req, 404, "not_found", "no such stored file");
+    if (tp__lookup_failed(req, rc, &err, "stored file") < 0)
         return;
-    }
-    if (rc < 0) {
-        tp_reply_db_error(req, &err);
-        return;
-    }
     tp__safe_file_name(f.name);
     tp_store *st = tp_server_opts(req->srv)->store;
     int fd = st ? tp_store_open_fd(st, f.key, &err) : -1;

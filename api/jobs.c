@@ -47,12 +47,8 @@ void tp__job_get(tp_req *req)
 {
     tp_error err = {0};
     char *s = tp_job_json(req->db, req->ids[0], &err);
-    if (s)
+    if (tp__lookup_failed(req, s ? TP_OK : err.code, &err, "job") == 0)
         tp_reply_owned(req, 200, "application/json", s, strlen(s));
-    else if (err.code == TP_ENOTFOUND)
-        tp_reply_problem(req, 404, "not_found", "no such job");
-    else
-        tp_reply_db_error(req, &err);
 }
 
 /* Queue one terminal-day: the answer (202) to give, or NULL after a reply
@@ -189,14 +185,8 @@ void tp__job_retry(tp_req *req)
     char status[16];
     tp_error err = {0};
     int rc = tp_job_key(req->db, req->ids[0], &job, status, &err);
-    if (rc == TP_ENOTFOUND) {
-        tp_reply_problem(req, 404, "not_found", "no such job");
+    if (tp__lookup_failed(req, rc, &err, "job") < 0)
         return;
-    }
-    if (rc < 0) {
-        tp_reply_db_error(req, &err);
-        return;
-    }
     if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0) {
         tp_reply_problem(req, 409, "job_live", "job %lld is %s; retry it once it has ended",
                          job.id, status);
@@ -212,18 +202,12 @@ void tp__job_cancel(tp_req *req)
     int now = 0;
     tp_error err = {0};
     int rc = tp_queue_cancel(req->db, req->ids[0], req->subject, &now, &err);
-    if (rc == TP_ENOTFOUND) {
-        tp_reply_problem(req, 404, "not_found", "no such job");
-        return;
-    }
     if (rc == TP_EINVAL) {
         tp_reply_problem(req, 409, "job_finished", "%s", err.msg);
         return;
     }
-    if (rc < 0) {
-        tp_reply_db_error(req, &err);
+    if (tp__lookup_failed(req, rc, &err, "job") < 0)
         return;
-    }
     char sid[32];
     snprintf(sid, sizeof sid, "%lld", req->ids[0]);
     tp_audit(req, "job.cancel", sid, NULL);

@@ -11,6 +11,17 @@
 #include "core/config.h"
 #include "core/reports.h"
 
+int tp__lookup_failed(tp_req *req, int rc, const tp_error *err, const char *what)
+{
+    if (rc == TP_OK)
+        return 0;
+    if (rc == TP_ENOTFOUND)
+        tp_reply_problem(req, 404, "not_found", "no such %s", what);
+    else
+        tp_reply_db_error(req, err);
+    return -1;
+}
+
 /* ------------------------------------------------------------ parameters */
 
 int tp__param(tp_req *req, const char *name, int (*ok)(const char *), const char *want,

@@ -39,6 +39,11 @@ void tp__records_list(tp_req *req);
 void tp__records_export(tp_req *req);
 void tp__events(tp_req *req);
 
+/* After a lookup that returned rc: 0 when it succeeded; else -1 after
+ * replying 404 not_found ("no such WHAT") for TP_ENOTFOUND, or the database
+ * error. */
+int tp__lookup_failed(tp_req *req, int rc, const tp_error *err, const char *what);
+
 /* ---- query parameters ---- */
 
 /* A query parameter that must be absent or pass `ok`: 0 with *out (NULL

@@ -290,6 +290,14 @@ PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const
     return NULL;
 }
 
+PGresult *tp_db_query_id(tp_db *db, const char *sql, long long id, tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", id);
+    const char *p[] = {sid};
+    return tp_db_query(db, sql, 1, p, err);
+}
+
 int tp_db_reset(tp_db *db, tp_error *err)
 {
     stmts_forget(db);

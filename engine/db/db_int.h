@@ -29,6 +29,9 @@ struct tp_db {
 PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const *params,
                       tp_error *err);
 
+/* tp_db_query of a statement whose one parameter is an id. */
+PGresult *tp_db_query_id(tp_db *db, const char *sql, long long id, tp_error *err);
+
 /* Run a statement, discarding its result; 0 or TP_EDB. */
 int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
                tp_error *err);
@@ -103,5 +106,10 @@ int tp_list_run(tp_db *db, struct tp_list_totals *totals, const tp_list_def *d,
 struct tp_job;
 void tp_fence_init(tp_fence *f, const struct tp_job *job, const char *owner);
 int tp_fence_add(tp_fence *f, const char *value);
+
+/* Run a fenced statement whose first column, on its one row, is the job's
+ * cancel_requested (*cancel, which may be NULL).  TP_ELOST when no row came
+ * back: the attempt no longer owns the job. */
+int tp_fence_run(tp_db *db, const char *sql, const tp_fence *f, int *cancel, tp_error *err);
 
 #endif

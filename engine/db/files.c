@@ -46,13 +46,10 @@ static int stored_of(PGresult *r, int first, tp_stored **files, size_t *n, tp_er
 
 int tp_file_get(tp_db *db, long long id, tp_stored *out, tp_error *err)
 {
-    char sid[32];
-    snprintf(sid, sizeof sid, "%lld", id);
-    const char *p[] = {sid};
-    PGresult *r = tp_db_query(db,
+    PGresult *r = tp_db_query_id(db,
                               "SELECT name, storage_key, size, sha256 FROM files WHERE id = $1"
                               " AND storage_key IS NOT NULL",
-                              1, p, err);
+                                 id, err);
     if (!r)
         return TP_EDB;
     tp_stored *v = NULL;
@@ -68,15 +65,12 @@ int tp_file_get(tp_db *db, long long id, tp_stored *out, tp_error *err)
 
 int tp_job_files(tp_db *db, long long job_id, tp_stored **files, size_t *n, tp_error *err)
 {
-    char sid[32];
-    snprintf(sid, sizeof sid, "%lld", job_id);
-    const char *p[] = {sid};
     /* one row with NULL files when the job has none; none when no such job */
-    PGresult *r = tp_db_query(db,
+    PGresult *r = tp_db_query_id(db,
                               "SELECT name, storage_key, size, sha256 FROM (SELECT 1) one"
                               " JOIN jobs j ON j.id = $1 LEFT JOIN files f ON f.job_id = $1"
                               " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
-                              1, p, err);
+                                 job_id, err);
     if (!r)
         return TP_EDB;
     int rc = TP_OK;

@@ -45,13 +45,10 @@ char *tp_job_json(tp_db *db, long long id, tp_error *err)
 
 int tp_job_key(tp_db *db, long long id, tp_job *out, char status[16], tp_error *err)
 {
-    char sid[32];
-    snprintf(sid, sizeof sid, "%lld", id);
-    const char *p[] = {sid};
-    PGresult *r = tp_db_query(db,
+    PGresult *r = tp_db_query_id(db,
                               "SELECT branch, pos, business_date::text, status, kind FROM jobs"
                               " WHERE id = $1",
-                              1, p, err);
+                                 id, err);
     if (!r)
         return TP_EDB;
     if (PQntuples(r) == 0) {

@@ -208,7 +208,7 @@ static int replace_day(tp_db *db, const tp_load *l, const char *files, int *canc
     const char *v[] = {j->branch, spos, j->date, files, outside, rejected, warnings, ms, ps, left};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         tp_fence_add(&f, v[i]); /* $4 .. $13, in this order */
-    PGresult *r = tp_db_query(
+    int rc = tp_fence_run(
         db,
         "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE " TP_FENCE
         "  FOR UPDATE),"
@@ -227,20 +227,10 @@ static int replace_day(tp_db *db, const tp_load *l, const char *files, int *canc
         "  ARRAY(SELECT jsonb_array_elements_text($11::jsonb)), $12::jsonb, $13"
         "  WHERE EXISTS (SELECT 1 FROM go))"
         " SELECT cancel_requested FROM l",
-        f.n, f.p, err);
+        &f, cancel, err);
     free(ms);
     free(ps);
-    if (!r)
-        return TP_EDB;
-    int found = PQntuples(r) == 1;
-    *cancel = found && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!found)
-        return tp_error_set(err, TP_ELOST,
-                            "job %lld attempt %d: lease lost (rescued or finished elsewhere); "
-                            "nothing written",
-                            j->id, j->attempt);
-    return TP_OK;
+    return rc;
 }
 
 int tp_load_termday(tp_db *db, const tp_load *l, tp_error *err)

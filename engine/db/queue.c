@@ -273,6 +273,23 @@ void tp_fence_init(tp_fence *f, const tp_job *job, const char *owner)
     f->n = 3;
 }
 
+int tp_fence_run(tp_db *db, const char *sql, const tp_fence *f, int *cancel, tp_error *err)
+{
+    PGresult *r = Q(db, sql, f->n, f->p, err);
+    if (!r)
+        return TP_EDB;
+    int found = PQntuples(r) == 1;
+    if (found && cancel)
+        *cancel = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!found)
+        return tp_error_set(err, TP_ELOST,
+                            "job %s attempt %s: lease lost (rescued or finished elsewhere); "
+                            "nothing written",
+                            f->id, f->attempt);
+    return TP_OK;
+}
+
 int tp_fence_add(tp_fence *f, const char *value)
 {
     if (f->n == TP_FENCE_MAX_PARAMS)
@@ -289,20 +306,10 @@ int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lea
     char slease[16];
     snprintf(slease, sizeof slease, "%d", lease_seconds);
     tp_fence_add(&f, slease);
-    PGresult *r = Q(db,
-                    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4) "
-                    "WHERE " TP_FENCE " RETURNING cancel_requested",
-                    f.n, f.p, err);
-    if (!r)
-        return TP_EDB;
-    int found = PQntuples(r) == 1;
-    if (found && cancel)
-        *cancel = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!found)
-        return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost", job->id,
-                            job->attempt);
-    return TP_OK;
+    return tp_fence_run(db,
+                        "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4) "
+                        "WHERE " TP_FENCE " RETURNING cancel_requested",
+                        &f, cancel, err);
 }
 
 int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *cancel,
@@ -310,20 +317,8 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 {
     tp_fence f;
     tp_fence_init(&f, job, worker);
-    PGresult *r = Q(db, "SELECT cancel_requested FROM jobs WHERE " TP_FENCE " FOR UPDATE",
-                    f.n, f.p, err);
-    if (!r)
-        return TP_EDB;
-    int found = PQntuples(r) == 1;
-    if (found && cancel)
-        *cancel = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (!found)
-        return tp_error_set(err, TP_ELOST,
-                            "job %lld attempt %d: lease lost (rescued or finished elsewhere); "
-                            "nothing written",
-                            job->id, job->attempt);
-    return TP_OK;
+    return tp_fence_run(db, "SELECT cancel_requested FROM jobs WHERE " TP_FENCE " FOR UPDATE",
+                        &f, cancel, err);
 }
 
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
