@@ -1935,7 +1935,67 @@ enum {
     OPT_HELP
 };
 
-int main(int argc, char **argv)
+/* The command line. */
+struct args {
+    const char *port_file;
+    uint64_t port, threads;
+    struct rule_spec *specs;
+    size_t nspecs;
+};
+
+/* Add one --fault rule: 0, 2 (bad usage) or 1 (out of memory). */
+static int add_fault(struct args *a, const char *arg)
+{
+    char err[256];
+    if (a->nspecs >= SIM_MAX_RULES) {
+        fprintf(stderr, "reportsim: more than %d --fault rules\n", SIM_MAX_RULES);
+        return 2;
+    }
+    struct rule_spec *v = realloc(a->specs, (a->nspecs + 1) * sizeof *v);
+    if (!v) {
+        fprintf(stderr, "reportsim: out of memory\n");
+        return 1;
+    }
+    a->specs = v;
+    if (spec_from_arg(arg, &a->specs[a->nspecs], err, sizeof err) != 0) {
+        fprintf(stderr, "reportsim: bad --fault '%s': %s\n", arg, err);
+        return 2;
+    }
+    a->nspecs++;
+    return 0;
+}
+
+/* One option: 0, or the exit code (2 bad usage, after saying why). */
+static int one_option(int o, struct sim *s, struct args *a, char **argv)
+{
+    switch (o) {
+    case OPT_DIR: s->dir = optarg; return 0;
+    case OPT_PORT_FILE: a->port_file = optarg; return 0;
+    case OPT_QUIET: s->quiet = true; return 0;
+    case OPT_FAULT: return add_fault(a, optarg);
+    case OPT_PORT:
+        if (parse_u64(optarg, 65535, &a->port) == 0)
+            return 0;
+        fprintf(stderr, "reportsim: bad --port '%s'\n", optarg);
+        return 2;
+    case OPT_THREADS:
+        if (parse_u64(optarg, SIM_MAX_THREADS, &a->threads) == 0 && a->threads > 0)
+            return 0;
+        fprintf(stderr, "reportsim: bad --threads '%s' (1..%d)\n", optarg, SIM_MAX_THREADS);
+        return 2;
+    case OPT_SEED:
+        if (parse_u64(optarg, UINT64_MAX, &s->seed) == 0)
+            return 0;
+        fprintf(stderr, "reportsim: bad --seed '%s'\n", optarg);
+        return 2;
+    default:
+        fprintf(stderr, "reportsim: unknown or incomplete option '%s'\n", argv[optind - 1]);
+        return 2;
+    }
+}
+
+/* Every option: -1 to go on, else the exit code (--help: 0). */
+static int parse_args(int argc, char **argv, struct sim *s, struct args *a)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
@@ -1948,90 +2008,74 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    struct sim s = {.dirfd = -1, .seed = 1, .next_id = 1};
-    const char *port_file = NULL;
-    uint64_t port = 0, threads = 4;
-    struct rule_spec *specs = NULL;
-    size_t nspecs = 0;
-    int exit_code = 2;
-    char err[256];
-
-    if (pthread_mutex_init(&s.mu, NULL) != 0)
-        return 1;
-    int o;
+    int o, rc;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (o) {
-        case OPT_DIR: s.dir = optarg; break;
-        case OPT_PORT:
-            if (parse_u64(optarg, 65535, &port) != 0) {
-                fprintf(stderr, "reportsim: bad --port '%s'\n", optarg);
-                goto bad_usage;
-            }
-            break;
-        case OPT_PORT_FILE: port_file = optarg; break;
-        case OPT_THREADS:
-            if (parse_u64(optarg, SIM_MAX_THREADS, &threads) != 0 || threads == 0) {
-                fprintf(stderr, "reportsim: bad --threads '%s' (1..%d)\n", optarg, SIM_MAX_THREADS);
-                goto bad_usage;
-            }
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, UINT64_MAX, &s.seed) != 0) {
-                fprintf(stderr, "reportsim: bad --seed '%s'\n", optarg);
-                goto bad_usage;
-            }
-            break;
-        case OPT_FAULT: {
-            if (nspecs >= SIM_MAX_RULES) {
-                fprintf(stderr, "reportsim: more than %d --fault rules\n", SIM_MAX_RULES);
-                goto bad_usage;
-            }
-            struct rule_spec *v = realloc(specs, (nspecs + 1) * sizeof *v);
-            if (!v)
-                goto fail;
-            specs = v;
-            if (spec_from_arg(optarg, &specs[nspecs], err, sizeof err) != 0) {
-                fprintf(stderr, "reportsim: bad --fault '%s': %s\n", optarg, err);
-                goto bad_usage;
-            }
-            nspecs++;
-            break;
-        }
-        case OPT_QUIET: s.quiet = true; break;
-        case OPT_HELP:
+        if (o == OPT_HELP) {
             usage(stdout);
-            exit_code = 0;
-            goto done;
-        default:
-            fprintf(stderr, "reportsim: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            goto bad_usage;
+            return 0;
         }
+        if ((rc = one_option(o, s, a, argv)) != 0)
+            return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "reportsim: unexpected argument '%s'\n", argv[optind]);
-        goto bad_usage;
+        return 2;
     }
-    if (!s.dir) {
+    if (!s->dir) {
         fprintf(stderr, "reportsim: --dir is required\n");
-        goto bad_usage;
+        return 2;
     }
-    s.dirfd = open(s.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s.dirfd < 0) {
-        fprintf(stderr, "reportsim: --dir %s: %s\n", s.dir, strerror(errno));
-        goto bad_usage;
+    s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) {
+        fprintf(stderr, "reportsim: --dir %s: %s\n", s->dir, strerror(errno));
+        return 2;
     }
+    return -1;
+}
 
-    exit_code = 1;
-    for (size_t i = 0; i < nspecs; i++)
-        if (rule_add(&s, &specs[i]) == 0)
-            goto fail;
-    int rc = index_build(s.dirfd, &s.ix);
+/* Start serving on loopback: the bound port, or 0 after saying why. */
+static unsigned start_daemon(struct sim *s, const struct args *a)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (!s->quiet)
+        flags |= MHD_USE_ERROR_LOG;
+    s->daemon = MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+    if (!s->daemon) {
+        fprintf(stderr, "reportsim: cannot listen on 127.0.0.1:%" PRIu64 "\n", a->port);
+        return 0;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned bound = di ? di->port : 0;
+    if (bound == 0)
+        fprintf(stderr, "reportsim: cannot tell the bound port\n");
+    else if (a->port_file && write_port_file(a->port_file, bound) != 0) {
+        fprintf(stderr, "reportsim: --port-file %s: %s\n", a->port_file, strerror(errno));
+        bound = 0;
+    }
+    return bound;
+}
+
+/* The rules, the index, the latency thread, the daemon; then serve until
+ * SIGINT or SIGTERM.  The exit code. */
+static int serve(struct sim *s, const struct args *a)
+{
+    for (size_t i = 0; i < a->nspecs; i++)
+        if (rule_add(s, &a->specs[i]) == 0) {
+            fprintf(stderr, "reportsim: out of memory\n");
+            return 1;
+        }
+    int rc = index_build(s->dirfd, &s->ix);
     if (rc != 0) {
-        fprintf(stderr, "reportsim: scanning %s: %s\n", s.dir, strerror(-rc));
-        goto done;
+        fprintf(stderr, "reportsim: scanning %s: %s\n", s->dir, strerror(-rc));
+        return 1;
     }
-
     /* Signals go to the main thread only: block them before any thread starts. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -2039,49 +2083,37 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    if (sched_init(&s.sched) != 0) {
+    if (sched_init(&s->sched) != 0) {
         fprintf(stderr, "reportsim: cannot start the latency thread\n");
-        goto done;
+        return 1;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    if (!s.quiet)
-        flags |= MHD_USE_ERROR_LOG;
-    s.daemon =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
-    if (!s.daemon) {
-        fprintf(stderr, "reportsim: cannot listen on 127.0.0.1:%" PRIu64 "\n", port);
-        goto done;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned bound = di ? di->port : 0;
-    if (bound == 0) {
-        fprintf(stderr, "reportsim: cannot tell the bound port\n");
-        goto done;
-    }
-    if (port_file && write_port_file(port_file, bound) != 0) {
-        fprintf(stderr, "reportsim: --port-file %s: %s\n", port_file, strerror(errno));
-        goto done;
-    }
-    pthread_mutex_lock(&s.mu); /* requests may already be changing these */
-    sim_log(&s, "serving %s on http://127.0.0.1:%u (%zu files, %zu skipped, %zu rules)", s.dir,
-            bound, s.ix.n, s.ix.skipped, s.nrules);
-    pthread_mutex_unlock(&s.mu);
-
+    unsigned bound = start_daemon(s, a);
+    if (bound == 0)
+        return 1;
+    pthread_mutex_lock(&s->mu); /* requests may already be changing these */
+    sim_log(s, "serving %s on http://127.0.0.1:%u (%zu files, %zu skipped, %zu rules)", s->dir,
+            bound, s->ix.n, s->ix.skipped, s->nrules);
+    pthread_mutex_unlock(&s->mu);
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
         ;
-    sim_log(&s, "signal %d, shutting down", sig);
-    exit_code = 0;
-    if (port_file)
-        unlink(port_file);
+    sim_log(s, "signal %d, shutting down", sig);
+    if (a->port_file)
+        unlink(a->port_file);
+    return 0;
+}
 
-done:
+int main(int argc, char **argv)
+{
+    struct sim s = {.dirfd = -1, .seed = 1, .next_id = 1};
+    struct args a = {.threads = 4};
+    if (pthread_mutex_init(&s.mu, NULL) != 0)
+        return 1;
+    int exit_code = parse_args(argc, argv, &s, &a);
+    if (exit_code == 2)
+        usage(stderr);
+    if (exit_code < 0)
+        exit_code = serve(&s, &a);
     sched_stop(&s.sched);
     if (s.daemon)
         MHD_stop_daemon(s.daemon);
@@ -2090,17 +2122,9 @@ done:
     free(s.rules);
     index_free(&s.ix);
     vt_free(&s.vt);
-    free(specs);
+    free(a.specs);
     if (s.dirfd >= 0)
         close(s.dirfd);
     pthread_mutex_destroy(&s.mu);
     return exit_code;
-fail:
-    fprintf(stderr, "reportsim: out of memory\n");
-    exit_code = 1;
-    goto done;
-bad_usage:
-    usage(stderr);
-    exit_code = 2;
-    goto done;
 }
