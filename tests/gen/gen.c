@@ -10,7 +10,9 @@
  * Every random decision comes from a splitmix64 stream keyed by (seed, what,
  * branch, terminal, day), so a decision never depends on how many numbers an
  * unrelated decision drew, and fault injection does not change the data of
- * the day it is applied to.
+ * the day it is applied to.  Within a stream the order of the draws is part of
+ * the output: each draw is a statement of its own (never two in one
+ * expression, where C leaves the order to the compiler).
  */
 #include "gen.h"
 
@@ -883,10 +885,13 @@ static void make_name(gen_rng *r, const gen_family *f, int k, char *out, size_t 
              *sz ? " " : "", sz);
         break;
     }
-    case ST_DESSERT:
-        sfmt(out, n, "%s%s", desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))],
-             rng_below(r, 3) == 0 ? " WHOLE" : "");
+    case ST_DESSERT: {
+        /* the draws in the order the pinned output was made with */
+        const char *whole = rng_below(r, 3) == 0 ? " WHOLE" : "";
+        const char *d = desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))];
+        sfmt(out, n, "%s%s", d, whole);
         break;
+    }
     case ST_EXTRA:
         sfmt(out, n, "%s", extras[rng_below(r, (uint32_t)(sizeof extras / sizeof *extras))]);
         break;
@@ -2409,16 +2414,21 @@ static void plan_faults(gen_ctx *c, const gen_branch *b, const gen_term *t, uint
     }
     if (f->resend >= 0 && f->missing[f->resend])
         f->resend = -1;
+    /* Each fault draws its kind, then where it goes: the order the pinned
+     * output was made with. */
     if (u_bad < 30 && c->nln > 0) {
         int n = rng_range(&r, 1, 4);
-        for (int i = 0; i < n; i++)
-            c->ln[rng_below(&r, (uint32_t)c->nln)].bad =
-                (unsigned char)rng_range(&r, BAD_TIME, BAD_QTY);
+        for (int i = 0; i < n; i++) {
+            unsigned char bad = (unsigned char)rng_range(&r, BAD_TIME, BAD_QTY);
+            c->ln[rng_below(&r, (uint32_t)c->nln)].bad = bad;
+        }
     }
     if (u_short < 20 && c->nrc > 0) {
         int n = rng_range(&r, 1, 3);
-        for (int i = 0; i < n; i++)
-            c->rc[rng_below(&r, (uint32_t)c->nrc)].short5800 = (unsigned char)rng_range(&r, 8, 19);
+        for (int i = 0; i < n; i++) {
+            unsigned char cut = (unsigned char)rng_range(&r, 8, 19);
+            c->rc[rng_below(&r, (uint32_t)c->nrc)].short5800 = cut;
+        }
     }
 }
 
