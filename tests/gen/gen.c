@@ -42,6 +42,8 @@
 #define GEN_OUT_CAP (256 * 1024)
 #define GEN_ROW_MAX 4096 /* room one row may take; rows are < 1 KiB */
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* ------------------------------------------------------------------------ */
 /* Report types and headers (exactly the samples' header lines)              */
 
@@ -109,6 +111,9 @@ static int rng_range(gen_rng *r, int lo, int hi)
 {
     return lo + (int)rng_below(r, (uint32_t)(hi - lo + 1));
 }
+
+/* An element of a const array, uniformly. */
+#define PICK(r, a) ((a)[rng_below((r), (uint32_t)NELEM(a))])
 
 static double rng_unit(gen_rng *r)
 {
@@ -409,7 +414,7 @@ static const char *const branch_codes[] = {
     "BCUB", "BLUC", "BNAG",      "BIRI",    "BLEG",  "BSOR", "BDAE",  "BMAS",
     "BTAC", "BORM", "BILO",      "BBAC",    "BCEB",  "BDAV", "BGEN",  "BZAM",
     "BCAG", "BPUE", "BROX",      "SM-NAGA", "BVIR",  "BCAT", "BPIL"};
-#define N_BRANCH_CODES ((int)(sizeof branch_codes / sizeof branch_codes[0]))
+#define N_BRANCH_CODES NELEM(branch_codes)
 
 static const char *const newer_branches[] = {"BETA", "BPAG", "BGRAN", "BTAB"};
 
@@ -504,7 +509,7 @@ static const gen_dept_def classic_depts[] = {{"01", "CHICKEN MEALS"},
                                              {"11", "FUNCTION"},
                                              {"13", "APP COFFEE"},
                                              {"16", "RSD PROMOS"}};
-#define N_CLASSIC_DEPTS ((int)(sizeof classic_depts / sizeof classic_depts[0]))
+#define N_CLASSIC_DEPTS NELEM(classic_depts)
 
 enum { ST_DISH, ST_DRINK, ST_DESSERT, ST_EXTRA, ST_REP, ST_FREE, ST_PACK, ST_LOYAL };
 enum {
@@ -560,7 +565,7 @@ typedef struct gen_pool {
 
 #define POOL(a)                                                                                    \
     {                                                                                              \
-        a, (int)(sizeof a / sizeof a[0])                                                           \
+        a, NELEM(a)                                                                                \
     }
 static const gen_pool pools[P_COUNT] = {
     {NULL, 0},        POOL(pool_chicken), POOL(pool_classic), POOL(pool_breakfast),
@@ -664,7 +669,7 @@ static const gen_family families[] = {{"CHM", 20, "01", ST_DISH, P_CHICKEN, 149,
                                       {"FN", 10, "11", ST_PACK, P_ANY, 2999, 9999, 0, 0},
                                       {"FCF", 12, "13", ST_DRINK, P_ANY, 89, 189, 0, 1},
                                       {"RSD", 4, "16", ST_DISH, P_ANY, 99, 299, 0, 0}};
-#define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
+#define N_FAMILIES NELEM(families)
 
 /* Discounts: the first ones are used on receipts. */
 typedef struct gen_disc_def {
@@ -688,7 +693,7 @@ static const gen_disc_def classic_disc_head[] = {{"5", "PWD", 0, 20},
                                                  {"18", "COO 20% DISC", 0, 20},
                                                  {"19", "50% EMP MEAL DISC", 1, 224},
                                                  {"20", "10% TRAVEL DISC", 0, 10}};
-#define N_DISC_HEAD ((int)(sizeof classic_disc_head / sizeof classic_disc_head[0]))
+#define N_DISC_HEAD NELEM(classic_disc_head)
 #define DISC_PWD 0
 #define DISC_SNR 1
 static const int promo_discs[] = {2, 4, 5, 8}; /* 5%, 8%, 10%, 20% employee */
@@ -703,33 +708,37 @@ static const char *const towns[] = {"NAGA",     "IRIGA",  "LEGAZPI", "DAET",   "
 enum { PK_CASH, PK_CARD, PK_DEBIT, PK_EWALLET, PK_APP, PK_LOYAL, PK_GC, PK_CHARGE, PK_OTHER };
 
 typedef struct gen_pay_def {
+    const char *code; /* NULL: numbered by the branch */
     const char *desc;
     int method, max, kind, weight;
 } gen_pay_def;
 
-static const gen_pay_def classic_pay_pool[] = {{"CHARGE", 6, 0, PK_CHARGE, 2},
-                                               {"GC P50", 2, 50, PK_GC, 2},
-                                               {"GC P100", 2, 100, PK_GC, 2},
-                                               {"REPRESENTATION", 6, 0, PK_OTHER, 1},
-                                               {"GCASH", 3, 0, PK_EWALLET, 9},
-                                               {"PAYMAYA", 6, 0, PK_EWALLET, 4},
-                                               {"FOODPANDA", 6, 0, PK_APP, 5},
-                                               {"LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
-                                               {"DEBIT", 6, 0, PK_DEBIT, 7},
-                                               {"CHARGE TO LSM", 6, 0, PK_OTHER, 1},
-                                               {"INCENTIVES", 6, 0, PK_OTHER, 1},
-                                               {"GRAB FOOD", 6, 0, PK_APP, 3},
-                                               {"ON THE HOUSE", 6, 0, PK_OTHER, 1},
-                                               {"GC P200", 0, 0, PK_GC, 1},
-                                               {"BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1},
-                                               {"FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
-                                               {"GLOBAL PAY", 6, 0, PK_CARD, 2},
-                                               {"MIB CASH", 0, 0, PK_CASH, 1},
-                                               {"PANDA DELIVERY", 0, 0, PK_APP, 1},
-                                               {"GC P500", 2, 500, PK_GC, 1},
-                                               {"VOUCHER P50", 2, 50, PK_GC, 1},
-                                               {"SHOPEE FOOD", 6, 0, PK_APP, 1}};
-#define N_PAY_POOL ((int)(sizeof classic_pay_pool / sizeof classic_pay_pool[0]))
+static const gen_pay_def classic_pay_head[] = {{"00001", "CASH", 0, 0, PK_CASH, 70},
+                                               {"00002", "CREDIT CARD", 1, 0, PK_CARD, 4}};
+
+static const gen_pay_def classic_pay_pool[] = {{NULL, "CHARGE", 6, 0, PK_CHARGE, 2},
+                                               {NULL, "GC P50", 2, 50, PK_GC, 2},
+                                               {NULL, "GC P100", 2, 100, PK_GC, 2},
+                                               {NULL, "REPRESENTATION", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GCASH", 3, 0, PK_EWALLET, 9},
+                                               {NULL, "PAYMAYA", 6, 0, PK_EWALLET, 4},
+                                               {NULL, "FOODPANDA", 6, 0, PK_APP, 5},
+                                               {NULL, "LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
+                                               {NULL, "DEBIT", 6, 0, PK_DEBIT, 7},
+                                               {NULL, "CHARGE TO LSM", 6, 0, PK_OTHER, 1},
+                                               {NULL, "INCENTIVES", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GRAB FOOD", 6, 0, PK_APP, 3},
+                                               {NULL, "ON THE HOUSE", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GC P200", 0, 0, PK_GC, 1},
+                                               {NULL, "BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {NULL, "FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {NULL, "GLOBAL PAY", 6, 0, PK_CARD, 2},
+                                               {NULL, "MIB CASH", 0, 0, PK_CASH, 1},
+                                               {NULL, "PANDA DELIVERY", 0, 0, PK_APP, 1},
+                                               {NULL, "GC P500", 2, 500, PK_GC, 1},
+                                               {NULL, "VOUCHER P50", 2, 50, PK_GC, 1},
+                                               {NULL, "SHOPEE FOOD", 6, 0, PK_APP, 1}};
+#define N_PAY_POOL NELEM(classic_pay_pool)
 
 /* Newer POS masters: small, like the newer-POS sample. */
 typedef struct gen_newer_item {
@@ -770,7 +779,7 @@ static const gen_newer_item newer_items[] = {{"DRK1", "COLA IN CAN", "406", 85, 
                                              {"COF5", "H12 CARAMEL M", "401", 175, "HOT101"},
                                              {"NCOF1", "H12 NC CHOCO", "402", 165, "NON102"},
                                              {"NCOF2", "H12 NC MATCHA", "402", 175, "NON102"}};
-#define N_NEWER_ITEMS ((int)(sizeof newer_items / sizeof newer_items[0]))
+#define N_NEWER_ITEMS NELEM(newer_items)
 
 typedef struct gen_newer_dept {
     const char *code, *desc, *group;
@@ -781,7 +790,13 @@ static const gen_newer_dept newer_depts[] = {
     {"3", "SNACKS", "CAFE MEALS"},  {"DRK101", "DRINKS", "CAFE MEALS"},
     {"FRA101", "FRAPPE", "COFFEE"}, {"HOT101", "HOT", "COFFEE"},
     {"ICED101", "ICED", "COFFEE"},  {"NON102", "HOT", "NON COFFEE"}};
-#define N_NEWER_DEPTS ((int)(sizeof newer_depts / sizeof newer_depts[0]))
+#define N_NEWER_DEPTS NELEM(newer_depts)
+
+static const gen_disc_def newer_discs[] = {{"PWD", "20% PWD DISCOUNT", 0, 20},
+                                           {"SC", "20% SC DISCOUNT", 0, 20}};
+static const gen_pay_def newer_pays[] = {{"10019", "E-WALLET", 0, 0, PK_EWALLET, 12},
+                                         {"10001", "CASH", 0, 0, PK_CASH, 70},
+                                         {"10018", "PAYMAYA", 0, 0, PK_EWALLET, 18}};
 
 /* ------------------------------------------------------------------------ */
 /* Branch model                                                              */
@@ -864,73 +879,105 @@ static void make_ecr(char *dst, size_t n, const char *name)
         dst[--l] = '\0';
 }
 
+static const gen_pool *any_pool(gen_rng *r)
+{
+    return &pools[1 + rng_below(r, P_COUNT - 1)];
+}
+
+/* A word of a random dish pool: two draws, the pool and the word. */
+static const char *any_dish(gen_rng *r)
+{
+    const gen_pool *p = any_pool(r);
+    return p->w[rng_below(r, (uint32_t)p->n)];
+}
+
+/* The name of product k of family f. */
 static void make_name(gen_rng *r, const gen_family *f, int k, char *out, size_t n)
 {
-    const gen_pool *p;
     switch (f->style) {
-    case ST_DISH:
-        p = f->pool != P_ANY ? &pools[f->pool] : &pools[1 + rng_below(r, P_COUNT - 1)];
-        if (k < p->n && f->pool != P_ANY)
+    case ST_DISH: {
+        const gen_pool *p = f->pool != P_ANY ? &pools[f->pool] : any_pool(r);
+        if (k < p->n && f->pool != P_ANY) {
             sfmt(out, n, "%s", p->w[k]); /* the plain dish first */
-        else {
-            const char *mod =
-                dish_mods[rng_below(r, (uint32_t)(sizeof dish_mods / sizeof *dish_mods))];
-            sfmt(out, n, "%s%s%s", p->w[rng_below(r, (uint32_t)p->n)], *mod ? " " : "", mod);
+            break;
         }
+        const char *mod = PICK(r, dish_mods);
+        sfmt(out, n, "%s%s%s", p->w[rng_below(r, (uint32_t)p->n)], *mod ? " " : "", mod);
         break;
+    }
     case ST_DRINK: {
-        const char *sz =
-            drink_sizes[rng_below(r, (uint32_t)(sizeof drink_sizes / sizeof *drink_sizes))];
-        sfmt(out, n, "%s%s%s", drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))],
-             *sz ? " " : "", sz);
+        const char *sz = PICK(r, drink_sizes);
+        sfmt(out, n, "%s%s%s", PICK(r, drinks), *sz ? " " : "", sz);
         break;
     }
     case ST_DESSERT: {
         /* the draws in the order the pinned output was made with */
         const char *whole = rng_below(r, 3) == 0 ? " WHOLE" : "";
-        const char *d = desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))];
+        const char *d = PICK(r, desserts);
         sfmt(out, n, "%s%s", d, whole);
         break;
     }
-    case ST_EXTRA:
-        sfmt(out, n, "%s", extras[rng_below(r, (uint32_t)(sizeof extras / sizeof *extras))]);
-        break;
+    case ST_EXTRA: sfmt(out, n, "%s", PICK(r, extras)); break;
     case ST_REP:
         if (k == 0)
             sfmt(out, n, "GUEST COUNT");
-        else {
-            p = &pools[1 + rng_below(r, P_COUNT - 1)];
-            sfmt(out, n, "REP %s", p->w[rng_below(r, (uint32_t)p->n)]);
-        }
+        else
+            sfmt(out, n, "REP %s", any_dish(r));
         break;
     case ST_FREE:
-        sfmt(out, n, "FREE %s",
-             rng_below(r, 2)
-                 ? drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))]
-                 : desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))]);
+        sfmt(out, n, "FREE %s", rng_below(r, 2) ? PICK(r, drinks) : PICK(r, desserts));
         break;
     case ST_PACK:
         if (rng_below(r, 2))
             sfmt(out, n, "PARTY PACK %c%d", (char)('A' + rng_below(r, 8)), k % 9 + 1);
-        else {
-            p = &pools[1 + rng_below(r, P_COUNT - 1)];
-            sfmt(out, n, "%s TRAY", p->w[rng_below(r, (uint32_t)p->n)]);
-        }
+        else
+            sfmt(out, n, "%s TRAY", any_dish(r));
         break;
-    default: /* ST_LOYAL */
-        p = &pools[1 + rng_below(r, P_COUNT - 1)];
-        sfmt(out, n, "FREE %s", p->w[rng_below(r, (uint32_t)p->n)]);
-        break;
+    default: /* ST_LOYAL */ sfmt(out, n, "FREE %s", any_dish(r)); break;
     }
 }
 
-static int add_menu(gen_branch *b, int prod, uint32_t w, uint32_t *total)
+static void add_menu(gen_branch *b, int prod, uint32_t w, uint32_t *total)
 {
     b->menu[b->nmenu] = prod;
     *total += w ? w : 1;
     b->menu_cum[b->nmenu] = *total;
     b->nmenu++;
-    return 0;
+}
+
+/* Room for `nprod` products and a menu of `nmenu`: 0 or TP_ENOMEM (what was
+ * allocated is freed with the branch). */
+static int alloc_products(gen_branch *b, int nprod, int nmenu)
+{
+    b->prod = calloc((size_t)nprod, sizeof *b->prod);
+    b->menu = calloc((size_t)nmenu, sizeof *b->menu);
+    b->menu_cum = calloc((size_t)nmenu, sizeof *b->menu_cum);
+    return b->prod && b->menu && b->menu_cum ? 0 : TP_ENOMEM;
+}
+
+static void set_dept(gen_dept *d, const char *code, const char *desc, const char *group)
+{
+    copy_str(d->code, sizeof d->code, code);
+    copy_str(d->desc, sizeof d->desc, desc);
+    copy_str(d->group, sizeof d->group, group);
+}
+
+static void set_disc(gen_disc *d, const char *code, const char *desc, int amount_type, int value)
+{
+    copy_str(d->code, sizeof d->code, code);
+    copy_str(d->desc, sizeof d->desc, desc);
+    d->amount_type = amount_type;
+    d->value = value;
+}
+
+static void set_pay(gen_pay *p, const char *code, const gen_pay_def *def)
+{
+    copy_str(p->code, sizeof p->code, code);
+    copy_str(p->desc, sizeof p->desc, def->desc);
+    p->method = def->method;
+    p->max = def->max;
+    p->kind = def->kind;
+    p->weight = def->weight;
 }
 
 /* Rename a few sold products so the files carry the real quirks: names with
@@ -966,9 +1013,12 @@ static void add_name_quirks(gen_branch *b)
     }
 }
 
-static int build_classic_master(gen_branch *b, gen_rng *r, int days)
+/* ---- the classic POS's master files, built once per branch ---- */
+
+/* Products per family, varied around the family's count; returns the sum. */
+static int classic_counts(gen_rng *r, int counts[N_FAMILIES])
 {
-    int counts[N_FAMILIES], total = 0;
+    int total = 0;
     for (int f = 0; f < N_FAMILIES; f++) {
         int c = families[f].count;
         if (c > 4 && families[f].style != ST_REP)
@@ -978,14 +1028,41 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
         counts[f] = c;
         total += c;
     }
-    int extra = days / 45 + 1;
-    if (extra > 200)
-        extra = 200;
-    b->prod = calloc((size_t)(total + extra), sizeof *b->prod);
-    b->menu = calloc((size_t)total, sizeof *b->menu);
-    b->menu_cum = calloc((size_t)total, sizeof *b->menu_cum);
-    if (!b->prod || !b->menu || !b->menu_cum)
-        return TP_ENOMEM;
+    return total;
+}
+
+/* Name, receipt-printer name and department of product k of family fa. */
+static void name_product(gen_prod *p, gen_rng *r, const gen_family *fa, int k)
+{
+    make_name(r, fa, k, p->name, sizeof p->name);
+    make_ecr(p->ecr, sizeof p->ecr, p->name);
+    copy_str(p->dep, sizeof p->dep, fa->dep);
+}
+
+/* Price (thousandths), tax amount and tax division of a product of fa. */
+static void price_product(gen_prod *p, gen_rng *r, const gen_family *fa)
+{
+    if (fa->style == ST_LOYAL) {
+        p->price = rng_below(r, 10) < 6 ? 10 : 0; /* 0.010, as real loyalty items */
+    } else if ((int)rng_below(r, 1000) < fa->zero_pm) {
+        p->price = 0;
+    } else {
+        long long pesos = rng_range(r, fa->lo, fa->hi);
+        if (pesos >= 20 && rng_below(r, 10) < 7)
+            pesos = pesos / 10 * 10 + 9;
+        p->price = pesos * 1000;
+        if (rng_below(r, 40) == 0)
+            p->price += 500;
+    }
+    p->taxamt = p->price * rng_range(r, 3, 11) / 100 / 10 * 10;
+    uint32_t u = rng_below(r, 1000);
+    p->div = u < 3 ? 2 : (u < 150 ? 0 : 1);
+}
+
+/* Every family's products, then `extra` that join the master later (one
+ * every 45 days, see active_products); one product is sold by the box. */
+static void classic_products(gen_branch *b, gen_rng *r, const int *counts, int extra)
+{
     int n = 0;
     for (int f = 0; f < N_FAMILIES; f++) {
         const gen_family *fa = &families[f];
@@ -995,46 +1072,30 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
                 sfmt(p->code, sizeof p->code, "%s%02d", fa->prefix, k + 1);
             else
                 sfmt(p->code, sizeof p->code, "%s%d", fa->prefix, k + 1);
-            make_name(r, fa, k, p->name, sizeof p->name);
-            make_ecr(p->ecr, sizeof p->ecr, p->name);
-            copy_str(p->dep, sizeof p->dep, fa->dep);
-            long long pesos;
-            if (fa->style == ST_LOYAL) {
-                p->price = rng_below(r, 10) < 6 ? 10 : 0; /* 0.010, as real loyalty items */
-            } else if ((int)rng_below(r, 1000) < fa->zero_pm) {
-                p->price = 0;
-            } else {
-                pesos = rng_range(r, fa->lo, fa->hi);
-                if (pesos >= 20 && rng_below(r, 10) < 7)
-                    pesos = pesos / 10 * 10 + 9;
-                p->price = pesos * 1000;
-                if (rng_below(r, 40) == 0)
-                    p->price += 500;
-            }
-            p->taxamt = p->price * rng_range(r, 3, 11) / 100 / 10 * 10;
-            uint32_t u = rng_below(r, 1000);
-            p->div = u < 3 ? 2 : (u < 150 ? 0 : 1);
+            name_product(p, r, fa, k);
+            price_product(p, r, fa);
         }
     }
     b->nprod_base = n;
-    /* products that appear later in the master */
     for (int k = 0; k < extra; k++) {
         gen_prod *p = &b->prod[n++];
         const gen_family *fa = &families[rng_below(r, N_FAMILIES)];
         if (fa->style == ST_REP)
             fa = &families[0];
         sfmt(p->code, sizeof p->code, "NEW%d", k + 1);
-        make_name(r, fa, 1000, p->name, sizeof p->name);
-        make_ecr(p->ecr, sizeof p->ecr, p->name);
-        copy_str(p->dep, sizeof p->dep, fa->dep);
+        name_product(p, r, fa, 1000);
         p->price = (long long)rng_range(r, 99, 399) * 1000;
         p->taxamt = p->price * 8 / 100 / 10 * 10;
         p->div = 1;
     }
     b->nprod = n;
     b->prod[rng_below(r, (uint32_t)b->nprod_base)].box = 1;
+}
 
-    /* the menu: the first items of each sold family, Zipf-like weights */
+/* The menu: the first items of each sold family, Zipf-like weights; and
+ * the guest-count item. */
+static void classic_menu(gen_branch *b, const int *counts)
+{
     uint32_t mt = 0;
     int first = 0;
     b->rep1 = -1;
@@ -1052,68 +1113,74 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
         }
         first += counts[f];
     }
-    add_name_quirks(b);
+}
 
-    /* departments: the chain list, with a few dropped per branch */
+/* The chain's department list, a few unused ones dropped per branch. */
+static void classic_departments(gen_branch *b, gen_rng *r)
+{
     b->ndept = 0;
-    for (int i = 0; i < N_CLASSIC_DEPTS && b->ndept < 80; i++) {
+    for (int i = 0; i < N_CLASSIC_DEPTS && b->ndept < NELEM(b->dept); i++) {
         const gen_dept_def *d = &classic_depts[i];
         int used = 0;
         for (int f = 0; f < N_FAMILIES && !used; f++)
             used = !strcmp(families[f].dep, d->code);
         if (!used && rng_below(r, 10) == 0)
             continue;
-        copy_str(b->dept[b->ndept].code, sizeof b->dept[0].code, d->code);
-        copy_str(b->dept[b->ndept].desc, sizeof b->dept[0].desc, d->desc);
-        b->ndept++;
+        set_dept(&b->dept[b->ndept++], d->code, d->desc, "");
     }
+}
 
-    /* discounts: the fixed head, then local partner discounts up to ~100 */
+static int in_disc_head(const char *code)
+{
+    for (int i = 0; i < N_DISC_HEAD; i++)
+        if (!strcmp(classic_disc_head[i].code, code))
+            return 1;
+    return 0;
+}
+
+/* A local partner's discount: a capped amount or a percentage. */
+static void partner_discount(gen_disc *d, gen_rng *r, const char *code)
+{
+    char desc[64];
+    const char *org = PICK(r, orgs);
+    const char *town = PICK(r, towns);
+    if (rng_below(r, 3) == 0) {
+        sfmt(desc, sizeof desc, "%s 1000MAX", org);
+        desc[20] = '\0'; /* the POS keeps 20 characters */
+        set_disc(d, code, desc, 1, 1000);
+    } else {
+        int pct = rng_below(r, 4) ? 8 : 10;
+        sfmt(desc, sizeof desc, "%d%% %s %s", pct, org, town);
+        desc[20] = '\0';
+        set_disc(d, code, desc, 0, pct);
+    }
+}
+
+/* The fixed head (the discounts receipts use), then partner discounts up
+ * to ~100, numbered from 21 around the head's codes. */
+static void classic_discounts(gen_branch *b, gen_rng *r)
+{
     b->ndisc = 0;
     for (int i = 0; i < N_DISC_HEAD; i++) {
-        gen_disc *d = &b->disc[b->ndisc++];
-        copy_str(d->code, sizeof d->code, classic_disc_head[i].code);
-        copy_str(d->desc, sizeof d->desc, classic_disc_head[i].desc);
-        d->amount_type = classic_disc_head[i].amount_type;
-        d->value = classic_disc_head[i].value;
+        const gen_disc_def *h = &classic_disc_head[i];
+        set_disc(&b->disc[b->ndisc++], h->code, h->desc, h->amount_type, h->value);
     }
     int ndisc = rng_range(r, 92, 112);
     for (int code = 21; b->ndisc < ndisc && code < 400; code++) {
-        if (code == 31 || code == 37 || code == 38 || code == 17)
-            continue;
-        gen_disc *d = &b->disc[b->ndisc++];
-        char desc[64];
-        const char *org = orgs[rng_below(r, (uint32_t)(sizeof orgs / sizeof *orgs))];
-        const char *town = towns[rng_below(r, (uint32_t)(sizeof towns / sizeof *towns))];
-        sfmt(d->code, sizeof d->code, "%d", code);
-        if (rng_below(r, 3) == 0) {
-            sfmt(desc, sizeof desc, "%s 1000MAX", org);
-            d->amount_type = 1;
-            d->value = 1000;
-        } else {
-            int pct = rng_below(r, 4) ? 8 : 10;
-            sfmt(desc, sizeof desc, "%d%% %s %s", pct, org, town);
-            d->amount_type = 0;
-            d->value = pct;
-        }
-        desc[20] = '\0'; /* the POS keeps 20 characters */
-        copy_str(d->desc, sizeof d->desc, desc);
+        char cs[8];
+        sfmt(cs, sizeof cs, "%d", code);
+        if (!in_disc_head(cs))
+            partner_discount(&b->disc[b->ndisc++], r, cs);
     }
+}
 
-    /* payment methods */
+/* Cash and credit card, then some of the pool (e-wallets, debit and
+ * delivery apps always), numbered with the gaps retired codes leave. */
+static void classic_payments(gen_branch *b, gen_rng *r)
+{
     b->npay = 0;
-    gen_pay *p = &b->pay[b->npay++];
-    copy_str(p->code, sizeof p->code, "00001");
-    copy_str(p->desc, sizeof p->desc, "CASH");
-    p->method = 0;
-    p->kind = PK_CASH;
-    p->weight = 70;
-    p = &b->pay[b->npay++];
-    copy_str(p->code, sizeof p->code, "00002");
-    copy_str(p->desc, sizeof p->desc, "CREDIT CARD");
-    p->method = 1;
-    p->kind = PK_CARD;
-    p->weight = 4;
+    for (int i = 0; i < NELEM(classic_pay_head); i++)
+        set_pay(&b->pay[b->npay++], classic_pay_head[i].code, &classic_pay_head[i]);
     int want = rng_range(r, 15, 24), code = 1;
     for (int i = 0; i < N_PAY_POOL && b->npay < want; i++) {
         const gen_pay_def *d = &classic_pay_pool[i];
@@ -1121,28 +1188,40 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
             rng_below(r, 4) == 0)
             continue;
         if (rng_below(r, 5) == 0)
-            code++; /* retired codes leave gaps */
-        p = &b->pay[b->npay++];
-        sfmt(p->code, sizeof p->code, "%d", code++);
-        copy_str(p->desc, sizeof p->desc, d->desc);
-        p->method = d->method;
-        p->max = d->max;
-        p->kind = d->kind;
-        p->weight = d->weight;
+            code++;
+        char cs[8];
+        sfmt(cs, sizeof cs, "%d", code++);
+        gen_pay *p = &b->pay[b->npay++];
+        set_pay(p, cs, d);
         if (d->kind == PK_APP)
             p->weight *= b->pf.deliv_w;
     }
+}
+
+static int build_classic_master(gen_branch *b, gen_rng *r, int days)
+{
+    int counts[N_FAMILIES];
+    int total = classic_counts(r, counts);
+    int extra = days / 45 + 1;
+    if (extra > 200)
+        extra = 200;
+    if (alloc_products(b, total + extra, total))
+        return TP_ENOMEM;
+    classic_products(b, r, counts, extra);
+    classic_menu(b, counts);
+    add_name_quirks(b);
+    classic_departments(b, r);
+    classic_discounts(b, r);
+    classic_payments(b, r);
     b->sp_pm = rng_range(r, 90, 230);
     b->rep_pct = rng_range(r, 35, 75);
     return 0;
 }
 
+/* The newer POS's masters: the fixed tables, prices varied per branch. */
 static int build_newer_master(gen_branch *b, gen_rng *r)
 {
-    b->prod = calloc(N_NEWER_ITEMS, sizeof *b->prod);
-    b->menu = calloc(N_NEWER_ITEMS, sizeof *b->menu);
-    b->menu_cum = calloc(N_NEWER_ITEMS, sizeof *b->menu_cum);
-    if (!b->prod || !b->menu || !b->menu_cum)
+    if (alloc_products(b, N_NEWER_ITEMS, N_NEWER_ITEMS))
         return TP_ENOMEM;
     uint32_t mt = 0;
     for (int i = 0; i < N_NEWER_ITEMS; i++) {
@@ -1159,33 +1238,60 @@ static int build_newer_master(gen_branch *b, gen_rng *r)
     b->nprod = b->nprod_base = N_NEWER_ITEMS;
     b->rep1 = -1;
     b->ndept = N_NEWER_DEPTS;
-    for (int i = 0; i < N_NEWER_DEPTS; i++) {
-        copy_str(b->dept[i].code, sizeof b->dept[i].code, newer_depts[i].code);
-        copy_str(b->dept[i].desc, sizeof b->dept[i].desc, newer_depts[i].desc);
-        copy_str(b->dept[i].group, sizeof b->dept[i].group, newer_depts[i].group);
-    }
-    b->ndisc = 2;
-    copy_str(b->disc[0].code, sizeof b->disc[0].code, "PWD");
-    copy_str(b->disc[0].desc, sizeof b->disc[0].desc, "20% PWD DISCOUNT");
-    copy_str(b->disc[1].code, sizeof b->disc[1].code, "SC");
-    copy_str(b->disc[1].desc, sizeof b->disc[1].desc, "20% SC DISCOUNT");
-    b->disc[0].value = b->disc[1].value = 20;
-    static const gen_pay_def np[3] = {{"E-WALLET", 0, 0, PK_EWALLET, 12},
-                                      {"CASH", 0, 0, PK_CASH, 70},
-                                      {"PAYMAYA", 0, 0, PK_EWALLET, 18}};
-    static const char *const npc[3] = {"10019", "10001", "10018"};
-    b->npay = 3;
-    for (int i = 0; i < 3; i++) {
-        copy_str(b->pay[i].code, sizeof b->pay[i].code, npc[i]);
-        copy_str(b->pay[i].desc, sizeof b->pay[i].desc, np[i].desc);
-        b->pay[i].kind = np[i].kind;
-        b->pay[i].weight = np[i].weight;
-    }
+    for (int i = 0; i < N_NEWER_DEPTS; i++)
+        set_dept(&b->dept[i], newer_depts[i].code, newer_depts[i].desc, newer_depts[i].group);
+    b->ndisc = NELEM(newer_discs);
+    for (int i = 0; i < b->ndisc; i++)
+        set_disc(&b->disc[i], newer_discs[i].code, newer_discs[i].desc, newer_discs[i].amount_type,
+                 newer_discs[i].value);
+    b->npay = NELEM(newer_pays);
+    for (int i = 0; i < b->npay; i++)
+        set_pay(&b->pay[i], newer_pays[i].code, &newer_pays[i]);
     b->sp_pm = rng_range(r, 150, 300);
     b->rep_pct = 0;
     return 0;
 }
 
+/* ---- the branch ---- */
+
+/* Volume, opening hours, receipt types, export time: fixed for the first
+ * eight branches (the chain's configured ones), drawn for the others. */
+static void branch_profile(gen_branch *b, gen_rng *r)
+{
+    if (b->idx < NELEM(fixed_profiles)) {
+        b->pf = fixed_profiles[b->idx];
+        return;
+    }
+    double u = rng_unit(r);
+    b->pf.base = 120 + (int)(780.0 * u * u); /* 120..900, mostly small */
+    b->pf.h24 = rng_below(r, 100) < 15;
+    b->pf.p_dine = rng_range(r, 35, 75);
+    b->pf.p_deliv = rng_range(r, 1, 8);
+    b->pf.hhmm = PICK(r, export_times);
+    b->pf.store = PICK(r, stores);
+    b->pf.deliv_w = rng_range(r, 1, 4);
+}
+
+/* Hourly receipt weights: meal peaks; graveyard hours are quiet but never
+ * empty, busy for around-the-clock branches. */
+static void branch_hours(gen_branch *b)
+{
+    static const int classic_w[24] = {3,  2,  2,  1,  1,  2,  10, 30, 40, 35, 40, 60,
+                                      70, 50, 30, 30, 35, 45, 55, 50, 30, 15, 8,  5};
+    static const int newer_w[24] = {2,  1,  1,  1,  1,  1,  2,  4,  6,  8,  10, 15,
+                                    15, 12, 12, 25, 30, 35, 35, 30, 25, 20, 15, 6};
+    int cum = 0;
+    for (int h = 0; h < 24; h++) {
+        int w = b->newer ? newer_w[h] : classic_w[h];
+        if (b->pf.h24 && (h <= 5 || h >= 22))
+            w = w * 10 + 20;
+        cum += w;
+        b->hour_cum[h] = cum;
+    }
+}
+
+/* Branch number idx (0-based): a new branch (free with branch_free), or
+ * NULL with err set (TP_ENOMEM). */
 static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
 {
     gen_branch *b = calloc(1, sizeof *b);
@@ -1199,36 +1305,11 @@ static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
         copy_str(b->code, sizeof b->code, branch_codes[idx]);
     else
         sfmt(b->code, sizeof b->code, "B%03d", idx + 1);
-    for (size_t i = 0; i < sizeof newer_branches / sizeof *newer_branches; i++)
+    for (int i = 0; i < NELEM(newer_branches); i++)
         if (!strcmp(b->code, newer_branches[i]))
             b->newer = 1;
-    if (idx < 8) {
-        b->pf = fixed_profiles[idx];
-    } else {
-        double u = rng_unit(&r);
-        b->pf.base = 120 + (int)(780.0 * u * u); /* 120..900, mostly small */
-        b->pf.h24 = rng_below(&r, 100) < 15;
-        b->pf.p_dine = rng_range(&r, 35, 75);
-        b->pf.p_deliv = rng_range(&r, 1, 8);
-        b->pf.hhmm =
-            export_times[rng_below(&r, (uint32_t)(sizeof export_times / sizeof *export_times))];
-        b->pf.store = stores[rng_below(&r, (uint32_t)(sizeof stores / sizeof *stores))];
-        b->pf.deliv_w = rng_range(&r, 1, 4);
-    }
-    /* hourly receipt weights: meal peaks; graveyard hours are quiet but
-     * never empty, busy for around-the-clock branches */
-    static const int classic_w[24] = {3,  2,  2,  1,  1,  2,  10, 30, 40, 35, 40, 60,
-                                      70, 50, 30, 30, 35, 45, 55, 50, 30, 15, 8,  5};
-    static const int newer_w[24] = {2,  1,  1,  1,  1,  1,  2,  4,  6,  8,  10, 15,
-                                    15, 12, 12, 25, 30, 35, 35, 30, 25, 20, 15, 6};
-    int cum = 0;
-    for (int h = 0; h < 24; h++) {
-        int w = b->newer ? newer_w[h] : classic_w[h];
-        if (b->pf.h24 && (h <= 5 || h >= 22))
-            w = w * 10 + 20;
-        cum += w;
-        b->hour_cum[h] = cum;
-    }
+    branch_profile(b, &r);
+    branch_hours(b);
     int rc = b->newer ? build_newer_master(b, &r) : build_classic_master(b, &r, days);
     if (rc) {
         branch_free(b);
@@ -1476,7 +1557,7 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
             sp = 1;
             disc = rng_below(r, 10) < 7 ? DISC_SNR : DISC_PWD;
         } else if (u < b->sp_pm + 25) {
-            disc = promo_discs[rng_below(r, (uint32_t)(sizeof promo_discs / sizeof *promo_discs))];
+            disc = PICK(r, promo_discs);
         }
     }
     int items = 1;
@@ -1587,7 +1668,7 @@ static long long cash_tender(long long total, long long peso, gen_rng *r)
         return 0;
     if (rng_below(r, 100) < 25)
         return (total + peso - 1) / peso * peso;
-    for (size_t i = 0; i < sizeof bills / sizeof *bills; i++)
+    for (int i = 0; i < NELEM(bills); i++)
         if (bills[i] * peso >= total && rng_below(r, 4) != 0)
             return bills[i] * peso;
     return (total + 1000 * peso - 1) / (1000 * peso) * (1000 * peso);
