@@ -49,9 +49,6 @@
 
 enum { T_RD5000, T_RD5800, T_RD5500, T_RD1800, T_DISCOUNT, T_RD5900, T_BLPR, T_COUNT };
 
-static const char *const type_name[T_COUNT] = {"rd5000",   "rd5800", "rd5500", "rd1800",
-                                               "discount", "rd5900", "blpr"};
-
 #define HDR_RD5000                                                                                 \
     "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,ITE_CODE,QUANTITY,UNT_PRIC,AMOUNT,DISCOUNT,SCHARGE,DT,"  \
     "DEP_CODE,DATE,TIME,CUS_CODE,TRN_CODE,ORNUM,TAG,DISC_CODE,SRNO,SRNAME,TYPE,BACKJOB,DELIVERY,"  \
@@ -217,11 +214,14 @@ static void out_flush(gen_out *o)
     o->len = 0;
 }
 
-/* Make room for one row: rows are always written whole into the buffer. */
-static inline void out_room(gen_out *o)
+/* Make room for one row (rows are always written whole into the buffer).
+ * Returns 0 once a write has failed: the rest would be lost, and the file is
+ * removed when closed. */
+static inline int out_room(gen_out *o)
 {
     if (GEN_OUT_CAP - o->len < GEN_ROW_MAX)
         out_flush(o);
+    return !o->werr;
 }
 
 /* `dir` NULL: `name` is the full path and the temporary is "<path>.tmp";
@@ -289,19 +289,7 @@ static inline void put_s(gen_out *o, const char *s)
 
 #define PUT_LIT(o, lit) put_mem((o), (lit), sizeof(lit) - 1)
 
-static inline void put_u(gen_out *o, unsigned long long v)
-{
-    char t[24];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        o->buf[o->len++] = t[--n];
-}
-
-/* Zero-padded to at least `w` digits. */
+/* Zero-padded to at least `w` digits (0: none). */
 static inline void put_u0(gen_out *o, unsigned long long v, int w)
 {
     char t[24];
@@ -316,29 +304,35 @@ static inline void put_u0(gen_out *o, unsigned long long v, int w)
         o->buf[o->len++] = t[--n];
 }
 
+static inline void put_u(gen_out *o, unsigned long long v)
+{
+    put_u0(o, v, 0);
+}
+
+/* The sign, whole part and point of a fixed-point number of `one` units to
+ * the whole; returns the fraction's units. */
+static inline long long put_whole(gen_out *o, long long x, long long one)
+{
+    if (x < 0) {
+        put_c(o, '-');
+        x = -x;
+    }
+    put_u(o, (unsigned long long)(x / one));
+    put_c(o, '.');
+    return x % one;
+}
+
 /* Thousandths as a fixed 3-decimal number: 99000 -> "99.000". */
 static inline void put_m3(gen_out *o, long long m)
 {
-    if (m < 0) {
-        put_c(o, '-');
-        m = -m;
-    }
-    put_u(o, (unsigned long long)(m / 1000));
-    put_c(o, '.');
-    put_u0(o, (unsigned long long)(m % 1000), 3);
+    put_u0(o, (unsigned long long)put_whole(o, m, 1000), 3);
 }
 
 /* Ten-thousandths the way Python prints a float rounded to 4 places:
  * 1490000 -> "149.0", 1064286 -> "106.4286", 187500 -> "18.75". */
 static inline void put_py4(gen_out *o, long long x)
 {
-    if (x < 0) {
-        put_c(o, '-');
-        x = -x;
-    }
-    put_u(o, (unsigned long long)(x / 10000));
-    put_c(o, '.');
-    int f = (int)(x % 10000);
+    int f = (int)put_whole(o, x, 10000);
     if (f == 0) {
         put_c(o, '0');
         return;
@@ -1837,6 +1831,22 @@ static int loyal_append(gen_ctx *c, const gen_branch *b, gen_term *t, uint64_t d
 /* ------------------------------------------------------------------------ */
 /* Writers                                                                   */
 
+/* A row function of a reference file; see gen_row below. */
+typedef struct gen_row gen_row;
+typedef void (*gen_row_fn)(const gen_branch *b, int i, gen_row *r);
+
+/* One report file being written: what its writer reads. */
+typedef struct gen_file {
+    gen_ctx *c;
+    const gen_branch *b;
+    const gen_term *t;
+    int type, dayidx;
+    long long limit; /* data rows to write, -1 all */
+    gen_row_fn row;  /* reference files: the type's rows */
+    char tail[64];   /* the classic POS's row end: ",<POS>,<BRANCH>\n" */
+    size_t tl;
+} gen_file;
+
 static void put_person(gen_out *o, uint64_t salt)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -1882,10 +1892,14 @@ static void put_item_code(gen_out *o, const gen_branch *b, const gen_line *ln)
     }
 }
 
-static void put_classic_date(gen_out *o, const char *date)
+/* ---- the transaction files (rd5000, rd5800) ---- */
+
+/* A DATE column: the classic POS writes midnight after the date. */
+static void put_day(gen_out *o, int newer, const char *date)
 {
     put_mem(o, date, 10);
-    PUT_LIT(o, " 00:00:00");
+    if (!newer)
+        PUT_LIT(o, " 00:00:00");
 }
 
 static void put_time(gen_out *o, int sec, int bad)
@@ -1898,29 +1912,67 @@ static void put_time(gen_out *o, int sec, int bad)
     }
 }
 
-static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
-                            const gen_line *ln, const char *tail, size_t tl)
+/* "1,<TRANSDATE>,<INVOICE>,<CAS_CODE>,", the start of both transaction
+ * files' rows: the newer POS stamps the time and pads invoices to 14 digits,
+ * the classic POS to 8. */
+static void put_head(gen_out *o, int newer, const char *date, int sec, long long invoice, int cas)
+{
+    PUT_LIT(o, "1,");
+    if (newer) {
+        put_mem(o, date, 10);
+        put_c(o, 'T');
+        put_hms(o, sec);
+    } else {
+        put_day(o, 0, date);
+    }
+    put_c(o, ',');
+    put_u0(o, (unsigned long long)invoice, newer ? 14 : 8);
+    put_c(o, ',');
+    put_u(o, (unsigned long long)cas);
+    put_c(o, ',');
+}
+
+/* TRANSNO and the row's end: the classic POS leaves a refund's TRANSNO
+ * empty and ends with POS and BRANCH; the newer POS pads to 14 digits and
+ * leaves POS and BRANCH empty. */
+static void put_transno(gen_out *o, const gen_file *f, long long transno)
+{
+    if (f->b->newer) {
+        put_u0(o, (unsigned long long)transno, 14);
+        PUT_LIT(o, ",,\n");
+        return;
+    }
+    if (transno >= 0)
+        put_u0(o, (unsigned long long)transno, 8);
+    put_mem(o, f->tail, f->tl);
+}
+
+/* QUANTITY: "abc" in a bad row (fault); the classic POS writes 3 decimals. */
+static void put_qty(gen_out *o, const gen_line *ln, int newer)
+{
+    if (ln->bad == BAD_QTY) {
+        PUT_LIT(o, "abc");
+        return;
+    }
+    put_u(o, (unsigned long long)ln->qty);
+    if (!newer)
+        PUT_LIT(o, ".000");
+}
+
+static void row5000_classic(const gen_file *f, const gen_rcpt *rc, const gen_line *ln)
 {
     static const char *const divs[3] = {"9.330", "9.333", "0.000"};
-    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
+    gen_out *o = &f->c->out;
+    const gen_branch *b = f->b;
+    const char *date = ln->bad == BAD_PREVDATE ? f->c->prev : f->c->date;
     const int dl = ln->prod == LINE_DISC;
     const gen_prod *p = ln->prod >= 0 ? &b->prod[ln->prod] : NULL;
     const char trn = rc->refund ? 'R' : 'S';
-    PUT_LIT(o, "1,");
-    put_classic_date(o, date);
-    put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->invoice, 8);
-    put_c(o, ',');
-    put_u(o, (unsigned long long)rc->cas);
-    put_c(o, ',');
+    put_head(o, 0, date, rc->sec, rc->invoice, rc->cas);
     put_item_code(o, b, ln);
     put_c(o, ',');
-    if (ln->bad == BAD_QTY) {
-        PUT_LIT(o, "abc,");
-    } else {
-        put_u(o, (unsigned long long)ln->qty);
-        PUT_LIT(o, ".000,");
-    }
+    put_qty(o, ln, 0);
+    put_c(o, ',');
     put_m3(o, ln->unit);
     put_c(o, ',');
     put_m3(o, ln->amount);
@@ -1935,7 +1987,7 @@ static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, c
     else if (!dl)
         put_c(o, '8');
     put_c(o, ',');
-    put_classic_date(o, date);
+    put_day(o, 0, date);
     put_c(o, ',');
     put_time(o, rc->sec, ln->bad);
     PUT_LIT(o, ",,");
@@ -1976,30 +2028,17 @@ static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, c
     PUT_LIT(o, ",0.000,");
     put_m3(o, ln->vat_pric);
     put_c(o, ',');
-    if (rc->transno >= 0)
-        put_u0(o, (unsigned long long)rc->transno, 8);
-    put_mem(o, tail, tl);
+    put_transno(o, f, rc->transno);
 }
 
-static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
-                          const gen_line *ln)
+static void row5000_newer(const gen_file *f, const gen_rcpt *rc, const gen_line *ln)
 {
-    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
-    PUT_LIT(o, "1,");
-    put_mem(o, date, 10);
-    put_c(o, 'T');
-    put_hms(o, rc->sec);
+    gen_out *o = &f->c->out;
+    const char *date = ln->bad == BAD_PREVDATE ? f->c->prev : f->c->date;
+    put_head(o, 1, date, rc->sec, rc->invoice, rc->cas);
+    put_item_code(o, f->b, ln);
     put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->invoice, 14);
-    put_c(o, ',');
-    put_u(o, (unsigned long long)rc->cas);
-    put_c(o, ',');
-    put_item_code(o, b, ln);
-    put_c(o, ',');
-    if (ln->bad == BAD_QTY)
-        PUT_LIT(o, "abc");
-    else
-        put_u(o, (unsigned long long)ln->qty);
+    put_qty(o, ln, 1);
     put_c(o, ',');
     put_u(o, (unsigned long long)ln->unit);
     put_c(o, ',');
@@ -2007,12 +2046,12 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->disc);
     PUT_LIT(o, ",0,,,");
-    put_mem(o, date, 10);
+    put_day(o, 1, date);
     put_c(o, ',');
     put_time(o, rc->sec, ln->bad);
     PUT_LIT(o, ",,S,,S,");
     if (rc->disc >= 0)
-        put_s(o, b->disc[rc->disc].code);
+        put_s(o, f->b->disc[rc->disc].code);
     PUT_LIT(o, ",,,");
     put_c(o, (char)rc->type);
     PUT_LIT(o, ",1,0,,,0,1,1,0,0,");
@@ -2020,7 +2059,7 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->vatdiv);
     put_c(o, ',');
-    put_item_code(o, b, ln);
+    put_item_code(o, f->b, ln);
     put_c(o, ',');
     put_py4(o, ln->vat_amnt);
     put_c(o, ',');
@@ -2028,38 +2067,35 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->vat_pric);
     put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->transno, 14);
-    PUT_LIT(o, ",,\n");
+    put_transno(o, f, rc->transno);
 }
 
-static size_t make_tail(char *tail, size_t n, const gen_term *t, const gen_branch *b)
+/* The day's rd5000 rows, from the receipt the export starts with, until
+ * f->limit rows (-1: all) or until the file holds `max_bytes` bytes. */
+static void put_rd5000_rows(const gen_file *f, long long max_bytes)
 {
-    sfmt(tail, n, ",%d,%s\n", t->pos, b->code);
-    return strlen(tail);
-}
-
-/* The writers stop after `limit` data rows (-1: all). */
-static void w_rd5000(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
+    gen_ctx *c = f->c;
     gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    PUT_LIT(o, HDR_RD5000 "\n");
     long long n = 0;
     for (int k = 0; k < c->nrc; k++) {
         const gen_rcpt *rc = &c->rc[(k + c->rot) % c->nrc];
         for (int j = 0; j < rc->nlines; j++, n++) {
-            if (n == limit)
+            if (n == f->limit || o->bytes + (long long)o->len >= max_bytes || !out_room(o))
                 return;
-            out_room(o);
-            if (b->newer)
-                row5000_newer(o, c, b, rc, &c->ln[rc->first + j]);
+            if (f->b->newer)
+                row5000_newer(f, rc, &c->ln[rc->first + j]);
             else
-                row5000_classic(o, c, b, rc, &c->ln[rc->first + j], tail, tl);
+                row5000_classic(f, rc, &c->ln[rc->first + j]);
         }
     }
 }
 
+static void w_rd5000(const gen_file *f)
+{
+    put_rd5000_rows(f, LLONG_MAX);
+}
+
+/* REF_NO: what the payment method gives as its reference. */
 static void put_ref(gen_out *o, const gen_branch *b, const gen_rcpt *rc, int j)
 {
     uint64_t v = mix64(rc->salt + 0x1000 + (uint64_t)j);
@@ -2081,118 +2117,244 @@ static void put_ref(gen_out *o, const gen_branch *b, const gen_rcpt *rc, int j)
     }
 }
 
-static void row5800(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc, int j,
-                    const char *tail, size_t tl)
+/* Payment j of a receipt; `v` is the payment's own random bits. */
+static void row5800_newer(const gen_file *f, const gen_rcpt *rc, int j, uint64_t v)
 {
-    size_t start = o->len;
-    const gen_pay *p = &b->pay[rc->pay[j]];
-    uint64_t v = mix64(rc->salt + 0x2000 + (uint64_t)j);
-    if (b->newer) {
-        int sec = rc->sec + (int)(v % 2);
-        if (sec > 86399)
-            sec = 86399;
-        PUT_LIT(o, "1,");
-        put_mem(o, c->date, 10);
-        put_c(o, 'T');
-        put_hms(o, sec);
-        put_c(o, ',');
-        put_u0(o, (unsigned long long)rc->invoice, 14);
-        put_c(o, ',');
-        put_u(o, (unsigned long long)rc->cas);
-        put_c(o, ',');
-        put_py4(o, rc->tender[j]);
-        put_c(o, ',');
-        put_py4(o, rc->change[j]);
-        PUT_LIT(o, ",,");
-        put_ref(o, b, rc, j);
-        put_c(o, ',');
-        put_mem(o, c->date, 10);
-        put_c(o, ',');
-        put_hm(o, sec);
-        PUT_LIT(o, ",S,");
-        put_s(o, p->code);
-        PUT_LIT(o, ",S,");
-        put_ref(o, b, rc, j);
-        PUT_LIT(o, ",0,1,,,,0,");
-        put_u0(o, (unsigned long long)rc->transno, 14);
-        PUT_LIT(o, ",,\n");
-    } else {
-        const char tag = rc->refund ? 'R' : 'S';
-        PUT_LIT(o, "1,");
-        put_classic_date(o, c->date);
-        put_c(o, ',');
-        put_u0(o, (unsigned long long)rc->invoice, 8);
-        put_c(o, ',');
-        put_u(o, (unsigned long long)rc->cas);
-        put_c(o, ',');
-        put_m3(o, rc->tender[j]);
-        put_c(o, ',');
-        put_m3(o, rc->change[j]);
-        put_c(o, ',');
-        if (p->kind == PK_CHARGE)
-            put_person(o, v);
-        put_c(o, ',');
-        put_ref(o, b, rc, j);
-        put_c(o, ',');
-        put_classic_date(o, c->date);
-        put_c(o, ',');
-        put_hm(o, rc->sec);
-        put_c(o, ',');
-        put_c(o, tag);
-        put_c(o, ',');
-        put_s(o, p->code);
-        put_c(o, ',');
-        put_c(o, tag);
-        put_c(o, ',');
-        if (rc->refund)
-            put_u0(o, (v >> 8) % 100000000000ULL, 11);
-        put_c(o, ',');
-        if (p->kind == PK_APP) {
-            PUT_LIT(o, "fp");
-            put_u0(o, (v >> 20) % 10000, 4);
-        } else if (v % 100 >= 45) {
-            put_u0(o, (v >> 12) % 100, 2);
-        }
-        put_c(o, ',');
-        put_u(o, (unsigned long long)(j + 1));
-        PUT_LIT(o, ",,,,");
-        put_c(o, rc->sp ? '1' : '0');
-        put_c(o, ',');
-        if (rc->transno >= 0)
-            put_u0(o, (unsigned long long)rc->transno, 8);
-        put_mem(o, tail, tl);
+    gen_out *o = &f->c->out;
+    int sec = rc->sec + (int)(v % 2);
+    if (sec > 86399)
+        sec = 86399;
+    put_head(o, 1, f->c->date, sec, rc->invoice, rc->cas);
+    put_py4(o, rc->tender[j]);
+    put_c(o, ',');
+    put_py4(o, rc->change[j]);
+    PUT_LIT(o, ",,");
+    put_ref(o, f->b, rc, j);
+    put_c(o, ',');
+    put_day(o, 1, f->c->date);
+    put_c(o, ',');
+    put_hm(o, sec);
+    PUT_LIT(o, ",S,");
+    put_s(o, f->b->pay[rc->pay[j]].code);
+    PUT_LIT(o, ",S,");
+    put_ref(o, f->b, rc, j);
+    PUT_LIT(o, ",0,1,,,,0,");
+    put_transno(o, f, rc->transno);
+}
+
+static void row5800_classic(const gen_file *f, const gen_rcpt *rc, int j, uint64_t v)
+{
+    gen_out *o = &f->c->out;
+    const gen_pay *p = &f->b->pay[rc->pay[j]];
+    const char tag = rc->refund ? 'R' : 'S';
+    put_head(o, 0, f->c->date, rc->sec, rc->invoice, rc->cas);
+    put_m3(o, rc->tender[j]);
+    put_c(o, ',');
+    put_m3(o, rc->change[j]);
+    put_c(o, ',');
+    if (p->kind == PK_CHARGE)
+        put_person(o, v);
+    put_c(o, ',');
+    put_ref(o, f->b, rc, j);
+    put_c(o, ',');
+    put_day(o, 0, f->c->date);
+    put_c(o, ',');
+    put_hm(o, rc->sec);
+    put_c(o, ',');
+    put_c(o, tag);
+    put_c(o, ',');
+    put_s(o, p->code);
+    put_c(o, ',');
+    put_c(o, tag);
+    put_c(o, ',');
+    if (rc->refund)
+        put_u0(o, (v >> 8) % 100000000000ULL, 11);
+    put_c(o, ',');
+    if (p->kind == PK_APP) {
+        PUT_LIT(o, "fp");
+        put_u0(o, (v >> 20) % 10000, 4);
+    } else if (v % 100 >= 45) {
+        put_u0(o, (v >> 12) % 100, 2);
     }
-    if (rc->short5800 && j == 0) {
-        /* a row cut after a few fields (fault) */
-        int commas = 0;
-        for (size_t i = start; i < o->len; i++) {
-            if (o->buf[i] == ',' && ++commas == rc->short5800) {
-                o->len = i;
-                put_c(o, '\n');
-                break;
-            }
+    put_c(o, ',');
+    put_u(o, (unsigned long long)(j + 1));
+    PUT_LIT(o, ",,,,");
+    put_c(o, rc->sp ? '1' : '0');
+    put_c(o, ',');
+    put_transno(o, f, rc->transno);
+}
+
+/* Cut the row that starts at `start` after its `commas`-th comma (fault). */
+static void cut_row(gen_out *o, size_t start, int commas)
+{
+    int n = 0;
+    for (size_t i = start; i < o->len; i++) {
+        if (o->buf[i] == ',' && ++n == commas) {
+            o->len = i;
+            put_c(o, '\n');
+            return;
         }
     }
 }
 
-static void w_rd5800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+static void w_rd5800(const gen_file *f)
 {
+    gen_ctx *c = f->c;
     gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    PUT_LIT(o, HDR_RD5800 "\n");
     long long n = 0;
     for (int k = 0; k < c->nrc; k++) {
         const gen_rcpt *rc = &c->rc[k];
         for (int j = 0; j < rc->npay; j++, n++) {
-            if (n == limit)
+            if (n == f->limit || !out_room(o))
                 return;
-            out_room(o);
-            row5800(o, c, b, rc, j, tail, tl);
+            size_t start = o->len;
+            uint64_t v = mix64(rc->salt + 0x2000 + (uint64_t)j);
+            if (f->b->newer)
+                row5800_newer(f, rc, j, v);
+            else
+                row5800_classic(f, rc, j, v);
+            if (rc->short5800 && j == 0)
+                cut_row(o, start, rc->short5800);
         }
     }
 }
 
+/* ---- the reference files (rd5500, rd1800, discount, rd5900) ---- */
+
+/* How a field of a reference file is written. */
+enum {
+    F_TEXT,  /* as it is */
+    F_CSV,   /* quoted when it needs to be (raw in FULL) */
+    F_INT,   /* a whole number */
+    F_M3,    /* thousandths, 3 decimals */
+    F_PESOS, /* whole pesos: "20.000" on the classic POS, "20" on the newer */
+};
+
+typedef struct gen_field {
+    int kind;         /* F_* */
+    const char *s;    /* F_TEXT, F_CSV */
+    long long v;      /* the numbers */
+    const char *full; /* the text in the newer POS's FULL column; NULL: as written */
+} gen_field;
+
+/* The fields of one row from the master: the columns up to (not with) POS,
+ * and for the newer POS its CATEG_ID.  The writer adds the rest: the classic
+ * POS's POS and BRANCH; the newer POS's empty POS, BRANCH and TERM_ID,
+ * CATEG_ID, VERNO 0, and FULL, " " and the fields joined by spaces. */
+struct gen_row {
+    gen_field f[9];
+    int n;
+    const char *categ;
+    char num[4][40]; /* room for numbers written as text */
+};
+
+static void field(gen_row *r, int kind, const char *s, long long v, const char *full)
+{
+    gen_field *x = &r->f[r->n++];
+    x->kind = kind;
+    x->s = s;
+    x->v = v;
+    x->full = full;
+}
+
+static void row_rd5500(const gen_branch *b, int i, gen_row *r)
+{
+    static const char *const divs6[3] = {"9.330000", "9.333333", "0.000000"};
+    const gen_prod *p = &b->prod[i];
+    field(r, F_TEXT, p->code, 0, NULL);
+    field(r, F_CSV, p->name, 0, NULL);
+    if (b->newer) {
+        /* the tax columns as Python wrote them; in FULL as printf's %g */
+        double price = (double)p->price;
+        py_repr(price / 1.12, r->num[0], sizeof r->num[0]);
+        py_repr(price * 0.12 / 1.12, r->num[1], sizeof r->num[1]);
+        sfmt(r->num[2], sizeof r->num[2], "%g", price / 1.12);
+        sfmt(r->num[3], sizeof r->num[3], "%g", price * 0.12 / 1.12);
+        field(r, F_CSV, p->name, 0, NULL);
+        field(r, F_TEXT, p->dep, 0, NULL);
+        field(r, F_INT, NULL, p->price, NULL);
+        field(r, F_TEXT, "ORDER", 0, NULL);
+        field(r, F_TEXT, "12", 0, NULL);
+        field(r, F_TEXT, r->num[0], 0, r->num[2]);
+        field(r, F_TEXT, r->num[1], 0, r->num[3]);
+        r->categ = p->categ;
+        return;
+    }
+    field(r, F_CSV, p->ecr, 0, NULL);
+    field(r, F_TEXT, p->dep, 0, NULL);
+    field(r, F_M3, NULL, p->price, NULL);
+    field(r, F_TEXT, p->box ? "BOX" : "PC", 0, NULL);
+    field(r, F_TEXT, p->div == 2 ? "0.000" : "12.000", 0, NULL);
+    field(r, F_M3, NULL, p->taxamt, NULL);
+    field(r, F_TEXT, divs6[p->div], 0, NULL);
+}
+
+static void row_rd1800(const gen_branch *b, int i, gen_row *r)
+{
+    const gen_dept *d = &b->dept[i];
+    field(r, F_TEXT, d->code, 0, NULL);
+    field(r, F_CSV, d->desc, 0, NULL);
+    r->categ = d->group;
+}
+
+static void row_discount(const gen_branch *b, int i, gen_row *r)
+{
+    static const char *const dtype[2] = {"SUBTOTAL PERCENT", "SUBTOTAL AMOUNT"};
+    const gen_disc *d = &b->disc[i];
+    field(r, F_TEXT, d->code, 0, NULL);
+    field(r, F_CSV, d->desc, 0, NULL);
+    field(r, F_TEXT, dtype[d->amount_type], 0, NULL);
+    field(r, F_PESOS, NULL, d->value, NULL);
+    r->categ = " ";
+}
+
+static void row_rd5900(const gen_branch *b, int i, gen_row *r)
+{
+    const gen_pay *p = &b->pay[i];
+    field(r, F_TEXT, p->code, 0, NULL);
+    field(r, F_CSV, p->desc, 0, NULL);
+    field(r, F_INT, NULL, p->method, NULL);
+    field(r, F_PESOS, NULL, p->max, NULL);
+    r->categ = " ";
+}
+
+static void put_field(gen_out *o, const gen_field *x, int newer)
+{
+    switch (x->kind) {
+    case F_TEXT: put_s(o, x->s); break;
+    case F_CSV: put_csv(o, x->s); break;
+    case F_INT: put_u(o, (unsigned long long)x->v); break;
+    case F_M3: put_m3(o, x->v); break;
+    default: /* F_PESOS */
+        if (newer)
+            put_u(o, (unsigned long long)x->v);
+        else
+            put_m3(o, x->v * 1000);
+        break;
+    }
+}
+
+/* The newer POS's columns after the master's: POS, BRANCH, TERM_ID (empty),
+ * CATEG_ID, VERNO and FULL. */
+static void put_newer_end(gen_out *o, const gen_row *r)
+{
+    PUT_LIT(o, ",,,,");
+    put_s(o, r->categ);
+    PUT_LIT(o, ",0,");
+    for (int i = 0; i < r->n; i++) {
+        const gen_field *x = &r->f[i];
+        put_c(o, ' ');
+        if (x->full || x->kind == F_CSV)
+            put_s(o, x->full ? x->full : x->s);
+        else
+            put_field(o, x, 1);
+    }
+    PUT_LIT(o, "    ");
+    put_s(o, r->categ);
+    put_c(o, '\n');
+}
+
+/* Products listed on day `dayidx`: the base master, one more every 45 days. */
 static int active_products(const gen_branch *b, int dayidx)
 {
     int extra = dayidx / 45;
@@ -2201,185 +2363,50 @@ static int active_products(const gen_branch *b, int dayidx)
     return b->nprod_base + extra;
 }
 
-static void w_rd5500(gen_ctx *c, const gen_branch *b, const gen_term *t, int dayidx,
-                     long long limit)
+/* Data rows of a full file of `type` on this terminal-day. */
+static long long type_rows(const gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
+                           int dayidx)
 {
-    static const char *const divs6[3] = {"9.330000", "9.333333", "0.000000"};
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD5500 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD5500 "\n");
-    int n = active_products(b, dayidx);
-    for (int i = 0; i < n && i != limit; i++) {
-        const gen_prod *p = &b->prod[i];
-        out_room(o);
-        if (b->newer) {
-            char tax[40], div[40], gtax[40], gdiv[40];
-            double price = (double)p->price;
-            py_repr(price / 1.12, tax, sizeof tax);
-            py_repr(price * 0.12 / 1.12, div, sizeof div);
-            sfmt(gtax, sizeof gtax, "%g", price / 1.12);
-            sfmt(gdiv, sizeof gdiv, "%g", price * 0.12 / 1.12);
-            put_s(o, p->code);
-            put_c(o, ',');
-            put_s(o, p->name);
-            put_c(o, ',');
-            put_s(o, p->name);
-            put_c(o, ',');
-            put_s(o, p->dep);
-            put_c(o, ',');
-            put_u(o, (unsigned long long)p->price);
-            PUT_LIT(o, ",ORDER,12,");
-            put_s(o, tax);
-            put_c(o, ',');
-            put_s(o, div);
-            PUT_LIT(o, ",,,,");
-            put_s(o, p->categ);
-            PUT_LIT(o, ",0, ");
-            put_s(o, p->code);
-            put_c(o, ' ');
-            put_s(o, p->name);
-            put_c(o, ' ');
-            put_s(o, p->name);
-            put_c(o, ' ');
-            put_s(o, p->dep);
-            put_c(o, ' ');
-            put_u(o, (unsigned long long)p->price);
-            PUT_LIT(o, " ORDER 12 ");
-            put_s(o, gtax);
-            put_c(o, ' ');
-            put_s(o, gdiv);
-            PUT_LIT(o, "    ");
-            put_s(o, p->categ);
-            put_c(o, '\n');
-        } else {
-            put_s(o, p->code);
-            put_c(o, ',');
-            put_csv(o, p->name);
-            put_c(o, ',');
-            put_csv(o, p->ecr);
-            put_c(o, ',');
-            put_s(o, p->dep);
-            put_c(o, ',');
-            put_m3(o, p->price);
-            put_c(o, ',');
-            if (p->box)
-                PUT_LIT(o, "BOX,");
-            else
-                PUT_LIT(o, "PC,");
-            if (p->div == 2)
-                PUT_LIT(o, "0.000,");
-            else
-                PUT_LIT(o, "12.000,");
-            put_m3(o, p->taxamt);
-            put_c(o, ',');
-            put_s(o, divs6[p->div]);
-            put_mem(o, tail, tl);
-        }
+    switch (type) {
+    case T_RD5000: return c->nln;
+    case T_RD5800: return c->npayrows;
+    case T_RD5500: return active_products(b, dayidx);
+    case T_RD1800: return b->ndept;
+    case T_DISCOUNT: return b->ndisc;
+    case T_RD5900: return b->npay;
+    default: return b->newer ? 0 : t->cur_rows;
     }
 }
 
-static void w_rd1800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+/* A reference file: the master's rows (as many as are listed on this day)
+ * through the type's row function. */
+static void w_master(const gen_file *f)
 {
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD1800 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD1800 "\n");
-    for (int i = 0; i < b->ndept && i != limit; i++) {
-        const gen_dept *d = &b->dept[i];
-        out_room(o);
-        put_s(o, d->code);
-        put_c(o, ',');
-        put_csv(o, d->desc);
-        if (b->newer) {
-            PUT_LIT(o, ",,,,");
-            put_s(o, d->group);
-            PUT_LIT(o, ",0, ");
-            put_s(o, d->code);
-            put_c(o, ' ');
-            put_s(o, d->desc);
-            PUT_LIT(o, "    ");
-            put_s(o, d->group);
-            put_c(o, '\n');
-        } else {
-            put_mem(o, tail, tl);
+    gen_out *o = &f->c->out;
+    const gen_branch *b = f->b;
+    long long n = type_rows(f->c, b, f->t, f->type, f->dayidx);
+    if (f->limit >= 0 && f->limit < n)
+        n = f->limit;
+    gen_row r;
+    for (int i = 0; i < n; i++) {
+        if (!out_room(o))
+            return;
+        r.n = 0;
+        r.categ = "";
+        f->row(b, i, &r);
+        for (int k = 0; k < r.n; k++) {
+            if (k)
+                put_c(o, ',');
+            put_field(o, &r.f[k], b->newer);
         }
+        if (b->newer)
+            put_newer_end(o, &r);
+        else
+            put_mem(o, f->tail, f->tl);
     }
 }
 
-static void w_discount(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
-    static const char *const dtype[2] = {"SUBTOTAL PERCENT", "SUBTOTAL AMOUNT"};
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_DISCOUNT HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_DISCOUNT "\n");
-    for (int i = 0; i < b->ndisc && i != limit; i++) {
-        const gen_disc *d = &b->disc[i];
-        out_room(o);
-        put_s(o, d->code);
-        put_c(o, ',');
-        put_csv(o, d->desc);
-        put_c(o, ',');
-        put_s(o, dtype[d->amount_type]);
-        put_c(o, ',');
-        if (b->newer) {
-            put_u(o, (unsigned long long)d->value);
-            PUT_LIT(o, ",,,, ,0, ");
-            put_s(o, d->code);
-            put_c(o, ' ');
-            put_s(o, d->desc);
-            put_c(o, ' ');
-            put_s(o, dtype[d->amount_type]);
-            put_c(o, ' ');
-            put_u(o, (unsigned long long)d->value);
-            PUT_LIT(o, "     \n");
-        } else {
-            put_m3(o, d->value * 1000LL);
-            put_mem(o, tail, tl);
-        }
-    }
-}
-
-static void w_rd5900(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD5900 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD5900 "\n");
-    for (int i = 0; i < b->npay && i != limit; i++) {
-        const gen_pay *p = &b->pay[i];
-        out_room(o);
-        put_s(o, p->code);
-        put_c(o, ',');
-        put_csv(o, p->desc);
-        put_c(o, ',');
-        if (b->newer) {
-            PUT_LIT(o, "0,0,,,, ,0, ");
-            put_s(o, p->code);
-            put_c(o, ' ');
-            put_s(o, p->desc);
-            PUT_LIT(o, " 0 0     \n");
-        } else {
-            put_u(o, (unsigned long long)p->method);
-            put_c(o, ',');
-            put_m3(o, p->max * 1000LL);
-            put_mem(o, tail, tl);
-        }
-    }
-}
+/* ---- the loyalty file (blpr) ---- */
 
 static inline void put_blpr_row(gen_out *o, const char *pre, size_t pl, uint64_t salt,
                                 uint32_t cust, unsigned flags, long long transno, long long orno,
@@ -2405,18 +2432,19 @@ static inline void put_blpr_row(gen_out *o, const char *pre, size_t pl, uint64_t
 }
 
 /* The cumulative loyalty file: rows from before day 1, regenerated from
- * their own stream every day, then the rows added since. */
-static void w_blpr(gen_ctx *c, const gen_branch *b, const gen_term *t)
+ * their own stream every day, then the rows added since.  The newer POS
+ * sends the header only. */
+static void w_blpr(const gen_file *f)
 {
-    gen_out *o = &c->out;
-    PUT_LIT(o, HDR_BLPR "\n");
+    const gen_branch *b = f->b;
+    const gen_term *t = f->t;
+    gen_out *o = &f->c->out;
     if (b->newer)
         return;
-    char tail[64], pre[32];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
+    char pre[32];
     sfmt(pre, sizeof pre, "%s,", b->pf.store);
     size_t pl = strlen(pre);
-    gen_rng h = rng_make(c->seed, K_HIST, (uint64_t)b->idx, (uint64_t)t->pos, 0);
+    gen_rng h = rng_make(f->c->seed, K_HIST, (uint64_t)b->idx, (uint64_t)t->pos, 0);
     long long tn = t->hist_start, off = t->hist_off;
     uint32_t cust = 0;
     unsigned flags = 0;
@@ -2434,21 +2462,60 @@ static void w_blpr(gen_ctx *c, const gen_branch *b, const gen_term *t)
             uint32_t u = (uint32_t)((v >> 50) & 1023);
             flags = u < 8 ? LF_EMPTY : (u < 13 ? LF_BADPHONE : 0);
         }
-        if (GEN_OUT_CAP - o->len < GEN_ROW_MAX) {
-            out_flush(o);
-            if (o->werr)
-                return;
-        }
-        put_blpr_row(o, pre, pl, t->phone_salt, cust, flags, tn, tn + off, tail, tl);
+        if (!out_room(o))
+            return;
+        put_blpr_row(o, pre, pl, t->phone_salt, cust, flags, tn, tn + off, f->tail, f->tl);
     }
     for (size_t i = 0; i < t->napp; i++) {
         const gen_lrow *lr = &t->app[i];
         for (int k = 0; k < lr->reps; k++) {
-            out_room(o);
+            if (!out_room(o))
+                return;
             put_blpr_row(o, pre, pl, t->phone_salt, lr->cust, lr->flags, lr->transno, lr->orno,
-                         tail, tl);
+                         f->tail, f->tl);
         }
     }
+}
+
+/* ---- the seven report types ---- */
+
+typedef struct gen_report {
+    const char *name;                /* the type in file names */
+    const char *hdr;                 /* the header line, classic POS */
+    const char *newer_hdr;           /* and newer POS */
+    void (*write)(const gen_file *); /* the data rows */
+    gen_row_fn row;                  /* reference files: row i, for w_master */
+} gen_report;
+
+static const gen_report reports[T_COUNT] = {
+    [T_RD5000] = {"rd5000", HDR_RD5000, HDR_RD5000, w_rd5000, NULL},
+    [T_RD5800] = {"rd5800", HDR_RD5800, HDR_RD5800, w_rd5800, NULL},
+    [T_RD5500] = {"rd5500", HDR_RD5500, HDR_RD5500 HDR_NEWER_EXTRA, w_master, row_rd5500},
+    [T_RD1800] = {"rd1800", HDR_RD1800, HDR_RD1800 HDR_NEWER_EXTRA, w_master, row_rd1800},
+    [T_DISCOUNT] = {"discount", HDR_DISCOUNT, HDR_DISCOUNT HDR_NEWER_EXTRA, w_master, row_discount},
+    [T_RD5900] = {"rd5900", HDR_RD5900, HDR_RD5900 HDR_NEWER_EXTRA, w_master, row_rd5900},
+    [T_BLPR] = {"blpr", HDR_BLPR, HDR_BLPR, w_blpr, NULL},
+};
+
+/* The header line, into the empty buffer of a file just opened. */
+static void put_header(gen_out *o, int type, int newer)
+{
+    put_s(o, newer ? reports[type].newer_hdr : reports[type].hdr);
+    put_c(o, '\n');
+}
+
+static void file_init(gen_file *f, gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
+                      int dayidx, long long limit)
+{
+    f->c = c;
+    f->b = b;
+    f->t = t;
+    f->type = type;
+    f->dayidx = dayidx;
+    f->limit = limit;
+    f->row = reports[type].row;
+    sfmt(f->tail, sizeof f->tail, ",%d,%s\n", t->pos, b->code);
+    f->tl = strlen(f->tail);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2513,38 +2580,19 @@ static void plan_faults(gen_ctx *c, const gen_branch *b, const gen_term *t, uint
     }
 }
 
-static long long type_rows(const gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
-                           int dayidx)
-{
-    switch (type) {
-    case T_RD5000: return c->nln;
-    case T_RD5800: return c->npayrows;
-    case T_RD5500: return active_products(b, dayidx);
-    case T_RD1800: return b->ndept;
-    case T_DISCOUNT: return b->ndisc;
-    case T_RD5900: return b->npay;
-    default: return b->newer ? 0 : t->cur_rows;
-    }
-}
-
 static int write_file(gen_ctx *c, const gen_branch *b, const gen_term *t, int type, int dayidx,
                       const char *hhmm, long long limit)
 {
     char name[160];
-    sfmt(name, sizeof name, "a_%s_%d_%s_%s_%s_.csv", b->code, t->pos, type_name[type], c->date,
+    sfmt(name, sizeof name, "a_%s_%d_%s_%s_%s_.csv", b->code, t->pos, reports[type].name, c->date,
          hhmm);
     int rc = out_open(&c->out, c->dir, name, c->err);
     if (rc)
         return rc;
-    switch (type) {
-    case T_RD5000: w_rd5000(c, b, t, limit); break;
-    case T_RD5800: w_rd5800(c, b, t, limit); break;
-    case T_RD5500: w_rd5500(c, b, t, dayidx, limit); break;
-    case T_RD1800: w_rd1800(c, b, t, limit); break;
-    case T_DISCOUNT: w_discount(c, b, t, limit); break;
-    case T_RD5900: w_rd5900(c, b, t, limit); break;
-    default: w_blpr(c, b, t); break;
-    }
+    gen_file f;
+    file_init(&f, c, b, t, type, dayidx, limit);
+    put_header(&c->out, type, b->newer);
+    reports[type].write(&f);
     rc = out_close(&c->out, c->err);
     if (rc)
         return rc;
@@ -2727,18 +2775,13 @@ int tp_gen_big_rd5000(const char *path, long long bytes, unsigned long long seed
     int rc = out_open(&c->out, NULL, path, err);
     if (!rc) {
         gen_out *o = &c->out;
-        char tail[64];
-        size_t tl = make_tail(tail, sizeof tail, &t, b);
-        PUT_LIT(o, HDR_RD5000 "\n");
+        gen_file f;
+        file_init(&f, c, b, &t, T_RD5000, 0, -1);
+        put_header(o, T_RD5000, b->newer);
         for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
             rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
-            for (int k = 0; !rc && k < c->nrc; k++) {
-                const gen_rcpt *r = &c->rc[k];
-                for (int j = 0; j < r->nlines && o->bytes + (long long)o->len < bytes; j++) {
-                    out_room(o);
-                    row5000_classic(o, c, b, r, &c->ln[r->first + j], tail, tl);
-                }
-            }
+            if (!rc)
+                put_rd5000_rows(&f, bytes);
         }
         if (!rc)
             rc = out_close(o, err);
