@@ -821,6 +821,14 @@ typedef struct gen_pay {
     int method, max, kind, weight;
 } gen_pay;
 
+/* A newer-POS product's tax columns as text.  Made once per branch: printf
+ * and strtod (py_repr tries up to 17 precisions) would otherwise be the
+ * largest cost of the whole generator. */
+typedef struct gen_newer_tax {
+    char tax[40], div[40];   /* TAXAMOUNT1, TAX1DIV, as Python printed them */
+    char gtax[40], gdiv[40]; /* the same in FULL, as printf's %g */
+} gen_newer_tax;
+
 typedef struct gen_branch {
     int idx;
     char code[24];
@@ -828,10 +836,11 @@ typedef struct gen_branch {
     gen_profile pf;
     int hour_cum[24]; /* cumulative hourly weights */
     gen_prod *prod;
-    int nprod;      /* all products (the master grows over time) */
-    int nprod_base; /* listed from day 0; one more every 45 days */
-    int rep1;       /* the guest-count item, -1 on the newer POS */
-    int *menu;      /* sellable products */
+    gen_newer_tax *tax; /* newer POS: per product; NULL on the classic POS */
+    int nprod;          /* all products (the master grows over time) */
+    int nprod_base;     /* listed from day 0; one more every 45 days */
+    int rep1;           /* the guest-count item, -1 on the newer POS */
+    int *menu;          /* sellable products */
     uint32_t *menu_cum;
     int nmenu;
     gen_dept dept[80];
@@ -850,6 +859,7 @@ static void branch_free(gen_branch *b)
     if (!b)
         return;
     free(b->prod);
+    free(b->tax);
     free(b->menu);
     free(b->menu_cum);
     free(b);
@@ -1212,10 +1222,20 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
     return 0;
 }
 
+static void set_newer_tax(gen_newer_tax *x, long long pesos)
+{
+    double price = (double)pesos;
+    py_repr(price / 1.12, x->tax, sizeof x->tax);
+    py_repr(price * 0.12 / 1.12, x->div, sizeof x->div);
+    sfmt(x->gtax, sizeof x->gtax, "%g", price / 1.12);
+    sfmt(x->gdiv, sizeof x->gdiv, "%g", price * 0.12 / 1.12);
+}
+
 /* The newer POS's masters: the fixed tables, prices varied per branch. */
 static int build_newer_master(gen_branch *b, gen_rng *r)
 {
-    if (alloc_products(b, N_NEWER_ITEMS, N_NEWER_ITEMS))
+    b->tax = calloc(N_NEWER_ITEMS, sizeof *b->tax);
+    if (!b->tax || alloc_products(b, N_NEWER_ITEMS, N_NEWER_ITEMS))
         return TP_ENOMEM;
     uint32_t mt = 0;
     for (int i = 0; i < N_NEWER_ITEMS; i++) {
@@ -1228,6 +1248,7 @@ static int build_newer_master(gen_branch *b, gen_rng *r)
         copy_str(p->categ, sizeof p->categ, it->categ);
         p->price = it->price + (rng_below(r, 4) == 0 ? 10 : 0);
         add_menu(b, i, 200 + rng_below(r, 1800), &mt);
+        set_newer_tax(&b->tax[i], p->price);
     }
     b->nprod = b->nprod_base = N_NEWER_ITEMS;
     b->rep1 = -1;
@@ -2245,7 +2266,6 @@ struct gen_row {
     gen_field f[9];
     int n;
     const char *categ;
-    char num[4][40]; /* room for numbers written as text */
 };
 
 static void field(gen_row *r, int kind, const char *s, long long v, const char *full)
@@ -2264,19 +2284,14 @@ static void row_rd5500(const gen_branch *b, int i, gen_row *r)
     field(r, F_TEXT, p->code, 0, NULL);
     field(r, F_CSV, p->name, 0, NULL);
     if (b->newer) {
-        /* the tax columns as Python wrote them; in FULL as printf's %g */
-        double price = (double)p->price;
-        py_repr(price / 1.12, r->num[0], sizeof r->num[0]);
-        py_repr(price * 0.12 / 1.12, r->num[1], sizeof r->num[1]);
-        sfmt(r->num[2], sizeof r->num[2], "%g", price / 1.12);
-        sfmt(r->num[3], sizeof r->num[3], "%g", price * 0.12 / 1.12);
+        const gen_newer_tax *x = &b->tax[i];
         field(r, F_CSV, p->name, 0, NULL);
         field(r, F_TEXT, p->dep, 0, NULL);
         field(r, F_INT, NULL, p->price, NULL);
         field(r, F_TEXT, "ORDER", 0, NULL);
         field(r, F_TEXT, "12", 0, NULL);
-        field(r, F_TEXT, r->num[0], 0, r->num[2]);
-        field(r, F_TEXT, r->num[1], 0, r->num[3]);
+        field(r, F_TEXT, x->tax, 0, x->gtax);
+        field(r, F_TEXT, x->div, 0, x->gdiv);
         r->categ = p->categ;
         return;
     }
