@@ -849,7 +849,6 @@ typedef struct gen_branch {
     int ndisc;
     gen_pay pay[32];
     int npay;
-    uint32_t pay_total;
     int sp_pm;   /* per mille of receipts with a senior/PWD discount */
     int rep_pct; /* percent of receipts with a guest-count line */
 } gen_branch;
@@ -1305,15 +1304,14 @@ static void branch_hours(gen_branch *b)
     }
 }
 
-/* Branch number idx (0-based): a new branch (free with branch_free), or
- * NULL with err set (TP_ENOMEM). */
-static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
+/* Branch number idx (0-based), its masters made for `days` days, into *out
+ * (free with branch_free; NULL on failure).  0 or TP_ENOMEM with err set. */
+static int branch_build(uint64_t seed, int idx, int days, gen_branch **out, tp_error *err)
 {
     gen_branch *b = calloc(1, sizeof *b);
-    if (!b) {
-        tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-        return NULL;
-    }
+    *out = NULL;
+    if (!b)
+        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
     gen_rng r = rng_make(seed, K_BRANCH, (uint64_t)idx, 0, 0);
     b->idx = idx;
     if (idx < N_BRANCH_CODES)
@@ -1328,10 +1326,10 @@ static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
     int rc = b->newer ? build_newer_master(b, &r) : build_classic_master(b, &r, days);
     if (rc) {
         branch_free(b);
-        tp_error_set(err, rc, "gen: out of memory");
-        return NULL;
+        return tp_error_set(err, rc, "gen: out of memory");
     }
-    return b;
+    *out = b;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1441,17 +1439,16 @@ typedef struct gen_rcpt {
 
 struct gen_ctx {
     uint64_t seed;
-    int faults, orders, days;
+    int faults, orders;
     long long blpr_rows;
     const char *dir;
     tp_error *err;
     tp_gen_stats st;
     gen_rcpt *rc;
-    int nrc, caprc;
+    int nrc;
     gen_line *ln;
-    int nln, capln;
-    int *tmp; /* receipt times, loyalty picks */
-    int captmp;
+    int nln, capln; /* capln: room in ln, rc and tmp */
+    int *tmp;       /* receipt times, loyalty picks */
     char date[11], prev[11];
     int rot;      /* newer POS: the receipt its rd5000 export starts with */
     int npayrows; /* rd5800 rows of the day */
@@ -1471,12 +1468,10 @@ static int ensure_day(gen_ctx *c, int lines)
         if (!rc)
             return TP_ENOMEM;
         c->rc = rc;
-        c->caprc = n;
         int *tmp = realloc(c->tmp, (size_t)n * sizeof *tmp);
         if (!tmp)
             return TP_ENOMEM;
         c->tmp = tmp;
-        c->captmp = n;
     }
     return 0;
 }
@@ -2703,10 +2698,9 @@ void tp_gen_opts_init(tp_gen_opts *o)
     o->faults = 1;
 }
 
-int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
+/* 0 and the first day's number in *start, or TP_EINVAL with err set. */
+static int check_opts(const tp_gen_opts *o, long long *start, tp_error *err)
 {
-    if (stats)
-        memset(stats, 0, sizeof *stats);
     if (!o)
         return tp_error_set(err, TP_EINVAL, "gen: no options");
     if (o->branches < 1 || o->branches > GEN_MAX_BRANCHES)
@@ -2724,44 +2718,93 @@ int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
         return tp_error_set(err, TP_EINVAL, "gen: loyalty rows must be 0..%lld (got %lld)",
                             GEN_MAX_BLPR, o->blpr_rows);
     const char *sd = o->start_date ? o->start_date : GEN_DEFAULT_START;
-    long long start;
-    if (parse_date(sd, &start) != 0)
+    if (parse_date(sd, start) != 0)
         return tp_error_set(err, TP_EINVAL,
                             "gen: bad start date \"%.40s\" (want a YYYY-MM-DD date, 1970..9980)",
                             sd);
     if (!o->out_dir || !*o->out_dir)
         return tp_error_set(err, TP_EINVAL, "gen: no output folder");
-    int rc = make_dir(o->out_dir, err);
+    return 0;
+}
+
+/* A new context (free with ctx_free), or NULL with err set (TP_ENOMEM). */
+static gen_ctx *ctx_create(uint64_t seed, tp_error *err)
+{
+    gen_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        tp_error_set(err, TP_ENOMEM, "gen: out of memory");
+        return NULL;
+    }
+    c->seed = seed;
+    c->err = err;
+    return c;
+}
+
+/* Every terminal-day of branch number bi. */
+static int branch_days(gen_ctx *c, const tp_gen_opts *o, int bi, long long start)
+{
+    gen_branch *b;
+    int rc = branch_build(c->seed, bi, o->days, &b, c->err);
+    for (int pos = 1; pos <= o->terminals && !rc; pos++) {
+        gen_term t;
+        term_init(c->seed, c->blpr_rows, b, &t, pos);
+        for (int d = 0; d < o->days && !rc; d++)
+            rc = termday(c, b, &t, d, start + d);
+        term_free(&t);
+    }
+    branch_free(b);
+    return rc;
+}
+
+int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    long long start = 0;
+    int rc = check_opts(o, &start, err);
+    if (!rc)
+        rc = make_dir(o->out_dir, err);
     if (rc)
         return rc;
-    gen_ctx *c = calloc(1, sizeof *c);
+    gen_ctx *c = ctx_create(o->seed, err);
     if (!c)
-        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-    c->seed = o->seed;
+        return TP_ENOMEM;
     c->faults = o->faults != 0;
     c->orders = o->orders_per_day;
-    c->days = o->days;
     c->blpr_rows = o->blpr_rows;
     c->dir = o->out_dir;
-    c->err = err;
-    for (int bi = 0; bi < o->branches && !rc; bi++) {
-        gen_branch *b = branch_build(c->seed, bi, o->days, err);
-        if (!b) {
-            rc = err ? err->code : TP_ENOMEM;
-            break;
-        }
-        for (int pos = 1; pos <= o->terminals && !rc; pos++) {
-            gen_term t;
-            term_init(c->seed, c->blpr_rows, b, &t, pos);
-            for (int d = 0; d < o->days && !rc; d++)
-                rc = termday(c, b, &t, d, start + d);
-            term_free(&t);
-        }
-        branch_free(b);
-    }
+    for (int bi = 0; bi < o->branches && !rc; bi++)
+        rc = branch_days(c, o, bi, start);
     if (stats)
         *stats = c->st;
     ctx_free(c);
+    return rc;
+}
+
+/* The big file: the first branch's first terminal, day after day at the
+ * largest varied volume, every row dated 2025-01-01. */
+static int write_big(gen_ctx *c, const gen_branch *b, const char *path, long long bytes)
+{
+    gen_term t;
+    term_init(c->seed, 0, b, &t, 1);
+    long long day = days_from_civil(2025, 1, 1);
+    format_date(day, c->date);
+    format_date(day - 1, c->prev);
+    gen_out *o = &c->out;
+    int rc = out_open(o, NULL, path, c->err);
+    if (!rc) {
+        gen_file f;
+        file_init(&f, c, b, &t, T_RD5000, 0, -1);
+        put_header(o, T_RD5000, b->newer);
+        for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
+            rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
+            if (!rc)
+                put_rd5000_rows(&f, bytes);
+        }
+        if (!rc)
+            rc = out_close(o, c->err);
+    }
+    term_free(&t);
     return rc;
 }
 
@@ -2772,36 +2815,13 @@ int tp_gen_big_rd5000(const char *path, long long bytes, unsigned long long seed
     if (bytes < 1 || bytes > GEN_MAX_BIG)
         return tp_error_set(err, TP_EINVAL, "gen: size must be 1..%lld bytes (got %lld)",
                             GEN_MAX_BIG, bytes);
-    gen_ctx *c = calloc(1, sizeof *c);
+    gen_ctx *c = ctx_create(seed, err);
     if (!c)
-        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-    c->seed = seed;
-    c->err = err;
-    gen_branch *b = branch_build(seed, 0, 1, err);
-    if (!b) {
-        ctx_free(c);
-        return err ? err->code : TP_ENOMEM;
-    }
-    gen_term t;
-    term_init(seed, 0, b, &t, 1);
-    long long day = days_from_civil(2025, 1, 1);
-    format_date(day, c->date);
-    format_date(day - 1, c->prev);
-    int rc = out_open(&c->out, NULL, path, err);
-    if (!rc) {
-        gen_out *o = &c->out;
-        gen_file f;
-        file_init(&f, c, b, &t, T_RD5000, 0, -1);
-        put_header(o, T_RD5000, b->newer);
-        for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
-            rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
-            if (!rc)
-                put_rd5000_rows(&f, bytes);
-        }
-        if (!rc)
-            rc = out_close(o, err);
-    }
-    term_free(&t);
+        return TP_ENOMEM;
+    gen_branch *b;
+    int rc = branch_build(seed, 0, 1, &b, err);
+    if (!rc)
+        rc = write_big(c, b, path, bytes);
     branch_free(b);
     ctx_free(c);
     return rc;
