@@ -4,8 +4,10 @@
  * hand-written formatters used in the hot loops; the name tables; the branch
  * model (masters built once per branch); the terminal state (invoice and
  * transaction counters, the loyalty file's rows); the day model (receipts and
- * order lines of one terminal-day, kept in arrays that are reused); the seven
- * writers; the driver.
+ * order lines of one terminal-day, kept in arrays that are reused); the
+ * writers (the two transaction files, one writer for the four reference
+ * files driven by a row function per type, the loyalty file) and the table
+ * of the seven report types; the driver.
  *
  * Every random decision comes from a splitmix64 stream keyed by (seed, what,
  * branch, terminal, day), so a decision never depends on how many numbers an
@@ -1555,6 +1557,32 @@ static void line_newer(gen_line *ln, long long price, int qty, int disc)
     }
 }
 
+/* An item line of a classic receipt: a menu item, now and then one missing
+ * from the master ("ZZ<n>"). */
+static void classic_item(gen_line *l, const gen_branch *b, gen_rng *r, int sp, int pct)
+{
+    if (rng_below(r, 1000) < 3) {
+        int z = rng_range(r, 1, 60);
+        l->prod = -10 - z;
+        line_classic(l, (99 + z % 5 * 30) * 1000LL, pick_qty(r), sp, pct);
+    } else {
+        l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
+        line_classic(l, b->prod[l->prod].price, pick_qty(r), sp, pct);
+    }
+}
+
+/* The discount line that closes a discounted classic receipt. */
+static void disc_line(gen_line *l, int pct, long long dsum)
+{
+    memset(l, 0, sizeof *l);
+    l->prod = LINE_DISC;
+    l->qty = 1;
+    l->unit = pct * 1000LL;
+    l->amount = dsum;
+    l->vat_flag = 2;
+    l->vat_amnt = dsum;
+}
+
 static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_rng *r,
                             int remaining)
 {
@@ -1595,13 +1623,8 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
         if (rep && ((rep_front && k == 0) || (!rep_front && k == items))) {
             l->prod = b->rep1;
             line_classic(l, 0, guests, sp, 0);
-        } else if (rng_below(r, 1000) < 3) {
-            int z = rng_range(r, 1, 60);
-            l->prod = -10 - z;
-            line_classic(l, (99 + z % 5 * 30) * 1000LL, pick_qty(r), sp, pct);
         } else {
-            l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
-            line_classic(l, b->prod[l->prod].price, pick_qty(r), sp, pct);
+            classic_item(l, b, r, sp, pct);
         }
         sum += l->amount;
         dsum += l->disc;
@@ -1609,15 +1632,8 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
         n++;
     }
     if (dl) {
-        gen_line *l = &ln[n];
-        memset(l, 0, sizeof *l);
-        l->prod = LINE_DISC;
-        l->qty = 1;
-        l->unit = pct * 1000LL;
-        l->amount = dsum;
-        l->vat_flag = 2;
-        l->vat_amnt = dsum;
-        l->rec_no = (unsigned char)(n + 1);
+        disc_line(&ln[n], pct, dsum);
+        ln[n].rec_no = (unsigned char)(n + 1);
         n++;
     }
     rc->nlines = n;
