@@ -2274,7 +2274,7 @@ typedef struct gen_field {
  * POS's POS and BRANCH; the newer POS's empty POS, BRANCH and TERM_ID,
  * CATEG_ID, VERNO 0, and FULL, " " and the fields joined by spaces. */
 struct gen_row {
-    gen_field f[9];
+    gen_field f[9]; /* the most a type has: rd5500's 9 */
     int n;
     const char *categ;
 };
