@@ -1,6 +1,7 @@
 /* test_gen.c -- the report generator: determinism, file names, layouts and
  * headers of both POS generations, joins between the seven files, volumes,
- * fault injection, argument checking, the big rd5000 file.
+ * fault injection, argument checking, the big rd5000 file, and byte stability
+ * (digests of small generated folders pinned to the generator's output).
  *
  * Every test writes under one temporary folder made in main() and removed
  * after the run (also when tests fail).  When the real samples are found
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "gen.h"
+#include "io/sha.h"
 
 /* Set once in main() before any test runs. */
 static char test_base[PATH_MAX];
@@ -1071,6 +1073,90 @@ START_TEST(test_big_rd5000)
 }
 END_TEST
 
+/* ---- byte stability ------------------------------------------------------ */
+
+/* The sha256 of what `sha256sum` prints for a folder's files in byte order of
+ * their names ("<hex>  <name>\n" each): the same value as
+ *   cd DIR && LC_ALL=C sha256sum * | sha256sum */
+static void folder_digest(const char *dir, char hex[TP_SHA256_HEX])
+{
+    names ns = list_dir(dir);
+    tp_sha256 h;
+    tp_sha256_init(&h);
+    tp_error e = {0};
+    for (size_t i = 0; i < ns.n; i++) {
+        char fh[TP_SHA256_HEX];
+        ck_assert_msg(tp_sha256_file(path_in(dir, ns.v[i]).p, fh, NULL, &e) == 0, "%s", e.msg);
+        tp_sha256_update(&h, fh, strlen(fh));
+        tp_sha256_update(&h, "  ", 2);
+        tp_sha256_update(&h, ns.v[i], strlen(ns.v[i]));
+        tp_sha256_update(&h, "\n", 1);
+    }
+    ck_assert_int_eq(tp_sha256_final_hex(&h, hex, &e), 0);
+    names_free(&ns);
+}
+
+/* Tests, benchmarks and expected files depend on the generator's exact
+ * bytes, so a refactoring of the generator must not change them.  The
+ * digests were computed when this test was added, from the generator as it
+ * then was (engine/gen.c, before its move to tests/gen): `tillpipe gen` with
+ * the options in each comment, then the command in folder_digest's comment
+ * (sha256sum for the big file).  Change them only with a deliberate change
+ * of the output, and say so in the commit. */
+START_TEST(test_bytes_pinned)
+{
+    static const struct {
+        const char *name;
+        int branches, terminals, days, orders, faults;
+        unsigned long long seed;
+        long long blpr;
+        const char *start;
+        const char *sha;
+    } sets[] = {
+        /* --branches 8 --days 6 --seed 20250101 --blpr-rows 200: both POS
+         * generations, with re-sends, missing files and bad rows */
+        {"pin_a", 8, 2, 6, 0, 1, 20250101, 200, NULL,
+         "edc67310c2fe8938cfd3e6c72e5bec722c2df026eaad1947003d44180ead0766"},
+        /* --branches 33 --days 1 --terminals 1 --seed 7 --orders 30
+         * --blpr-rows 30 --start 2024-02-29 --no-faults: branches beyond the
+         * named ones (random profiles, B0NN codes) on a leap day */
+        {"pin_b", 33, 1, 1, 30, 0, 7, 30, "2024-02-29",
+         "e3d3603b59bacb6057e72de055de114577b18e1a19df90117d6443e9cde74113"},
+        /* --branches 1 --days 47 --terminals 1 --seed 8 --orders 10
+         * --blpr-rows 10: products that join the master after 45 days */
+        {"pin_c", 1, 1, 47, 10, 1, 8, 10, NULL,
+         "f50a273552820f7bce5079033f2b922b17c24752d12898bd21b93436b394be54"},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        char dir[PATH_MAX], hex[TP_SHA256_HEX];
+        sub(dir, sizeof dir, sets[i].name);
+        tp_gen_opts o;
+        tp_gen_opts_init(&o);
+        o.branches = sets[i].branches;
+        o.terminals = sets[i].terminals;
+        o.days = sets[i].days;
+        o.orders_per_day = sets[i].orders;
+        o.faults = sets[i].faults;
+        o.seed = sets[i].seed;
+        o.blpr_rows = sets[i].blpr;
+        o.start_date = sets[i].start;
+        tp_gen_stats st;
+        gen_into(dir, &o, &st);
+        folder_digest(dir, hex);
+        ck_assert_msg(!strcmp(hex, sets[i].sha), "%s: the generated folder changed (%s)",
+                      sets[i].name, hex);
+    }
+
+    /* --big-rd5000 200000 --seed 5 */
+    char big[PATH_MAX], hex[TP_SHA256_HEX];
+    sub(big, sizeof big, "pin_big.csv");
+    tp_error e = {0};
+    ck_assert_msg(tp_gen_big_rd5000(big, 200000, 5, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tp_sha256_file(big, hex, NULL, &e), 0);
+    ck_assert_str_eq(hex, "b41dbd4f17327c570d933f37a9920e3b7d572de828d627d0e35b868358d2576c");
+}
+END_TEST
+
 static Suite *gen_suite(void)
 {
     Suite *s = suite_create("gen");
@@ -1085,6 +1171,7 @@ static Suite *gen_suite(void)
     tcase_add_test(tc, test_faults);
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_big_rd5000);
+    tcase_add_test(tc, test_bytes_pinned);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -123,7 +123,79 @@ enum {
     O_BIG
 };
 
-int tp__cmd_gen(int argc, char **argv)
+typedef struct gen_args {
+    tp_gen_opts o;
+    const char *out;
+    long long big;
+    int have_branches, have_days, have_seed, have_big, have_gen_only;
+} gen_args;
+
+/* One option: 0, or the exit status after saying why. */
+static int one_option(int c, gen_args *a, char **argv)
+{
+    long long v;
+    switch (c) {
+    case O_BRANCHES:
+        if (parse_num(optarg, 1, 200, &v))
+            return bad("--branches wants a number 1..200, not \"%s\"", optarg);
+        a->o.branches = (int)v;
+        a->have_branches = 1;
+        return 0;
+    case O_DAYS:
+        if (parse_num(optarg, 1, 3660, &v))
+            return bad("--days wants a number 1..3660, not \"%s\"", optarg);
+        a->o.days = (int)v;
+        a->have_days = 1;
+        return 0;
+    case O_SEED:
+        if (parse_seed(optarg, &a->o.seed))
+            return bad("--seed wants an unsigned 64-bit number, not \"%s\"", optarg);
+        a->have_seed = 1;
+        return 0;
+    case O_OUT:
+        if (!*optarg)
+            return bad("--out wants a path");
+        a->out = optarg;
+        return 0;
+    case O_BIG:
+        if (parse_bytes(optarg, &a->big))
+            return bad("--big-rd5000 wants a size 1..1T bytes (suffix K, M, G), not \"%s\"",
+                       optarg);
+        a->have_big = 1;
+        return 0;
+    case ':': return bad("option %s needs a value", argv[optind - 1]);
+    default: return bad("unknown option %s", argv[optind - 1]);
+    }
+}
+
+/* An option of folder generation only: 0, or the exit status. */
+static int folder_option(int c, gen_args *a)
+{
+    long long v;
+    a->have_gen_only = 1;
+    switch (c) {
+    case O_TERMINALS:
+        if (parse_num(optarg, 1, 2, &v))
+            return bad("--terminals wants 1 or 2, not \"%s\"", optarg);
+        a->o.terminals = (int)v;
+        return 0;
+    case O_START: a->o.start_date = optarg; return 0; /* checked by tp_gen_run */
+    case O_NOFAULTS: a->o.faults = 0; return 0;
+    case O_ORDERS:
+        if (parse_num(optarg, 1, 20000, &v))
+            return bad("--orders wants a number 1..20000, not \"%s\"", optarg);
+        a->o.orders_per_day = (int)v;
+        return 0;
+    default: /* O_BLPR */
+        if (parse_num(optarg, 1, 5000000, &v))
+            return bad("--blpr-rows wants a number 1..5000000, not \"%s\"", optarg);
+        a->o.blpr_rows = v;
+        return 0;
+    }
+}
+
+/* Every option: -1 to go on, else the exit status (--help: 0). */
+static int parse_args(int argc, char **argv, gen_args *a)
 {
     static const struct option longopts[] = {{"branches", required_argument, NULL, O_BRANCHES},
                                              {"days", required_argument, NULL, O_DAYS},
@@ -137,110 +209,68 @@ int tp__cmd_gen(int argc, char **argv)
                                              {"big-rd5000", required_argument, NULL, O_BIG},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    tp_gen_opts o;
-    tp_gen_opts_init(&o);
-    int have_branches = 0, have_days = 0, have_seed = 0, have_big = 0, have_gen_only = 0;
-    long long v, big = 0;
-    const char *out = NULL;
-
 #ifdef __GLIBC__
     optind = 0; /* full re-initialisation, also when a caller parsed before us */
 #else
     optind = 1;
 #endif
     opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, "+:h", longopts, NULL);
-        if (c == -1)
-            break;
-        switch (c) {
-        case O_BRANCHES:
-            if (parse_num(optarg, 1, 200, &v))
-                return bad("--branches wants a number 1..200, not \"%s\"", optarg);
-            o.branches = (int)v;
-            have_branches = 1;
-            break;
-        case O_DAYS:
-            if (parse_num(optarg, 1, 3660, &v))
-                return bad("--days wants a number 1..3660, not \"%s\"", optarg);
-            o.days = (int)v;
-            have_days = 1;
-            break;
-        case O_SEED:
-            if (parse_seed(optarg, &o.seed))
-                return bad("--seed wants an unsigned 64-bit number, not \"%s\"", optarg);
-            have_seed = 1;
-            break;
-        case O_OUT:
-            if (!*optarg)
-                return bad("--out wants a path");
-            out = optarg;
-            break;
-        case O_TERMINALS:
-            if (parse_num(optarg, 1, 2, &v))
-                return bad("--terminals wants 1 or 2, not \"%s\"", optarg);
-            o.terminals = (int)v;
-            have_gen_only = 1;
-            break;
-        case O_START:
-            o.start_date = optarg; /* checked by tp_gen_run */
-            have_gen_only = 1;
-            break;
-        case O_NOFAULTS:
-            o.faults = 0;
-            have_gen_only = 1;
-            break;
-        case O_ORDERS:
-            if (parse_num(optarg, 1, 20000, &v))
-                return bad("--orders wants a number 1..20000, not \"%s\"", optarg);
-            o.orders_per_day = (int)v;
-            have_gen_only = 1;
-            break;
-        case O_BLPR:
-            if (parse_num(optarg, 1, 5000000, &v))
-                return bad("--blpr-rows wants a number 1..5000000, not \"%s\"", optarg);
-            o.blpr_rows = v;
-            have_gen_only = 1;
-            break;
-        case O_BIG:
-            if (parse_bytes(optarg, &big))
-                return bad("--big-rd5000 wants a size 1..1T bytes (suffix K, M, G), not \"%s\"",
-                           optarg);
-            have_big = 1;
-            break;
-        case 'h': usage(stdout); return 0;
-        case ':': return bad("option %s needs a value", argv[optind - 1]);
-        default: return bad("unknown option %s", argv[optind - 1]);
+    int c, st;
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
         }
+        int folder = c == O_TERMINALS || c == O_START || c == O_NOFAULTS || c == O_ORDERS ||
+                     c == O_BLPR;
+        if ((st = folder ? folder_option(c, a) : one_option(c, a, argv)) != 0)
+            return st;
     }
     if (optind < argc)
         return bad("unexpected argument \"%s\"", argv[optind]);
-    if (!out)
+    if (!a->out)
         return bad("--out is required");
-
-    tp_error err = {0};
-    if (have_big) {
-        if (have_branches || have_days || have_gen_only)
-            return bad("--big-rd5000 takes only --out and --seed");
-        if (tp_gen_big_rd5000(out, big, o.seed, &err) != 0) {
-            fprintf(stderr, "tillpipe gen: %s\n", msg_of(&err));
-            return 1;
-        }
-        struct stat st;
-        double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : (double)big / 1e6;
-        printf("wrote %s (%.1f MB)\n", out, mb);
-        return 0;
-    }
-    if (!have_branches || !have_days || !have_seed)
+    if (a->have_big && (a->have_branches || a->have_days || a->have_gen_only))
+        return bad("--big-rd5000 takes only --out and --seed");
+    if (!a->have_big && (!a->have_branches || !a->have_days || !a->have_seed))
         return bad("--branches, --days and --seed are required");
-    o.out_dir = out;
+    return -1;
+}
+
+static int write_big(const gen_args *a)
+{
+    tp_error err = {0};
+    if (tp_gen_big_rd5000(a->out, a->big, a->o.seed, &err) != 0) {
+        fprintf(stderr, "tillpipe gen: %s\n", msg_of(&err));
+        return 1;
+    }
+    struct stat st;
+    double mb = stat(a->out, &st) == 0 ? (double)st.st_size / 1e6 : (double)a->big / 1e6;
+    printf("wrote %s (%.1f MB)\n", a->out, mb);
+    return 0;
+}
+
+static int write_folder(gen_args *a)
+{
+    tp_error err = {0};
     tp_gen_stats st;
-    int rc = tp_gen_run(&o, &st, &err);
+    a->o.out_dir = a->out;
+    int rc = tp_gen_run(&a->o, &st, &err);
     if (rc != 0) {
         fprintf(stderr, "tillpipe gen: %s\n", msg_of(&err));
         return rc == TP_EINVAL ? 2 : 1;
     }
     printf("wrote %lld files (%.1f MB) to %s: %lld order lines, %lld terminal-days\n", st.files,
-           (double)st.bytes / 1e6, out, st.order_lines, st.terminal_days);
+           (double)st.bytes / 1e6, a->out, st.order_lines, st.terminal_days);
     return 0;
+}
+
+int tp__cmd_gen(int argc, char **argv)
+{
+    gen_args a = {0};
+    tp_gen_opts_init(&a.o);
+    int st = parse_args(argc, argv, &a);
+    if (st >= 0)
+        return st;
+    return a.have_big ? write_big(&a) : write_folder(&a);
 }

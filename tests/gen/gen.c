@@ -4,13 +4,17 @@
  * hand-written formatters used in the hot loops; the name tables; the branch
  * model (masters built once per branch); the terminal state (invoice and
  * transaction counters, the loyalty file's rows); the day model (receipts and
- * order lines of one terminal-day, kept in arrays that are reused); the seven
- * writers; the driver.
+ * order lines of one terminal-day, kept in arrays that are reused); the
+ * writers (the two transaction files, one writer for the four reference
+ * files driven by a row function per type, the loyalty file) and the table
+ * of the seven report types; the driver.
  *
  * Every random decision comes from a splitmix64 stream keyed by (seed, what,
  * branch, terminal, day), so a decision never depends on how many numbers an
  * unrelated decision drew, and fault injection does not change the data of
- * the day it is applied to.
+ * the day it is applied to.  Within a stream the order of the draws is part of
+ * the output: each draw is a statement of its own (never two in one
+ * expression, where C leaves the order to the compiler).
  */
 #include "gen.h"
 
@@ -40,13 +44,12 @@
 #define GEN_OUT_CAP (256 * 1024)
 #define GEN_ROW_MAX 4096 /* room one row may take; rows are < 1 KiB */
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* ------------------------------------------------------------------------ */
 /* Report types and headers (exactly the samples' header lines)              */
 
 enum { T_RD5000, T_RD5800, T_RD5500, T_RD1800, T_DISCOUNT, T_RD5900, T_BLPR, T_COUNT };
-
-static const char *const type_name[T_COUNT] = {"rd5000",   "rd5800", "rd5500", "rd1800",
-                                               "discount", "rd5900", "blpr"};
 
 #define HDR_RD5000                                                                                 \
     "STORE_NUM,TRANSDATE,INVOICE,CAS_CODE,ITE_CODE,QUANTITY,UNT_PRIC,AMOUNT,DISCOUNT,SCHARGE,DT,"  \
@@ -107,6 +110,9 @@ static int rng_range(gen_rng *r, int lo, int hi)
 {
     return lo + (int)rng_below(r, (uint32_t)(hi - lo + 1));
 }
+
+/* An element of a const array, uniformly. */
+#define PICK(r, a) ((a)[rng_below((r), (uint32_t)NELEM(a))])
 
 static double rng_unit(gen_rng *r)
 {
@@ -210,11 +216,14 @@ static void out_flush(gen_out *o)
     o->len = 0;
 }
 
-/* Make room for one row: rows are always written whole into the buffer. */
-static inline void out_room(gen_out *o)
+/* Make room for one row (rows are always written whole into the buffer).
+ * Returns 0 once a write has failed: the rest would be lost, and the file is
+ * removed when closed. */
+static inline int out_room(gen_out *o)
 {
     if (GEN_OUT_CAP - o->len < GEN_ROW_MAX)
         out_flush(o);
+    return !o->werr;
 }
 
 /* `dir` NULL: `name` is the full path and the temporary is "<path>.tmp";
@@ -282,19 +291,7 @@ static inline void put_s(gen_out *o, const char *s)
 
 #define PUT_LIT(o, lit) put_mem((o), (lit), sizeof(lit) - 1)
 
-static inline void put_u(gen_out *o, unsigned long long v)
-{
-    char t[24];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        o->buf[o->len++] = t[--n];
-}
-
-/* Zero-padded to at least `w` digits. */
+/* Zero-padded to at least `w` digits (0: none). */
 static inline void put_u0(gen_out *o, unsigned long long v, int w)
 {
     char t[24];
@@ -309,29 +306,35 @@ static inline void put_u0(gen_out *o, unsigned long long v, int w)
         o->buf[o->len++] = t[--n];
 }
 
+static inline void put_u(gen_out *o, unsigned long long v)
+{
+    put_u0(o, v, 0);
+}
+
+/* The sign, whole part and point of a fixed-point number of `one` units to
+ * the whole; returns the fraction's units. */
+static inline long long put_whole(gen_out *o, long long x, long long one)
+{
+    if (x < 0) {
+        put_c(o, '-');
+        x = -x;
+    }
+    put_u(o, (unsigned long long)(x / one));
+    put_c(o, '.');
+    return x % one;
+}
+
 /* Thousandths as a fixed 3-decimal number: 99000 -> "99.000". */
 static inline void put_m3(gen_out *o, long long m)
 {
-    if (m < 0) {
-        put_c(o, '-');
-        m = -m;
-    }
-    put_u(o, (unsigned long long)(m / 1000));
-    put_c(o, '.');
-    put_u0(o, (unsigned long long)(m % 1000), 3);
+    put_u0(o, (unsigned long long)put_whole(o, m, 1000), 3);
 }
 
 /* Ten-thousandths the way Python prints a float rounded to 4 places:
  * 1490000 -> "149.0", 1064286 -> "106.4286", 187500 -> "18.75". */
 static inline void put_py4(gen_out *o, long long x)
 {
-    if (x < 0) {
-        put_c(o, '-');
-        x = -x;
-    }
-    put_u(o, (unsigned long long)(x / 10000));
-    put_c(o, '.');
-    int f = (int)(x % 10000);
+    int f = (int)put_whole(o, x, 10000);
     if (f == 0) {
         put_c(o, '0');
         return;
@@ -407,7 +410,7 @@ static const char *const branch_codes[] = {
     "BCUB", "BLUC", "BNAG",      "BIRI",    "BLEG",  "BSOR", "BDAE",  "BMAS",
     "BTAC", "BORM", "BILO",      "BBAC",    "BCEB",  "BDAV", "BGEN",  "BZAM",
     "BCAG", "BPUE", "BROX",      "SM-NAGA", "BVIR",  "BCAT", "BPIL"};
-#define N_BRANCH_CODES ((int)(sizeof branch_codes / sizeof branch_codes[0]))
+#define N_BRANCH_CODES NELEM(branch_codes)
 
 static const char *const newer_branches[] = {"BETA", "BPAG", "BGRAN", "BTAB"};
 
@@ -502,7 +505,7 @@ static const gen_dept_def classic_depts[] = {{"01", "CHICKEN MEALS"},
                                              {"11", "FUNCTION"},
                                              {"13", "APP COFFEE"},
                                              {"16", "RSD PROMOS"}};
-#define N_CLASSIC_DEPTS ((int)(sizeof classic_depts / sizeof classic_depts[0]))
+#define N_CLASSIC_DEPTS NELEM(classic_depts)
 
 enum { ST_DISH, ST_DRINK, ST_DESSERT, ST_EXTRA, ST_REP, ST_FREE, ST_PACK, ST_LOYAL };
 enum {
@@ -558,7 +561,7 @@ typedef struct gen_pool {
 
 #define POOL(a)                                                                                    \
     {                                                                                              \
-        a, (int)(sizeof a / sizeof a[0])                                                           \
+        a, NELEM(a)                                                                                \
     }
 static const gen_pool pools[P_COUNT] = {
     {NULL, 0},        POOL(pool_chicken), POOL(pool_classic), POOL(pool_breakfast),
@@ -662,7 +665,7 @@ static const gen_family families[] = {{"CHM", 20, "01", ST_DISH, P_CHICKEN, 149,
                                       {"FN", 10, "11", ST_PACK, P_ANY, 2999, 9999, 0, 0},
                                       {"FCF", 12, "13", ST_DRINK, P_ANY, 89, 189, 0, 1},
                                       {"RSD", 4, "16", ST_DISH, P_ANY, 99, 299, 0, 0}};
-#define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
+#define N_FAMILIES NELEM(families)
 
 /* Discounts: the first ones are used on receipts. */
 typedef struct gen_disc_def {
@@ -686,7 +689,7 @@ static const gen_disc_def classic_disc_head[] = {{"5", "PWD", 0, 20},
                                                  {"18", "COO 20% DISC", 0, 20},
                                                  {"19", "50% EMP MEAL DISC", 1, 224},
                                                  {"20", "10% TRAVEL DISC", 0, 10}};
-#define N_DISC_HEAD ((int)(sizeof classic_disc_head / sizeof classic_disc_head[0]))
+#define N_DISC_HEAD NELEM(classic_disc_head)
 #define DISC_PWD 0
 #define DISC_SNR 1
 static const int promo_discs[] = {2, 4, 5, 8}; /* 5%, 8%, 10%, 20% employee */
@@ -701,33 +704,37 @@ static const char *const towns[] = {"NAGA",     "IRIGA",  "LEGAZPI", "DAET",   "
 enum { PK_CASH, PK_CARD, PK_DEBIT, PK_EWALLET, PK_APP, PK_LOYAL, PK_GC, PK_CHARGE, PK_OTHER };
 
 typedef struct gen_pay_def {
+    const char *code; /* NULL: numbered by the branch */
     const char *desc;
     int method, max, kind, weight;
 } gen_pay_def;
 
-static const gen_pay_def classic_pay_pool[] = {{"CHARGE", 6, 0, PK_CHARGE, 2},
-                                               {"GC P50", 2, 50, PK_GC, 2},
-                                               {"GC P100", 2, 100, PK_GC, 2},
-                                               {"REPRESENTATION", 6, 0, PK_OTHER, 1},
-                                               {"GCASH", 3, 0, PK_EWALLET, 9},
-                                               {"PAYMAYA", 6, 0, PK_EWALLET, 4},
-                                               {"FOODPANDA", 6, 0, PK_APP, 5},
-                                               {"LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
-                                               {"DEBIT", 6, 0, PK_DEBIT, 7},
-                                               {"CHARGE TO LSM", 6, 0, PK_OTHER, 1},
-                                               {"INCENTIVES", 6, 0, PK_OTHER, 1},
-                                               {"GRAB FOOD", 6, 0, PK_APP, 3},
-                                               {"ON THE HOUSE", 6, 0, PK_OTHER, 1},
-                                               {"GC P200", 0, 0, PK_GC, 1},
-                                               {"BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1},
-                                               {"FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
-                                               {"GLOBAL PAY", 6, 0, PK_CARD, 2},
-                                               {"MIB CASH", 0, 0, PK_CASH, 1},
-                                               {"PANDA DELIVERY", 0, 0, PK_APP, 1},
-                                               {"GC P500", 2, 500, PK_GC, 1},
-                                               {"VOUCHER P50", 2, 50, PK_GC, 1},
-                                               {"SHOPEE FOOD", 6, 0, PK_APP, 1}};
-#define N_PAY_POOL ((int)(sizeof classic_pay_pool / sizeof classic_pay_pool[0]))
+static const gen_pay_def classic_pay_head[] = {{"00001", "CASH", 0, 0, PK_CASH, 70},
+                                               {"00002", "CREDIT CARD", 1, 0, PK_CARD, 4}};
+
+static const gen_pay_def classic_pay_pool[] = {{NULL, "CHARGE", 6, 0, PK_CHARGE, 2},
+                                               {NULL, "GC P50", 2, 50, PK_GC, 2},
+                                               {NULL, "GC P100", 2, 100, PK_GC, 2},
+                                               {NULL, "REPRESENTATION", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GCASH", 3, 0, PK_EWALLET, 9},
+                                               {NULL, "PAYMAYA", 6, 0, PK_EWALLET, 4},
+                                               {NULL, "FOODPANDA", 6, 0, PK_APP, 5},
+                                               {NULL, "LOYALTY POINTS", 6, 0, PK_LOYAL, 3},
+                                               {NULL, "DEBIT", 6, 0, PK_DEBIT, 7},
+                                               {NULL, "CHARGE TO LSM", 6, 0, PK_OTHER, 1},
+                                               {NULL, "INCENTIVES", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GRAB FOOD", 6, 0, PK_APP, 3},
+                                               {NULL, "ON THE HOUSE", 6, 0, PK_OTHER, 1},
+                                               {NULL, "GC P200", 0, 0, PK_GC, 1},
+                                               {NULL, "BULK ORDER CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {NULL, "FRANCHISE CHARGING", 6, 0, PK_CHARGE, 1},
+                                               {NULL, "GLOBAL PAY", 6, 0, PK_CARD, 2},
+                                               {NULL, "MIB CASH", 0, 0, PK_CASH, 1},
+                                               {NULL, "PANDA DELIVERY", 0, 0, PK_APP, 1},
+                                               {NULL, "GC P500", 2, 500, PK_GC, 1},
+                                               {NULL, "VOUCHER P50", 2, 50, PK_GC, 1},
+                                               {NULL, "SHOPEE FOOD", 6, 0, PK_APP, 1}};
+#define N_PAY_POOL NELEM(classic_pay_pool)
 
 /* Newer POS masters: small, like the newer-POS sample. */
 typedef struct gen_newer_item {
@@ -768,7 +775,7 @@ static const gen_newer_item newer_items[] = {{"DRK1", "COLA IN CAN", "406", 85, 
                                              {"COF5", "H12 CARAMEL M", "401", 175, "HOT101"},
                                              {"NCOF1", "H12 NC CHOCO", "402", 165, "NON102"},
                                              {"NCOF2", "H12 NC MATCHA", "402", 175, "NON102"}};
-#define N_NEWER_ITEMS ((int)(sizeof newer_items / sizeof newer_items[0]))
+#define N_NEWER_ITEMS NELEM(newer_items)
 
 typedef struct gen_newer_dept {
     const char *code, *desc, *group;
@@ -779,7 +786,13 @@ static const gen_newer_dept newer_depts[] = {
     {"3", "SNACKS", "CAFE MEALS"},  {"DRK101", "DRINKS", "CAFE MEALS"},
     {"FRA101", "FRAPPE", "COFFEE"}, {"HOT101", "HOT", "COFFEE"},
     {"ICED101", "ICED", "COFFEE"},  {"NON102", "HOT", "NON COFFEE"}};
-#define N_NEWER_DEPTS ((int)(sizeof newer_depts / sizeof newer_depts[0]))
+#define N_NEWER_DEPTS NELEM(newer_depts)
+
+static const gen_disc_def newer_discs[] = {{"PWD", "20% PWD DISCOUNT", 0, 20},
+                                           {"SC", "20% SC DISCOUNT", 0, 20}};
+static const gen_pay_def newer_pays[] = {{"10019", "E-WALLET", 0, 0, PK_EWALLET, 12},
+                                         {"10001", "CASH", 0, 0, PK_CASH, 70},
+                                         {"10018", "PAYMAYA", 0, 0, PK_EWALLET, 18}};
 
 /* ------------------------------------------------------------------------ */
 /* Branch model                                                              */
@@ -810,6 +823,14 @@ typedef struct gen_pay {
     int method, max, kind, weight;
 } gen_pay;
 
+/* A newer-POS product's tax columns as text.  Made once per branch: printf
+ * and strtod (py_repr tries up to 17 precisions) would otherwise be the
+ * largest cost of the whole generator. */
+typedef struct gen_newer_tax {
+    char tax[40], div[40];   /* TAXAMOUNT1, TAX1DIV, as Python printed them */
+    char gtax[40], gdiv[40]; /* the same in FULL, as printf's %g */
+} gen_newer_tax;
+
 typedef struct gen_branch {
     int idx;
     char code[24];
@@ -817,10 +838,11 @@ typedef struct gen_branch {
     gen_profile pf;
     int hour_cum[24]; /* cumulative hourly weights */
     gen_prod *prod;
-    int nprod;      /* all products (the master grows over time) */
-    int nprod_base; /* listed from day 0; one more every 45 days */
-    int rep1;       /* the guest-count item, -1 on the newer POS */
-    int *menu;      /* sellable products */
+    gen_newer_tax *tax; /* newer POS: per product; NULL on the classic POS */
+    int nprod;          /* all products (the master grows over time) */
+    int nprod_base;     /* listed from day 0; one more every 45 days */
+    int rep1;           /* the guest-count item, -1 on the newer POS */
+    int *menu;          /* sellable products */
     uint32_t *menu_cum;
     int nmenu;
     gen_dept dept[80];
@@ -829,7 +851,6 @@ typedef struct gen_branch {
     int ndisc;
     gen_pay pay[32];
     int npay;
-    uint32_t pay_total;
     int sp_pm;   /* per mille of receipts with a senior/PWD discount */
     int rep_pct; /* percent of receipts with a guest-count line */
 } gen_branch;
@@ -839,6 +860,7 @@ static void branch_free(gen_branch *b)
     if (!b)
         return;
     free(b->prod);
+    free(b->tax);
     free(b->menu);
     free(b->menu_cum);
     free(b);
@@ -862,70 +884,105 @@ static void make_ecr(char *dst, size_t n, const char *name)
         dst[--l] = '\0';
 }
 
+static const gen_pool *any_pool(gen_rng *r)
+{
+    return &pools[1 + rng_below(r, P_COUNT - 1)];
+}
+
+/* A word of a random dish pool: two draws, the pool and the word. */
+static const char *any_dish(gen_rng *r)
+{
+    const gen_pool *p = any_pool(r);
+    return p->w[rng_below(r, (uint32_t)p->n)];
+}
+
+/* The name of product k of family f. */
 static void make_name(gen_rng *r, const gen_family *f, int k, char *out, size_t n)
 {
-    const gen_pool *p;
     switch (f->style) {
-    case ST_DISH:
-        p = f->pool != P_ANY ? &pools[f->pool] : &pools[1 + rng_below(r, P_COUNT - 1)];
-        if (k < p->n && f->pool != P_ANY)
+    case ST_DISH: {
+        const gen_pool *p = f->pool != P_ANY ? &pools[f->pool] : any_pool(r);
+        if (k < p->n && f->pool != P_ANY) {
             sfmt(out, n, "%s", p->w[k]); /* the plain dish first */
-        else {
-            const char *mod =
-                dish_mods[rng_below(r, (uint32_t)(sizeof dish_mods / sizeof *dish_mods))];
-            sfmt(out, n, "%s%s%s", p->w[rng_below(r, (uint32_t)p->n)], *mod ? " " : "", mod);
+            break;
         }
-        break;
-    case ST_DRINK: {
-        const char *sz =
-            drink_sizes[rng_below(r, (uint32_t)(sizeof drink_sizes / sizeof *drink_sizes))];
-        sfmt(out, n, "%s%s%s", drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))],
-             *sz ? " " : "", sz);
+        const char *mod = PICK(r, dish_mods);
+        sfmt(out, n, "%s%s%s", p->w[rng_below(r, (uint32_t)p->n)], *mod ? " " : "", mod);
         break;
     }
-    case ST_DESSERT:
-        sfmt(out, n, "%s%s", desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))],
-             rng_below(r, 3) == 0 ? " WHOLE" : "");
+    case ST_DRINK: {
+        const char *sz = PICK(r, drink_sizes);
+        sfmt(out, n, "%s%s%s", PICK(r, drinks), *sz ? " " : "", sz);
         break;
-    case ST_EXTRA:
-        sfmt(out, n, "%s", extras[rng_below(r, (uint32_t)(sizeof extras / sizeof *extras))]);
+    }
+    case ST_DESSERT: {
+        /* the draws in the order the pinned output was made with */
+        const char *whole = rng_below(r, 3) == 0 ? " WHOLE" : "";
+        const char *d = PICK(r, desserts);
+        sfmt(out, n, "%s%s", d, whole);
         break;
+    }
+    case ST_EXTRA: sfmt(out, n, "%s", PICK(r, extras)); break;
     case ST_REP:
         if (k == 0)
             sfmt(out, n, "GUEST COUNT");
-        else {
-            p = &pools[1 + rng_below(r, P_COUNT - 1)];
-            sfmt(out, n, "REP %s", p->w[rng_below(r, (uint32_t)p->n)]);
-        }
+        else
+            sfmt(out, n, "REP %s", any_dish(r));
         break;
     case ST_FREE:
-        sfmt(out, n, "FREE %s",
-             rng_below(r, 2)
-                 ? drinks[rng_below(r, (uint32_t)(sizeof drinks / sizeof *drinks))]
-                 : desserts[rng_below(r, (uint32_t)(sizeof desserts / sizeof *desserts))]);
+        sfmt(out, n, "FREE %s", rng_below(r, 2) ? PICK(r, drinks) : PICK(r, desserts));
         break;
     case ST_PACK:
         if (rng_below(r, 2))
             sfmt(out, n, "PARTY PACK %c%d", (char)('A' + rng_below(r, 8)), k % 9 + 1);
-        else {
-            p = &pools[1 + rng_below(r, P_COUNT - 1)];
-            sfmt(out, n, "%s TRAY", p->w[rng_below(r, (uint32_t)p->n)]);
-        }
+        else
+            sfmt(out, n, "%s TRAY", any_dish(r));
         break;
-    default: /* ST_LOYAL */
-        p = &pools[1 + rng_below(r, P_COUNT - 1)];
-        sfmt(out, n, "FREE %s", p->w[rng_below(r, (uint32_t)p->n)]);
-        break;
+    default: /* ST_LOYAL */ sfmt(out, n, "FREE %s", any_dish(r)); break;
     }
 }
 
-static int add_menu(gen_branch *b, int prod, uint32_t w, uint32_t *total)
+static void add_menu(gen_branch *b, int prod, uint32_t w, uint32_t *total)
 {
     b->menu[b->nmenu] = prod;
     *total += w ? w : 1;
     b->menu_cum[b->nmenu] = *total;
     b->nmenu++;
-    return 0;
+}
+
+/* Room for `nprod` products and a menu of `nmenu`: 0 or TP_ENOMEM (what was
+ * allocated is freed with the branch). */
+static int alloc_products(gen_branch *b, int nprod, int nmenu)
+{
+    b->prod = calloc((size_t)nprod, sizeof *b->prod);
+    b->menu = calloc((size_t)nmenu, sizeof *b->menu);
+    b->menu_cum = calloc((size_t)nmenu, sizeof *b->menu_cum);
+    return b->prod && b->menu && b->menu_cum ? 0 : TP_ENOMEM;
+}
+
+static void set_dept(gen_dept *d, const char *code, const char *desc, const char *group)
+{
+    copy_str(d->code, sizeof d->code, code);
+    copy_str(d->desc, sizeof d->desc, desc);
+    copy_str(d->group, sizeof d->group, group);
+}
+
+static void set_disc(gen_disc *d, const char *code, const char *desc, int amount_type, int value)
+{
+    copy_str(d->code, sizeof d->code, code);
+    copy_str(d->desc, sizeof d->desc, desc);
+    d->amount_type = amount_type;
+    d->value = value;
+}
+
+static void set_pay(gen_pay *p, const char *code, const gen_pay_def *def)
+{
+    copy_str(p->code, sizeof p->code, code);
+    copy_str(p->desc, sizeof p->desc, def->desc);
+    p->method = def->method;
+    p->max = def->max;
+    p->kind = def->kind;
+    p->weight = def->weight;
 }
 
 /* Rename a few sold products so the files carry the real quirks: names with
@@ -961,9 +1018,12 @@ static void add_name_quirks(gen_branch *b)
     }
 }
 
-static int build_classic_master(gen_branch *b, gen_rng *r, int days)
+/* ---- the classic POS's master files, built once per branch ---- */
+
+/* Products per family, varied around the family's count; returns the sum. */
+static int classic_counts(gen_rng *r, int counts[N_FAMILIES])
 {
-    int counts[N_FAMILIES], total = 0;
+    int total = 0;
     for (int f = 0; f < N_FAMILIES; f++) {
         int c = families[f].count;
         if (c > 4 && families[f].style != ST_REP)
@@ -973,14 +1033,41 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
         counts[f] = c;
         total += c;
     }
-    int extra = days / 45 + 1;
-    if (extra > 200)
-        extra = 200;
-    b->prod = calloc((size_t)(total + extra), sizeof *b->prod);
-    b->menu = calloc((size_t)total, sizeof *b->menu);
-    b->menu_cum = calloc((size_t)total, sizeof *b->menu_cum);
-    if (!b->prod || !b->menu || !b->menu_cum)
-        return TP_ENOMEM;
+    return total;
+}
+
+/* Name, receipt-printer name and department of product k of family fa. */
+static void name_product(gen_prod *p, gen_rng *r, const gen_family *fa, int k)
+{
+    make_name(r, fa, k, p->name, sizeof p->name);
+    make_ecr(p->ecr, sizeof p->ecr, p->name);
+    copy_str(p->dep, sizeof p->dep, fa->dep);
+}
+
+/* Price (thousandths), tax amount and tax division of a product of fa. */
+static void price_product(gen_prod *p, gen_rng *r, const gen_family *fa)
+{
+    if (fa->style == ST_LOYAL) {
+        p->price = rng_below(r, 10) < 6 ? 10 : 0; /* 0.010, as real loyalty items */
+    } else if ((int)rng_below(r, 1000) < fa->zero_pm) {
+        p->price = 0;
+    } else {
+        long long pesos = rng_range(r, fa->lo, fa->hi);
+        if (pesos >= 20 && rng_below(r, 10) < 7)
+            pesos = pesos / 10 * 10 + 9;
+        p->price = pesos * 1000;
+        if (rng_below(r, 40) == 0)
+            p->price += 500;
+    }
+    p->taxamt = p->price * rng_range(r, 3, 11) / 100 / 10 * 10;
+    uint32_t u = rng_below(r, 1000);
+    p->div = u < 3 ? 2 : (u < 150 ? 0 : 1);
+}
+
+/* Every family's products, then `extra` that join the master later (one
+ * every 45 days, see active_products); one product is sold by the box. */
+static void classic_products(gen_branch *b, gen_rng *r, const int *counts, int extra)
+{
     int n = 0;
     for (int f = 0; f < N_FAMILIES; f++) {
         const gen_family *fa = &families[f];
@@ -990,46 +1077,30 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
                 sfmt(p->code, sizeof p->code, "%s%02d", fa->prefix, k + 1);
             else
                 sfmt(p->code, sizeof p->code, "%s%d", fa->prefix, k + 1);
-            make_name(r, fa, k, p->name, sizeof p->name);
-            make_ecr(p->ecr, sizeof p->ecr, p->name);
-            copy_str(p->dep, sizeof p->dep, fa->dep);
-            long long pesos;
-            if (fa->style == ST_LOYAL) {
-                p->price = rng_below(r, 10) < 6 ? 10 : 0; /* 0.010, as real loyalty items */
-            } else if ((int)rng_below(r, 1000) < fa->zero_pm) {
-                p->price = 0;
-            } else {
-                pesos = rng_range(r, fa->lo, fa->hi);
-                if (pesos >= 20 && rng_below(r, 10) < 7)
-                    pesos = pesos / 10 * 10 + 9;
-                p->price = pesos * 1000;
-                if (rng_below(r, 40) == 0)
-                    p->price += 500;
-            }
-            p->taxamt = p->price * rng_range(r, 3, 11) / 100 / 10 * 10;
-            uint32_t u = rng_below(r, 1000);
-            p->div = u < 3 ? 2 : (u < 150 ? 0 : 1);
+            name_product(p, r, fa, k);
+            price_product(p, r, fa);
         }
     }
     b->nprod_base = n;
-    /* products that appear later in the master */
     for (int k = 0; k < extra; k++) {
         gen_prod *p = &b->prod[n++];
         const gen_family *fa = &families[rng_below(r, N_FAMILIES)];
         if (fa->style == ST_REP)
             fa = &families[0];
         sfmt(p->code, sizeof p->code, "NEW%d", k + 1);
-        make_name(r, fa, 1000, p->name, sizeof p->name);
-        make_ecr(p->ecr, sizeof p->ecr, p->name);
-        copy_str(p->dep, sizeof p->dep, fa->dep);
+        name_product(p, r, fa, 1000);
         p->price = (long long)rng_range(r, 99, 399) * 1000;
         p->taxamt = p->price * 8 / 100 / 10 * 10;
         p->div = 1;
     }
     b->nprod = n;
     b->prod[rng_below(r, (uint32_t)b->nprod_base)].box = 1;
+}
 
-    /* the menu: the first items of each sold family, Zipf-like weights */
+/* The menu: the first items of each sold family, Zipf-like weights; and
+ * the guest-count item. */
+static void classic_menu(gen_branch *b, const int *counts)
+{
     uint32_t mt = 0;
     int first = 0;
     b->rep1 = -1;
@@ -1047,68 +1118,74 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
         }
         first += counts[f];
     }
-    add_name_quirks(b);
+}
 
-    /* departments: the chain list, with a few dropped per branch */
+/* The chain's department list, a few unused ones dropped per branch. */
+static void classic_departments(gen_branch *b, gen_rng *r)
+{
     b->ndept = 0;
-    for (int i = 0; i < N_CLASSIC_DEPTS && b->ndept < 80; i++) {
+    for (int i = 0; i < N_CLASSIC_DEPTS && b->ndept < NELEM(b->dept); i++) {
         const gen_dept_def *d = &classic_depts[i];
         int used = 0;
         for (int f = 0; f < N_FAMILIES && !used; f++)
             used = !strcmp(families[f].dep, d->code);
         if (!used && rng_below(r, 10) == 0)
             continue;
-        copy_str(b->dept[b->ndept].code, sizeof b->dept[0].code, d->code);
-        copy_str(b->dept[b->ndept].desc, sizeof b->dept[0].desc, d->desc);
-        b->ndept++;
+        set_dept(&b->dept[b->ndept++], d->code, d->desc, "");
     }
+}
 
-    /* discounts: the fixed head, then local partner discounts up to ~100 */
+static int in_disc_head(const char *code)
+{
+    for (int i = 0; i < N_DISC_HEAD; i++)
+        if (!strcmp(classic_disc_head[i].code, code))
+            return 1;
+    return 0;
+}
+
+/* A local partner's discount: a capped amount or a percentage. */
+static void partner_discount(gen_disc *d, gen_rng *r, const char *code)
+{
+    char desc[64];
+    const char *org = PICK(r, orgs);
+    const char *town = PICK(r, towns);
+    if (rng_below(r, 3) == 0) {
+        sfmt(desc, sizeof desc, "%s 1000MAX", org);
+        desc[20] = '\0'; /* the POS keeps 20 characters */
+        set_disc(d, code, desc, 1, 1000);
+    } else {
+        int pct = rng_below(r, 4) ? 8 : 10;
+        sfmt(desc, sizeof desc, "%d%% %s %s", pct, org, town);
+        desc[20] = '\0';
+        set_disc(d, code, desc, 0, pct);
+    }
+}
+
+/* The fixed head (the discounts receipts use), then partner discounts up
+ * to ~100, numbered from 21 around the head's codes. */
+static void classic_discounts(gen_branch *b, gen_rng *r)
+{
     b->ndisc = 0;
     for (int i = 0; i < N_DISC_HEAD; i++) {
-        gen_disc *d = &b->disc[b->ndisc++];
-        copy_str(d->code, sizeof d->code, classic_disc_head[i].code);
-        copy_str(d->desc, sizeof d->desc, classic_disc_head[i].desc);
-        d->amount_type = classic_disc_head[i].amount_type;
-        d->value = classic_disc_head[i].value;
+        const gen_disc_def *h = &classic_disc_head[i];
+        set_disc(&b->disc[b->ndisc++], h->code, h->desc, h->amount_type, h->value);
     }
     int ndisc = rng_range(r, 92, 112);
     for (int code = 21; b->ndisc < ndisc && code < 400; code++) {
-        if (code == 31 || code == 37 || code == 38 || code == 17)
-            continue;
-        gen_disc *d = &b->disc[b->ndisc++];
-        char desc[64];
-        const char *org = orgs[rng_below(r, (uint32_t)(sizeof orgs / sizeof *orgs))];
-        const char *town = towns[rng_below(r, (uint32_t)(sizeof towns / sizeof *towns))];
-        sfmt(d->code, sizeof d->code, "%d", code);
-        if (rng_below(r, 3) == 0) {
-            sfmt(desc, sizeof desc, "%s 1000MAX", org);
-            d->amount_type = 1;
-            d->value = 1000;
-        } else {
-            int pct = rng_below(r, 4) ? 8 : 10;
-            sfmt(desc, sizeof desc, "%d%% %s %s", pct, org, town);
-            d->amount_type = 0;
-            d->value = pct;
-        }
-        desc[20] = '\0'; /* the POS keeps 20 characters */
-        copy_str(d->desc, sizeof d->desc, desc);
+        char cs[8];
+        sfmt(cs, sizeof cs, "%d", code);
+        if (!in_disc_head(cs))
+            partner_discount(&b->disc[b->ndisc++], r, cs);
     }
+}
 
-    /* payment methods */
+/* Cash and credit card, then some of the pool (e-wallets, debit and
+ * delivery apps always), numbered with the gaps retired codes leave. */
+static void classic_payments(gen_branch *b, gen_rng *r)
+{
     b->npay = 0;
-    gen_pay *p = &b->pay[b->npay++];
-    copy_str(p->code, sizeof p->code, "00001");
-    copy_str(p->desc, sizeof p->desc, "CASH");
-    p->method = 0;
-    p->kind = PK_CASH;
-    p->weight = 70;
-    p = &b->pay[b->npay++];
-    copy_str(p->code, sizeof p->code, "00002");
-    copy_str(p->desc, sizeof p->desc, "CREDIT CARD");
-    p->method = 1;
-    p->kind = PK_CARD;
-    p->weight = 4;
+    for (int i = 0; i < NELEM(classic_pay_head); i++)
+        set_pay(&b->pay[b->npay++], classic_pay_head[i].code, &classic_pay_head[i]);
     int want = rng_range(r, 15, 24), code = 1;
     for (int i = 0; i < N_PAY_POOL && b->npay < want; i++) {
         const gen_pay_def *d = &classic_pay_pool[i];
@@ -1116,28 +1193,50 @@ static int build_classic_master(gen_branch *b, gen_rng *r, int days)
             rng_below(r, 4) == 0)
             continue;
         if (rng_below(r, 5) == 0)
-            code++; /* retired codes leave gaps */
-        p = &b->pay[b->npay++];
-        sfmt(p->code, sizeof p->code, "%d", code++);
-        copy_str(p->desc, sizeof p->desc, d->desc);
-        p->method = d->method;
-        p->max = d->max;
-        p->kind = d->kind;
-        p->weight = d->weight;
+            code++;
+        char cs[8];
+        sfmt(cs, sizeof cs, "%d", code++);
+        gen_pay *p = &b->pay[b->npay++];
+        set_pay(p, cs, d);
         if (d->kind == PK_APP)
             p->weight *= b->pf.deliv_w;
     }
+}
+
+static int build_classic_master(gen_branch *b, gen_rng *r, int days)
+{
+    int counts[N_FAMILIES];
+    int total = classic_counts(r, counts);
+    int extra = days / 45 + 1;
+    if (extra > 200)
+        extra = 200;
+    if (alloc_products(b, total + extra, total))
+        return TP_ENOMEM;
+    classic_products(b, r, counts, extra);
+    classic_menu(b, counts);
+    add_name_quirks(b);
+    classic_departments(b, r);
+    classic_discounts(b, r);
+    classic_payments(b, r);
     b->sp_pm = rng_range(r, 90, 230);
     b->rep_pct = rng_range(r, 35, 75);
     return 0;
 }
 
+static void set_newer_tax(gen_newer_tax *x, long long pesos)
+{
+    double price = (double)pesos;
+    py_repr(price / 1.12, x->tax, sizeof x->tax);
+    py_repr(price * 0.12 / 1.12, x->div, sizeof x->div);
+    sfmt(x->gtax, sizeof x->gtax, "%g", price / 1.12);
+    sfmt(x->gdiv, sizeof x->gdiv, "%g", price * 0.12 / 1.12);
+}
+
+/* The newer POS's masters: the fixed tables, prices varied per branch. */
 static int build_newer_master(gen_branch *b, gen_rng *r)
 {
-    b->prod = calloc(N_NEWER_ITEMS, sizeof *b->prod);
-    b->menu = calloc(N_NEWER_ITEMS, sizeof *b->menu);
-    b->menu_cum = calloc(N_NEWER_ITEMS, sizeof *b->menu_cum);
-    if (!b->prod || !b->menu || !b->menu_cum)
+    b->tax = calloc(N_NEWER_ITEMS, sizeof *b->tax);
+    if (!b->tax || alloc_products(b, N_NEWER_ITEMS, N_NEWER_ITEMS))
         return TP_ENOMEM;
     uint32_t mt = 0;
     for (int i = 0; i < N_NEWER_ITEMS; i++) {
@@ -1150,68 +1249,49 @@ static int build_newer_master(gen_branch *b, gen_rng *r)
         copy_str(p->categ, sizeof p->categ, it->categ);
         p->price = it->price + (rng_below(r, 4) == 0 ? 10 : 0);
         add_menu(b, i, 200 + rng_below(r, 1800), &mt);
+        set_newer_tax(&b->tax[i], p->price);
     }
     b->nprod = b->nprod_base = N_NEWER_ITEMS;
     b->rep1 = -1;
     b->ndept = N_NEWER_DEPTS;
-    for (int i = 0; i < N_NEWER_DEPTS; i++) {
-        copy_str(b->dept[i].code, sizeof b->dept[i].code, newer_depts[i].code);
-        copy_str(b->dept[i].desc, sizeof b->dept[i].desc, newer_depts[i].desc);
-        copy_str(b->dept[i].group, sizeof b->dept[i].group, newer_depts[i].group);
-    }
-    b->ndisc = 2;
-    copy_str(b->disc[0].code, sizeof b->disc[0].code, "PWD");
-    copy_str(b->disc[0].desc, sizeof b->disc[0].desc, "20% PWD DISCOUNT");
-    copy_str(b->disc[1].code, sizeof b->disc[1].code, "SC");
-    copy_str(b->disc[1].desc, sizeof b->disc[1].desc, "20% SC DISCOUNT");
-    b->disc[0].value = b->disc[1].value = 20;
-    static const gen_pay_def np[3] = {{"E-WALLET", 0, 0, PK_EWALLET, 12},
-                                      {"CASH", 0, 0, PK_CASH, 70},
-                                      {"PAYMAYA", 0, 0, PK_EWALLET, 18}};
-    static const char *const npc[3] = {"10019", "10001", "10018"};
-    b->npay = 3;
-    for (int i = 0; i < 3; i++) {
-        copy_str(b->pay[i].code, sizeof b->pay[i].code, npc[i]);
-        copy_str(b->pay[i].desc, sizeof b->pay[i].desc, np[i].desc);
-        b->pay[i].kind = np[i].kind;
-        b->pay[i].weight = np[i].weight;
-    }
+    for (int i = 0; i < N_NEWER_DEPTS; i++)
+        set_dept(&b->dept[i], newer_depts[i].code, newer_depts[i].desc, newer_depts[i].group);
+    b->ndisc = NELEM(newer_discs);
+    for (int i = 0; i < b->ndisc; i++)
+        set_disc(&b->disc[i], newer_discs[i].code, newer_discs[i].desc, newer_discs[i].amount_type,
+                 newer_discs[i].value);
+    b->npay = NELEM(newer_pays);
+    for (int i = 0; i < b->npay; i++)
+        set_pay(&b->pay[i], newer_pays[i].code, &newer_pays[i]);
     b->sp_pm = rng_range(r, 150, 300);
     b->rep_pct = 0;
     return 0;
 }
 
-static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
+/* ---- the branch ---- */
+
+/* Volume, opening hours, receipt types, export time: fixed for the first
+ * eight branches (the chain's configured ones), drawn for the others. */
+static void branch_profile(gen_branch *b, gen_rng *r)
 {
-    gen_branch *b = calloc(1, sizeof *b);
-    if (!b) {
-        tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-        return NULL;
+    if (b->idx < NELEM(fixed_profiles)) {
+        b->pf = fixed_profiles[b->idx];
+        return;
     }
-    gen_rng r = rng_make(seed, K_BRANCH, (uint64_t)idx, 0, 0);
-    b->idx = idx;
-    if (idx < N_BRANCH_CODES)
-        copy_str(b->code, sizeof b->code, branch_codes[idx]);
-    else
-        sfmt(b->code, sizeof b->code, "B%03d", idx + 1);
-    for (size_t i = 0; i < sizeof newer_branches / sizeof *newer_branches; i++)
-        if (!strcmp(b->code, newer_branches[i]))
-            b->newer = 1;
-    if (idx < 8) {
-        b->pf = fixed_profiles[idx];
-    } else {
-        double u = rng_unit(&r);
-        b->pf.base = 120 + (int)(780.0 * u * u); /* 120..900, mostly small */
-        b->pf.h24 = rng_below(&r, 100) < 15;
-        b->pf.p_dine = rng_range(&r, 35, 75);
-        b->pf.p_deliv = rng_range(&r, 1, 8);
-        b->pf.hhmm =
-            export_times[rng_below(&r, (uint32_t)(sizeof export_times / sizeof *export_times))];
-        b->pf.store = stores[rng_below(&r, (uint32_t)(sizeof stores / sizeof *stores))];
-        b->pf.deliv_w = rng_range(&r, 1, 4);
-    }
-    /* hourly receipt weights: meal peaks; graveyard hours are quiet but
-     * never empty, busy for around-the-clock branches */
+    double u = rng_unit(r);
+    b->pf.base = 120 + (int)(780.0 * u * u); /* 120..900, mostly small */
+    b->pf.h24 = rng_below(r, 100) < 15;
+    b->pf.p_dine = rng_range(r, 35, 75);
+    b->pf.p_deliv = rng_range(r, 1, 8);
+    b->pf.hhmm = PICK(r, export_times);
+    b->pf.store = PICK(r, stores);
+    b->pf.deliv_w = rng_range(r, 1, 4);
+}
+
+/* Hourly receipt weights: meal peaks; graveyard hours are quiet but never
+ * empty, busy for around-the-clock branches. */
+static void branch_hours(gen_branch *b)
+{
     static const int classic_w[24] = {3,  2,  2,  1,  1,  2,  10, 30, 40, 35, 40, 60,
                                       70, 50, 30, 30, 35, 45, 55, 50, 30, 15, 8,  5};
     static const int newer_w[24] = {2,  1,  1,  1,  1,  1,  2,  4,  6,  8,  10, 15,
@@ -1224,13 +1304,34 @@ static gen_branch *branch_build(uint64_t seed, int idx, int days, tp_error *err)
         cum += w;
         b->hour_cum[h] = cum;
     }
+}
+
+/* Branch number idx (0-based), its masters made for `days` days, into *out
+ * (free with branch_free; NULL on failure).  0 or TP_ENOMEM with err set. */
+static int branch_build(uint64_t seed, int idx, int days, gen_branch **out, tp_error *err)
+{
+    gen_branch *b = calloc(1, sizeof *b);
+    *out = NULL;
+    if (!b)
+        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
+    gen_rng r = rng_make(seed, K_BRANCH, (uint64_t)idx, 0, 0);
+    b->idx = idx;
+    if (idx < N_BRANCH_CODES)
+        copy_str(b->code, sizeof b->code, branch_codes[idx]);
+    else
+        sfmt(b->code, sizeof b->code, "B%03d", idx + 1);
+    for (int i = 0; i < NELEM(newer_branches); i++)
+        if (!strcmp(b->code, newer_branches[i]))
+            b->newer = 1;
+    branch_profile(b, &r);
+    branch_hours(b);
     int rc = b->newer ? build_newer_master(b, &r) : build_classic_master(b, &r, days);
     if (rc) {
         branch_free(b);
-        tp_error_set(err, rc, "gen: out of memory");
-        return NULL;
+        return tp_error_set(err, rc, "gen: out of memory");
     }
-    return b;
+    *out = b;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1340,17 +1441,16 @@ typedef struct gen_rcpt {
 
 struct gen_ctx {
     uint64_t seed;
-    int faults, orders, days;
+    int faults, orders;
     long long blpr_rows;
     const char *dir;
     tp_error *err;
     tp_gen_stats st;
     gen_rcpt *rc;
-    int nrc, caprc;
+    int nrc;
     gen_line *ln;
-    int nln, capln;
-    int *tmp; /* receipt times, loyalty picks */
-    int captmp;
+    int nln, capln; /* capln: room in ln, rc and tmp */
+    int *tmp;       /* receipt times, loyalty picks */
     char date[11], prev[11];
     int rot;      /* newer POS: the receipt its rd5000 export starts with */
     int npayrows; /* rd5800 rows of the day */
@@ -1370,12 +1470,10 @@ static int ensure_day(gen_ctx *c, int lines)
         if (!rc)
             return TP_ENOMEM;
         c->rc = rc;
-        c->caprc = n;
         int *tmp = realloc(c->tmp, (size_t)n * sizeof *tmp);
         if (!tmp)
             return TP_ENOMEM;
         c->tmp = tmp;
-        c->captmp = n;
     }
     return 0;
 }
@@ -1459,6 +1557,32 @@ static void line_newer(gen_line *ln, long long price, int qty, int disc)
     }
 }
 
+/* An item line of a classic receipt: a menu item, now and then one missing
+ * from the master ("ZZ<n>"). */
+static void classic_item(gen_line *l, const gen_branch *b, gen_rng *r, int sp, int pct)
+{
+    if (rng_below(r, 1000) < 3) {
+        int z = rng_range(r, 1, 60);
+        l->prod = -10 - z;
+        line_classic(l, (99 + z % 5 * 30) * 1000LL, pick_qty(r), sp, pct);
+    } else {
+        l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
+        line_classic(l, b->prod[l->prod].price, pick_qty(r), sp, pct);
+    }
+}
+
+/* The discount line that closes a discounted classic receipt. */
+static void disc_line(gen_line *l, int pct, long long dsum)
+{
+    memset(l, 0, sizeof *l);
+    l->prod = LINE_DISC;
+    l->qty = 1;
+    l->unit = pct * 1000LL;
+    l->amount = dsum;
+    l->vat_flag = 2;
+    l->vat_amnt = dsum;
+}
+
 static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_rng *r,
                             int remaining)
 {
@@ -1471,7 +1595,7 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
             sp = 1;
             disc = rng_below(r, 10) < 7 ? DISC_SNR : DISC_PWD;
         } else if (u < b->sp_pm + 25) {
-            disc = promo_discs[rng_below(r, (uint32_t)(sizeof promo_discs / sizeof *promo_discs))];
+            disc = PICK(r, promo_discs);
         }
     }
     int items = 1;
@@ -1499,13 +1623,8 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
         if (rep && ((rep_front && k == 0) || (!rep_front && k == items))) {
             l->prod = b->rep1;
             line_classic(l, 0, guests, sp, 0);
-        } else if (rng_below(r, 1000) < 3) {
-            int z = rng_range(r, 1, 60);
-            l->prod = -10 - z;
-            line_classic(l, (99 + z % 5 * 30) * 1000LL, pick_qty(r), sp, pct);
         } else {
-            l->prod = b->menu[pick_cum(b->menu_cum, b->nmenu, r)];
-            line_classic(l, b->prod[l->prod].price, pick_qty(r), sp, pct);
+            classic_item(l, b, r, sp, pct);
         }
         sum += l->amount;
         dsum += l->disc;
@@ -1513,15 +1632,8 @@ static void receipt_classic(gen_ctx *c, const gen_branch *b, gen_rcpt *rc, gen_r
         n++;
     }
     if (dl) {
-        gen_line *l = &ln[n];
-        memset(l, 0, sizeof *l);
-        l->prod = LINE_DISC;
-        l->qty = 1;
-        l->unit = pct * 1000LL;
-        l->amount = dsum;
-        l->vat_flag = 2;
-        l->vat_amnt = dsum;
-        l->rec_no = (unsigned char)(n + 1);
+        disc_line(&ln[n], pct, dsum);
+        ln[n].rec_no = (unsigned char)(n + 1);
         n++;
     }
     rc->nlines = n;
@@ -1582,7 +1694,7 @@ static long long cash_tender(long long total, long long peso, gen_rng *r)
         return 0;
     if (rng_below(r, 100) < 25)
         return (total + peso - 1) / peso * peso;
-    for (size_t i = 0; i < sizeof bills / sizeof *bills; i++)
+    for (int i = 0; i < NELEM(bills); i++)
         if (bills[i] * peso >= total && rng_below(r, 4) != 0)
             return bills[i] * peso;
     return (total + 1000 * peso - 1) / (1000 * peso) * (1000 * peso);
@@ -1751,6 +1863,22 @@ static int loyal_append(gen_ctx *c, const gen_branch *b, gen_term *t, uint64_t d
 /* ------------------------------------------------------------------------ */
 /* Writers                                                                   */
 
+/* A row function of a reference file; see gen_row below. */
+typedef struct gen_row gen_row;
+typedef void (*gen_row_fn)(const gen_branch *b, int i, gen_row *r);
+
+/* One report file being written: what its writer reads. */
+typedef struct gen_file {
+    gen_ctx *c;
+    const gen_branch *b;
+    const gen_term *t;
+    int type, dayidx;
+    long long limit; /* data rows to write, -1 all */
+    gen_row_fn row;  /* reference files: the type's rows */
+    char tail[64];   /* the classic POS's row end: ",<POS>,<BRANCH>\n" */
+    size_t tl;
+} gen_file;
+
 static void put_person(gen_out *o, uint64_t salt)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -1796,10 +1924,14 @@ static void put_item_code(gen_out *o, const gen_branch *b, const gen_line *ln)
     }
 }
 
-static void put_classic_date(gen_out *o, const char *date)
+/* ---- the transaction files (rd5000, rd5800) ---- */
+
+/* A DATE column: the classic POS writes midnight after the date. */
+static void put_day(gen_out *o, int newer, const char *date)
 {
     put_mem(o, date, 10);
-    PUT_LIT(o, " 00:00:00");
+    if (!newer)
+        PUT_LIT(o, " 00:00:00");
 }
 
 static void put_time(gen_out *o, int sec, int bad)
@@ -1812,29 +1944,67 @@ static void put_time(gen_out *o, int sec, int bad)
     }
 }
 
-static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
-                            const gen_line *ln, const char *tail, size_t tl)
+/* "1,<TRANSDATE>,<INVOICE>,<CAS_CODE>,", the start of both transaction
+ * files' rows: the newer POS stamps the time and pads invoices to 14 digits,
+ * the classic POS to 8. */
+static void put_head(gen_out *o, int newer, const char *date, int sec, long long invoice, int cas)
+{
+    PUT_LIT(o, "1,");
+    if (newer) {
+        put_mem(o, date, 10);
+        put_c(o, 'T');
+        put_hms(o, sec);
+    } else {
+        put_day(o, 0, date);
+    }
+    put_c(o, ',');
+    put_u0(o, (unsigned long long)invoice, newer ? 14 : 8);
+    put_c(o, ',');
+    put_u(o, (unsigned long long)cas);
+    put_c(o, ',');
+}
+
+/* TRANSNO and the row's end: the classic POS leaves a refund's TRANSNO
+ * empty and ends with POS and BRANCH; the newer POS pads to 14 digits and
+ * leaves POS and BRANCH empty. */
+static void put_transno(gen_out *o, const gen_file *f, long long transno)
+{
+    if (f->b->newer) {
+        put_u0(o, (unsigned long long)transno, 14);
+        PUT_LIT(o, ",,\n");
+        return;
+    }
+    if (transno >= 0)
+        put_u0(o, (unsigned long long)transno, 8);
+    put_mem(o, f->tail, f->tl);
+}
+
+/* QUANTITY: "abc" in a bad row (fault); the classic POS writes 3 decimals. */
+static void put_qty(gen_out *o, const gen_line *ln, int newer)
+{
+    if (ln->bad == BAD_QTY) {
+        PUT_LIT(o, "abc");
+        return;
+    }
+    put_u(o, (unsigned long long)ln->qty);
+    if (!newer)
+        PUT_LIT(o, ".000");
+}
+
+static void row5000_classic(const gen_file *f, const gen_rcpt *rc, const gen_line *ln)
 {
     static const char *const divs[3] = {"9.330", "9.333", "0.000"};
-    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
+    gen_out *o = &f->c->out;
+    const gen_branch *b = f->b;
+    const char *date = ln->bad == BAD_PREVDATE ? f->c->prev : f->c->date;
     const int dl = ln->prod == LINE_DISC;
     const gen_prod *p = ln->prod >= 0 ? &b->prod[ln->prod] : NULL;
     const char trn = rc->refund ? 'R' : 'S';
-    PUT_LIT(o, "1,");
-    put_classic_date(o, date);
-    put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->invoice, 8);
-    put_c(o, ',');
-    put_u(o, (unsigned long long)rc->cas);
-    put_c(o, ',');
+    put_head(o, 0, date, rc->sec, rc->invoice, rc->cas);
     put_item_code(o, b, ln);
     put_c(o, ',');
-    if (ln->bad == BAD_QTY) {
-        PUT_LIT(o, "abc,");
-    } else {
-        put_u(o, (unsigned long long)ln->qty);
-        PUT_LIT(o, ".000,");
-    }
+    put_qty(o, ln, 0);
+    put_c(o, ',');
     put_m3(o, ln->unit);
     put_c(o, ',');
     put_m3(o, ln->amount);
@@ -1849,7 +2019,7 @@ static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, c
     else if (!dl)
         put_c(o, '8');
     put_c(o, ',');
-    put_classic_date(o, date);
+    put_day(o, 0, date);
     put_c(o, ',');
     put_time(o, rc->sec, ln->bad);
     PUT_LIT(o, ",,");
@@ -1890,30 +2060,17 @@ static void row5000_classic(gen_out *o, const gen_ctx *c, const gen_branch *b, c
     PUT_LIT(o, ",0.000,");
     put_m3(o, ln->vat_pric);
     put_c(o, ',');
-    if (rc->transno >= 0)
-        put_u0(o, (unsigned long long)rc->transno, 8);
-    put_mem(o, tail, tl);
+    put_transno(o, f, rc->transno);
 }
 
-static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc,
-                          const gen_line *ln)
+static void row5000_newer(const gen_file *f, const gen_rcpt *rc, const gen_line *ln)
 {
-    const char *date = ln->bad == BAD_PREVDATE ? c->prev : c->date;
-    PUT_LIT(o, "1,");
-    put_mem(o, date, 10);
-    put_c(o, 'T');
-    put_hms(o, rc->sec);
+    gen_out *o = &f->c->out;
+    const char *date = ln->bad == BAD_PREVDATE ? f->c->prev : f->c->date;
+    put_head(o, 1, date, rc->sec, rc->invoice, rc->cas);
+    put_item_code(o, f->b, ln);
     put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->invoice, 14);
-    put_c(o, ',');
-    put_u(o, (unsigned long long)rc->cas);
-    put_c(o, ',');
-    put_item_code(o, b, ln);
-    put_c(o, ',');
-    if (ln->bad == BAD_QTY)
-        PUT_LIT(o, "abc");
-    else
-        put_u(o, (unsigned long long)ln->qty);
+    put_qty(o, ln, 1);
     put_c(o, ',');
     put_u(o, (unsigned long long)ln->unit);
     put_c(o, ',');
@@ -1921,12 +2078,12 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->disc);
     PUT_LIT(o, ",0,,,");
-    put_mem(o, date, 10);
+    put_day(o, 1, date);
     put_c(o, ',');
     put_time(o, rc->sec, ln->bad);
     PUT_LIT(o, ",,S,,S,");
     if (rc->disc >= 0)
-        put_s(o, b->disc[rc->disc].code);
+        put_s(o, f->b->disc[rc->disc].code);
     PUT_LIT(o, ",,,");
     put_c(o, (char)rc->type);
     PUT_LIT(o, ",1,0,,,0,1,1,0,0,");
@@ -1934,7 +2091,7 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->vatdiv);
     put_c(o, ',');
-    put_item_code(o, b, ln);
+    put_item_code(o, f->b, ln);
     put_c(o, ',');
     put_py4(o, ln->vat_amnt);
     put_c(o, ',');
@@ -1942,38 +2099,35 @@ static void row5000_newer(gen_out *o, const gen_ctx *c, const gen_branch *b, con
     put_c(o, ',');
     put_py4(o, ln->vat_pric);
     put_c(o, ',');
-    put_u0(o, (unsigned long long)rc->transno, 14);
-    PUT_LIT(o, ",,\n");
+    put_transno(o, f, rc->transno);
 }
 
-static size_t make_tail(char *tail, size_t n, const gen_term *t, const gen_branch *b)
+/* The day's rd5000 rows, from the receipt the export starts with, until
+ * f->limit rows (-1: all) or until the file holds `max_bytes` bytes. */
+static void put_rd5000_rows(const gen_file *f, long long max_bytes)
 {
-    sfmt(tail, n, ",%d,%s\n", t->pos, b->code);
-    return strlen(tail);
-}
-
-/* The writers stop after `limit` data rows (-1: all). */
-static void w_rd5000(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
+    gen_ctx *c = f->c;
     gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    PUT_LIT(o, HDR_RD5000 "\n");
     long long n = 0;
     for (int k = 0; k < c->nrc; k++) {
         const gen_rcpt *rc = &c->rc[(k + c->rot) % c->nrc];
         for (int j = 0; j < rc->nlines; j++, n++) {
-            if (n == limit)
+            if (n == f->limit || o->bytes + (long long)o->len >= max_bytes || !out_room(o))
                 return;
-            out_room(o);
-            if (b->newer)
-                row5000_newer(o, c, b, rc, &c->ln[rc->first + j]);
+            if (f->b->newer)
+                row5000_newer(f, rc, &c->ln[rc->first + j]);
             else
-                row5000_classic(o, c, b, rc, &c->ln[rc->first + j], tail, tl);
+                row5000_classic(f, rc, &c->ln[rc->first + j]);
         }
     }
 }
 
+static void w_rd5000(const gen_file *f)
+{
+    put_rd5000_rows(f, LLONG_MAX);
+}
+
+/* REF_NO: what the payment method gives as its reference. */
 static void put_ref(gen_out *o, const gen_branch *b, const gen_rcpt *rc, int j)
 {
     uint64_t v = mix64(rc->salt + 0x1000 + (uint64_t)j);
@@ -1995,118 +2149,238 @@ static void put_ref(gen_out *o, const gen_branch *b, const gen_rcpt *rc, int j)
     }
 }
 
-static void row5800(gen_out *o, const gen_ctx *c, const gen_branch *b, const gen_rcpt *rc, int j,
-                    const char *tail, size_t tl)
+/* Payment j of a receipt; `v` is the payment's own random bits. */
+static void row5800_newer(const gen_file *f, const gen_rcpt *rc, int j, uint64_t v)
 {
-    size_t start = o->len;
-    const gen_pay *p = &b->pay[rc->pay[j]];
-    uint64_t v = mix64(rc->salt + 0x2000 + (uint64_t)j);
-    if (b->newer) {
-        int sec = rc->sec + (int)(v % 2);
-        if (sec > 86399)
-            sec = 86399;
-        PUT_LIT(o, "1,");
-        put_mem(o, c->date, 10);
-        put_c(o, 'T');
-        put_hms(o, sec);
-        put_c(o, ',');
-        put_u0(o, (unsigned long long)rc->invoice, 14);
-        put_c(o, ',');
-        put_u(o, (unsigned long long)rc->cas);
-        put_c(o, ',');
-        put_py4(o, rc->tender[j]);
-        put_c(o, ',');
-        put_py4(o, rc->change[j]);
-        PUT_LIT(o, ",,");
-        put_ref(o, b, rc, j);
-        put_c(o, ',');
-        put_mem(o, c->date, 10);
-        put_c(o, ',');
-        put_hm(o, sec);
-        PUT_LIT(o, ",S,");
-        put_s(o, p->code);
-        PUT_LIT(o, ",S,");
-        put_ref(o, b, rc, j);
-        PUT_LIT(o, ",0,1,,,,0,");
-        put_u0(o, (unsigned long long)rc->transno, 14);
-        PUT_LIT(o, ",,\n");
-    } else {
-        const char tag = rc->refund ? 'R' : 'S';
-        PUT_LIT(o, "1,");
-        put_classic_date(o, c->date);
-        put_c(o, ',');
-        put_u0(o, (unsigned long long)rc->invoice, 8);
-        put_c(o, ',');
-        put_u(o, (unsigned long long)rc->cas);
-        put_c(o, ',');
-        put_m3(o, rc->tender[j]);
-        put_c(o, ',');
-        put_m3(o, rc->change[j]);
-        put_c(o, ',');
-        if (p->kind == PK_CHARGE)
-            put_person(o, v);
-        put_c(o, ',');
-        put_ref(o, b, rc, j);
-        put_c(o, ',');
-        put_classic_date(o, c->date);
-        put_c(o, ',');
-        put_hm(o, rc->sec);
-        put_c(o, ',');
-        put_c(o, tag);
-        put_c(o, ',');
-        put_s(o, p->code);
-        put_c(o, ',');
-        put_c(o, tag);
-        put_c(o, ',');
-        if (rc->refund)
-            put_u0(o, (v >> 8) % 100000000000ULL, 11);
-        put_c(o, ',');
-        if (p->kind == PK_APP) {
-            PUT_LIT(o, "fp");
-            put_u0(o, (v >> 20) % 10000, 4);
-        } else if (v % 100 >= 45) {
-            put_u0(o, (v >> 12) % 100, 2);
-        }
-        put_c(o, ',');
-        put_u(o, (unsigned long long)(j + 1));
-        PUT_LIT(o, ",,,,");
-        put_c(o, rc->sp ? '1' : '0');
-        put_c(o, ',');
-        if (rc->transno >= 0)
-            put_u0(o, (unsigned long long)rc->transno, 8);
-        put_mem(o, tail, tl);
+    gen_out *o = &f->c->out;
+    int sec = rc->sec + (int)(v % 2);
+    if (sec > 86399)
+        sec = 86399;
+    put_head(o, 1, f->c->date, sec, rc->invoice, rc->cas);
+    put_py4(o, rc->tender[j]);
+    put_c(o, ',');
+    put_py4(o, rc->change[j]);
+    PUT_LIT(o, ",,");
+    put_ref(o, f->b, rc, j);
+    put_c(o, ',');
+    put_day(o, 1, f->c->date);
+    put_c(o, ',');
+    put_hm(o, sec);
+    PUT_LIT(o, ",S,");
+    put_s(o, f->b->pay[rc->pay[j]].code);
+    PUT_LIT(o, ",S,");
+    put_ref(o, f->b, rc, j);
+    PUT_LIT(o, ",0,1,,,,0,");
+    put_transno(o, f, rc->transno);
+}
+
+static void row5800_classic(const gen_file *f, const gen_rcpt *rc, int j, uint64_t v)
+{
+    gen_out *o = &f->c->out;
+    const gen_pay *p = &f->b->pay[rc->pay[j]];
+    const char tag = rc->refund ? 'R' : 'S';
+    put_head(o, 0, f->c->date, rc->sec, rc->invoice, rc->cas);
+    put_m3(o, rc->tender[j]);
+    put_c(o, ',');
+    put_m3(o, rc->change[j]);
+    put_c(o, ',');
+    if (p->kind == PK_CHARGE)
+        put_person(o, v);
+    put_c(o, ',');
+    put_ref(o, f->b, rc, j);
+    put_c(o, ',');
+    put_day(o, 0, f->c->date);
+    put_c(o, ',');
+    put_hm(o, rc->sec);
+    put_c(o, ',');
+    put_c(o, tag);
+    put_c(o, ',');
+    put_s(o, p->code);
+    put_c(o, ',');
+    put_c(o, tag);
+    put_c(o, ',');
+    if (rc->refund)
+        put_u0(o, (v >> 8) % 100000000000ULL, 11);
+    put_c(o, ',');
+    if (p->kind == PK_APP) {
+        PUT_LIT(o, "fp");
+        put_u0(o, (v >> 20) % 10000, 4);
+    } else if (v % 100 >= 45) {
+        put_u0(o, (v >> 12) % 100, 2);
     }
-    if (rc->short5800 && j == 0) {
-        /* a row cut after a few fields (fault) */
-        int commas = 0;
-        for (size_t i = start; i < o->len; i++) {
-            if (o->buf[i] == ',' && ++commas == rc->short5800) {
-                o->len = i;
-                put_c(o, '\n');
-                break;
-            }
+    put_c(o, ',');
+    put_u(o, (unsigned long long)(j + 1));
+    PUT_LIT(o, ",,,,");
+    put_c(o, rc->sp ? '1' : '0');
+    put_c(o, ',');
+    put_transno(o, f, rc->transno);
+}
+
+/* Cut the row that starts at `start` after its `commas`-th comma (fault). */
+static void cut_row(gen_out *o, size_t start, int commas)
+{
+    int n = 0;
+    for (size_t i = start; i < o->len; i++) {
+        if (o->buf[i] == ',' && ++n == commas) {
+            o->len = i;
+            put_c(o, '\n');
+            return;
         }
     }
 }
 
-static void w_rd5800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+static void w_rd5800(const gen_file *f)
 {
+    gen_ctx *c = f->c;
     gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    PUT_LIT(o, HDR_RD5800 "\n");
     long long n = 0;
     for (int k = 0; k < c->nrc; k++) {
         const gen_rcpt *rc = &c->rc[k];
         for (int j = 0; j < rc->npay; j++, n++) {
-            if (n == limit)
+            if (n == f->limit || !out_room(o))
                 return;
-            out_room(o);
-            row5800(o, c, b, rc, j, tail, tl);
+            size_t start = o->len;
+            uint64_t v = mix64(rc->salt + 0x2000 + (uint64_t)j);
+            if (f->b->newer)
+                row5800_newer(f, rc, j, v);
+            else
+                row5800_classic(f, rc, j, v);
+            if (rc->short5800 && j == 0)
+                cut_row(o, start, rc->short5800);
         }
     }
 }
 
+/* ---- the reference files (rd5500, rd1800, discount, rd5900) ---- */
+
+/* How a field of a reference file is written. */
+enum {
+    F_TEXT,  /* as it is */
+    F_CSV,   /* quoted when it needs to be (raw in FULL) */
+    F_INT,   /* a whole number */
+    F_M3,    /* thousandths, 3 decimals */
+    F_PESOS, /* whole pesos: "20.000" on the classic POS, "20" on the newer */
+};
+
+typedef struct gen_field {
+    int kind;         /* F_* */
+    const char *s;    /* F_TEXT, F_CSV */
+    long long v;      /* the numbers */
+    const char *full; /* the text in the newer POS's FULL column; NULL: as written */
+} gen_field;
+
+/* The fields of one row from the master: the columns up to (not with) POS,
+ * and for the newer POS its CATEG_ID.  The writer adds the rest: the classic
+ * POS's POS and BRANCH; the newer POS's empty POS, BRANCH and TERM_ID,
+ * CATEG_ID, VERNO 0, and FULL, " " and the fields joined by spaces. */
+struct gen_row {
+    gen_field f[9]; /* the most a type has: rd5500's 9 */
+    int n;
+    const char *categ;
+};
+
+static void field(gen_row *r, int kind, const char *s, long long v, const char *full)
+{
+    gen_field *x = &r->f[r->n++];
+    x->kind = kind;
+    x->s = s;
+    x->v = v;
+    x->full = full;
+}
+
+static void row_rd5500(const gen_branch *b, int i, gen_row *r)
+{
+    static const char *const divs6[3] = {"9.330000", "9.333333", "0.000000"};
+    const gen_prod *p = &b->prod[i];
+    field(r, F_TEXT, p->code, 0, NULL);
+    field(r, F_CSV, p->name, 0, NULL);
+    if (b->newer) {
+        const gen_newer_tax *x = &b->tax[i];
+        field(r, F_CSV, p->name, 0, NULL);
+        field(r, F_TEXT, p->dep, 0, NULL);
+        field(r, F_INT, NULL, p->price, NULL);
+        field(r, F_TEXT, "ORDER", 0, NULL);
+        field(r, F_TEXT, "12", 0, NULL);
+        field(r, F_TEXT, x->tax, 0, x->gtax);
+        field(r, F_TEXT, x->div, 0, x->gdiv);
+        r->categ = p->categ;
+        return;
+    }
+    field(r, F_CSV, p->ecr, 0, NULL);
+    field(r, F_TEXT, p->dep, 0, NULL);
+    field(r, F_M3, NULL, p->price, NULL);
+    field(r, F_TEXT, p->box ? "BOX" : "PC", 0, NULL);
+    field(r, F_TEXT, p->div == 2 ? "0.000" : "12.000", 0, NULL);
+    field(r, F_M3, NULL, p->taxamt, NULL);
+    field(r, F_TEXT, divs6[p->div], 0, NULL);
+}
+
+static void row_rd1800(const gen_branch *b, int i, gen_row *r)
+{
+    const gen_dept *d = &b->dept[i];
+    field(r, F_TEXT, d->code, 0, NULL);
+    field(r, F_CSV, d->desc, 0, NULL);
+    r->categ = d->group;
+}
+
+static void row_discount(const gen_branch *b, int i, gen_row *r)
+{
+    static const char *const dtype[2] = {"SUBTOTAL PERCENT", "SUBTOTAL AMOUNT"};
+    const gen_disc *d = &b->disc[i];
+    field(r, F_TEXT, d->code, 0, NULL);
+    field(r, F_CSV, d->desc, 0, NULL);
+    field(r, F_TEXT, dtype[d->amount_type], 0, NULL);
+    field(r, F_PESOS, NULL, d->value, NULL);
+    r->categ = " ";
+}
+
+static void row_rd5900(const gen_branch *b, int i, gen_row *r)
+{
+    const gen_pay *p = &b->pay[i];
+    field(r, F_TEXT, p->code, 0, NULL);
+    field(r, F_CSV, p->desc, 0, NULL);
+    field(r, F_INT, NULL, p->method, NULL);
+    field(r, F_PESOS, NULL, p->max, NULL);
+    r->categ = " ";
+}
+
+static void put_field(gen_out *o, const gen_field *x, int newer)
+{
+    switch (x->kind) {
+    case F_TEXT: put_s(o, x->s); break;
+    case F_CSV: put_csv(o, x->s); break;
+    case F_INT: put_u(o, (unsigned long long)x->v); break;
+    case F_M3: put_m3(o, x->v); break;
+    default: /* F_PESOS */
+        if (newer)
+            put_u(o, (unsigned long long)x->v);
+        else
+            put_m3(o, x->v * 1000);
+        break;
+    }
+}
+
+/* The newer POS's columns after the master's: POS, BRANCH, TERM_ID (empty),
+ * CATEG_ID, VERNO and FULL. */
+static void put_newer_end(gen_out *o, const gen_row *r)
+{
+    PUT_LIT(o, ",,,,");
+    put_s(o, r->categ);
+    PUT_LIT(o, ",0,");
+    for (int i = 0; i < r->n; i++) {
+        const gen_field *x = &r->f[i];
+        put_c(o, ' ');
+        if (x->full || x->kind == F_CSV)
+            put_s(o, x->full ? x->full : x->s);
+        else
+            put_field(o, x, 1);
+    }
+    PUT_LIT(o, "    ");
+    put_s(o, r->categ);
+    put_c(o, '\n');
+}
+
+/* Products listed on day `dayidx`: the base master, one more every 45 days. */
 static int active_products(const gen_branch *b, int dayidx)
 {
     int extra = dayidx / 45;
@@ -2115,185 +2389,50 @@ static int active_products(const gen_branch *b, int dayidx)
     return b->nprod_base + extra;
 }
 
-static void w_rd5500(gen_ctx *c, const gen_branch *b, const gen_term *t, int dayidx,
-                     long long limit)
+/* Data rows of a full file of `type` on this terminal-day. */
+static long long type_rows(const gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
+                           int dayidx)
 {
-    static const char *const divs6[3] = {"9.330000", "9.333333", "0.000000"};
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD5500 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD5500 "\n");
-    int n = active_products(b, dayidx);
-    for (int i = 0; i < n && i != limit; i++) {
-        const gen_prod *p = &b->prod[i];
-        out_room(o);
-        if (b->newer) {
-            char tax[40], div[40], gtax[40], gdiv[40];
-            double price = (double)p->price;
-            py_repr(price / 1.12, tax, sizeof tax);
-            py_repr(price * 0.12 / 1.12, div, sizeof div);
-            sfmt(gtax, sizeof gtax, "%g", price / 1.12);
-            sfmt(gdiv, sizeof gdiv, "%g", price * 0.12 / 1.12);
-            put_s(o, p->code);
-            put_c(o, ',');
-            put_s(o, p->name);
-            put_c(o, ',');
-            put_s(o, p->name);
-            put_c(o, ',');
-            put_s(o, p->dep);
-            put_c(o, ',');
-            put_u(o, (unsigned long long)p->price);
-            PUT_LIT(o, ",ORDER,12,");
-            put_s(o, tax);
-            put_c(o, ',');
-            put_s(o, div);
-            PUT_LIT(o, ",,,,");
-            put_s(o, p->categ);
-            PUT_LIT(o, ",0, ");
-            put_s(o, p->code);
-            put_c(o, ' ');
-            put_s(o, p->name);
-            put_c(o, ' ');
-            put_s(o, p->name);
-            put_c(o, ' ');
-            put_s(o, p->dep);
-            put_c(o, ' ');
-            put_u(o, (unsigned long long)p->price);
-            PUT_LIT(o, " ORDER 12 ");
-            put_s(o, gtax);
-            put_c(o, ' ');
-            put_s(o, gdiv);
-            PUT_LIT(o, "    ");
-            put_s(o, p->categ);
-            put_c(o, '\n');
-        } else {
-            put_s(o, p->code);
-            put_c(o, ',');
-            put_csv(o, p->name);
-            put_c(o, ',');
-            put_csv(o, p->ecr);
-            put_c(o, ',');
-            put_s(o, p->dep);
-            put_c(o, ',');
-            put_m3(o, p->price);
-            put_c(o, ',');
-            if (p->box)
-                PUT_LIT(o, "BOX,");
-            else
-                PUT_LIT(o, "PC,");
-            if (p->div == 2)
-                PUT_LIT(o, "0.000,");
-            else
-                PUT_LIT(o, "12.000,");
-            put_m3(o, p->taxamt);
-            put_c(o, ',');
-            put_s(o, divs6[p->div]);
-            put_mem(o, tail, tl);
-        }
+    switch (type) {
+    case T_RD5000: return c->nln;
+    case T_RD5800: return c->npayrows;
+    case T_RD5500: return active_products(b, dayidx);
+    case T_RD1800: return b->ndept;
+    case T_DISCOUNT: return b->ndisc;
+    case T_RD5900: return b->npay;
+    default: return b->newer ? 0 : t->cur_rows;
     }
 }
 
-static void w_rd1800(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
+/* A reference file: the master's rows (as many as are listed on this day)
+ * through the type's row function. */
+static void w_master(const gen_file *f)
 {
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD1800 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD1800 "\n");
-    for (int i = 0; i < b->ndept && i != limit; i++) {
-        const gen_dept *d = &b->dept[i];
-        out_room(o);
-        put_s(o, d->code);
-        put_c(o, ',');
-        put_csv(o, d->desc);
-        if (b->newer) {
-            PUT_LIT(o, ",,,,");
-            put_s(o, d->group);
-            PUT_LIT(o, ",0, ");
-            put_s(o, d->code);
-            put_c(o, ' ');
-            put_s(o, d->desc);
-            PUT_LIT(o, "    ");
-            put_s(o, d->group);
-            put_c(o, '\n');
-        } else {
-            put_mem(o, tail, tl);
+    gen_out *o = &f->c->out;
+    const gen_branch *b = f->b;
+    long long n = type_rows(f->c, b, f->t, f->type, f->dayidx);
+    if (f->limit >= 0 && f->limit < n)
+        n = f->limit;
+    gen_row r;
+    for (int i = 0; i < n; i++) {
+        if (!out_room(o))
+            return;
+        r.n = 0;
+        r.categ = "";
+        f->row(b, i, &r);
+        for (int k = 0; k < r.n; k++) {
+            if (k)
+                put_c(o, ',');
+            put_field(o, &r.f[k], b->newer);
         }
+        if (b->newer)
+            put_newer_end(o, &r);
+        else
+            put_mem(o, f->tail, f->tl);
     }
 }
 
-static void w_discount(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
-    static const char *const dtype[2] = {"SUBTOTAL PERCENT", "SUBTOTAL AMOUNT"};
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_DISCOUNT HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_DISCOUNT "\n");
-    for (int i = 0; i < b->ndisc && i != limit; i++) {
-        const gen_disc *d = &b->disc[i];
-        out_room(o);
-        put_s(o, d->code);
-        put_c(o, ',');
-        put_csv(o, d->desc);
-        put_c(o, ',');
-        put_s(o, dtype[d->amount_type]);
-        put_c(o, ',');
-        if (b->newer) {
-            put_u(o, (unsigned long long)d->value);
-            PUT_LIT(o, ",,,, ,0, ");
-            put_s(o, d->code);
-            put_c(o, ' ');
-            put_s(o, d->desc);
-            put_c(o, ' ');
-            put_s(o, dtype[d->amount_type]);
-            put_c(o, ' ');
-            put_u(o, (unsigned long long)d->value);
-            PUT_LIT(o, "     \n");
-        } else {
-            put_m3(o, d->value * 1000LL);
-            put_mem(o, tail, tl);
-        }
-    }
-}
-
-static void w_rd5900(gen_ctx *c, const gen_branch *b, const gen_term *t, long long limit)
-{
-    gen_out *o = &c->out;
-    char tail[64];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
-    if (b->newer)
-        PUT_LIT(o, HDR_RD5900 HDR_NEWER_EXTRA "\n");
-    else
-        PUT_LIT(o, HDR_RD5900 "\n");
-    for (int i = 0; i < b->npay && i != limit; i++) {
-        const gen_pay *p = &b->pay[i];
-        out_room(o);
-        put_s(o, p->code);
-        put_c(o, ',');
-        put_csv(o, p->desc);
-        put_c(o, ',');
-        if (b->newer) {
-            PUT_LIT(o, "0,0,,,, ,0, ");
-            put_s(o, p->code);
-            put_c(o, ' ');
-            put_s(o, p->desc);
-            PUT_LIT(o, " 0 0     \n");
-        } else {
-            put_u(o, (unsigned long long)p->method);
-            put_c(o, ',');
-            put_m3(o, p->max * 1000LL);
-            put_mem(o, tail, tl);
-        }
-    }
-}
+/* ---- the loyalty file (blpr) ---- */
 
 static inline void put_blpr_row(gen_out *o, const char *pre, size_t pl, uint64_t salt,
                                 uint32_t cust, unsigned flags, long long transno, long long orno,
@@ -2319,18 +2458,19 @@ static inline void put_blpr_row(gen_out *o, const char *pre, size_t pl, uint64_t
 }
 
 /* The cumulative loyalty file: rows from before day 1, regenerated from
- * their own stream every day, then the rows added since. */
-static void w_blpr(gen_ctx *c, const gen_branch *b, const gen_term *t)
+ * their own stream every day, then the rows added since.  The newer POS
+ * sends the header only. */
+static void w_blpr(const gen_file *f)
 {
-    gen_out *o = &c->out;
-    PUT_LIT(o, HDR_BLPR "\n");
+    const gen_branch *b = f->b;
+    const gen_term *t = f->t;
+    gen_out *o = &f->c->out;
     if (b->newer)
         return;
-    char tail[64], pre[32];
-    size_t tl = make_tail(tail, sizeof tail, t, b);
+    char pre[32];
     sfmt(pre, sizeof pre, "%s,", b->pf.store);
     size_t pl = strlen(pre);
-    gen_rng h = rng_make(c->seed, K_HIST, (uint64_t)b->idx, (uint64_t)t->pos, 0);
+    gen_rng h = rng_make(f->c->seed, K_HIST, (uint64_t)b->idx, (uint64_t)t->pos, 0);
     long long tn = t->hist_start, off = t->hist_off;
     uint32_t cust = 0;
     unsigned flags = 0;
@@ -2348,21 +2488,60 @@ static void w_blpr(gen_ctx *c, const gen_branch *b, const gen_term *t)
             uint32_t u = (uint32_t)((v >> 50) & 1023);
             flags = u < 8 ? LF_EMPTY : (u < 13 ? LF_BADPHONE : 0);
         }
-        if (GEN_OUT_CAP - o->len < GEN_ROW_MAX) {
-            out_flush(o);
-            if (o->werr)
-                return;
-        }
-        put_blpr_row(o, pre, pl, t->phone_salt, cust, flags, tn, tn + off, tail, tl);
+        if (!out_room(o))
+            return;
+        put_blpr_row(o, pre, pl, t->phone_salt, cust, flags, tn, tn + off, f->tail, f->tl);
     }
     for (size_t i = 0; i < t->napp; i++) {
         const gen_lrow *lr = &t->app[i];
         for (int k = 0; k < lr->reps; k++) {
-            out_room(o);
+            if (!out_room(o))
+                return;
             put_blpr_row(o, pre, pl, t->phone_salt, lr->cust, lr->flags, lr->transno, lr->orno,
-                         tail, tl);
+                         f->tail, f->tl);
         }
     }
+}
+
+/* ---- the seven report types ---- */
+
+typedef struct gen_report {
+    const char *name;                /* the type in file names */
+    const char *hdr;                 /* the header line, classic POS */
+    const char *newer_hdr;           /* and newer POS */
+    void (*write)(const gen_file *); /* the data rows */
+    gen_row_fn row;                  /* reference files: row i, for w_master */
+} gen_report;
+
+static const gen_report reports[T_COUNT] = {
+    [T_RD5000] = {"rd5000", HDR_RD5000, HDR_RD5000, w_rd5000, NULL},
+    [T_RD5800] = {"rd5800", HDR_RD5800, HDR_RD5800, w_rd5800, NULL},
+    [T_RD5500] = {"rd5500", HDR_RD5500, HDR_RD5500 HDR_NEWER_EXTRA, w_master, row_rd5500},
+    [T_RD1800] = {"rd1800", HDR_RD1800, HDR_RD1800 HDR_NEWER_EXTRA, w_master, row_rd1800},
+    [T_DISCOUNT] = {"discount", HDR_DISCOUNT, HDR_DISCOUNT HDR_NEWER_EXTRA, w_master, row_discount},
+    [T_RD5900] = {"rd5900", HDR_RD5900, HDR_RD5900 HDR_NEWER_EXTRA, w_master, row_rd5900},
+    [T_BLPR] = {"blpr", HDR_BLPR, HDR_BLPR, w_blpr, NULL},
+};
+
+/* The header line, into the empty buffer of a file just opened. */
+static void put_header(gen_out *o, int type, int newer)
+{
+    put_s(o, newer ? reports[type].newer_hdr : reports[type].hdr);
+    put_c(o, '\n');
+}
+
+static void file_init(gen_file *f, gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
+                      int dayidx, long long limit)
+{
+    f->c = c;
+    f->b = b;
+    f->t = t;
+    f->type = type;
+    f->dayidx = dayidx;
+    f->limit = limit;
+    f->row = reports[type].row;
+    sfmt(f->tail, sizeof f->tail, ",%d,%s\n", t->pos, b->code);
+    f->tl = strlen(f->tail);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2409,30 +2588,21 @@ static void plan_faults(gen_ctx *c, const gen_branch *b, const gen_term *t, uint
     }
     if (f->resend >= 0 && f->missing[f->resend])
         f->resend = -1;
+    /* Each fault draws its kind, then where it goes: the order the pinned
+     * output was made with. */
     if (u_bad < 30 && c->nln > 0) {
         int n = rng_range(&r, 1, 4);
-        for (int i = 0; i < n; i++)
-            c->ln[rng_below(&r, (uint32_t)c->nln)].bad =
-                (unsigned char)rng_range(&r, BAD_TIME, BAD_QTY);
+        for (int i = 0; i < n; i++) {
+            unsigned char bad = (unsigned char)rng_range(&r, BAD_TIME, BAD_QTY);
+            c->ln[rng_below(&r, (uint32_t)c->nln)].bad = bad;
+        }
     }
     if (u_short < 20 && c->nrc > 0) {
         int n = rng_range(&r, 1, 3);
-        for (int i = 0; i < n; i++)
-            c->rc[rng_below(&r, (uint32_t)c->nrc)].short5800 = (unsigned char)rng_range(&r, 8, 19);
-    }
-}
-
-static long long type_rows(const gen_ctx *c, const gen_branch *b, const gen_term *t, int type,
-                           int dayidx)
-{
-    switch (type) {
-    case T_RD5000: return c->nln;
-    case T_RD5800: return c->npayrows;
-    case T_RD5500: return active_products(b, dayidx);
-    case T_RD1800: return b->ndept;
-    case T_DISCOUNT: return b->ndisc;
-    case T_RD5900: return b->npay;
-    default: return b->newer ? 0 : t->cur_rows;
+        for (int i = 0; i < n; i++) {
+            unsigned char cut = (unsigned char)rng_range(&r, 8, 19);
+            c->rc[rng_below(&r, (uint32_t)c->nrc)].short5800 = cut;
+        }
     }
 }
 
@@ -2440,20 +2610,15 @@ static int write_file(gen_ctx *c, const gen_branch *b, const gen_term *t, int ty
                       const char *hhmm, long long limit)
 {
     char name[160];
-    sfmt(name, sizeof name, "a_%s_%d_%s_%s_%s_.csv", b->code, t->pos, type_name[type], c->date,
+    sfmt(name, sizeof name, "a_%s_%d_%s_%s_%s_.csv", b->code, t->pos, reports[type].name, c->date,
          hhmm);
     int rc = out_open(&c->out, c->dir, name, c->err);
     if (rc)
         return rc;
-    switch (type) {
-    case T_RD5000: w_rd5000(c, b, t, limit); break;
-    case T_RD5800: w_rd5800(c, b, t, limit); break;
-    case T_RD5500: w_rd5500(c, b, t, dayidx, limit); break;
-    case T_RD1800: w_rd1800(c, b, t, limit); break;
-    case T_DISCOUNT: w_discount(c, b, t, limit); break;
-    case T_RD5900: w_rd5900(c, b, t, limit); break;
-    default: w_blpr(c, b, t); break;
-    }
+    gen_file f;
+    file_init(&f, c, b, t, type, dayidx, limit);
+    put_header(&c->out, type, b->newer);
+    reports[type].write(&f);
     rc = out_close(&c->out, c->err);
     if (rc)
         return rc;
@@ -2549,10 +2714,9 @@ void tp_gen_opts_init(tp_gen_opts *o)
     o->faults = 1;
 }
 
-int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
+/* 0 and the first day's number in *start, or TP_EINVAL with err set. */
+static int check_opts(const tp_gen_opts *o, long long *start, tp_error *err)
 {
-    if (stats)
-        memset(stats, 0, sizeof *stats);
     if (!o)
         return tp_error_set(err, TP_EINVAL, "gen: no options");
     if (o->branches < 1 || o->branches > GEN_MAX_BRANCHES)
@@ -2570,44 +2734,93 @@ int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
         return tp_error_set(err, TP_EINVAL, "gen: loyalty rows must be 0..%lld (got %lld)",
                             GEN_MAX_BLPR, o->blpr_rows);
     const char *sd = o->start_date ? o->start_date : GEN_DEFAULT_START;
-    long long start;
-    if (parse_date(sd, &start) != 0)
+    if (parse_date(sd, start) != 0)
         return tp_error_set(err, TP_EINVAL,
                             "gen: bad start date \"%.40s\" (want a YYYY-MM-DD date, 1970..9980)",
                             sd);
     if (!o->out_dir || !*o->out_dir)
         return tp_error_set(err, TP_EINVAL, "gen: no output folder");
-    int rc = make_dir(o->out_dir, err);
+    return 0;
+}
+
+/* A new context (free with ctx_free), or NULL with err set (TP_ENOMEM). */
+static gen_ctx *ctx_create(uint64_t seed, tp_error *err)
+{
+    gen_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        tp_error_set(err, TP_ENOMEM, "gen: out of memory");
+        return NULL;
+    }
+    c->seed = seed;
+    c->err = err;
+    return c;
+}
+
+/* Every terminal-day of branch number bi. */
+static int branch_days(gen_ctx *c, const tp_gen_opts *o, int bi, long long start)
+{
+    gen_branch *b;
+    int rc = branch_build(c->seed, bi, o->days, &b, c->err);
+    for (int pos = 1; pos <= o->terminals && !rc; pos++) {
+        gen_term t;
+        term_init(c->seed, c->blpr_rows, b, &t, pos);
+        for (int d = 0; d < o->days && !rc; d++)
+            rc = termday(c, b, &t, d, start + d);
+        term_free(&t);
+    }
+    branch_free(b);
+    return rc;
+}
+
+int tp_gen_run(const tp_gen_opts *o, tp_gen_stats *stats, tp_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    long long start = 0;
+    int rc = check_opts(o, &start, err);
+    if (!rc)
+        rc = make_dir(o->out_dir, err);
     if (rc)
         return rc;
-    gen_ctx *c = calloc(1, sizeof *c);
+    gen_ctx *c = ctx_create(o->seed, err);
     if (!c)
-        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-    c->seed = o->seed;
+        return TP_ENOMEM;
     c->faults = o->faults != 0;
     c->orders = o->orders_per_day;
-    c->days = o->days;
     c->blpr_rows = o->blpr_rows;
     c->dir = o->out_dir;
-    c->err = err;
-    for (int bi = 0; bi < o->branches && !rc; bi++) {
-        gen_branch *b = branch_build(c->seed, bi, o->days, err);
-        if (!b) {
-            rc = err ? err->code : TP_ENOMEM;
-            break;
-        }
-        for (int pos = 1; pos <= o->terminals && !rc; pos++) {
-            gen_term t;
-            term_init(c->seed, c->blpr_rows, b, &t, pos);
-            for (int d = 0; d < o->days && !rc; d++)
-                rc = termday(c, b, &t, d, start + d);
-            term_free(&t);
-        }
-        branch_free(b);
-    }
+    for (int bi = 0; bi < o->branches && !rc; bi++)
+        rc = branch_days(c, o, bi, start);
     if (stats)
         *stats = c->st;
     ctx_free(c);
+    return rc;
+}
+
+/* The big file: the first branch's first terminal, day after day at the
+ * largest varied volume, every row dated 2025-01-01. */
+static int write_big(gen_ctx *c, const gen_branch *b, const char *path, long long bytes)
+{
+    gen_term t;
+    term_init(c->seed, 0, b, &t, 1);
+    long long day = days_from_civil(2025, 1, 1);
+    format_date(day, c->date);
+    format_date(day - 1, c->prev);
+    gen_out *o = &c->out;
+    int rc = out_open(o, NULL, path, c->err);
+    if (!rc) {
+        gen_file f;
+        file_init(&f, c, b, &t, T_RD5000, 0, -1);
+        put_header(o, T_RD5000, b->newer);
+        for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
+            rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
+            if (!rc)
+                put_rd5000_rows(&f, bytes);
+        }
+        if (!rc)
+            rc = out_close(o, c->err);
+    }
+    term_free(&t);
     return rc;
 }
 
@@ -2618,41 +2831,13 @@ int tp_gen_big_rd5000(const char *path, long long bytes, unsigned long long seed
     if (bytes < 1 || bytes > GEN_MAX_BIG)
         return tp_error_set(err, TP_EINVAL, "gen: size must be 1..%lld bytes (got %lld)",
                             GEN_MAX_BIG, bytes);
-    gen_ctx *c = calloc(1, sizeof *c);
+    gen_ctx *c = ctx_create(seed, err);
     if (!c)
-        return tp_error_set(err, TP_ENOMEM, "gen: out of memory");
-    c->seed = seed;
-    c->err = err;
-    gen_branch *b = branch_build(seed, 0, 1, err);
-    if (!b) {
-        ctx_free(c);
-        return err ? err->code : TP_ENOMEM;
-    }
-    gen_term t;
-    term_init(seed, 0, b, &t, 1);
-    long long day = days_from_civil(2025, 1, 1);
-    format_date(day, c->date);
-    format_date(day - 1, c->prev);
-    int rc = out_open(&c->out, NULL, path, err);
-    if (!rc) {
-        gen_out *o = &c->out;
-        char tail[64];
-        size_t tl = make_tail(tail, sizeof tail, &t, b);
-        PUT_LIT(o, HDR_RD5000 "\n");
-        for (uint64_t it = 0; !rc && !o->werr && o->bytes + (long long)o->len < bytes; it++) {
-            rc = build_day(c, b, &t, it, GEN_VARIED_MAX);
-            for (int k = 0; !rc && k < c->nrc; k++) {
-                const gen_rcpt *r = &c->rc[k];
-                for (int j = 0; j < r->nlines && o->bytes + (long long)o->len < bytes; j++) {
-                    out_room(o);
-                    row5000_classic(o, c, b, r, &c->ln[r->first + j], tail, tl);
-                }
-            }
-        }
-        if (!rc)
-            rc = out_close(o, err);
-    }
-    term_free(&t);
+        return TP_ENOMEM;
+    gen_branch *b;
+    int rc = branch_build(seed, 0, 1, &b, err);
+    if (!rc)
+        rc = write_big(c, b, path, bytes);
     branch_free(b);
     ctx_free(c);
     return rc;

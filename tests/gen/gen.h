@@ -1,5 +1,9 @@
 /* gen.h -- a deterministic generator of realistic POS report folders, for
- * tests and benchmarks.
+ * the tests, the benchmarks and the demo.
+ *
+ * A tool of the tests, not of the engine: the static library tillpipe_gen
+ * (tests/gen), linked by the tillpipe binary for `tillpipe gen` only and by
+ * the tests.  Of the engine it uses only the error type (error.h).
  *
  * tp_gen_run() writes, for every branch, terminal and business day, the seven
  * end-of-day report files the branches send
