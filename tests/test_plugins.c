@@ -9,9 +9,11 @@
  *                   plugin through the built-in branch configuration);
  *   options.json    optional: parser options for the case's report type,
  *                   {"column.DATE": "1"}, given to the plugin through a
- *                   branch configuration as `tillpipe parse --branches` would;
+ *                   branch configuration as `tillpipe parse --branches` would
+ *                   (for the case's branch, else for a branch TEST);
  *   error           optional: the parse must fail with this message (the
- *                   input's path written as "input.csv").
+ *                   input's path written as "input.csv"); the plugin may
+ *                   refuse its options at open.
  * The report type is the first one the plugin's descriptor lists, and the
  * case checks that the branch really resolves to the plugin it is filed
  * under.
@@ -47,6 +49,9 @@
 #include "schema.h"
 
 #define CASES_DIR TP_TEST_SOURCE_DIR "/tests/cases"
+/* The branch a case's options.json is configured for when it has no branch
+ * file. */
+#define OPTIONS_BRANCH "TEST"
 #define MIN_CASES_PER_PLUGIN 3
 
 /* ------------------------------------------------------------ the case list */
@@ -361,9 +366,9 @@ static tp_config *options_config(const case_env *e, const char *options_text)
     json_t *opts = json_loads(options_text, 0, &jerr);
     ck_assert_msg(json_is_object(opts), "case %s/%s: options.json:%d: %s", e->c->plugin, e->c->name,
                   jerr.line, json_is_object(opts) ? "" : jerr.text);
-    json_t *root = json_pack("{s:[{s:s, s:[i], s:{s:{s:s, s:o}}}]}", "branches", "code",
-                             e->branch ? e->branch : "TEST", "terminals", 1, "parsers",
-                             e->schema->name, "plugin", e->c->plugin, "options", opts);
+    json_t *root = json_pack("{s:[{s:s, s:[i], s:{s:{s:s, s:o}}}]}", "branches", "code", e->branch,
+                             "terminals", 1, "parsers", e->schema->name, "plugin", e->c->plugin,
+                             "options", opts);
     ck_assert_ptr_nonnull(root);
     char *text = json_dumps(root, 0);
     json_decref(root);
@@ -400,6 +405,8 @@ static void case_open(case_env *e, const plugin_case *c)
     e->error = chomp(slurp(c->dir, "error", NULL));
 
     char *options = slurp(c->dir, "options.json", NULL);
+    if (options && !e->branch)
+        e->branch = strdup(OPTIONS_BRANCH); /* the branch the options are given to */
     if (options)
         e->cfg = options_config(e, options);
     else {
@@ -551,7 +558,9 @@ static void run_chunked(case_env *e, size_t size)
 
     void *state = NULL;
     int rc = d->open(&chunk_api, h, e->schema->name, &state);
-    ck_assert_msg(rc == TP_PLUGIN_OK, "case %s/%s: open failed (%d)", e->c->plugin, e->c->name, rc);
+    int opened = rc == TP_PLUGIN_OK;
+    /* a case may expect the plugin to refuse its options: nothing to feed */
+    ck_assert_msg(opened || e->error, "case %s/%s: open failed (%d)", e->c->plugin, e->c->name, rc);
     uint64_t seed = 0xC0FFEE ^ e->input_len;
     for (size_t at = 0; at < e->input_len && rc == TP_PLUGIN_OK;) {
         size_t n = size ? size : 1 + (size_t)(rng_next(&seed) % 4);
@@ -566,7 +575,8 @@ static void run_chunked(case_env *e, size_t size)
     }
     if (rc == TP_PLUGIN_OK)
         rc = d->finish(state, &chunk_api, h);
-    d->close(state);
+    if (opened)
+        d->close(state);
     fclose(host.out.f);
     ck_assert_msg(!host.bad[0], "case %s/%s (%s): plugin emitted a %s", e->c->plugin, e->c->name,
                   how, host.bad);
