@@ -64,7 +64,7 @@ expect() {
 PREFIX=$TMP/prefix
 logged "$TMP/install.log" "$CMAKE" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
     -P "$BUILD/sdk/cmake_install.cmake"
-for f in include/tillpipe/sdk.h include/tillpipe/csv.h \
+for f in include/tillpipe/sdk.h include/tillpipe/csv.h include/tillpipe/layout.h \
     share/tillpipe/template/CMakeLists.txt share/tillpipe/template/$NAME.c \
     share/tillpipe/template/sample/rd5900.csv \
     share/tillpipe/template/sample/rd5900.expected.jsonl; do
