@@ -208,12 +208,15 @@ typedef int tpp__define_TPP_LAYOUT_IMPLEMENTATION_before_including_layout_h;
 /* One file being parsed. */
 typedef struct tpp__state {
     const tpp_layout *layout;
-    size_t ncolumns;          /* layout->ncolumns, checked to be <= TPP_MAX_COLUMNS */
-    int col[TPP_MAX_COLUMNS]; /* source column per output field, options applied */
-    int header_seen;          /* the first record has been looked at */
-    const tp_host_api *api;   /* set during feed and finish only */
-    tp_host *host;            /* likewise */
-    tp_csv csv;               /* the reader, delimiter set */
+    size_t ncolumns;                 /* layout->ncolumns, checked to be <= TPP_MAX_COLUMNS */
+    int col[TPP_MAX_COLUMNS];        /* source column per output field, options applied */
+    int alt[TPP_MAX_COLUMNS];        /* its alt_col; 0 none; -1 moved by an option */
+    unsigned flags[TPP_MAX_COLUMNS]; /* its flags */
+    unsigned all_flags;              /* every column's flags or-ed: which checks a row needs */
+    int header_seen;                 /* the first record has been looked at */
+    const tp_host_api *api;          /* set during feed and finish only */
+    tp_host *host;                   /* likewise */
+    tp_csv csv;                      /* the reader, delimiter set */
 } tpp__state;
 
 #if defined(__GNUC__)
@@ -297,14 +300,19 @@ static int tpp__check_layout(const tpp_layout *l, char *msg, size_t cap)
     return 0;
 }
 
-/* "column.<FIELD>" options into s->col; -1 after reporting a bad one. */
-static int tpp__column_options(tpp__state *s, const tp_host_api *api, tp_host *h)
+/* s->col, alt, flags from the layout and the "column.<FIELD>" options; -1
+ * after reporting a bad option. */
+static int tpp__columns(tpp__state *s, const tp_host_api *api, tp_host *h)
 {
     const tpp_layout *l = s->layout;
     for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++) {
+        const tpp_column *c = &l->columns[i];
+        s->col[i] = c->col;
+        s->alt[i] = c->alt_col;
+        s->flags[i] = c->flags;
+        s->all_flags |= c->flags;
         char key[sizeof "column." + TPP_MAX_FIELD_NAME];
-        snprintf(key, sizeof key, "column.%s", l->columns[i].field);
-        s->col[i] = l->columns[i].col;
+        snprintf(key, sizeof key, "column.%s", c->field);
         const char *v = api->config(h, key);
         if (!v)
             continue;
@@ -319,6 +327,7 @@ static int tpp__column_options(tpp__state *s, const tp_host_api *api, tp_host *h
             return -1;
         }
         s->col[i] = (int)n;
+        s->alt[i] = -1; /* the option names the column: no alternative, no header check */
     }
     return 0;
 }
@@ -366,7 +375,7 @@ int tpp_layout_open(const tpp_layout *const *layouts, size_t nlayouts, const tp_
     /* checked above; the bound keeps out[] and col[] safe whatever a check missed */
     s->ncolumns = l->ncolumns < TPP_MAX_COLUMNS ? l->ncolumns : TPP_MAX_COLUMNS;
     char delim;
-    if (tpp__column_options(s, api, h) < 0 || tpp__delimiter(l, api, h, &delim) < 0) {
+    if (tpp__columns(s, api, h) < 0 || tpp__delimiter(l, api, h, &delim) < 0) {
         free(s);
         return TP_PLUGIN_ECONFIG;
     }
@@ -391,7 +400,7 @@ static int tpp__check_header(tpp__state *s, uint64_t line, const tp_field *f, si
     int matched = 0, digits = 0;
     for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++) {
         const tpp_column *c = &l->columns[i];
-        if (!c->header || s->col[i] != c->col)
+        if (!c->header || s->alt[i] < 0)
             continue;
         tp_field got = tp_csv_at(f, n, (size_t)c->col);
         if (tp_csv_field_is(got, c->header))
@@ -420,33 +429,56 @@ static int tpp__check_header(tpp__state *s, uint64_t line, const tp_field *f, si
     return 1;
 }
 
-/* Fill out[] from a data record, and from[] with the column each field was
- * read from.  Returns 0, or -1 after rejecting the row for an empty
- * TPP_REQUIRED field. */
-static int tpp__map_row(tpp__state *s, uint64_t line, const tp_field *f, size_t n, tp_field *out,
-                        int *from)
+/* The column field i is read from in a row of n fields. */
+static size_t tpp__source(const tpp__state *s, size_t i, size_t n)
+{
+    int alt = s->alt[i];
+    return (size_t)(alt > 0 && n > (size_t)alt ? alt : s->col[i]);
+}
+
+/* Fill out[] from a data record of n fields: the hot loop, one pass. */
+static void tpp__map_row(const tpp__state *s, const tp_field *f, size_t n, tp_field *out)
+{
+    for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++) {
+        tp_field v = tp_csv_at(f, n, tpp__source(s, i, n));
+        unsigned flags = s->flags[i];
+        if (flags & TPP_UNGUARD)
+            v = tp_csv_unguard(v);
+        if (flags & TPP_DATE_PART)
+            v = tp_csv_date_part(v);
+        out[i] = v;
+    }
+}
+
+/* Empty TPP_REQUIRED and TPP_WARN_EMPTY fields of a mapped row: -1 after
+ * rejecting it for the first empty required field, else 0 after a warning
+ * for each empty TPP_WARN_EMPTY field (so a rejected row gets none). */
+static int tpp__check_empty(const tpp__state *s, uint64_t line, size_t n, const tp_field *out)
 {
     const tpp_layout *l = s->layout;
-    for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++) {
-        const tpp_column *c = &l->columns[i];
-        int col = s->col[i];
-        if (col == c->col && c->alt_col > 0 && n > (size_t)c->alt_col)
-            col = c->alt_col;
-        tp_field v = tp_csv_at(f, n, (size_t)col);
-        if (c->flags & TPP_UNGUARD)
-            v = tp_csv_unguard(v);
-        if (c->flags & TPP_DATE_PART)
-            v = tp_csv_date_part(v);
-        if (v.len == 0 && (c->flags & TPP_REQUIRED)) {
-            char msg[120];
-            snprintf(msg, sizeof msg, "%s is empty (column %d) and required", c->field, col);
+    char msg[120];
+    for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++)
+        if (out[i].len == 0 && (s->flags[i] & TPP_REQUIRED)) {
+            snprintf(msg, sizeof msg, "%s is empty (column %zu) and required", l->columns[i].field,
+                     tpp__source(s, i, n));
             s->api->problem(s->host, line, TP_PROBLEM_ERROR, msg);
             return -1;
         }
-        out[i] = v;
-        from[i] = col;
-    }
+    for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++)
+        if (out[i].len == 0 && (s->flags[i] & TPP_WARN_EMPTY)) {
+            snprintf(msg, sizeof msg, "%s is empty (column %zu)", l->columns[i].field,
+                     tpp__source(s, i, n));
+            s->api->problem(s->host, line, TP_PROBLEM_WARNING, msg);
+        }
     return 0;
+}
+
+static void tpp__short_row(const tpp__state *s, uint64_t line, size_t n)
+{
+    char msg[120];
+    snprintf(msg, sizeof msg, "row has %zu column%s, %s rows need at least %zu", n,
+             n == 1 ? "" : "s", s->layout->type, s->layout->min_columns);
+    s->api->problem(s->host, line, TP_PROBLEM_ERROR, msg);
 }
 
 static int tpp__on_record(void *ud, uint64_t line, const tp_field *f, size_t n)
@@ -458,23 +490,14 @@ static int tpp__on_record(void *ud, uint64_t line, const tp_field *f, size_t n)
         if (tpp__check_header(s, line, f, n))
             return 0;
     }
-    char msg[120];
     if (n < l->min_columns) {
-        snprintf(msg, sizeof msg, "row has %zu column%s, %s rows need at least %zu", n,
-                 n == 1 ? "" : "s", l->type, l->min_columns);
-        s->api->problem(s->host, line, TP_PROBLEM_ERROR, msg);
-        return 0;
+        tpp__short_row(s, line, n);
+        return 0; /* rejected; the parse goes on */
     }
     tp_field out[TPP_MAX_COLUMNS];
-    int from[TPP_MAX_COLUMNS];
-    if (tpp__map_row(s, line, f, n, out, from) < 0)
-        return 0; /* rejected; the parse goes on */
-    /* warnings only for a row that is kept, after the required fields */
-    for (size_t i = 0; i < s->ncolumns && i < TPP_MAX_COLUMNS; i++)
-        if (out[i].len == 0 && (l->columns[i].flags & TPP_WARN_EMPTY)) {
-            snprintf(msg, sizeof msg, "%s is empty (column %d)", l->columns[i].field, from[i]);
-            s->api->problem(s->host, line, TP_PROBLEM_WARNING, msg);
-        }
+    tpp__map_row(s, f, n, out);
+    if ((s->all_flags & (TPP_REQUIRED | TPP_WARN_EMPTY)) && tpp__check_empty(s, line, n, out) < 0)
+        return 0;
     return s->api->emit(s->host, line, out, s->ncolumns) < 0 ? -1 : 0;
 }
 
