@@ -305,7 +305,9 @@ static const char *tp_csv__field_end(const char *q, const char *end, const tp_cs
 }
 
 /* The first '"' in [q, end), or NULL; *nl gets the newlines passed on the
- * way (a quoted field may span lines). */
+ * way (a quoted field may span lines).  Such newlines are rare, and without
+ * -mpopcnt __builtin_popcount is a libgcc call: it is made only for a block
+ * that has one. */
 static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
 {
 #if defined(__SSE2__)
@@ -315,10 +317,13 @@ static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
         unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
         if (mq) {
-            *nl += (uint64_t)__builtin_popcount(mn & ((mq & -mq) - 1));
+            mn &= (mq & -mq) - 1; /* the newlines before the quote */
+            if (mn)
+                *nl += (uint64_t)__builtin_popcount(mn);
             return q + __builtin_ctz(mq);
         }
-        *nl += (uint64_t)__builtin_popcount(mn);
+        if (mn)
+            *nl += (uint64_t)__builtin_popcount(mn);
     }
 #endif
     for (; q < end; q++) {
