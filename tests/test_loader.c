@@ -829,12 +829,15 @@ START_TEST(test_template_options)
     ck_assert_has(b.text, "problem 0 error: option column.CODE must be a column index");
     free(b.text);
 
-    /* and open refuses a type it does not parse */
+    /* and open refuses a type it does not parse, saying so */
     void *state = NULL;
-    call_env e = env_new(&b);
+    capture t = {0};
+    call_env e = env_new(&t);
     ck_assert_int_eq(p->desc->open(e.api, (tp_host *)(void *)e.b, "rd5800", &state),
                      TP_PLUGIN_ETYPE);
     env_free(e);
+    ck_assert_str_eq(t.text, "problem 0 error: the plugin has no layout for rd5800\n");
+    free(t.text);
     tp_plugin_unload(p);
 }
 END_TEST
