@@ -10,6 +10,11 @@
  * returns, so ASan catches a reader that reads past a chunk or keeps a
  * pointer into one.
  *
+ * The same goes for other delimiters (tp_csv_set_delimiter): hand-written
+ * cases with ';', tab and '|' -- quoted fields holding the delimiter, commas
+ * as plain data, a quote after a comma that is not a field start -- and
+ * random inputs separated by ';' and tab.
+ *
  * Records are compared as text, one line per record:
  *     <line>: [field][field]...
  * with `\`, `]`, control bytes and non-ASCII bytes escaped (\n, \r, \xc2...),
@@ -106,6 +111,7 @@ typedef struct run_opts {
     size_t max_fields; /* 0 = default */
     size_t stop_at;    /* callback returns stop_rc on this call (1-based); 0 = never */
     int stop_rc;
+    char delim; /* tp_csv_set_delimiter before feeding; 0 = leave the default */
 } run_opts;
 
 typedef struct collector {
@@ -141,6 +147,8 @@ static int run_cut(const char *in, size_t len, const size_t *cuts, size_t ncuts,
     tp_csv r;
     sb_reset(out);
     ck_assert_int_eq(tp_csv_init(&r, o->max_record, o->max_fields), TP_CSV_OK);
+    if (o->delim)
+        ck_assert_int_eq(tp_csv_set_delimiter(&r, o->delim), TP_CSV_OK);
     collector c = {out, o, 0};
     int rc = TP_CSV_OK;
     size_t at = 0;
@@ -296,10 +304,10 @@ static void check_chunking(const char *name, const char *in, size_t len, const r
     sb_free(&how);
 }
 
-/* tp_csv_count over the given cuts. */
-static uint64_t count_cut(const char *in, size_t len, const size_t *cuts, size_t ncuts)
+/* tp_csv_count over the given cuts, with delimiter `delim` (0: ','). */
+static uint64_t count_cut(const char *in, size_t len, const size_t *cuts, size_t ncuts, char delim)
 {
-    tp_csv_counter c = {0};
+    tp_csv_counter c = {.delim = delim};
     size_t at = 0;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t end = i < ncuts ? cuts[i] : len;
@@ -314,13 +322,16 @@ static uint64_t count_cut(const char *in, size_t len, const size_t *cuts, size_t
 }
 
 /* The counter agrees with the number of records the reader delivers, for the
- * whole input and for every way of cutting it checked above. */
-static void check_counting(const char *name, const char *in, size_t len)
+ * whole input and for every way of cutting it checked above, both using
+ * delimiter `delim` (0: the default ','). */
+static void check_counting(const char *name, const char *in, size_t len, char delim)
 {
     sbuf out = {0}, what = {0};
-    run_opts o = {0};
+    run_opts o = {.delim = delim};
     tp_csv r;
     ck_assert_int_eq(tp_csv_init(&r, 0, 0), TP_CSV_OK);
+    if (delim)
+        ck_assert_int_eq(tp_csv_set_delimiter(&r, delim), TP_CSV_OK);
     collector c = {&out, &o, 0};
     int rc = tp_csv_feed(&r, in, len, collect, &c);
     if (rc == TP_CSV_OK)
@@ -335,14 +346,14 @@ static void check_counting(const char *name, const char *in, size_t len)
     size_t *cuts = malloc((len + 1) * sizeof *cuts);
     ck_assert_ptr_nonnull(cuts);
 
-    uint64_t n = count_cut(in, len, NULL, 0);
+    uint64_t n = count_cut(in, len, NULL, 0, delim);
     ck_assert_msg(n == records,
                   "%s: tp_csv_count says %llu records, the reader delivers %llu, "
                   "for %.300s",
                   name, (unsigned long long)n, (unsigned long long)records, what.p);
     for (size_t k = 0; k <= len; k++) {
         cuts[0] = k;
-        n = count_cut(in, len, cuts, 1);
+        n = count_cut(in, len, cuts, 1, delim);
         ck_assert_msg(n == records,
                       "%s: tp_csv_count says %llu records when split at byte %zu, "
                       "the reader delivers %llu, for %.300s",
@@ -350,7 +361,7 @@ static void check_counting(const char *name, const char *in, size_t len)
     }
     for (size_t k = 1; k < len; k++)
         cuts[k - 1] = k;
-    n = count_cut(in, len, cuts, len ? len - 1 : 0);
+    n = count_cut(in, len, cuts, len ? len - 1 : 0, delim);
     ck_assert_msg(n == records,
                   "%s: tp_csv_count says %llu records byte by byte, the reader "
                   "delivers %llu, for %.300s",
@@ -358,7 +369,7 @@ static void check_counting(const char *name, const char *in, size_t len)
     uint64_t seed = 0xD1B54A32D192ED03ULL ^ len;
     for (int run = 0; run < 40; run++) {
         size_t nc = random_cuts(&seed, len, 7, cuts);
-        n = count_cut(in, len, cuts, nc);
+        n = count_cut(in, len, cuts, nc, delim);
         ck_assert_msg(n == records,
                       "%s: tp_csv_count says %llu records in random chunks "
                       "(run %d), the reader delivers %llu, for %.300s",
@@ -454,7 +465,85 @@ END_TEST
 START_TEST(test_count_case)
 {
     const csv_case *c = &cases[_i];
-    check_counting(c->name, c->in, c->len ? c->len : strlen(c->in));
+    check_counting(c->name, c->in, c->len ? c->len : strlen(c->in), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------ other delimiters */
+
+typedef struct delim_case {
+    const char *name;
+    char delim;
+    const char *in;
+    const char *want;
+} delim_case;
+
+static const delim_case delim_cases[] = {
+    {"semicolon rows", ';', "a;b;c\n1;2;3\n", "1: [a][b][c]\n2: [1][2][3]\nok\n"},
+    {"semicolon, commas are data", ';', "DELA CRUZ, JUAN;1,50\r\n;\n",
+     "1: [DELA CRUZ, JUAN][1,50]\n2: [][]\nok\n"},
+    {"semicolon inside quoted fields", ';', "\"a;b\";\"c\"\"d;\";\";\"\n\"\";x\n",
+     "1: [a;b][c\"d;][;]\n2: [][x]\nok\n"},
+    {"semicolon and a quoted newline", ';', "h;\"two;\nlines\";z\r\nnext;\"\"\n",
+     "1: [h][two;\\nlines][z]\n3: [next][]\nok\n"},
+    {"semicolon: text after a closing quote runs to the delimiter", ';', "\"a\"b,c;d\n",
+     "1: [ab,c][d]\nok\n"},
+    /* after ',' a quote is not at a field's start when ';' separates */
+    {"semicolon: a quote after a comma is literal", ';', "a,\"b;c\"\n", "1: [a,\"b][c\"]\nok\n"},
+    {"semicolon: fields past 16 bytes", ';',
+     "0123456789abcdef,ghij;0123456789abcdefghij;x\n\"0123456789abcdef;\";0123456789abcdef\n",
+     "1: [0123456789abcdef,ghij][0123456789abcdefghij][x]\n"
+     "2: [0123456789abcdef;][0123456789abcdef]\nok\n"},
+    {"semicolon after a BOM", ';', BOM "STORE;PHONE\n1;2", "1: [STORE][PHONE]\n2: [1][2]\nok\n"},
+    {"semicolon: unterminated quote", ';', "a;\"b;\nc\n",
+     "error -4 at line 1: quoted field is never closed\n"},
+    {"tab", '\t', "a\tb\n\"x\ty\"\tz,w\n\t\n", "1: [a][b]\n2: [x\\x09y][z,w]\n3: [][]\nok\n"},
+    {"pipe", '|', "a|b||\n\"|\"|,\n", "1: [a][b][][]\n2: [|][,]\nok\n"},
+    {"comma set explicitly", ',', "a,\"b;c\",;d\n", "1: [a][b;c][;d]\nok\n"},
+};
+
+#define NDELIM_CASES (sizeof delim_cases / sizeof delim_cases[0])
+
+START_TEST(test_decode_delim_case)
+{
+    const delim_case *c = &delim_cases[_i];
+    run_opts o = {.delim = c->delim};
+    check_chunking(c->name, c->in, strlen(c->in), &o, c->want);
+}
+END_TEST
+
+START_TEST(test_count_delim_case)
+{
+    const delim_case *c = &delim_cases[_i];
+    check_counting(c->name, c->in, strlen(c->in), c->delim);
+}
+END_TEST
+
+/* 0 means ','; a quote or a line end is refused, and so is a change once
+ * bytes were fed; a refusal leaves the reader as it was. */
+START_TEST(test_set_delimiter)
+{
+    static const char in[] = "a;b,c\n";
+    tp_csv r;
+    sbuf out = {0};
+    run_opts o = {0};
+    collector c = {&out, &o, 0};
+    ck_assert_int_eq(tp_csv_init(&r, 0, 0), TP_CSV_OK);
+    ck_assert_int_eq(tp_csv_set_delimiter(&r, ';'), TP_CSV_OK);
+    ck_assert_int_eq(tp_csv_set_delimiter(&r, 0), TP_CSV_OK);
+    static const char bad[] = {'"', '\r', '\n'};
+    for (size_t i = 0; i < sizeof bad; i++) {
+        ck_assert_int_eq(tp_csv_set_delimiter(&r, bad[i]), TP_CSV_EDELIM);
+        ck_assert_str_eq(r.err, "a quote or a line end cannot separate fields");
+    }
+    ck_assert_int_eq(tp_csv_feed(&r, in, 1, collect, &c), TP_CSV_OK);
+    ck_assert_int_eq(tp_csv_set_delimiter(&r, ';'), TP_CSV_EDELIM);
+    ck_assert_str_eq(r.err, "the delimiter is set before the first feed");
+    ck_assert_int_eq(tp_csv_feed(&r, in + 1, sizeof in - 2, collect, &c), TP_CSV_OK);
+    ck_assert_int_eq(tp_csv_finish(&r, collect, &c), TP_CSV_OK);
+    ck_assert_str_eq(out.p, "1: [a;b][c]\n");
+    tp_csv_free(&r);
+    sb_free(&out);
 }
 END_TEST
 
@@ -496,7 +585,7 @@ START_TEST(test_decode_big_records)
     sb_puts(&want, "34: [tail]\nok\n");
     run_opts o = {0};
     check_chunking("big records", in.p, in.len, &o, want.p);
-    check_counting("big records", in.p, in.len);
+    check_counting("big records", in.p, in.len, 0);
     sb_free(&in);
     sb_free(&want);
 }
@@ -581,16 +670,18 @@ END_TEST
 
 /* ------------------------------------------------------------ pseudo-random CSV */
 
-/* Builds a random CSV input together with the records it must decode to
- * (the oracle), using only constructs with one meaning: unquoted fields
- * (possibly with stray quotes after the first byte), quoted fields with
- * "" pairs, commas, LF, CRLF and lone CR inside, text after a closing quote,
- * empty fields, blank lines, LF or CRLF line ends, and a last record with or
+/* Builds a random CSV input separated by `delim` together with the records
+ * it must decode to (the oracle), using only constructs with one meaning:
+ * unquoted fields (possibly with stray quotes after the first byte, and ','
+ * or ';' when that is not the delimiter), quoted fields with "" pairs, the
+ * delimiter, LF, CRLF and lone CR inside, text after a closing quote, empty
+ * fields, blank lines, LF or CRLF line ends, and a last record with or
  * without a line end. */
-static size_t gen_csv(uint64_t *s, sbuf *in, sbuf *want)
+static size_t gen_csv(uint64_t *s, sbuf *in, sbuf *want, char delim)
 {
-    static const char *const plain[] = {"a", "b", "Z", "9", " ", ".", "-", "\"", NBSP};
-    static const char *const quoted[] = {"a", "b", ",", "\n", "\r\n", "\r", "\"\"", " ", NBSP};
+    const char sep[2] = {delim, '\0'}, *other = delim == ',' ? ";" : ",";
+    const char *const plain[] = {"a", "b", "Z", "9", " ", ".", "-", "\"", NBSP, other};
+    const char *const quoted[] = {"a", "b", sep, other, "\n", "\r\n", "\r", "\"\"", " ", NBSP};
     static const char *const after[] = {"x", " ", "\"", "y"};
     size_t nrec = rng_below(s, 7);
     sb_reset(in);
@@ -605,7 +696,7 @@ static size_t gen_csv(uint64_t *s, sbuf *in, sbuf *want)
         size_t nf = 1 + rng_below(s, 5);
         for (size_t f = 0; f < nf; f++) {
             if (f)
-                sb_puts(in, ",");
+                sb_puts(in, sep);
             size_t kind = rng_below(s, 6);
             if (kind == 0 && nf == 1)
                 kind = 3; /* a lone empty field would be a blank line */
@@ -657,13 +748,20 @@ static size_t gen_csv(uint64_t *s, sbuf *in, sbuf *want)
 #define RANDOM_BATCHES 10
 #define RANDOM_PER_BATCH 40
 
+/* Batch i of the random tests: ',' for the first RANDOM_BATCHES, then ';'
+ * and tab for half as many each. */
+static char batch_delim(int i)
+{
+    return i < RANDOM_BATCHES ? ',' : i < RANDOM_BATCHES * 3 / 2 ? ';' : '\t';
+}
+
 START_TEST(test_random_chunking)
 {
     uint64_t seed = 0x5EED0000ULL + (uint64_t)_i * 7919;
     sbuf in = {0}, want = {0};
-    run_opts o = {0};
+    run_opts o = {.delim = batch_delim(_i)};
     for (int k = 0; k < RANDOM_PER_BATCH; k++) {
-        gen_csv(&seed, &in, &want);
+        gen_csv(&seed, &in, &want, o.delim);
         char name[64];
         snprintf(name, sizeof name, "random input %d.%d", _i, k);
         check_chunking(name, in.p ? in.p : "", in.len, &o, want.p);
@@ -678,12 +776,13 @@ START_TEST(test_random_counting)
     uint64_t seed = 0x5EED0000ULL + (uint64_t)_i * 7919;
     sbuf in = {0}, want = {0};
     for (int k = 0; k < RANDOM_PER_BATCH; k++) {
-        size_t nrec = gen_csv(&seed, &in, &want);
+        char delim = batch_delim(_i);
+        size_t nrec = gen_csv(&seed, &in, &want, delim);
         char name[64];
         snprintf(name, sizeof name, "random input %d.%d", _i, k);
-        ck_assert_msg(count_cut(in.p ? in.p : "", in.len, NULL, 0) == nrec,
+        ck_assert_msg(count_cut(in.p ? in.p : "", in.len, NULL, 0, delim) == nrec,
                       "%s: tp_csv_count disagrees with the %zu records generated", name, nrec);
-        check_counting(name, in.p ? in.p : "", in.len);
+        check_counting(name, in.p ? in.p : "", in.len, delim);
     }
     sb_free(&in);
     sb_free(&want);
@@ -821,13 +920,19 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_callback_stop);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("delimiter");
+    tcase_add_loop_test(tc, test_decode_delim_case, 0, (int)NDELIM_CASES);
+    tcase_add_test(tc, test_set_delimiter);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("random");
-    tcase_add_loop_test(tc, test_random_chunking, 0, RANDOM_BATCHES);
+    tcase_add_loop_test(tc, test_random_chunking, 0, RANDOM_BATCHES * 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("count");
     tcase_add_loop_test(tc, test_count_case, 0, (int)NCASES);
-    tcase_add_loop_test(tc, test_random_counting, 0, RANDOM_BATCHES);
+    tcase_add_loop_test(tc, test_count_delim_case, 0, (int)NDELIM_CASES);
+    tcase_add_loop_test(tc, test_random_counting, 0, RANDOM_BATCHES * 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("helpers");

@@ -783,7 +783,8 @@ START_TEST(test_template_any_chunk_size)
     ck_assert_has(whole.text, "row 2: 00001|CASH\n");
     ck_assert_has(whole.text, "row 4: 5|GC \"P50\"\n");
     ck_assert_has(whole.text, "row 6: 00009|GIFT\nVOUCHER\n");
-    ck_assert_has(whole.text, "problem 10 warning: payment method 7 has no name");
+    ck_assert_has(whole.text, "problem 9 error: CODE is empty (column 3) and required\n");
+    ck_assert_has(whole.text, "problem 10 warning: NAME is empty (column 1)\n");
     ck_assert_has(whole.text, "problem 11 error: row has 2 columns");
     ck_assert_int_eq(whole.rows, 7);
     static const size_t chunks[] = {1, 2, 3, 4, 5, 7, 11, 13, 17, 64, 4096};
@@ -817,7 +818,8 @@ START_TEST(test_template_options)
     /* the defaults on the classic layout: the header warns, rows are short */
     capture d = {0};
     ck_assert_int_eq(drive(p->desc, classic, strlen(classic), 0, &d), TP_PLUGIN_OK);
-    ck_assert_has(d.text, "problem 1 warning: header: expected PAY_CODE in column 3");
+    ck_assert_has(d.text,
+                  "problem 1 warning: header: column 3 is \"MAX_AMOUNT\", expected \"PAY_CODE\"");
     ck_assert_has(d.text, "row 2: 0.000|CASH\n");
     free(d.text);
 
@@ -827,12 +829,15 @@ START_TEST(test_template_options)
     ck_assert_has(b.text, "problem 0 error: option column.CODE must be a column index");
     free(b.text);
 
-    /* and open refuses a type it does not parse */
+    /* and open refuses a type it does not parse, saying so */
     void *state = NULL;
-    call_env e = env_new(&b);
+    capture t = {0};
+    call_env e = env_new(&t);
     ck_assert_int_eq(p->desc->open(e.api, (tp_host *)(void *)e.b, "rd5800", &state),
                      TP_PLUGIN_ETYPE);
     env_free(e);
+    ck_assert_str_eq(t.text, "problem 0 error: the plugin has no layout for rd5800\n");
+    free(t.text);
     tp_plugin_unload(p);
 }
 END_TEST

@@ -9,9 +9,11 @@
  *                   plugin through the built-in branch configuration);
  *   options.json    optional: parser options for the case's report type,
  *                   {"column.DATE": "1"}, given to the plugin through a
- *                   branch configuration as `tillpipe parse --branches` would;
+ *                   branch configuration as `tillpipe parse --branches` would
+ *                   (for the case's branch, else for a branch TEST);
  *   error           optional: the parse must fail with this message (the
- *                   input's path written as "input.csv").
+ *                   input's path written as "input.csv"); the plugin may
+ *                   refuse its options at open.
  * The report type is the first one the plugin's descriptor lists, and the
  * case checks that the branch really resolves to the plugin it is filed
  * under.
@@ -25,6 +27,12 @@
  * sequences split between feeds.  Both must print expected.jsonl exactly.
  * For a case that parses, tp_count_rows (what Select ranks candidates by)
  * must also count the data rows the parse read, emitted or rejected.
+ *
+ * Then the limits of <tillpipe/layout.h>, through plugins built from
+ * tests/plugins_bad/layout_limits.c: layouts past a limit are refused when
+ * a file is opened, with one problem naming what is wrong; layouts at the
+ * limit work; the layout's delimiter, the "delimiter" option's accepted and
+ * refused values, headerless files, required fields and alt columns.
  */
 #include <check.h>
 
@@ -38,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <tillpipe/layout.h>
 
 #include "core/config.h"
 #include "io/config_file.h"
@@ -49,6 +58,9 @@
 #include "core/schema.h"
 
 #define CASES_DIR TP_TEST_SOURCE_DIR "/tests/cases"
+/* The branch a case's options.json is configured for when it has no branch
+ * file. */
+#define OPTIONS_BRANCH "TEST"
 #define MIN_CASES_PER_PLUGIN 3
 
 /* ------------------------------------------------------------ the case list */
@@ -363,9 +375,9 @@ static tp_config *options_config(const case_env *e, const char *options_text)
     json_t *opts = json_loads(options_text, 0, &jerr);
     ck_assert_msg(json_is_object(opts), "case %s/%s: options.json:%d: %s", e->c->plugin, e->c->name,
                   jerr.line, json_is_object(opts) ? "" : jerr.text);
-    json_t *root = json_pack("{s:[{s:s, s:[i], s:{s:{s:s, s:o}}}]}", "branches", "code",
-                             e->branch ? e->branch : "TEST", "terminals", 1, "parsers",
-                             e->schema->name, "plugin", e->c->plugin, "options", opts);
+    json_t *root = json_pack("{s:[{s:s, s:[i], s:{s:{s:s, s:o}}}]}", "branches", "code", e->branch,
+                             "terminals", 1, "parsers", e->schema->name, "plugin", e->c->plugin,
+                             "options", opts);
     ck_assert_ptr_nonnull(root);
     char *text = json_dumps(root, 0);
     json_decref(root);
@@ -402,6 +414,8 @@ static void case_open(case_env *e, const plugin_case *c)
     e->error = chomp(slurp(c->dir, "error", NULL));
 
     char *options = slurp(c->dir, "options.json", NULL);
+    if (options && !e->branch)
+        e->branch = strdup(OPTIONS_BRANCH); /* the branch the options are given to */
     if (options)
         e->cfg = options_config(e, options);
     else {
@@ -553,7 +567,9 @@ static void run_chunked(case_env *e, size_t size)
 
     void *state = NULL;
     int rc = d->open(&chunk_api, h, e->schema->name, &state);
-    ck_assert_msg(rc == TP_PLUGIN_OK, "case %s/%s: open failed (%d)", e->c->plugin, e->c->name, rc);
+    int opened = rc == TP_PLUGIN_OK;
+    /* a case may expect the plugin to refuse its options: nothing to feed */
+    ck_assert_msg(opened || e->error, "case %s/%s: open failed (%d)", e->c->plugin, e->c->name, rc);
     uint64_t seed = 0xC0FFEE ^ e->input_len;
     for (size_t at = 0; at < e->input_len && rc == TP_PLUGIN_OK;) {
         size_t n = size ? size : 1 + (size_t)(rng_next(&seed) % 4);
@@ -568,7 +584,8 @@ static void run_chunked(case_env *e, size_t size)
     }
     if (rc == TP_PLUGIN_OK)
         rc = d->finish(state, &chunk_api, h);
-    d->close(state);
+    if (opened)
+        d->close(state);
     fclose(host.out.f);
     ck_assert_msg(!host.bad[0], "case %s/%s (%s): plugin emitted a %s", e->c->plugin, e->c->name,
                   how, host.bad);
@@ -619,6 +636,222 @@ START_TEST(test_coverage)
 }
 END_TEST
 
+/* ------------------------------------------------------------ layout limits */
+
+/* The host of a layout_limits plugin: what it emits and reports, printed as
+ * `tillpipe parse` does, and the "delimiter" option (or none). */
+typedef struct limit_host {
+    out_ctx out;
+    const char *delimiter;
+} limit_host;
+
+static int lh_emit(tp_host *h, uint64_t line, const tp_field *fields, size_t n)
+{
+    limit_host *l = (limit_host *)(void *)h;
+    ck_assert_uint_eq(n, TP_REF_NFIELDS);
+    return on_row(&l->out, line, fields, n);
+}
+
+static void lh_problem(tp_host *h, uint64_t line, int severity, const char *reason)
+{
+    on_problem(&((limit_host *)(void *)h)->out, line, severity, reason);
+}
+
+static const char *lh_config(tp_host *h, const char *key)
+{
+    limit_host *l = (limit_host *)(void *)h;
+    return strcmp(key, "delimiter") == 0 ? l->delimiter : NULL;
+}
+
+static const tp_host_api limit_api = {
+    .size = sizeof(tp_host_api),
+    .abi_major = TP_SDK_ABI_MAJOR,
+    .abi_minor = TP_SDK_ABI_MINOR,
+    .emit = lh_emit,
+    .problem = lh_problem,
+    .log = ch_log,
+    .config = lh_config,
+};
+
+static tp_plugin *load_layout(const char *name, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s.so", TP_TEST_LAYOUT_DIR, name);
+    tp_error err = {0};
+    tp_plugin *p = tp_plugin_load(path, &err);
+    ck_assert_msg(p != NULL, "%s did not load: %s", path, err.msg);
+    return p;
+}
+
+/* Parse `input` with plugin `name`, fed 3 bytes at a time (1000 for long
+ * inputs: each feed reads the carried record again); *out gets the output
+ * (caller frees).  Returns the first callback result that is not OK. */
+static int drive_layout(const char *name, const char *delimiter, const char *input, char **out)
+{
+    char path[PATH_MAX];
+    tp_plugin *p = load_layout(name, path, sizeof path);
+    const tp_plugin_desc *d = p->desc;
+    size_t outlen = 0, len = strlen(input);
+    limit_host lh = {.out = {tp_schema_of(TP_TYPE_RD5900), NULL, 0, 0}, .delimiter = delimiter};
+    lh.out.f = open_memstream(out, &outlen);
+    ck_assert_ptr_nonnull(lh.out.f);
+    tp_host *h = (tp_host *)(void *)&lh;
+    void *state = NULL;
+    int rc = d->open(&limit_api, h, "rd5900", &state);
+    int opened = rc == TP_PLUGIN_OK;
+    size_t step = len < 1000 ? 3 : 1000;
+    for (size_t at = 0; rc == TP_PLUGIN_OK && at < len; at += step)
+        rc = d->feed(state, &limit_api, h, input + at, len - at < step ? len - at : step);
+    if (rc == TP_PLUGIN_OK)
+        rc = d->finish(state, &limit_api, h);
+    if (opened)
+        d->close(state);
+    fclose(lh.out.f);
+    tp_plugin_unload(p);
+    return rc;
+}
+
+/* The JSON line `tillpipe parse` prints for a problem. */
+static char *problem_line(uint64_t line, int severity, const char *reason)
+{
+    char *text = NULL;
+    size_t len = 0;
+    out_ctx o = {NULL, open_memstream(&text, &len), 0, 0};
+    ck_assert_ptr_nonnull(o.f);
+    on_problem(&o, line, severity, reason);
+    fclose(o.f);
+    return text;
+}
+
+static const struct {
+    const char *plugin;
+    const char *problem;
+} layout_refusals[] = {
+    {"wide33", "layout for rd5900 has 33 columns; a layout has at most 32"},
+    {"beyond", "layout for rd5900: field CODE reads column 4096; columns are 0..4095"},
+    {"negative", "layout for rd5900: field CODE reads column -1; columns are 0..4095"},
+    {"alt_negative",
+     "layout for rd5900: field NAME has alt_col -1; it is 0 (none) or a column 1..4095"},
+    {"gap", "layout for rd5900: column entry 1 has no field name (an output field left out of "
+            "the column map?)"},
+    {"quote_delim", "layout for rd5900: delimiter 0x22 cannot be used; use a tab, or printable "
+                    "ASCII other than a letter, a digit, a space or '\"' (e.g. \";\" or \"|\")"},
+    {"bad_flags", "layout for rd5900: field CODE has unknown flags 0x80"},
+    {"long_name", "layout for rd5900: field name \"CODE_WITH_A_NAME_FAR_TOO_LONG_FOR_OPTION...\" "
+                  "is longer than 40 bytes"},
+};
+
+/* A layout past a limit is refused at open: one error problem for the file,
+ * TP_PLUGIN_EINVAL, nothing read -- and the engine says so for the file. */
+START_TEST(test_layout_refused)
+{
+    const char *plugin = layout_refusals[_i].plugin, *problem = layout_refusals[_i].problem;
+    char *out = NULL;
+    ck_assert_int_eq(drive_layout(plugin, NULL, "PAY_CODE,PAY_DESC\n1,CASH\n", &out),
+                     TP_PLUGIN_EINVAL);
+    char *want = problem_line(0, TP_PROBLEM_ERROR, problem);
+    ck_assert_msg(strcmp(out, want) == 0, "%s: got\n%s\nwant\n%s", plugin, out, want);
+    free(out);
+    free(want);
+
+    char path[PATH_MAX], msg[600];
+    tp_plugin *p = load_layout(plugin, path, sizeof path);
+    tp_parse_sink sink = {NULL, NULL, NULL};
+    tp_error err = {0};
+    const char *input = CASES_DIR "/rd5900/classic/input.csv";
+    ck_assert_int_eq(tp_parse_file(p, TP_TYPE_RD5900, input, NULL, &sink, NULL, &err), TP_EPARSE);
+    snprintf(msg, sizeof msg, "%s:0: %s", input, problem);
+    ck_assert_str_eq(err.msg, msg);
+    tp_plugin_unload(p);
+}
+END_TEST
+
+static void check_layout_run(const char *plugin, const char *delimiter, const char *input,
+                             int want_rc, const char *want)
+{
+    char *out = NULL;
+    int rc = drive_layout(plugin, delimiter, input, &out);
+    ck_assert_msg(rc == want_rc && strcmp(out, want) == 0,
+                  "%s (delimiter %s) returned %d, want %d; output\n%s\nwant\n%s", plugin,
+                  delimiter ? delimiter : "unset", rc, want_rc, out, want);
+    free(out);
+}
+
+/* TPP_MAX_COLUMNS columns and column TPP_MAX_COLUMN_INDEX are accepted, and
+ * that column is the last one the reader delivers. */
+START_TEST(test_layout_at_limits)
+{
+    check_layout_run("wide32", NULL, "", TP_PLUGIN_OK,
+                     "{\"line\":0,\"severity\":\"warning\",\"problem\":\"file is empty: no header "
+                     "row\"}\n");
+    char *in = NULL, *want = NULL;
+    size_t inlen = 0, wantlen = 0;
+    FILE *f = open_memstream(&in, &inlen);
+    ck_assert_ptr_nonnull(f);
+    for (int row = 0; row < 2; row++)
+        for (int i = 0; i <= TPP_MAX_COLUMN_INDEX + row; i++)
+            fprintf(f, "c%d%c", i, i < TPP_MAX_COLUMN_INDEX + row ? ',' : '\n');
+    fclose(f);
+    f = open_memstream(&want, &wantlen);
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"line\":1,\"row\":{\"CODE\":\"c%d\",\"NAME\":\"c1\"}}\n", TPP_MAX_COLUMN_INDEX);
+    fputs("{\"line\":2,\"severity\":\"error\",\"problem\":\"record has too many fields\"}\n", f);
+    fclose(f);
+    check_layout_run("far", NULL, in, TP_PLUGIN_EINVAL, want);
+    free(in);
+    free(want);
+}
+END_TEST
+
+/* The layout's delimiter, and the option replacing it. */
+START_TEST(test_layout_delimiter)
+{
+    check_layout_run("semicolon", NULL, "PAY_CODE;PAY_DESC\n1;\"A;B\"\n2;C,D\n", TP_PLUGIN_OK,
+                     "{\"line\":2,\"row\":{\"CODE\":\"1\",\"NAME\":\"A;B\"}}\n"
+                     "{\"line\":3,\"row\":{\"CODE\":\"2\",\"NAME\":\"C,D\"}}\n");
+    check_layout_run("semicolon", ",", "PAY_CODE,PAY_DESC\n1,A;B\n", TP_PLUGIN_OK,
+                     "{\"line\":2,\"row\":{\"CODE\":\"1\",\"NAME\":\"A;B\"}}\n");
+    check_layout_run("no_header", "|", "1|\"CASH|CARD\"\n2|X\n", TP_PLUGIN_OK,
+                     "{\"line\":1,\"row\":{\"CODE\":\"1\",\"NAME\":\"CASH|CARD\"}}\n"
+                     "{\"line\":2,\"row\":{\"CODE\":\"2\",\"NAME\":\"X\"}}\n");
+    check_layout_run("no_header", "\t", "1\tA,B;C\n", TP_PLUGIN_OK,
+                     "{\"line\":1,\"row\":{\"CODE\":\"1\",\"NAME\":\"A,B;C\"}}\n");
+}
+END_TEST
+
+/* Values of the "delimiter" option that are refused: not one byte, or one
+ * that would make files ambiguous. */
+static const char *const bad_delimiters[] = {"",  "ab", "\"", " ",    "a",        "Z",
+                                             "7", "\n", "\r", "\x01", "\xc3\xa9", ";;"};
+
+START_TEST(test_layout_bad_delimiter_option)
+{
+    const char *v = bad_delimiters[_i];
+    char reason[300];
+    snprintf(reason, sizeof reason,
+             "option delimiter must be one character: a tab, or printable ASCII other than a "
+             "letter, a digit, a space or '\"' (e.g. \";\" or \"|\"); got \"%s\"",
+             v);
+    char *want = problem_line(0, TP_PROBLEM_ERROR, reason);
+    check_layout_run("semicolon", v, "PAY_CODE;PAY_DESC\n1;A\n", TP_PLUGIN_ECONFIG, want);
+    free(want);
+}
+END_TEST
+
+/* TPP_REQUIRED rejects a row whose field is empty after unguarding; an
+ * alt_col is read by rows that reach it. */
+START_TEST(test_layout_required_and_alt)
+{
+    check_layout_run("required", NULL,
+                     "PAY_CODE,PAY_DESC\n=\"\",X\n7,SHORT\n8,IGNORED,x,LONG\n\"=\"\"09\"\"\",Y\n",
+                     TP_PLUGIN_OK,
+                     "{\"line\":2,\"severity\":\"error\",\"problem\":\"CODE is empty (column 0) "
+                     "and required\"}\n"
+                     "{\"line\":3,\"row\":{\"CODE\":\"7\",\"NAME\":\"SHORT\"}}\n"
+                     "{\"line\":4,\"row\":{\"CODE\":\"8\",\"NAME\":\"LONG\"}}\n"
+                     "{\"line\":5,\"row\":{\"CODE\":\"09\",\"NAME\":\"Y\"}}\n");
+}
+END_TEST
+
 int main(void)
 {
     find_cases();
@@ -628,6 +861,15 @@ int main(void)
     TCase *tc = tcase_create("cases");
     tcase_add_test(tc, test_coverage);
     tcase_add_loop_test(tc, test_case, 0, ncases);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layout");
+    tcase_add_loop_test(tc, test_layout_refused, 0,
+                        (int)(sizeof layout_refusals / sizeof layout_refusals[0]));
+    tcase_add_test(tc, test_layout_at_limits);
+    tcase_add_test(tc, test_layout_delimiter);
+    tcase_add_loop_test(tc, test_layout_bad_delimiter_option, 0,
+                        (int)(sizeof bad_delimiters / sizeof bad_delimiters[0]));
+    tcase_add_test(tc, test_layout_required_and_alt);
     suite_add_tcase(s, tc);
     int failed = tu_run_suite(s);
     free(all_cases);

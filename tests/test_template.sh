@@ -11,8 +11,10 @@
 #  3. check it exports only tp_plugin_entry, `tillpipe plugin info` it, and
 #     `tillpipe parse` its sample, diffing with the expected output;
 #  4. next to the bundled plugins: branch EXAMPLE resolves to it as an
-#     override, other branches to the generic rd5900, and with options from a
-#     branch configuration it reads the classic layout as the generic does.
+#     override, other branches to the generic rd5900; with options from a
+#     branch configuration it reads the classic layout as the generic does,
+#     and a semicolon-separated copy of its sample as the sample; bad option
+#     values fail the parse with the plugin's message.
 # Temporary files go under one mktemp directory, removed on exit.
 set -eu
 
@@ -64,7 +66,7 @@ expect() {
 PREFIX=$TMP/prefix
 logged "$TMP/install.log" "$CMAKE" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
     -P "$BUILD/sdk/cmake_install.cmake"
-for f in include/tillpipe/sdk.h include/tillpipe/csv.h \
+for f in include/tillpipe/sdk.h include/tillpipe/csv.h include/tillpipe/layout.h \
     share/tillpipe/template/CMakeLists.txt share/tillpipe/template/$NAME.c \
     share/tillpipe/template/sample/rd5900.csv \
     share/tillpipe/template/sample/rd5900.expected.jsonl; do
@@ -135,7 +137,11 @@ cat >"$TMP/branches.json" <<EOF
   {"code": "EXAMPLE", "parsers": {"rd5900": {"plugin": "$NAME",
                                    "options": {"column.CODE": 0, "column.NAME": 1}}}},
   {"code": "BROKEN", "parsers": {"rd5900": {"plugin": "$NAME",
-                                  "options": {"column.CODE": "x"}}}}
+                                  "options": {"column.CODE": "x"}}}},
+  {"code": "SEMI", "parsers": {"rd5900": {"plugin": "$NAME",
+                                "options": {"delimiter": ";"}}}},
+  {"code": "BADDELIM", "parsers": {"rd5900": {"plugin": "$NAME",
+                                    "options": {"delimiter": ";;"}}}}
 ]}
 EOF
 parse "$TMP/options.jsonl" "$TMP/err-opt.txt" --plugins "$ALL" --branches "$TMP/branches.json" \
@@ -151,4 +157,18 @@ fi
 expect "$TMP/broken.jsonl" '"severity":"error","problem":"option column.CODE must be a column index'
 expect "$TMP/err-broken.txt" "plugin $NAME refused its options"
 
-echo "template: built against $PREFIX/include, info, parse, override and options OK"
+# A POS writing ';': the sample has no comma inside a quoted field, so with
+# every comma made a semicolon it must read as the sample does.
+tr , ';' <"$SAMPLE" >"$TMP/semicolon.csv"
+parse "$TMP/semicolon.jsonl" "$TMP/err-semi.txt" --plugins "$ALL" \
+    --branches "$TMP/branches.json" --branch SEMI --type rd5900 "$TMP/semicolon.csv"
+diff -u "$EXPECTED" "$TMP/semicolon.jsonl" >&2 ||
+    fail "with the delimiter option the semicolon sample should read as the sample"
+if "$TILLPIPE" parse --plugins "$ALL" --branches "$TMP/branches.json" --branch BADDELIM \
+    --type rd5900 "$SAMPLE" >"$TMP/baddelim.jsonl" 2>"$TMP/err-baddelim.txt"; then
+    fail "a delimiter option of two characters must fail the parse"
+fi
+expect "$TMP/baddelim.jsonl" '"problem":"option delimiter must be one character'
+expect "$TMP/err-baddelim.txt" "plugin $NAME refused its options"
+
+echo "template: built against $PREFIX/include, info, parse, override, options and delimiter OK"

@@ -1,11 +1,12 @@
 /* discount -- discount definitions: code (column 0) -> name (column 1). */
-#include "../common/layout.h"
+#define TPP_LAYOUT_IMPLEMENTATION
+#include <tillpipe/layout.h>
 
 static const tpp_column columns[TP_REF_NFIELDS] = {
-    [TP_REF_CODE] = {"CODE", 0, "CODE", 0, -1},
-    [TP_REF_NAME] = {"NAME", 1, "DESC", 0, -1},
+    [TP_REF_CODE] = {.field = "CODE", .col = 0, .header = "CODE"},
+    [TP_REF_NAME] = {.field = "NAME", .col = 1, .header = "DESC"},
 };
-static const tpp_layout layout = {"discount", columns, TP_REF_NFIELDS, 2, 1};
+static const tpp_layout layout = {.type = "discount", TPP_COLUMNS(columns), .min_columns = 2};
 static const tpp_layout *const layouts[] = {&layout};
 static const char *const types[] = {"discount", NULL};
 

@@ -6,14 +6,15 @@
  * DEP_CODE, unpadded amounts) reads fine with the generic parser; the
  * combine stage takes the department from the product for branches whose
  * configuration says "pos": "newer". */
-#include "../common/layout.h"
+#define TPP_LAYOUT_IMPLEMENTATION
+#include <tillpipe/layout.h>
 
 static const tpp_column rd5500_columns[TP_RD5500_NFIELDS] = {
-    [TP_RD5500_CODE] = {"CODE", 0, "INCODE", 0, -1},
-    [TP_RD5500_NAME] = {"NAME", 1, "ITE_DESC", 0, -1},
-    [TP_RD5500_DEP_CODE] = {"DEP_CODE", 3, NULL, 0, 12},
+    [TP_RD5500_CODE] = {.field = "CODE", .col = 0, .header = "INCODE"},
+    [TP_RD5500_NAME] = {.field = "NAME", .col = 1, .header = "ITE_DESC"},
+    [TP_RD5500_DEP_CODE] = {.field = "DEP_CODE", .col = 3, .alt_col = 12},
 };
-static const tpp_layout rd5500 = {"rd5500", rd5500_columns, TP_RD5500_NFIELDS, 2, 1};
+static const tpp_layout rd5500 = {.type = "rd5500", TPP_COLUMNS(rd5500_columns), .min_columns = 2};
 static const tpp_layout *const layouts[] = {&rd5500};
 static const char *const types[] = {"rd5500", NULL};
 static const char *const branches[] = {"BPAG", "BGRAN", "BETA", "BTAB", NULL};

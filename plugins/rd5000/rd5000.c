@@ -1,27 +1,28 @@
 /* rd5000 -- order lines of the day (classic POS layout, 40 columns). */
-#include "../common/layout.h"
+#define TPP_LAYOUT_IMPLEMENTATION
+#include <tillpipe/layout.h>
 
 static const tpp_column columns[TP_RD5000_NFIELDS] = {
-    [TP_RD5000_STORE] = {"STORE", 0, "STORE_NUM", 0, -1},
-    [TP_RD5000_INVOICE] = {"INVOICE", 2, "INVOICE", 0, -1},
-    [TP_RD5000_ITEM_CODE] = {"ITEM_CODE", 4, "ITE_CODE", 0, -1},
-    [TP_RD5000_QUANTITY] = {"QUANTITY", 5, "QUANTITY", 0, -1},
-    [TP_RD5000_UNIT_PRICE] = {"UNIT_PRICE", 6, "UNT_PRIC", 0, -1},
-    [TP_RD5000_AMOUNT] = {"AMOUNT", 7, "AMOUNT", 0, -1},
-    [TP_RD5000_DISCOUNT] = {"DISCOUNT", 8, "DISCOUNT", 0, -1},
-    [TP_RD5000_DEP_CODE] = {"DEP_CODE", 11, "DEP_CODE", 0, -1},
-    [TP_RD5000_DATE] = {"DATE", 12, "DATE", TPP_DATE_PART, -1},
-    [TP_RD5000_TIME] = {"TIME", 13, "TIME", 0, -1},
-    [TP_RD5000_DISC_CODE] = {"DISC_CODE", 18, "DISC_CODE", 0, -1},
-    [TP_RD5000_TYPE] = {"TYPE", 21, "TYPE", 0, -1},
-    [TP_RD5000_VAT_FLAG] = {"VAT_FLAG", 31, "VAT_FLAG", 0, -1},
-    [TP_RD5000_VAT_DIV] = {"VAT_DIV", 32, "VATDIV", 0, -1},
-    [TP_RD5000_VAT_AMOUNT] = {"VAT_AMOUNT", 34, "VAT_AMNT", 0, -1},
-    [TP_RD5000_VAT_DISCOUNT] = {"VAT_DISCOUNT", 35, "VAT_DISC", 0, -1},
-    [TP_RD5000_VAT_PRICE] = {"VAT_PRICE", 36, "VAT_PRIC", 0, -1},
-    [TP_RD5000_TRANSNO] = {"TRANSNO", 37, "TRANSNO", 0, -1},
+    [TP_RD5000_STORE] = {.field = "STORE", .col = 0, .header = "STORE_NUM"},
+    [TP_RD5000_INVOICE] = {.field = "INVOICE", .col = 2, .header = "INVOICE"},
+    [TP_RD5000_ITEM_CODE] = {.field = "ITEM_CODE", .col = 4, .header = "ITE_CODE"},
+    [TP_RD5000_QUANTITY] = {.field = "QUANTITY", .col = 5, .header = "QUANTITY"},
+    [TP_RD5000_UNIT_PRICE] = {.field = "UNIT_PRICE", .col = 6, .header = "UNT_PRIC"},
+    [TP_RD5000_AMOUNT] = {.field = "AMOUNT", .col = 7, .header = "AMOUNT"},
+    [TP_RD5000_DISCOUNT] = {.field = "DISCOUNT", .col = 8, .header = "DISCOUNT"},
+    [TP_RD5000_DEP_CODE] = {.field = "DEP_CODE", .col = 11, .header = "DEP_CODE"},
+    [TP_RD5000_DATE] = {.field = "DATE", .col = 12, .header = "DATE", .flags = TPP_DATE_PART},
+    [TP_RD5000_TIME] = {.field = "TIME", .col = 13, .header = "TIME"},
+    [TP_RD5000_DISC_CODE] = {.field = "DISC_CODE", .col = 18, .header = "DISC_CODE"},
+    [TP_RD5000_TYPE] = {.field = "TYPE", .col = 21, .header = "TYPE"},
+    [TP_RD5000_VAT_FLAG] = {.field = "VAT_FLAG", .col = 31, .header = "VAT_FLAG"},
+    [TP_RD5000_VAT_DIV] = {.field = "VAT_DIV", .col = 32, .header = "VATDIV"},
+    [TP_RD5000_VAT_AMOUNT] = {.field = "VAT_AMOUNT", .col = 34, .header = "VAT_AMNT"},
+    [TP_RD5000_VAT_DISCOUNT] = {.field = "VAT_DISCOUNT", .col = 35, .header = "VAT_DISC"},
+    [TP_RD5000_VAT_PRICE] = {.field = "VAT_PRICE", .col = 36, .header = "VAT_PRIC"},
+    [TP_RD5000_TRANSNO] = {.field = "TRANSNO", .col = 37, .header = "TRANSNO"},
 };
-static const tpp_layout rd5000 = {"rd5000", columns, TP_RD5000_NFIELDS, 1, 1};
+static const tpp_layout rd5000 = {.type = "rd5000", TPP_COLUMNS(columns), .min_columns = 1};
 static const tpp_layout *const layouts[] = {&rd5000};
 static const char *const types[] = {"rd5000", NULL};
 

@@ -1,11 +1,12 @@
 /* rd5900 -- payment methods: code (column 0) -> name (column 1). */
-#include "../common/layout.h"
+#define TPP_LAYOUT_IMPLEMENTATION
+#include <tillpipe/layout.h>
 
 static const tpp_column columns[TP_REF_NFIELDS] = {
-    [TP_REF_CODE] = {"CODE", 0, "PAY_CODE", 0, -1},
-    [TP_REF_NAME] = {"NAME", 1, "PAY_DESC", 0, -1},
+    [TP_REF_CODE] = {.field = "CODE", .col = 0, .header = "PAY_CODE"},
+    [TP_REF_NAME] = {.field = "NAME", .col = 1, .header = "PAY_DESC"},
 };
-static const tpp_layout layout = {"rd5900", columns, TP_REF_NFIELDS, 2, 1};
+static const tpp_layout layout = {.type = "rd5900", TPP_COLUMNS(columns), .min_columns = 2};
 static const tpp_layout *const layouts[] = {&layout};
 static const char *const types[] = {"rd5900", NULL};
 

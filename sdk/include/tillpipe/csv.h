@@ -3,10 +3,12 @@
  * Header-only: include it anywhere for the declarations, and in exactly one
  * source file of a plugin define TP_CSV_IMPLEMENTATION first to compile the
  * code in (it is all `static`-free but hidden-visibility friendly: build the
- * plugin with -fvisibility=hidden).
+ * plugin with -fvisibility=hidden).  <tillpipe/layout.h> does that for a
+ * plugin that defines TPP_LAYOUT_IMPLEMENTATION.
  *
  * What it reads (RFC 4180 plus what the chain's POS terminals write):
- *   - comma separated, `\n` or `\r\n` line ends, blank lines skipped;
+ *   - comma separated (or another one-byte delimiter, tp_csv_set_delimiter),
+ *     `\n` or `\r\n` line ends, blank lines skipped;
  *   - quoted fields with doubled quotes ("REPP""13") and embedded newlines;
  *   - a stray quote inside an unquoted field, or text after a closing quote,
  *     is kept literally (as Python's csv module does);
@@ -35,17 +37,21 @@ extern "C" {
 
 enum {
     TP_CSV_OK = 0,
-    TP_CSV_ENOMEM = -1,     /* allocation failed */
-    TP_CSV_ETOOLONG = -2,   /* a record is longer than max_record bytes */
-    TP_CSV_EFIELDS = -3,    /* a record has more than max_fields fields */
-    TP_CSV_EUNCLOSED = -4,  /* end of input inside a quoted field */
-    TP_CSV_ECALLBACK = -5   /* the record callback returned < 0 */
+    TP_CSV_ENOMEM = -1,    /* allocation failed */
+    TP_CSV_ETOOLONG = -2,  /* a record is longer than max_record bytes */
+    TP_CSV_EFIELDS = -3,   /* a record has more than max_fields fields */
+    TP_CSV_EUNCLOSED = -4, /* end of input inside a quoted field */
+    TP_CSV_ECALLBACK = -5, /* the record callback returned < 0 */
+    TP_CSV_EDELIM = -6     /* tp_csv_set_delimiter: unusable delimiter, or too late */
 };
+
+/* Limits tp_csv_init picks when given 0. */
+#define TP_CSV_DEFAULT_MAX_RECORD ((size_t)1 << 20) /* bytes per record, line end excluded */
+#define TP_CSV_DEFAULT_MAX_FIELDS 4096              /* fields per record */
 
 /* Called once per record: `line` is the 1-based line it starts on, fields
  * are borrowed for the duration of the call.  Return < 0 to stop. */
-typedef int (*tp_csv_record_fn)(void *ud, uint64_t line, const tp_field *fields,
-                                size_t n);
+typedef int (*tp_csv_record_fn)(void *ud, uint64_t line, const tp_field *fields, size_t n);
 
 typedef struct tp_csv {
     /* public, read-only */
@@ -55,41 +61,54 @@ typedef struct tp_csv {
     char err[128];     /* error message, when one was returned */
     int cb_rc;         /* value the callback returned when it stopped us */
     /* private */
-    size_t max_record, max_fields;
-    char *carry;       /* an incomplete record kept between feeds */
-    size_t carry_len, carry_cap;
-    char *scratch;     /* decoded quoted fields of the current record */
-    size_t scratch_len, scratch_cap;
-    tp_field *fields;
-    size_t *fstart;    /* scratch offsets while a record is assembled */
-    unsigned char *fscratch;
-    size_t fields_cap;
-    int bom;           /* bytes of a leading UTF-8 BOM matched so far; 3 = done */
+    size_t max_record;       /* longest record accepted, in bytes */
+    size_t max_fields;       /* most fields accepted in a record */
+    char *carry;             /* an incomplete record kept between feeds */
+    size_t carry_len;        /* bytes in carry */
+    size_t carry_cap;        /* bytes allocated for carry */
+    char *scratch;           /* decoded quoted fields of the current record */
+    size_t scratch_len;      /* bytes in scratch */
+    size_t scratch_cap;      /* bytes allocated for scratch */
+    tp_field *fields;        /* the current record's fields */
+    size_t *fstart;          /* scratch offsets while a record is assembled */
+    unsigned char *fscratch; /* 1 where a field lives in scratch */
+    size_t fields_cap;       /* entries allocated in fields, fstart, fscratch */
+    int bom;                 /* bytes of a leading UTF-8 BOM matched so far; 3 = done */
+    char delim;              /* field delimiter: ',' unless tp_csv_set_delimiter changed it */
 } tp_csv;
 
 /* Initialise a reader.  0 for max_record / max_fields picks the defaults
- * (1 MiB, 4096).  Returns 0 or TP_CSV_ENOMEM. */
+ * (1 MiB, 4096).  The delimiter is ','.  Returns 0 or TP_CSV_ENOMEM. */
 int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields);
+
+/* Separate fields by `delim` instead of ',' (0 also means ','), e.g. ';'
+ * for a POS that writes semicolon-separated exports.  Call it between
+ * tp_csv_init and the first tp_csv_feed.  A quote opens a quoted field
+ * only right after a delimiter or a line start, as with ','.  Returns 0, or
+ * TP_CSV_EDELIM (message in r->err; the reader is unchanged and still
+ * usable) when `delim` is '"', '\r' or '\n', or when bytes were fed already. */
+int tp_csv_set_delimiter(tp_csv *r, char delim);
 
 /* Free what the reader holds; safe on a zeroed or failed reader. */
 void tp_csv_free(tp_csv *r);
 
 /* Feed the next chunk; calls `fn` for every record it completes. */
-int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn,
-                void *ud);
+int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn, void *ud);
 
 /* End of input: delivers a last record without a trailing newline. */
 int tp_csv_finish(tp_csv *r, tp_csv_record_fn fn, void *ud);
 
 /* Count the records of an input without decoding them, for callers that
- * only need sizes.  Zero-initialise the counter, feed chunks in order; the
- * count agrees with the records tp_csv_feed delivers for the same input
- * (quotes open a quoted field only at a field's start, as in the reader). */
+ * only need sizes.  Zero-initialise the counter (set `delim` for a reader
+ * that uses another delimiter), feed chunks in order; the count agrees with
+ * the records tp_csv_feed delivers for the same input and delimiter (quotes
+ * open a quoted field only at a field's start, as in the reader). */
 typedef struct tp_csv_counter {
     uint64_t records; /* complete non-blank records seen */
     int state;        /* private: where in a record the last chunk ended */
     int in_record;    /* private: bytes of an unfinished record seen */
     int bom;          /* private: leading UTF-8 BOM bytes matched; 3 = done */
+    char delim;       /* public: the reader's delimiter; 0 = ',' */
 } tp_csv_counter;
 void tp_csv_count(tp_csv_counter *c, const char *data, size_t len);
 /* Total once the input has ended (counts an unterminated last record). */
@@ -133,9 +152,15 @@ int tp_csv_field_is(tp_field f, const char *s);
 #ifdef __cplusplus
 }
 #endif
+#endif /* TILLPIPE_CSV_H */
 
-/* ================================================================ code */
-#ifdef TP_CSV_IMPLEMENTATION
+/* ================================================================ code
+ * Outside the include guard, with a guard of its own, so that the code is
+ * compiled in once when TP_CSV_IMPLEMENTATION is defined before any include
+ * of this header in the file -- the first one or a later one (layout.h
+ * includes it again with the macro set). */
+#if defined(TP_CSV_IMPLEMENTATION) && !defined(TILLPIPE_CSV_IMPLEMENTED)
+#define TILLPIPE_CSV_IMPLEMENTED
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,9 +168,6 @@ int tp_csv_field_is(tp_field f, const char *s);
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-#define TP_CSV__DEFAULT_MAX_RECORD ((size_t)1 << 20)
-#define TP_CSV__DEFAULT_MAX_FIELDS 4096
 
 static int tp_csv__fail(tp_csv *r, int code, uint64_t line, const char *msg)
 {
@@ -158,8 +180,9 @@ int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields)
 {
     memset(r, 0, sizeof *r);
     r->line = 1;
-    r->max_record = max_record ? max_record : TP_CSV__DEFAULT_MAX_RECORD;
-    r->max_fields = max_fields ? max_fields : TP_CSV__DEFAULT_MAX_FIELDS;
+    r->delim = ',';
+    r->max_record = max_record ? max_record : TP_CSV_DEFAULT_MAX_RECORD;
+    r->max_fields = max_fields ? max_fields : TP_CSV_DEFAULT_MAX_FIELDS;
     r->fields_cap = r->max_fields < 64 ? r->max_fields : 64;
     r->fields = malloc(r->fields_cap * sizeof *r->fields);
     r->fstart = malloc(r->fields_cap * sizeof *r->fstart);
@@ -168,6 +191,20 @@ int tp_csv_init(tp_csv *r, size_t max_record, size_t max_fields)
         tp_csv_free(r);
         return TP_CSV_ENOMEM;
     }
+    return TP_CSV_OK;
+}
+
+int tp_csv_set_delimiter(tp_csv *r, char delim)
+{
+    if (delim == '"' || delim == '\r' || delim == '\n') {
+        snprintf(r->err, sizeof r->err, "a quote or a line end cannot separate fields");
+        return TP_CSV_EDELIM;
+    }
+    if (r->bom != 0) { /* moves off 0 with the first byte fed */
+        snprintf(r->err, sizeof r->err, "the delimiter is set before the first feed");
+        return TP_CSV_EDELIM;
+    }
+    r->delim = delim ? delim : ',';
     return TP_CSV_OK;
 }
 
@@ -229,27 +266,48 @@ static int tp_csv__scratch_put(tp_csv *r, const char *p, size_t n)
     return TP_CSV_OK;
 }
 
-/* The first ',' or '\n' in [q, end), or end.  Fields are short: 16 bytes
- * are looked at in one step where the CPU has SSE2 (every x86-64). */
-static const char *tp_csv__field_end(const char *q, const char *end)
+/* The delimiter, and where SSE2 is used the same byte in all 16 lanes: made
+ * once per feed, so that any delimiter costs what a constant ',' did. */
+typedef struct tp_csv__sep {
+    char c;
+#if defined(__SSE2__)
+    __m128i v;
+#endif
+} tp_csv__sep;
+
+static tp_csv__sep tp_csv__sep_of(char c)
+{
+    tp_csv__sep s;
+    s.c = c;
+#if defined(__SSE2__)
+    s.v = _mm_set1_epi8(c);
+#endif
+    return s;
+}
+
+/* The first delimiter or '\n' in [q, end), or end.  Fields are short: 16
+ * bytes are looked at in one step where the CPU has SSE2 (every x86-64). */
+static const char *tp_csv__field_end(const char *q, const char *end, const tp_csv__sep *sep)
 {
 #if defined(__SSE2__)
-    const __m128i comma = _mm_set1_epi8(','), lf = _mm_set1_epi8('\n');
+    const __m128i lf = _mm_set1_epi8('\n');
     for (; end - q >= 16; q += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
         unsigned m = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)));
+            _mm_or_si128(_mm_cmpeq_epi8(v, sep->v), _mm_cmpeq_epi8(v, lf)));
         if (m)
             return q + __builtin_ctz(m);
     }
 #endif
-    while (q < end && *q != ',' && *q != '\n')
+    while (q < end && *q != sep->c && *q != '\n')
         q++;
     return q;
 }
 
 /* The first '"' in [q, end), or NULL; *nl gets the newlines passed on the
- * way (a quoted field may span lines). */
+ * way (a quoted field may span lines).  Such newlines are rare, and without
+ * -mpopcnt __builtin_popcount is a libgcc call: it is made only for a block
+ * that has one. */
 static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
 {
 #if defined(__SSE2__)
@@ -259,10 +317,13 @@ static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
         unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
         unsigned mn = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
         if (mq) {
-            *nl += (uint64_t)__builtin_popcount(mn & ((mq & -mq) - 1));
+            mn &= (mq & -mq) - 1; /* the newlines before the quote */
+            if (mn)
+                *nl += (uint64_t)__builtin_popcount(mn);
             return q + __builtin_ctz(mq);
         }
-        *nl += (uint64_t)__builtin_popcount(mn);
+        if (mn)
+            *nl += (uint64_t)__builtin_popcount(mn);
     }
 #endif
     for (; q < end; q++) {
@@ -276,10 +337,11 @@ static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
 /* Parse one record starting at p.  Returns 1 with *used set when a record
  * (or a blank line, *n == 0) is complete, 0 when more input is needed (only
  * when !final), or a TP_CSV_E* code. */
-static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
-                          size_t *used, size_t *n, uint64_t *newlines)
+static int tp_csv__record(tp_csv *r, const tp_csv__sep *sep, const char *p, const char *end,
+                          int final, size_t *used, size_t *n, uint64_t *newlines)
 {
     const char *q = p;
+    const char d = sep->c;
     size_t nf = 0;
     uint64_t nl = 0;
     int rc;
@@ -326,7 +388,7 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
                 }
                 /* closing quote at c; text up to the next separator is kept */
                 const char *t = c + 1;
-                while (t < end && *t != ',' && *t != '\n' &&
+                while (t < end && *t != d && *t != '\n' &&
                        !(*t == '\r' && t + 1 < end && t[1] == '\n'))
                     t++;
                 if (t == end && !final)
@@ -350,9 +412,9 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
                 break;
             }
         } else {
-            /* Unquoted field: up to ',' or a line end; a quote is literal. */
+            /* Unquoted field: up to the delimiter or a line end; a quote is literal. */
             const char *s = q;
-            q = tp_csv__field_end(q, end);
+            q = tp_csv__field_end(q, end, sep);
             if (q == end && !final)
                 return 0;
             const char *e = q;
@@ -372,7 +434,7 @@ static int tp_csv__record(tp_csv *r, const char *p, const char *end, int final,
             *used = (size_t)(q - p);
             break;
         }
-        if (*q == ',') {
+        if (*q == d) {
             q++;
             continue;
         }
@@ -396,14 +458,15 @@ static long long tp_csv__run(tp_csv *r, const char *p, const char *end, int fina
                              tp_csv_record_fn fn, void *ud)
 {
     const char *start = p;
+    const tp_csv__sep sep = tp_csv__sep_of(r->delim);
     while (p < end) {
         size_t used = 0, n = 0;
         uint64_t nl = 0;
-        int rc = tp_csv__record(r, p, end, final, &used, &n, &nl);
+        int rc = tp_csv__record(r, &sep, p, end, final, &used, &n, &nl);
         if (rc == 0)
             break;
         if (rc < 0) {
-            const char *msg = rc == TP_CSV_EUNCLOSED ? "quoted field is never closed"
+            const char *msg = rc == TP_CSV_EUNCLOSED  ? "quoted field is never closed"
                               : rc == TP_CSV_ETOOLONG ? "record is longer than the limit"
                               : rc == TP_CSV_EFIELDS  ? "record has too many fields"
                                                       : "out of memory";
@@ -507,6 +570,7 @@ enum { TP_CSV__FIELD_START, TP_CSV__UNQUOTED, TP_CSV__QUOTED, TP_CSV__QUOTE_SEEN
 void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
 {
     const char *p = data, *end = data + len;
+    const char d = c->delim ? c->delim : ',';
     int st = c->state;
     static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
     while (c->bom < 3 && p < end) { /* skipped as the reader skips it */
@@ -535,7 +599,7 @@ void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
         case TP_CSV__UNQUOTED: {
             /* Up to the field's end; a quote here is literal. */
             const char *q = p;
-            while (q < end && *q != ',' && *q != '\n')
+            while (q < end && *q != d && *q != '\n')
                 q++;
             if (q == end && !c->in_record && q - p == 1 && *p == '\r') {
                 st = TP_CSV__CR; /* a blank CRLF line, or not: the next byte says */
@@ -548,7 +612,7 @@ void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
                 p = q;
                 break;
             }
-            if (*q == ',') {
+            if (*q == d) {
                 c->in_record = 1;
                 st = TP_CSV__FIELD_START;
             } else {
@@ -622,4 +686,3 @@ int tp_csv_field_is(tp_field f, const char *s)
 }
 
 #endif /* TP_CSV_IMPLEMENTATION */
-#endif /* TILLPIPE_CSV_H */
