@@ -1112,7 +1112,8 @@ START_TEST(test_parse_uploads)
     serve("--no-workers --max-upload-mb 1");
     char *t = login("tess"), *v = login("vic");
     char f[700];
-    snprintf(f, sizeof f, "%s/a_BMC_1_rd5000_2026-02-09_20-00_.csv", TP_TEST_SAMPLES_DIR);
+    snprintf(f, sizeof f, "%s/generated/reports/a_BMC_1_rd5000_2026-02-09_20-00_.csv",
+             TP_TEST_SAMPLES_DIR);
     long long files_before = qi("SELECT count(*) FROM files");
     resp r = upload("/api/branches/BMC/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
@@ -1124,7 +1125,8 @@ START_TEST(test_parse_uploads)
     ck_assert_ptr_nonnull(json_object_get(first, "ITEM_CODE") ? first : NULL);
     resp_free(&r);
     /* the newer POS's product master goes through its override plugin */
-    snprintf(f, sizeof f, "%s/a_BETA_1_rd5500_2026-02-09_20-00_.csv", TP_TEST_SAMPLES_DIR);
+    snprintf(f, sizeof f, "%s/generated/reports/a_BETA_1_rd5500_2026-02-09_20-00_.csv",
+             TP_TEST_SAMPLES_DIR);
     r = upload("/api/branches/BETA/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")), "newpos");
