@@ -438,7 +438,7 @@ START_TEST(stage_takes_archives)
     tp_fetched got;
     tp_error err = {0};
     /* the simulator serves a_MAGS_1_bundle_2026-02-09.zip and
-     * a_MAGS_2_bundle_2026-02-09.tar.gz (written in main) */
+     * a_MAGS_2_bundle_2026-02-09.tar.gz (see write_data) */
     ck_assert_msg(tp_source_fetch(&src, NULL, "MAGS", 1, KEY_DATE, &got, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(got.listed, 1);
     ck_assert_uint_eq(got.scan->days[0].ncands, 7);
@@ -459,35 +459,30 @@ END_TEST
 
 /* ------------------------------------------------------------ main */
 
-/* The served folder: BMC/1's samples as files; MAGS/1's in a zip (in a
- * folder inside it); MAGS/2 an unsafe tar.gz (a member path with ".."). */
+/* The served folder, from the project's samples: BMC/1 of samples/classic as
+ * files; MAGS/1 in the zip of samples/archives (its members in a folder);
+ * MAGS/2 an unsafe tar.gz (a member path with ".."). */
 static int write_data(void)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cp %s/a_BMC_1_*_2026-02-09_*.csv %s/", TP_TEST_SAMPLES_DIR, data);
+    snprintf(cmd, sizeof cmd,
+             "cp %s/classic/reports/a_BMC_1_*_2026-02-09_*.csv "
+             "%s/archives/reports/a_MAGS_1_bundle_2026-02-09.zip %s/",
+             TP_TEST_SAMPLES_DIR, TP_TEST_SAMPLES_DIR, data);
     if (tu_run(cmd, NULL) != 0)
         return -1;
-    static const char *const types[] = {"rd5000", "rd5800", "rd5500", "rd1800",
-                                        "discount", "rd5900", "blpr"};
-    char *text[7] = {0}, paths[7][160];
-    tu_member m[7];
-    for (int i = 0; i < 7; i++) {
-        snprintf(cmd, sizeof cmd, "%s/a_MAGS_1_%s_2026-02-09_21-00_.csv", TP_TEST_SAMPLES_DIR, types[i]);
-        if (!(text[i] = tu_read(cmd, NULL))) {
-            fprintf(stderr, "test_fetch: cannot read %s\n", cmd);
-            return -1;
-        }
-        snprintf(paths[i], sizeof paths[i], "day/a_MAGS_1_%s_2026-02-09_21-00_.csv", types[i]);
-        m[i] = (tu_member){paths[i], text[i], NULL, 0};
+    snprintf(cmd, sizeof cmd, "%s/classic/reports/a_BMC_1_rd1800_2026-02-09_20-00_.csv",
+             TP_TEST_SAMPLES_DIR);
+    char *text = tu_read(cmd, NULL);
+    if (!text) {
+        fprintf(stderr, "test_fetch: cannot read %s\n", cmd);
+        return -1;
     }
-    char *zip = tu_make_archive(data, "a_MAGS_1_bundle_2026-02-09.zip", "zip", m, 7);
-    tu_member bad[] = {{"../a_MAGS_2_rd1800_2026-02-09_20-00_.csv", text[3], NULL, 0}};
+    tu_member bad[] = {{"../a_MAGS_2_rd1800_2026-02-09_20-00_.csv", text, NULL, 0}};
     char *tgz = tu_make_archive(data, "a_MAGS_2_bundle_2026-02-09.tar.gz", "tgz", bad, 1);
-    int rc = zip && tgz ? 0 : -1;
-    free(zip);
+    int rc = tgz ? 0 : -1;
     free(tgz);
-    for (int i = 0; i < 7; i++)
-        free(text[i]);
+    free(text);
     return rc;
 }
 
@@ -521,7 +516,7 @@ int main(void)
 {
     data = tu_tmpdir();
     if (!data || write_data() < 0) {
-        fprintf(stderr, "test_fetch: cannot write the served folder (samples in %s?)\n",
+        fprintf(stderr, "test_fetch: cannot write the served folder (samples in %s)\n",
                 TP_TEST_SAMPLES_DIR);
         return EXIT_FAILURE;
     }

@@ -557,6 +557,47 @@ START_TEST(long_load_keeps_other_leases)
 }
 END_TEST
 
+/* 10. The sample branch configuration (samples/): the chain's legacy lists
+ * (branches.txt, newBranches.txt) and branches.json import to the built-in
+ * configuration's branches; with it in the database a worker stores exactly
+ * the records `tillpipe run` writes for the newer-POS sample (departments from
+ * the product master). */
+START_TEST(sample_branch_files)
+{
+    case_begin("w_samples");
+    const char *cfg = "SELECT string_agg(code || ' ' || active || ' ' || pos || ' ' ||"
+                      " terminals::text || ' ' || parsers::text, '; ' ORDER BY code) FROM branches";
+    char *builtin = qs("%s", cfg);
+    free(qs("DELETE FROM branches"));
+    const char *samples = TP_TEST_SAMPLES_DIR;
+    ok_contains("imported 8 branches", BIN " branch import %s/branches.txt %s/newBranches.txt",
+                samples, samples);
+    qeq(builtin, "%s", cfg);
+    qeq("AYALA-FRN B-SMS BMC MAGS: branches.txt; BETA BGRAN BPAG BTAB: newBranches.txt",
+        "SELECT string_agg(codes || ': ' || legacy_list, '; ' ORDER BY legacy_list) FROM (SELECT"
+        " legacy_list, string_agg(code, ' ' ORDER BY code COLLATE \"C\") codes FROM branches"
+        " GROUP BY 1) l");
+    ok_contains("imported 8 branches", BIN " branch import %s/branches.json", samples);
+    qeq(builtin, "%s", cfg);
+    qeq("8 Ayala FRN", "SELECT count(*) || ' ' || max(name) FILTER (WHERE code = 'AYALA-FRN')"
+                       " FROM branches");
+    free(builtin);
+
+    ok_contains("job 1 queued", BIN " enqueue --branch BETA --pos 2 --date 2026-02-09");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/newer-pos/reports", samples);
+    int w = spawn(NULL, WORKER " --reports %s --exit-when-idle", in);
+    expect_exit(w, 60, 0);
+    all_succeeded_once(1);
+    long long n = load_expected(in, "");
+    ck_assert_int_eq(n, 8);
+    records_are_expected(n);
+    qeq("01 1 2 3 DRK101 FRA101 HOT101",
+        "SELECT string_agg(d, ' ' ORDER BY d COLLATE \"C\") FROM (SELECT DISTINCT"
+        " department_code d FROM records WHERE dep_from_product) x");
+}
+END_TEST
+
 /* 9. An unreachable database: one-shot commands exit non-zero with one line
  * and no password; a worker keeps retrying with backoff and starts working
  * once the server is back.  (Last: it kills the suite's server.) */
@@ -660,6 +701,7 @@ static Suite *suite(void)
     pc_add(s, "w_sigterm", sigterm_drains_or_releases);
     pc_add(s, "w_cancel", cancel_queued_and_running);
     pc_add(s, "w_longload", long_load_keeps_other_leases);
+    pc_add(s, "w_samples", sample_branch_files);
     pc_add(s, "w_unreach", unreachable_database); /* last: it kills the server */
     return s;
 }
