@@ -138,6 +138,40 @@ END_TEST
 
 static const char hdr[] = "H1,H2\n";
 
+/* Rows are counted with the file's own delimiter: a quote opens a field
+ * only after one, so a line break inside "x\ny" is in a field for ';' and a
+ * record end for ','. */
+START_TEST(count_rows_by_delimiter)
+{
+    char *dir = tu_tmpdir();
+    char *path = tu_write(dir, "semi.csv", "A;B\n1;\"x\ny\"\n2;z\n");
+    uint64_t rows = 0;
+    tp_error err = {0};
+    ck_assert_int_eq(tp_count_rows(path, ';', &rows, &err), 0);
+    ck_assert_uint_eq(rows, 2);
+    ck_assert_int_eq(tp_count_rows(path, 0, &rows, &err), 0);
+    ck_assert_uint_eq(rows, 3);
+    /* select ranks two such candidates by the delimiter it is given */
+    tp_termday td;
+    tp_termday_init(&td, "BMC", 1, "2026-02-09");
+    tp_report_name a, b;
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd5900_2026-02-09_20-00_.csv", &a, NULL), 0);
+    ck_assert_int_eq(tp_report_name_parse("a_BMC_1_rd5900_2026-02-09_19-00_.csv", &b, NULL), 0);
+    char *other = tu_write(dir, "plain.csv", "A;B\n1;x\n2;y\n3;z\n");
+    ck_assert_ptr_nonnull(tp_termday_add(&td, path, &a, 10, &err));
+    ck_assert_ptr_nonnull(tp_termday_add(&td, other, &b, 10, &err));
+    tp_delimiters semi = {{0}};
+    semi.of[TP_TYPE_RD5900] = ';';
+    ck_assert_int_eq(tp_select_files(&td, &semi, &err), 0);
+    ck_assert_int_eq(td.chosen[TP_TYPE_RD5900], 1); /* 3 rows beat 2 */
+    ck_assert_uint_eq(td.cands[0].rows, 2);
+    tp_termday_clear(&td);
+    free(other);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 START_TEST(select_most_rows_then_later_export)
 {
     char *dir = tu_tmpdir();
@@ -158,7 +192,7 @@ START_TEST(select_most_rows_then_later_export)
     ck_assert_uint_eq(s->nignored, 1);
     tp_termday *td = &s->days[0];
     ck_assert_int_eq(td->pos, 1);
-    ck_assert_int_eq(tp_select_files(td, &err), 0);
+    ck_assert_int_eq(tp_select_files(td, NULL, &err), 0);
     const tp_candidate *c5000 = &td->cands[td->chosen[TP_TYPE_RD5000]];
     ck_assert_str_eq(c5000->rn.time, "19-59");
     ck_assert_uint_eq(c5000->rows, 3);
@@ -177,7 +211,7 @@ START_TEST(select_most_rows_then_later_export)
     tp_candidate *blpr = &td->cands[td->chosen[TP_TYPE_BLPR]];
     ck_assert_int_eq(blpr->counted, 0);
     ck_assert_str_eq(blpr->reason, "chosen: the only blpr file");
-    ck_assert_int_eq(tp_select_count_rest(td, &err), 0);
+    ck_assert_int_eq(tp_select_count_rest(td, NULL, &err), 0);
     ck_assert_int_eq(blpr->counted, 1);
     ck_assert_uint_eq(blpr->rows, 0);
     ck_assert_str_eq(blpr->reason, "chosen: the only blpr file (0 data rows)");
@@ -692,6 +726,7 @@ static Suite *suite(void)
     tcase_add_test(t, name_parses);
     tcase_add_test(t, name_rejects);
     tcase_add_test(t, select_most_rows_then_later_export);
+    tcase_add_test(t, count_rows_by_delimiter);
     tcase_add_test(t, folder_index_reuse_and_change);
     tcase_add_test(t, combine_lookups_and_derived);
     tcase_add_test(t, combine_dayparts);

@@ -395,7 +395,7 @@ START_TEST(stage_fetches_and_keeps_candidates)
     ck_assert_int_eq(tp_store_stat(store, key, &exists, NULL, NULL), 0);
     ck_assert_int_eq(exists, 1);
     /* select takes the full export, not the partial re-send */
-    ck_assert_int_eq(tp_select_files(td, &err), 0);
+    ck_assert_int_eq(tp_select_files(td, NULL, &err), 0);
     const tp_candidate *c = &td->cands[td->chosen[TP_TYPE_RD5000]];
     ck_assert_msg(strstr(c->name, "_20-0"), "chose %s", c->name);
     char work[512];

@@ -306,14 +306,14 @@ void tp_scan_destroy(tp_scan *s)
     free(s);
 }
 
-int tp_count_rows(const char *path, uint64_t *rows, tp_error *err)
+int tp_count_rows(const char *path, char delim, uint64_t *rows, tp_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", path,
                             strerror(errno));
     char buf[65536];
-    tp_csv_counter c = {0};
+    tp_csv_counter c = {.delim = delim};
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
         tp_csv_count(&c, buf, n);
@@ -326,13 +326,18 @@ int tp_count_rows(const char *path, uint64_t *rows, tp_error *err)
     return TP_OK;
 }
 
-int tp_select_files(tp_termday *td, tp_error *err)
+static char delim_of(const tp_delimiters *d, const tp_candidate *c)
+{
+    return d ? d->of[c->rn.type] : 0;
+}
+
+int tp_select_files(tp_termday *td, const tp_delimiters *delims, tp_error *err)
 {
     for (size_t i = 0; i < td->ncands; i++) {
         if (!tp_select_needs_rows(td, i))
             continue;
         tp_candidate *c = &td->cands[i];
-        int rc = tp_count_rows(c->path, &c->rows, err);
+        int rc = tp_count_rows(c->path, delim_of(delims, c), &c->rows, err);
         if (rc < 0)
             return rc;
         c->counted = 1;
@@ -341,14 +346,14 @@ int tp_select_files(tp_termday *td, tp_error *err)
     return TP_OK;
 }
 
-int tp_select_count_rest(tp_termday *td, tp_error *err)
+int tp_select_count_rest(tp_termday *td, const tp_delimiters *delims, tp_error *err)
 {
     for (size_t i = 0; i < td->ncands; i++) {
         tp_candidate *c = &td->cands[i];
         if (c->counted)
             continue;
         uint64_t rows;
-        int rc = tp_count_rows(c->path, &rows, err);
+        int rc = tp_count_rows(c->path, delim_of(delims, c), &rows, err);
         if (rc < 0)
             return rc;
         tp_candidate_set_rows(c, rows);

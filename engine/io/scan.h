@@ -73,14 +73,22 @@ void tp_scan_sort(tp_scan *s);
 
 void tp_scan_destroy(tp_scan *s);
 
+/* The field delimiter of each report type's files (0 = ','), as the
+ * branch's parser options give it: counting rows is quote-aware, and a
+ * quote opens a field only after a delimiter.  NULL: ',' for every type. */
+typedef struct tp_delimiters {
+    char of[TP_TYPE_COUNT];
+} tp_delimiters;
+
 /* Count what select needs (tp_select_needs_rows) and choose one file per
  * type.  < 0 with err set when a file cannot be read. */
-int tp_select_files(tp_termday *td, tp_error *err);
+int tp_select_files(tp_termday *td, const tp_delimiters *delims, tp_error *err);
 
 /* Count the rows of every candidate still uncounted. */
-int tp_select_count_rest(tp_termday *td, tp_error *err);
+int tp_select_count_rest(tp_termday *td, const tp_delimiters *delims, tp_error *err);
 
-/* Data rows of a CSV file (records minus the header), quote-aware. */
-int tp_count_rows(const char *path, uint64_t *rows, tp_error *err);
+/* Data rows of a CSV file (records minus the header), quote-aware, fields
+ * separated by `delim` (0 = ','). */
+int tp_count_rows(const char *path, char delim, uint64_t *rows, tp_error *err);
 
 #endif

@@ -95,21 +95,35 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     return rc;
 }
 
+/* Each type's delimiter as the branch's "delimiter" parser option gives it
+ * (one character; anything else is the plugin's to refuse). */
+static void delimiters_of(const tp_branch_cfg *bc, tp_delimiters *d)
+{
+    memset(d, 0, sizeof *d);
+    for (int t = 0; bc && t < TP_TYPE_COUNT; t++) {
+        const char *v = tp_branch_option(bc, tp_schema_of(t)->name, "delimiter");
+        if (v && v[0] && !v[1])
+            d->of[t] = v[0];
+    }
+}
+
 int tp_pipeline_termday(const tp_pipeline *p, tp_termday *td, tp_record_fn fn, void *ud,
                         tp_termday_result *res, tp_error *err)
 {
     memset(res, 0, sizeof *res);
-    int rc = tp_select_files(td, err);
+    const tp_branch_cfg *bc = tp_config_branch(p->config, td->branch);
+    tp_delimiters delims;
+    delimiters_of(bc, &delims);
+    int rc = tp_select_files(td, &delims, err);
     if (rc < 0)
         return rc;
-    const tp_branch_cfg *bc = tp_config_branch(p->config, td->branch);
     res->branch_listed = bc != NULL;
     for (int t = 0; t < TP_TYPE_COUNT; t++)
         if (td->chosen[t] < 0)
             res->quality.missing |= 1u << t;
     if (td->chosen[TP_TYPE_RD5000] < 0) {
         res->status = TP_TERMDAY_NO_ORDERS;
-        return tp_select_count_rest(td, err);
+        return tp_select_count_rest(td, &delims, err);
     }
     tp_combine_opts co = {td->branch, td->pos, td->date, bc ? bc->newer_pos : 0};
     ctx c = {.combine = tp_combine_create(&co), .res = res, .fn = fn, .ud = ud, .err = err};
