@@ -334,6 +334,96 @@ static const char *tp_csv__quote(const char *q, const char *end, uint64_t *nl)
     return NULL;
 }
 
+/* A blank line at p: 1 with *used set, 0 when it is not one, -1 when more
+ * input is needed to tell (only when !final). */
+static int tp_csv__blank(const char *p, const char *end, int final, size_t *used,
+                         uint64_t *newlines)
+{
+    if (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))) {
+        *used = *p == '\r' ? 2 : 1;
+        *newlines = 1;
+        return 1;
+    }
+    if (p < end && *p == '\r' && p + 1 == end) {
+        if (!final)
+            return -1;
+        *used = 1; /* a lone CR at the very end: a blank line */
+        *newlines = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* The quoted field nf starting at *qp (its opening quote): find the closing
+ * quote, decoding "" pairs; *qp moves past the field's text.  1 done, 0 when
+ * more input is needed (only when !final), or a TP_CSV_E* code. */
+static inline int tp_csv__quoted(tp_csv *r, const tp_csv__sep *sep, const char **qp,
+                                 const char *end, int final, size_t nf, uint64_t *nl)
+{
+    const char d = sep->c;
+    const char *s = *qp + 1, *seg = s;
+    int copied = 0, rc;
+    size_t start = r->scratch_len;
+    for (;;) {
+        const char *c = tp_csv__quote(s, end, nl);
+        if (!c)
+            return final ? TP_CSV_EUNCLOSED : 0;
+        if (c + 1 == end && !final)
+            return 0; /* can't tell "" from a closing quote yet */
+        if (c + 1 < end && c[1] == '"') {
+            if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c + 1 - seg))) < 0)
+                return rc;
+            copied = 1;
+            s = seg = c + 2;
+            continue;
+        }
+        /* closing quote at c; text up to the next separator is kept */
+        const char *t = c + 1;
+        while (t < end && *t != d && *t != '\n' && !(*t == '\r' && t + 1 < end && t[1] == '\n'))
+            t++;
+        if (t == end && !final)
+            return 0;
+        const char *te = t; /* a CR ending the input is a line end */
+        if (t == end && te > c + 1 && te[-1] == '\r')
+            te--;
+        if (te > c + 1 || copied) {
+            if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c - seg))) < 0 ||
+                (rc = tp_csv__scratch_put(r, c + 1, (size_t)(te - c - 1))) < 0)
+                return rc;
+            r->fscratch[nf] = 1;
+            r->fstart[nf] = start;
+            r->fields[nf].len = r->scratch_len - start;
+        } else {
+            r->fscratch[nf] = 0;
+            r->fields[nf].ptr = seg;
+            r->fields[nf].len = (size_t)(c - seg);
+        }
+        *qp = t;
+        return 1;
+    }
+}
+
+/* The unquoted field nf starting at *qp: up to the delimiter or a line end
+ * (a quote is literal); *qp moves to that end.  1, or 0 when more input is
+ * needed (only when !final). */
+static inline int tp_csv__unquoted(tp_csv *r, const tp_csv__sep *sep, const char **qp,
+                                   const char *end, int final, size_t nf)
+{
+    const char *s = *qp, *q = tp_csv__field_end(s, end, sep);
+    if (q == end && !final)
+        return 0;
+    const char *e = q;
+    if (q < end && *q == '\n' && e > s && e[-1] == '\r')
+        e--;
+    r->fscratch[nf] = 0;
+    r->fields[nf].ptr = s;
+    r->fields[nf].len = (size_t)(e - s);
+    if (q == end && e > s && e[-1] == '\r')
+        r->fields[nf].len--;
+    *qp = q;
+    return 1;
+}
+
 /* Parse one record starting at p.  Returns 1 with *used set when a record
  * (or a blank line, *n == 0) is complete, 0 when more input is needed (only
  * when !final), or a TP_CSV_E* code. */
@@ -341,91 +431,20 @@ static int tp_csv__record(tp_csv *r, const tp_csv__sep *sep, const char *p, cons
                           int final, size_t *used, size_t *n, uint64_t *newlines)
 {
     const char *q = p;
-    const char d = sep->c;
     size_t nf = 0;
     uint64_t nl = 0;
     int rc;
     r->scratch_len = 0;
-
-    if (q < end && (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n'))) {
-        *used = (size_t)(q - p) + (*q == '\r' ? 2 : 1);
-        *n = 0;
-        *newlines = 1;
-        return 1;
-    }
-    if (q < end && *q == '\r' && q + 1 == end) {
-        if (!final)
-            return 0;
-        *used = 1; /* a lone CR at the very end: a blank line */
-        *n = 0;
-        *newlines = 0;
-        return 1;
-    }
-
+    *n = 0;
+    if ((rc = tp_csv__blank(p, end, final, used, newlines)) != 0)
+        return rc > 0;
     for (;;) {
         if (nf == r->fields_cap && (rc = tp_csv__grow_fields(r)) < 0)
             return rc;
-        if (q < end && *q == '"') {
-            /* Quoted field: find the closing quote, decoding "" pairs. */
-            const char *s = q + 1, *seg = s;
-            int copied = 0;
-            size_t start = r->scratch_len;
-            for (;;) {
-                const char *c = tp_csv__quote(s, end, &nl);
-                if (!c) {
-                    if (final)
-                        return TP_CSV_EUNCLOSED;
-                    return 0;
-                }
-                if (c + 1 == end && !final)
-                    return 0; /* can't tell "" from a closing quote yet */
-                if (c + 1 < end && c[1] == '"') {
-                    if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c + 1 - seg))) < 0)
-                        return rc;
-                    copied = 1;
-                    s = seg = c + 2;
-                    continue;
-                }
-                /* closing quote at c; text up to the next separator is kept */
-                const char *t = c + 1;
-                while (t < end && *t != d && *t != '\n' &&
-                       !(*t == '\r' && t + 1 < end && t[1] == '\n'))
-                    t++;
-                if (t == end && !final)
-                    return 0;
-                const char *te = t; /* a CR ending the input is a line end */
-                if (t == end && te > c + 1 && te[-1] == '\r')
-                    te--;
-                if (te > c + 1 || copied) {
-                    if ((rc = tp_csv__scratch_put(r, seg, (size_t)(c - seg))) < 0 ||
-                        (rc = tp_csv__scratch_put(r, c + 1, (size_t)(te - c - 1))) < 0)
-                        return rc;
-                    r->fscratch[nf] = 1;
-                    r->fstart[nf] = start;
-                    r->fields[nf].len = r->scratch_len - start;
-                } else {
-                    r->fscratch[nf] = 0;
-                    r->fields[nf].ptr = seg;
-                    r->fields[nf].len = (size_t)(c - seg);
-                }
-                q = t;
-                break;
-            }
-        } else {
-            /* Unquoted field: up to the delimiter or a line end; a quote is literal. */
-            const char *s = q;
-            q = tp_csv__field_end(q, end, sep);
-            if (q == end && !final)
-                return 0;
-            const char *e = q;
-            if (q < end && *q == '\n' && e > s && e[-1] == '\r')
-                e--;
-            r->fscratch[nf] = 0;
-            r->fields[nf].ptr = s;
-            r->fields[nf].len = (size_t)(e - s);
-            if (q == end && e > s && e[-1] == '\r')
-                r->fields[nf].len--;
-        }
+        rc = q < end && *q == '"' ? tp_csv__quoted(r, sep, &q, end, final, nf, &nl)
+                                  : tp_csv__unquoted(r, sep, &q, end, final, nf);
+        if (rc <= 0)
+            return rc;
         nf++;
         /* the limit is on the record's bytes, its line end excluded */
         if ((size_t)(q - p) - (q > p && q < end && *q == '\n' && q[-1] == '\r') > r->max_record)
@@ -434,7 +453,7 @@ static int tp_csv__record(tp_csv *r, const tp_csv__sep *sep, const char *p, cons
             *used = (size_t)(q - p);
             break;
         }
-        if (*q == d) {
+        if (*q == sep->c) {
             q++;
             continue;
         }
