@@ -387,6 +387,41 @@ START_TEST(named_temporary_fallback)
 }
 END_TEST
 
+/* ---------------------------------------------------- plugin directory */
+
+/* Installed under a prefix other than the compiled-in one, the binary finds
+ * the plugins installed beside it, with no option or environment. */
+START_TEST(installed_tree_finds_its_plugins)
+{
+    char *dir = tu_tmpdir(), cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "'%s' --install '%s' --prefix '%s/p'", TP_TEST_CMAKE,
+             TP_TEST_BUILD_DIR, dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "install: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd / && env -u TILLPIPE_PLUGIN_DIR '%s/p/bin/tillpipe' plugin list",
+             dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    char want[4200];
+    snprintf(want, sizeof want, "plugin directory: %s/p/", dir);
+    ck_assert_msg(strstr(out, want) != NULL, "not the installed plugins: %s", out);
+    ck_assert_ptr_nonnull(strstr(out, "/tillpipe/plugins (host plugin ABI"));
+    ck_assert_ptr_nonnull(strstr(out, "rd5000 "));
+    ck_assert_ptr_nonnull(strstr(out, "newpos "));
+    ck_assert_ptr_null(strstr(out, "NOT LOADED"));
+    free(out);
+    /* and uses them */
+    char *f = tu_write(dir, "a_BMC_1_rd1800_2026-02-09_20-00_.csv",
+                       "DEP_CODE,DEP_DESC,POS,BRANCH\n01,CHICKEN MEALS,1,BMC\n");
+    snprintf(cmd, sizeof cmd, "env -u TILLPIPE_PLUGIN_DIR '%s/p/bin/tillpipe' parse %s", dir, f);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "\"NAME\":\"CHICKEN MEALS\""));
+    free(out);
+    free(f);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -400,6 +435,10 @@ static Suite *suite(void)
     tcase_add_test(t, run_killed_mid_write_leaves_nothing);
     tcase_add_test(t, stale_temporaries_of_dead_writers_removed);
     tcase_add_test(t, named_temporary_fallback);
+    suite_add_tcase(s, t);
+    t = tcase_create("plugins");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, installed_tree_finds_its_plugins);
     suite_add_tcase(s, t);
     return s;
 }
