@@ -422,6 +422,58 @@ START_TEST(installed_tree_finds_its_plugins)
 }
 END_TEST
 
+/* ------------------------------------- branches the configuration lacks */
+
+static int count_of(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub))
+        n++;
+    return n;
+}
+
+START_TEST(note_on_unlisted_branch_says_what_is_used)
+{
+    char *dir = tu_tmpdir(), cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " gen --branches 8 --days 1 --seed 3 --no-faults --out %s/in",
+             dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    free(tu_write(dir, "bmc.json", "{\"branches\": [{\"code\": \"BMC\"}]}"));
+    free(tu_write(dir, "none.json", "{\"branches\": []}"));
+    /* BETA has an override plugin (newpos lists it) but no configuration */
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --branch BETA --out %s/r.csv --branches "
+                 "%s/bmc.json",
+             dir, dir, dir);
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "tillpipe run: note: branch BETA is not in the branch "
+                              "configuration (") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "bmc.json): rd5500 by newpos 1.0.0 (override for BETA), other "
+                              "types by the generic plugins; classic POS rules\n") != NULL,
+                  "%s", out);
+    ck_assert_int_eq(count_of(out, "note:"), 1); /* once per branch, not per terminal-day */
+    ck_assert_ptr_nonnull(strstr(out, "2 terminal-days"));
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --branch BMC --out %s/r.csv --branches "
+                 "%s/none.json",
+             dir, dir, dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "none.json): the generic plugins for every report type; classic "
+                              "POS rules\n") != NULL,
+                  "%s", out);
+    free(out);
+    /* listed branches get no note */
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r.csv", dir, dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_null(strstr(out, "note:"));
+    free(out);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -439,6 +491,7 @@ static Suite *suite(void)
     t = tcase_create("plugins");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, installed_tree_finds_its_plugins);
+    tcase_add_test(t, note_on_unlisted_branch_says_what_is_used);
     suite_add_tcase(s, t);
     return s;
 }

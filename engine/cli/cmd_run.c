@@ -128,13 +128,50 @@ static int note_branch(char ***seen, size_t *n, const char *b)
     return 1;
 }
 
-static void note_unlisted(const tp_config *cfg, run_state *s, const char *branch)
+/* What a run uses for a branch the configuration does not list, resolved
+ * as the pipeline resolves it (no plugin named): "rd5500 by newpos 1.0.0
+ * (override for BETA), other types by the generic plugins". */
+static void unlisted_plugins(const tp_registry *reg, const char *branch, char *buf, size_t n)
 {
-    if (note_branch(&s->noted, &s->nnoted, branch))
-        fprintf(stderr,
-                "tillpipe run: note: branch %s is not in the branch configuration (%s): "
-                "generic parsers and classic POS rules\n",
-                branch, tp_config_source(cfg));
+    size_t used = 0;
+    int generic = 0, overrides = 0;
+    char missing[160] = "";
+    buf[0] = '\0';
+    for (int t = 0; t < TP_TYPE_COUNT; t++) {
+        const char *type = tp_schema_of(t)->name;
+        char why[160];
+        const tp_plugin *p = tp_registry_resolve(reg, type, branch, NULL, why, sizeof why, NULL);
+        if (!p) {
+            size_t m = strlen(missing);
+            snprintf(missing + m, sizeof missing - m, "%s%s", m ? ", " : "", type);
+        } else if (tp_plugin_is_generic(p)) {
+            generic++;
+        } else if (used < n) {
+            used += (size_t)snprintf(buf + used, n - used, "%s%s by %s %s (override for %s)",
+                                     overrides++ ? ", " : "", type, p->desc->name, p->desc->version,
+                                     branch);
+        }
+    }
+    if (used < n && generic)
+        used += (size_t)snprintf(buf + used, n - used, "%s",
+                                 overrides    ? ", other types by the generic plugins"
+                                 : missing[0] ? "the generic plugins"
+                                              : "the generic plugins for every report type");
+    if (used < n && missing[0])
+        snprintf(buf + used, n - used, "%sno plugin for %s", used ? "; " : "", missing);
+}
+
+static void note_unlisted(const tp_registry *reg, const tp_config *cfg, run_state *s,
+                          const char *branch)
+{
+    if (!note_branch(&s->noted, &s->nnoted, branch))
+        return;
+    char plugins[600];
+    unlisted_plugins(reg, branch, plugins, sizeof plugins);
+    fprintf(stderr,
+            "tillpipe run: note: branch %s is not in the branch configuration (%s): %s; "
+            "classic POS rules\n",
+            branch, tp_config_source(cfg), plugins);
 }
 
 /* The JSON report into its temporary (committed after the records). */
@@ -174,7 +211,7 @@ static int run_days(const run_opts *o, const tp_pipeline *pl, tp_scan *scan, run
         }
         account(s, &res);
         if (!res.branch_listed && !o->quiet)
-            note_unlisted(pl->config, s, td->branch);
+            note_unlisted(pl->plugins, pl->config, s, td->branch);
         if (o->verbose)
             print_termday(td, &res);
         if (s->report)
