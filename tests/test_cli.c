@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "io/fsutil.h"
 #include "testutil.h"
 
@@ -474,6 +475,202 @@ START_TEST(note_on_unlisted_branch_says_what_is_used)
 }
 END_TEST
 
+/* ---------------------------------------------------- tillpipe config */
+
+START_TEST(config_show_is_valid_input)
+{
+    char *dir = tu_tmpdir(), cmd[8192], *out = NULL;
+    ck_assert_int_eq(tu_run(BIN " config show", &out), 0);
+    tp_error err = {0};
+    tp_config *c = tp_config_parse(out, "shown", &err);
+    ck_assert_msg(c != NULL, "%s: %s", err.msg, out);
+    ck_assert_uint_eq(tp_config_count(c), 8);
+    ck_assert_str_eq(tp_branch_plugin(tp_config_branch(c, "BETA"), "rd5500"), "newpos");
+    ck_assert_int_eq(tp_config_branch(c, "BPAG")->newer_pos, 1);
+    tp_config_destroy(c);
+    free(out);
+    snprintf(cmd, sizeof cmd, BIN " config show > %s/builtin.json", dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, BIN " config check" PLUGINS " %s/builtin.json", dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "builtin.json: ok: 8 branches, 56 (branch, report type) pairs "
+                              "resolved to loaded plugins (4 named or overridden)") != NULL,
+                  "%s", out);
+    ck_assert_int_eq(count_of(out, "\n"), 1);
+    free(out);
+    /* and --branches takes it: the same records as the built-in one */
+    gen_reports(dir);
+    ck_assert_int_eq(run_in(dir, "--out a.csv", NULL), 0);
+    ck_assert_int_eq(run_in(dir, "--out b.csv --branches builtin.json", NULL), 0);
+    snprintf(cmd, sizeof cmd, "cmp %s/a.csv %s/b.csv", dir, dir);
+    ck_assert_int_eq(tu_run(cmd, NULL), 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* `config check` of `json` (with the plugins of `plugins`, NULL: the bundled
+ * ones): exit status 1 and every line of `want` in its output. */
+static void check_fails(const char *dir, const char *plugins, const char *json,
+                        const char *const *want, size_t nwant)
+{
+    char *cfg = tu_write(dir, "c.json", json), cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " config check --plugins %s %s",
+             plugins ? plugins : TP_TEST_PLUGIN_DIR, cfg);
+    ck_assert_msg(tu_run(cmd, &out) == 1, "not refused: %s\n%s", json, out);
+    for (size_t i = 0; i < nwant; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "lacks \"%s\": %s", want[i], out);
+    free(out);
+    free(cfg);
+}
+
+START_TEST(config_check_reports_each_problem)
+{
+    char *dir = tu_tmpdir(), args[8192];
+    const char *p = "tillpipe config check: ";
+    char want[5][512];
+    snprintf(want[0], sizeof want[0],
+             "%s%s/c.json: branch BMC: the configuration names plugin "
+             "\"nosuch\" for rd5000, but no loaded plugin has that name",
+             p, dir);
+    snprintf(want[1], sizeof want[1],
+             "%s%s/c.json: branch BMC: the configuration names plugin "
+             "\"rd5000\" for rd1800, but it does not parse rd1800",
+             p, dir);
+    snprintf(want[2], sizeof want[2],
+             "%s%s/c.json: branch B2: parsers.rd5900: plugin rd5900 "
+             "refused its options: option column.NAME must be a column index 0..4095, got "
+             "\"x\"",
+             p, dir);
+    snprintf(want[3], sizeof want[3],
+             "%s%s/c.json: branch B2: parsers.rd1800.options.column."
+             "NOPE: plugin rd1800 does not read this option (it reads: column.CODE, "
+             "column.NAME)",
+             p, dir);
+    snprintf(want[4], sizeof want[4], "%s%s/c.json: 4 problems\n", p, dir);
+    const char *const w[] = {want[0], want[1], want[2], want[3], want[4]};
+    check_fails(dir, NULL,
+                "{\"branches\": [{\"code\": \"BMC\", \"parsers\": {\"rd5000\": \"nosuch\", "
+                "\"rd1800\": \"rd5000\"}}, {\"code\": \"B2\", \"parsers\": {\"rd5900\": "
+                "{\"plugin\": \"rd5900\", \"options\": {\"column.NAME\": \"x\"}}, \"rd1800\": "
+                "{\"plugin\": \"rd1800\", \"options\": {\"column.CODE\": 1, \"column.NOPE\": "
+                "2}}}}]}",
+                w, 5);
+    /* a plugin's own option, refused in its open */
+    misbehave_setup(dir, "explode", args, sizeof args);
+    char plugins[4200];
+    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
+    const char *const w2[] = {"branch MISB: parsers.rd5900: plugin misbehave refused its "
+                              "options: option action must be none, hang or crash, got "
+                              "\"explode\"",
+                              "1 problem\n"};
+    check_fails(dir, plugins,
+                "{\"branches\": [{\"code\": \"MISB\", \"parsers\": {\"rd5900\": {\"plugin\": "
+                "\"misbehave\", \"options\": {\"action\": \"explode\"}}}}]}",
+                w2, 2);
+    /* and accepted with a good one */
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, BIN " config check --plugins %s %s/branches.json", plugins, dir);
+    free(tu_write(dir, "branches.json",
+                  "{\"branches\": [{\"code\": \"MISB\", \"parsers\": {\"rd5900\": {\"plugin\": "
+                  "\"misbehave\", \"options\": {\"action\": \"crash\"}}}}]}"));
+    ck_assert_msg(tu_run(cmd, &out) == 0, "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "ok: 1 branch, 7 (branch, report type) pairs resolved to "
+                                      "loaded plugins (1 named or overridden), 1 parser option "
+                                      "accepted\n"));
+    free(out);
+    /* not JSON, an unknown key: the loader's message */
+    const char *const w3[] = {"c.json:1:", "invalid JSON"};
+    check_fails(dir, NULL, "{\"branches\": [", w3, 2);
+    const char *const w4[] = {"c.json: branchez: unknown key"};
+    check_fails(dir, NULL, "{\"branchez\": []}", w4, 1);
+    ck_assert_int_eq(tu_run(BIN " config frob", NULL), 2);
+    ck_assert_int_eq(tu_run(BIN " config check a b", NULL), 2);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(config_extends_builtin)
+{
+    tp_error err = {0};
+    tp_config *c = tp_config_parse(
+        "{\"extends\": \"builtin\", \"branches\": ["
+        " {\"code\": \"BNEW\", \"pos\": \"newer\", \"parsers\": {\"rd5500\": \"newpos\"}},"
+        " {\"code\": \"BMC\", \"terminals\": [1, 2, 3]}]}",
+        "ext.json", &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    ck_assert_uint_eq(tp_config_count(c), 9);
+    /* replaced in its place, whole: no name of its own now */
+    const tp_branch_cfg *b = tp_config_at(c, 0);
+    ck_assert_str_eq(b->code, "BMC");
+    ck_assert_int_eq(b->nterminals, 3);
+    ck_assert_str_eq(b->name, "BMC");
+    ck_assert_str_eq(tp_config_at(c, 2)->name, "Ayala FRN"); /* the rest kept */
+    ck_assert_str_eq(tp_branch_plugin(tp_config_branch(c, "BTAB"), "rd5500"), "newpos");
+    b = tp_config_at(c, 8); /* added after them */
+    ck_assert_str_eq(b->code, "BNEW");
+    ck_assert_int_eq(b->newer_pos, 1);
+    ck_assert_str_eq(tp_config_source(c), "ext.json");
+    char *text = tp_config_dump(c);
+    tp_config_destroy(c);
+    c = tp_config_parse(text, "dumped", &err); /* a plain configuration again */
+    ck_assert_msg(c != NULL, "%s: %s", err.msg, text);
+    ck_assert_uint_eq(tp_config_count(c), 9);
+    ck_assert_int_eq(tp_config_branch(c, "BMC")->nterminals, 3);
+    tp_config_destroy(c);
+    free(text);
+
+    c = tp_config_parse("{\"extends\": \"builtin\"}", "e.json", &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    ck_assert_uint_eq(tp_config_count(c), 8);
+    tp_config_destroy(c);
+    /* checked as the rest: key paths are the file's */
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"extends\": \"default\", \"branches\": []}", "e.json: extends: must be \"builtin\""},
+        {"{\"extends\": true}", "e.json: extends: must be \"builtin\""},
+        {"{\"extends\": \"builtin\", \"branches\": [{\"code\": \"BMC\", \"pos\": \"new\"}]}",
+         "e.json: branches[0].pos"},
+        {"{\"extends\": \"builtin\", \"branches\": [{\"code\": \"BX\"}, {\"code\": \"BX\"}]}",
+         "e.json: branches[1].code: duplicate"},
+        {"{\"extends\": \"builtin\", \"branches\": {}}", "e.json: branches: is required and must "
+                                                         "be a list"},
+        {"{\"extend\": \"builtin\"}", "e.json: extend: unknown key (expected branches, extends"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_ptr_null(tp_config_parse(bad[i].json, "e.json", &err));
+        ck_assert_int_eq(err.code, TP_ECONFIG);
+        ck_assert_msg(strstr(err.msg, bad[i].want), "\"%s\" lacks \"%s\"", err.msg, bad[i].want);
+    }
+
+    /* from the command line: show resolves it, a run uses it */
+    char *dir = tu_tmpdir(), cmd[8192], *out = NULL;
+    free(tu_write(dir, "ext.json",
+                  "{\"extends\": \"builtin\", \"branches\": [{\"code\": \"BMC\", \"name\": "
+                  "\"Head office\"}, {\"code\": \"BNEW\"}]}"));
+    snprintf(cmd, sizeof cmd, BIN " config show %s/ext.json", dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"branches\": [\n  {\"code\": \"BMC\", \"name\": \"Head "
+                                      "office\"},\n  {\"code\": \"MAGS\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"BTAB\""));
+    ck_assert_ptr_nonnull(strstr(out, "},\n  {\"code\": \"BNEW\"}\n]}\n"));
+    ck_assert_ptr_null(strstr(out, "extends"));
+    free(out);
+    snprintf(cmd, sizeof cmd, BIN " config check" PLUGINS " %s/ext.json", dir);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "ok: 9 branches"));
+    free(out);
+    gen_reports(dir);
+    ck_assert_int_eq(run_in(dir, "--out r.csv --branches ext.json", &out), 0);
+    ck_assert_ptr_null(strstr(out, "note:")); /* BMC is configured */
+    free(out);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -492,6 +689,12 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, installed_tree_finds_its_plugins);
     tcase_add_test(t, note_on_unlisted_branch_says_what_is_used);
+    suite_add_tcase(s, t);
+    t = tcase_create("config");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, config_show_is_valid_input);
+    tcase_add_test(t, config_check_reports_each_problem);
+    tcase_add_test(t, config_extends_builtin);
     suite_add_tcase(s, t);
     return s;
 }

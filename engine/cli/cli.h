@@ -23,6 +23,7 @@ enum { TP_EXIT_OK = 0, TP_EXIT_FAIL = 1, TP_EXIT_USAGE = 2 };
 
 int tp__cmd_run(int argc, char **argv);
 int tp__cmd_parse(int argc, char **argv);
+int tp__cmd_config(int argc, char **argv);
 int tp__cmd_plugin(int argc, char **argv);
 int tp__cmd_gen(int argc, char **argv);
 int tp__cmd_migrate(int argc, char **argv);
