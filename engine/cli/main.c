@@ -60,8 +60,7 @@ int main(int argc, char **argv)
         return TP_EXIT_OK;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
-        printf("tillpipe %s (plugin ABI %d.%d)\n", TP_VERSION, TP_SDK_ABI_MAJOR,
-               TP_SDK_ABI_MINOR);
+        printf("tillpipe %s (plugin ABI %d.%d)\n", TP_VERSION, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
         return TP_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
