@@ -29,8 +29,11 @@ int tp_empty_tree(const char *path);
  *                         dangling symlink is written to the path it points
  *                         to when that path's folder exists.  An existing
  *                         target keeps its permission bits.
- *   a character device    written in place, never replaced (/dev/null,
- *   or a FIFO             /dev/stdout, a pipe);
+ *   a character device    written in place, never replaced (/dev/null, a
+ *   or a FIFO             terminal, a pipe);
+ *   /dev/stdout, /dev/    the inherited descriptor itself, in place, at its
+ *   stderr, /dev/fd/N,    offset (whatever it is: a shell's `>> file`
+ *   /proc/self/fd/N       appends);
  *   anything else         refused (a folder, a socket, a block device).
  *
  * The temporary is an unnamed O_TMPFILE where the file system has them,
