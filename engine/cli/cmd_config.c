@@ -45,12 +45,12 @@ static const char *asked_get(void *ud, const char *key)
 {
     asked_opts *a = ud;
     size_t n = strlen(a->asked);
-    if (listed(a->asked, key))
-        ; /* asked before */
-    else if (n + strlen(key) + 3 < sizeof a->asked)
-        snprintf(a->asked + n, sizeof a->asked - n, "%s%s", n ? ", " : "", key);
-    else
-        a->truncated = 1;
+    if (!listed(a->asked, key)) {
+        if (n + strlen(key) + 3 < sizeof a->asked)
+            snprintf(a->asked + n, sizeof a->asked - n, "%s%s", n ? ", " : "", key);
+        else
+            a->truncated = 1; /* then no option is called unread */
+    }
     return tp_branch_type_option(&a->bt, key);
 }
 
