@@ -17,6 +17,9 @@
 #ifndef TP_PLUGIN_INSTALL_DIR
 #define TP_PLUGIN_INSTALL_DIR "/usr/local/lib/tillpipe/plugins"
 #endif
+#ifndef TP_PLUGIN_INSTALL_REL_DIR /* from the installed binary's folder */
+#define TP_PLUGIN_INSTALL_REL_DIR "../lib/tillpipe/plugins"
+#endif
 
 void tp__die_msg(const char *cmd, const char *fmt, ...)
 {
@@ -56,14 +59,21 @@ const char *tp__plugin_dir(const char *opt, char *buf, size_t n)
         return env;
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, n, "%s/plugins", exe);
-            if (is_dir(buf))
+    exe[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+        *slash = '\0';
+        /* the build tree, then an install under any prefix */
+        snprintf(buf, n, "%s/plugins", exe);
+        if (is_dir(buf))
+            return buf;
+        if (TP_PLUGIN_INSTALL_REL_DIR[0] != '/') {
+            char rel[PATH_MAX + 64];
+            snprintf(rel, sizeof rel, "%s/%s", exe, TP_PLUGIN_INSTALL_REL_DIR);
+            if (is_dir(rel) && realpath(rel, exe)) { /* named without "bin/.." */
+                snprintf(buf, n, "%s", exe);
                 return buf;
+            }
         }
     }
     return TP_PLUGIN_INSTALL_DIR;

@@ -23,6 +23,7 @@ enum { TP_EXIT_OK = 0, TP_EXIT_FAIL = 1, TP_EXIT_USAGE = 2 };
 
 int tp__cmd_run(int argc, char **argv);
 int tp__cmd_parse(int argc, char **argv);
+int tp__cmd_config(int argc, char **argv);
 int tp__cmd_plugin(int argc, char **argv);
 int tp__cmd_gen(int argc, char **argv);
 int tp__cmd_migrate(int argc, char **argv);
@@ -60,7 +61,10 @@ int tp__worker_source(const char *cmd, tp_worker_opts *o, int needed);
 volatile sig_atomic_t *tp__stop_on_signals(void);
 
 /* The plugin directory: --plugins, else $TILLPIPE_PLUGIN_DIR, else plugins/
- * next to the executable, else the installed location. */
+ * next to the executable (the build tree), else the install's plugin folder
+ * relative to the executable (<exe dir>/../<libdir>/tillpipe/plugins: an
+ * install under any prefix), else the compiled-in install location.  The
+ * result is `opt`, the environment's string, buf or a constant. */
 const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
 
 /* Load the plugin directory; prints failures as warnings (unless quiet).

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/reports.h"
 #include "io/config_file.h"
 #include "io/output.h"
 #include "pipeline/parse.h"
-#include "core/reports.h"
 
 static const char parse_usage[] =
     "usage: tillpipe parse --type TYPE [--branch B] [--plugin NAME] FILE|-\n"
@@ -41,25 +41,35 @@ static void on_problem(void *ud, uint64_t line, int severity, const char *reason
     tp_json_write_problem(o->f, line, severity, reason);
 }
 
-int tp__cmd_parse(int argc, char **argv)
+typedef struct parse_opts {
+    const char *type, *branch, *plugin_name, *branches, *plugin_dir;
+    const char *path;  /* the FILE, "-" = standard input */
+    int t;             /* the report type */
+    tp_report_name rn; /* the FILE's name, when a report name: default type and branch */
+} parse_opts;
+
+/* -1 to go on with *o filled (type and branch defaulted from a report file
+ * name), else the exit status after saying why. */
+static int parse_parse_opts(int argc, char **argv, parse_opts *o)
 {
-    static const struct option opts[] = {
-        {"type", required_argument, 0, 't'},     {"branch", required_argument, 0, 'b'},
-        {"plugin", required_argument, 0, 'n'},   {"branches", required_argument, 0, 'c'},
-        {"plugins", required_argument, 0, 'P'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *type = NULL, *branch = NULL, *plugin_name = NULL, *branches = NULL,
-               *plugin_dir = NULL;
+    static const struct option opts[] = {{"type", required_argument, 0, 't'},
+                                         {"branch", required_argument, 0, 'b'},
+                                         {"plugin", required_argument, 0, 'n'},
+                                         {"branches", required_argument, 0, 'c'},
+                                         {"plugins", required_argument, 0, 'P'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 't': type = optarg; break;
-        case 'b': branch = optarg; break;
-        case 'n': plugin_name = optarg; break;
-        case 'c': branches = optarg; break;
-        case 'P': plugin_dir = optarg; break;
+        case 't': o->type = optarg; break;
+        case 'b': o->branch = optarg; break;
+        case 'n': o->plugin_name = optarg; break;
+        case 'c': o->branches = optarg; break;
+        case 'P': o->plugin_dir = optarg; break;
         case 'h': fputs(parse_usage, stdout); return TP_EXIT_OK;
         default:
             tp__die_msg("parse", "unknown or incomplete option \"%s\"", argv[optind - 1]);
@@ -68,73 +78,74 @@ int tp__cmd_parse(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        tp__die_msg("parse", optind == argc ? "a FILE to parse is required"
-                                            : "exactly one FILE, please");
+        tp__die_msg("parse",
+                    optind == argc ? "a FILE to parse is required" : "exactly one FILE, please");
         fputs(parse_usage, stderr);
         return TP_EXIT_USAGE;
     }
-    const char *path = argv[optind];
-    tp_report_name rn;
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int named = tp_report_name_parse(base, &rn, NULL) == 0;
-    if (!type && named)
-        type = tp_schema_of(rn.type)->name;
-    if (!branch && named)
-        branch = rn.branch;
-    if (!type) {
+    o->path = argv[optind];
+    const char *base = strrchr(o->path, '/') ? strrchr(o->path, '/') + 1 : o->path;
+    int named = tp_report_name_parse(base, &o->rn, NULL) == 0;
+    if (!o->type && named)
+        o->type = tp_schema_of(o->rn.type)->name;
+    if (!o->branch && named)
+        o->branch = o->rn.branch;
+    if (!o->type) {
         tp__die_msg("parse", "--type is required (the file name is not a report name)");
         return TP_EXIT_USAGE;
     }
-    int t = tp_schema_find(type);
-    if (t < 0) {
-        tp__die_msg("parse", "unknown report type \"%s\" (known: %s)", type, tp_schema_names());
+    if ((o->t = tp_schema_find(o->type)) < 0) {
+        tp__die_msg("parse", "unknown report type \"%s\" (known: %s)", o->type, tp_schema_names());
         return TP_EXIT_USAGE;
     }
+    return -1;
+}
 
-    tp_error err = {0};
-    int exit_code = TP_EXIT_FAIL;
-    tp_config *cfg = NULL;
-    tp_registry *reg = NULL;
-    FILE *in = NULL;
-    if (!(cfg = tp_config_load(branches, &err)) || !(reg = tp__load_plugins(plugin_dir, 0, &err)))
-        goto fail;
-    const tp_branch_cfg *bc = branch ? tp_config_branch(cfg, branch) : NULL;
+/* Parse o->path with the plugin of (branch, type) to standard output. */
+static int parse_file(const parse_opts *o, const tp_config *cfg, const tp_registry *reg,
+                      tp_error *err)
+{
+    const tp_branch_cfg *bc = o->branch ? tp_config_branch(cfg, o->branch) : NULL;
     char why[160];
     const tp_plugin *p = tp_registry_resolve(
-        reg, type, branch, plugin_name ? plugin_name : tp_branch_plugin(bc, type), why,
-        sizeof why, &err);
+        reg, o->type, o->branch, o->plugin_name ? o->plugin_name : tp_branch_plugin(bc, o->type),
+        why, sizeof why, err);
     if (!p)
-        goto fail;
-    if (plugin_name)
+        return err->code;
+    if (o->plugin_name)
         snprintf(why, sizeof why, "%s %s: named on the command line", p->desc->name,
                  p->desc->version);
-    if (strcmp(path, "-") == 0)
-        in = stdin;
-    else if (!(in = fopen(path, "rb"))) {
-        tp_error_set(&err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", path,
-                     strerror(errno));
-        goto fail;
-    }
-    parse_out o = {tp_schema_of(t), stdout};
-    tp_parse_sink sink = {on_row, on_problem, &o};
-    tp_branch_type bt = {bc, type};
+    FILE *in = strcmp(o->path, "-") == 0 ? stdin : fopen(o->path, "rb");
+    if (!in)
+        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: %s", o->path,
+                            strerror(errno));
+    parse_out out = {tp_schema_of(o->t), stdout};
+    tp_parse_sink sink = {on_row, on_problem, &out};
+    tp_branch_type bt = {bc, o->type};
     tp_parse_options po = {tp_branch_type_option, &bt};
     tp_parse_stats st;
-    int rc = tp_parse_stream(p, (tp_report_type)t, in, path, &po, &sink, &st, &err);
+    int rc = tp_parse_stream(p, (tp_report_type)o->t, in, o->path, &po, &sink, &st, err);
     if (fflush(stdout) != 0 && rc == TP_OK)
-        rc = tp_error_set(&err, TP_EIO, "standard output: %s", strerror(errno));
+        rc = tp_error_set(err, TP_EIO, "standard output: %s", strerror(errno));
     fprintf(stderr, "tillpipe parse: %s: %llu rows, %llu rejected, %llu warnings (parser %s)\n",
-            path, (unsigned long long)st.rows, (unsigned long long)st.rejected,
+            o->path, (unsigned long long)st.rows, (unsigned long long)st.rejected,
             (unsigned long long)st.warnings, why);
-    if (rc < 0)
-        goto fail;
-    exit_code = TP_EXIT_OK;
-    goto out;
-fail:
-    tp__die_msg("parse", "%s", err.msg);
-out:
-    if (in && in != stdin)
+    if (in != stdin)
         fclose(in);
+    return rc;
+}
+
+int tp__cmd_parse(int argc, char **argv)
+{
+    parse_opts o;
+    int rc = parse_parse_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    tp_error err = {0};
+    tp_config *cfg = tp_config_load(o.branches, &err);
+    tp_registry *reg = cfg ? tp__load_plugins(o.plugin_dir, 0, &err) : NULL;
+    int exit_code =
+        reg && parse_file(&o, cfg, reg, &err) == TP_OK ? TP_EXIT_OK : tp__fail("parse", &err);
     tp_registry_destroy(reg);
     tp_config_destroy(cfg);
     return exit_code;

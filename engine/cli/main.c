@@ -20,6 +20,7 @@ static const command commands[] = {
     {"run", tp__cmd_run, "parse and combine a folder of reports into records"},
     {"parse", tp__cmd_parse, "parse one report file with its plugin (JSON lines)"},
     {"plugin", tp__cmd_plugin, "list plugins, or show why one cannot load"},
+    {"config", tp__cmd_config, "show the branch configuration, or check one against the plugins"},
     {"gen", tp__cmd_gen, "write generated report folders (tests, benchmarks, demos)"},
     {"migrate", tp__cmd_migrate, "create or upgrade the database schema"},
     {"branch", tp__cmd_branch, "import or list branches in the database"},
@@ -59,8 +60,7 @@ int main(int argc, char **argv)
         return TP_EXIT_OK;
     }
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
-        printf("tillpipe %s (plugin ABI %d.%d)\n", TP_VERSION, TP_SDK_ABI_MAJOR,
-               TP_SDK_ABI_MINOR);
+        printf("tillpipe %s (plugin ABI %d.%d)\n", TP_VERSION, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
         return TP_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

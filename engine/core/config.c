@@ -11,8 +11,10 @@
 struct tp_config {
     json_t *root;
     tp_branch_cfg *branches;
+    json_t **objs; /* each branch's object (borrowed from root or base) */
     size_t count;
     char *source;
+    tp_config *base; /* the configuration extended, or NULL */
 };
 
 /* The chain's branches as of today; BPAG, BGRAN, BETA, BTAB run the newer POS. */
@@ -46,8 +48,8 @@ int tp_branch_code_valid(const char *s)
     if (n == 0 || n > 32)
         return 0;
     for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= '0' && *s <= '9') || *s == '-'))
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '-'))
             return 0;
     return 1;
 }
@@ -111,6 +113,7 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
     snprintf(key, sizeof key, "branches[%zu]", i);
     if (!json_is_object(b))
         return bad(err, c->source, key, "must be an object");
+    c->objs[i] = b;
     const char *field;
     json_t *v;
     char k[128];
@@ -187,6 +190,80 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
     return TP_OK;
 }
 
+/* The top level: "branches" into *branches (NULL when absent), "extends"
+ * into *extends; 0 or < 0 with err set. */
+static int load_top(tp_config *c, json_t **branches, int *extends, tp_error *err)
+{
+    if (!json_is_object(c->root))
+        return bad(err, c->source, "(top level)", "must be an object with a \"branches\" list");
+    const char *field;
+    json_t *v;
+    *branches = NULL;
+    *extends = 0;
+    json_object_foreach(c->root, field, v)
+    {
+        if (strcmp(field, "branches") == 0)
+            *branches = v;
+        else if (strcmp(field, "extends") == 0) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), "builtin") != 0)
+                return bad(err, c->source, field,
+                           "must be \"builtin\" (the built-in chain configuration, the one "
+                           "a file can extend)");
+            *extends = 1;
+        } else if (strcmp(field, "version") != 0 && strcmp(field, "comment") != 0)
+            return bad(err, c->source, field,
+                       "unknown key (expected branches, extends, version, comment)");
+    }
+    if (*extends && !*branches)
+        return TP_OK; /* the built-in configuration as it is */
+    if (!json_is_array(*branches))
+        return bad(err, c->source, "branches", "is required and must be a list");
+    return TP_OK;
+}
+
+static int alloc_branches(tp_config *c, size_t n, tp_error *err)
+{
+    c->count = n;
+    c->branches = calloc(n ? n : 1, sizeof *c->branches);
+    c->objs = calloc(n ? n : 1, sizeof *c->objs);
+    return c->branches && c->objs ? TP_OK : tp_error_set(err, TP_ENOMEM, "out of memory");
+}
+
+/* The built-in branches, each replaced by the file's branch of the same
+ * code, then the file's other branches in their order. */
+static int extend_builtin(tp_config *c, tp_error *err)
+{
+    tp_config *base = tp_config_builtin(err);
+    if (!base)
+        return err ? err->code : TP_ECONFIG;
+    tp_branch_cfg *own = c->branches;
+    json_t **own_objs = c->objs;
+    size_t nown = c->count;
+    c->base = base;
+    if (alloc_branches(c, base->count + nown, err) < 0) {
+        free(own);
+        free(own_objs);
+        return TP_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < base->count; i++) {
+        size_t j = 0;
+        while (j < nown && strcmp(own[j].code, base->branches[i].code) != 0)
+            j++;
+        c->branches[n] = j < nown ? own[j] : base->branches[i];
+        c->objs[n++] = j < nown ? own_objs[j] : base->objs[i];
+    }
+    for (size_t j = 0; j < nown; j++)
+        if (!tp_config_branch(base, own[j].code)) {
+            c->branches[n] = own[j];
+            c->objs[n++] = own_objs[j];
+        }
+    c->count = n;
+    free(own);
+    free(own_objs);
+    return TP_OK;
+}
+
 tp_config *tp_config_parse(const char *text, const char *source, tp_error *err)
 {
     tp_config *c = calloc(1, sizeof *c);
@@ -196,40 +273,22 @@ tp_config *tp_config_parse(const char *text, const char *source, tp_error *err)
         return NULL;
     }
     json_error_t je;
+    json_t *branches = NULL;
+    int extends = 0;
     c->root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!c->root) {
         tp_error_set(err, TP_ECONFIG, "%s:%d:%d: invalid JSON: %s", source, je.line, je.column,
                      je.text);
         goto fail;
     }
-    if (!json_is_object(c->root)) {
-        bad(err, source, "(top level)", "must be an object with a \"branches\" list");
+    if (load_top(c, &branches, &extends, err) < 0 ||
+        alloc_branches(c, json_array_size(branches), err) < 0)
         goto fail;
-    }
-    const char *field;
-    json_t *v, *branches = NULL;
-    json_object_foreach(c->root, field, v)
-    {
-        if (strcmp(field, "branches") == 0)
-            branches = v;
-        else if (strcmp(field, "version") != 0 && strcmp(field, "comment") != 0) {
-            bad(err, source, field, "unknown key (expected branches)");
-            goto fail;
-        }
-    }
-    if (!json_is_array(branches)) {
-        bad(err, source, "branches", "is required and must be a list");
-        goto fail;
-    }
-    c->count = json_array_size(branches);
-    c->branches = calloc(c->count ? c->count : 1, sizeof *c->branches);
-    if (!c->branches) {
-        tp_error_set(err, TP_ENOMEM, "out of memory");
-        goto fail;
-    }
     for (size_t i = 0; i < c->count; i++)
         if (load_branch(c, i, json_array_get(branches, i), err) < 0)
             goto fail;
+    if (extends && extend_builtin(c, err) < 0)
+        goto fail;
     return c;
 fail:
     tp_config_destroy(c);
@@ -241,13 +300,43 @@ tp_config *tp_config_builtin(tp_error *err)
     return tp_config_parse(default_config, "built-in branch configuration", err);
 }
 
+/* One branch per line, as the built-in text is written: readable, and a
+ * diff of two configurations is a diff of branches. */
+char *tp_config_dump(const tp_config *c)
+{
+    size_t len = 0, cap = 64;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    len = (size_t)snprintf(out, cap, "{\"branches\": [");
+    for (size_t i = 0; i < c->count; i++) {
+        char *b = json_dumps(c->objs[i], JSON_PRESERVE_ORDER);
+        size_t need = len + (b ? strlen(b) : 0) + 16; /* ",\n  " and the closing "\n]}" */
+        char *grown = b && need > cap ? realloc(out, need * 2) : out;
+        if (!b || !grown) {
+            free(b);
+            free(out);
+            return NULL;
+        }
+        if (need > cap)
+            cap = need * 2;
+        out = grown;
+        len += (size_t)snprintf(out + len, cap - len, "%s\n  %s", i ? "," : "", b);
+        free(b);
+    }
+    snprintf(out + len, cap - len, "\n]}");
+    return out;
+}
+
 void tp_config_destroy(tp_config *c)
 {
     if (!c)
         return;
     json_decref(c->root);
     free(c->branches);
+    free(c->objs);
     free(c->source);
+    tp_config_destroy(c->base);
     free(c);
 }
 
@@ -259,12 +348,18 @@ const tp_branch_cfg *tp_config_branch(const tp_config *c, const char *code)
     return NULL;
 }
 
-size_t tp_config_count(const tp_config *c) { return c->count; }
+size_t tp_config_count(const tp_config *c)
+{
+    return c->count;
+}
 const tp_branch_cfg *tp_config_at(const tp_config *c, size_t i)
 {
     return i < c->count ? &c->branches[i] : NULL;
 }
-const char *tp_config_source(const tp_config *c) { return c->source; }
+const char *tp_config_source(const tp_config *c)
+{
+    return c->source;
+}
 
 const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type)
 {
@@ -272,6 +367,21 @@ const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type)
     if (json_is_string(v))
         return json_string_value(v);
     return json_string_value(json_object_get(v, "plugin"));
+}
+
+const char *tp_branch_option_at(const tp_branch_cfg *b, const char *type, size_t i,
+                                const char **value)
+{
+    json_t *v = b && b->parsers ? json_object_get(b->parsers, type) : NULL;
+    json_t *opts = json_object_get(v, "options");
+    void *it = json_is_object(opts) ? json_object_iter(opts) : NULL;
+    for (; it && i > 0; i--)
+        it = json_object_iter_next(opts, it);
+    if (!it)
+        return NULL;
+    if (value)
+        *value = json_string_value(json_object_iter_value(it));
+    return json_object_iter_key(it);
 }
 
 const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const char *key)

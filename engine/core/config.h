@@ -11,6 +11,16 @@
  * Every key is checked; an unknown key or a bad value is an error naming the
  * key path (branches[3].pos).  tillpipe ships the chain's configuration as
  * the default (tp_config_builtin).
+ *
+ * Extending the built-in configuration instead of replacing it whole:
+ *   {"extends": "builtin",
+ *    "branches": [{"code": "BNEW", "pos": "newer", "parsers": {"rd5500": "newpos"}},
+ *                 {"code": "BMC", "terminals": [1, 2, 3]}]}
+ * starts from the built-in branches; a branch whose code is built in
+ * replaces that branch whole (in its place), any other is added after them;
+ * "branches" may then be left out.  "builtin" is the only value.  Key paths
+ * in errors are the file's.  Top-level "version" and "comment" are
+ * accepted and ignored.
  */
 #ifndef TP_CONFIG_H
 #define TP_CONFIG_H
@@ -28,8 +38,8 @@ typedef struct tp_branch_cfg {
     int active;
     int terminals[TP_MAX_TERMINALS];
     int nterminals;
-    int newer_pos; /* "pos": "newer": department from the product master */
-    void *parsers; /* private: json_t object, type -> plugin/options */
+    int newer_pos;             /* "pos": "newer": department from the product master */
+    void *parsers;             /* private: json_t object, type -> plugin/options */
     const char *report_server; /* base URL of its report server, NULL = the default */
 } tp_branch_cfg;
 
@@ -47,6 +57,11 @@ tp_config *tp_config_parse(const char *text, const char *source, tp_error *err);
  * file). */
 tp_config *tp_config_builtin(tp_error *err);
 
+/* The configuration in effect as JSON text ({"branches": [...]}, an
+ * extension resolved), valid input for tp_config_parse; the caller frees
+ * it.  NULL when out of memory. */
+char *tp_config_dump(const tp_config *c);
+
 void tp_config_destroy(tp_config *c);
 
 /* The branch with `code`, or NULL when it is not listed (borrowed). */
@@ -57,6 +72,11 @@ const char *tp_config_source(const tp_config *c);
 
 /* The plugin the branch names for `type`, or NULL (borrowed). */
 const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type);
+
+/* The i-th parser option for `type` (0-based): its key, and its value into
+ * *value when not NULL; NULL past the last.  Borrowed. */
+const char *tp_branch_option_at(const tp_branch_cfg *b, const char *type, size_t i,
+                                const char **value);
 
 /* A parser option for `type`, or NULL (borrowed; numbers are given as text). */
 const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const char *key);

@@ -2,20 +2,17 @@
 #include "output.h"
 
 #include "core/schema.h"
+#include "fsutil.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct tp_writer {
-    FILE *f;
+    tp_outfile *out;
+    FILE *f; /* its stream */
     tp_format fmt;
-    char *path; /* destination */
-    char *tmp;  /* temporary file, NULL for stdout */
-    char *buf;  /* stdio buffer */
+    char *path; /* as given, for messages */
 };
 
 int tp_format_parse(const char *name)
@@ -137,41 +134,11 @@ tp_writer *tp_writer_open(const char *path, tp_format fmt, tp_error *err)
         return NULL;
     }
     w->fmt = fmt;
-    if (strcmp(path, "-") == 0) {
-        w->f = stdout;
-    } else {
-        const char *slash = strrchr(path, '/');
-        size_t dirlen = slash ? (size_t)(slash - path) : 0;
-        const char *base = slash ? slash + 1 : path;
-        size_t n = strlen(path) + 32;
-        if (!(w->tmp = malloc(n))) {
-            tp_writer_abort(w);
-            tp_error_set(err, TP_ENOMEM, "out of memory");
-            return NULL;
-        }
-        if (slash)
-            snprintf(w->tmp, n, "%.*s/.%s.tmp-XXXXXX", (int)dirlen, path, base);
-        else
-            snprintf(w->tmp, n, ".%s.tmp-XXXXXX", base);
-        int fd = mkstemp(w->tmp);
-        if (fd < 0) {
-            tp_error_set(err, TP_EIO, "%s: cannot create output: %s", path, strerror(errno));
-            free(w->tmp);
-            w->tmp = NULL;
-            tp_writer_abort(w);
-            return NULL;
-        }
-        fchmod(fd, 0644);
-        if (!(w->f = fdopen(fd, "wb"))) {
-            close(fd);
-            tp_error_set(err, TP_EIO, "%s: %s", path, strerror(errno));
-            tp_writer_abort(w);
-            return NULL;
-        }
+    if (!(w->out = tp_outfile_open(path, 0, err))) {
+        tp_writer_abort(w);
+        return NULL;
     }
-    enum { BUF = 1 << 20 };
-    if (w->tmp && (w->buf = malloc(BUF)))
-        setvbuf(w->f, w->buf, _IOFBF, BUF);
+    w->f = tp_outfile_stream(w->out);
     if (fmt == TP_FMT_RECORD2025)
         fputs(record2025_header, w->f);
     else if (fmt == TP_FMT_CSV)
@@ -230,11 +197,12 @@ static void write_record2025(FILE *f, const tp_record *r)
         int col;
         tp_field v;
     } cols[18] = {
-        {0, {pos, (size_t)n}}, {2, r->or_number},   {4, r->item_code},     {5, r->quantity},
-        {6, r->unit_price},    {7, r->amount},      {8, r->discount},      {11, r->pos_dep_code},
-        {12, date},            {13, r->time},       {18, r->disc_code},    {21, r->type_code},
-        {31, r->vat_flag},     {32, r->vat_div},    {34, r->vat_amount},   {35, r->vat_discount},
-        {36, r->vat_price},    {37, r->transno},
+        {0, {pos, (size_t)n}}, {2, r->or_number},     {4, r->item_code},
+        {5, r->quantity},      {6, r->unit_price},    {7, r->amount},
+        {8, r->discount},      {11, r->pos_dep_code}, {12, date},
+        {13, r->time},         {18, r->disc_code},    {21, r->type_code},
+        {31, r->vat_flag},     {32, r->vat_div},      {34, r->vat_amount},
+        {35, r->vat_discount}, {36, r->vat_price},    {37, r->transno},
     };
     for (int i = 0; i < 18; i++) {
         if (i == 7 && r->dep_from_product) /* replaced, unguarded */
@@ -406,23 +374,8 @@ int tp_writer_record(tp_writer *w, const tp_record *r, tp_error *err)
 
 int tp_writer_commit(tp_writer *w, tp_error *err)
 {
-    int rc = TP_OK;
-    if (fflush(w->f) != 0 || ferror(w->f))
-        rc = tp_error_set(err, TP_EIO, "%s: write error: %s", w->path, strerror(errno));
-    if (w->tmp) {
-        if (rc == TP_OK && fsync(fileno(w->f)) != 0)
-            rc = tp_error_set(err, TP_EIO, "%s: fsync: %s", w->path, strerror(errno));
-        if (fclose(w->f) != 0 && rc == TP_OK)
-            rc = tp_error_set(err, TP_EIO, "%s: close: %s", w->path, strerror(errno));
-        w->f = NULL;
-        if (rc == TP_OK && rename(w->tmp, w->path) != 0)
-            rc = tp_error_set(err, TP_EIO, "%s: cannot rename into place: %s", w->path,
-                              strerror(errno));
-        if (rc != TP_OK)
-            unlink(w->tmp);
-    }
-    free(w->tmp);
-    w->tmp = NULL;
+    int rc = tp_outfile_commit(w->out, err);
+    w->out = NULL;
     tp_writer_abort(w);
     return rc;
 }
@@ -431,15 +384,8 @@ void tp_writer_abort(tp_writer *w)
 {
     if (!w)
         return;
-    if (w->f && w->f != stdout)
-        fclose(w->f);
-    else if (w->f == stdout)
-        fflush(stdout);
-    if (w->tmp)
-        unlink(w->tmp);
-    free(w->tmp);
+    tp_outfile_abort(w->out);
     free(w->path);
-    free(w->buf);
     free(w);
 }
 

@@ -1,10 +1,12 @@
 /* output.h -- writing records: the legacy record2025 layout, typed CSV and
  * JSON lines, to a file that appears only when complete.
  *
- * tp_writer_open() writes to a temporary file next to the destination;
- * tp_writer_commit() flushes, fsyncs and renames it into place, and
- * tp_writer_abort() removes it, so a failed run never leaves a partial
- * output.  "-" writes to standard output (no atomicity there).
+ * The destination is a result file (io/fsutil.h, tp_outfile): a regular
+ * file, absent or existing (symlinks followed), is written to a temporary
+ * that tp_writer_commit() fsyncs and renames over it and tp_writer_abort()
+ * discards, so a failed run never leaves a partial output; "-" is standard
+ * output, and a character device or FIFO is written in place (no atomicity
+ * there); anything else is refused.
  */
 #ifndef TP_OUTPUT_H
 #define TP_OUTPUT_H
@@ -23,14 +25,15 @@ int tp_format_parse(const char *name);
 typedef struct tp_writer tp_writer;
 
 /* Open a writer; writes the header row for the CSV formats.  NULL with err
- * set when the temporary file cannot be created. */
+ * set when the destination is refused (TP_EINVAL) or the temporary file
+ * cannot be created (TP_EIO). */
 tp_writer *tp_writer_open(const char *path, tp_format fmt, tp_error *err);
 
 /* Append one record.  0, or < 0 with err set on a write error. */
 int tp_writer_record(tp_writer *w, const tp_record *r, tp_error *err);
 
 /* Finish: flush, fsync, rename into place, free.  0 or < 0 with err set (the
- * temporary file is removed then). */
+ * temporary file is removed then, the destination left as it was). */
 int tp_writer_commit(tp_writer *w, tp_error *err);
 
 /* Discard everything written and free; NULL is a no-op. */
