@@ -30,8 +30,8 @@ work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 pg=$work/pg
 chmod 755 "$work"
 apipid=
-trap '[ -n "$apipid" ] && kill "$apipid" 2>/dev/null; tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
+trap '[ -n "$apipid" ] && kill "$apipid" 2>/dev/null; tests/fixtures/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+export TILLPIPE_DATABASE_URL=$(tests/fixtures/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
 sql() { psql -qAt "$TILLPIPE_DATABASE_URL" -c "$1"; }
 secs() { date +%s.%N; }

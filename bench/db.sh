@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Database benchmarks on a throwaway PostgreSQL (tests/pg/pgctl.sh):
+# Database benchmarks on a throwaway PostgreSQL (tests/fixtures/pg/pgctl.sh):
 #  (a) queue: no-op jobs enqueued, claimed and completed per second with 1, 2
 #      and 4 worker threads (target >= 1,000 jobs/s);
 #  (b) backfill: generated data for 5 branches x 2 terminals x 90 days through
@@ -24,8 +24,8 @@ tp=$PWD/build-bench/tillpipe
 work=$(mktemp -d /tmp/tillpipe-bench-XXXXXX)
 pg=$work/pg
 chmod 755 "$work" # the server runs as an unprivileged user
-trap 'tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
+trap 'tests/fixtures/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+export TILLPIPE_DATABASE_URL=$(tests/fixtures/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
 export TILLPIPE_STORE="fs:$work/store"
 sql() { psql -qAt "$TILLPIPE_DATABASE_URL" -c "$1"; }

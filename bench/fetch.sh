@@ -25,12 +25,12 @@ chmod 755 "$work"
 simpid=
 cleanup() {
   [ -n "$simpid" ] && kill "$simpid" 2>/dev/null || true
-  tests/s3/s3ctl.sh stop "$s3" >/dev/null 2>&1 || true
-  tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true
+  tests/fixtures/s3/s3ctl.sh stop "$s3" >/dev/null 2>&1 || true
+  tests/fixtures/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
+export TILLPIPE_DATABASE_URL=$(tests/fixtures/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
 sql() { psql -qAt "$TILLPIPE_DATABASE_URL" -c "$1"; }
 secs() { date +%s.%N; }
@@ -46,7 +46,7 @@ mb=$(awk -v b=$bytes 'BEGIN { printf "%.1f", b / 1048576 }')
 simpid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
 base="http://127.0.0.1:$(cat "$work/port")"
-tests/s3/s3ctl.sh start "$s3" tillpipe-bench >/dev/null
+tests/fixtures/s3/s3ctl.sh start "$s3" tillpipe-bench >/dev/null
 export TILLPIPE_S3_ACCESS_KEY=S3RVER TILLPIPE_S3_SECRET_KEY=S3RVER
 s3store="s3://tillpipe-bench?endpoint=$(cat "$s3/endpoint")&https=0"
 

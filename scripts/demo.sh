@@ -12,7 +12,7 @@ out=${TILLPIPE_DEMO_DIR:-/tmp/tillpipe-demo}
 # A demo left running by an earlier run: stop it first.
 if [ -f "$out/pids" ]; then
   kill $(cat "$out/pids") 2>/dev/null || true
-  tests/pg/pgctl.sh stop "$out/pg" >/dev/null 2>&1 || true
+  tests/fixtures/pg/pgctl.sh stop "$out/pg" >/dev/null 2>&1 || true
 fi
 rm -rf "$out" && mkdir -p "$out"
 
@@ -48,10 +48,10 @@ simpid= apipid=
 stop_all() {
   [ -n "$apipid" ] && kill "$apipid" 2>/dev/null
   [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
-  tests/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true
+  tests/fixtures/pg/pgctl.sh stop "$pg" >/dev/null 2>&1 || true
 }
 trap 'echo "demo: failed; stopping what it started" >&2; stop_all' ERR
-export TILLPIPE_DATABASE_URL=$(tests/pg/pgctl.sh start "$pg")
+export TILLPIPE_DATABASE_URL=$(tests/fixtures/pg/pgctl.sh start "$pg")
 export PGOPTIONS="-c client_min_messages=warning"
 build/demo/tillpipe-reportsim --dir "$out/reports" --port 0 --port-file "$out/sim.port" --quiet \
   --fault html:list:rate=0.05 --fault truncate:file:rate=0.05 --fault reset:file:rate=0.05 \
@@ -110,7 +110,7 @@ echo "  auth='Authorization: Bearer <the token>'"
 echo "  curl -H \"\$auth\" '$api/api/jobs?status=succeeded&limit=5'"
 echo "  curl -H \"\$auth\" '$api/api/records/export?start=2026-02-03&end=2026-02-09&format=jsonl' | head -2"
 echo "  (routes: docs/openapi.yaml)"
-echo "Stop it: kill $apipid $simpid; tests/pg/pgctl.sh stop $pg"
+echo "Stop it: kill $apipid $simpid; tests/fixtures/pg/pgctl.sh stop $pg"
 echo
 echo "Outputs in $out: record2025.csv, records.jsonl, report.json (every candidate file and"
 echo "why it was chosen, plugins used, data-quality flags). Try:"

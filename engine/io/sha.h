@@ -4,7 +4,7 @@
  * stage hashes downloads as they stream, so nothing is read twice.  Every
  * byte of every report goes through here: nettle's sha256 uses the CPU's
  * SHA extensions where it has them (~1.4 GB/s on the benchmark machine,
- * against ~380 MB/s for portable C).  tests/test_engine.c checks it against
+ * against ~380 MB/s for portable C).  tests/io/test_io.c checks it against
  * known answers and libsodium's digest.
  */
 #ifndef TP_SHA_H

@@ -36,7 +36,7 @@
  *  - Bucket-level requests are signed over "/bucket/" (the path libs3
  *    sends); s3rver verifies them against "/bucket" and answers
  *    SignatureDoesNotMatch, so with s3rver the bucket must exist beforehand
- *    (tests/s3/s3ctl.sh start DIR BUCKET creates it).  Object requests are
+ *    (tests/fixtures/s3/s3ctl.sh start DIR BUCKET creates it).  Object requests are
  *    unaffected.
  *
  * Transient failures (no connection, reset connection, timeout, 5xx,

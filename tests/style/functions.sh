@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # functions.sh -- no function of tillpipe's own code (engine/, api/, sdk/,
-# plugins/, tests/gen/, tests/reportsim/) is longer than MAX lines (default
+# plugins/, tests/gen/, tests/reportsim/; tests themselves aside) is longer than MAX lines (default
 # 100), counted from its opening brace to its closing one.  Functions are
 # found as clang-format lays them out (.clang-format): the brace of a
 # function body alone on its line in column 0, its closing brace likewise.
@@ -13,7 +13,7 @@ dirs=()
 for d in engine api sdk plugins tests/gen tests/reportsim; do
   [ -d "$d" ] && dirs+=("$d")
 done
-find "${dirs[@]}" -name '*.[ch]' -not -path '*/build*' | sort | xargs awk -v max="$max" '
+find "${dirs[@]}" -name '*.[ch]' -not -name 'test_*.c' -not -path '*/build*' | sort | xargs awk -v max="$max" '
   FNR == 1 { start = 0 }
   /^\{$/ && prev ~ /\)$/ { start = FNR; name = prev; next }
   /^\}/ && start {

@@ -1,5 +1,5 @@
 /* test_worker.c -- process-level tests of `tillpipe worker` against a real
- * PostgreSQL (tests/pg/pgctl.sh, started once per test binary).
+ * PostgreSQL (tests/fixtures/pg/pgctl.sh, started once per test binary).
  *
  * Every case works in a database of its own, on data `tillpipe gen` writes
  * into a temporary folder, and runs the real tillpipe binary: workers are

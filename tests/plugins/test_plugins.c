@@ -1,6 +1,6 @@
 /* test_plugins.c -- the bundled parser plugins over data-driven cases.
  *
- * A case is a folder tests/cases/<plugin>/<case>/ holding
+ * A case is a folder tests/plugins/cases/<plugin>/<case>/ holding
  *   input.csv       the report file;
  *   expected.jsonl  what `tillpipe parse` prints for it, row and problem
  *                   lines in order ({"line":N,"row":{...}} and
@@ -29,7 +29,7 @@
  * must also count the data rows the parse read, emitted or rejected.
  *
  * Then the limits of <tillpipe/layout.h>, through plugins built from
- * tests/plugins_bad/layout_limits.c: layouts past a limit are refused when
+ * tests/fixtures/plugins/layout_limits.c: layouts past a limit are refused when
  * a file is opened, with one problem naming what is wrong; layouts at the
  * limit work; the layout's delimiter, the "delimiter" option's accepted and
  * refused values, headerless files, required fields and alt columns.
@@ -57,7 +57,7 @@
 #include "io/scan.h"
 #include "core/schema.h"
 
-#define CASES_DIR TP_TEST_SOURCE_DIR "/tests/cases"
+#define CASES_DIR TP_TEST_SOURCE_DIR "/tests/plugins/cases"
 /* The branch a case's options.json is configured for when it has no branch
  * file. */
 #define OPTIONS_BRANCH "TEST"

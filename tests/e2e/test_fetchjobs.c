@@ -304,7 +304,7 @@ START_TEST(s3_store_and_outage)
     snprintf(s3dir, sizeof s3dir, "%s/s3", tmp);
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
-    int rc = sh(&out, "%s/tests/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
+    int rc = sh(&out, "%s/tests/fixtures/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
     ck_assert_msg(rc == 0, "s3ctl start: %s", out);
     free(out);
     char path[900];
@@ -345,7 +345,7 @@ START_TEST(s3_store_and_outage)
     tp_store_close(s);
 
     /* S3 down: a forced re-run of one day retries, then fails clearly */
-    ck_assert_int_eq(sh(&out, "%s/tests/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir), 0);
+    ck_assert_int_eq(sh(&out, "%s/tests/fixtures/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir), 0);
     free(out);
     ok_contains("queued", BIN " enqueue --branch BMC --pos 1 --date 2025-03-01 --force");
     free(qs("UPDATE jobs SET max_attempts = 2 WHERE status = 'queued'"));

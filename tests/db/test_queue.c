@@ -1490,7 +1490,7 @@ int main(void)
     main_url = tu_pg_start();
     if (!main_url) {
         fprintf(stderr, "test_queue: cannot start a PostgreSQL for the tests "
-                        "(tests/pg/pgctl.sh; is the postgresql package installed?)\n");
+                        "(tests/fixtures/pg/pgctl.sh; is the postgresql package installed?)\n");
         return EXIT_FAILURE;
     }
     int failed = tu_run_suite(suite());

@@ -1,6 +1,6 @@
 /* test_loader.c -- the plugin loader, the registry and the SDK's contract.
  *
- * Loads the broken plugins tests/loader.cmake builds from plugins_bad/ and
+ * Loads the broken plugins tests/pipeline/CMakeLists.txt builds from fixtures/plugins/ and
  * checks that each is refused with its own message (the file, expected and
  * found values, what to do); checks registry conflicts and resolution; runs
  * rows of the wrong shape through tp_parse_file; checks that every bundled
