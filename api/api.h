@@ -20,20 +20,20 @@
 
 typedef struct tp_api_opts {
     const char *db_url;
-    const char *listen_host;  /* "127.0.0.1" by default */
-    int port;                 /* 0 = any free port */
-    const char *port_file;    /* write the bound port here (temp + rename), or NULL */
-    const char *jwt_secret;   /* HS256 key, at least 32 bytes */
-    int token_ttl;            /* seconds, default 3600 */
-    int threads;              /* pooled database connections for requests, default one per CPU */
-    int max_streams;          /* exports and event streams open at once, default 32 */
-    size_t max_body;          /* request body cap in bytes, default 1 MiB */
-    size_t max_upload;        /* uploaded file cap (test-parse), default 16 MiB */
-    tp_store *store;          /* borrowed, for /readyz (may be NULL) */
+    const char *listen_host;    /* "127.0.0.1" by default */
+    int port;                   /* 0 = any free port */
+    const char *port_file;      /* write the bound port here (temp + rename), or NULL */
+    const char *jwt_secret;     /* HS256 key, at least 32 bytes */
+    int token_ttl;              /* seconds, default 3600 */
+    int threads;                /* pooled database connections for requests, default one per CPU */
+    int max_streams;            /* exports and event streams open at once, default 32 */
+    size_t max_body;            /* request body cap in bytes, default 1 MiB */
+    size_t max_upload;          /* uploaded file cap (test-parse), default 16 MiB */
+    tp_store *store;            /* borrowed, for /readyz (may be NULL) */
     const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
-    int rate_login;           /* login attempts per minute per client, 0 = no limit */
-    int rate_queue;           /* queuing calls per minute per client, 0 = no limit */
-    int no_list_cache;        /* compute every list answer anew (see api/cache.h) */
+    int rate_login;             /* login attempts per minute per client, 0 = no limit */
+    int rate_queue;             /* queuing calls per minute per client, 0 = no limit */
+    int no_list_cache;          /* compute every list answer anew (see api/cache.h) */
     int quiet;
 } tp_api_opts;
 

@@ -87,7 +87,8 @@ int tp_api_hash_password(const char *password, char out[128], tp_error *err)
     if (sodium_init() < 0)
         return tp_error_set(err, TP_EIO, "libsodium could not start");
     if (crypto_pwhash_str_alg(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
         return tp_error_set(err, TP_ENOMEM, "argon2id: out of memory");
     return TP_OK;
 }
@@ -135,7 +136,8 @@ void tp__login(tp_req *req)
         return;
     }
     tp_audit(req, "auth.login", req->subject, NULL);
-    tp_reply_json(req, 200, json_pack("{s:s, s:I, s:s}", "token", tok, "expires_at",
-                                      (json_int_t)exp, "role", tp_role_name(role)));
+    tp_reply_json(req, 200,
+                  json_pack("{s:s, s:I, s:s}", "token", tok, "expires_at", (json_int_t)exp, "role",
+                            tp_role_name(role)));
     free(tok);
 }

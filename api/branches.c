@@ -168,9 +168,9 @@ static json_t *parse_upload(tp_req *req, const tp_branch_cfg *bc, int t, const t
     tp_parse_stats st = {0};
     tp_error err = {0};
     rewind(req->upload);
-    int rc = tp_parse_stream(pl, (tp_report_type)t, req->upload,
-                             req->upload_name[0] ? req->upload_name : "upload", &po, &sink, &st,
-                             &err);
+    int rc =
+        tp_parse_stream(pl, (tp_report_type)t, req->upload,
+                        req->upload_name[0] ? req->upload_name : "upload", &po, &sink, &st, &err);
     json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:I, s:I, s:I, s:o, s:o}",
                           "file", req->upload_name, "type", type, "branch", bc->code, "plugin",
                           "name", pl->desc->name, "version", pl->desc->version, "sha256",
@@ -203,13 +203,12 @@ void tp__branch_test_parse(tp_req *req)
     const tp_registry *reg = tp_server_opts(req->srv)->plugins;
     const char *type = t >= 0 ? tp_schema_of(t)->name : NULL;
     char why[160];
-    const tp_plugin *pl = reg && type ? tp_registry_resolve(reg, type, bc->code,
-                                                            tp_branch_plugin(bc, type), why,
-                                                            sizeof why, &err)
-                                      : NULL;
+    const tp_plugin *pl = reg && type
+                              ? tp_registry_resolve(reg, type, bc->code, tp_branch_plugin(bc, type),
+                                                    why, sizeof why, &err)
+                              : NULL;
     if (t >= 0 && !pl)
-        tp_reply_problem(req, 422, "unknown_plugin", "no plugin parses %s for %s", type,
-                         bc->code);
+        tp_reply_problem(req, 422, "unknown_plugin", "no plugin parses %s for %s", type, bc->code);
     else if (pl)
         tp_reply_json(req, 200, parse_upload(req, bc, t, pl, why));
     tp_config_destroy(cfg);

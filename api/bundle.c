@@ -17,7 +17,7 @@ typedef struct bundle {
     tp_store *store;
     tp_stored *files;
     size_t n, next;
-    int fd;          /* the file being added, -1 between files */
+    int fd; /* the file being added, -1 between files */
     struct archive *a;
     int closed, failed;
     tp_outbuf out;

@@ -23,9 +23,9 @@ struct tp_cache {
     char *db_url;
     pthread_t listener;
     atomic_int stop;
-    atomic_uint_fast64_t gen;   /* 0 = not listening */
-    uint64_t next_gen;          /* the listener's counter, never 0 */
-    pthread_mutex_t mu;         /* guards what follows */
+    atomic_uint_fast64_t gen; /* 0 = not listening */
+    uint64_t next_gen;        /* the listener's counter, never 0 */
+    pthread_mutex_t mu;       /* guards what follows */
     entry slot[SLOTS];
     size_t bytes, max_bytes;
     unsigned long long hits, misses;

@@ -117,9 +117,8 @@ void tp__records_export(tp_req *req)
     char *endp = NULL;
     long posv = pos ? strtol(pos, &endp, 10) : 0;
     if (!start || !end || !tp_date_valid(start) || !tp_date_valid(end) || strcmp(start, end) > 0 ||
-        (branch && !tp_branch_code_valid(branch)) ||
-        (pos && (*endp || posv < 1 || posv > 99)) || (item && strlen(item) > 64) ||
-        (format && tp_format_parse(format) < 0) ||
+        (branch && !tp_branch_code_valid(branch)) || (pos && (*endp || posv < 1 || posv > 99)) ||
+        (item && strlen(item) > 64) || (format && tp_format_parse(format) < 0) ||
         (compress && strcmp(compress, "gzip") != 0)) {
         tp_reply_problem(req, 400, "invalid_parameter",
                          "want start, end (YYYY-MM-DD, start <= end), optional branch, pos (1-99),"
@@ -170,8 +169,8 @@ void tp__records_export(tp_req *req)
     snprintf(name, sizeof name, "records_%s_%s.%s%s", start, end,
              x->fmt == TP_FMT_JSONL ? "jsonl" : "csv", compress ? ".gz" : "");
     tp_reply_stream(req, export_read, x, export_free,
-                    compress                  ? "application/gzip"
+                    compress                 ? "application/gzip"
                     : x->fmt == TP_FMT_JSONL ? "application/x-ndjson"
-                                              : "text/csv; charset=utf-8",
+                                             : "text/csv; charset=utf-8",
                     name);
 }

@@ -37,9 +37,9 @@ struct tp_server {
     /* requests by route (tp_nroutes = unmatched) and status */
     unsigned long long (*hits)[MAX_STATUS];
     bucket buckets[2][BUCKETS];
-    tp_cache *cache; /* NULL with --no-list-cache */
+    tp_cache *cache;        /* NULL with --no-list-cache */
     tp_list_totals *totals; /* estimated list totals, kept a few seconds */
-    int streams;     /* open streams, each with a database connection of its own */
+    int streams;            /* open streams, each with a database connection of its own */
     volatile int stopping;
 };
 
@@ -316,8 +316,8 @@ void tp_reply_response(tp_req *req, struct MHD_Response *resp, const char *ctype
 void tp_reply_stream(tp_req *req, MHD_ContentReaderCallback cb, void *cls,
                      MHD_ContentReaderFreeCallback fr, const char *ctype, const char *filename)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, cb,
-                                                                  cls, fr);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, cb, cls, fr);
     if (!resp) {
         fr(cls);
         tp_reply_problem(req, 500, "internal", "could not build the response");
@@ -338,15 +338,15 @@ json_t *tp_body_object(tp_req *req)
                          req->srv->o.max_body);
         return NULL;
     }
-    const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        tp_reply_problem(req, 415, "unsupported_media_type",
-                         "send the body as application/json");
+        tp_reply_problem(req, 415, "unsupported_media_type", "send the body as application/json");
         return NULL;
     }
     json_error_t je;
-    json_t *o = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    json_t *o =
+        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!o) {
         tp_reply_problem(req, 400, "malformed_json", "the body is not valid JSON%s%s",
                          req->body ? ": " : "", req->body ? je.text : "");
@@ -437,12 +437,13 @@ void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
     if (s->cache) {
         unsigned long long hit, miss;
         tp_cache_counts(s->cache, &hit, &miss);
-        tp_strcatf(out, len, cap,
-                   "# HELP tillpipe_http_list_cache_total List answers from the cache or computed.\n"
-                   "# TYPE tillpipe_http_list_cache_total counter\n"
-                   "tillpipe_http_list_cache_total{result=\"hit\"} %llu\n"
-                   "tillpipe_http_list_cache_total{result=\"miss\"} %llu\n",
-                   hit, miss);
+        tp_strcatf(
+            out, len, cap,
+            "# HELP tillpipe_http_list_cache_total List answers from the cache or computed.\n"
+            "# TYPE tillpipe_http_list_cache_total counter\n"
+            "tillpipe_http_list_cache_total{result=\"hit\"} %llu\n"
+            "tillpipe_http_list_cache_total{result=\"miss\"} %llu\n",
+            hit, miss);
     }
 }
 
@@ -503,7 +504,8 @@ static int rate_limited(tp_req *req, int cls)
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, client, sizeof client);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof client);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client,
+                      sizeof client);
     }
     double now = tp_now(), per_s = rate / 60.0;
     int wait = 0;
@@ -545,8 +547,8 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
         return;
     }
     if (rt->need != TP_ROLE_NONE) {
-        const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *h =
+            MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         const char *why = "missing bearer token";
         if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
             tp_token_verify(req->srv->o.jwt_secret, h + 7, req->subject, &req->role, &why) < 0) {
@@ -679,8 +681,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         const tp_route *rt = route_of(method, url);
         if (rt && rt->upload) {
-            const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_CONTENT_TYPE);
+            const char *ct =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
             if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
                 req->pp = MHD_create_post_processor(conn, 65536, on_form, req);
             if (!req->pp)
@@ -689,7 +691,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size > 0 && (req->pp || req->upload_bad == 2)) { /* an upload: to a file */
-        if (req->pp && MHD_post_process(req->pp, upload, *upload_size) != MHD_YES && !req->upload_bad)
+        if (req->pp && MHD_post_process(req->pp, upload, *upload_size) != MHD_YES &&
+            !req->upload_bad)
             req->upload_bad = 2;
         *upload_size = 0;
         return MHD_YES;
@@ -804,7 +807,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
 
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.port)};
     if (rc == TP_OK && inet_pton(AF_INET, s->o.listen_host, &addr.sin_addr) != 1)
-        rc = tp_error_set(err, TP_EUSAGE, "--listen: '%s' is not an IPv4 address", s->o.listen_host);
+        rc =
+            tp_error_set(err, TP_EUSAGE, "--listen: '%s' is not an IPv4 address", s->o.listen_host);
     struct MHD_Daemon *d = NULL;
     if (rc == TP_OK) {
         /* A thread per connection: event streams and exports may block on

@@ -26,28 +26,28 @@ typedef struct tp_req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char *body;           /* NUL-terminated, or NULL */
+    char *body; /* NUL-terminated, or NULL */
     size_t body_len;
     int body_too_large;
-    long long ids[2];     /* the {id} segments, in order */
-    char code[33];        /* the {code} segment (a branch code) */
+    long long ids[2]; /* the {id} segments, in order */
+    char code[33];    /* the {code} segment (a branch code) */
     /* a multipart upload (routes with `upload`): its file, spooled to disk */
     struct MHD_PostProcessor *pp;
-    char upload_path[256];/* "" when none */
+    char upload_path[256]; /* "" when none */
     FILE *upload;
-    char upload_name[256];/* the file's name as sent */
-    char upload_type[16]; /* the "type" form field */
+    char upload_name[256]; /* the file's name as sent */
+    char upload_type[16];  /* the "type" form field */
     uint64_t upload_size;
-    int upload_bad;       /* 1: over the cap; 2: not multipart; 3: write error */
-    int route;            /* index into the route table, -1 = none */
+    int upload_bad; /* 1: over the cap; 2: not multipart; 3: write error */
+    int route;      /* index into the route table, -1 = none */
     char request_id[33];
-    char subject[64];     /* the token's user, "" before auth */
+    char subject[64]; /* the token's user, "" before auth */
     tp_role role;
-    tp_db *db;            /* from the pool, for the handler */
+    tp_db *db; /* from the pool, for the handler */
     struct MHD_Response *resp;
     unsigned status;
-    char *cache_key;      /* a cached route's key, while its answer is computed */
-    uint64_t cache_gen;   /* the cache generation read before computing it */
+    char *cache_key;    /* a cached route's key, while its answer is computed */
+    uint64_t cache_gen; /* the cache generation read before computing it */
 } tp_req;
 
 /* A handler fills req->resp/status via tp_reply_*; returns nothing. */
@@ -58,12 +58,12 @@ typedef struct tp_route {
     const char *pattern; /* "/api/jobs/{id}/retry" */
     tp_role need;        /* TP_ROLE_NONE: no token needed */
     tp_handler fn;
-    const char *name;    /* metrics label */
-    int no_db;           /* the handler needs no pooled connection (req->db NULL) */
-    int limit;           /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
-    int upload;          /* the body is a multipart/form-data upload, spooled to a file */
-    int cached;          /* a GET whose 200 answers may be kept until jobs or records change
-                            (cache.h); only for answers that do not depend on who asks */
+    const char *name; /* metrics label */
+    int no_db;        /* the handler needs no pooled connection (req->db NULL) */
+    int limit;        /* rate-limit class: 0 none, TP_LIMIT_LOGIN, TP_LIMIT_QUEUE */
+    int upload;       /* the body is a multipart/form-data upload, spooled to a file */
+    int cached;       /* a GET whose 200 answers may be kept until jobs or records change
+                         (cache.h); only for answers that do not depend on who asks */
 } tp_route;
 
 enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };

@@ -27,8 +27,8 @@ void tp__jobs_list(tp_req *req)
         tp__param(req, "limit", tp__ok_limit, "1-500", &limit) < 0)
         return;
     char after[32];
-    if (cursor && (tp__cursor_decode(cursor, JOB_CURSOR, after, sizeof after) < 0 ||
-                   !tp__ok_id(after))) {
+    if (cursor &&
+        (tp__cursor_decode(cursor, JOB_CURSOR, after, sizeof after) < 0 || !tp__ok_id(after))) {
         tp_reply_problem(req, 400, "invalid_parameter", "cursor: not one this server gave");
         return;
     }
@@ -53,8 +53,8 @@ void tp__job_get(tp_req *req)
 
 /* Queue one terminal-day: the answer (202) to give, or NULL after a reply
  * was made (an error). */
-static json_t *enqueue(tp_req *req, tp_job_kind kind, const char *branch, int pos,
-                       const char *date, int force, const char *action)
+static json_t *enqueue(tp_req *req, tp_job_kind kind, const char *branch, int pos, const char *date,
+                       int force, const char *action)
 {
     long long id = 0;
     tp_enqueue_result res = TP_ENQUEUE_EXISTING;
@@ -125,8 +125,7 @@ static int idem_check(tp_req *req, const char *key, char hash[65], int *locked)
     return 1;
 }
 
-static void idem_keep(tp_req *req, const char *key, const char *hash, unsigned status,
-                      json_t *o)
+static void idem_keep(tp_req *req, const char *key, const char *hash, unsigned status, json_t *o)
 {
     char *body = json_dumps(o, JSON_COMPACT);
     tp_error err = {0};
@@ -188,8 +187,8 @@ void tp__job_retry(tp_req *req)
     if (tp__lookup_failed(req, rc, &err, "job") < 0)
         return;
     if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0) {
-        tp_reply_problem(req, 409, "job_live", "job %lld is %s; retry it once it has ended",
-                         job.id, status);
+        tp_reply_problem(req, 409, "job_live", "job %lld is %s; retry it once it has ended", job.id,
+                         status);
         return;
     }
     json_t *o = enqueue(req, job.kind, job.branch, job.pos, job.date, 1, "job.retry");

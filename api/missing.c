@@ -63,8 +63,8 @@ void tp__missing_get(tp_req *req)
 static int cell_put(void *ud, const char *branch, int pos, const char *date, const char *state)
 {
     if (strcmp(state, "missing") == 0 || strcmp(state, "failed") == 0)
-        json_array_append_new(ud, json_pack("{s:s, s:i, s:s}", "branch", branch, "pos", pos,
-                                            "date", date));
+        json_array_append_new(
+            ud, json_pack("{s:s, s:i, s:s}", "branch", branch, "pos", pos, "date", date));
     return 0;
 }
 
@@ -108,9 +108,8 @@ static int map_cells(tp_req *req, json_t *b, json_t *cells)
                 ok = ok && json_is_string(d) && tp_date_valid(json_string_value(d)) &&
                      ++n <= MAP_MAX_CELLS;
                 if (ok)
-                    json_array_append_new(cells, json_pack("{s:s, s:i, s:O}", "branch", code,
-                                                           "pos", (int)strtol(ps, NULL, 10),
-                                                           "date", d));
+                    json_array_append_new(cells, json_pack("{s:s, s:i, s:O}", "branch", code, "pos",
+                                                           (int)strtol(ps, NULL, 10), "date", d));
             }
         }
         if (!ok) {
@@ -152,9 +151,8 @@ static void queue_cells(tp_req *req, json_t *cells, int dry_run)
                            (json_int_t)res.queued));
     tp_reply_json(req, dry_run ? 200 : 202,
                   json_pack("{s:b, s:I, s:I, s:o}", "dry_run", dry_run, "count",
-                            (json_int_t)res.todo, "queued",
-                            (json_int_t)(dry_run ? 0 : res.queued), "cells",
-                            todo ? todo : json_array()));
+                            (json_int_t)res.todo, "queued", (json_int_t)(dry_run ? 0 : res.queued),
+                            "cells", todo ? todo : json_array()));
 }
 
 /* The cells to queue: from {start, end[, branch]} (every cell not

@@ -35,6 +35,7 @@ void tp__plugins_list(tp_req *req)
         json_array_append_new(fails, json_pack("{s:s, s:s}", "file", slash ? slash + 1 : f->path,
                                                "error", f->message));
     }
-    tp_reply_json(req, 200, json_pack("{s:o, s:I, s:o}", "items", items, "total",
-                                      (json_int_t)json_array_size(items), "failed", fails));
+    tp_reply_json(req, 200,
+                  json_pack("{s:o, s:I, s:o}", "items", items, "total",
+                            (json_int_t)json_array_size(items), "failed", fails));
 }

@@ -34,7 +34,8 @@ static int records_cursor(const char *cursor, char *key[5])
 
 void tp__records_list(tp_req *req)
 {
-    tp_records_query q = {.start = tp_query(req, "start"), .end = tp_query(req, "end"),
+    tp_records_query q = {.start = tp_query(req, "start"),
+                          .end = tp_query(req, "end"),
                           .item = tp_query(req, "item")};
     const char *limit, *cursor = tp_query(req, "cursor");
     if (tp__read_range(req, q.start, q.end, NULL) < 0 ||

@@ -119,8 +119,8 @@ void tp__reply_page(tp_req *req, tp_list_page *page, const char *prefix)
         }
     }
     char tail[1700];
-    int tl = snprintf(tail, sizeof tail, ",\"next\":%s,\"total\":%lld,\"total_exact\":%s}\n",
-                      next, page->total, page->total_exact ? "true" : "false");
+    int tl = snprintf(tail, sizeof tail, ",\"next\":%s,\"total\":%lld,\"total_exact\":%s}\n", next,
+                      page->total, page->total_exact ? "true" : "false");
     static const char head[] = "{\"items\":";
     size_t hl = sizeof head - 1, il = page->items_len;
     char *out = malloc(hl + il + (size_t)tl + 1);
@@ -156,18 +156,16 @@ const tp_route tp_routes[] = {
     {"GET", "/readyz", TP_ROLE_NONE, tp__readyz, "readyz", 1, 0, 0, 0},
     {"GET", "/metrics", TP_ROLE_NONE, tp__metrics, "metrics", 0, 0, 0, 0},
     {"POST", "/api/auth/login", TP_ROLE_NONE, tp__login, "auth_login", 0, TP_LIMIT_LOGIN, 0, 0},
-    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, tp__jobs_fetch, "jobs_fetch", 0,
-     TP_LIMIT_QUEUE, 0, 0},
+    {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, tp__jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE,
+     0, 0},
     {"GET", "/api/jobs", TP_ROLE_VIEWER, tp__jobs_list, "jobs_list", 0, 0, 0, 1},
     {"GET", "/api/jobs/{id}", TP_ROLE_VIEWER, tp__job_get, "job_get", 0, 0, 0, 0},
     {"POST", "/api/jobs/{id}/retry", TP_ROLE_OPERATOR, tp__job_retry, "job_retry", 0,
      TP_LIMIT_QUEUE, 0, 0},
-    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, tp__job_cancel, "job_cancel", 0, 0, 0,
-     0},
+    {"POST", "/api/jobs/{id}/cancel", TP_ROLE_OPERATOR, tp__job_cancel, "job_cancel", 0, 0, 0, 0},
     {"GET", "/api/jobs/{id}/bundle", TP_ROLE_VIEWER, tp__job_bundle, "job_bundle", 0, 0, 0, 0},
     {"GET", "/api/branches", TP_ROLE_VIEWER, tp__branches_list, "branches_list", 0, 0, 0, 0},
-    {"POST", "/api/branches", TP_ROLE_ADMIN, tp__branches_upsert, "branches_upsert", 0, 0, 0,
-     0},
+    {"POST", "/api/branches", TP_ROLE_ADMIN, tp__branches_upsert, "branches_upsert", 0, 0, 0, 0},
     {"POST", "/api/branches/{code}/test-parse", TP_ROLE_OPERATOR, tp__branch_test_parse,
      "test_parse", 0, 0, 1, 0},
     {"GET", "/api/missing", TP_ROLE_VIEWER, tp__missing_get, "missing_get", 0, 0, 0, 0},
@@ -176,11 +174,11 @@ const tp_route tp_routes[] = {
     {"GET", "/api/plugins", TP_ROLE_VIEWER, tp__plugins_list, "plugins_list", 1, 0, 0, 0},
     {"GET", "/api/audit", TP_ROLE_ADMIN, tp__audit_list, "audit_list", 0, 0, 0, 0},
     {"GET", "/api/files", TP_ROLE_VIEWER, tp__files_list, "files_list", 0, 0, 0, 0},
-    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, tp__file_download, "file_download", 0,
-     0, 0, 0},
+    {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, tp__file_download, "file_download", 0, 0, 0,
+     0},
     {"GET", "/api/records", TP_ROLE_VIEWER, tp__records_list, "records_list", 0, 0, 0, 1},
-    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp__records_export, "records_export", 0, 0,
-     0, 0},
+    {"GET", "/api/records/export", TP_ROLE_VIEWER, tp__records_export, "records_export", 0, 0, 0,
+     0},
     {"GET", "/api/events", TP_ROLE_VIEWER, tp__events, "events", 1, 0, 0, 0},
 };
 const int tp_nroutes = (int)(sizeof tp_routes / sizeof *tp_routes);

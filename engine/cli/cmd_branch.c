@@ -48,9 +48,8 @@ static tp_config *list_branch(const char *code, int newer, const char *src, tp_e
     }
     char json[512];
     snprintf(json, sizeof json,
-             "{\"branches\": [{\"code\": \"%s\", \"terminals\": [1, 2], \"pos\": \"%s\"%s}]}",
-             code, newer ? "newer" : "classic",
-             newer ? ", \"parsers\": {\"rd5500\": \"newpos\"}" : "");
+             "{\"branches\": [{\"code\": \"%s\", \"terminals\": [1, 2], \"pos\": \"%s\"%s}]}", code,
+             newer ? "newer" : "classic", newer ? ", \"parsers\": {\"rd5500\": \"newpos\"}" : "");
     return tp_config_parse(json, src, err);
 }
 
@@ -148,10 +147,11 @@ static int list(tp_db *db, tp_error *err)
 /* 0 with o filled, else the exit status. */
 static int parse_args(int argc, char **argv, branch_opts *o)
 {
-    static const struct option opts[] = {
-        {"database", required_argument, 0, 'D'}, {"newer", no_argument, 0, 'n'},
-        {"builtin", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"newer", no_argument, 0, 'n'},
+                                         {"builtin", no_argument, 0, 'b'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;

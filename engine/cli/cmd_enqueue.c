@@ -54,12 +54,15 @@ static int check_args(enqueue_opts *o)
 /* -1 with o filled, else the exit status. */
 static int parse_args(int argc, char **argv, enqueue_opts *o)
 {
-    static const struct option opts[] = {
-        {"database", required_argument, 0, 'D'}, {"branch", required_argument, 0, 'b'},
-        {"pos", required_argument, 0, 'p'},      {"date", required_argument, 0, 'd'},
-        {"from", required_argument, 0, 'f'},     {"to", required_argument, 0, 't'},
-        {"force", no_argument, 0, 'F'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"branch", required_argument, 0, 'b'},
+                                         {"pos", required_argument, 0, 'p'},
+                                         {"date", required_argument, 0, 'd'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"force", no_argument, 0, 'F'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -97,8 +100,7 @@ static int enqueue_one(tp_db *db, const enqueue_opts *o, tp_error *err)
     snprintf(target, sizeof target, "%s/%ld/%s", o->branch, o->pos, o->date);
     snprintf(details, sizeof details, "{\"job_id\": %lld, \"force\": %s}", id,
              o->force ? "true" : "false");
-    tp__cli_audit(db, o->kind == TP_JOB_REPARSE ? "job.reparse" : "job.enqueue", target,
-                  details);
+    tp__cli_audit(db, o->kind == TP_JOB_REPARSE ? "job.reparse" : "job.enqueue", target, details);
     printf("job %lld %s\n", id,
            res == TP_ENQUEUE_CREATED ? "queued"
            : res == TP_ENQUEUE_RERUN ? "running; a new run is queued after it"
@@ -111,10 +113,10 @@ static int enqueue_range(tp_db *db, const enqueue_opts *o, tp_error *err)
     char actor[96], target[96], details[96];
     long long created = 0;
     tp__cli_actor(actor);
-    int rc = o->kind == TP_JOB_REPARSE
-                 ? tp_queue_enqueue_reparse_range(db, o->from, o->to, o->branch, actor, &created,
-                                                  err)
-                 : tp_queue_enqueue_range(db, o->from, o->to, o->force, actor, &created, err);
+    int rc =
+        o->kind == TP_JOB_REPARSE
+            ? tp_queue_enqueue_reparse_range(db, o->from, o->to, o->branch, actor, &created, err)
+            : tp_queue_enqueue_range(db, o->from, o->to, o->force, actor, &created, err);
     if (rc < 0)
         return rc;
     snprintf(target, sizeof target, "%s..%s%s%s", o->from, o->to, o->branch ? " " : "",

@@ -221,8 +221,8 @@ static int parse_args(int argc, char **argv, gen_args *a)
             usage(stdout);
             return 0;
         }
-        int folder = c == O_TERMINALS || c == O_START || c == O_NOFAULTS || c == O_ORDERS ||
-                     c == O_BLPR;
+        int folder =
+            c == O_TERMINALS || c == O_START || c == O_NOFAULTS || c == O_ORDERS || c == O_BLPR;
         if ((st = folder ? folder_option(c, a) : one_option(c, a, argv)) != 0)
             return st;
     }

@@ -35,10 +35,9 @@ static int print_jobs(json_t *jobs)
     json_t *j;
     json_array_foreach(jobs, i, j)
     {
-        printf("%-8s %-12s %-3s %-10s %-9s ", T(j, "id", ""), T(j, "branch", ""),
-               T(j, "pos", ""), T(j, "date", ""), T(j, "status", ""));
-        printf("%-3s %-8s %s\n", T(j, "attempts", ""), T(j, "records", ""),
-               T(j, "last_error", ""));
+        printf("%-8s %-12s %-3s %-10s %-9s ", T(j, "id", ""), T(j, "branch", ""), T(j, "pos", ""),
+               T(j, "date", ""), T(j, "status", ""));
+        printf("%-3s %-8s %s\n", T(j, "attempts", ""), T(j, "records", ""), T(j, "last_error", ""));
     }
     return TP_OK;
 }
@@ -65,9 +64,9 @@ static void print_attempt(json_t *a)
         snprintf(secs, sizeof secs, "%.3f", json_number_value(seconds));
     stage_seconds(json_object_get(a, "stage_seconds"), stages, sizeof stages);
     const char *code = T(a, "code", "");
-    printf("  attempt %s by %s: stage %s%s%s (retryable %s) %s [%s s%s%s]\n",
-           T(a, "attempt", ""), T(a, "worker", ""), T(a, "stage", ""), *code ? ", error " : "",
-           code, T(a, "retryable", ""), T(a, "message", ""), secs, *stages ? ": " : "", stages);
+    printf("  attempt %s by %s: stage %s%s%s (retryable %s) %s [%s s%s%s]\n", T(a, "attempt", ""),
+           T(a, "worker", ""), T(a, "stage", ""), *code ? ", error " : "", code,
+           T(a, "retryable", ""), T(a, "message", ""), secs, *stages ? ": " : "", stages);
     char *plugins = json_is_object(json_object_get(a, "plugins"))
                         ? json_dumps(json_object_get(a, "plugins"), JSON_SORT_KEYS)
                         : NULL;
@@ -132,10 +131,11 @@ static void print_jobs_cb(long long id, json_t *o)
 
 int tp__cmd_jobs(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"database", required_argument, 0, 'D'}, {"status", required_argument, 0, 's'},
-        {"limit", required_argument, 0, 'l'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"status", required_argument, 0, 's'},
+                                         {"limit", required_argument, 0, 'l'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *status = NULL, *db_opt = NULL;
     long limit = 50;
     int c;
@@ -155,8 +155,7 @@ int tp__cmd_jobs(int argc, char **argv)
         default: return tp__bad_option("jobs", argv);
         }
     }
-    static const char *const statuses[] = {"queued", "running", "succeeded", "failed",
-                                           "cancelled"};
+    static const char *const statuses[] = {"queued", "running", "succeeded", "failed", "cancelled"};
     int ok = !status;
     for (size_t i = 0; status && i < sizeof statuses / sizeof *statuses; i++)
         ok |= strcmp(status, statuses[i]) == 0;

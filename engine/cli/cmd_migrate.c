@@ -7,9 +7,8 @@
 
 int tp__cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"database", required_argument, 0, 'D'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *db_opt = NULL;
     int c;
     optind = 1;

@@ -7,9 +7,8 @@
 
 #include "cli.h"
 
-static const char plugin_usage[] =
-    "usage: tillpipe plugin list [--plugins DIR]\n"
-    "       tillpipe plugin info FILE.so\n";
+static const char plugin_usage[] = "usage: tillpipe plugin list [--plugins DIR]\n"
+                                   "       tillpipe plugin info FILE.so\n";
 
 static void print_plugin(const tp_plugin *p)
 {
@@ -22,8 +21,7 @@ static void print_plugin(const tp_plugin *p)
 
 static int cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"plugins", required_argument, 0, 'P'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"plugins", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     const char *dir_opt = NULL;
     int c;
     optind = 1;
@@ -74,9 +72,9 @@ static int cmd_info(int argc, char **argv)
     tp_plugin_list_str(p->desc->branches, "generic (all branches)", branches, sizeof branches);
     printf("file:     %s\nname:     %s\nversion:  %s\nlicense:  %s\nABI:      %u.%u "
            "(host %d.%d)\ntypes:    %s\nbranches: %s\nsha256:   %s\n",
-           p->path, p->desc->name, p->desc->version, p->desc->license,
-           (unsigned)p->desc->abi_major, (unsigned)p->desc->abi_minor, TP_SDK_ABI_MAJOR,
-           TP_SDK_ABI_MINOR, types, branches, p->sha256);
+           p->path, p->desc->name, p->desc->version, p->desc->license, (unsigned)p->desc->abi_major,
+           (unsigned)p->desc->abi_minor, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR, types, branches,
+           p->sha256);
     tp_plugin_unload(p);
     return TP_EXIT_OK;
 }

@@ -92,8 +92,10 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
 {
     long v;
     long min = c == 'R' || c == 'Q' ? 0 : 1;
-    long max = c == 'R' || c == 'Q' ? 1000000 : c == 'U' ? 4096 : c == 'b' || c == 'M' ? 1 << 20
-                                                                                        : 64;
+    long max = c == 'R' || c == 'Q'   ? 1000000
+               : c == 'U'             ? 4096
+               : c == 'b' || c == 'M' ? 1 << 20
+                                      : 64;
     if (tp__parse_long(arg, min, max, &v) < 0) {
         if (c == 'U')
             tp__die_msg("serve", "--max-upload-mb wants 1-4096");
@@ -116,18 +118,27 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
 /* Every option: -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, serve_args *s)
 {
-    static const struct option opts[] = {
-        {"database", required_argument, 0, 'D'},     {"listen", required_argument, 0, 'l'},
-        {"port-file", required_argument, 0, 'p'},    {"threads", required_argument, 0, 't'},
-        {"no-workers", no_argument, 0, 'n'},         {"server", required_argument, 0, 's'},
-        {"reports", required_argument, 0, 'r'},      {"store", required_argument, 0, 'S'},
-        {"concurrency", required_argument, 0, 'c'},  {"plugins", required_argument, 0, 'P'},
-        {"jwt-secret-file", required_argument, 0, 'j'},
-        {"max-body-kb", required_argument, 0, 'b'},  {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},               {"list-routes", no_argument, 0, 'L'},
-        {"rate-login", required_argument, 0, 'R'},   {"rate-queue", required_argument, 0, 'Q'},
-        {"max-upload-mb", required_argument, 0, 'U'}, {"no-list-cache", no_argument, 0, 'C'},
-        {"max-streams", required_argument, 0, 'M'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"port-file", required_argument, 0, 'p'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"no-workers", no_argument, 0, 'n'},
+                                         {"server", required_argument, 0, 's'},
+                                         {"reports", required_argument, 0, 'r'},
+                                         {"store", required_argument, 0, 'S'},
+                                         {"concurrency", required_argument, 0, 'c'},
+                                         {"plugins", required_argument, 0, 'P'},
+                                         {"jwt-secret-file", required_argument, 0, 'j'},
+                                         {"max-body-kb", required_argument, 0, 'b'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"list-routes", no_argument, 0, 'L'},
+                                         {"rate-login", required_argument, 0, 'R'},
+                                         {"rate-queue", required_argument, 0, 'Q'},
+                                         {"max-upload-mb", required_argument, 0, 'U'},
+                                         {"no-list-cache", no_argument, 0, 'C'},
+                                         {"max-streams", required_argument, 0, 'M'},
+                                         {0, 0, 0, 0}};
     int c, st;
     optind = 1;
     opterr = 0;
@@ -147,7 +158,13 @@ static int parse_options(int argc, char **argv, serve_args *s)
             if ((st = listen_option(optarg, s)) != 0)
                 return st;
             break;
-        case 'R': case 'Q': case 'U': case 't': case 'c': case 'b': case 'M':
+        case 'R':
+        case 'Q':
+        case 'U':
+        case 't':
+        case 'c':
+        case 'b':
+        case 'M':
             if ((st = number_option(c, optarg, argv, s)) != 0)
                 return st;
             break;
@@ -235,7 +252,9 @@ int tp__cmd_serve(int argc, char **argv)
 {
     serve_args s = {
         .a = {.listen_host = "127.0.0.1", .port = 8080, .rate_login = 20, .rate_queue = 600},
-        .wo = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
+        .wo = {.concurrency = 2,
+               .lease_seconds = TP_LEASE_SECONDS,
+               .backoff_base = 2,
                .drain_seconds = 30},
         .fo = {.retries = -1, .backoff_base = -1},
         .workers = 1};

@@ -38,9 +38,10 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
 {
     memset(e, 0, sizeof *e);
     e->o = *o;
-    if (tp_store_config_parse(tp_store_spec(store_opt), e->sbuf, sizeof e->sbuf, &e->scfg,
-                              err) < 0 ||
-        tp_store_open(&e->scfg, &e->store, err) < 0 || tp_fetcher_create(fo, &e->fetcher, err) < 0) {
+    if (tp_store_config_parse(tp_store_spec(store_opt), e->sbuf, sizeof e->sbuf, &e->scfg, err) <
+            0 ||
+        tp_store_open(&e->scfg, &e->store, err) < 0 ||
+        tp_fetcher_create(fo, &e->fetcher, err) < 0) {
         tp__worker_env_close(e);
         return TP_ECONFIG;
     }
@@ -125,17 +126,25 @@ static int number_option(int c, const char *arg, char **argv, worker_args *a)
 /* -1 with a filled, else the exit status. */
 static int parse_args(int argc, char **argv, worker_args *a)
 {
-    static const struct option opts[] = {
-        {"database", required_argument, 0, 'D'},    {"reports", required_argument, 0, 'r'},
-        {"concurrency", required_argument, 0, 'c'}, {"plugins", required_argument, 0, 'P'},
-        {"lease", required_argument, 0, 'l'},       {"backoff", required_argument, 0, 'b'},
-        {"drain", required_argument, 0, 'd'},       {"exit-when-idle", no_argument, 0, 'x'},
-        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {"noop", no_argument, 0, 'N'},              {"server", required_argument, 0, 's'},
-        {"store", required_argument, 0, 'S'},       {"max-in-flight", required_argument, 0, 'i'},
-        {"rate", required_argument, 0, 'R'},        {"retries", required_argument, 0, 't'},
-        {"max-file-mb", required_argument, 0, 'm'}, {"workdir", required_argument, 0, 'w'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
+                                         {"reports", required_argument, 0, 'r'},
+                                         {"concurrency", required_argument, 0, 'c'},
+                                         {"plugins", required_argument, 0, 'P'},
+                                         {"lease", required_argument, 0, 'l'},
+                                         {"backoff", required_argument, 0, 'b'},
+                                         {"drain", required_argument, 0, 'd'},
+                                         {"exit-when-idle", no_argument, 0, 'x'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"noop", no_argument, 0, 'N'},
+                                         {"server", required_argument, 0, 's'},
+                                         {"store", required_argument, 0, 'S'},
+                                         {"max-in-flight", required_argument, 0, 'i'},
+                                         {"rate", required_argument, 0, 'R'},
+                                         {"retries", required_argument, 0, 't'},
+                                         {"max-file-mb", required_argument, 0, 'm'},
+                                         {"workdir", required_argument, 0, 'w'},
+                                         {0, 0, 0, 0}};
     int c, st;
     optind = 1;
     opterr = 0;
@@ -151,7 +160,14 @@ static int parse_args(int argc, char **argv, worker_args *a)
         case 'S': a->store = optarg; break;
         case 'w': a->o.workroot = optarg; break;
         case 'h': fputs(usage, stdout); return TP_EXIT_OK;
-        case 'i': case 'R': case 't': case 'm': case 'c': case 'l': case 'd': case 'b':
+        case 'i':
+        case 'R':
+        case 't':
+        case 'm':
+        case 'c':
+        case 'l':
+        case 'd':
+        case 'b':
             if ((st = number_option(c, optarg, argv, a)) != 0)
                 return st;
             break;
@@ -169,10 +185,11 @@ static int parse_args(int argc, char **argv, worker_args *a)
 
 int tp__cmd_worker(int argc, char **argv)
 {
-    worker_args a = {
-        .o = {.concurrency = 2, .lease_seconds = TP_LEASE_SECONDS, .backoff_base = 2,
-              .drain_seconds = 30},
-        .fo = {.retries = -1, .backoff_base = -1}};
+    worker_args a = {.o = {.concurrency = 2,
+                           .lease_seconds = TP_LEASE_SECONDS,
+                           .backoff_base = 2,
+                           .drain_seconds = 30},
+                     .fo = {.retries = -1, .backoff_base = -1}};
     int st = parse_args(argc, argv, &a);
     if (st >= 0)
         return st;

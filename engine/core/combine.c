@@ -7,8 +7,17 @@
 
 #include "lookup.h"
 
-enum { L_PRODUCT, L_PRODUCT_DEP, L_DEPARTMENT, L_DISCOUNT, L_PAYMETHOD, L_PAYMENT, L_PHONE,
-       L_WANTED, L_COUNT };
+enum {
+    L_PRODUCT,
+    L_PRODUCT_DEP,
+    L_DEPARTMENT,
+    L_DISCOUNT,
+    L_PAYMETHOD,
+    L_PAYMENT,
+    L_PHONE,
+    L_WANTED,
+    L_COUNT
+};
 
 struct tp_combine {
     tp_combine_opts o;
@@ -94,17 +103,14 @@ int tp_combine_ref_row(tp_combine *c, tp_report_type type, const tp_field *f, si
         if (c->filter_phones && !tp_lookup_get(c->l[L_WANTED], f[TP_BLPR_ORNO]))
             return 0;
         return put(c, L_PHONE, f[TP_BLPR_ORNO], f[TP_BLPR_PHONE]);
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
 int tp_combine_want_transno(tp_combine *c, tp_field transno)
 {
     c->filter_phones = 1;
-    return transno.len == 0 || tp_lookup_put_first(c->l[L_WANTED], transno, transno) >= 0
-               ? 0
-               : -1;
+    return transno.len == 0 || tp_lookup_put_first(c->l[L_WANTED], transno, transno) >= 0 ? 0 : -1;
 }
 
 static tp_field get(const tp_combine *c, int which, tp_field key)
@@ -128,15 +134,18 @@ int tp_decimal_valid(tp_field s)
     return i == s.len && digits > 0;
 }
 
-static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
 
 /* Record why an order line is not used; returns 0 (no record) or -1. */
-static int reject(tp_quality *q, const char *file, uint64_t line, const char *what,
-                  tp_field v, const char *why)
+static int reject(tp_quality *q, const char *file, uint64_t line, const char *what, tp_field v,
+                  const char *why)
 {
     char msg[200];
-    snprintf(msg, sizeof msg, "%s \"%.*s\" %s: row not used", what,
-             (int)(v.len > 40 ? 40 : v.len), v.ptr, why);
+    snprintf(msg, sizeof msg, "%s \"%.*s\" %s: row not used", what, (int)(v.len > 40 ? 40 : v.len),
+             v.ptr, why);
     return tp_quality_add(q, file, line, TP_PROBLEM_ERROR, msg) < 0 ? -1 : 0;
 }
 
@@ -166,10 +175,9 @@ int tp_combine_order_row(tp_combine *c, const tp_field *f, size_t n, const char 
                  (int)(date.len > 20 ? 20 : date.len), date.ptr, c->o.date);
         return tp_quality_list(q, file, line, TP_PROBLEM_WARNING, msg) < 0 ? -1 : 0;
     }
-    static const int decimals[] = {TP_RD5000_QUANTITY,   TP_RD5000_UNIT_PRICE,
-                                   TP_RD5000_AMOUNT,     TP_RD5000_DISCOUNT,
-                                   TP_RD5000_VAT_DIV,    TP_RD5000_VAT_AMOUNT,
-                                   TP_RD5000_VAT_DISCOUNT, TP_RD5000_VAT_PRICE};
+    static const int decimals[] = {
+        TP_RD5000_QUANTITY, TP_RD5000_UNIT_PRICE, TP_RD5000_AMOUNT,       TP_RD5000_DISCOUNT,
+        TP_RD5000_VAT_DIV,  TP_RD5000_VAT_AMOUNT, TP_RD5000_VAT_DISCOUNT, TP_RD5000_VAT_PRICE};
     static const char *const decimal_names[] = {"QUANTITY", "UNT_PRIC", "AMOUNT",   "DISCOUNT",
                                                 "VATDIV",   "VAT_AMNT", "VAT_DISC", "VAT_PRIC"};
     for (size_t i = 0; i < sizeof decimals / sizeof decimals[0]; i++) {

@@ -20,8 +20,8 @@
 typedef struct tp_combine_opts {
     const char *branch; /* borrowed, must outlive the combine */
     int pos;
-    const char *date;   /* business date YYYY-MM-DD, borrowed */
-    int newer_pos;      /* take the department from the product master */
+    const char *date; /* business date YYYY-MM-DD, borrowed */
+    int newer_pos;    /* take the department from the product master */
 } tp_combine_opts;
 
 typedef struct tp_combine tp_combine;

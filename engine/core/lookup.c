@@ -147,4 +147,7 @@ const tp_field *tp_lookup_get(const tp_lookup *m, tp_field key)
     return e->hash ? &e->value : NULL;
 }
 
-size_t tp_lookup_count(const tp_lookup *m) { return m->count; }
+size_t tp_lookup_count(const tp_lookup *m)
+{
+    return m->count;
+}

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <tillpipe/sdk.h>
 
-int tp_quality_add(tp_quality *q, const char *file, uint64_t line, int severity,
-                   const char *reason)
+int tp_quality_add(tp_quality *q, const char *file, uint64_t line, int severity, const char *reason)
 {
     if (severity == TP_PROBLEM_ERROR)
         q->rows_rejected++;

@@ -13,10 +13,10 @@
 #define TP_QUALITY_MAX_PROBLEMS 200
 
 typedef struct tp_problem {
-    char *file;     /* report file name (owned) */
-    uint64_t line;  /* 0 = the file as a whole */
-    int severity;   /* TP_PROBLEM_WARNING / TP_PROBLEM_ERROR */
-    char *reason;   /* owned */
+    char *file;    /* report file name (owned) */
+    uint64_t line; /* 0 = the file as a whole */
+    int severity;  /* TP_PROBLEM_WARNING / TP_PROBLEM_ERROR */
+    char *reason;  /* owned */
 } tp_problem;
 
 typedef struct tp_quality {

@@ -22,28 +22,28 @@ typedef enum tp_daypart {
 } tp_daypart;
 
 typedef enum tp_txn_type {
-    TP_TXN_UNKNOWN, /* TYPE not D/T/C */
-    TP_TXN_DINE_IN, /* D */
-    TP_TXN_TAKE_OUT,/* T */
-    TP_TXN_DELIVERY /* C */
+    TP_TXN_UNKNOWN,  /* TYPE not D/T/C */
+    TP_TXN_DINE_IN,  /* D */
+    TP_TXN_TAKE_OUT, /* T */
+    TP_TXN_DELIVERY  /* C */
 } tp_txn_type;
 
 typedef struct tp_record {
     /* where it belongs */
-    const char *branch;    /* branch code (file name) */
-    int pos;               /* terminal (file name) */
-    const char *date;      /* business date YYYY-MM-DD (equals the row's DATE) */
+    const char *branch; /* branch code (file name) */
+    int pos;            /* terminal (file name) */
+    const char *date;   /* business date YYYY-MM-DD (equals the row's DATE) */
     /* from the order line; codes keep leading zeros */
-    tp_field or_number;    /* INVOICE */
+    tp_field or_number; /* INVOICE */
     tp_field item_code;
-    tp_field quantity, unit_price, amount, discount;           /* decimals */
-    tp_field pos_dep_code; /* DEP_CODE as the order line has it */
-    tp_field dep_code;     /* effective department: the product's on the newer POS */
-    int dep_from_product;  /* 1 when dep_code came from the product master */
-    tp_field time;         /* TIME text (HH:MM) */
-    int time_minutes;      /* minutes since midnight, -1 when TIME is not HH:MM */
+    tp_field quantity, unit_price, amount, discount; /* decimals */
+    tp_field pos_dep_code;                           /* DEP_CODE as the order line has it */
+    tp_field dep_code;    /* effective department: the product's on the newer POS */
+    int dep_from_product; /* 1 when dep_code came from the product master */
+    tp_field time;        /* TIME text (HH:MM) */
+    int time_minutes;     /* minutes since midnight, -1 when TIME is not HH:MM */
     tp_field disc_code, type_code, vat_flag;
-    tp_field vat_div, vat_amount, vat_discount, vat_price;     /* decimals */
+    tp_field vat_div, vat_amount, vat_discount, vat_price; /* decimals */
     tp_field transno;
     /* derived */
     tp_field product_name, department_name, discount_name;

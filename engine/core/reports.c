@@ -15,8 +15,8 @@ static int is_digits(const char *s, size_t n)
 
 int tp_date_valid(const char *s)
 {
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) ||
-        !is_digits(s + 5, 2) || !is_digits(s + 8, 2))
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !is_digits(s, 4) || !is_digits(s + 5, 2) ||
+        !is_digits(s + 8, 2))
         return 0;
     int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     int m = (s[5] - '0') * 10 + (s[6] - '0');
@@ -64,8 +64,7 @@ int tp_report_name_parse(const char *name, tp_report_name *out, tp_error *err)
     tmp[10] = '\0';
     if (!tp_date_valid(tmp))
         return tp_error_set(err, TP_EINVAL, "%s: \"%s\" is not a valid date", name, tmp);
-    if (len[5] != 5 || part[5][2] != '-' || !is_digits(part[5], 2) ||
-        !is_digits(part[5] + 3, 2))
+    if (len[5] != 5 || part[5][2] != '-' || !is_digits(part[5], 2) || !is_digits(part[5] + 3, 2))
         return tp_error_set(err, TP_EINVAL, "%s: export time \"%.*s\" is not HH-MM", name,
                             (int)(len[5] > 20 ? 20 : len[5]), part[5]);
     char type[16];
@@ -75,8 +74,8 @@ int tp_report_name_parse(const char *name, tp_report_name *out, tp_error *err)
     type[len[3]] = '\0';
     int t = tp_schema_find(type);
     if (t < 0)
-        return tp_error_set(err, TP_ENOTFOUND, "%s: unknown report type \"%s\" (known: %s)",
-                            name, type, tp_schema_names());
+        return tp_error_set(err, TP_ENOTFOUND, "%s: unknown report type \"%s\" (known: %s)", name,
+                            type, tp_schema_names());
     memcpy(out->branch, part[1], len[1]);
     out->branch[len[1]] = '\0';
     out->pos = (int)strtol(part[2], NULL, 10);

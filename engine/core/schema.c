@@ -5,9 +5,9 @@
 #include <tillpipe/sdk.h>
 
 static const char *const rd5000_fields[TP_RD5000_NFIELDS] = {
-    "STORE",      "INVOICE",    "ITEM_CODE",    "QUANTITY",  "UNIT_PRICE", "AMOUNT",
-    "DISCOUNT",   "DEP_CODE",   "DATE",         "TIME",      "DISC_CODE",  "TYPE",
-    "VAT_FLAG",   "VAT_DIV",    "VAT_AMOUNT",   "VAT_DISCOUNT", "VAT_PRICE", "TRANSNO"};
+    "STORE",    "INVOICE",  "ITEM_CODE",  "QUANTITY",     "UNIT_PRICE", "AMOUNT",
+    "DISCOUNT", "DEP_CODE", "DATE",       "TIME",         "DISC_CODE",  "TYPE",
+    "VAT_FLAG", "VAT_DIV",  "VAT_AMOUNT", "VAT_DISCOUNT", "VAT_PRICE",  "TRANSNO"};
 static const char *const rd5800_fields[TP_RD5800_NFIELDS] = {"TRANSNO", "PAYCODE", "AMT_TENDER"};
 static const char *const rd5500_fields[TP_RD5500_NFIELDS] = {"CODE", "NAME", "DEP_CODE"};
 static const char *const ref_fields[TP_REF_NFIELDS] = {"CODE", "NAME"};

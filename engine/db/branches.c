@@ -16,19 +16,21 @@ int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_err
     char *ts = json_dumps(terms, JSON_COMPACT);
     char *ps = b->parsers ? json_dumps((json_t *)b->parsers, JSON_COMPACT) : strdup("{}");
     json_decref(terms);
-    const char *p[] = {b->code, b->name, b->active ? "t" : "f", ts, b->newer_pos ? "newer" : "classic",
-                       ps, list, b->report_server};
-    int rc = ts && ps ? tp_db_exec(db,
-                                   "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
-                                   " legacy_list, report_server) SELECT $1, $2, $3, ARRAY(SELECT"
-                                   " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7, $8"
-                                   " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-                                   " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
-                                   " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
-                                   " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
-                                   " report_server = EXCLUDED.report_server, updated_at = now()",
-                                   8, p, err)
-                      : tp_error_set(err, TP_ENOMEM, "out of memory");
+    const char *p[] = {
+        b->code, b->name, b->active ? "t" : "f", ts, b->newer_pos ? "newer" : "classic",
+        ps,      list,    b->report_server};
+    int rc = ts && ps
+                 ? tp_db_exec(db,
+                              "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
+                              " legacy_list, report_server) SELECT $1, $2, $3, ARRAY(SELECT"
+                              " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7, $8"
+                              " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+                              " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
+                              " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
+                              " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
+                              " report_server = EXCLUDED.report_server, updated_at = now()",
+                              8, p, err)
+                 : tp_error_set(err, TP_ENOMEM, "out of memory");
     free(ts);
     free(ps);
     return rc;
@@ -36,8 +38,8 @@ int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_err
 
 /* A branch row in the configuration's format: the one projection of the
  * table that every reader shares. */
-#define BRANCH_JSON                                                                         \
-    "json_build_object('code', code, 'name', name, 'active', active, 'terminals', terminals," \
+#define BRANCH_JSON                                                                                \
+    "json_build_object('code', code, 'name', name, 'active', active, 'terminals', terminals,"      \
     " 'pos', pos, 'parsers', parsers, 'report_server', report_server)"
 
 char *tp_branches_list_json(tp_db *db, tp_error *err)
@@ -51,8 +53,8 @@ char *tp_branches_list_json(tp_db *db, tp_error *err)
 char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err)
 {
     const char *p[] = {code};
-    char *s = tp_db_json(db, "SELECT " BRANCH_JSON "::text FROM branches WHERE code = $1", 1, p,
-                         err);
+    char *s =
+        tp_db_json(db, "SELECT " BRANCH_JSON "::text FROM branches WHERE code = $1", 1, p, err);
     if (!s && err && err->code == TP_ENOTFOUND)
         tp_error_set(err, TP_ENOTFOUND, "no branch %s", code);
     return s;

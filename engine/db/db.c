@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 
@@ -37,7 +37,10 @@ int tp_db_fail(tp_error *err, const char *what, const char *msg)
 
 static void stmts_forget(tp_db *db);
 
-static void quiet_notice(void *arg, const char *msg) { (void)arg, (void)msg; }
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg, (void)msg;
+}
 
 /* Replace every `n` bytes long copy of `secret` in `msg` by "***". */
 static void redact_one(char *msg, size_t cap, const char *secret, size_t n)
@@ -100,7 +103,7 @@ tp_db *tp_db_connect(const char *url, tp_error *err)
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
         tp_db_fail(err, "cannot connect to the database",
-                db->conn ? PQerrorMessage(db->conn) : "out of memory");
+                   db->conn ? PQerrorMessage(db->conn) : "out of memory");
         if (err)
             redact_password(err->msg, sizeof err->msg, url);
         tp_db_close(db);
@@ -307,8 +310,7 @@ int tp_db_reset(tp_db *db, tp_error *err)
     return tp_db_fail(err, "cannot reconnect to the database", PQerrorMessage(db->conn));
 }
 
-int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
-               tp_error *err)
+int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params, tp_error *err)
 {
     PGresult *r = tp_db_query(db, sql, nparams, params, err);
     if (!r)
@@ -322,8 +324,7 @@ long long tp_db_ll(const PGresult *r, int i, int c)
     return strtoll(PQgetvalue(r, i, c), NULL, 10);
 }
 
-char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *params,
-                 tp_error *err)
+char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *params, tp_error *err)
 {
     PGresult *r = tp_db_query(db, sql, nparams, params, err);
     if (!r)

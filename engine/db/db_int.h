@@ -33,14 +33,12 @@ PGresult *tp_db_query(tp_db *db, const char *sql, int nparams, const char *const
 PGresult *tp_db_query_id(tp_db *db, const char *sql, long long id, tp_error *err);
 
 /* Run a statement, discarding its result; 0 or TP_EDB. */
-int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params,
-               tp_error *err);
+int tp_db_exec(tp_db *db, const char *sql, int nparams, const char *const *params, tp_error *err);
 
 /* The one value of a statement answering JSON text, as a new string
  * (caller frees); NULL with err set -- TP_ENOTFOUND (message "not found")
  * when there is no row or the value is NULL. */
-char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *params,
-                 tp_error *err);
+char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *params, tp_error *err);
 
 /* A failure reported by the server, as one line: TP_EDB with "what: msg". */
 int tp_db_fail(tp_error *err, const char *what, const char *msg);
@@ -99,9 +97,9 @@ struct tp_list_page;
 struct tp_list_totals;
 /* One page: `cursor` the `ncursor` values for d->after (NULL on the first
  * page).  0 or TP_EDB / TP_ENOMEM with err set. */
-int tp_list_run(tp_db *db, struct tp_list_totals *totals, const tp_list_def *d,
-                tp_list_filter *f, int limit, const char *const *cursor, int ncursor,
-                struct tp_list_page *out, tp_error *err);
+int tp_list_run(tp_db *db, struct tp_list_totals *totals, const tp_list_def *d, tp_list_filter *f,
+                int limit, const char *const *cursor, int ncursor, struct tp_list_page *out,
+                tp_error *err);
 
 struct tp_job;
 void tp_fence_init(tp_fence *f, const struct tp_job *job, const char *owner);

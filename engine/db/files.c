@@ -47,8 +47,8 @@ static int stored_of(PGresult *r, int first, tp_stored **files, size_t *n, tp_er
 int tp_file_get(tp_db *db, long long id, tp_stored *out, tp_error *err)
 {
     PGresult *r = tp_db_query_id(db,
-                              "SELECT name, storage_key, size, sha256 FROM files WHERE id = $1"
-                              " AND storage_key IS NOT NULL",
+                                 "SELECT name, storage_key, size, sha256 FROM files WHERE id = $1"
+                                 " AND storage_key IS NOT NULL",
                                  id, err);
     if (!r)
         return TP_EDB;
@@ -67,9 +67,9 @@ int tp_job_files(tp_db *db, long long job_id, tp_stored **files, size_t *n, tp_e
 {
     /* one row with NULL files when the job has none; none when no such job */
     PGresult *r = tp_db_query_id(db,
-                              "SELECT name, storage_key, size, sha256 FROM (SELECT 1) one"
-                              " JOIN jobs j ON j.id = $1 LEFT JOIN files f ON f.job_id = $1"
-                              " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
+                                 "SELECT name, storage_key, size, sha256 FROM (SELECT 1) one"
+                                 " JOIN jobs j ON j.id = $1 LEFT JOIN files f ON f.job_id = $1"
+                                 " AND f.storage_key IS NOT NULL ORDER BY f.report_type, f.name",
                                  job_id, err);
     if (!r)
         return TP_EDB;
@@ -84,8 +84,8 @@ int tp_job_files(tp_db *db, long long job_id, tp_stored **files, size_t *n, tp_e
     return rc;
 }
 
-int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date,
-                      tp_stored **files, size_t *n, tp_error *err)
+int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date, tp_stored **files,
+                      size_t *n, tp_error *err)
 {
     char spos[16];
     snprintf(spos, sizeof spos, "%d", pos);

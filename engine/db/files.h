@@ -33,7 +33,7 @@ int tp_job_files(tp_db *db, long long job_id, tp_stored **files, size_t *n, tp_e
 
 /* The files a terminal-day's last succeeded run kept (for a reparse), in
  * the order they were recorded: *files (free()) and *n (0: none). */
-int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date,
-                      tp_stored **files, size_t *n, tp_error *err);
+int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date, tp_stored **files,
+                      size_t *n, tp_error *err);
 
 #endif

@@ -8,11 +8,11 @@
 #include "db_int.h"
 
 /* A job row as JSON, over the row as `j`. */
-#define JOB_JSON                                                                           \
-    "json_build_object('id', j.id, 'kind', j.kind, 'branch', j.branch, 'pos', j.pos,"     \
-    " 'date', j.business_date, 'status', j.status, 'attempts', j.attempts,"               \
-    " 'max_attempts', j.max_attempts, 'records', j.records, 'last_error', j.last_error,"  \
-    " 'created_by', j.created_by, 'created_at', j.created_at, 'started_at', j.started_at," \
+#define JOB_JSON                                                                                   \
+    "json_build_object('id', j.id, 'kind', j.kind, 'branch', j.branch, 'pos', j.pos,"              \
+    " 'date', j.business_date, 'status', j.status, 'attempts', j.attempts,"                        \
+    " 'max_attempts', j.max_attempts, 'records', j.records, 'last_error', j.last_error,"           \
+    " 'created_by', j.created_by, 'created_at', j.created_at, 'started_at', j.started_at,"         \
     " 'finished_at', j.finished_at)"
 
 char *tp_job_json(tp_db *db, long long id, tp_error *err)
@@ -46,8 +46,8 @@ char *tp_job_json(tp_db *db, long long id, tp_error *err)
 int tp_job_key(tp_db *db, long long id, tp_job *out, char status[16], tp_error *err)
 {
     PGresult *r = tp_db_query_id(db,
-                              "SELECT branch, pos, business_date::text, status, kind FROM jobs"
-                              " WHERE id = $1",
+                                 "SELECT branch, pos, business_date::text, status, kind FROM jobs"
+                                 " WHERE id = $1",
                                  id, err);
     if (!r)
         return TP_EDB;

@@ -84,8 +84,7 @@ static long long estimate(tp_db *db, const char *from, const tp_list_filter *f)
     PGresult *r = tp_db_query(db, sql, f->n, f->p, &err);
     json_t *plan = r ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
     PQclear(r);
-    json_t *rows =
-        json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows");
+    json_t *rows = json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows");
     long long est = json_is_number(rows) ? (long long)json_number_value(rows) : 0;
     json_decref(plan);
     return est;
@@ -93,8 +92,8 @@ static long long estimate(tp_db *db, const char *from, const tp_list_filter *f)
 
 /* A list's total: exact up to TP_LIST_EXACT_MAX rows (`counted` is the
  * capped count), beyond that the planner's estimate, kept a few seconds. */
-static long long list_total(tp_db *db, tp_list_totals *t, const char *from,
-                            const tp_list_filter *f, long long counted, int *exact)
+static long long list_total(tp_db *db, tp_list_totals *t, const char *from, const tp_list_filter *f,
+                            long long counted, int *exact)
 {
     *exact = counted <= TP_LIST_EXACT_MAX;
     if (*exact)
@@ -136,8 +135,7 @@ static void number_after(const char *after, int first, char *buf, size_t cap)
 }
 
 int tp_list_run(tp_db *db, tp_list_totals *totals, const tp_list_def *d, tp_list_filter *f,
-                int limit, const char *const *cursor, int ncursor, tp_list_page *out,
-                tp_error *err)
+                int limit, const char *const *cursor, int ncursor, tp_list_page *out, tp_error *err)
 {
     memset(out, 0, sizeof *out);
     const char *p[24];
@@ -162,8 +160,7 @@ int tp_list_run(tp_db *db, tp_list_totals *totals, const tp_list_def *d, tp_list
              " CASE WHEN (SELECT count(*) FROM page) > $%d::int THEN (SELECT %s FROM page"
              " ORDER BY %s OFFSET $%d::int - 1 LIMIT 1) END",
              d->table, filter_sql(f), after, d->order, lim, d->table, filter_sql(f),
-             TP_LIST_EXACT_MAX + 1, d->item, d->order, d->order, lim, lim, d->key, d->order,
-             lim);
+             TP_LIST_EXACT_MAX + 1, d->item, d->order, d->order, lim, lim, d->key, d->order, lim);
     PGresult *r = tp_db_query(db, sql, lim + (cursor ? ncursor : 0), p, err);
     if (!r)
         return TP_EDB;

@@ -22,11 +22,11 @@ tp_list_totals *tp_list_totals_create(void);
 void tp_list_totals_destroy(tp_list_totals *t);
 
 typedef struct tp_list_page {
-    long long total;  /* matching rows: exact, or the planner's estimate */
-    int total_exact;  /* total is exact */
-    char *items;      /* the page's items, a JSON array */
+    long long total; /* matching rows: exact, or the planner's estimate */
+    int total_exact; /* total is exact */
+    char *items;     /* the page's items, a JSON array */
     size_t items_len;
-    char *next;       /* the last row's key (the list's own format), NULL at the end */
+    char *next; /* the last row's key (the list's own format), NULL at the end */
 } tp_list_page;
 
 /* Free what a page holds. */

@@ -41,11 +41,11 @@ static void copy_cstr(FILE *f, const char *s, int last)
 }
 
 /* The records table's columns, in the order a spooled row has them. */
-#define RECORD_COLUMNS                                                                      \
-    "branch, pos, business_date, job_id, source_file, source_line, or_number, transno,"    \
-    " item_code, product_name, quantity, unit_price, amount, discount, department_code,"   \
-    " department_name, pos_department_code, time_text, time_minutes, daypart, type_code,"  \
-    " transaction_type, discount_code, discount_name, vat_flag, vat_div, vat_amount,"      \
+#define RECORD_COLUMNS                                                                             \
+    "branch, pos, business_date, job_id, source_file, source_line, or_number, transno,"            \
+    " item_code, product_name, quantity, unit_price, amount, discount, department_code,"           \
+    " department_name, pos_department_code, time_text, time_minutes, daypart, type_code,"          \
+    " transaction_type, discount_code, discount_name, vat_flag, vat_div, vat_amount,"              \
     " vat_discount, vat_price, payment_code, payment_name, phone, dep_from_product"
 
 int tp_load_spool_record(FILE *f, long long job_id, const tp_record *r, tp_error *err)
@@ -102,7 +102,8 @@ static char *files_json(const tp_termday *td, const char *const *keys)
                               tp_schema_of(cd->rn.type)->name, "name", cd->name, "size",
                               (json_int_t)cd->size, "chosen", cd->chosen, "reason", cd->reason,
                               "sha256", cd->sha256, "key", key);
-        json_object_set_new(o, "rows", cd->counted ? json_integer((json_int_t)cd->rows) : json_null());
+        json_object_set_new(o, "rows",
+                            cd->counted ? json_integer((json_int_t)cd->rows) : json_null());
         json_array_append_new(a, o);
     }
     char *s = json_dumps(a, JSON_COMPACT);
@@ -182,12 +183,10 @@ static int ensure_partition(tp_db *db, int year, tp_error *err)
     return rc;
 }
 
-
 /* The first statement: lock the job row if this attempt still owns it and,
  * unless a cancel is pending, empty the terminal-day and add its files and
  * findings.  *cancel tells whether a cancel was pending (nothing written). */
-static int replace_day(tp_db *db, const tp_load *l, const char *files, int *cancel,
-                       tp_error *err)
+static int replace_day(tp_db *db, const tp_load *l, const char *files, int *cancel, tp_error *err)
 {
     const tp_job *j = l->job;
     const tp_quality *q = l->quality;
@@ -210,8 +209,7 @@ static int replace_day(tp_db *db, const tp_load *l, const char *files, int *canc
         tp_fence_add(&f, v[i]); /* $4 .. $13, in this order */
     int rc = tp_fence_run(
         db,
-        "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE " TP_FENCE
-        "  FOR UPDATE),"
+        "WITH l AS MATERIALIZED (SELECT cancel_requested FROM jobs WHERE " TP_FENCE "  FOR UPDATE),"
         " go AS MATERIALIZED (SELECT 1 FROM l WHERE NOT cancel_requested),"
         " d AS (DELETE FROM records WHERE branch = $4 AND pos = $5 AND business_date = $6"
         "  AND EXISTS (SELECT 1 FROM go)),"

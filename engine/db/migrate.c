@@ -18,8 +18,8 @@ int tp_db_schema_version(tp_db *db, int *version, tp_error *err)
 {
     /* Two statements: one naming schema_migrations is rejected outright
      * while the table does not exist. */
-    PGresult *r = tp_db_query(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
-                              err);
+    PGresult *r =
+        tp_db_query(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, err);
     if (!r)
         return TP_EDB;
     int exists = PQgetvalue(r, 0, 0)[0] == 't';
@@ -89,8 +89,8 @@ int tp_db_migrate(tp_db *db, int *applied, tp_error *err)
             PQclear(r);
         }
         if (rc == TP_OK)
-            rc = tp_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                            2, params, err);
+            rc = tp_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
+                            params, err);
         rc = tp_db_end(db, rc, err);
         if (rc == TP_OK)
             (*applied)++;
@@ -99,4 +99,3 @@ int tp_db_migrate(tp_db *db, int *applied, tp_error *err)
     tp_db_exec(db, "SELECT pg_advisory_unlock(" TP_MIGRATE_LOCK ")", 0, NULL, &e2);
     return rc;
 }
-

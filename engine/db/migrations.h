@@ -4,9 +4,9 @@
 #define TP_MIGRATIONS_H
 
 typedef struct tp_migration {
-    int version;       /* NNN of the file name */
-    const char *name;  /* the rest of the file name */
-    const char *sql;   /* the whole file */
+    int version;      /* NNN of the file name */
+    const char *name; /* the rest of the file name */
+    const char *sql;  /* the whole file */
 } tp_migration;
 
 extern const tp_migration tp_migrations[];

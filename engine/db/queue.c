@@ -36,8 +36,8 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
                      const char *created_by, long long *id, tp_enqueue_result *result,
                      tp_error *err)
 {
-    return tp_queue_enqueue_kind(db, TP_JOB_FETCH, branch, pos, date, force, created_by, id,
-                                 result, err);
+    return tp_queue_enqueue_kind(db, TP_JOB_FETCH, branch, pos, date, force, created_by, id, result,
+                                 err);
 }
 
 int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
@@ -51,8 +51,8 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
     if (rc < 0)
         return rc;
     const char *bp[] = {spos, branch};
-    PGresult *r = Q(db, "SELECT $1::int = ANY (terminals) FROM branches WHERE code = $2", 2, bp,
-                    err);
+    PGresult *r =
+        Q(db, "SELECT $1::int = ANY (terminals) FROM branches WHERE code = $2", 2, bp, err);
     if (!r)
         goto fail;
     if (PQntuples(r) == 0 || PQgetvalue(r, 0, 0)[0] != 't') {
@@ -68,8 +68,9 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
     }
     PQclear(r);
     /* Serialise enqueues of one key; the partial unique index backs it up. */
-    if (tp_db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))",
-                   3, key, err) < 0)
+    if (tp_db_exec(
+            db, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))",
+            3, key, err) < 0)
         goto fail;
     /* Look again when the live job changed under us: it may finish while we
      * wait for its row (then a force must queue a new run, not mark a
@@ -115,8 +116,8 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
             break;
         }
         PQclear(r);
-        const char *p[] = {branch, spos, date, force ? "t" : "f", created_by,
-                           tp_job_kind_name(kind)};
+        const char *p[] = {
+            branch, spos, date, force ? "t" : "f", created_by, tp_job_kind_name(kind)};
         r = Q(db,
               "INSERT INTO jobs (branch, pos, business_date, force, created_by, kind) "
               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (branch, pos, business_date) "
@@ -197,24 +198,24 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
     return TP_OK;
 }
 
-int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
-                                   const char *branch, const char *created_by,
-                                   long long *created, tp_error *err)
+int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to, const char *branch,
+                                   const char *created_by, long long *created, tp_error *err)
 {
     const char *p[] = {from, to, branch, created_by};
-    PGresult *r = Q(db,
-                    "WITH want AS ("
-                    "  SELECT DISTINCT branch, pos, business_date FROM jobs"
-                    "  WHERE status = 'succeeded' AND business_date BETWEEN $1::date AND $2::date"
-                    "  AND ($3::text IS NULL OR branch = $3)),"
-                    " ins AS ("
-                    "  INSERT INTO jobs (branch, pos, business_date, created_by, kind, force)"
-                    "  SELECT branch, pos, business_date, $4, 'reparse', true FROM want"
-                    "  ORDER BY business_date, branch, pos"
-                    "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
-                    "  DO NOTHING RETURNING 1)"
-                    " SELECT count(*) FROM ins",
-                    4, p, err);
+    PGresult *r =
+        Q(db,
+          "WITH want AS ("
+          "  SELECT DISTINCT branch, pos, business_date FROM jobs"
+          "  WHERE status = 'succeeded' AND business_date BETWEEN $1::date AND $2::date"
+          "  AND ($3::text IS NULL OR branch = $3)),"
+          " ins AS ("
+          "  INSERT INTO jobs (branch, pos, business_date, created_by, kind, force)"
+          "  SELECT branch, pos, business_date, $4, 'reparse', true FROM want"
+          "  ORDER BY business_date, branch, pos"
+          "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+          "  DO NOTHING RETURNING 1)"
+          " SELECT count(*) FROM ins",
+          4, p, err);
     if (!r)
         return TP_EDB;
     *created = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -222,8 +223,8 @@ int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
     return TP_OK;
 }
 
-int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max,
-                   int *n, tp_error *err)
+int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max, int *n,
+                   tp_error *err)
 {
     char smax[16], slease[16];
     snprintf(smax, sizeof smax, "%d", max);
@@ -317,8 +318,8 @@ int tp_queue_lock_owned(tp_db *db, const tp_job *job, const char *worker, int *c
 {
     tp_fence f;
     tp_fence_init(&f, job, worker);
-    return tp_fence_run(db, "SELECT cancel_requested FROM jobs WHERE " TP_FENCE " FOR UPDATE",
-                        &f, cancel, err);
+    return tp_fence_run(db, "SELECT cancel_requested FROM jobs WHERE " TP_FENCE " FOR UPDATE", &f,
+                        cancel, err);
 }
 
 int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
@@ -328,8 +329,12 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
     snprintf(id, sizeof id, "%lld", job->id);
     snprintf(att, sizeof att, "%d", job->attempt);
     snprintf(rec, sizeof rec, "%lld", records);
-    const char *p[] = {id, att, rec, info && info->plugins_json ? info->plugins_json : "{}",
-                       info ? info->stages_json : NULL, info ? info->fetch_json : NULL};
+    const char *p[] = {id,
+                       att,
+                       rec,
+                       info && info->plugins_json ? info->plugins_json : "{}",
+                       info ? info->stages_json : NULL,
+                       info ? info->fetch_json : NULL};
     PGresult *r = Q(db,
                     "WITH a AS (UPDATE job_attempts SET stage = 'done', finished_at = now(),"
                     " plugins = $4::jsonb, stage_seconds = $5::jsonb,"
@@ -407,15 +412,16 @@ int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
  * one appeared meanwhile, already answers the force). */
 static int queue_reruns_of_failed(tp_db *db, tp_error *err)
 {
-    return tp_db_exec(db,
-                      "WITH d AS (UPDATE jobs SET rerun_requested = false"
-                      "  WHERE status = 'failed' AND rerun_requested"
-                      "  RETURNING branch, pos, business_date, created_by, kind)"
-                      " INSERT INTO jobs (branch, pos, business_date, force, created_by, kind)"
-                      " SELECT branch, pos, business_date, true, created_by, kind FROM d"
-                      " ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
-                      " DO NOTHING",
-                      0, NULL, err);
+    return tp_db_exec(
+        db,
+        "WITH d AS (UPDATE jobs SET rerun_requested = false"
+        "  WHERE status = 'failed' AND rerun_requested"
+        "  RETURNING branch, pos, business_date, created_by, kind)"
+        " INSERT INTO jobs (branch, pos, business_date, force, created_by, kind)"
+        " SELECT branch, pos, business_date, true, created_by, kind FROM d"
+        " ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+        " DO NOTHING",
+        0, NULL, err);
 }
 
 int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *stage,
@@ -454,8 +460,14 @@ int tp_queue_fail(tp_db *db, const tp_job *job, const char *worker, const char *
         return tp_error_set(err, TP_ELOST, "job %lld attempt %d: lease lost; failure not recorded",
                             job->id, job->attempt);
     }
-    const char *a[] = {f.id,    f.attempt, stage, code, retryable ? "t" : "f",
-                       message, info ? info->stages_json : NULL, info ? info->fetch_json : NULL};
+    const char *a[] = {f.id,
+                       f.attempt,
+                       stage,
+                       code,
+                       retryable ? "t" : "f",
+                       message,
+                       info ? info->stages_json : NULL,
+                       info ? info->fetch_json : NULL};
     int rc = tp_db_exec(db,
                         "UPDATE job_attempts SET stage = $3, error_code = $4, retryable = $5,"
                         " message = $6, stage_seconds = $7::jsonb,"
@@ -495,14 +507,15 @@ int tp_queue_cancel(tp_db *db, long long id, const char *by, int *now, tp_error 
     char sid[32];
     snprintf(sid, sizeof sid, "%lld", id);
     const char *p[] = {sid};
-    PGresult *r = Q(db,
-                    "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled'"
-                    " ELSE status END, cancel_requested = true,"
-                    " finished_at = CASE WHEN status = 'queued' THEN now() END,"
-                    " last_error = CASE WHEN status = 'queued' THEN 'cancelled' ELSE last_error END,"
-                    " updated_at = now()"
-                    " WHERE " TP_JOB_IN("'queued', 'running'") " RETURNING status",
-                    1, p, err);
+    PGresult *r =
+        Q(db,
+          "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled'"
+          " ELSE status END, cancel_requested = true,"
+          " finished_at = CASE WHEN status = 'queued' THEN now() END,"
+          " last_error = CASE WHEN status = 'queued' THEN 'cancelled' ELSE last_error END,"
+          " updated_at = now()"
+          " WHERE " TP_JOB_IN("'queued', 'running'") " RETURNING status",
+          1, p, err);
     if (!r)
         return TP_EDB;
     int found = PQntuples(r) == 1;
@@ -555,32 +568,32 @@ int tp_queue_rescue(tp_db *db, int *rescued, tp_error *err)
     return *rescued > 0 ? queue_reruns_of_failed(db, err) : TP_OK;
 }
 
-int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run,
-                           const char *created_by, tp_cells_result *out, tp_error *err)
+int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run, const char *created_by,
+                           tp_cells_result *out, tp_error *err)
 {
     memset(out, 0, sizeof *out);
     const char *p[] = {cells_json, dry_run ? "t" : "f", created_by};
     /* Unknown branches or terminals refuse the whole request; known cells
      * that succeeded or are live are left alone. */
-    PGresult *r = Q(
-        db,
-        "WITH want AS (SELECT DISTINCT c.branch, c.pos, c.date::date AS day FROM"
-        "  jsonb_to_recordset($1::jsonb) AS c(branch text, pos int, date text)),"
-        " bad AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM branches b"
-        "  WHERE b.code = w.branch AND w.pos = ANY (b.terminals))),"
-        " todo AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM bad)"
-        "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.branch = w.branch AND j.pos = w.pos"
-        "  AND j.business_date = w.day AND j.status IN ('succeeded', 'queued', 'running'))),"
-        " ins AS (INSERT INTO jobs (branch, pos, business_date, created_by)"
-        "  SELECT branch, pos, day, $3 FROM todo WHERE NOT $2::boolean"
-        "  ORDER BY day, branch, pos"
-        "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
-        "  DO NOTHING RETURNING id)"
-        " SELECT (SELECT count(*) FROM bad), (SELECT min(branch || '/' || pos) FROM bad),"
-        "  (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),"
-        "  (SELECT coalesce(json_agg(json_build_object('branch', branch, 'pos', pos, 'date', day)"
-        "   ORDER BY day, branch, pos), '[]') FROM todo)::text",
-        3, p, err);
+    PGresult *r =
+        Q(db,
+          "WITH want AS (SELECT DISTINCT c.branch, c.pos, c.date::date AS day FROM"
+          "  jsonb_to_recordset($1::jsonb) AS c(branch text, pos int, date text)),"
+          " bad AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM branches b"
+          "  WHERE b.code = w.branch AND w.pos = ANY (b.terminals))),"
+          " todo AS (SELECT w.* FROM want w WHERE NOT EXISTS (SELECT 1 FROM bad)"
+          "  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.branch = w.branch AND j.pos = w.pos"
+          "  AND j.business_date = w.day AND j.status IN ('succeeded', 'queued', 'running'))),"
+          " ins AS (INSERT INTO jobs (branch, pos, business_date, created_by)"
+          "  SELECT branch, pos, day, $3 FROM todo WHERE NOT $2::boolean"
+          "  ORDER BY day, branch, pos"
+          "  ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"
+          "  DO NOTHING RETURNING id)"
+          " SELECT (SELECT count(*) FROM bad), (SELECT min(branch || '/' || pos) FROM bad),"
+          "  (SELECT count(*) FROM todo), (SELECT count(*) FROM ins),"
+          "  (SELECT coalesce(json_agg(json_build_object('branch', branch, 'pos', pos, 'date', day)"
+          "   ORDER BY day, branch, pos), '[]') FROM todo)::text",
+          3, p, err);
     if (!r)
         return TP_EDB;
     out->unknown = tp_db_ll(r, 0, 0);

@@ -13,8 +13,8 @@
 #ifndef TP_QUEUE_H
 #define TP_QUEUE_H
 
-#include "db.h"
 #include "core/error.h"
+#include "db.h"
 
 #define TP_LEASE_SECONDS 60 /* a lease; workers renew it every sixth */
 
@@ -31,7 +31,7 @@ typedef struct tp_job {
     char branch[33];
     int pos;
     char date[11];
-    int attempt;      /* this attempt's number: the fencing token with id and owner */
+    int attempt; /* this attempt's number: the fencing token with id and owner */
     int max_attempts;
     int force;
 } tp_job;
@@ -57,9 +57,8 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
 /* Queue a reparse of every terminal-day in [from, to] (of `branch`, NULL =
  * all) that has a succeeded run, in one transaction; live jobs are kept.
  * *created gets the number of new jobs. */
-int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to,
-                                   const char *branch, const char *created_by,
-                                   long long *created, tp_error *err);
+int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to, const char *branch,
+                                   const char *created_by, long long *created, tp_error *err);
 
 /* Queue every active branch x terminal x date in [from, to], in one
  * transaction; existing live jobs are kept (with force: marked to run again).
@@ -68,8 +67,8 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
                            const char *created_by, long long *created, tp_error *err);
 
 /* Claim up to `max` runnable jobs for `worker`; *n gets how many. */
-int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max,
-                   int *n, tp_error *err);
+int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max, int *n,
+                   tp_error *err);
 
 /* Renew the lease.  *cancel is set when a cancel was requested.  TP_ELOST
  * when the job is no longer this attempt's (rescued, finished). */
@@ -138,8 +137,8 @@ typedef struct tp_cells_result {
     long long queued;       /* cells queued (0 on a dry run) */
     char *todo_json;        /* [{"branch", "pos", "date"}] */
 } tp_cells_result;
-int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run,
-                           const char *created_by, tp_cells_result *out, tp_error *err);
+int tp_queue_enqueue_cells(tp_db *db, const char *cells_json, int dry_run, const char *created_by,
+                           tp_cells_result *out, tp_error *err);
 
 /* 1 when nothing is queued or running, 0 when something is, TP_EDB. */
 int tp_queue_idle(tp_db *db, tp_error *err);

@@ -9,8 +9,8 @@
 
 #define REC_KEY "business_date, branch, pos, source_file, source_line"
 
-int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q,
-                    tp_list_page *out, tp_error *err)
+int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q, tp_list_page *out,
+                    tp_error *err)
 {
     tp_list_filter f = {0};
     tp_list_filter_add(&f, "business_date >= $?::date", q->start);
@@ -21,9 +21,9 @@ int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q
         tp_list_filter_add(&f, "pos = $?::int", q->pos);
     if (q->item)
         tp_list_filter_add(&f, "item_code = $?", q->item);
-    static const tp_list_def records = {
-        "records", REC_KEY, "row_to_json(j)", "json_build_array(" REC_KEY ")::text",
-        "(" REC_KEY ") > ($?::date, $?, $?::int, $?, $?::bigint)"};
+    static const tp_list_def records = {"records", REC_KEY, "row_to_json(j)",
+                                        "json_build_array(" REC_KEY ")::text",
+                                        "(" REC_KEY ") > ($?::date, $?, $?::int, $?, $?::bigint)"};
     return tp_list_run(db, totals, &records, &f, q->limit, q->after, 5, out, err);
 }
 

@@ -22,8 +22,8 @@ typedef struct tp_records_query {
 
 /* One page; out->next is the last record's key as a JSON array of the five
  * values.  0 or TP_EDB / TP_ENOMEM with err set. */
-int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q,
-                    tp_list_page *out, tp_error *err);
+int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q, tp_list_page *out,
+                    tp_error *err);
 
 /* A streamed export of every record q selects (q->after and q->limit are
  * not used).  The connection is busy until the cursor is closed. */

@@ -24,8 +24,7 @@ int tp_user_get(tp_db *db, const char *name, char hash[256], char role[16], int 
     return TP_OK;
 }
 
-int tp_user_save(tp_db *db, const char *name, const char *hash, const char *role,
-                 tp_error *err)
+int tp_user_save(tp_db *db, const char *name, const char *hash, const char *role, tp_error *err)
 {
     const char *p[] = {name, hash, role};
     return tp_db_exec(db,
@@ -38,16 +37,15 @@ int tp_user_save(tp_db *db, const char *name, const char *hash, const char *role
 int tp_idem_lock(tp_db *db, const char *actor, const char *key, tp_error *err)
 {
     const char *p[] = {actor, key};
-    return tp_db_exec(db, "SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 7))", 2,
-                      p, err);
+    return tp_db_exec(db, "SELECT pg_advisory_lock(hashtextextended($1 || '/' || $2, 7))", 2, p,
+                      err);
 }
 
 void tp_idem_unlock(tp_db *db, const char *actor, const char *key)
 {
     const char *p[] = {actor, key};
     tp_error err = {0};
-    tp_db_exec(db, "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 7))", 2, p,
-               &err);
+    tp_db_exec(db, "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, 7))", 2, p, &err);
 }
 
 int tp_idem_get(tp_db *db, const char *actor, const char *key, char hash[65], int *found,
@@ -74,8 +72,8 @@ int tp_idem_get(tp_db *db, const char *actor, const char *key, char hash[65], in
     return rc;
 }
 
-int tp_idem_put(tp_db *db, const char *actor, const char *key, const char *hash,
-                unsigned status, const char *body, tp_error *err)
+int tp_idem_put(tp_db *db, const char *actor, const char *key, const char *hash, unsigned status,
+                const char *body, tp_error *err)
 {
     char st[16];
     snprintf(st, sizeof st, "%u", status);

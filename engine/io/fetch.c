@@ -297,7 +297,8 @@ static int is_error_text(const unsigned char *p, size_t n)
 
 static int is_archive_magic(const unsigned char *p, size_t n)
 {
-    return (n >= 4 && p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) && (p[3] == 4 || p[3] == 6)) ||
+    return (n >= 4 && p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) &&
+            (p[3] == 4 || p[3] == 6)) ||
            (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) ||
            (n >= 262 && memcmp(p + 257, "ustar", 5) == 0);
 }
@@ -305,8 +306,8 @@ static int is_archive_magic(const unsigned char *p, size_t n)
 typedef enum outcome { OK, RETRY, FINAL } outcome;
 
 /* Classify a finished request.  Sets *kind and err for RETRY / FINAL. */
-static outcome classify(tp_fetch_conn *c, CURLcode cc, const body *b, const char *what,
-                        int is_list, tp_fetch_kind *kind, tp_error *err)
+static outcome classify(tp_fetch_conn *c, CURLcode cc, const body *b, const char *what, int is_list,
+                        tp_fetch_kind *kind, tp_error *err)
 {
     long status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -336,14 +337,13 @@ static outcome classify(tp_fetch_conn *c, CURLcode cc, const body *b, const char
     }
     if (cc != CURLE_OK) {
         *kind = TP_FETCH_NETWORK;
-        tp_error_set(err, TP_EIO, "%s: %s", what, c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+        tp_error_set(err, TP_EIO, "%s: %s", what,
+                     c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
         switch (cc) {
         case CURLE_UNSUPPORTED_PROTOCOL:
         case CURLE_URL_MALFORMAT:
-        case CURLE_OUT_OF_MEMORY:
-            return FINAL;
-        default:
-            return RETRY; /* connect, resolve, reset, timeout, empty reply ... */
+        case CURLE_OUT_OF_MEMORY: return FINAL;
+        default: return RETRY; /* connect, resolve, reset, timeout, empty reply ... */
         }
     }
     if (status >= 500 || status == 429 || status == 408) {
@@ -466,7 +466,8 @@ static int path_ok(const char *p, size_t n)
     if (n == 0 || n >= PATH_MAX_LEN || p[0] == '/' || p[n - 1] == '/')
         return 0;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' || p[i] == '?' || p[i] == '#')
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' || p[i] == '?' ||
+            p[i] == '#')
             return 0;
     for (size_t i = 0; i < n;) {
         size_t j = i;
@@ -479,8 +480,8 @@ static int path_ok(const char *p, size_t n)
     return 1;
 }
 
-int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int pos,
-                  const char *date, char ***paths, size_t *n, tp_fetch_kind *kind, tp_error *err)
+int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int pos, const char *date,
+                  char ***paths, size_t *n, tp_fetch_kind *kind, tp_error *err)
 {
     *paths = NULL;
     *n = 0;
@@ -490,9 +491,9 @@ int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int po
     char *url = join_url(c->curl, base, "fetch_list2.php");
     char *eb = curl_easy_escape(c->curl, branch, 0), *ed = curl_easy_escape(c->curl, date, 0);
     char form[256];
-    int ok = url && eb && ed &&
-             (size_t)snprintf(form, sizeof form, "branch=%s&pos=%d&date=%s", eb, pos, ed) <
-                 sizeof form;
+    int ok =
+        url && eb && ed &&
+        (size_t)snprintf(form, sizeof form, "branch=%s&pos=%d&date=%s", eb, pos, ed) < sizeof form;
     curl_free(eb);
     curl_free(ed);
     if (!ok) {

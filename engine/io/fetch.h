@@ -24,14 +24,14 @@
 #include "sha.h"
 
 typedef struct tp_fetch_opts {
-    int connect_timeout_ms; /* 0 = 10000 */
-    int list_timeout_ms;    /* whole list request; 0 = 30000 */
-    int file_timeout_ms;    /* whole download; 0 = 60000 */
-    int retries;            /* further tries after the first; < 0 = 3 */
-    double backoff_base;    /* seconds before the first retry, doubling; < 0 = 0.5 */
-    uint64_t max_file_bytes;/* per file (and per archive member); 0 = 256 MiB */
-    int max_in_flight;      /* per report server, all threads; 0 = 8 */
-    double max_per_second;  /* requests per second per report server; 0 = no limit */
+    int connect_timeout_ms;  /* 0 = 10000 */
+    int list_timeout_ms;     /* whole list request; 0 = 30000 */
+    int file_timeout_ms;     /* whole download; 0 = 60000 */
+    int retries;             /* further tries after the first; < 0 = 3 */
+    double backoff_base;     /* seconds before the first retry, doubling; < 0 = 0.5 */
+    uint64_t max_file_bytes; /* per file (and per archive member); 0 = 256 MiB */
+    int max_in_flight;       /* per report server, all threads; 0 = 8 */
+    double max_per_second;   /* requests per second per report server; 0 = no limit */
 } tp_fetch_opts;
 
 typedef enum tp_fetch_kind {
@@ -65,16 +65,14 @@ void tp_fetch_conn_destroy(tp_fetch_conn *c);
 /* The relative paths the server lists for a terminal-day: *paths (an array
  * of *n strings; free with tp_fetch_list_free).  Returns 0 (an empty list is
  * *kind = TP_FETCH_NO_FILES), or < 0 with *kind and err set. */
-int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int pos,
-                  const char *date, char ***paths, size_t *n, tp_fetch_kind *kind,
-                  tp_error *err);
+int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int pos, const char *date,
+                  char ***paths, size_t *n, tp_fetch_kind *kind, tp_error *err);
 void tp_fetch_list_free(char **paths, size_t n);
 
 /* Download `relpath` to the new file `dest`, streaming, with its sha256 and
  * size.  On failure dest does not exist.  The body must look like a CSV
  * (text) file or an archive (zip, tar, gzip). */
 int tp_fetch_file(tp_fetch_conn *c, const char *base, const char *relpath, const char *dest,
-                  char sha256[TP_SHA256_HEX], uint64_t *size, tp_fetch_kind *kind,
-                  tp_error *err);
+                  char sha256[TP_SHA256_HEX], uint64_t *size, tp_fetch_kind *kind, tp_error *err);
 
 #endif

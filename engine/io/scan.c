@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <tillpipe/csv.h>
+#include <time.h>
 
 #include "fsutil.h"
 #include "unpack.h"
@@ -18,8 +18,7 @@ tp_scan *tp_scan_create(void)
     return calloc(1, sizeof(tp_scan));
 }
 
-tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,
-                        tp_error *err)
+tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date, tp_error *err)
 {
     for (size_t i = s->ndays; i-- > 0;) {
         tp_termday *d = &s->days[i];

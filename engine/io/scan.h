@@ -23,9 +23,9 @@ typedef struct tp_scan_filter {
 typedef struct tp_scan {
     tp_termday *days; /* sorted by branch, pos, date */
     size_t ndays, cap;
-    char **ignored;   /* names of files that are not reports */
+    char **ignored; /* names of files that are not reports */
     size_t nignored, icap;
-    char *tmpdir;     /* archive members extracted here; removed with the scan */
+    char *tmpdir; /* archive members extracted here; removed with the scan */
 } tp_scan;
 
 /* Scan `dir` (not recursive) -- or one archive file.  Archives (zip, tar,
@@ -53,8 +53,7 @@ int tp_scan_dir_indexed(const char *dir, const tp_scan_filter *filter, tp_dir_in
 
 /* An empty scan, and the terminal-day of a key in it (created when new). */
 tp_scan *tp_scan_create(void);
-tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date,
-                        tp_error *err);
+tp_termday *tp_scan_day(tp_scan *s, const char *branch, int pos, const char *date, tp_error *err);
 
 /* Add one file to a scan (used by tp_scan_dir, the fetch stage and tests);
  * sha256 may be NULL. */

@@ -19,7 +19,8 @@ int tp_archive_sniff(const char *path)
         return 0;
     ssize_t n = read(fd, p, sizeof p);
     close(fd);
-    if (n >= 4 && p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) && (p[3] == 4 || p[3] == 6))
+    if (n >= 4 && p[0] == 'P' && p[1] == 'K' && (p[2] == 3 || p[2] == 5) &&
+        (p[3] == 4 || p[3] == 6))
         return 1;
     if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
         return 1;
@@ -68,11 +69,10 @@ static int member_ok(unpack *u, struct archive_entry *e, tp_error *err)
         return 0;
     if (archive_entry_filetype(e) != AE_IFREG)
         return tp_error_set(err, TP_EPARSE,
-                            "%s: member '%.200s' is not a regular file: archive rejected",
-                            u->aname, mp);
+                            "%s: member '%.200s' is not a regular file: archive rejected", u->aname,
+                            mp);
     if (++u->index > u->max_members)
-        return tp_error_set(err, TP_ELIMIT, "%s: more than %u members", u->aname,
-                            u->max_members);
+        return tp_error_set(err, TP_ELIMIT, "%s: more than %u members", u->aname, u->max_members);
     return 1;
 }
 
@@ -116,8 +116,8 @@ static int copy_member(unpack *u, const char *mp, const char *out, int fd, tp_sh
 }
 
 /* Extract the current member to outdir/<index>/<name> and hand it to fn. */
-static int extract_member(unpack *u, struct archive_entry *e, tp_archive_member_fn fn,
-                          void *ud, tp_error *err)
+static int extract_member(unpack *u, struct archive_entry *e, tp_archive_member_fn fn, void *ud,
+                          tp_error *err)
 {
     const char *mp = archive_entry_pathname(e);
     const char *base = strrchr(mp, '/') ? strrchr(mp, '/') + 1 : mp;

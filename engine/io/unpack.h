@@ -20,17 +20,16 @@
 int tp_archive_sniff(const char *path);
 
 typedef struct tp_archive_limits {
-    uint64_t max_member; /* bytes per member; 0 = 256 MiB */
-    uint64_t max_total;  /* bytes of all members; 0 = 1 GiB */
-    unsigned max_members;/* 0 = 10000 */
+    uint64_t max_member;  /* bytes per member; 0 = 256 MiB */
+    uint64_t max_total;   /* bytes of all members; 0 = 1 GiB */
+    unsigned max_members; /* 0 = 10000 */
 } tp_archive_limits;
 
 /* Called for each regular member once it is extracted to `path` (under the
  * output folder, file name = the member's last path segment).  Return < 0
  * with err set to stop. */
-typedef int (*tp_archive_member_fn)(void *ud, const char *name, const char *path,
-                                    uint64_t size, const char sha256[TP_SHA256_HEX],
-                                    tp_error *err);
+typedef int (*tp_archive_member_fn)(void *ud, const char *name, const char *path, uint64_t size,
+                                    const char sha256[TP_SHA256_HEX], tp_error *err);
 
 /* Extract the members of `path` into the existing folder `outdir` (member i
  * goes to outdir/<i>/<name>).  On error the members extracted so far stay

@@ -87,17 +87,17 @@ static int plugin_failed(tp_host *h, int rc, tp_error *err)
     if (h->last_error[0])
         return tp_error_set(err, TP_EPARSE, "%s:%llu: %s", h->name,
                             (unsigned long long)h->last_error_line, h->last_error);
-    return tp_error_set(err, TP_EPARSE, "%s: plugin %s could not parse the file (code %d)",
-                        h->name, h->plugin->desc->name, rc);
+    return tp_error_set(err, TP_EPARSE, "%s: plugin %s could not parse the file (code %d)", h->name,
+                        h->plugin->desc->name, rc);
 }
 
 int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const char *name,
-                    const tp_parse_options *opts, const tp_parse_sink *sink,
-                    tp_parse_stats *stats, tp_error *err)
+                    const tp_parse_options *opts, const tp_parse_sink *sink, tp_parse_stats *stats,
+                    tp_error *err)
 {
     const tp_plugin_desc *d = p->desc;
-    tp_host h = {.plugin = p, .schema = tp_schema_of(type), .name = name, .sink = sink,
-                 .opts = opts};
+    tp_host h = {
+        .plugin = p, .schema = tp_schema_of(type), .name = name, .sink = sink, .opts = opts};
     if (!h.schema)
         return tp_error_set(err, TP_EINVAL, "%s: unknown report type", name);
     if (!tp_plugin_parses(p, h.schema->name))
@@ -144,8 +144,8 @@ out:
 }
 
 int tp_parse_file(const tp_plugin *p, tp_report_type type, const char *path,
-                  const tp_parse_options *opts, const tp_parse_sink *sink,
-                  tp_parse_stats *stats, tp_error *err)
+                  const tp_parse_options *opts, const tp_parse_sink *sink, tp_parse_stats *stats,
+                  tp_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)

@@ -16,8 +16,8 @@
 #include <tillpipe/sdk.h>
 
 #include "core/error.h"
-#include "plugin.h"
 #include "core/schema.h"
+#include "plugin.h"
 
 typedef struct tp_parse_sink {
     /* A row in the type's layout; return < 0 to stop the parse (the parse
@@ -46,12 +46,12 @@ typedef struct tp_parse_stats {
  * with err set when the plugin failed (bad input it could not continue past,
  * out of memory) or reading failed. */
 int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const char *name,
-                    const tp_parse_options *opts, const tp_parse_sink *sink,
-                    tp_parse_stats *stats, tp_error *err);
+                    const tp_parse_options *opts, const tp_parse_sink *sink, tp_parse_stats *stats,
+                    tp_error *err);
 
 /* The same for a path. */
 int tp_parse_file(const tp_plugin *p, tp_report_type type, const char *path,
-                  const tp_parse_options *opts, const tp_parse_sink *sink,
-                  tp_parse_stats *stats, tp_error *err);
+                  const tp_parse_options *opts, const tp_parse_sink *sink, tp_parse_stats *stats,
+                  tp_error *err);
 
 #endif

@@ -12,10 +12,10 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "plugin.h"
 #include "core/quality.h"
 #include "core/record.h"
 #include "core/reports.h"
+#include "plugin.h"
 
 typedef struct tp_pipeline {
     const tp_registry *plugins; /* borrowed */
@@ -32,13 +32,13 @@ typedef enum tp_termday_status {
 
 typedef struct tp_termday_result {
     tp_termday_status status;
-    uint64_t records;                  /* records handed to the callback */
-    uint64_t rows_parsed;              /* rows the plugins emitted, all types */
-    uint64_t bytes;                    /* bytes of the chosen files */
+    uint64_t records;                       /* records handed to the callback */
+    uint64_t rows_parsed;                   /* rows the plugins emitted, all types */
+    uint64_t bytes;                         /* bytes of the chosen files */
     const tp_plugin *plugin[TP_TYPE_COUNT]; /* plugin used per type, NULL = none */
     char plugin_why[TP_TYPE_COUNT][160];    /* why that plugin */
-    int branch_listed;                 /* the branch is in the configuration */
-    tp_quality quality;                /* free with tp_termday_result_clear */
+    int branch_listed;                      /* the branch is in the configuration */
+    tp_quality quality;                     /* free with tp_termday_result_clear */
 } tp_termday_result;
 
 /* Process one terminal-day (runs tp_select on it).  Returns 0 with *res

@@ -2,11 +2,11 @@
 #include "plugin.h"
 
 #include <dirent.h>
-#include <stddef.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +56,8 @@ static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
         return tp_error_set(err, TP_EPLUGIN,
                             "plugin %s: built with SDK %u.%u, this tillpipe supports up to "
                             "%d.%d; upgrade tillpipe, or rebuild the plugin against SDK %d.%d",
-                            path, (unsigned)d->abi_major, (unsigned)d->abi_minor,
-                            TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR, TP_SDK_ABI_MAJOR,
-                            TP_SDK_ABI_MINOR);
+                            path, (unsigned)d->abi_major, (unsigned)d->abi_minor, TP_SDK_ABI_MAJOR,
+                            TP_SDK_ABI_MINOR, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
     int reserved_used = d->flags != 0;
     for (size_t i = 0; i < sizeof d->reserved / sizeof d->reserved[0] &&
                        offsetof(tp_plugin_desc, reserved) + (i + 1) * sizeof(void *) <= d->size;
@@ -87,8 +86,7 @@ static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
             return tp_error_set(err, TP_EPLUGIN,
                                 "plugin %s: descriptor field .%s is required but %s; set it "
                                 "in the plugin's tp_plugin_desc",
-                                path, req[i].field,
-                                i < 4 ? "empty" : "NULL (missing callback)");
+                                path, req[i].field, i < 4 ? "empty" : "NULL (missing callback)");
     for (const char *const *t = d->types; *t; t++)
         if (tp_schema_find(*t) < 0)
             return tp_error_set(err, TP_EPLUGIN,
@@ -107,8 +105,8 @@ tp_plugin *tp_plugin_load(const char *path, tp_error *err)
         return NULL;
     }
     if (access(path, R_OK) != 0) {
-        tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EPLUGIN,
-                     "plugin %s: cannot read: %s", path, strerror(errno));
+        tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EPLUGIN, "plugin %s: cannot read: %s",
+                     path, strerror(errno));
         goto fail;
     }
     if (tp_sha256_file(path, p->sha256, NULL, err) < 0) {
@@ -266,8 +264,7 @@ static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *er
                                             "%s (%s); remove one, or name the one to use in "
                                             "the branch configuration and drop the branch "
                                             "from the other's descriptor",
-                                            p->path, p->desc->name, *b, *t, q->desc->name,
-                                            q->path);
+                                            p->path, p->desc->name, *b, *t, q->desc->name, q->path);
             continue;
         }
         if (!tp_plugin_is_generic(p) || !tp_plugin_is_generic(q))
@@ -316,8 +313,8 @@ int tp_registry_load_dir(tp_registry *r, const char *dir, tp_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
-                            "plugin directory %s: %s", dir, strerror(errno));
+        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "plugin directory %s: %s",
+                            dir, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = TP_OK;
@@ -358,12 +355,18 @@ int tp_registry_load_dir(tp_registry *r, const char *dir, tp_error *err)
     return rc;
 }
 
-size_t tp_registry_count(const tp_registry *r) { return r->count; }
+size_t tp_registry_count(const tp_registry *r)
+{
+    return r->count;
+}
 const tp_plugin *tp_registry_get(const tp_registry *r, size_t i)
 {
     return i < r->count ? r->plugins[i] : NULL;
 }
-size_t tp_registry_failure_count(const tp_registry *r) { return r->nfailures; }
+size_t tp_registry_failure_count(const tp_registry *r)
+{
+    return r->nfailures;
+}
 const tp_load_failure *tp_registry_failure(const tp_registry *r, size_t i)
 {
     return i < r->nfailures ? &r->failures[i] : NULL;
@@ -377,9 +380,9 @@ const tp_plugin *tp_registry_find(const tp_registry *r, const char *name)
     return NULL;
 }
 
-const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type,
-                                     const char *branch, const char *configured,
-                                     char *why, size_t why_len, tp_error *err)
+const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type, const char *branch,
+                                     const char *configured, char *why, size_t why_len,
+                                     tp_error *err)
 {
     if (configured) {
         const tp_plugin *p = tp_registry_find(r, configured);
@@ -405,8 +408,8 @@ const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type,
         if (!tp_plugin_parses(p, type))
             continue;
         if (branch && tp_plugin_overrides(p, branch)) {
-            snprintf(why, why_len, "%s %s: override for branch %s", p->desc->name,
-                     p->desc->version, branch);
+            snprintf(why, why_len, "%s %s: override for branch %s", p->desc->name, p->desc->version,
+                     branch);
             return p;
         }
         if (tp_plugin_is_generic(p) && !generic)

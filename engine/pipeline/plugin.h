@@ -75,8 +75,8 @@ const tp_plugin *tp_registry_find(const tp_registry *r, const char *name);
  * plugin and writes why it was chosen into `why`; NULL with err set when the
  * configured plugin is missing or does not parse the type, or no plugin
  * parses it at all. */
-const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type,
-                                     const char *branch, const char *configured,
-                                     char *why, size_t why_len, tp_error *err);
+const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type, const char *branch,
+                                     const char *configured, char *why, size_t why_len,
+                                     tp_error *err);
 
 #endif

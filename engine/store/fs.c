@@ -118,9 +118,8 @@ static int copy_atomic(const char *src, const char *dst, tp_error *err)
     return rc;
 }
 
-
-static int fs_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
-                       int *existed, tp_error *err)
+static int fs_put_file(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+                       tp_error *err)
 {
     char dst[PATH_MAX];
     struct stat st;

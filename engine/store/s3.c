@@ -635,8 +635,8 @@ static void s3_close(tp_store *s)
     s->impl = NULL;
 }
 
-static const tp_store_ops s3_ops = {"s3",    s3_put_file, s3_get_file, s3_read,
-                                    s3_stat, s3_del,      s3_check,    s3_close, NULL};
+static const tp_store_ops s3_ops = {"s3",   s3_put_file, s3_get_file, s3_read, s3_stat,
+                                    s3_del, s3_check,    s3_close,    NULL};
 
 /* ------------------------------------------------------------ open */
 

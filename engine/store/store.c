@@ -32,7 +32,8 @@ static int parse_s3(char *p, tp_store_config *cfg, tp_error *err)
         *q++ = '\0';
     cfg->bucket = p;
     if (!*p || strchr(p, '/'))
-        return tp_error_set(err, TP_ECONFIG, "store: s3 address needs a bucket: s3://BUCKET?endpoint=HOST:PORT");
+        return tp_error_set(err, TP_ECONFIG,
+                            "store: s3 address needs a bucket: s3://BUCKET?endpoint=HOST:PORT");
     while (q && *q) {
         char *amp = strchr(q, '&');
         if (amp)
@@ -73,9 +74,9 @@ int tp_store_config_parse(const char *spec, char *buf, size_t bufsize, tp_store_
     if (!*cfg->root)
         return tp_error_set(err, TP_ECONFIG, "store: fs address needs a directory: fs:/path");
     if (strstr(buf, "://"))
-        return tp_error_set(err, TP_ECONFIG,
-                            "store: unknown address '%s' (fs:/path or s3://BUCKET?endpoint=HOST:PORT)",
-                            spec);
+        return tp_error_set(
+            err, TP_ECONFIG,
+            "store: unknown address '%s' (fs:/path or s3://BUCKET?endpoint=HOST:PORT)", spec);
     return TP_OK;
 }
 
@@ -136,7 +137,8 @@ static int key_ok(const char *key, tp_error *err)
         }
         seg = end ? end + 1 : NULL;
     }
-    return ok ? TP_OK : tp_error_set(err, TP_EINVAL, "store: invalid key '%.*s'", 160, key ? key : "");
+    return ok ? TP_OK
+              : tp_error_set(err, TP_EINVAL, "store: invalid key '%.*s'", 160, key ? key : "");
 }
 
 static int put(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
@@ -153,14 +155,14 @@ static int put(tp_store *s, const char *key, const char *path, uint64_t size, in
     return s->ops->put_file(s, key, path, size, existed, err);
 }
 
-int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
-                      int *existed, tp_error *err)
+int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+                      tp_error *err)
 {
     return put(s, key, path, size, existed, 0, err);
 }
 
-int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size,
-                       int *existed, tp_error *err)
+int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+                       tp_error *err)
 {
     return put(s, key, path, size, existed, 1, err);
 }
@@ -218,8 +220,8 @@ int tp_store_open_fd(tp_store *s, const char *key, tp_error *err)
         return -1;
     }
     close(tmp);
-    int fd = tp_store_get_file(s, key, local, err) == TP_OK ? open(local, O_RDONLY | O_CLOEXEC)
-                                                             : -1;
+    int fd =
+        tp_store_get_file(s, key, local, err) == TP_OK ? open(local, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0 && err && err->code == TP_OK)
         tp_error_set(err, TP_EIO, "%s: %s", local, strerror(errno));
     unlink(local); /* the descriptor keeps it while it is read */

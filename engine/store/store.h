@@ -26,15 +26,15 @@
 typedef struct tp_store tp_store;
 
 typedef struct tp_store_config {
-    const char *kind;        /* "fs" or "s3" */
-    const char *root;        /* fs: the directory (created when missing) */
-    const char *endpoint;    /* s3: host[:port] */
-    const char *bucket;      /* s3 */
-    const char *region;      /* s3: NULL = "us-east-1" */
-    const char *access_key;  /* s3: NULL = from the environment */
-    const char *secret_key;  /* s3: NULL = from the environment */
-    int https;               /* s3: 1 = https, 0 = http */
-    int timeout_ms;          /* s3: per request, 0 = 30000 */
+    const char *kind;       /* "fs" or "s3" */
+    const char *root;       /* fs: the directory (created when missing) */
+    const char *endpoint;   /* s3: host[:port] */
+    const char *bucket;     /* s3 */
+    const char *region;     /* s3: NULL = "us-east-1" */
+    const char *access_key; /* s3: NULL = from the environment */
+    const char *secret_key; /* s3: NULL = from the environment */
+    int https;              /* s3: 1 = https, 0 = http */
+    int timeout_ms;         /* s3: per request, 0 = 30000 */
 } tp_store_config;
 
 /* Parse a store address: "fs:/path", a plain path, or
@@ -62,14 +62,14 @@ void tp_store_key(const char *sha256_hex, char key[TP_STORE_KEY_MAX]);
  * be NULL) is set when the key was there already and nothing was written.
  * Atomic: on error nothing is left under the key and no temporary remains.
  * Durable once tp_store_sync returns (s3: at once). */
-int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size,
-                      int *existed, tp_error *err);
+int tp_store_put_file(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+                      tp_error *err);
 
 /* tp_store_put_file for a file the caller owns and will not change again
  * (a download in a job's work folder): the fs backend hard-links it into
  * place when both are on one file system instead of copying it. */
-int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size,
-                       int *existed, tp_error *err);
+int tp_store_put_owned(tp_store *s, const char *key, const char *path, uint64_t size, int *existed,
+                       tp_error *err);
 
 /* Copy the object to the local file `path` (written to a temporary, then
  * renamed).  TP_ENOTFOUND when there is no such key. */

@@ -26,17 +26,17 @@ typedef struct job_ctx {
     tp_db *db;
     const tp_job *job;
     tp_thread_cache *cache;
-    const tp_config *cfg;   /* the branch configuration (the cache's) */
-    tp_fetched fetched;     /* the terminal-day's candidates */
-    tp_termday_result res;  /* what the pipeline made of them */
-    long long records;      /* spooled */
-    char *fetch_json;       /* what the fetch stage saw, written when the attempt ends */
-    const char *stage;      /* the stage running (fetch, store, parse, load) */
-    double stage_at;        /* when it began */
-    char stages[256];       /* {"fetch": seconds, ...}: the stages ended so far */
-    char code[48];          /* the job error: a stable code, */
-    int retryable;          /* whether another attempt may do better, */
-    char msg[1024];         /* and what happened */
+    const tp_config *cfg;  /* the branch configuration (the cache's) */
+    tp_fetched fetched;    /* the terminal-day's candidates */
+    tp_termday_result res; /* what the pipeline made of them */
+    long long records;     /* spooled */
+    char *fetch_json;      /* what the fetch stage saw, written when the attempt ends */
+    const char *stage;     /* the stage running (fetch, store, parse, load) */
+    double stage_at;       /* when it began */
+    char stages[256];      /* {"fetch": seconds, ...}: the stages ended so far */
+    char code[48];         /* the job error: a stable code, */
+    int retryable;         /* whether another attempt may do better, */
+    char msg[1024];        /* and what happened */
 } job_ctx;
 
 static int job_error(job_ctx *c, const char *code, int retryable, const char *msg)
@@ -53,8 +53,8 @@ static void stage_enter(job_ctx *c, const char *stage)
     double now = tp_now();
     size_t n = strlen(c->stages);
     if (c->stage && n + 40 < sizeof c->stages)
-        snprintf(c->stages + n, sizeof c->stages - n, "%s\"%s\": %.6f", n ? ", " : "{",
-                 c->stage, now - c->stage_at);
+        snprintf(c->stages + n, sizeof c->stages - n, "%s\"%s\": %.6f", n ? ", " : "{", c->stage,
+                 now - c->stage_at);
     c->stage = stage;
     c->stage_at = now;
 }
@@ -198,10 +198,9 @@ static int stage_store(job_ctx *c, tp_error *err)
 {
     tp_source src = source_of(c->w, c->cache);
     if (tp_source_keep(&src, &c->fetched, err) < 0)
-        return job_error(c,
-                         err->code == TP_EIO || err->code == TP_ENOMEM ? "store_unavailable"
-                                                                       : "store_error",
-                         1, err->msg);
+        return job_error(
+            c, err->code == TP_EIO || err->code == TP_ENOMEM ? "store_unavailable" : "store_error",
+            1, err->msg);
     return TP_OK;
 }
 
@@ -248,9 +247,9 @@ static int stage_parse(job_ctx *c, tp_error *err)
         int code = err->code;
         return job_error(c,
                          code == TP_EPLUGIN || code == TP_ENOTFOUND ? "plugin_error"
-                         : code == TP_ECONFIG                        ? "config_invalid"
-                         : retry                                     ? "io_error"
-                                                                     : "parse_error",
+                         : code == TP_ECONFIG                       ? "config_invalid"
+                         : retry                                    ? "io_error"
+                                                                    : "parse_error",
                          retry, err->msg);
     }
     if (fflush(spool) != 0)
@@ -322,15 +321,14 @@ static int stage_load(job_ctx *c, tp_error *err)
     free(pj), free(keys), free(kv);
     if (rc == TP_OK || rc == TP_ECANCELLED || rc == TP_ELOST)
         return rc;
-    return job_error(c, tp_db_broken(c->db) ? "database_unavailable" : "load_error", 1,
-                     err->msg);
+    return job_error(c, tp_db_broken(c->db) ? "database_unavailable" : "load_error", 1, err->msg);
 }
 
 /* The stages in order, a boundary after each but the last. */
 static int run_stages(job_ctx *c, tp_error *err)
 {
-    static int (*const stage[])(job_ctx *, tp_error *) = {stage_fetch, stage_store,
-                                                         stage_parse, stage_load};
+    static int (*const stage[])(job_ctx *, tp_error *) = {stage_fetch, stage_store, stage_parse,
+                                                          stage_load};
     static const char *const name[] = {"fetch", "store", "parse", "load"};
     int rc = TP_OK;
     for (size_t i = 0; rc == TP_OK && i < sizeof stage / sizeof *stage; i++) {
@@ -350,8 +348,8 @@ static void succeeded(job_ctx *c)
     w->stats.succeeded++;
     w->stats.records += c->records;
     pthread_mutex_unlock(&w->mu);
-    tp__worker_log(w, "job %lld %s/%d/%s: succeeded, %lld records", job->id, job->branch,
-                   job->pos, job->date, c->records);
+    tp__worker_log(w, "job %lld %s/%d/%s: succeeded, %lld records", job->id, job->branch, job->pos,
+                   job->date, c->records);
 }
 
 /* Stopped at a stage boundary: lost (nothing to write), cancelled (ended
@@ -392,16 +390,15 @@ static void failed(job_ctx *c)
     tp_attempt_info info = {NULL, stages_json(c, stages, sizeof stages), c->fetch_json};
     int frc = tp_queue_fail(c->db, job, w->id, c->stage, c->code, c->retryable, c->msg,
                             w->o->backoff_base, &info, &e2);
-    long long *counter = frc == TP_ELOST ? &w->stats.lost
+    long long *counter = frc == TP_ELOST                                    ? &w->stats.lost
                          : c->retryable && job->attempt < job->max_attempts ? &w->stats.retried
-                                                                           : &w->stats.failed;
+                                                                            : &w->stats.failed;
     tp__worker_count(w, counter, 1);
     tp__worker_log(w, "job %lld %s/%d/%s attempt %d: %s at %s: %s%s", job->id, job->branch,
                    job->pos, job->date, job->attempt, c->code, c->stage, c->msg,
-                   frc == TP_OK ? ""
-                   : frc == TP_ELOST
-                       ? " (the lease was already lost: another attempt owns the job)"
-                       : " (could not record the failure; the lease will expire)");
+                   frc == TP_OK      ? ""
+                   : frc == TP_ELOST ? " (the lease was already lost: another attempt owns the job)"
+                                     : " (could not record the failure; the lease will expire)");
 }
 
 void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const tp_job *job)

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/unpack.h"
 #include "io/fsutil.h"
+#include "io/unpack.h"
 
 void tp_fetched_clear(tp_fetched *f)
 {
@@ -50,7 +50,8 @@ static int add_local(const tp_source *src, tp_fetched *out, const char *path, co
     tp_scan_filter key = {td->branch, td->pos, td->date};
     tp_report_name rn;
     if (tp_report_name_parse(name, &rn, NULL) == 0) {
-        if (strcmp(rn.branch, td->branch) != 0 || rn.pos != td->pos || strcmp(rn.date, td->date) != 0)
+        if (strcmp(rn.branch, td->branch) != 0 || rn.pos != td->pos ||
+            strcmp(rn.date, td->date) != 0)
             return tp_scan_ignore(out->scan, name, err);
         int rc = tp_scan_add(out->scan, path, &rn, size, err);
         if (rc == TP_OK && sha256) {
@@ -70,7 +71,8 @@ static int finish(tp_fetched *out, tp_error *err)
     if (out->scan->days[0].ncands == 0 && out->kind == TP_FETCH_OK) {
         out->kind = TP_FETCH_NO_FILES;
         if (out->scan->nignored > 0)
-            tp_error_set(err, TP_ENOTFOUND, "%zu file%s listed, none a report of this terminal-day (e.g. %s)",
+            tp_error_set(err, TP_ENOTFOUND,
+                         "%zu file%s listed, none a report of this terminal-day (e.g. %s)",
                          out->scan->nignored, out->scan->nignored == 1 ? "" : "s",
                          out->scan->ignored[0]);
         else
@@ -104,8 +106,8 @@ static int fetch_server(const tp_source *src, const char *server, tp_fetched *ou
     tp_termday *td = &out->scan->days[0];
     char **paths = NULL;
     size_t n = 0;
-    int rc = tp_fetch_list(src->conn, server, td->branch, td->pos, td->date, &paths, &n,
-                           &out->kind, err);
+    int rc = tp_fetch_list(src->conn, server, td->branch, td->pos, td->date, &paths, &n, &out->kind,
+                           err);
     if (rc < 0)
         return rc;
     out->listed = n;
@@ -191,7 +193,8 @@ int tp_source_stored(const tp_source *src, const char *branch, int pos, const ch
             rc = tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
                               "store: object %s of %s: %s", key, files[i].name, strerror(errno));
         if (rc == TP_OK)
-            rc = add_local(src, out, dest, files[i].name, (uint64_t)st.st_size, files[i].sha256, err);
+            rc = add_local(src, out, dest, files[i].name, (uint64_t)st.st_size, files[i].sha256,
+                           err);
     }
     out->listed = n;
     if (rc < 0) {

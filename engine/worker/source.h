@@ -11,8 +11,8 @@
 #define TP_SOURCE_H
 
 #include "core/error.h"
-#include "io/fetch.h"
 #include "core/reports.h"
+#include "io/fetch.h"
 #include "io/scan.h"
 #include "store/store.h"
 
@@ -31,12 +31,12 @@ typedef struct tp_source {
 
 /* A terminal-day's candidates, local. */
 typedef struct tp_fetched {
-    tp_scan *scan;     /* one terminal-day: scan->days[0] (there may be no candidates) */
-    char *workdir;     /* this job's work folder (emptied or removed by tp_fetched_clear) */
-    int reused;        /* workdir is the caller's tp_source.workdir: empty it, keep it */
-    tp_fetch_kind kind;/* of the failure, or TP_FETCH_NO_FILES / TP_FETCH_OK */
-    size_t listed;     /* paths the server listed */
-    size_t stored_new; /* objects written to the store (the rest were there) */
+    tp_scan *scan;      /* one terminal-day: scan->days[0] (there may be no candidates) */
+    char *workdir;      /* this job's work folder (emptied or removed by tp_fetched_clear) */
+    int reused;         /* workdir is the caller's tp_source.workdir: empty it, keep it */
+    tp_fetch_kind kind; /* of the failure, or TP_FETCH_NO_FILES / TP_FETCH_OK */
+    size_t listed;      /* paths the server listed */
+    size_t stored_new;  /* objects written to the store (the rest were there) */
 } tp_fetched;
 
 /* Fetch the terminal-day's files from `server` (NULL = src->server) or the

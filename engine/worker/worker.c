@@ -166,8 +166,7 @@ static void maybe_rescue(tp_worker *w, tp_db *db, double *last)
     int rescued = 0;
     tp_error err = {0};
     if (tp_queue_rescue(db, &rescued, &err) == TP_OK && rescued)
-        tp__worker_log(w, "rescued %d job%s with expired leases", rescued,
-                       rescued == 1 ? "" : "s");
+        tp__worker_log(w, "rescued %d job%s with expired leases", rescued, rescued == 1 ? "" : "s");
     *last = tp_now();
 }
 
@@ -243,8 +242,8 @@ static int run_threads(tp_worker *w, tp_error *err)
     for (; started < n; started++) {
         args[started] = (thread_arg){w, started};
         if (pthread_create(&th[started], NULL, thread_main, &args[started]) != 0) {
-            rc = tp_error_set(err, TP_ENOMEM, "cannot start worker thread %d of %d",
-                              started + 1, n);
+            rc =
+                tp_error_set(err, TP_ENOMEM, "cannot start worker thread %d of %d", started + 1, n);
             *w->o->stop = 1; /* the ones started stop (and release their jobs) */
             break;
         }

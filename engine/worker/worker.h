@@ -22,20 +22,20 @@
 
 typedef struct tp_worker_opts {
     const char *db_url;
-    const char *reports_dir;    /* a local folder of report files, or NULL: */
-    const char *server;         /* the report server's base URL (a branch may name its own) */
-    tp_fetcher *fetcher;        /* borrowed: limits and counters, shared by the threads */
-    tp_store *store;            /* borrowed: where raw files are kept */
-    const char *workroot;       /* jobs' work folders; NULL = $TMPDIR or /tmp */
-    const tp_registry *plugins; /* borrowed */
-    int concurrency;            /* threads, 1..64 */
-    int lease_seconds;          /* default TP_LEASE_SECONDS; heartbeat at 1/6 */
-    double backoff_base;        /* seconds, default 2 */
-    int drain_seconds;          /* after SIGTERM: finish or release within this */
-    int exit_when_idle;         /* return once nothing is queued or running */
-    volatile sig_atomic_t *stop;/* set asynchronously to stop (SIGTERM) */
+    const char *reports_dir;     /* a local folder of report files, or NULL: */
+    const char *server;          /* the report server's base URL (a branch may name its own) */
+    tp_fetcher *fetcher;         /* borrowed: limits and counters, shared by the threads */
+    tp_store *store;             /* borrowed: where raw files are kept */
+    const char *workroot;        /* jobs' work folders; NULL = $TMPDIR or /tmp */
+    const tp_registry *plugins;  /* borrowed */
+    int concurrency;             /* threads, 1..64 */
+    int lease_seconds;           /* default TP_LEASE_SECONDS; heartbeat at 1/6 */
+    double backoff_base;         /* seconds, default 2 */
+    int drain_seconds;           /* after SIGTERM: finish or release within this */
+    int exit_when_idle;          /* return once nothing is queued or running */
+    volatile sig_atomic_t *stop; /* set asynchronously to stop (SIGTERM) */
     int quiet;
-    int noop;                   /* benchmark: complete each job at once, no pipeline */
+    int noop; /* benchmark: complete each job at once, no pipeline */
 } tp_worker_opts;
 
 typedef struct tp_worker_stats {

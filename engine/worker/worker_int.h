@@ -40,14 +40,14 @@ typedef struct tp_worker {
 
 /* What a worker thread keeps between jobs. */
 typedef struct tp_thread_cache {
-    tp_fetch_conn *conn;  /* this thread's report server connection */
-    char *spool_buf;      /* the spool file's stdio buffer */
-    FILE *spool;          /* the spool file, emptied for each job (no new inode per job) */
-    char *workdir;        /* this thread's work folder, emptied after each job */
-    tp_dir_index *index;  /* the listing of --reports, reused while the folder is unchanged */
-    int partition_year;   /* the records partition last made sure of */
-    tp_config *config;    /* the branches table, as last read */
-    double config_at;     /* when (tp_now) */
+    tp_fetch_conn *conn; /* this thread's report server connection */
+    char *spool_buf;     /* the spool file's stdio buffer */
+    FILE *spool;         /* the spool file, emptied for each job (no new inode per job) */
+    char *workdir;       /* this thread's work folder, emptied after each job */
+    tp_dir_index *index; /* the listing of --reports, reused while the folder is unchanged */
+    int partition_year;  /* the records partition last made sure of */
+    tp_config *config;   /* the branches table, as last read */
+    double config_at;    /* when (tp_now) */
 } tp_thread_cache;
 
 /* Run one claimed job to its end: succeeded, failed (or queued to retry),
@@ -58,8 +58,7 @@ void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const 
 void tp__noop_job(tp_worker *w, tp_db *db, const tp_job *job);
 
 /* "tillpipe worker: ..." on stderr unless quiet. */
-void tp__worker_log(const tp_worker *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void tp__worker_log(const tp_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Add to one of w->stats' counters, under the lock. */
 void tp__worker_count(tp_worker *w, long long *counter, long long n);

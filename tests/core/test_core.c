@@ -40,8 +40,8 @@ static int feq(tp_field f, const char *s)
     return f.len == strlen(s) && memcmp(f.ptr, s, f.len) == 0;
 }
 
-#define ck_field(f, s) ck_assert_msg(feq((f), (s)), "field is \"%.*s\", expected \"%s\"", \
-                                     (int)(f).len, (f).ptr, (s))
+#define ck_field(f, s)                                                                             \
+    ck_assert_msg(feq((f), (s)), "field is \"%.*s\", expected \"%s\"", (int)(f).len, (f).ptr, (s))
 
 /* An rd5000 row in the SDK layout with the given changes. */
 static void order_row(trow *r, const char *item, const char *date, const char *time,
@@ -50,8 +50,10 @@ static void order_row(trow *r, const char *item, const char *date, const char *t
     char line[512];
     /* STORE,INVOICE,ITEM,QTY,UPRICE,AMOUNT,DISC,DEP,DATE,TIME,DISC_CODE,TYPE,VAT_FLAG,
        VAT_DIV,VAT_AMT,VAT_DISC,VAT_PRICE,TRANSNO */
-    snprintf(line, sizeof line, "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
-             "9.333,0.000,0.000,255.360,%s", item, dep, date, time, type, transno);
+    snprintf(line, sizeof line,
+             "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
+             "9.333,0.000,0.000,255.360,%s",
+             item, dep, date, time, type, transno);
     split(r, line);
 }
 
@@ -90,7 +92,8 @@ START_TEST(name_parses)
 {
     tp_report_name rn;
     tp_error err = {0};
-    ck_assert_int_eq(tp_report_name_parse("a_AYALA-FRN_2_rd5000_2026-02-09_19-59_.csv", &rn, &err), 0);
+    ck_assert_int_eq(tp_report_name_parse("a_AYALA-FRN_2_rd5000_2026-02-09_19-59_.csv", &rn, &err),
+                     0);
     ck_assert_str_eq(rn.branch, "AYALA-FRN");
     ck_assert_int_eq(rn.pos, 2);
     ck_assert_int_eq(rn.type, TP_TYPE_RD5000);
@@ -290,7 +293,8 @@ START_TEST(config_valid_and_default)
     tp_config *c = tp_config_parse(
         "{\"branches\": [{\"code\": \"BX\", \"terminals\": [1, 2], \"pos\": \"newer\","
         " \"parsers\": {\"rd5500\": \"newpos\", \"rd5000\": {\"plugin\": \"rd5000\","
-        " \"options\": {\"column.DATE\": 12, \"x\": \"y\"}}}}, {\"code\": \"B-2\", \"active\": false}]}",
+        " \"options\": {\"column.DATE\": 12, \"x\": \"y\"}}}}, {\"code\": \"B-2\", \"active\": "
+        "false}]}",
         "t.json", &err);
     ck_assert_msg(c != NULL, "%s", err.msg);
     const tp_branch_cfg *b = tp_config_branch(c, "BX");
@@ -333,17 +337,22 @@ START_TEST(config_errors_name_the_key)
     config_fails("{\"branches\": [{\"code\": \"A\", \"pos\": \"new\"}]}", "branches[0].pos");
     config_fails("{\"branches\": [{\"code\": \"A\", \"termnals\": [1]}]}",
                  "branches[0].termnals: unknown key");
-    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": [0]}]}", "branches[0].terminals");
-    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": \"1\"}]}", "branches[0].terminals");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": [0]}]}",
+                 "branches[0].terminals");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"terminals\": \"1\"}]}",
+                 "branches[0].terminals");
     config_fails("{\"branches\": [{\"code\": \"A\", \"active\": 1}]}", "branches[0].active");
-    config_fails("{\"branches\": [{\"code\": \"A\"}, {\"code\": \"A\"}]}", "branches[1].code: duplicate");
+    config_fails("{\"branches\": [{\"code\": \"A\"}, {\"code\": \"A\"}]}",
+                 "branches[1].code: duplicate");
     config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd9\": \"x\"}}]}",
                  "branches[0].parsers.rd9: unknown report type");
     config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": 3}}]}",
                  "branches[0].parsers.rd5000");
-    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"plug\": \"x\"}}}]}",
-                 "branches[0].parsers.rd5000.plug: unknown key");
-    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"options\": {\"k\": []}}}}]}",
+    config_fails(
+        "{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"plug\": \"x\"}}}]}",
+        "branches[0].parsers.rd5000.plug: unknown key");
+    config_fails("{\"branches\": [{\"code\": \"A\", \"parsers\": {\"rd5000\": {\"options\": "
+                 "{\"k\": []}}}}]}",
                  "branches[0].parsers.rd5000.options.k");
     config_fails("{\"branches\": [{\"code\": \"A\", \"code\": \"B\"}]}", "invalid JSON");
 }

@@ -121,7 +121,8 @@ static void __attribute__((format(printf, 2, 3))) ex(tp_db *db, const char *fmt,
 
 static void add_branch(tp_db *db, const char *code, const char *terminals, int active)
 {
-    ex(db, "INSERT INTO branches (code, name, active, terminals) VALUES ('%s', 'Branch %s', %s, '%s')",
+    ex(db,
+       "INSERT INTO branches (code, name, active, terminals) VALUES ('%s', 'Branch %s', %s, '%s')",
        code, code, active ? "true" : "false", terminals);
 }
 
@@ -169,8 +170,7 @@ static void complete_ok(tp_db *db, const tp_job *j, const char *worker, long lon
     ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_msg(tp_queue_lock_owned(db, j, worker, &cancel, &e) == TP_OK, "lock: %s", e.msg);
     ck_assert_int_eq(cancel, 0);
-    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, &e) == TP_OK, "succeed: %s",
-                  e.msg);
+    ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, &e) == TP_OK, "succeed: %s", e.msg);
     ck_assert_msg(tp_db_exec(db, "COMMIT", 0, NULL, &e) == TP_OK, "commit: %s", e.msg);
 }
 
@@ -279,9 +279,9 @@ static void *call_thread(void *arg)
 
 /* ------------------------------------------------------- 1. migrations */
 
-static const char *const tables[] = {"schema_migrations", "branches", "jobs", "job_attempts",
-                                     "files", "records", "quality_flags", "job_events",
-                                     "audit_log", "users"};
+static const char *const tables[] = {
+    "schema_migrations", "branches",      "jobs",       "job_attempts", "files",
+    "records",           "quality_flags", "job_events", "audit_log",    "users"};
 
 static void assert_schema(tp_db *db)
 {
@@ -289,7 +289,8 @@ static void assert_schema(tp_db *db)
         ck_assert_msg(strcmp(sv(db, "SELECT to_regclass('%s') IS NOT NULL", tables[i]), "t") == 0,
                       "table %s missing", tables[i]);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'jobs_events'"), 1);
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'jobs_live_key'"), 1);
+    ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'jobs_live_key'"),
+                     1);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM schema_migrations"), tp_migration_count);
     ck_assert_int_eq(iv(db, "SELECT max(version) FROM schema_migrations"),
                      tp_migrations[tp_migration_count - 1].version);
@@ -374,7 +375,8 @@ START_TEST(migrate_refuses_newer_database)
     /* The advisory lock was given back: another migrator is not stuck. */
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                             " AND database = (SELECT oid FROM pg_database"
-                            " WHERE datname = current_database())"), 0);
+                            " WHERE datname = current_database())"),
+                     0);
     tp_db_close(db);
 }
 END_TEST
@@ -417,8 +419,8 @@ static long long prepared_count(tp_db *db, const char *like)
 {
     const char *p[] = {like};
     tp_error e = {0};
-    PGresult *r = tp_db_query(db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1",
-                              1, p, &e);
+    PGresult *r = tp_db_query(
+        db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1", 1, p, &e);
     ck_assert_msg(r != NULL, "%s", e.msg);
     long long n = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -457,7 +459,8 @@ START_TEST(prepared_statements)
         char sql[96];
         snprintf(sql, sizeof sql, "SELECT v FROM t WHERE id = $1::int AND %d = %d", i, i);
         r = tp_db_query(db, sql, 1, two, &e);
-        ck_assert_msg(r != NULL && strcmp(PQgetvalue(r, 0, 0), "two") == 0, "statement %d: %s", i, e.msg);
+        ck_assert_msg(r != NULL && strcmp(PQgetvalue(r, 0, 0), "two") == 0, "statement %d: %s", i,
+                      e.msg);
         PQclear(r);
     }
     ck_assert_int_le(prepared_count(db, "%"), 130);
@@ -466,7 +469,8 @@ START_TEST(prepared_statements)
     char pid[16];
     snprintf(pid, sizeof pid, "%d", PQbackendPID(db->conn));
     const char *pp[] = {pid};
-    ck_assert_int_eq(tp_db_exec(admin_db, "SELECT pg_terminate_backend($1::int)", 1, pp, &e), TP_OK);
+    ck_assert_int_eq(tp_db_exec(admin_db, "SELECT pg_terminate_backend($1::int)", 1, pp, &e),
+                     TP_OK);
     tp_db_close(admin_db);
     ck_assert_ptr_null(tp_db_query(db, sel, 1, two, &e));
     ck_assert(tp_db_broken(db));
@@ -535,8 +539,9 @@ START_TEST(enqueue_concurrent_same_key)
     ck_assert_int_eq(created, 1);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs"), 1);
     ck_assert_int_eq(iv(db, "SELECT id FROM jobs"), c[0].id);
-    ck_assert_str_eq(sv(db, "SELECT row(branch, pos, business_date, status, attempts)::text FROM jobs"),
-                     "(B1,2,2024-05-17,queued,0)");
+    ck_assert_str_eq(
+        sv(db, "SELECT row(branch, pos, business_date, status, attempts)::text FROM jobs"),
+        "(B1,2,2024-05-17,queued,0)");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_events"), 1);
     tp_db_close(db);
 }
@@ -552,8 +557,9 @@ START_TEST(enqueue_force)
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-02-29", 0, TP_ENQUEUE_EXISTING), id);
     ck_assert_str_eq(sv(db, "SELECT force FROM jobs WHERE id = %lld", id), "f");
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-02-29", 1, TP_ENQUEUE_EXISTING), id);
-    ck_assert_str_eq(sv(db, "SELECT row(status, force, rerun_requested)::text FROM jobs WHERE id = %lld", id),
-                     "(queued,t,f)");
+    ck_assert_str_eq(
+        sv(db, "SELECT row(status, force, rerun_requested)::text FROM jobs WHERE id = %lld", id),
+        "(queued,t,f)");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs"), 1);
 
     /* While running: a rerun, queued when the running one completes. */
@@ -562,8 +568,9 @@ START_TEST(enqueue_force)
     ck_assert_int_eq(j.force, 1);
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-02-29", 1, TP_ENQUEUE_RERUN), id);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs"), 1);
-    ck_assert_str_eq(sv(db, "SELECT row(status, rerun_requested)::text FROM jobs WHERE id = %lld", id),
-                     "(running,t)");
+    ck_assert_str_eq(
+        sv(db, "SELECT row(status, rerun_requested)::text FROM jobs WHERE id = %lld", id),
+        "(running,t)");
     /* Not forced: the running job is the live one. */
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-02-29", 0, TP_ENQUEUE_EXISTING), id);
     /* The one-statement completion leaves a rerun to the transactional path. */
@@ -578,8 +585,10 @@ START_TEST(enqueue_force)
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs"), 2);
     long long rerun = iv(db, "SELECT id FROM jobs WHERE status = 'queued'");
     ck_assert(rerun > id);
-    ck_assert_str_eq(sv(db, "SELECT row(branch, pos, business_date, force, attempts)::text FROM jobs"
-                            " WHERE id = %lld", rerun),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(branch, pos, business_date, force, attempts)::text FROM jobs"
+                        " WHERE id = %lld",
+                        rerun),
                      "(B1,1,2024-02-29,t,0)");
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-02-29", 0, TP_ENQUEUE_EXISTING), rerun);
     /* A finished key gets a new job. */
@@ -643,8 +652,9 @@ START_TEST(enqueue_range)
     ck_assert_int_eq(iv(db, "SELECT count(DISTINCT (branch, pos, business_date)) FROM jobs"), 12);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE branch = 'C3'"), 0);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE branch = 'B2' AND pos = 3"), 4);
-    ck_assert_str_eq(sv(db, "SELECT min(business_date)::text || '..' || max(business_date)::text FROM jobs"),
-                     "2024-01-30..2024-02-02");
+    ck_assert_str_eq(
+        sv(db, "SELECT min(business_date)::text || '..' || max(business_date)::text FROM jobs"),
+        "2024-01-30..2024-02-02");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE status = 'queued' AND NOT force"), 12);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_events WHERE status = 'queued'"), 12);
 
@@ -657,7 +667,8 @@ START_TEST(enqueue_range)
     ck_assert_int_eq(created, 3);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs"), 15);
     /* A single enqueue sees the range's job. */
-    long long a1 = iv(db, "SELECT id FROM jobs WHERE branch = 'A1' AND pos = 2 AND business_date = '2024-02-01'");
+    long long a1 = iv(
+        db, "SELECT id FROM jobs WHERE branch = 'A1' AND pos = 2 AND business_date = '2024-02-01'");
     ck_assert_int_eq(enqueue_ok(db, "A1", 2, "2024-02-01", 0, TP_ENQUEUE_EXISTING), a1);
 
     /* Forced: queued jobs forced, a running one asked to run again. */
@@ -862,9 +873,9 @@ START_TEST(claims_concurrent_never_double)
     qsort(all, (size_t)total, sizeof *all, cmp_ll);
     for (int i = 1; i < total; i++)
         ck_assert_msg(all[i] != all[i - 1], "job %lld claimed twice", all[i]);
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE id BETWEEN %lld AND %lld", all[0],
-                        all[total - 1]),
-                     CLAIM_JOBS);
+    ck_assert_int_eq(
+        iv(db, "SELECT count(*) FROM jobs WHERE id BETWEEN %lld AND %lld", all[0], all[total - 1]),
+        CLAIM_JOBS);
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM jobs WHERE status = 'running' AND attempts = 1"
                             " AND lease_expires_at > now()"),
                      CLAIM_JOBS);
@@ -874,7 +885,8 @@ START_TEST(claims_concurrent_never_double)
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
                             " WHERE a.worker = j.lease_owner"),
                      CLAIM_JOBS);
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_events WHERE status = 'running'"), CLAIM_JOBS);
+    ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_events WHERE status = 'running'"),
+                     CLAIM_JOBS);
     tp_db_close(db);
 }
 END_TEST
@@ -909,14 +921,18 @@ START_TEST(fencing_after_rescue)
     /* The lease runs out; a rescuer requeues. */
     expire_lease(db, id);
     ck_assert_int_eq(rescue(db), 1);
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, lease_expires_at)::text"
-                            " FROM jobs WHERE id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, attempts, lease_owner, lease_expires_at)::text"
+                        " FROM jobs WHERE id = %lld",
+                        id),
                      "(queued,1,,)");
     ck_assert_msg(strstr(sv(db, "SELECT last_error FROM jobs WHERE id = %lld", id),
                          "lease expired: worker w1") != NULL,
                   "last_error: %s", sv(db, "SELECT last_error FROM jobs WHERE id = %lld", id));
-    ck_assert_str_eq(sv(db, "SELECT row(error_code, retryable)::text FROM job_attempts"
-                            " WHERE job_id = %lld AND attempt = 1", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(error_code, retryable)::text FROM job_attempts"
+                        " WHERE job_id = %lld AND attempt = 1",
+                        id),
                      "(lease_expired,t)");
     ck_assert_int_eq(rescue(db), 0);
 
@@ -928,8 +944,9 @@ START_TEST(fencing_after_rescue)
     ck_assert_int_eq(tp_queue_lock_owned(db, &j, "w1", &cancel, &e), TP_ELOST);
     ck_assert_msg(strstr(e.msg, "nothing written") != NULL, "%s", e.msg);
     ck_assert_int_eq(tp_db_exec(db, "ROLLBACK", 0, NULL, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late failure", 1, NULL, &e),
-                     TP_ELOST);
+    ck_assert_int_eq(
+        tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late failure", 1, NULL, &e),
+        TP_ELOST);
     ck_assert_int_eq(PQtransactionStatus(db->conn), PQTRANS_IDLE);
     ck_assert_int_eq(tp_queue_release(db, &j, "w1", &e), TP_ELOST);
     int done = -1;
@@ -945,11 +962,14 @@ START_TEST(fencing_after_rescue)
     ck_assert_int_eq(j2.id, id);
     ck_assert_int_eq(j2.attempt, 2);
     ck_assert_int_eq(tp_queue_heartbeat(db, &j, "w1", 60, &cancel, &e), TP_ELOST);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late", 1, NULL, &e), TP_ELOST);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "late", 1, NULL, &e),
+                     TP_ELOST);
     ck_assert_int_eq(tp_queue_heartbeat(db, &j2, "w1", 60, &cancel, &e), TP_OK);
     complete_ok(db, &j2, "w1", 3);
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, records, last_error)::text FROM jobs"
-                            " WHERE id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, attempts, records, last_error)::text FROM jobs"
+                        " WHERE id = %lld",
+                        id),
                      "(succeeded,2,3,)");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts WHERE job_id = %lld", id), 2);
     tp_db_close(db);
@@ -972,7 +992,8 @@ START_TEST(fencing_terminated_connection)
     ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, &e), TP_OK);
 
     tp_db *other = connect_ok(case_url);
-    ck_assert_str_eq(sv(other, "SELECT pg_terminate_backend(%d, 10000)", PQbackendPID(w->conn)), "t");
+    ck_assert_str_eq(sv(other, "SELECT pg_terminate_backend(%d, 10000)", PQbackendPID(w->conn)),
+                     "t");
     ck_assert_str_eq(sv(other, "SELECT status FROM jobs WHERE id = %lld", id), "running");
     expire_lease(other, id);
     ck_assert_int_eq(rescue(other), 1);
@@ -1000,16 +1021,23 @@ START_TEST(fencing_terminated_connection)
     job_snapshot(other, id, after, sizeof after);
     ck_assert_str_eq(before, after);
     /* Only the rescuer's change: queued again, attempt 1 ended by lease. */
-    ck_assert_str_eq(sv(other, "SELECT row(status, attempts, records, lease_owner, finished_at)::text"
-                               " FROM jobs WHERE id = %lld", id),
+    ck_assert_str_eq(sv(other,
+                        "SELECT row(status, attempts, records, lease_owner, finished_at)::text"
+                        " FROM jobs WHERE id = %lld",
+                        id),
                      "(queued,1,,,)");
-    ck_assert_msg(strstr(sv(other, "SELECT last_error FROM jobs WHERE id = %lld", id), "lease") != NULL,
+    ck_assert_msg(strstr(sv(other, "SELECT last_error FROM jobs WHERE id = %lld", id), "lease") !=
+                      NULL,
                   "no lease in last_error");
-    ck_assert_str_eq(sv(other, "SELECT row(stage, error_code)::text FROM job_attempts"
-                               " WHERE job_id = %lld", id),
+    ck_assert_str_eq(sv(other,
+                        "SELECT row(stage, error_code)::text FROM job_attempts"
+                        " WHERE job_id = %lld",
+                        id),
                      "(claimed,lease_expired)");
-    ck_assert_str_eq(sv(other, "SELECT string_agg(status::text, ',' ORDER BY id) FROM job_events"
-                               " WHERE job_id = %lld", id),
+    ck_assert_str_eq(sv(other,
+                        "SELECT string_agg(status::text, ',' ORDER BY id) FROM job_events"
+                        " WHERE job_id = %lld",
+                        id),
                      "queued,running,queued");
     tp_db_close(w);
     tp_db_close(other);
@@ -1063,25 +1091,37 @@ START_TEST(fail_retryable_and_not)
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1,
                                    "report server timed out", 10, NULL, &e),
                      TP_OK);
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, finished_at, last_error)::text"
-                            " FROM jobs WHERE id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, attempts, lease_owner, finished_at, last_error)::text"
+                        " FROM jobs WHERE id = %lld",
+                        id),
                      "(queued,1,,,\"report server timed out\")");
-    double delay = strtod(sv(db, "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                                 " WHERE id = %lld", id), NULL);
+    double delay = strtod(sv(db,
+                             "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
+                             " WHERE id = %lld",
+                             id),
+                          NULL);
     ck_assert_msg(delay >= 5 && delay <= 10, "delay %f outside [5, 10]", delay);
     ck_assert_str_eq(sv(db, "SELECT run_after > now() FROM jobs WHERE id = %lld", id), "t");
-    ck_assert_str_eq(sv(db, "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
-                            " FROM job_attempts WHERE job_id = %lld AND attempt = 1", id),
-                     "(fetch,fetch_error,t,\"report server timed out\",t)");
+    ck_assert_str_eq(
+        sv(db,
+           "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
+           " FROM job_attempts WHERE job_id = %lld AND attempt = 1",
+           id),
+        "(fetch,fetch_error,t,\"report server timed out\",t)");
     ck_assert_int_eq(claim_count(db, "w1"), 0); /* not before run_after */
 
     /* The second retry waits twice as long. */
     ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.attempt, 2);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "again", 10, NULL, &e), TP_OK);
-    delay = strtod(sv(db, "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                          " WHERE id = %lld", id), NULL);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "again", 10, NULL, &e),
+                     TP_OK);
+    delay = strtod(sv(db,
+                      "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
+                      " WHERE id = %lld",
+                      id),
+                   NULL);
     ck_assert_msg(delay >= 10 && delay <= 20, "delay %f outside [10, 20]", delay);
 
     /* Not retryable: failed at once, attempts left or not. */
@@ -1091,18 +1131,25 @@ START_TEST(fail_retryable_and_not)
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0,
                                    "rd5800.csv line 3: bad amount", 10, NULL, &e),
                      TP_OK);
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, finished_at IS NOT NULL, last_error)::text"
-                            " FROM jobs WHERE id = %lld", id),
-                     "(failed,3,,t,\"rd5800.csv line 3: bad amount\")");
-    ck_assert_str_eq(sv(db, "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
-                            " FROM job_attempts WHERE job_id = %lld AND attempt = 3", id),
-                     "(parse,parse_error,f,\"rd5800.csv line 3: bad amount\",t)");
+    ck_assert_str_eq(
+        sv(db,
+           "SELECT row(status, attempts, lease_owner, finished_at IS NOT NULL, last_error)::text"
+           " FROM jobs WHERE id = %lld",
+           id),
+        "(failed,3,,t,\"rd5800.csv line 3: bad amount\")");
+    ck_assert_str_eq(
+        sv(db,
+           "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
+           " FROM job_attempts WHERE job_id = %lld AND attempt = 3",
+           id),
+        "(parse,parse_error,f,\"rd5800.csv line 3: bad amount\",t)");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts WHERE job_id = %lld", id), 3);
     ex(db, "UPDATE jobs SET run_after = now() - interval '1 hour'");
     ck_assert_int_eq(claim_count(db, "w1"), 0);
     /* The failed event carries the error. */
-    ck_assert_str_eq(sv(db, "SELECT message FROM job_events WHERE job_id = %lld AND status = 'failed'", id),
-                     "rd5800.csv line 3: bad amount");
+    ck_assert_str_eq(
+        sv(db, "SELECT message FROM job_events WHERE job_id = %lld AND status = 'failed'", id),
+        "rd5800.csv line 3: bad amount");
     /* A failed key may be queued again. */
     ck_assert(enqueue_ok(db, "B1", 1, "2024-04-03", 0, TP_ENQUEUE_CREATED) > id);
 
@@ -1113,15 +1160,18 @@ START_TEST(fail_retryable_and_not)
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.id, id3);
     ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == id3);
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, NULL, &e), TP_OK);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, NULL, &e),
+                     TP_OK);
     ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, force, rerun_requested)::text, ','"
                             " ORDER BY id) FROM jobs WHERE pos = 2"),
                      "(failed,f,f),(queued,t,f)");
     /* ... and the same when the lease expires on the last attempt */
     j = claim_one(db, "w1");
     ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == j.id);
-    ex(db, "UPDATE jobs SET max_attempts = 1, lease_expires_at = now() - interval '1 s'"
-           " WHERE id = %lld", j.id);
+    ex(db,
+       "UPDATE jobs SET max_attempts = 1, lease_expires_at = now() - interval '1 s'"
+       " WHERE id = %lld",
+       j.id);
     int rescued = 0;
     ck_assert_int_eq(tp_queue_rescue(db, &rescued, &e), TP_OK);
     ck_assert_int_eq(rescued, 1);
@@ -1146,21 +1196,27 @@ START_TEST(poison_job_fails_at_max_attempts)
         ck_assert_int_eq(j.max_attempts, 3);
         char msg[64];
         snprintf(msg, sizeof msg, "plugin crashed (%d)", attempt);
-        ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "plugin_error", 1, msg, 0.001, NULL, &e),
-                         TP_OK);
+        ck_assert_int_eq(
+            tp_queue_fail(db, &j, "w1", "parse", "plugin_error", 1, msg, 0.001, NULL, &e), TP_OK);
         ck_assert_str_eq(sv(db, "SELECT status FROM jobs WHERE id = %lld", id),
                          attempt < 3 ? "queued" : "failed");
     }
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, last_error, finished_at IS NOT NULL)::text"
-                            " FROM jobs WHERE id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, attempts, last_error, finished_at IS NOT NULL)::text"
+                        " FROM jobs WHERE id = %lld",
+                        id),
                      "(failed,3,\"plugin crashed (3)\",t)");
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts WHERE job_id = %lld"
-                            " AND error_code = 'plugin_error' AND retryable", id),
+    ck_assert_int_eq(iv(db,
+                        "SELECT count(*) FROM job_attempts WHERE job_id = %lld"
+                        " AND error_code = 'plugin_error' AND retryable",
+                        id),
                      3);
     ex(db, "UPDATE jobs SET run_after = now() - interval '1 hour'");
     ck_assert_int_eq(claim_count(db, "w1"), 0);
-    ck_assert_str_eq(sv(db, "SELECT string_agg(status::text, ',' ORDER BY id) FROM job_events"
-                            " WHERE job_id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT string_agg(status::text, ',' ORDER BY id) FROM job_events"
+                        " WHERE job_id = %lld",
+                        id),
                      "queued,running,queued,running,queued,running,failed");
     tp_db_close(db);
 }
@@ -1182,13 +1238,17 @@ START_TEST(rescue_on_last_attempt_fails)
     ck_assert_int_eq(rescue(db), 0);
     expire_lease(db, id);
     ck_assert_int_eq(rescue(db), 1);
-    ck_assert_str_eq(sv(db, "SELECT row(status, attempts, lease_owner, finished_at IS NOT NULL)::text"
-                            " FROM jobs WHERE id = %lld", id),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, attempts, lease_owner, finished_at IS NOT NULL)::text"
+                        " FROM jobs WHERE id = %lld",
+                        id),
                      "(failed,2,,t)");
     ck_assert_str_eq(sv(db, "SELECT last_error FROM jobs WHERE id = %lld", id),
                      "lease expired: worker w2 stopped heartbeating");
-    ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts WHERE job_id = %lld"
-                            " AND error_code = 'lease_expired'", id),
+    ck_assert_int_eq(iv(db,
+                        "SELECT count(*) FROM job_attempts WHERE job_id = %lld"
+                        " AND error_code = 'lease_expired'",
+                        id),
                      2);
     tp_error e = {0};
     int cancel;
@@ -1211,9 +1271,13 @@ START_TEST(fail_large_job_id)
     tp_job j = claim_one(db, "w1");
     ck_assert_int_eq(j.id, id);
     tp_error e = {0};
-    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "timeout", 4, NULL, &e), TP_OK);
-    double delay = strtod(sv(db, "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                                 " WHERE id = %lld", id), NULL);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "timeout", 4, NULL, &e),
+                     TP_OK);
+    double delay = strtod(sv(db,
+                             "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
+                             " WHERE id = %lld",
+                             id),
+                          NULL);
     ck_assert_msg(delay >= 2 && delay <= 4, "delay %f", delay);
     tp_db_close(db);
 }
@@ -1232,9 +1296,12 @@ START_TEST(cancel_queued_running_finished)
     long long q = enqueue_ok(db, "B1", 1, "2024-04-07", 0, TP_ENQUEUE_CREATED);
     ck_assert_int_eq(tp_queue_cancel(db, q, "test", &now, &e), TP_OK);
     ck_assert_int_eq(now, 1);
-    ck_assert_str_eq(sv(db, "SELECT row(status, cancel_requested, finished_at IS NOT NULL, attempts)::text"
-                            " FROM jobs WHERE id = %lld", q),
-                     "(cancelled,t,t,0)");
+    ck_assert_str_eq(
+        sv(db,
+           "SELECT row(status, cancel_requested, finished_at IS NOT NULL, attempts)::text"
+           " FROM jobs WHERE id = %lld",
+           q),
+        "(cancelled,t,t,0)");
     ck_assert_int_eq(claim_count(db, "w1"), 0);
 
     /* Running: flagged; the heartbeat tells the worker, which ends it. */
@@ -1244,8 +1311,10 @@ START_TEST(cancel_queued_running_finished)
     now = -1;
     ck_assert_int_eq(tp_queue_cancel(db, r, "test", &now, &e), TP_OK);
     ck_assert_int_eq(now, 0);
-    ck_assert_str_eq(sv(db, "SELECT row(status, cancel_requested, finished_at)::text FROM jobs"
-                            " WHERE id = %lld", r),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, cancel_requested, finished_at)::text FROM jobs"
+                        " WHERE id = %lld",
+                        r),
                      "(running,t,)");
     int cancel = -1;
     ck_assert_int_eq(tp_queue_heartbeat(db, &j, "w1", 60, &cancel, &e), TP_OK);
@@ -1259,11 +1328,15 @@ START_TEST(cancel_queued_running_finished)
     ck_assert_int_eq(cancel, 1);
     ck_assert_int_eq(tp_queue_mark_cancelled(db, &j, &e), TP_OK);
     ck_assert_int_eq(tp_db_exec(db, "COMMIT", 0, NULL, &e), TP_OK);
-    ck_assert_str_eq(sv(db, "SELECT row(status, lease_owner, finished_at IS NOT NULL, records)::text"
-                            " FROM jobs WHERE id = %lld", r),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, lease_owner, finished_at IS NOT NULL, records)::text"
+                        " FROM jobs WHERE id = %lld",
+                        r),
                      "(cancelled,,t,)");
-    ck_assert_str_eq(sv(db, "SELECT row(error_code, retryable)::text FROM job_attempts"
-                            " WHERE job_id = %lld AND attempt = 1", r),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(error_code, retryable)::text FROM job_attempts"
+                        " WHERE job_id = %lld AND attempt = 1",
+                        r),
                      "(cancelled,f)");
     ck_assert_int_eq(tp_queue_heartbeat(db, &j, "w1", 60, &cancel, &e), TP_ELOST);
 
@@ -1275,8 +1348,10 @@ START_TEST(cancel_queued_running_finished)
     ck_assert_int_eq(now, 0);
     expire_lease(db, d);
     ck_assert_int_eq(rescue(db), 1);
-    ck_assert_str_eq(sv(db, "SELECT row(status, lease_owner, finished_at IS NOT NULL)::text"
-                            " FROM jobs WHERE id = %lld", d),
+    ck_assert_str_eq(sv(db,
+                        "SELECT row(status, lease_owner, finished_at IS NOT NULL)::text"
+                        " FROM jobs WHERE id = %lld",
+                        d),
                      "(cancelled,,t)");
     ck_assert_int_eq(claim_count(db, "w1"), 0);
     ck_assert_int_eq(tp_queue_heartbeat(db, &jd, "w9", 60, &cancel, &e), TP_ELOST);
@@ -1291,8 +1366,9 @@ START_TEST(cancel_queued_running_finished)
     complete_ok(db, &js, "w1", 1);
     ck_assert_int_eq(tp_queue_cancel(db, s, "test", &now, &e), TP_EINVAL);
     ck_assert_msg(strstr(e.msg, "already succeeded") != NULL, "%s", e.msg);
-    ck_assert_str_eq(sv(db, "SELECT row(status, cancel_requested)::text FROM jobs WHERE id = %lld", s),
-                     "(succeeded,f)");
+    ck_assert_str_eq(
+        sv(db, "SELECT row(status, cancel_requested)::text FROM jobs WHERE id = %lld", s),
+        "(succeeded,f)");
     memset(&e, 0, sizeof e);
     ck_assert_int_eq(tp_queue_cancel(db, 987654321, "test", &now, &e), TP_ENOTFOUND);
     ck_assert_int_eq(e.code, TP_ENOTFOUND);
@@ -1330,7 +1406,6 @@ static int read_notifies(tp_db *l, long long *ids, int max, int want)
     return n;
 }
 
-
 /* The statements that address one job (fences, cancel, force) probe the
  * primary key, also when the statistics were taken with no live job and
  * thousands are live now -- the moment a backfill starts.  (Written as
@@ -1361,19 +1436,19 @@ START_TEST(single_job_statements_probe_primary_key)
     /* planned now, as a worker's connection does; the plan is kept (as
      * prepared statements keep theirs) */
     ex(db, "SET plan_cache_mode = force_generic_plan");
-    ex(db, "PREPARE fence(bigint, int, text) AS SELECT 1 FROM jobs WHERE " TP_FENCE
-           " FOR UPDATE");
+    ex(db, "PREPARE fence(bigint, int, text) AS SELECT 1 FROM jobs WHERE " TP_FENCE " FOR UPDATE");
     ex(db, "PREPARE one(bigint) AS SELECT 1 FROM jobs WHERE " TP_JOB_IN("'queued', 'running'"));
     const char *plans[] = {"EXPLAIN EXECUTE fence(1, 1, 'w1')", "EXPLAIN EXECUTE one(1)"};
     for (int i = 0; i < 2; i++)
         plan_of(db, plans[i]);
     /* then a backlog of live jobs, not enough for autovacuum to re-analyze */
-    ex(db, "INSERT INTO jobs (branch, pos, business_date, created_by)"
-           " SELECT 'B1', 1 + i %% 4, date '2024-01-01' + i / 4, 't' FROM generate_series(0, 1999) i");
+    ex(db,
+       "INSERT INTO jobs (branch, pos, business_date, created_by)"
+       " SELECT 'B1', 1 + i %% 4, date '2024-01-01' + i / 4, 't' FROM generate_series(0, 1999) i");
     for (int i = 0; i < 2; i++) {
         const char *plan = plan_of(db, plans[i]);
-        ck_assert_msg(strstr(plan, "Index Cond: (id = $1)") && strstr(plan, "jobs_pkey"),
-                      "%s:\n%s", plans[i], plan);
+        ck_assert_msg(strstr(plan, "Index Cond: (id = $1)") && strstr(plan, "jobs_pkey"), "%s:\n%s",
+                      plans[i], plan);
     }
     ex(db, "RESET plan_cache_mode");
     tp_db_close(db);
@@ -1413,10 +1488,13 @@ START_TEST(events_and_notify)
     /* A retry and a rescue are events too, with their messages. */
     long long id2 = enqueue_ok(db, "B1", 1, "2024-04-10", 0, TP_ENQUEUE_CREATED);
     tp_job j2 = claim_one(db, "w1");
-    ck_assert_int_eq(tp_queue_fail(db, &j2, "w1", "fetch", "fetch_error", 1, "no answer", 0.001, NULL, &e),
-                     TP_OK);
-    ck_assert_str_eq(sv(db, "SELECT string_agg(row(status, attempt, message)::text, ',' ORDER BY id)"
-                            " FROM job_events WHERE job_id = %lld", id2),
+    ck_assert_int_eq(
+        tp_queue_fail(db, &j2, "w1", "fetch", "fetch_error", 1, "no answer", 0.001, NULL, &e),
+        TP_OK);
+    ck_assert_str_eq(sv(db,
+                        "SELECT string_agg(row(status, attempt, message)::text, ',' ORDER BY id)"
+                        " FROM job_events WHERE job_id = %lld",
+                        id2),
                      "(queued,0,),(running,1,),(queued,1,\"no answer\")");
     n = read_notifies(l, got, 8, 3);
     ck_assert_int_eq(n, 3);

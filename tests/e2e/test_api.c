@@ -11,9 +11,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +26,8 @@
 
 #define SECRET "test-secret-0123456789abcdef0123456789"
 
-static char base[128];   /* the API of this case's server */
-static const char *sim;  /* the simulator, serving <root>/served */
+static char base[128];  /* the API of this case's server */
+static const char *sim; /* the simulator, serving <root>/served */
 static char served[700];
 
 /* ------------------------------------------------------------ HTTP */
@@ -172,8 +172,8 @@ static void expect_at(int line, resp *r, long status, const char *code)
     ck_assert_msg(r->status == status, "line %d: status %ld, want %ld: %s", line, r->status, status,
                   r->body ? r->body : "");
     if (code) {
-        ck_assert_msg(strcmp(r->ctype, "application/problem+json") == 0,
-                      "line %d: content type %s", line, r->ctype);
+        ck_assert_msg(strcmp(r->ctype, "application/problem+json") == 0, "line %d: content type %s",
+                      line, r->ctype);
         const char *got = json_string_value(json_object_get(r->json, "code"));
         ck_assert_msg(got && strcmp(got, code) == 0, "line %d: code %s, want %s: %s", line,
                       got ? got : "(none)", code, r->body);
@@ -272,11 +272,13 @@ static json_t *all_pages(const char *path, const char *t, long long total, int m
 static char *login(const char *name)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name, name);
+    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name,
+             name);
     resp r = call("POST", "/api/auth/login", NULL, body);
     expect(&r, 200, NULL);
     char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
-    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "expires_at")), (json_int_t)time(NULL));
+    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "expires_at")),
+                     (json_int_t)time(NULL));
     resp_free(&r);
     return tok;
 }
@@ -312,17 +314,20 @@ START_TEST(auth_and_tokens)
     ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add 'bob;drop' --role viewer"), 2);
     free(out);
     /* bad command lines of serve and worker: usage errors or a clear failure */
-    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers --listen nowhere"), 2);
+    ck_assert_int_eq(
+        sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers --listen nowhere"), 2);
     ck_assert_ptr_nonnull(strstr(out, "--listen wants HOST:PORT"));
     free(out);
-    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --listen 127.0.0.1:0"), 2);
+    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --listen 127.0.0.1:0"),
+                     2);
     ck_assert_ptr_nonnull(strstr(out, "workers need a source"));
     free(out);
     static const char *const bad_counts[] = {"--threads 0", "--threads 65", "--max-streams 0",
                                              "--max-streams x", "--max-body-kb -1"};
     for (size_t i = 0; i < sizeof bad_counts / sizeof *bad_counts; i++) {
-        ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers %s",
-                            bad_counts[i]), 2);
+        ck_assert_int_eq(
+            sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers %s", bad_counts[i]),
+            2);
         ck_assert_msg(strstr(out, "wants a whole number in range"), "%s: %s", bad_counts[i], out);
         free(out);
     }
@@ -332,7 +337,8 @@ START_TEST(auth_and_tokens)
     ck_assert_int_eq(sh(&out, BIN " worker --server ftp://example"), 2);
     ck_assert_ptr_nonnull(strstr(out, "http:// or https://"));
     free(out);
-    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://?endpoint=x'"), 1);
+    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://?endpoint=x'"),
+                     1);
     ck_assert_ptr_nonnull(strstr(out, "needs a bucket"));
     free(out);
     ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://b'"), 1);
@@ -355,8 +361,10 @@ START_TEST(auth_and_tokens)
           "bad_credentials");
     check("POST", "/api/auth/login", NULL, "{\"username\": \"alice\"", 400, "malformed_json");
     check("POST", "/api/auth/login", NULL, "[1, 2]", 400, "malformed_json");
-    check("POST", "/api/auth/login", NULL, "{\"username\": 7, \"password\": []}", 400, "invalid_body");
-    resp r = call_ct("POST", "/api/auth/login", NULL, "username=alice", "application/x-www-form-urlencoded");
+    check("POST", "/api/auth/login", NULL, "{\"username\": 7, \"password\": []}", 400,
+          "invalid_body");
+    resp r = call_ct("POST", "/api/auth/login", NULL, "username=alice",
+                     "application/x-www-form-urlencoded");
     expect(&r, 415, "unsupported_media_type");
     resp_free(&r);
     /* tokens */
@@ -375,10 +383,10 @@ START_TEST(auth_and_tokens)
     check("GET", "/api/jobs", good, NULL, 200, NULL);
     /* roles: a viewer reads, does not queue */
     check("GET", "/api/jobs", viewer, NULL, 200, NULL);
-    check("POST", "/api/jobs/fetch", viewer, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}",
-          403, "forbidden");
-    check("POST", "/api/jobs/fetch", op, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}",
-          202, NULL);
+    check("POST", "/api/jobs/fetch", viewer,
+          "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}", 403, "forbidden");
+    check("POST", "/api/jobs/fetch", op,
+          "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}", 202, NULL);
     /* oversized body: 413, the server still fine */
     size_t big = (1u << 20) + 10;
     char *huge = malloc(big + 1);
@@ -390,8 +398,9 @@ START_TEST(auth_and_tokens)
     free(huge);
     check("GET", "/livez", NULL, NULL, 200, NULL);
     /* audit: who logged in and queued, with request ids */
-    qeq("auth.login,auth.login,job.enqueue", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
-                                             " WHERE actor IN ('alice', 'victor')");
+    qeq("auth.login,auth.login,job.enqueue",
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+        " WHERE actor IN ('alice', 'victor')");
     qeq("0", "SELECT count(*) FROM audit_log WHERE actor IN ('alice', 'victor')"
              " AND length(request_id) <> 32");
     /* secrets never in responses or logs */
@@ -411,19 +420,22 @@ START_TEST(jobs_endpoints)
     serve("--no-workers --rate-login 12");
     char *t = login("olga");
     /* queue: created, then the live job again, force on a queued job */
-    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    resp r = call("POST", "/api/jobs/fetch", t,
+                  "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
     expect(&r, 202, NULL);
     json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "created");
     resp_free(&r);
-    r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    r = call("POST", "/api/jobs/fetch", t,
+             "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
     expect(&r, 202, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "job_id")), id);
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "existing");
     resp_free(&r);
     /* Idempotency-Key: a repeat with force is answered from the first, not run twice */
     {
-        const char *fb = "{\"branch\": \"BMC\", \"pos\": 2, \"date\": \"2026-02-09\", \"force\": true}";
+        const char *fb =
+            "{\"branch\": \"BMC\", \"pos\": 2, \"date\": \"2026-02-09\", \"force\": true}";
         long long first = -1;
         for (int k = 0; k < 3; k++) {
             CURL *h = curl_easy_init();
@@ -436,7 +448,9 @@ START_TEST(jobs_endpoints)
             hd = curl_slist_append(hd, "Idempotency-Key: nightly-BMC-2");
             curl_easy_setopt(h, CURLOPT_URL, full);
             curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, k < 2 ? fb : "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+                             k < 2 ? fb
+                                   : "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
             ck_assert_int_eq(perform(h, hd, &ir), CURLE_OK);
             if (k < 2) {
                 expect(&ir, 202, NULL);
@@ -454,25 +468,26 @@ START_TEST(jobs_endpoints)
     }
     /* bad bodies */
     const char *bad[] = {
-        "{\"branch\": \"BMC\", \"pos\": \"1\", \"date\": \"2026-02-09\"}",  /* wrong type */
-        "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-30\"}",      /* impossible date */
-        "{\"branch\": \"BMC\", \"pos\": 100, \"date\": \"2026-02-09\"}",    /* terminal range */
-        "{\"branch\": \"../etc\", \"pos\": 1, \"date\": \"2026-02-09\"}",   /* not a code */
+        "{\"branch\": \"BMC\", \"pos\": \"1\", \"date\": \"2026-02-09\"}", /* wrong type */
+        "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-30\"}",     /* impossible date */
+        "{\"branch\": \"BMC\", \"pos\": 100, \"date\": \"2026-02-09\"}",   /* terminal range */
+        "{\"branch\": \"../etc\", \"pos\": 1, \"date\": \"2026-02-09\"}",  /* not a code */
         "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\", \"force\": \"yes\"}",
         "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\", \"extra\": 1}",
         "{\"pos\": 1, \"date\": \"2026-02-09\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         check("POST", "/api/jobs/fetch", t, bad[i], 400, "invalid_body");
-    check("POST", "/api/jobs/fetch", t, "{\"branch\": \"NOPE\", \"pos\": 1, \"date\": \"2026-02-09\"}",
-          422, "unknown_branch");
-    check("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 7, \"date\": \"2026-02-09\"}",
-          422, "unknown_branch");
+    check("POST", "/api/jobs/fetch", t,
+          "{\"branch\": \"NOPE\", \"pos\": 1, \"date\": \"2026-02-09\"}", 422, "unknown_branch");
+    check("POST", "/api/jobs/fetch", t,
+          "{\"branch\": \"BMC\", \"pos\": 7, \"date\": \"2026-02-09\"}", 422, "unknown_branch");
     check("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\",", 400, "malformed_json");
     /* more jobs for the list */
     for (int d = 1; d <= 9; d++) {
         char body[128];
-        snprintf(body, sizeof body, "{\"branch\": \"MAGS\", \"pos\": 2, \"date\": \"2026-01-0%d\"}", d);
+        snprintf(body, sizeof body, "{\"branch\": \"MAGS\", \"pos\": 2, \"date\": \"2026-01-0%d\"}",
+                 d);
         check("POST", "/api/jobs/fetch", t, body, 202, NULL);
     }
     /* list: filters, total, pages that walk every job once */
@@ -488,9 +503,14 @@ START_TEST(jobs_endpoints)
                          json_integer_value(json_object_get(json_array_get(all, i - 1), "id")));
     json_decref(all);
     /* bad filters, SQL metacharacters included: 400, and nothing happened */
-    const char *badq[] = {"/api/jobs?pos=0", "/api/jobs?pos=1x", "/api/jobs?status=bogus",
-                          "/api/jobs?limit=1000", "/api/jobs?limit=-1", "/api/jobs?from=2026-13-01",
-                          "/api/jobs?to=yesterday", "/api/jobs?cursor=garbage",
+    const char *badq[] = {"/api/jobs?pos=0",
+                          "/api/jobs?pos=1x",
+                          "/api/jobs?status=bogus",
+                          "/api/jobs?limit=1000",
+                          "/api/jobs?limit=-1",
+                          "/api/jobs?from=2026-13-01",
+                          "/api/jobs?to=yesterday",
+                          "/api/jobs?cursor=garbage",
                           "/api/jobs?branch=B%27%3B%20DROP%20TABLE%20jobs%3B--",
                           "/api/jobs?status=queued%27%20OR%20%271%27%3D%271"};
     for (size_t i = 0; i < sizeof badq / sizeof *badq; i++) {
@@ -559,8 +579,10 @@ START_TEST(jobs_endpoints)
     r = call("GET", "/metrics", NULL, NULL);
     expect(&r, 200, NULL);
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_jobs{status=\"queued\"} 10"));
-    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_fetch\",status=\"202\"}"));
-    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_list\",status=\"400\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_fetch\",status=\"202\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_list\",status=\"400\"}"));
     resp_free(&r);
     qeq("job.cancel,job.retry", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                 " WHERE actor = 'olga' AND action IN ('job.cancel', 'job.retry')");
@@ -616,16 +638,19 @@ START_TEST(jobs_endpoints)
     check("POST", "/api/branches", admin, nb, 200, NULL);
     qeq("newer {1,2} newpos", "SELECT pos || ' ' || terminals::text || ' ' || (parsers->>'rd5500')"
                               " FROM branches WHERE code = 'NEW-1'");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"pos\": \"ancient\"}", 400, "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW 2\"}", 400, "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"colour\": \"red\"}", 400, "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"terminals\": [0]}", 400, "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"parsers\": {\"rd5500\": \"nosuch\"}}",
-          422, "unknown_plugin");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"parsers\": {\"rd5000\": \"newpos\"}}",
-          422, "unknown_plugin");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}", 400,
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"pos\": \"ancient\"}", 400,
           "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW 2\"}", 400, "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"colour\": \"red\"}", 400,
+          "invalid_body");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"terminals\": [0]}", 400,
+          "invalid_body");
+    check("POST", "/api/branches", admin,
+          "{\"code\": \"NEW-2\", \"parsers\": {\"rd5500\": \"nosuch\"}}", 422, "unknown_plugin");
+    check("POST", "/api/branches", admin,
+          "{\"code\": \"NEW-2\", \"parsers\": {\"rd5000\": \"newpos\"}}", 422, "unknown_plugin");
+    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}",
+          400, "invalid_body");
     qeq("0", "SELECT count(*) FROM branches WHERE code = 'NEW-2'");
     qeq("branch.create,branch.update", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                        " WHERE target = 'NEW-1'");
@@ -633,7 +658,8 @@ START_TEST(jobs_endpoints)
     /* rate limits: a burst past the budget is 429 with Retry-After */
     int limited = 0;
     for (int i = 0; i < 30 && !limited; i++) {
-        r = call("POST", "/api/auth/login", NULL, "{\"username\": \"olga\", \"password\": \"guess\"}");
+        r = call("POST", "/api/auth/login", NULL,
+                 "{\"username\": \"olga\", \"password\": \"guess\"}");
         if (r.status == 429) {
             expect(&r, 429, "rate_limited");
             limited = 1;
@@ -658,7 +684,8 @@ START_TEST(serve_with_workers)
     snprintf(args, sizeof args, "--server %s --concurrency 2", sim);
     serve(args);
     char *t = login("otto");
-    resp r = call("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2025-03-01\"}");
+    resp r = call("POST", "/api/jobs/fetch", t,
+                  "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2025-03-01\"}");
     expect(&r, 202, NULL);
     json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
     resp_free(&r);
@@ -685,18 +712,22 @@ START_TEST(serve_with_workers)
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_job_attempts_total{code=\"done\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_fetch_errors_total{kind=\"server_error\"} 0\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_rows_parsed_total{type=\"rd5000\"} "));
-    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "tillpipe_attempt_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_attempt_duration_seconds_count 1\n"));
     /* every stage of that attempt timed, once */
     static const char *const stg[] = {"fetch", "store", "parse", "load"};
     for (int i = 0; i < 4; i++) {
         char line[160];
-        snprintf(line, sizeof line, "tillpipe_stage_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} 1\n", stg[i]);
+        snprintf(line, sizeof line,
+                 "tillpipe_stage_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} 1\n", stg[i]);
         ck_assert_msg(strstr(r.body, line), "no %s", line);
-        snprintf(line, sizeof line, "tillpipe_stage_duration_seconds_count{stage=\"%s\"} 1\n", stg[i]);
+        snprintf(line, sizeof line, "tillpipe_stage_duration_seconds_count{stage=\"%s\"} 1\n",
+                 stg[i]);
         ck_assert_msg(strstr(r.body, line), "no %s", line);
     }
-    qeq("t", "SELECT bool_and((stage_seconds->>'parse')::float8 >= 0 AND (stage_seconds->>'load')::float8"
+    qeq("t", "SELECT bool_and((stage_seconds->>'parse')::float8 >= 0 AND "
+             "(stage_seconds->>'load')::float8"
              " < extract(epoch FROM finished_at - started_at) + 0.5) FROM job_attempts");
     resp_free(&r);
     /* its files: listed, and each downloads byte for byte as served */
@@ -715,7 +746,8 @@ START_TEST(serve_with_workers)
         resp d = call("GET", dp, t, NULL);
         expect(&d, 200, NULL);
         ck_assert_str_eq(d.ctype, "text/csv; charset=utf-8");
-        snprintf(orig, sizeof orig, "%s/%s", served, json_string_value(json_object_get(it, "name")));
+        snprintf(orig, sizeof orig, "%s/%s", served,
+                 json_string_value(json_object_get(it, "name")));
         size_t olen = 0;
         char *want = tu_read(orig, &olen);
         ck_assert_ptr_nonnull(want);
@@ -737,7 +769,8 @@ START_TEST(serve_with_workers)
     ck_assert_int_eq(lines, nrec + 1);
     ck_assert(strncmp(r.body, "branch,pos,business_date,", 25) == 0);
     resp_free(&r);
-    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=jsonl&pos=1", t, NULL);
+    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=jsonl&pos=1", t,
+             NULL);
     expect(&r, 200, NULL);
     json_t *row1 = json_loadb(r.body, strcspn(r.body, "\n"), 0, NULL);
     ck_assert_ptr_nonnull(row1);
@@ -778,21 +811,28 @@ START_TEST(serve_with_workers)
     check("GET", "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ", t, NULL, 400,
           "invalid_parameter");
     check("GET", "/api/records?start=2025-03-01", t, NULL, 400, "invalid_parameter");
-    check("GET", "/api/records?start=2025-03-01&end=2025-03-01&pos=abc", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/records?start=2025-03-01&end=2025-03-01&pos=abc", t, NULL, 400,
+          "invalid_parameter");
     /* the legacy layout: what `tillpipe run --format record2025` writes for the same files */
-    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC&pos=1&format=record2025",
-             t, NULL);
+    r = call(
+        "GET",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC&pos=1&format=record2025", t,
+        NULL);
     expect(&r, 200, NULL);
     const char *api_out = save_body(&r, "api.record2025.csv");
     char api_copy[800];
     snprintf(api_copy, sizeof api_copy, "%s", api_out);
     resp_free(&r);
-    free(ok(BIN " run" PLUGINS " --reports %s --branch BMC --pos 1 --date 2025-03-01 --format record2025"
-            " --out %s/run.record2025.csv --quiet", served, tmp));
-    char *diff = ok("cd %s && sort run.record2025.csv > a && sort %s > b && cmp a b && wc -l < a", tmp, api_copy);
+    free(ok(BIN " run" PLUGINS
+                " --reports %s --branch BMC --pos 1 --date 2025-03-01 --format record2025"
+                " --out %s/run.record2025.csv --quiet",
+            served, tmp));
+    char *diff = ok("cd %s && sort run.record2025.csv > a && sort %s > b && cmp a b && wc -l < a",
+                    tmp, api_copy);
     ck_assert_int_eq(strtoll(diff, NULL, 10), nrec + 1);
     free(diff);
-    check("GET", "/api/records/export?start=2025-03-02&end=2025-03-01", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/records/export?start=2025-03-02&end=2025-03-01", t, NULL, 400,
+          "invalid_parameter");
     check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=xml", t, NULL, 400,
           "invalid_parameter");
     check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=zip", t, NULL, 400,
@@ -818,7 +858,8 @@ START_TEST(serve_with_workers)
             snprintf(orig, sizeof orig, "%s/%s", served, archive_entry_pathname(ze));
             size_t olen = 0;
             char *want = tu_read(orig, &olen);
-            ck_assert_msg(want, "bundle member %s is not a served file", archive_entry_pathname(ze));
+            ck_assert_msg(want, "bundle member %s is not a served file",
+                          archive_entry_pathname(ze));
             char *gotm = malloc(olen + 1);
             ck_assert_int_eq(archive_read_data(za, gotm, olen + 1), (la_ssize_t)olen);
             ck_assert_int_eq(memcmp(gotm, want, olen), 0);
@@ -842,7 +883,8 @@ START_TEST(serve_with_workers)
     /* the database goes away: not ready, and says which dependency */
     PGconn *adm = PQconnectdb(base_url); /* the server's own database */
     exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
-    exec_ok(adm, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'api_workers'");
+    exec_ok(adm,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'api_workers'");
     resp rr = call("GET", "/readyz", NULL, NULL);
     ck_assert_int_eq(rr.status, 503);
     ck_assert_ptr_nonnull(strstr(rr.body, "database"));
@@ -890,7 +932,8 @@ START_TEST(missing_data)
     check("GET", "/api/missing?start=2026-03-01&end=2026-03-02&branch=x%27--", t, NULL, 400,
           "invalid_parameter");
     /* dry run of the range: failed and missing cells, not the queued one */
-    r = call("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\", \"dry_run\": true}");
+    r = call("POST", "/api/missing/run", t,
+             "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\", \"dry_run\": true}");
     expect(&r, 200, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 4);
     resp_free(&r);
@@ -913,13 +956,17 @@ START_TEST(missing_data)
     free(got);
     resp_free(&r);
     /* bad maps: unknown branch or terminal refused as a whole */
-    check("POST", "/api/missing/run", t, "{\"NOPE\": {\"1\": [\"2026-03-04\"]}}", 422, "unknown_branch");
+    check("POST", "/api/missing/run", t, "{\"NOPE\": {\"1\": [\"2026-03-04\"]}}", 422,
+          "unknown_branch");
     check("POST", "/api/missing/run", t, "{\"BMC\": {\"9\": [\"2026-03-04\"]}, \"BETA\": {}}", 422,
           "unknown_branch");
-    check("POST", "/api/missing/run", t, "{\"BMC\": {\"1\": [\"2026-13-04\"]}}", 400, "invalid_body");
-    check("POST", "/api/missing/run", t, "{\"BMC\": {\"x\": [\"2026-03-04\"]}}", 400, "invalid_body");
+    check("POST", "/api/missing/run", t, "{\"BMC\": {\"1\": [\"2026-13-04\"]}}", 400,
+          "invalid_body");
+    check("POST", "/api/missing/run", t, "{\"BMC\": {\"x\": [\"2026-03-04\"]}}", 400,
+          "invalid_body");
     check("POST", "/api/missing/run", t, "{\"BMC\": [\"2026-03-04\"]}", 400, "invalid_body");
-    check("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": 5}", 400, "invalid_parameter");
+    check("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": 5}", 400,
+          "invalid_parameter");
     check("POST", "/api/missing/run", t, "{\"dry_run\": \"yes\"}", 400, "invalid_body");
     qeq("0", "SELECT count(*) FROM jobs WHERE business_date = '2026-03-04'");
     free(t);
@@ -938,7 +985,8 @@ static unsigned long long cache_hits(void)
     expect(&r, 200, NULL);
     const char *m = strstr(r.body, "tillpipe_http_list_cache_total{result=\"hit\"} ");
     ck_assert_ptr_nonnull(m);
-    unsigned long long n = strtoull(m + strlen("tillpipe_http_list_cache_total{result=\"hit\"} "), NULL, 10);
+    unsigned long long n =
+        strtoull(m + strlen("tillpipe_http_list_cache_total{result=\"hit\"} "), NULL, 10);
     resp_free(&r);
     return n;
 }
@@ -947,7 +995,8 @@ static unsigned long long cache_hits(void)
 static long long queue_job(const char *t, const char *branch, int pos, const char *date)
 {
     char body[160];
-    snprintf(body, sizeof body, "{\"branch\": \"%s\", \"pos\": %d, \"date\": \"%s\"}", branch, pos, date);
+    snprintf(body, sizeof body, "{\"branch\": \"%s\", \"pos\": %d, \"date\": \"%s\"}", branch, pos,
+             date);
     resp r = call("POST", "/api/jobs/fetch", t, body);
     expect(&r, 202, NULL);
     long long id = json_integer_value(json_object_get(r.json, "job_id"));
@@ -1012,18 +1061,20 @@ START_TEST(list_cache)
     await_first(t, id1, "queued");
     /* the listening connection killed: a change made meanwhile still shows */
     ck_assert_int_ge(qi("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                        " WHERE query = 'LISTEN tillpipe_lists'"), 1);
+                        " WHERE query = 'LISTEN tillpipe_lists'"),
+                     1);
     free(qs("UPDATE jobs SET status = 'failed', last_error = 'x' WHERE id = %lld", id1));
     await_first(t, id1, "failed");
     /* records: a change to them empties the record pages it touched */
     free(qs("CREATE TABLE IF NOT EXISTS records_2026 PARTITION OF records"
             " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"));
-    free(qs("INSERT INTO records (branch, pos, business_date, job_id, source_file, source_line,"
-            " or_number, transno, item_code, product_name, department_code, department_name,"
-            " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"
-            " payment_code, payment_name, phone) SELECT 'BMC', 1, '2026-02-09', %lld, 'f.csv', i,"
-            " '', '', 'X', '', '', '', '', '', '', '', '', '', '', '', '' FROM generate_series(1, 5) i",
-            id1));
+    free(qs(
+        "INSERT INTO records (branch, pos, business_date, job_id, source_file, source_line,"
+        " or_number, transno, item_code, product_name, department_code, department_name,"
+        " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"
+        " payment_code, payment_name, phone) SELECT 'BMC', 1, '2026-02-09', %lld, 'f.csv', i,"
+        " '', '', 'X', '', '', '', '', '', '', '', '', '', '', '', '' FROM generate_series(1, 5) i",
+        id1));
     const char *rp = "/api/records?start=2026-02-09&end=2026-02-09";
     long long total = -1;
     for (int i = 0; i < 100 && total != 5; i++, sleep_s(0.05)) {
@@ -1056,7 +1107,8 @@ START_TEST(list_cache)
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, stream_bg, &sa), 0);
     sleep_s(0.5);
-    check("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL, 503, "too_many_streams");
+    check("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL, 503,
+          "too_many_streams");
     ck_assert_int_eq(first_job(t, st), id1); /* lists go on meanwhile */
     pthread_join(th, NULL);
     ck_assert_int_eq(sa.r.status, 200);
@@ -1121,11 +1173,13 @@ START_TEST(test_parse_uploads)
     long long files_before = qi("SELECT count(*) FROM files");
     resp r = upload("/api/branches/BMC/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")), "rd5000");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")),
+                     "rd5000");
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "type")), "rd5000");
     ck_assert_int_gt(json_integer_value(json_object_get(r.json, "rows")), 20);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "preview")), 20);
-    json_t *first = json_object_get(json_array_get(json_object_get(r.json, "preview"), 0), "fields");
+    json_t *first =
+        json_object_get(json_array_get(json_object_get(r.json, "preview"), 0), "fields");
     ck_assert_ptr_nonnull(json_object_get(first, "ITEM_CODE") ? first : NULL);
     resp_free(&r);
     /* the newer POS's product master goes through its override plugin */
@@ -1133,7 +1187,8 @@ START_TEST(test_parse_uploads)
              TP_TEST_SAMPLES_DIR);
     r = upload("/api/branches/BETA/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")), "newpos");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")),
+                     "newpos");
     resp_free(&r);
     /* a file with another name: the type from the form */
     char *odd = tu_write(tmp, "upload.csv", "DEP_CODE,DEP_DESC\n01,FOOD\n02,\"BAR\n");
@@ -1230,7 +1285,8 @@ static void start_sim(void)
 {
     snprintf(served, sizeof served, "%s/served", root);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
+    snprintf(cmd, sizeof cmd,
+             BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
              served);
     if (tu_run(cmd, NULL) != 0 || !(sim = tu_sim_start(served, NULL))) {
         fprintf(stderr, "test_api: cannot prepare the simulator\n");

@@ -53,8 +53,9 @@ static void no_stray_files(const char *store_dir)
 {
     char *out = NULL;
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "find %s/work -mindepth 1 | head -5; find %s -name '.tmp-*' | head -5",
-             tmp, store_dir);
+    snprintf(cmd, sizeof cmd,
+             "find %s/work -mindepth 1 | head -5; find %s -name '.tmp-*' | head -5", tmp,
+             store_dir);
     ck_assert_int_eq(tu_run(cmd, &out), 0);
     ck_assert_msg(out[0] == '\0', "stray files:\n%s", out);
     free(out);
@@ -111,10 +112,11 @@ START_TEST(fetch_end_to_end)
     run_range("fj_e2e", 0, NULL);
     all_succeeded_once(12);
     /* the command line's actions are in the audit log, with who did them */
-    qeq("branch.import,jobs.enqueue_range", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
-                                            " WHERE actor LIKE 'cli:_%%'");
+    qeq("branch.import,jobs.enqueue_range",
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+        " WHERE actor LIKE 'cli:_%%'");
     qeq("{\"force\": false, \"created\": 12}", "SELECT details::text FROM audit_log"
-                                              " WHERE action = 'jobs.enqueue_range'");
+                                               " WHERE action = 'jobs.enqueue_range'");
     records_are_expected(load_expected(served, ""));
     qeq("84", "SELECT count(*) FROM files");
     qeq("0", "SELECT count(*) FROM files WHERE storage_key IS NULL OR sha256 IS NULL"
@@ -165,27 +167,32 @@ START_TEST(fetch_faults)
                          " WHERE j.branch = 'BMC' AND j.pos = 1 AND j.business_date = '2025-03-01'"
                          " AND a.attempt = 1");
     /* the HTML page: every attempt a server error, then failed */
-    qeq("failed 3 server_error", "SELECT j.status || ' ' || j.attempts || ' ' || string_agg(DISTINCT"
-                                 " a.error_code, ',') FROM jobs j JOIN job_attempts a ON a.job_id = j.id"
-                                 " WHERE j.branch = 'BMC' AND j.pos = 2 AND j.business_date = '2025-03-01'"
-                                 " GROUP BY j.status, j.attempts");
+    qeq("failed 3 server_error",
+        "SELECT j.status || ' ' || j.attempts || ' ' || string_agg(DISTINCT"
+        " a.error_code, ',') FROM jobs j JOIN job_attempts a ON a.job_id = j.id"
+        " WHERE j.branch = 'BMC' AND j.pos = 2 AND j.business_date = '2025-03-01'"
+        " GROUP BY j.status, j.attempts");
     char *bad = qs("SELECT id FROM jobs WHERE branch = 'BMC' AND pos = 2"
                    " AND business_date = '2025-03-01'");
     ok_contains("HTML error page", BIN " job %s", bad);
     free(bad);
     /* the binary file: one attempt, failed, bad_file */
-    qeq("failed 1 bad_file", "SELECT j.status || ' ' || j.attempts || ' ' || a.error_code FROM jobs j"
-                             " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
-                             " AND j.pos = 1 AND j.business_date = '2025-03-02'");
+    qeq("failed 1 bad_file",
+        "SELECT j.status || ' ' || j.attempts || ' ' || a.error_code FROM jobs j"
+        " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
+        " AND j.pos = 1 AND j.business_date = '2025-03-02'");
     /* a failed attempt still tells what its fetch saw: 7 files listed */
     qeq("server 7", "SELECT a.fetch_info->>'source' || ' ' || (a.fetch_info->>'listed') FROM jobs j"
                     " JOIN job_attempts a ON a.job_id = j.id WHERE j.branch = 'MAGS'"
                     " AND j.pos = 1 AND j.business_date = '2025-03-02'");
-    qeq("succeeded 1", "SELECT status || ' ' || attempts FROM jobs WHERE branch = 'MAGS' AND pos = 2"
-                       " AND business_date = '2025-03-03'");
+    qeq("succeeded 1",
+        "SELECT status || ' ' || attempts FROM jobs WHERE branch = 'MAGS' AND pos = 2"
+        " AND business_date = '2025-03-03'");
     /* failed jobs wrote nothing */
-    qeq("0", "SELECT count(*) FROM records r JOIN jobs j ON j.id = r.job_id WHERE j.status = 'failed'");
-    qeq("0", "SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id WHERE j.status = 'failed'");
+    qeq("0",
+        "SELECT count(*) FROM records r JOIN jobs j ON j.id = r.job_id WHERE j.status = 'failed'");
+    qeq("0",
+        "SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id WHERE j.status = 'failed'");
     qeq("0", "SELECT count(*) FROM records WHERE (branch = 'BMC' AND pos = 2 AND business_date ="
              " '2025-03-01') OR (branch = 'MAGS' AND pos = 1 AND business_date = '2025-03-02')");
     files_rows_have_objects();
@@ -222,8 +229,9 @@ START_TEST(reparse_without_fetching)
     ok_contains("queued", BIN " reparse --branch BMC --pos 1 --date 2025-03-09");
     w = spawn(NULL, NET_WORKER " --server http://127.0.0.1:1 --workdir %s", work);
     expect_exit(w, 60, 0);
-    qeq("failed no_stored_files", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN"
-                                  " job_attempts a ON a.job_id = j.id WHERE j.business_date = '2025-03-09'");
+    qeq("failed no_stored_files",
+        "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN"
+        " job_attempts a ON a.job_id = j.id WHERE j.business_date = '2025-03-09'");
     /* a stored object gone from the store: the reparse fails saying which,
      * and the day keeps its records (no reparse with a file missing) */
     char *key = qs("SELECT f.storage_key FROM files f JOIN jobs j ON j.id = f.job_id"
@@ -238,7 +246,8 @@ START_TEST(reparse_without_fetching)
     qeq("failed store_unavailable", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN"
                                     " job_attempts a ON a.job_id = j.id WHERE j.status = 'failed'"
                                     " AND j.business_date = '2025-03-01'");
-    char *why = qs("SELECT last_error FROM jobs WHERE status = 'failed' AND business_date = '2025-03-01'");
+    char *why =
+        qs("SELECT last_error FROM jobs WHERE status = 'failed' AND business_date = '2025-03-01'");
     ck_assert_msg(strstr(why, "store: object raw/") && strstr(why, "rd1800"), "%s", why);
     free(why);
     records_are_expected(expected);
@@ -304,7 +313,8 @@ START_TEST(s3_store_and_outage)
     snprintf(s3dir, sizeof s3dir, "%s/s3", tmp);
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
-    int rc = sh(&out, "%s/tests/fixtures/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
+    int rc =
+        sh(&out, "%s/tests/fixtures/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
     ck_assert_msg(rc == 0, "s3ctl start: %s", out);
     free(out);
     char path[900];
@@ -336,7 +346,8 @@ START_TEST(s3_store_and_outage)
     for (int i = 0; i < PQntuples(r); i++) {
         int exists = 0;
         uint64_t size = 0;
-        ck_assert_msg(tp_store_stat(s, PQgetvalue(r, i, 0), &exists, &size, &err) == 0, "%s", err.msg);
+        ck_assert_msg(tp_store_stat(s, PQgetvalue(r, i, 0), &exists, &size, &err) == 0, "%s",
+                      err.msg);
         ck_assert_msg(exists, "no object %s in the bucket", PQgetvalue(r, i, 0));
         ck_assert_uint_eq(size, strtoull(PQgetvalue(r, i, 1), NULL, 10));
     }
@@ -345,7 +356,8 @@ START_TEST(s3_store_and_outage)
     tp_store_close(s);
 
     /* S3 down: a forced re-run of one day retries, then fails clearly */
-    ck_assert_int_eq(sh(&out, "%s/tests/fixtures/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir), 0);
+    ck_assert_int_eq(sh(&out, "%s/tests/fixtures/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir),
+                     0);
     free(out);
     ok_contains("queued", BIN " enqueue --branch BMC --pos 1 --date 2025-03-01 --force");
     free(qs("UPDATE jobs SET max_attempts = 2 WHERE status = 'queued'"));
@@ -359,7 +371,8 @@ START_TEST(s3_store_and_outage)
     free(why);
     records_are_expected(n);
     qeq("42", "SELECT count(*) FROM files");
-    qeq("0", "SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id WHERE j.status = 'failed'");
+    qeq("0",
+        "SELECT count(*) FROM files f JOIN jobs j ON j.id = f.job_id WHERE j.status = 'failed'");
     free(endpoint);
 }
 END_TEST

@@ -36,16 +36,21 @@ START_TEST(run_generated_all_formats)
     ck_assert_msg(tu_run(cmd, &out) == 0, "gen failed: %s", out);
     free(out);
     snprintf(cmd, sizeof cmd,
-             BIN " run" PLUGINS " --reports %s/in --out %s/r.csv --report %s/report.json", dir,
-             dir, dir);
+             BIN " run" PLUGINS " --reports %s/in --out %s/r.csv --report %s/report.json", dir, dir,
+             dir);
     ck_assert_msg(tu_run(cmd, &out) == 0, "run failed: %s", out);
     ck_assert_msg(strstr(out, "36 terminal-days") != NULL, "summary: %s", out);
     free(out);
-    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r.jsonl --format jsonl --quiet", dir, dir);
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --out %s/r.jsonl --format jsonl --quiet", dir,
+             dir);
     ck_assert_int_eq(tu_run(cmd, NULL), 0);
-    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r.typed.csv --format csv --quiet", dir, dir);
+    snprintf(cmd, sizeof cmd,
+             BIN " run" PLUGINS " --reports %s/in --out %s/r.typed.csv --format csv --quiet", dir,
+             dir);
     ck_assert_int_eq(tu_run(cmd, NULL), 0);
-    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r2.csv --quiet", dir, dir);
+    snprintf(cmd, sizeof cmd, BIN " run" PLUGINS " --reports %s/in --out %s/r2.csv --quiet", dir,
+             dir);
     ck_assert_int_eq(tu_run(cmd, NULL), 0);
 
     char p1[4200], p2[4200];
@@ -61,8 +66,8 @@ START_TEST(run_generated_all_formats)
     while (fgets(jline, sizeof jline, jf)) {
         json_error_t je;
         json_t *o = json_loads(jline, 0, &je);
-        ck_assert_msg(json_is_object(o), "line %zu is not a JSON object: %s (%s)", nj + 1,
-                      je.text, jline);
+        ck_assert_msg(json_is_object(o), "line %zu is not a JSON object: %s (%s)", nj + 1, je.text,
+                      jline);
         ck_assert(json_is_string(json_object_get(o, "branch")));
         ck_assert(json_is_integer(json_object_get(o, "source_line")));
         json_t *amount = json_object_get(o, "amount");
@@ -96,14 +101,16 @@ START_TEST(run_filters_and_stdout)
 {
     char *dir = tu_tmpdir();
     char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, BIN " gen --branches 2 --days 2 --seed 5 --out %s/in --no-faults", dir);
+    snprintf(cmd, sizeof cmd, BIN " gen --branches 2 --days 2 --seed 5 --out %s/in --no-faults",
+             dir);
     ck_assert_int_eq(tu_run(cmd, NULL), 0);
     snprintf(cmd, sizeof cmd,
              BIN " run" PLUGINS " --reports %s/in --out - --format jsonl --branch BMC --pos 2 "
                  "--date 2025-01-02 --quiet",
              dir);
     ck_assert_int_eq(tu_run(cmd, &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "\"branch\":\"BMC\",\"pos\":2,\"business_date\":\"2025-01-02\""));
+    ck_assert_ptr_nonnull(
+        strstr(out, "\"branch\":\"BMC\",\"pos\":2,\"business_date\":\"2025-01-02\""));
     ck_assert_ptr_null(strstr(out, "\"pos\":1"));
     ck_assert_ptr_null(strstr(out, "MAGS"));
     free(out);
@@ -188,8 +195,8 @@ START_TEST(run_bad_inputs)
     char *cfg = tu_write(dir, "branches.json", "{\"branches\": [{\"code\": \"BMC\", \"pos\": 2}]}");
     snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
     expect_fail(cmd, 1, "branches[0].pos", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s/none.json", in,
-             outd, dir);
+    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s/none.json", in, outd,
+             dir);
     expect_fail(cmd, 1, "none.json", outd);
     /* a configuration naming a plugin that does not exist */
     unlink(cfg);
@@ -219,8 +226,10 @@ START_TEST(parse_and_plugin_commands)
     char *f = tu_write(dir, "a_BMC_1_rd1800_2026-02-09_20-00_.csv", csv);
     snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " %s", f);
     ck_assert_int_eq(tu_run(cmd, &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "{\"line\":2,\"row\":{\"CODE\":\"01\",\"NAME\":\"CHICKEN MEALS\"}}\n"));
-    ck_assert_ptr_nonnull(strstr(out, "{\"line\":3,\"row\":{\"CODE\":\"02\",\"NAME\":\"CLASSIC, \\\"BIG\\\" MEALS\"}}\n"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "{\"line\":2,\"row\":{\"CODE\":\"01\",\"NAME\":\"CHICKEN MEALS\"}}\n"));
+    ck_assert_ptr_nonnull(strstr(
+        out, "{\"line\":3,\"row\":{\"CODE\":\"02\",\"NAME\":\"CLASSIC, \\\"BIG\\\" MEALS\"}}\n"));
     ck_assert_ptr_nonnull(strstr(out, "2 rows, 0 rejected"));
     free(out);
     snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd9999 %s", f);

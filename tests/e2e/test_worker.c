@@ -19,12 +19,12 @@
  *     branch configuration between fetch and parse, so it blocks there, a
  *     job claimed and running but nothing loaded (lock_branches()).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "pgcase.h"
 
@@ -508,8 +508,9 @@ START_TEST(cancel_queued_and_running)
     PQfinish(row);
     expect_exit(w, 30, 0);
     log_contains(w, "stopped: 0 succeeded, 0 retried, 0 failed, 1 cancelled, 0 released, 0 lost");
-    qeq("cancelled cancelled", "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN job_attempts a"
-                               " ON a.job_id = j.id WHERE j.id = 4");
+    qeq("cancelled cancelled",
+        "SELECT j.status || ' ' || a.error_code FROM jobs j JOIN job_attempts a"
+        " ON a.job_id = j.id WHERE j.id = 4");
     ck_assert_int_eq(qi("SELECT count(*) FROM records WHERE pos = 1"), 0);
     ck_assert_int_eq(qi("SELECT count(*) FROM files WHERE job_id = 4"), 0);
     ck_assert_int_eq(qi("SELECT count(*) FROM quality_flags WHERE job_id = 4"), 0);
@@ -705,7 +706,6 @@ static Suite *suite(void)
     pc_add(s, "w_unreach", unreachable_database); /* last: it kills the server */
     return s;
 }
-
 
 int main(void)
 {

@@ -16,12 +16,12 @@
 
 #include "io/fetch.h"
 #include "io/sha.h"
-#include "worker/source.h"
 #include "store/store.h"
 #include "testutil.h"
+#include "worker/source.h"
 
-static const char *base;  /* the simulator */
-static char *data;        /* the folder it serves */
+static const char *base; /* the simulator */
+static char *data;       /* the folder it serves */
 
 #define KEY_BRANCH "BMC"
 #define KEY_DATE "2026-02-09"
@@ -36,8 +36,11 @@ static double now_s(void)
 /* A fetcher with fast retries (the simulator answers at once). */
 static tp_fetcher *fetcher(int retries, uint64_t cap)
 {
-    tp_fetch_opts o = {.retries = retries, .backoff_base = 0.01, .max_file_bytes = cap,
-                       .list_timeout_ms = 5000, .file_timeout_ms = 5000,
+    tp_fetch_opts o = {.retries = retries,
+                       .backoff_base = 0.01,
+                       .max_file_bytes = cap,
+                       .list_timeout_ms = 5000,
+                       .file_timeout_ms = 5000,
                        .connect_timeout_ms = 2000};
     tp_fetcher *f = NULL;
     tp_error err = {0};
@@ -109,7 +112,8 @@ static void list_fault(const char *kind_name, const char *want_msg)
     listing l = list_once(f, base, 1);
     ck_assert_int_lt(l.rc, 0);
     ck_assert_int_eq(l.kind, TP_FETCH_SERVER_ERROR);
-    ck_assert_msg(strstr(l.err.msg, want_msg) && strstr(l.err.msg, "after 3 tries"), "%s", l.err.msg);
+    ck_assert_msg(strstr(l.err.msg, want_msg) && strstr(l.err.msg, "after 3 tries"), "%s",
+                  l.err.msg);
     ck_assert_int_eq(tu_sim_stat("lists"), 3); /* the first try and 2 retries */
     tp_fetch_stats st;
     tp_fetcher_stats(f, &st);
@@ -118,11 +122,20 @@ static void list_fault(const char *kind_name, const char *want_msg)
     tp_fetcher_destroy(f);
 }
 
-START_TEST(list_html_page_is_server_error) { list_fault("html", "HTML error page"); }
+START_TEST(list_html_page_is_server_error)
+{
+    list_fault("html", "HTML error page");
+}
 END_TEST
-START_TEST(list_error_text_is_server_error) { list_fault("errtext", "An error occurred"); }
+START_TEST(list_error_text_is_server_error)
+{
+    list_fault("errtext", "An error occurred");
+}
 END_TEST
-START_TEST(list_500_is_server_error) { list_fault("http500", "HTTP 500"); }
+START_TEST(list_500_is_server_error)
+{
+    list_fault("http500", "HTTP 500");
+}
 END_TEST
 
 START_TEST(list_recovers_after_transient_faults)
@@ -153,7 +166,8 @@ END_TEST
 
 START_TEST(slow_server_times_out)
 {
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":1500}"), 0);
+    ck_assert_int_eq(
+        tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":1500}"), 0);
     tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300};
     tp_fetcher *f = NULL;
     ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
@@ -186,8 +200,8 @@ static char *rd5000_path(tp_fetch_conn *c)
 }
 
 /* Download with `rule` in force: the outcome, and no file left on failure. */
-static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *kind,
-                    tp_error *err, char sha[65])
+static int download(const char *rule, int retries, uint64_t cap, tp_fetch_kind *kind, tp_error *err,
+                    char sha[65])
 {
     tp_fetcher *f = fetcher(retries, cap);
     tp_fetch_conn *c = tp_fetch_conn_create(f, NULL);
@@ -255,8 +269,8 @@ START_TEST(truncated_body_is_retried)
     download_ok("{\"kind\":\"truncate\",\"target\":\"file\",\"count\":2}", 3);
     ck_assert_int_eq(tu_sim_stat("files"), 3);
     /* always truncated: a bad file after the retries, saying so */
-    download_fails("{\"kind\":\"truncate\",\"target\":\"file\",\"rate\":1}", 2, 0, TP_FETCH_BAD_FILE,
-                   "truncated: the body ended");
+    download_fails("{\"kind\":\"truncate\",\"target\":\"file\",\"rate\":1}", 2, 0,
+                   TP_FETCH_BAD_FILE, "truncated: the body ended");
     ck_assert_int_eq(tu_sim_stat("files"), 3);
 }
 END_TEST
@@ -281,8 +295,8 @@ END_TEST
 
 START_TEST(binary_body_is_bad_file_without_retry)
 {
-    download_fails("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1}", 3, 0,
-                   TP_FETCH_BAD_FILE, "not a CSV file");
+    download_fails("{\"kind\":\"notcsv\",\"target\":\"file\",\"rate\":1}", 3, 0, TP_FETCH_BAD_FILE,
+                   "not a CSV file");
     ck_assert_int_eq(tu_sim_stat("files"), 1); /* no retry: it would not change */
 }
 END_TEST
@@ -309,7 +323,8 @@ static void *list_many(void *p)
         char **paths;
         size_t n;
         tp_fetch_kind kind;
-        ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, NULL), 0);
+        ck_assert_int_eq(tp_fetch_list(c, base, KEY_BRANCH, 1, KEY_DATE, &paths, &n, &kind, NULL),
+                         0);
         tp_fetch_list_free(paths, n);
     }
     tp_fetch_conn_destroy(c);
@@ -321,7 +336,8 @@ static void *list_many(void *p)
 START_TEST(limits_are_shared_by_threads)
 {
     /* in flight: 1 at a time, each request 100 ms -> 8 requests >= 0.8 s */
-    ck_assert_int_eq(tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":100}"), 0);
+    ck_assert_int_eq(
+        tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":100}"), 0);
     tp_fetch_opts o = {.retries = 0, .max_in_flight = 1};
     tp_fetcher *f = NULL;
     ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
@@ -373,8 +389,8 @@ START_TEST(stage_fetches_and_keeps_candidates)
     snprintf(store_dir, sizeof store_dir, "%s/store", dir);
     tp_store *store = fs_store(store_dir);
     tp_fetcher *f = fetcher(0, 0);
-    tp_source src = {.server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store,
-                     .workroot = dir};
+    tp_source src = {
+        .server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store, .workroot = dir};
     /* re-sent exports: a partial one earlier and a duplicate later */
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"partial\",\"target\":\"list\",\"rate\":1}"), 0);
     ck_assert_int_eq(tu_sim_fault("{\"kind\":\"duplicate\",\"target\":\"list\",\"rate\":1}"), 0);
@@ -433,8 +449,8 @@ START_TEST(stage_takes_archives)
     snprintf(store_dir, sizeof store_dir, "%s/store", dir);
     tp_store *store = fs_store(store_dir);
     tp_fetcher *f = fetcher(0, 0);
-    tp_source src = {.server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store,
-                     .workroot = dir};
+    tp_source src = {
+        .server = base, .conn = tp_fetch_conn_create(f, NULL), .store = store, .workroot = dir};
     tp_fetched got;
     tp_error err = {0};
     /* the simulator serves a_MAGS_1_bundle_2026-02-09.zip and

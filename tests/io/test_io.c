@@ -51,8 +51,10 @@ static void order_row(trow *r, const char *item, const char *date, const char *t
     char line[512];
     /* STORE,INVOICE,ITEM,QTY,UPRICE,AMOUNT,DISC,DEP,DATE,TIME,DISC_CODE,TYPE,VAT_FLAG,
        VAT_DIV,VAT_AMT,VAT_DISC,VAT_PRICE,TRANSNO */
-    snprintf(line, sizeof line, "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
-             "9.333,0.000,0.000,255.360,%s", item, dep, date, time, type, transno);
+    snprintf(line, sizeof line,
+             "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
+             "9.333,0.000,0.000,255.360,%s",
+             item, dep, date, time, type, transno);
     split(r, line);
 }
 
@@ -324,20 +326,26 @@ START_TEST(writers_csv_jsonl_escape)
     split(&r, "NAMEQ,REPP\"13, \"X\",03");
     tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, 3);
     /* the split above cut the name at the comma; build the name by hand */
-    tp_field f3[3] = {{"NQ", 2}, {"A \"Q\", B\xc2\xa0" "C\xff", 12}, {"03", 2}};
+    tp_field f3[3] = {{"NQ", 2},
+                      {"A \"Q\", B\xc2\xa0"
+                       "C\xff",
+                       12},
+                      {"03", 2}};
     tp_combine_ref_row(c, TP_TYPE_RD5500, f3, 3);
     order_row(&r, "NQ", "2026-02-09", "", "D", "", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "src.csv", 9, &q, &rec), 1);
     char *dir;
     char *text = write_one(TP_FMT_CSV, &rec, &dir);
-    ck_assert_ptr_nonnull(strstr(text, ",\"A \"\"Q\"\", B\xc2\xa0" "C\xff\","));
+    ck_assert_ptr_nonnull(strstr(text, ",\"A \"\"Q\"\", B\xc2\xa0"
+                                       "C\xff\","));
     ck_assert_ptr_nonnull(strstr(text, ",src.csv,9\n"));
     free(text);
     tu_rmrf(dir);
     free(dir);
     text = write_one(TP_FMT_JSONL, &rec, &dir);
     ck_assert_int_eq(text[0], '{');
-    ck_assert_ptr_nonnull(strstr(text, "\"product_name\":\"A \\\"Q\\\", B\xc2\xa0" "C\\ufffd\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"product_name\":\"A \\\"Q\\\", B\xc2\xa0"
+                                       "C\\ufffd\""));
     ck_assert_ptr_nonnull(strstr(text, "\"amount\":766.070,"));
     ck_assert_ptr_nonnull(strstr(text, "\"discount\":-153.210,"));
     ck_assert_ptr_nonnull(strstr(text, "\"daypart\":null"));

@@ -10,8 +10,8 @@
 #include "core/reports.h"
 #include "io/scan.h"
 #include "io/sha.h"
-#include "testutil.h"
 #include "io/unpack.h"
+#include "testutil.h"
 
 typedef struct seen {
     int n;
@@ -40,8 +40,8 @@ static void check_extract(const char *fmt)
 {
     char *dir = tu_tmpdir(), *out = tu_tmpdir();
     tu_member m[] = {{"exports/a_BMC_1_rd1800_2026-02-09_20-00_.csv", rd1800, NULL, 0},
-                  {"a_BMC_1_discount_2026-02-09_20-00_.csv", disc, NULL, 0},
-                  {"exports/", NULL, NULL, 0}};
+                     {"a_BMC_1_discount_2026-02-09_20-00_.csv", disc, NULL, 0},
+                     {"exports/", NULL, NULL, 0}};
     /* a directory entry only in tar (zip writes it as a file otherwise) */
     char *arch = tu_make_archive(dir, "day.x", fmt, m, 2);
     ck_assert_int_eq(tp_archive_sniff(arch), 1);
@@ -66,11 +66,20 @@ static void check_extract(const char *fmt)
     free(out);
 }
 
-START_TEST(zip_members) { check_extract("zip"); }
+START_TEST(zip_members)
+{
+    check_extract("zip");
+}
 END_TEST
-START_TEST(tar_members) { check_extract("tar"); }
+START_TEST(tar_members)
+{
+    check_extract("tar");
+}
 END_TEST
-START_TEST(tgz_members) { check_extract("tgz"); }
+START_TEST(tgz_members)
+{
+    check_extract("tgz");
+}
 END_TEST
 
 /* A bad archive is rejected with a message naming the member; nothing is
@@ -170,8 +179,8 @@ START_TEST(scan_takes_archives)
 {
     char *dir = tu_tmpdir();
     tu_member m[] = {{"a_BMC_1_rd1800_2026-02-09_20-00_.csv", rd1800, NULL, 0},
-                  {"a_BMC_2_rd1800_2026-02-09_20-00_.csv", rd1800, NULL, 0},
-                  {"notes.txt", "hello\n", NULL, 0}};
+                     {"a_BMC_2_rd1800_2026-02-09_20-00_.csv", rd1800, NULL, 0},
+                     {"notes.txt", "hello\n", NULL, 0}};
     char *arch = tu_make_archive(dir, "upload.zip", "zip", m, 3);
     free(tu_write(dir, "a_BMC_1_discount_2026-02-09_20-00_.csv", disc));
     tp_scan *s = NULL;

@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/schema.h"
 #include "pipeline/parse.h"
 #include "pipeline/plugin.h"
-#include "core/schema.h"
 
 #define PATH_LEN 4096
 

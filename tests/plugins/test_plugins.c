@@ -49,13 +49,13 @@
 #include <tillpipe/layout.h>
 
 #include "core/config.h"
+#include "core/reports.h"
+#include "core/schema.h"
 #include "io/config_file.h"
 #include "io/output.h"
+#include "io/scan.h"
 #include "pipeline/parse.h"
 #include "pipeline/plugin.h"
-#include "core/reports.h"
-#include "io/scan.h"
-#include "core/schema.h"
 
 #define CASES_DIR TP_TEST_SOURCE_DIR "/tests/plugins/cases"
 /* The branch a case's options.json is configured for when it has no branch

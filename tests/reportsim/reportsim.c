@@ -2042,11 +2042,11 @@ static unsigned start_daemon(struct sim *s, const struct args *a)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (!s->quiet)
         flags |= MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, on_request, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+    s->daemon =
+        MHD_start_daemon(flags, (uint16_t)a->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads,
+                         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "reportsim: cannot listen on 127.0.0.1:%" PRIu64 "\n", a->port);
         return 0;

@@ -42,7 +42,8 @@ static s3srv main_srv; /* started by main(), shared by the forked cases */
 static int s3ctl(const s3srv *srv, const char *verb, const char *args, const char *env)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "S3CTL_OWNER_PID=%d %s '%s/tests/fixtures/s3/s3ctl.sh' %s '%s' %s >/dev/null",
+    snprintf(cmd, sizeof cmd,
+             "S3CTL_OWNER_PID=%d %s '%s/tests/fixtures/s3/s3ctl.sh' %s '%s' %s >/dev/null",
              (int)getpid(), env ? env : "", TP_TEST_SOURCE_DIR, verb, srv->dir, args ? args : "");
     return system(cmd);
 }
@@ -58,9 +59,10 @@ static int s3srv_start(s3srv *srv, const char *buckets, int lax)
     if (!mkdtemp(srv->dir))
         return -1;
     if (s3ctl(srv, "start", buckets, lax ? "S3CTL_ALLOW_MISMATCHED_SIGNATURES=1" : NULL) != 0) {
-        fprintf(stderr,
-                "test_store: could not start s3rver in %s (tests/fixtures/s3/s3ctl.sh; log: %s/log)\n",
-                srv->dir, srv->dir);
+        fprintf(
+            stderr,
+            "test_store: could not start s3rver in %s (tests/fixtures/s3/s3ctl.sh; log: %s/log)\n",
+            srv->dir, srv->dir);
         return -1;
     }
     char path[300];
@@ -866,8 +868,9 @@ static Suite *suite(void)
 int main(void)
 {
     if (s3srv_start(&main_srv, BUCKET, 0) != 0) {
-        fprintf(stderr, "test_store: cannot start s3rver for the tests (tests/fixtures/s3/s3ctl.sh; are "
-                        "node and npm installed?)\n");
+        fprintf(stderr,
+                "test_store: cannot start s3rver for the tests (tests/fixtures/s3/s3ctl.sh; are "
+                "node and npm installed?)\n");
         s3srv_stop(&main_srv);
         return EXIT_FAILURE;
     }

@@ -73,11 +73,11 @@ enum { TP_LOG_DEBUG = 0, TP_LOG_INFO = 1, TP_LOG_WARN = 2, TP_LOG_ERROR = 3 };
 /* Return codes of the plugin callbacks.  0 is success. */
 enum {
     TP_PLUGIN_OK = 0,
-    TP_PLUGIN_EINVAL = -1,   /* bad input the plugin cannot continue past */
-    TP_PLUGIN_ENOMEM = -2,   /* out of memory */
-    TP_PLUGIN_ESTOP = -3,    /* the host asked to stop (emit returned < 0) */
-    TP_PLUGIN_ECONFIG = -4,  /* a config value is invalid */
-    TP_PLUGIN_ETYPE = -5     /* asked to parse a type the plugin does not know */
+    TP_PLUGIN_EINVAL = -1,  /* bad input the plugin cannot continue past */
+    TP_PLUGIN_ENOMEM = -2,  /* out of memory */
+    TP_PLUGIN_ESTOP = -3,   /* the host asked to stop (emit returned < 0) */
+    TP_PLUGIN_ECONFIG = -4, /* a config value is invalid */
+    TP_PLUGIN_ETYPE = -5    /* asked to parse a type the plugin does not know */
 };
 
 /* ---------------------------------------------------------- row layouts
@@ -152,7 +152,7 @@ typedef struct tp_host_api {
 } tp_host_api;
 
 /* True when the host table has member `m` (for members added after 1.0). */
-#define TP_HOST_HAS(api, m) \
+#define TP_HOST_HAS(api, m)                                                                        \
     ((api)->size >= offsetof(tp_host_api, m) + sizeof(((tp_host_api *)0)->m))
 
 /* ------------------------------------------------------------ descriptor */
@@ -165,9 +165,9 @@ typedef struct tp_plugin_desc {
     uint32_t size;      /* sizeof(tp_plugin_desc) the plugin was built with */
     uint32_t flags;     /* reserved, 0 */
 
-    const char *name;    /* e.g. "rd5000" -- unique per (type, branches) */
-    const char *version; /* plugin's own version, e.g. "1.2.0" */
-    const char *license; /* SPDX identifier, e.g. "MIT" */
+    const char *name;            /* e.g. "rd5000" -- unique per (type, branches) */
+    const char *version;         /* plugin's own version, e.g. "1.2.0" */
+    const char *license;         /* SPDX identifier, e.g. "MIT" */
     const char *const *types;    /* NULL-terminated report types parsed */
     const char *const *branches; /* NULL-terminated branch codes this plugin
                                     overrides for; NULL or empty = generic */
@@ -177,8 +177,7 @@ typedef struct tp_plugin_desc {
     int (*open)(const tp_host_api *api, tp_host *h, const char *type, void **state);
 
     /* Consume the next `len` bytes of the file. */
-    int (*feed)(void *state, const tp_host_api *api, tp_host *h, const char *data,
-                size_t len);
+    int (*feed)(void *state, const tp_host_api *api, tp_host *h, const char *data, size_t len);
 
     /* End of file: flush the last record. */
     int (*finish)(void *state, const tp_host_api *api, tp_host *h);
