@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "core/clock.h"
 #include "db/audit.h"
+#include "io/fsutil.h"
 
 #define MAX_STATUS 600
 #define BUCKETS 1024 /* clients remembered per rate-limit class */
@@ -747,19 +748,14 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int write_port_file(const char *path, int port)
+/* The bound port, for whoever started us (whole or not at all). */
+static int write_port_file(const char *path, int port, tp_error *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "%d\n", port);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    tp_outfile *o = tp_outfile_open(path, 0, err);
+    if (!o)
+        return TP_EIO;
+    fprintf(tp_outfile_stream(o), "%d\n", port);
+    return tp_outfile_commit(o, err);
 }
 
 int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error *err)
@@ -828,8 +824,8 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
         int port = info ? (int)info->port : s->o.port;
         if (!s->o.quiet)
             fprintf(stderr, "tillpipe serve: listening on http://%s:%d\n", s->o.listen_host, port);
-        if (s->o.port_file && write_port_file(s->o.port_file, port) < 0)
-            rc = tp_error_set(err, TP_EIO, "cannot write %s", s->o.port_file);
+        if (s->o.port_file && write_port_file(s->o.port_file, port, err) < 0)
+            rc = tp_error_prefix(err, "--port-file: ");
         while (rc == TP_OK && !*stop)
             tp_sleep(0.1);
         s->stopping = 1;
