@@ -751,7 +751,7 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* The bound port, for whoever started us (whole or not at all). */
 static int write_port_file(const char *path, int port, tp_error *err)
 {
-    tp_outfile *o = tp_outfile_open(path, 0, err);
+    tp_outfile *o = tp_outfile_open(path, err);
     if (!o)
         return TP_EIO;
     fprintf(tp_outfile_stream(o), "%d\n", port);

@@ -345,7 +345,7 @@ static int run(const run_opts *o, run_state *s, tp_error *err)
     if (rc == TP_OK && !(s->w = tp_writer_open(o->out, o->fmt, err)))
         rc = err->code;
     if (rc == TP_OK && o->report_path) {
-        if (!(s->report_out = tp_outfile_open(o->report_path, 0, err)))
+        if (!(s->report_out = tp_outfile_open(o->report_path, err)))
             rc = tp_error_prefix(err, "--report ");
         else
             s->report = json_array();

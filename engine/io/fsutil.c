@@ -275,11 +275,11 @@ static int can_link_unnamed(void)
 }
 
 /* Create the temporary in the target's folder: an fd, or < 0 with err set. */
-static int create_temp(tp_outfile *o, int flags, tp_error *err)
+static int create_temp(tp_outfile *o, tp_error *err)
 {
     mode_t mode = o->perm >= 0 ? (mode_t)o->perm : 0644;
     int fd = -1;
-    if (!(flags & TP_OUTFILE_NAMED_TEMP) && can_link_unnamed()) {
+    if (can_link_unnamed()) {
         fd = open(o->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
         /* not supported by this kernel or file system: a named one */
         if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
@@ -324,7 +324,7 @@ static int open_in_place(tp_outfile *o, tp_error *err)
     return fd;
 }
 
-static int open_stream(tp_outfile *o, int flags, tp_error *err)
+static int open_stream(tp_outfile *o, tp_error *err)
 {
     char *base = NULL;
     int fd;
@@ -338,7 +338,7 @@ static int open_stream(tp_outfile *o, int flags, tp_error *err)
         }
         free(base);
         clean_stale(o);
-        fd = create_temp(o, flags, err);
+        fd = create_temp(o, err);
     }
     if (fd < 0)
         return fd;
@@ -351,7 +351,7 @@ static int open_stream(tp_outfile *o, int flags, tp_error *err)
     return TP_OK;
 }
 
-tp_outfile *tp_outfile_open(const char *path, int flags, tp_error *err)
+tp_outfile *tp_outfile_open(const char *path, tp_error *err)
 {
     tp_outfile *o = calloc(1, sizeof *o);
     if (!o || !(o->path = strdup(path))) {
@@ -365,7 +365,7 @@ tp_outfile *tp_outfile_open(const char *path, int flags, tp_error *err)
         o->f = stdout;
         return o;
     }
-    if (resolve_target(o, err) < 0 || open_stream(o, flags, err) < 0) {
+    if (resolve_target(o, err) < 0 || open_stream(o, err) < 0) {
         tp_outfile_abort(o);
         return NULL;
     }

@@ -45,16 +45,10 @@ int tp_empty_tree(const char *path);
  */
 typedef struct tp_outfile tp_outfile;
 
-enum {
-    /* A named temporary even where O_TMPFILE works (the tests use it to see
-     * the fallback's names and their cleanup). */
-    TP_OUTFILE_NAMED_TEMP = 1
-};
-
-/* Open the result file `path` (flags: TP_OUTFILE_*).  NULL with err set:
- * TP_EINVAL when the path names something tillpipe does not write to,
- * TP_EIO when the temporary cannot be created or the file opened. */
-tp_outfile *tp_outfile_open(const char *path, int flags, tp_error *err);
+/* Open the result file `path`.  NULL with err set: TP_EINVAL when the path
+ * names something tillpipe does not write to, TP_EIO when the temporary
+ * cannot be created or the file opened. */
+tp_outfile *tp_outfile_open(const char *path, tp_error *err);
 
 /* The stream to write to (borrowed; fully buffered for files). */
 FILE *tp_outfile_stream(tp_outfile *o);

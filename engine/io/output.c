@@ -134,7 +134,7 @@ tp_writer *tp_writer_open(const char *path, tp_format fmt, tp_error *err)
         return NULL;
     }
     w->fmt = fmt;
-    if (!(w->out = tp_outfile_open(path, 0, err))) {
+    if (!(w->out = tp_outfile_open(path, err))) {
         tp_writer_abort(w);
         return NULL;
     }
