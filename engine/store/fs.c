@@ -1,4 +1,4 @@
-/* store_fs.c -- the fs backend of store.h: objects are files under a root
+/* fs.c -- the fs backend of store.h: objects are files under a root
  * directory.  A put copies into a temporary file beside the object
  * (".tmp-" prefix, O_EXCL) and renames it into place, so a reader sees an
  * object whole or not at all; a failed put removes its temporary.

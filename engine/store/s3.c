@@ -1,4 +1,4 @@
-/* store_s3.c -- the s3 backend of store.h: objects in a bucket of an
+/* s3.c -- the s3 backend of store.h: objects in a bucket of an
  * S3-compatible server, through libs3.
  *
  * What Debian's libs3 (2.0) does and does not do, and what this file does
