@@ -8,32 +8,10 @@
 #include "core/combine.h"
 #include "core/config.h"
 #include "core/reports.h"
+#include "rows.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
-
-/* Split a comma-separated test line (no quoting) into fields. */
-typedef struct trow {
-    char buf[1024];
-    tp_field f[64];
-    size_t n;
-} trow;
-
-static void split(trow *r, const char *line)
-{
-    snprintf(r->buf, sizeof r->buf, "%s", line);
-    r->n = 0;
-    char *p = r->buf;
-    for (;;) {
-        char *c = strchr(p, ',');
-        r->f[r->n].ptr = p;
-        r->f[r->n].len = c ? (size_t)(c - p) : strlen(p);
-        r->n++;
-        if (!c)
-            break;
-        p = c + 1;
-    }
-}
 
 static int feq(tp_field f, const char *s)
 {
@@ -42,49 +20,6 @@ static int feq(tp_field f, const char *s)
 
 #define ck_field(f, s)                                                                             \
     ck_assert_msg(feq((f), (s)), "field is \"%.*s\", expected \"%s\"", (int)(f).len, (f).ptr, (s))
-
-/* An rd5000 row in the SDK layout with the given changes. */
-static void order_row(trow *r, const char *item, const char *date, const char *time,
-                      const char *type, const char *transno, const char *dep)
-{
-    char line[512];
-    /* STORE,INVOICE,ITEM,QTY,UPRICE,AMOUNT,DISC,DEP,DATE,TIME,DISC_CODE,TYPE,VAT_FLAG,
-       VAT_DIV,VAT_AMT,VAT_DISC,VAT_PRICE,TRANSNO */
-    snprintf(line, sizeof line,
-             "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
-             "9.333,0.000,0.000,255.360,%s",
-             item, dep, date, time, type, transno);
-    split(r, line);
-}
-
-static tp_combine *classic_combine(int newer)
-{
-    static const char *const branch = "BMC";
-    tp_combine_opts o = {branch, 1, "2026-02-09", newer};
-    tp_combine *c = tp_combine_create(&o);
-    trow r;
-    split(&r, "BRK2,GOTO,03");
-    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
-    split(&r, "BRK2,SECOND NAME LOSES,04");
-    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
-    split(&r, "03,BREAKFAST");
-    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
-    split(&r, "CAT9,FROM CATEG");
-    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
-    split(&r, "1,SNR CTZN 20%");
-    tp_combine_ref_row(c, TP_TYPE_DISCOUNT, r.f, r.n);
-    split(&r, "00001,CASH");
-    tp_combine_ref_row(c, TP_TYPE_RD5900, r.f, r.n);
-    split(&r, "00247627,00001,1000.000");
-    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
-    split(&r, "00247627,00002,5.000"); /* second payment of the same transaction loses */
-    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
-    split(&r, "TEMP,09264097787,00000001,00247627"); /* keyed by ORNO (col 3) */
-    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
-    split(&r, "TEMP,0926409778,00000002,00247628"); /* 10-char phone: ignored */
-    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
-    return c;
-}
 
 /* --------------------------------------------------------- file names */
 
@@ -131,11 +66,11 @@ END_TEST
 
 START_TEST(combine_lookups_and_derived)
 {
-    tp_combine *c = classic_combine(0);
+    tp_combine *c = tu_classic_combine(0);
     tp_quality q = {0};
     tp_record rec;
     trow r;
-    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
+    tu_order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 7, &q, &rec), 1);
     ck_field(rec.product_name, "GOTO"); /* first row wins */
     ck_field(rec.dep_code, "03");
@@ -155,7 +90,7 @@ START_TEST(combine_lookups_and_derived)
     ck_assert_int_eq(rec.pos, 1);
 
     /* unknown item, no discount, empty transaction number: empty lookups */
-    order_row(&r, "NOPE", "2026-02-09", "12:00", "X", "", "99");
+    tu_order_row(&r, "NOPE", "2026-02-09", "12:00", "X", "", "99");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 8, &q, &rec), 1);
     ck_field(rec.product_name, "");
     ck_field(rec.department_name, "");
@@ -166,7 +101,7 @@ START_TEST(combine_lookups_and_derived)
     ck_assert_str_eq(tp_txn_type_name(rec.txn_type), "");
 
     /* a transaction with no payment row and no 11-char phone */
-    order_row(&r, "BRK2", "2026-02-09", "12:00", "T", "00247628", "03");
+    tu_order_row(&r, "BRK2", "2026-02-09", "12:00", "T", "00247628", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 9, &q, &rec), 1);
     ck_field(rec.payment_code, "");
     ck_field(rec.phone, "");
@@ -188,12 +123,12 @@ START_TEST(combine_dayparts)
                  {"15:00", TP_DAYPART_PM_SNACK},  {"18:59", TP_DAYPART_PM_SNACK},
                  {"19:00", TP_DAYPART_DINNER},    {"22:59", TP_DAYPART_DINNER},
                  {"23:00", TP_DAYPART_GY},        {"", TP_DAYPART_NONE}};
-    tp_combine *c = classic_combine(0);
+    tp_combine *c = tu_classic_combine(0);
     tp_quality q = {0};
     tp_record rec;
     trow r;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        order_row(&r, "BRK2", "2026-02-09", cases[i].time, "C", "1", "03");
+        tu_order_row(&r, "BRK2", "2026-02-09", cases[i].time, "C", "1", "03");
         ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
         ck_assert_msg(rec.daypart == cases[i].d, "time %s", cases[i].time);
     }
@@ -205,7 +140,7 @@ START_TEST(combine_dayparts)
     /* unusable TIME: rejected with a reason, not written */
     const char *bad[] = {"xx:10", "7:30", "TIME", "24:00"};
     for (size_t i = 0; i < 4; i++) {
-        order_row(&r, "BRK2", "2026-02-09", bad[i], "D", "1", "03");
+        tu_order_row(&r, "BRK2", "2026-02-09", bad[i], "D", "1", "03");
         ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 40 + i, &q, &rec), 0);
     }
     ck_assert_uint_eq(q.rows_rejected, 4);
@@ -213,7 +148,7 @@ START_TEST(combine_dayparts)
     ck_assert_ptr_nonnull(strstr(q.problems[0].reason, "xx:10"));
     ck_assert_uint_eq(q.problems[3].line, 43);
     /* an hour without valid minutes is kept (legacy) but has no minute value */
-    order_row(&r, "BRK2", "2026-02-09", "07:9x", "D", "1", "03");
+    tu_order_row(&r, "BRK2", "2026-02-09", "07:9x", "D", "1", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 50, &q, &rec), 1);
     ck_assert_int_eq(rec.daypart, TP_DAYPART_BREAKFAST);
     ck_assert_int_eq(rec.time_minutes, -1);
@@ -224,11 +159,11 @@ END_TEST
 
 START_TEST(combine_outside_date_and_bad_decimal)
 {
-    tp_combine *c = classic_combine(0);
+    tp_combine *c = tu_classic_combine(0);
     tp_quality q = {0};
     tp_record rec;
     trow r;
-    order_row(&r, "BRK2", "2026-02-08", "07:25", "D", "1", "03");
+    tu_order_row(&r, "BRK2", "2026-02-08", "07:25", "D", "1", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 0);
     ck_assert_uint_eq(q.rows_outside_date, 1);
     ck_assert_uint_eq(q.rows_rejected, 0);
@@ -237,7 +172,7 @@ START_TEST(combine_outside_date_and_bad_decimal)
     ck_assert_ptr_nonnull(strstr(q.problems[0].reason, "2026-02-08"));
     ck_assert(tp_quality_flagged(&q));
 
-    split(&r, "1,00250455,BRK2,abc,1.0,1.0,0,03,2026-02-09,07:25,,D,1,9.3,0,0,1,5");
+    tu_split(&r, "1,00250455,BRK2,abc,1.0,1.0,0,03,2026-02-09,07:25,,D,1,9.3,0,0,1,5");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 4, &q, &rec), 0);
     ck_assert_uint_eq(q.rows_rejected, 1);
     ck_assert_ptr_nonnull(strstr(q.problems[1].reason, "QUANTITY \"abc\""));
@@ -256,19 +191,19 @@ END_TEST
 
 START_TEST(combine_newer_pos_department_from_product)
 {
-    tp_combine *c = classic_combine(1);
+    tp_combine *c = tu_classic_combine(1);
     tp_quality q = {0};
     tp_record rec;
     trow r;
-    split(&r, "COF23,ICD16 CARAMEL M,CAT9");
+    tu_split(&r, "COF23,ICD16 CARAMEL M,CAT9");
     tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
-    order_row(&r, "COF23", "2026-02-09", "17:50", "D", "1", "");
+    tu_order_row(&r, "COF23", "2026-02-09", "17:50", "D", "1", "");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
     ck_field(rec.dep_code, "CAT9");
     ck_field(rec.pos_dep_code, "");
     ck_assert_int_eq(rec.dep_from_product, 1);
     ck_field(rec.department_name, "FROM CATEG");
-    order_row(&r, "UNKNOWN", "2026-02-09", "17:50", "D", "1", "");
+    tu_order_row(&r, "UNKNOWN", "2026-02-09", "17:50", "D", "1", "");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 1);
     ck_field(rec.dep_code, "");
     tp_quality_clear(&q);

@@ -17,75 +17,8 @@
 #include "io/output.h"
 #include "io/scan.h"
 #include "io/sha.h"
+#include "rows.h"
 #include "testutil.h"
-
-/* ------------------------------------------------------------ helpers */
-
-/* Split a comma-separated test line (no quoting) into fields. */
-typedef struct trow {
-    char buf[1024];
-    tp_field f[64];
-    size_t n;
-} trow;
-
-static void split(trow *r, const char *line)
-{
-    snprintf(r->buf, sizeof r->buf, "%s", line);
-    r->n = 0;
-    char *p = r->buf;
-    for (;;) {
-        char *c = strchr(p, ',');
-        r->f[r->n].ptr = p;
-        r->f[r->n].len = c ? (size_t)(c - p) : strlen(p);
-        r->n++;
-        if (!c)
-            break;
-        p = c + 1;
-    }
-}
-
-/* An rd5000 row in the SDK layout with the given changes. */
-static void order_row(trow *r, const char *item, const char *date, const char *time,
-                      const char *type, const char *transno, const char *dep)
-{
-    char line[512];
-    /* STORE,INVOICE,ITEM,QTY,UPRICE,AMOUNT,DISC,DEP,DATE,TIME,DISC_CODE,TYPE,VAT_FLAG,
-       VAT_DIV,VAT_AMT,VAT_DISC,VAT_PRICE,TRANSNO */
-    snprintf(line, sizeof line,
-             "1,00250455,%s,3.000,255.360,766.070,-153.210,%s,%s,%s,1,%s,1,"
-             "9.333,0.000,0.000,255.360,%s",
-             item, dep, date, time, type, transno);
-    split(r, line);
-}
-
-static tp_combine *classic_combine(int newer)
-{
-    static const char *const branch = "BMC";
-    tp_combine_opts o = {branch, 1, "2026-02-09", newer};
-    tp_combine *c = tp_combine_create(&o);
-    trow r;
-    split(&r, "BRK2,GOTO,03");
-    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
-    split(&r, "BRK2,SECOND NAME LOSES,04");
-    tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, r.n);
-    split(&r, "03,BREAKFAST");
-    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
-    split(&r, "CAT9,FROM CATEG");
-    tp_combine_ref_row(c, TP_TYPE_RD1800, r.f, r.n);
-    split(&r, "1,SNR CTZN 20%");
-    tp_combine_ref_row(c, TP_TYPE_DISCOUNT, r.f, r.n);
-    split(&r, "00001,CASH");
-    tp_combine_ref_row(c, TP_TYPE_RD5900, r.f, r.n);
-    split(&r, "00247627,00001,1000.000");
-    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
-    split(&r, "00247627,00002,5.000"); /* second payment of the same transaction loses */
-    tp_combine_ref_row(c, TP_TYPE_RD5800, r.f, r.n);
-    split(&r, "TEMP,09264097787,00000001,00247627"); /* keyed by ORNO (col 3) */
-    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
-    split(&r, "TEMP,0926409778,00000002,00247628"); /* 10-char phone: ignored */
-    tp_combine_ref_row(c, TP_TYPE_BLPR, r.f, r.n);
-    return c;
-}
 
 /* -------------------------------------------------------------- select */
 
@@ -270,13 +203,13 @@ static char *write_one(tp_format fmt, const tp_record *rec, char **dir_out)
 
 START_TEST(record2025_guards)
 {
-    tp_combine *c = classic_combine(0);
+    tp_combine *c = tu_classic_combine(0);
     tp_quality q = {0};
     tp_record rec;
     trow r;
     /* OR 00250455 guarded; quantity 3.000 not (no leading 0); discount code 1 no;
        VAT DIV 9.333 no; DEP 03 always; TRANSNO 00247627 never; date never */
-    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
+    tu_order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "00247627", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
     char *dir;
     char *text = write_one(TP_FMT_RECORD2025, &rec, &dir);
@@ -291,7 +224,7 @@ START_TEST(record2025_guards)
 
     /* 0.5 (2nd char '.') and 07:25 (3rd char ':') and 0000-00 (5th '-') stay bare;
        empty DEP_CODE is still guarded; "0" alone is too short */
-    split(&r, "1,0,X,0.5,0.5,0.5,0,,2026-02-09,07:25,0000-00,D,00,9.3,0,0,0,0123");
+    tu_split(&r, "1,0,X,0.5,0.5,0.5,0,,2026-02-09,07:25,0000-00,D,00,9.3,0,0,0,0123");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 3, &q, &rec), 1);
     text = write_one(TP_FMT_RECORD2025, &rec, &dir);
     line = strchr(text, '\n') + 1;
@@ -304,8 +237,8 @@ START_TEST(record2025_guards)
     tp_combine_destroy(c);
 
     /* newer POS: the department from the product is written bare */
-    c = classic_combine(1);
-    order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "1", "");
+    c = tu_classic_combine(1);
+    tu_order_row(&r, "BRK2", "2026-02-09", "07:25", "D", "1", "");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "f.csv", 2, &q, &rec), 1);
     text = write_one(TP_FMT_RECORD2025, &rec, &dir);
     ck_assert_ptr_nonnull(strstr(text, ",-153.210,03,2026-02-09,"));
@@ -319,11 +252,11 @@ END_TEST
 
 START_TEST(writers_csv_jsonl_escape)
 {
-    tp_combine *c = classic_combine(0);
+    tp_combine *c = tu_classic_combine(0);
     tp_quality q = {0};
     tp_record rec;
     trow r;
-    split(&r, "NAMEQ,REPP\"13, \"X\",03");
+    tu_split(&r, "NAMEQ,REPP\"13, \"X\",03");
     tp_combine_ref_row(c, TP_TYPE_RD5500, r.f, 3);
     /* the split above cut the name at the comma; build the name by hand */
     tp_field f3[3] = {{"NQ", 2},
@@ -332,7 +265,7 @@ START_TEST(writers_csv_jsonl_escape)
                        12},
                       {"03", 2}};
     tp_combine_ref_row(c, TP_TYPE_RD5500, f3, 3);
-    order_row(&r, "NQ", "2026-02-09", "", "D", "", "03");
+    tu_order_row(&r, "NQ", "2026-02-09", "", "D", "", "03");
     ck_assert_int_eq(tp_combine_order_row(c, r.f, r.n, "src.csv", 9, &q, &rec), 1);
     char *dir;
     char *text = write_one(TP_FMT_CSV, &rec, &dir);
