@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "io/config_file.h"
 #include "io/fsutil.h"
 #include "io/output.h"
@@ -339,8 +340,7 @@ static int run(const run_opts *o, run_state *s, tp_error *err)
     tp_config *cfg = NULL;
     tp_registry *reg = NULL;
     tp_scan *scan = NULL;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = tp_now();
     int rc = open_inputs(o, &cfg, &reg, &scan, err);
     if (rc == TP_OK && !(s->w = tp_writer_open(o->out, o->fmt, err)))
         rc = err->code;
@@ -363,10 +363,8 @@ static int run(const run_opts *o, run_state *s, tp_error *err)
         rc = tp_outfile_commit(s->report_out, err);
         s->report_out = NULL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc == TP_OK && !o->quiet)
-        print_summary(o, s, scan, secs);
+        print_summary(o, s, scan, tp_now() - t0);
     tp_scan_destroy(scan);
     tp_registry_destroy(reg);
     tp_config_destroy(cfg);

@@ -146,8 +146,3 @@ const tp_field *tp_lookup_get(const tp_lookup *m, tp_field key)
     const entry *e = find_slot(m->slots, m->nslots, key, h);
     return e->hash ? &e->value : NULL;
 }
-
-size_t tp_lookup_count(const tp_lookup *m)
-{
-    return m->count;
-}

@@ -24,6 +24,4 @@ int tp_lookup_put_first(tp_lookup *m, tp_field key, tp_field value);
 /* The value for key, or NULL.  The view stays valid until destroy. */
 const tp_field *tp_lookup_get(const tp_lookup *m, tp_field key);
 
-size_t tp_lookup_count(const tp_lookup *m);
-
 #endif
