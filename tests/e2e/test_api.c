@@ -653,8 +653,10 @@ START_TEST(job_detail_cancel_retry)
 END_TEST
 
 /* Operations without workers: the branches, /readyz 503 saying why, the
- * metrics of the jobs and requests so far, the bundled plugins. */
-START_TEST(operations_without_workers)
+ * metrics of the jobs and requests so far, the bundled plugins; the event
+ * stream, its backlog from an id on (nothing lost), then what happens live,
+ * and a Last-Event-ID that is not one refused. */
+START_TEST(operations_and_events_without_workers)
 {
     char *t = serve_case("api_ops", "olga", "operator", "--no-workers");
     queue_ten(t);
@@ -684,22 +686,12 @@ START_TEST(operations_without_workers)
     ck_assert_int_eq((int)strlen(jstr(first, "sha256")), 64);
     ck_assert_str_eq(jstr(first, "abi"), "1.0");
     resp_free(&r);
-    free(t);
-    stop_server();
-}
-END_TEST
-
-/* Events: the backlog from an id on, nothing lost; then what happens live;
- * a Last-Event-ID that is not one is refused. */
-START_TEST(events_backlog_and_live)
-{
-    char *t = serve_case("api_events", "olga", "operator", "--no-workers");
-    queue_ten(t);
+    /* events: the backlog from an id on, nothing lost; then what happens live */
     long long ev1 = qi("SELECT min(id) FROM job_events");
     long long evn = qi("SELECT count(*) FROM job_events");
     char from[32];
     snprintf(from, sizeof from, "%lld", ev1);
-    resp r = stream_for("/api/events", t, from, 1500);
+    r = stream_for("/api/events", t, from, 1500);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.ctype, "text/event-stream");
     ck_assert_int_eq(count_substr(r.body, "\nevent: job\n"), evn - 1); /* all after ev1 */
@@ -1424,8 +1416,7 @@ static Suite *suite(void)
     pc_add(s, "api_jobs", jobs_queue_and_idempotency);
     pc_add(s, "api_jobs_list", jobs_list_filters_and_pages);
     pc_add(s, "api_jobs_one", job_detail_cancel_retry);
-    pc_add(s, "api_ops", operations_without_workers);
-    pc_add(s, "api_events", events_backlog_and_live);
+    pc_add(s, "api_ops", operations_and_events_without_workers);
     pc_add(s, "api_admin", admin_audit_and_branches);
     pc_add(s, "api_rate", login_rate_limited);
     pc_add(s, "api_workers", workers_metrics_and_readiness);
