@@ -161,15 +161,23 @@ static int claim_count(tp_db *db, const char *worker)
     return n;
 }
 
-/* The worker's success path: lock the job if still ours, mark it succeeded,
- * commit -- one transaction. */
-static void complete_ok(tp_db *db, const tp_job *j, const char *worker, long long records)
+/* The start of the worker's success path: BEGIN, and the job locked as
+ * still `worker`'s, no cancel asked for.  The transaction stays open. */
+static void begin_completion(tp_db *db, const tp_job *j, const char *worker)
 {
     tp_error e = {0};
     int cancel = -1;
     ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
     ck_assert_msg(tp_queue_lock_owned(db, j, worker, &cancel, &e) == TP_OK, "lock: %s", e.msg);
     ck_assert_int_eq(cancel, 0);
+}
+
+/* The worker's success path: lock the job if still ours, mark it succeeded,
+ * commit -- one transaction. */
+static void complete_ok(tp_db *db, const tp_job *j, const char *worker, long long records)
+{
+    tp_error e = {0};
+    begin_completion(db, j, worker);
     ck_assert_msg(tp_queue_mark_succeeded(db, j, records, NULL, &e) == TP_OK, "succeed: %s", e.msg);
     ck_assert_msg(tp_db_exec(db, "COMMIT", 0, NULL, &e) == TP_OK, "commit: %s", e.msg);
 }
@@ -185,6 +193,32 @@ static int rescue(tp_db *db)
     tp_error e = {0};
     ck_assert_msg(tp_queue_rescue(db, &n, &e) == TP_OK, "rescue: %s", e.msg);
     return n;
+}
+
+/* Job `id` made due now (its backoff skipped), then claimed. */
+static tp_job claim_due(tp_db *db, long long id, const char *worker)
+{
+    ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
+    return claim_one(db, worker);
+}
+
+/* The seconds a failed job waits before it may run again (its backoff). */
+static double retry_delay(tp_db *db, long long id)
+{
+    return strtod(sv(db,
+                     "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
+                     " WHERE id = %lld",
+                     id),
+                  NULL);
+}
+
+/* How an attempt ended: (stage, error_code, retryable, message, finished). */
+static const char *attempt_end(tp_db *db, long long id, int attempt)
+{
+    return sv(db,
+              "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
+              " FROM job_attempts WHERE job_id = %lld AND attempt = %d",
+              id, attempt);
 }
 
 /* Everything about a job and its attempts, as text, to show nothing changed. */
@@ -610,9 +644,7 @@ START_TEST(enqueue_force_while_completing)
     long long id = enqueue_ok(db, "B1", 1, "2024-03-01", 0, TP_ENQUEUE_CREATED);
     tp_job j = claim_one(db, "w1");
     tp_error e = {0};
-    int cancel = -1;
-    ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_lock_owned(db, &j, "w1", &cancel, &e), TP_OK);
+    begin_completion(db, &j, "w1");
 
     call c = {.what = CALL_ENQUEUE, .branch = "B1", .pos = 1, .date = "2024-03-01", .force = 1};
     pthread_t t;
@@ -758,9 +790,7 @@ START_TEST(enqueue_range_force_while_completing)
     long long id = enqueue_ok(db, "A1", 1, "2024-03-01", 0, TP_ENQUEUE_CREATED);
     tp_job j = claim_one(db, "w1");
     tp_error e = {0};
-    int cancel = -1;
-    ck_assert_int_eq(tp_db_exec(db, "BEGIN", 0, NULL, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_lock_owned(db, &j, "w1", &cancel, &e), TP_OK);
+    begin_completion(db, &j, "w1");
     call range = {.what = CALL_RANGE, .from = "2024-03-01", .to = "2024-03-01", .force = 1};
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, call_thread, &range), 0);
@@ -987,8 +1017,7 @@ START_TEST(fencing_terminated_connection)
     tp_job j = claim_one(w, "w1");
     tp_error e = {0};
     int cancel = -1;
-    ck_assert_int_eq(tp_db_exec(w, "BEGIN", 0, NULL, &e), TP_OK);
-    ck_assert_int_eq(tp_queue_lock_owned(w, &j, "w1", &cancel, &e), TP_OK);
+    begin_completion(w, &j, "w1");
     ck_assert_int_eq(tp_queue_mark_succeeded(w, &j, 99, NULL, &e), TP_OK);
 
     tp_db *other = connect_ok(case_url);
@@ -1096,37 +1125,22 @@ START_TEST(fail_retryable_and_not)
                         " FROM jobs WHERE id = %lld",
                         id),
                      "(queued,1,,,\"report server timed out\")");
-    double delay = strtod(sv(db,
-                             "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                             " WHERE id = %lld",
-                             id),
-                          NULL);
+    double delay = retry_delay(db, id);
     ck_assert_msg(delay >= 5 && delay <= 10, "delay %f outside [5, 10]", delay);
     ck_assert_str_eq(sv(db, "SELECT run_after > now() FROM jobs WHERE id = %lld", id), "t");
-    ck_assert_str_eq(
-        sv(db,
-           "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
-           " FROM job_attempts WHERE job_id = %lld AND attempt = 1",
-           id),
-        "(fetch,fetch_error,t,\"report server timed out\",t)");
+    ck_assert_str_eq(attempt_end(db, id, 1), "(fetch,fetch_error,t,\"report server timed out\",t)");
     ck_assert_int_eq(claim_count(db, "w1"), 0); /* not before run_after */
 
     /* The second retry waits twice as long. */
-    ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
-    j = claim_one(db, "w1");
+    j = claim_due(db, id, "w1");
     ck_assert_int_eq(j.attempt, 2);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "again", 10, NULL, &e),
                      TP_OK);
-    delay = strtod(sv(db,
-                      "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                      " WHERE id = %lld",
-                      id),
-                   NULL);
+    delay = retry_delay(db, id);
     ck_assert_msg(delay >= 10 && delay <= 20, "delay %f outside [10, 20]", delay);
 
     /* Not retryable: failed at once, attempts left or not. */
-    ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
-    j = claim_one(db, "w1");
+    j = claim_due(db, id, "w1");
     ck_assert_int_eq(j.attempt, 3);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0,
                                    "rd5800.csv line 3: bad amount", 10, NULL, &e),
@@ -1137,12 +1151,8 @@ START_TEST(fail_retryable_and_not)
            " FROM jobs WHERE id = %lld",
            id),
         "(failed,3,,t,\"rd5800.csv line 3: bad amount\")");
-    ck_assert_str_eq(
-        sv(db,
-           "SELECT row(stage, error_code, retryable, message, finished_at IS NOT NULL)::text"
-           " FROM job_attempts WHERE job_id = %lld AND attempt = 3",
-           id),
-        "(parse,parse_error,f,\"rd5800.csv line 3: bad amount\",t)");
+    ck_assert_str_eq(attempt_end(db, id, 3),
+                     "(parse,parse_error,f,\"rd5800.csv line 3: bad amount\",t)");
     ck_assert_int_eq(iv(db, "SELECT count(*) FROM job_attempts WHERE job_id = %lld", id), 3);
     ex(db, "UPDATE jobs SET run_after = now() - interval '1 hour'");
     ck_assert_int_eq(claim_count(db, "w1"), 0);
@@ -1152,12 +1162,20 @@ START_TEST(fail_retryable_and_not)
         "rd5800.csv line 3: bad amount");
     /* A failed key may be queued again. */
     ck_assert(enqueue_ok(db, "B1", 1, "2024-04-03", 0, TP_ENQUEUE_CREATED) > id);
+    tp_db_close(db);
+}
+END_TEST
 
-    /* A force asked for while the run went on is not lost when the run
-     * fails: the new run is queued, forced. */
-    ex(db, "UPDATE jobs SET status = 'cancelled' WHERE status = 'queued'");
+/* A force asked for while the run went on is not lost when the run fails:
+ * the new run is queued, forced; and the same when the lease expires on the
+ * last attempt. */
+START_TEST(fail_keeps_forced_rerun)
+{
+    tp_db *db = fresh_db("q_fail_force", 1);
+    add_branch(db, "B1", "{1,2}", 1);
+    tp_error e = {0};
     long long id3 = enqueue_ok(db, "B1", 2, "2024-04-03", 0, TP_ENQUEUE_CREATED);
-    j = claim_one(db, "w1");
+    tp_job j = claim_one(db, "w1");
     ck_assert_int_eq(j.id, id3);
     ck_assert(enqueue_ok(db, "B1", 2, "2024-04-03", 1, TP_ENQUEUE_RERUN) == id3);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "parse", "parse_error", 0, "bad", 10, NULL, &e),
@@ -1190,8 +1208,7 @@ START_TEST(poison_job_fails_at_max_attempts)
     ex(db, "UPDATE jobs SET max_attempts = 3 WHERE id = %lld", id);
     tp_error e = {0};
     for (int attempt = 1; attempt <= 3; attempt++) {
-        ex(db, "UPDATE jobs SET run_after = now() WHERE id = %lld", id);
-        tp_job j = claim_one(db, "w1");
+        tp_job j = claim_due(db, id, "w1");
         ck_assert_int_eq(j.attempt, attempt);
         ck_assert_int_eq(j.max_attempts, 3);
         char msg[64];
@@ -1273,11 +1290,7 @@ START_TEST(fail_large_job_id)
     tp_error e = {0};
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "fetch_error", 1, "timeout", 4, NULL, &e),
                      TP_OK);
-    double delay = strtod(sv(db,
-                             "SELECT extract(epoch FROM run_after - updated_at) FROM jobs"
-                             " WHERE id = %lld",
-                             id),
-                          NULL);
+    double delay = retry_delay(db, id);
     ck_assert_msg(delay >= 2 && delay <= 4, "delay %f", delay);
     tp_db_close(db);
 }
@@ -1285,7 +1298,7 @@ END_TEST
 
 /* ----------------------------------------------------------- 6. cancel */
 
-START_TEST(cancel_queued_running_finished)
+START_TEST(cancel_queued_and_running)
 {
     tp_db *db = fresh_db("q_cancel", 1);
     add_branch(db, "B1", "{1,2}", 1);
@@ -1340,6 +1353,24 @@ START_TEST(cancel_queued_running_finished)
                      "(cancelled,f)");
     ck_assert_int_eq(tp_queue_heartbeat(db, &j, "w1", 60, &cancel, &e), TP_ELOST);
 
+    /* Once cancelled, it cannot be cancelled again. */
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(tp_queue_cancel(db, r, "test", &now, &e), TP_EINVAL);
+    ck_assert_int_eq(e.code, TP_EINVAL);
+    ck_assert_msg(strstr(e.msg, "already cancelled") != NULL, "%s", e.msg);
+    tp_db_close(db);
+}
+END_TEST
+
+/* A running job whose cancel was asked for and whose worker died ends
+ * cancelled; a finished job cannot be cancelled; an unknown id is not found. */
+START_TEST(cancel_dead_worker_or_finished)
+{
+    tp_db *db = fresh_db("q_cancel_end", 1);
+    add_branch(db, "B1", "{1,2}", 1);
+    tp_error e = {0};
+    int now = -1, cancel = -1;
+
     /* Running, cancel requested, and the worker dies: the rescuer ends it
      * cancelled instead of queueing it for another attempt. */
     long long d = enqueue_ok(db, "B1", 2, "2024-04-09", 0, TP_ENQUEUE_CREATED);
@@ -1357,10 +1388,6 @@ START_TEST(cancel_queued_running_finished)
     ck_assert_int_eq(tp_queue_heartbeat(db, &jd, "w9", 60, &cancel, &e), TP_ELOST);
 
     /* Finished jobs cannot be cancelled; unknown ids are not found. */
-    memset(&e, 0, sizeof e);
-    ck_assert_int_eq(tp_queue_cancel(db, r, "test", &now, &e), TP_EINVAL);
-    ck_assert_int_eq(e.code, TP_EINVAL);
-    ck_assert_msg(strstr(e.msg, "already cancelled") != NULL, "%s", e.msg);
     long long s = enqueue_ok(db, "B1", 1, "2024-04-08", 0, TP_ENQUEUE_CREATED);
     tp_job js = claim_one(db, "w1");
     complete_ok(db, &js, "w1", 1);
@@ -1545,6 +1572,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, backoff_bounds);
     tcase_add_test(t, fail_retryable_and_not);
+    tcase_add_test(t, fail_keeps_forced_rerun);
     tcase_add_test(t, poison_job_fails_at_max_attempts);
     tcase_add_test(t, rescue_on_last_attempt_fails);
     tcase_add_test(t, fail_large_job_id);
@@ -1552,7 +1580,8 @@ static Suite *suite(void)
 
     t = tcase_create("cancel");
     tcase_set_timeout(t, 60);
-    tcase_add_test(t, cancel_queued_running_finished);
+    tcase_add_test(t, cancel_queued_and_running);
+    tcase_add_test(t, cancel_dead_worker_or_finished);
     tcase_add_test(t, single_job_statements_probe_primary_key);
     suite_add_tcase(s, t);
 

@@ -60,6 +60,18 @@ static void resp_free(resp *r)
     memset(r, 0, sizeof *r);
 }
 
+/* An integer member of a JSON object (0 when absent). */
+static json_int_t jint(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* A string member of a JSON object (NULL when absent or not a string). */
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
 /* Run a request set up on h into r (status, content type, body, JSON);
  * frees h and the headers. */
 static CURLcode perform(CURL *h, struct curl_slist *hd, resp *r)
@@ -78,9 +90,10 @@ static CURLcode perform(CURL *h, struct curl_slist *hd, resp *r)
     return cc;
 }
 
-/* One request: `ctype` NULL = application/json when there is a body. */
+/* One request: `ctype` NULL = application/json when there is a body;
+ * `header` ("Name: value") one more header, or NULL. */
 static resp call_ct(const char *method, const char *path, const char *token, const char *body,
-                    const char *ctype)
+                    const char *ctype, const char *header)
 {
     resp r = {0};
     CURL *h = curl_easy_init();
@@ -91,6 +104,8 @@ static resp call_ct(const char *method, const char *path, const char *token, con
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         hd = curl_slist_append(hd, auth);
     }
+    if (header)
+        hd = curl_slist_append(hd, header);
     if (body) {
         snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
         hd = curl_slist_append(hd, ct);
@@ -161,23 +176,23 @@ static void *post_later(void *arg)
 
 static resp call(const char *method, const char *path, const char *token, const char *body)
 {
-    return call_ct(method, path, token, body, NULL);
+    return call_ct(method, path, token, body, NULL, NULL);
 }
 
 /* The response has `status`; a problem has the problem content type and
- * `code`. */
-#define expect(...) expect_at(__LINE__, __VA_ARGS__)
-static void expect_at(int line, resp *r, long status, const char *code)
+ * `code`.  `line` and `what` (the request, or "") say where, when not. */
+#define expect(...) expect_at(__LINE__, "", __VA_ARGS__)
+static void expect_at(int line, const char *what, resp *r, long status, const char *code)
 {
-    ck_assert_msg(r->status == status, "line %d: status %ld, want %ld: %s", line, r->status, status,
-                  r->body ? r->body : "");
+    ck_assert_msg(r->status == status, "line %d:%s status %ld, want %ld: %s", line, what, r->status,
+                  status, r->body ? r->body : "");
     if (code) {
-        ck_assert_msg(strcmp(r->ctype, "application/problem+json") == 0, "line %d: content type %s",
-                      line, r->ctype);
-        const char *got = json_string_value(json_object_get(r->json, "code"));
-        ck_assert_msg(got && strcmp(got, code) == 0, "line %d: code %s, want %s: %s", line,
+        ck_assert_msg(strcmp(r->ctype, "application/problem+json") == 0,
+                      "line %d:%s content type %s", line, what, r->ctype);
+        const char *got = jstr(r->json, "code");
+        ck_assert_msg(got && strcmp(got, code) == 0, "line %d:%s code %s, want %s: %s", line, what,
                       got ? got : "(none)", code, r->body);
-        ck_assert_int_eq(json_integer_value(json_object_get(r->json, "status")), status);
+        ck_assert_int_eq(jint(r->json, "status"), status);
     }
 }
 
@@ -186,8 +201,10 @@ static void expect_at(int line, resp *r, long status, const char *code)
 static void check_at(int line, const char *method, const char *path, const char *token,
                      const char *body, long status, const char *code)
 {
+    char what[2100];
+    snprintf(what, sizeof what, " %s %s:", method, path);
     resp r = call(method, path, token, body);
-    expect_at(line, &r, status, code);
+    expect_at(line, what, &r, status, code);
     resp_free(&r);
 }
 
@@ -255,9 +272,9 @@ static json_t *all_pages(const char *path, const char *t, long long total, int m
     for (int page = 0; page < max_pages; page++) {
         resp r = call("GET", p, t, NULL);
         expect(&r, 200, NULL);
-        ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), total);
+        ck_assert_int_eq(jint(r.json, "total"), total);
         json_array_extend(all, json_object_get(r.json, "items"));
-        const char *next = json_string_value(json_object_get(r.json, "next"));
+        const char *next = jstr(r.json, "next");
         if (next)
             snprintf(p, sizeof p, "%s%scursor=%s", path, strchr(path, '?') ? "&" : "?", next);
         resp_free(&r);
@@ -276,9 +293,8 @@ static char *login(const char *name)
              name);
     resp r = call("POST", "/api/auth/login", NULL, body);
     expect(&r, 200, NULL);
-    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
-    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "expires_at")),
-                     (json_int_t)time(NULL));
+    char *tok = strdup(jstr(r.json, "token"));
+    ck_assert_int_gt(jint(r.json, "expires_at"), (json_int_t)time(NULL));
     resp_free(&r);
     return tok;
 }
@@ -299,55 +315,126 @@ static char *forge(const char *secret, jwt_alg_t alg, const char *sub, const cha
     return t;
 }
 
+/* The lines of a response body. */
+static long long body_lines(const resp *r)
+{
+    long long lines = 0;
+    for (size_t k = 0; k < r->len; k++)
+        lines += r->body[k] == '\n';
+    return lines;
+}
+
+/* The usual start of a case: its database and folder (case_begin), `user`
+ * added with `role`, the server started with `args`.  Returns the user's
+ * token (caller frees). */
+static char *serve_case(const char *name, const char *user, const char *role, const char *args)
+{
+    case_begin(name);
+    add_user(user, role);
+    serve(args);
+    return login(user);
+}
+
+/* POST /api/jobs/fetch: 202, the job's id. */
+static long long queue_job(const char *t, const char *branch, int pos, const char *date)
+{
+    char body[160];
+    snprintf(body, sizeof body, "{\"branch\": \"%s\", \"pos\": %d, \"date\": \"%s\"}", branch, pos,
+             date);
+    resp r = call("POST", "/api/jobs/fetch", t, body);
+    expect(&r, 202, NULL);
+    long long id = jint(r.json, "job_id");
+    resp_free(&r);
+    return id;
+}
+
+/* Ten queued jobs: BMC 1 on 2026-02-09 (its id is returned), then MAGS 2 on
+ * 2026-01-01 to 2026-01-09. */
+static long long queue_ten(const char *t)
+{
+    long long id = queue_job(t, "BMC", 1, "2026-02-09");
+    for (int d = 1; d <= 9; d++) {
+        char date[16];
+        snprintf(date, sizeof date, "2026-01-0%d", d);
+        queue_job(t, "MAGS", 2, date);
+    }
+    return id;
+}
+
+/* GET /api/jobs/<id> until its status is `want` (up to 30 s): that answer
+ * (caller frees). */
+static resp await_job(const char *t, long long id, const char *want)
+{
+    char jp[64], last[32] = "";
+    snprintf(jp, sizeof jp, "/api/jobs/%lld", id);
+    for (int i = 0; i < 300; i++) {
+        resp r = call("GET", jp, t, NULL);
+        expect(&r, 200, NULL);
+        const char *status = jstr(r.json, "status");
+        ck_assert_ptr_nonnull(status);
+        if (strcmp(status, want) == 0)
+            return r;
+        snprintf(last, sizeof last, "%s", status);
+        resp_free(&r);
+        sleep_s(0.1);
+    }
+    ck_abort_msg("job %lld is still %s, not %s", id, last, want);
+    return (resp){0};
+}
+
+/* Workers in the server's process (the simulator their source) and otto, an
+ * operator: one job queued over the API (BMC 1, 2025-03-01) is fetched and
+ * ends succeeded, with its 7 files and its records in its detail.  Returns
+ * the job's id; otto's token in *t (caller frees). */
+static long long serve_fetched_job(const char *name, char **t)
+{
+    char args[1200];
+    snprintf(args, sizeof args, "--server %s --concurrency 2", sim);
+    *t = serve_case(name, "otto", "operator", args);
+    long long id = queue_job(*t, "BMC", 1, "2025-03-01");
+    resp r = await_job(*t, id, "succeeded");
+    ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 7);
+    ck_assert_int_gt(jint(r.json, "records"), 0);
+    resp_free(&r);
+    return id;
+}
+
 /* ------------------------------------------------------------ cases */
 
-START_TEST(auth_and_tokens)
+/* Bad command lines of `user add`, `serve` and `worker`: usage errors (2) or
+ * a clear failure (1), each saying what is wrong. */
+START_TEST(bad_command_lines)
 {
-    case_begin("api_auth");
-    /* bad user commands */
-    char *out = NULL;
-    ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add bob --role boss"), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--role must be"));
-    free(out);
-    ck_assert_int_eq(sh(&out, "echo 'short' | " BIN " user add bob --role viewer"), 2);
-    free(out);
-    ck_assert_int_eq(sh(&out, "echo 'password-x' | " BIN " user add 'bob;drop' --role viewer"), 2);
-    free(out);
-    /* bad command lines of serve and worker: usage errors or a clear failure */
-    ck_assert_int_eq(
-        sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers --listen nowhere"), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--listen wants HOST:PORT"));
-    free(out);
-    ck_assert_int_eq(sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --listen 127.0.0.1:0"),
-                     2);
-    ck_assert_ptr_nonnull(strstr(out, "workers need a source"));
-    free(out);
+    case_begin("api_cmdline");
+#define SERVE "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve"
+    fails_contains(2, "--role must be", "echo 'password-x' | " BIN " user add bob --role boss");
+    fails_contains(2, NULL, "echo 'short' | " BIN " user add bob --role viewer");
+    fails_contains(2, NULL, "echo 'password-x' | " BIN " user add 'bob;drop' --role viewer");
+    fails_contains(2, "--listen wants HOST:PORT", SERVE " --no-workers --listen nowhere");
+    fails_contains(2, "workers need a source", SERVE " --listen 127.0.0.1:0");
     static const char *const bad_counts[] = {"--threads 0", "--threads 65", "--max-streams 0",
                                              "--max-streams x", "--max-body-kb -1"};
-    for (size_t i = 0; i < sizeof bad_counts / sizeof *bad_counts; i++) {
-        ck_assert_int_eq(
-            sh(&out, "TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve --no-workers %s", bad_counts[i]),
-            2);
-        ck_assert_msg(strstr(out, "wants a whole number in range"), "%s: %s", bad_counts[i], out);
-        free(out);
-    }
-    ck_assert_int_eq(sh(&out, "env -u TILLPIPE_REPORT_SERVER " BIN " worker"), 2);
-    ck_assert_ptr_nonnull(strstr(out, "no source"));
-    free(out);
-    ck_assert_int_eq(sh(&out, BIN " worker --server ftp://example"), 2);
-    ck_assert_ptr_nonnull(strstr(out, "http:// or https://"));
-    free(out);
-    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://?endpoint=x'"),
-                     1);
-    ck_assert_ptr_nonnull(strstr(out, "needs a bucket"));
-    free(out);
-    ck_assert_int_eq(sh(&out, BIN " worker --server http://127.0.0.1:1 --store 's3://b'"), 1);
-    ck_assert_ptr_nonnull(strstr(out, "endpoint=HOST:PORT"));
-    free(out);
+    for (size_t i = 0; i < sizeof bad_counts / sizeof *bad_counts; i++)
+        fails_contains(2, "wants a whole number in range", SERVE " --no-workers %s", bad_counts[i]);
+#undef SERVE
+    fails_contains(2, "no source", "env -u TILLPIPE_REPORT_SERVER " BIN " worker");
+    fails_contains(2, "http:// or https://", BIN " worker --server ftp://example");
+    fails_contains(1, "needs a bucket",
+                   BIN " worker --server http://127.0.0.1:1 --store 's3://?endpoint=x'");
+    fails_contains(1, "endpoint=HOST:PORT",
+                   BIN " worker --server http://127.0.0.1:1 --store 's3://b'");
     /* no secret, no server */
-    ck_assert_int_eq(sh(&out, "env -u TILLPIPE_JWT_SECRET " BIN " serve --no-workers"), 2);
-    ck_assert_ptr_nonnull(strstr(out, "TILLPIPE_JWT_SECRET"));
-    free(out);
+    fails_contains(2, "TILLPIPE_JWT_SECRET",
+                   "env -u TILLPIPE_JWT_SECRET " BIN " serve --no-workers");
+}
+END_TEST
+
+/* Logins, bad and good; tokens missing, forged (wrong secret, alg none),
+ * expired, with an unknown role; roles; an oversized body; the audit of it
+ * all, and no secret in the server's log. */
+START_TEST(logins_tokens_and_roles)
+{
+    case_begin("api_auth");
     add_user("alice", "operator");
     add_user("victor", "viewer");
     serve("--no-workers");
@@ -364,29 +451,29 @@ START_TEST(auth_and_tokens)
     check("POST", "/api/auth/login", NULL, "{\"username\": 7, \"password\": []}", 400,
           "invalid_body");
     resp r = call_ct("POST", "/api/auth/login", NULL, "username=alice",
-                     "application/x-www-form-urlencoded");
+                     "application/x-www-form-urlencoded", NULL);
     expect(&r, 415, "unsupported_media_type");
     resp_free(&r);
     /* tokens */
     check("GET", "/api/jobs", NULL, NULL, 401, "unauthorized");
     check("GET", "/api/jobs", "not-a-token", NULL, 401, "unauthorized");
-    char *wrong = forge("another-secret-0123456789abcdef0123", JWT_ALG_HS256, "alice", "admin",
-                        (long)time(NULL) + 600);
-    char *none = forge(NULL, JWT_ALG_NONE, "alice", "admin", (long)time(NULL) + 600);
+    long soon = (long)time(NULL) + 600;
+    char *wrong =
+        forge("another-secret-0123456789abcdef0123", JWT_ALG_HS256, "alice", "admin", soon);
+    char *none = forge(NULL, JWT_ALG_NONE, "alice", "admin", soon);
     char *expired = forge(SECRET, JWT_ALG_HS256, "alice", "operator", (long)time(NULL) - 5);
-    char *badrole = forge(SECRET, JWT_ALG_HS256, "alice", "root", (long)time(NULL) + 600);
-    char *good = forge(SECRET, JWT_ALG_HS256, "alice", "operator", (long)time(NULL) + 600);
+    char *badrole = forge(SECRET, JWT_ALG_HS256, "alice", "root", soon);
+    char *good = forge(SECRET, JWT_ALG_HS256, "alice", "operator", soon);
     check("GET", "/api/jobs", wrong, NULL, 401, "unauthorized");
     check("GET", "/api/jobs", none, NULL, 401, "unauthorized");
     check("GET", "/api/jobs", expired, NULL, 401, "unauthorized");
     check("GET", "/api/jobs", badrole, NULL, 401, "unauthorized");
     check("GET", "/api/jobs", good, NULL, 200, NULL);
     /* roles: a viewer reads, does not queue */
+    const char *job = "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}";
     check("GET", "/api/jobs", viewer, NULL, 200, NULL);
-    check("POST", "/api/jobs/fetch", viewer,
-          "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}", 403, "forbidden");
-    check("POST", "/api/jobs/fetch", op,
-          "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}", 202, NULL);
+    check("POST", "/api/jobs/fetch", viewer, job, 403, "forbidden");
+    check("POST", "/api/jobs/fetch", op, job, 202, NULL);
     /* oversized body: 413, the server still fine */
     size_t big = (1u << 20) + 10;
     char *huge = malloc(big + 1);
@@ -413,59 +500,41 @@ START_TEST(auth_and_tokens)
 }
 END_TEST
 
-START_TEST(jobs_endpoints)
+/* Queueing a job: created, then the live job again; an Idempotency-Key
+ * repeat is answered from the first request, not run twice, and refused with
+ * another body; bad bodies, unknown branches and terminals, malformed JSON. */
+START_TEST(jobs_queue_and_idempotency)
 {
-    case_begin("api_jobs");
-    add_user("olga", "operator");
-    serve("--no-workers --rate-login 12");
-    char *t = login("olga");
-    /* queue: created, then the live job again, force on a queued job */
-    resp r = call("POST", "/api/jobs/fetch", t,
-                  "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    char *t = serve_case("api_jobs", "olga", "operator", "--no-workers");
+    const char *job = "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}";
+    resp r = call("POST", "/api/jobs/fetch", t, job);
     expect(&r, 202, NULL);
-    json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "created");
+    json_int_t id = jint(r.json, "job_id");
+    ck_assert_str_eq(jstr(r.json, "result"), "created");
     resp_free(&r);
-    r = call("POST", "/api/jobs/fetch", t,
-             "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
+    r = call("POST", "/api/jobs/fetch", t, job);
     expect(&r, 202, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "job_id")), id);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "result")), "existing");
+    ck_assert_int_eq(jint(r.json, "job_id"), id);
+    ck_assert_str_eq(jstr(r.json, "result"), "existing");
     resp_free(&r);
     /* Idempotency-Key: a repeat with force is answered from the first, not run twice */
-    {
-        const char *fb =
-            "{\"branch\": \"BMC\", \"pos\": 2, \"date\": \"2026-02-09\", \"force\": true}";
-        long long first = -1;
-        for (int k = 0; k < 3; k++) {
-            CURL *h = curl_easy_init();
-            resp ir = {0};
-            char full[256], auth[4200];
-            snprintf(full, sizeof full, "%s/api/jobs/fetch", base);
-            snprintf(auth, sizeof auth, "Authorization: Bearer %s", t);
-            struct curl_slist *hd = curl_slist_append(NULL, auth);
-            hd = curl_slist_append(hd, "Content-Type: application/json");
-            hd = curl_slist_append(hd, "Idempotency-Key: nightly-BMC-2");
-            curl_easy_setopt(h, CURLOPT_URL, full);
-            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-                             k < 2 ? fb
-                                   : "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2026-02-09\"}");
-            ck_assert_int_eq(perform(h, hd, &ir), CURLE_OK);
-            if (k < 2) {
-                expect(&ir, 202, NULL);
-                long long jid = json_integer_value(json_object_get(ir.json, "job_id"));
-                if (first < 0)
-                    first = jid;
-                ck_assert_int_eq(jid, first);
-            } else
-                expect(&ir, 422, "idempotency_key_reused");
-            resp_free(&ir);
-        }
-        qeq("1", "SELECT count(*) FROM jobs WHERE branch = 'BMC' AND pos = 2");
-        qeq("f", "SELECT bool_or(rerun_requested) FROM jobs WHERE branch = 'BMC' AND pos = 2");
-        free(qs("DELETE FROM jobs WHERE branch = 'BMC' AND pos = 2"));
+    const char *key = "Idempotency-Key: nightly-BMC-2";
+    const char *forced =
+        "{\"branch\": \"BMC\", \"pos\": 2, \"date\": \"2026-02-09\", \"force\": true}";
+    long long first = -1;
+    for (int k = 0; k < 2; k++) {
+        r = call_ct("POST", "/api/jobs/fetch", t, forced, NULL, key);
+        expect(&r, 202, NULL);
+        if (first < 0)
+            first = jint(r.json, "job_id");
+        ck_assert_int_eq(jint(r.json, "job_id"), first);
+        resp_free(&r);
     }
+    r = call_ct("POST", "/api/jobs/fetch", t, job, NULL, key);
+    expect(&r, 422, "idempotency_key_reused");
+    resp_free(&r);
+    qeq("1", "SELECT count(*) FROM jobs WHERE branch = 'BMC' AND pos = 2");
+    qeq("f", "SELECT bool_or(rerun_requested) FROM jobs WHERE branch = 'BMC' AND pos = 2");
     /* bad bodies */
     const char *bad[] = {
         "{\"branch\": \"BMC\", \"pos\": \"1\", \"date\": \"2026-02-09\"}", /* wrong type */
@@ -483,26 +552,29 @@ START_TEST(jobs_endpoints)
     check("POST", "/api/jobs/fetch", t,
           "{\"branch\": \"BMC\", \"pos\": 7, \"date\": \"2026-02-09\"}", 422, "unknown_branch");
     check("POST", "/api/jobs/fetch", t, "{\"branch\": \"BMC\",", 400, "malformed_json");
-    /* more jobs for the list */
-    for (int d = 1; d <= 9; d++) {
-        char body[128];
-        snprintf(body, sizeof body, "{\"branch\": \"MAGS\", \"pos\": 2, \"date\": \"2026-01-0%d\"}",
-                 d);
-        check("POST", "/api/jobs/fetch", t, body, 202, NULL);
-    }
-    /* list: filters, total, pages that walk every job once */
-    r = call("GET", "/api/jobs?branch=MAGS&pos=2&from=2026-01-03&to=2026-01-07", t, NULL);
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* The job list: filters, totals, pages that walk every job once (newest
+ * first); bad filters, SQL metacharacters included, are 400 and change
+ * nothing; past 1,000 rows the total is the planner's estimate, and says so. */
+START_TEST(jobs_list_filters_and_pages)
+{
+    char *t = serve_case("api_jobs_list", "olga", "operator", "--no-workers");
+    queue_ten(t);
+    resp r = call("GET", "/api/jobs?branch=MAGS&pos=2&from=2026-01-03&to=2026-01-07", t, NULL);
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 5);
+    ck_assert_int_eq(jint(r.json, "total"), 5);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 5);
     resp_free(&r);
     json_t *all = all_pages("/api/jobs?limit=3&status=queued", t, 10, 10);
     ck_assert_uint_eq(json_array_size(all), 10);
     for (size_t i = 1; i < 10; i++) /* newest first, never twice */
-        ck_assert_int_lt(json_integer_value(json_object_get(json_array_get(all, i), "id")),
-                         json_integer_value(json_object_get(json_array_get(all, i - 1), "id")));
+        ck_assert_int_lt(jint(json_array_get(all, i), "id"),
+                         jint(json_array_get(all, i - 1), "id"));
     json_decref(all);
-    /* bad filters, SQL metacharacters included: 400, and nothing happened */
     const char *badq[] = {"/api/jobs?pos=0",
                           "/api/jobs?pos=1x",
                           "/api/jobs?status=bogus",
@@ -513,65 +585,87 @@ START_TEST(jobs_endpoints)
                           "/api/jobs?cursor=garbage",
                           "/api/jobs?branch=B%27%3B%20DROP%20TABLE%20jobs%3B--",
                           "/api/jobs?status=queued%27%20OR%20%271%27%3D%271"};
-    for (size_t i = 0; i < sizeof badq / sizeof *badq; i++) {
-        r = call("GET", badq[i], t, NULL);
-        expect(&r, 400, "invalid_parameter");
-        resp_free(&r);
-    }
+    for (size_t i = 0; i < sizeof badq / sizeof *badq; i++)
+        check("GET", badq[i], t, NULL, 400, "invalid_parameter");
     qeq("10", "SELECT count(*) FROM jobs");
     r = call("GET", "/api/jobs?limit=1", t, NULL);
     ck_assert(json_is_true(json_object_get(r.json, "total_exact")));
     resp_free(&r);
-    /* past 1,000 rows the total is the planner's estimate, and says so */
     free(qs("INSERT INTO jobs (branch, pos, business_date, status) SELECT 'BETA', 1,"
             " date '2010-01-01' + i, 'succeeded' FROM generate_series(0, 2999) i; ANALYZE jobs"));
     r = call("GET", "/api/jobs?limit=1&status=succeeded", t, NULL);
     expect(&r, 200, NULL);
     ck_assert(json_is_false(json_object_get(r.json, "total_exact")));
-    json_int_t est = json_integer_value(json_object_get(r.json, "total"));
+    json_int_t est = jint(r.json, "total");
     ck_assert_msg(est > 1000 && est < 6000, "estimate %lld for 3000", (long long)est);
     resp_free(&r);
-    free(qs("DELETE FROM jobs WHERE branch = 'BETA' AND business_date < '2019-01-01'"));
-    /* one job: detail; ids that are not ids */
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* One job: its detail, ids that are not ids, a method not allowed; retry of
+ * a live job is a conflict, cancel ends it at once (and not twice), retry
+ * then queues a new run; both audited. */
+START_TEST(job_detail_cancel_retry)
+{
+    char *t = serve_case("api_jobs_one", "olga", "operator", "--no-workers");
+    long long id = queue_job(t, "BMC", 1, "2026-02-09");
     char jp[64];
-    snprintf(jp, sizeof jp, "/api/jobs/%lld", (long long)id);
-    r = call("GET", jp, t, NULL);
+    snprintf(jp, sizeof jp, "/api/jobs/%lld", id);
+    resp r = call("GET", jp, t, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "queued");
+    ck_assert_str_eq(jstr(r.json, "status"), "queued");
     ck_assert(json_is_array(json_object_get(r.json, "attempts_detail")));
     ck_assert(json_is_array(json_object_get(r.json, "files")));
     resp_free(&r);
-    check("GET", "/api/jobs/999999", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/0", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/1abc", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/../branches", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/%2e%2e%2fbranches", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/1;DROP", t, NULL, 404, "not_found");
-    check("GET", "/api/jobs/99999999999999999999999", t, NULL, 404, "not_found");
+    static const char *const not_ids[] = {"/api/jobs/999999",
+                                          "/api/jobs/0",
+                                          "/api/jobs/1abc",
+                                          "/api/jobs/../branches",
+                                          "/api/jobs/%2e%2e%2fbranches",
+                                          "/api/jobs/1;DROP",
+                                          "/api/jobs/99999999999999999999999"};
+    for (size_t i = 0; i < sizeof not_ids / sizeof *not_ids; i++)
+        check("GET", not_ids[i], t, NULL, 404, "not_found");
     check("DELETE", jp, t, NULL, 405, "method_not_allowed");
     check("GET", "/api/nothing", t, NULL, 404, "not_found");
-    /* retry a live job: conflict; cancel it: at once; again: conflict; retry: a new run */
     char rp[80], cp[80];
     snprintf(rp, sizeof rp, "%s/retry", jp);
     snprintf(cp, sizeof cp, "%s/cancel", jp);
     check("POST", rp, t, NULL, 409, "job_live");
     r = call("POST", cp, t, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "cancelled");
+    ck_assert_str_eq(jstr(r.json, "status"), "cancelled");
     resp_free(&r);
     check("POST", cp, t, NULL, 409, "job_finished");
     r = call("POST", rp, t, NULL);
     expect(&r, 202, NULL);
-    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "job_id")), id);
+    ck_assert_int_gt(jint(r.json, "job_id"), id);
     resp_free(&r);
     check("POST", "/api/jobs/424242/cancel", t, NULL, 404, "not_found");
     check("POST", "/api/jobs/424242/retry", t, NULL, 404, "not_found");
-    /* branches */
-    r = call("GET", "/api/branches", t, NULL);
+    qeq("job.cancel,job.retry", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
+                                " WHERE actor = 'olga' AND action IN ('job.cancel', 'job.retry')");
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* Operations without workers: the branches, /readyz 503 saying why, the
+ * metrics of the jobs and requests so far, the bundled plugins; the event
+ * stream, its backlog from an id on (nothing lost), then what happens live,
+ * and a Last-Event-ID that is not one refused. */
+START_TEST(operations_and_events_without_workers)
+{
+    char *t = serve_case("api_ops", "olga", "operator", "--no-workers");
+    queue_ten(t);
+    check("GET", "/api/jobs?pos=0", t, NULL, 400, "invalid_parameter"); /* a bad list, counted */
+    resp r = call("GET", "/api/branches", t, NULL);
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 8);
+    ck_assert_int_eq(jint(r.json, "total"), 8);
     resp_free(&r);
-    /* operations: no worker runs anywhere, so not ready, and it says why */
+    /* no worker runs anywhere, so not ready, and it says why */
     r = call("GET", "/readyz", NULL, NULL);
     expect(&r, 503, "not_ready");
     ck_assert_ptr_nonnull(strstr(r.body, "no live worker"));
@@ -584,15 +678,13 @@ START_TEST(jobs_endpoints)
     ck_assert_ptr_nonnull(
         strstr(r.body, "tillpipe_http_requests_total{route=\"jobs_list\",status=\"400\"}"));
     resp_free(&r);
-    qeq("job.cancel,job.retry", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
-                                " WHERE actor = 'olga' AND action IN ('job.cancel', 'job.retry')");
     /* plugins: the eight bundled ones with their hashes */
     r = call("GET", "/api/plugins", t, NULL);
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 8);
+    ck_assert_int_eq(jint(r.json, "total"), 8);
     json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
-    ck_assert_int_eq((int)strlen(json_string_value(json_object_get(first, "sha256"))), 64);
-    ck_assert_str_eq(json_string_value(json_object_get(first, "abi")), "1.0");
+    ck_assert_int_eq((int)strlen(jstr(first, "sha256")), 64);
+    ck_assert_str_eq(jstr(first, "abi"), "1.0");
     resp_free(&r);
     /* events: the backlog from an id on, nothing lost; then what happens live */
     long long ev1 = qi("SELECT min(id) FROM job_events");
@@ -618,19 +710,31 @@ START_TEST(jobs_endpoints)
     r = stream_for("/api/events", t, "x1", 500);
     ck_assert_int_eq(r.status, 400);
     resp_free(&r);
-    /* the audit log is for admins */
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* What only admins do: read the audit log (filtered, with request ids), and
+ * create and update branches, checked against the schema and the plugins. */
+START_TEST(admin_audit_and_branches)
+{
+    char *t = serve_case("api_admin", "olga", "operator", "--no-workers");
+    char cp[80];
+    snprintf(cp, sizeof cp, "/api/jobs/%lld/cancel", queue_job(t, "BMC", 1, "2026-02-09"));
+    check("POST", cp, t, NULL, 200, NULL);
     check("GET", "/api/audit", t, NULL, 403, "forbidden");
     add_user("ada", "admin");
     char *admin = login("ada");
-    r = call("GET", "/api/audit?actor=olga&action=job.cancel", admin, NULL);
+    resp r = call("GET", "/api/audit?actor=olga&action=job.cancel", admin, NULL);
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 1);
+    ck_assert_int_eq(jint(r.json, "total"), 1);
     json_t *e = json_array_get(json_object_get(r.json, "items"), 0);
-    ck_assert_int_eq((int)strlen(json_string_value(json_object_get(e, "request_id"))), 32);
+    ck_assert_int_eq((int)strlen(jstr(e, "request_id")), 32);
     resp_free(&r);
     check("GET", "/api/audit?from=2026-99-01", admin, NULL, 400, "invalid_parameter");
     check("GET", "/api/audit?limit=0", admin, NULL, 400, "invalid_parameter");
-    /* branches: admins create and update, checked against the schema and the plugins */
+    /* branches: admins create and update */
     const char *nb = "{\"code\": \"NEW-1\", \"name\": \"New one\", \"terminals\": [1, 2],"
                      " \"pos\": \"newer\", \"parsers\": {\"rd5500\": \"newpos\"}}";
     check("POST", "/api/branches", t, nb, 403, "forbidden");
@@ -638,28 +742,33 @@ START_TEST(jobs_endpoints)
     check("POST", "/api/branches", admin, nb, 200, NULL);
     qeq("newer {1,2} newpos", "SELECT pos || ' ' || terminals::text || ' ' || (parsers->>'rd5500')"
                               " FROM branches WHERE code = 'NEW-1'");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"pos\": \"ancient\"}", 400,
-          "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW 2\"}", 400, "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"colour\": \"red\"}", 400,
-          "invalid_body");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"terminals\": [0]}", 400,
-          "invalid_body");
+    static const char *const invalid[] = {
+        "{\"code\": \"NEW-2\", \"pos\": \"ancient\"}", "{\"code\": \"NEW 2\"}",
+        "{\"code\": \"NEW-2\", \"colour\": \"red\"}", "{\"code\": \"NEW-2\", \"terminals\": [0]}",
+        "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}"};
+    for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++)
+        check("POST", "/api/branches", admin, invalid[i], 400, "invalid_body");
     check("POST", "/api/branches", admin,
           "{\"code\": \"NEW-2\", \"parsers\": {\"rd5500\": \"nosuch\"}}", 422, "unknown_plugin");
     check("POST", "/api/branches", admin,
           "{\"code\": \"NEW-2\", \"parsers\": {\"rd5000\": \"newpos\"}}", 422, "unknown_plugin");
-    check("POST", "/api/branches", admin, "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}",
-          400, "invalid_body");
     qeq("0", "SELECT count(*) FROM branches WHERE code = 'NEW-2'");
     qeq("branch.create,branch.update", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                        " WHERE target = 'NEW-1'");
     free(admin);
-    /* rate limits: a burst past the budget is 429 with Retry-After */
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* Rate limits: a burst of logins past the budget is 429 (rate_limited). */
+START_TEST(login_rate_limited)
+{
+    char *t = serve_case("api_rate", "olga", "operator", "--no-workers --rate-login 12");
     int limited = 0;
     for (int i = 0; i < 30 && !limited; i++) {
-        r = call("POST", "/api/auth/login", NULL,
-                 "{\"username\": \"olga\", \"password\": \"guess\"}");
+        resp r = call("POST", "/api/auth/login", NULL,
+                      "{\"username\": \"olga\", \"password\": \"guess\"}");
         if (r.status == 429) {
             expect(&r, 429, "rate_limited");
             limited = 1;
@@ -673,40 +782,14 @@ START_TEST(jobs_endpoints)
 }
 END_TEST
 
-/* Workers in the server's process: a job queued over the API is fetched
- * from the simulator and ends succeeded, its files in its detail; /readyz
- * says 503 naming the database when it is gone. */
-START_TEST(serve_with_workers)
+/* Workers in the server's process: the job's attempt in the metrics, every
+ * stage timed once; /readyz ready with them, and 503 naming the database
+ * when it is gone (the server itself still live). */
+START_TEST(workers_metrics_and_readiness)
 {
-    case_begin("api_workers");
-    add_user("otto", "operator");
-    char args[1200];
-    snprintf(args, sizeof args, "--server %s --concurrency 2", sim);
-    serve(args);
-    char *t = login("otto");
-    resp r = call("POST", "/api/jobs/fetch", t,
-                  "{\"branch\": \"BMC\", \"pos\": 1, \"date\": \"2025-03-01\"}");
-    expect(&r, 202, NULL);
-    json_int_t id = json_integer_value(json_object_get(r.json, "job_id"));
-    resp_free(&r);
-    char jp[64];
-    snprintf(jp, sizeof jp, "/api/jobs/%lld", (long long)id);
-    const char *status = NULL;
-    for (int i = 0; i < 300; i++) {
-        r = call("GET", jp, t, NULL);
-        expect(&r, 200, NULL);
-        status = json_string_value(json_object_get(r.json, "status"));
-        if (strcmp(status, "succeeded") == 0)
-            break;
-        resp_free(&r);
-        sleep_s(0.1);
-    }
-    ck_assert_str_eq(status, "succeeded");
-    ck_assert_int_eq(json_array_size(json_object_get(r.json, "files")), 7);
-    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "records")), 0);
-    resp_free(&r);
-    /* metrics from the database: the attempt, its rows by type, its duration */
-    r = call("GET", "/metrics", NULL, NULL);
+    char *t = NULL;
+    serve_fetched_job("api_workers", &t);
+    resp r = call("GET", "/metrics", NULL, NULL);
     expect(&r, 200, NULL);
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_jobs{status=\"succeeded\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_job_attempts_total{code=\"done\"} 1\n"));
@@ -730,43 +813,164 @@ START_TEST(serve_with_workers)
              "(stage_seconds->>'load')::float8"
              " < extract(epoch FROM finished_at - started_at) + 0.5) FROM job_attempts");
     resp_free(&r);
-    /* its files: listed, and each downloads byte for byte as served */
-    char fp[96];
-    snprintf(fp, sizeof fp, "/api/files?job_id=%lld", (long long)id);
-    r = call("GET", fp, t, NULL);
+    /* with workers in the process: ready */
+    r = call("GET", "/readyz", NULL, NULL);
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 7);
-    json_t *items = json_object_get(r.json, "items"), *it;
-    size_t i;
-    json_array_foreach(items, i, it)
-    {
-        char dp[96], orig[1200];
-        snprintf(dp, sizeof dp, "/api/files/%lld/download",
-                 (long long)json_integer_value(json_object_get(it, "id")));
-        resp d = call("GET", dp, t, NULL);
-        expect(&d, 200, NULL);
-        ck_assert_str_eq(d.ctype, "text/csv; charset=utf-8");
-        snprintf(orig, sizeof orig, "%s/%s", served,
-                 json_string_value(json_object_get(it, "name")));
+    ck_assert_int_eq(jint(r.json, "workers"), 1);
+    resp_free(&r);
+    /* the database goes away: not ready, and says which dependency */
+    PGconn *adm = PQconnectdb(base_url); /* the server's own database */
+    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
+    exec_ok(adm,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'api_workers'");
+    r = call("GET", "/readyz", NULL, NULL);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_ptr_nonnull(strstr(r.body, "database"));
+    resp_free(&r);
+    check("GET", "/livez", NULL, NULL, 200, NULL);
+    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS true");
+    PQfinish(adm);
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* A stored file of the job, downloaded: byte for byte the served file of
+ * its name. */
+static void downloads_as_served(const char *t, const json_t *file)
+{
+    char dp[96], orig[1200];
+    snprintf(dp, sizeof dp, "/api/files/%lld/download", (long long)jint(file, "id"));
+    resp d = call("GET", dp, t, NULL);
+    expect(&d, 200, NULL);
+    ck_assert_str_eq(d.ctype, "text/csv; charset=utf-8");
+    snprintf(orig, sizeof orig, "%s/%s", served, jstr(file, "name"));
+    size_t olen = 0;
+    char *want = tu_read(orig, &olen);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_uint_eq(d.len, olen);
+    ck_assert_int_eq(memcmp(d.body, want, olen), 0);
+    free(want);
+    resp_free(&d);
+}
+
+/* The members of the zip at `path`, each byte for byte the served file of
+ * its name; returns how many there are. */
+static int zip_as_served(const char *path)
+{
+    struct archive *za = archive_read_new();
+    archive_read_support_format_zip(za);
+    ck_assert_int_eq(archive_read_open_filename(za, path, 65536), ARCHIVE_OK);
+    struct archive_entry *ze;
+    int members = 0;
+    while (archive_read_next_header(za, &ze) == ARCHIVE_OK) {
+        char orig[1200];
+        snprintf(orig, sizeof orig, "%s/%s", served, archive_entry_pathname(ze));
         size_t olen = 0;
         char *want = tu_read(orig, &olen);
-        ck_assert_ptr_nonnull(want);
-        ck_assert_uint_eq(d.len, olen);
-        ck_assert_int_eq(memcmp(d.body, want, olen), 0);
+        ck_assert_msg(want, "bundle member %s is not a served file", archive_entry_pathname(ze));
+        char *gotm = malloc(olen + 1);
+        ck_assert_int_eq(archive_read_data(za, gotm, olen + 1), (la_ssize_t)olen);
+        ck_assert_int_eq(memcmp(gotm, want, olen), 0);
+        free(gotm);
         free(want);
-        resp_free(&d);
+        members++;
+    }
+    archive_read_free(za);
+    return members;
+}
+
+/* The job's files: listed, each downloading byte for byte as served; its
+ * bundle, a zip of the same bytes; ids and filters that are not. */
+START_TEST(job_files_and_bundle)
+{
+    char *t = NULL;
+    long long id = serve_fetched_job("api_files", &t);
+    char fp[96];
+    snprintf(fp, sizeof fp, "/api/files?job_id=%lld", id);
+    resp r = call("GET", fp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(jint(r.json, "total"), 7);
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "items"), i, it)
+    {
+        downloads_as_served(t, it);
     }
     resp_free(&r);
-    /* the records, exported: csv (header + one line a record), jsonl, gzip */
+    /* the job's bundle: a zip whose members are the stored files, byte for byte */
+    snprintf(fp, sizeof fp, "/api/jobs/%lld/bundle", id);
+    r = call("GET", fp, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_str_eq(r.ctype, "application/zip");
+    char zp[800];
+    snprintf(zp, sizeof zp, "%s", save_body(&r, "bundle.zip"));
+    resp_free(&r);
+    ck_assert_int_eq(zip_as_served(zp), 7);
+    check("GET", "/api/jobs/987654/bundle", t, NULL, 404, "not_found");
+    check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
+    check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
+    check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
+    check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
+    free(t);
+    stop_server();
+}
+END_TEST
+
+/* Record x comes before record y in the API's order (business date, branch,
+ * terminal, source file, source line): < 0. */
+static int record_order(const json_t *x, const json_t *y)
+{
+    int c = strcmp(jstr(x, "business_date"), jstr(y, "business_date"));
+    if (!c)
+        c = strcmp(jstr(x, "branch"), jstr(y, "branch"));
+    if (!c)
+        c = (int)(jint(x, "pos") - jint(y, "pos"));
+    if (!c)
+        c = strcmp(jstr(x, "source_file"), jstr(y, "source_file"));
+    if (!c)
+        c = jint(x, "source_line") < jint(y, "source_line") ? -1 : 1;
+    return c;
+}
+
+/* The export of BMC 1 on 2025-03-01 in the legacy layout (record2025) is,
+ * line for line, what `tillpipe run --format record2025` writes for the same
+ * files: the number of its lines. */
+static long long legacy_export_lines(const char *t)
+{
+    resp r = call(
+        "GET",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC&pos=1&format=record2025", t,
+        NULL);
+    expect(&r, 200, NULL);
+    char api_copy[800];
+    snprintf(api_copy, sizeof api_copy, "%s", save_body(&r, "api.record2025.csv"));
+    resp_free(&r);
+    free(ok(BIN " run" PLUGINS
+                " --reports %s --branch BMC --pos 1 --date 2025-03-01 --format record2025"
+                " --out %s/run.record2025.csv --quiet",
+            served, tmp));
+    char *diff = ok("cd %s && sort run.record2025.csv > a && sort %s > b && cmp a b && wc -l < a",
+                    tmp, api_copy);
+    long long lines = strtoll(diff, NULL, 10);
+    free(diff);
+    return lines;
+}
+
+/* The job's records, exported (csv: a header and one line a record; jsonl;
+ * gzip; the legacy record2025 layout, as `tillpipe run` writes it for the
+ * same files) and a page at a time (every record once, in order); bad
+ * export parameters, cursors and filters. */
+START_TEST(records_export_and_pages)
+{
+    char *t = NULL;
+    serve_fetched_job("api_records", &t);
     long long nrec = qi("SELECT count(*) FROM records");
     ck_assert_int_gt(nrec, 0);
-    r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC", t, NULL);
+    resp r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC", t, NULL);
     expect(&r, 200, NULL);
     ck_assert_str_eq(r.ctype, "text/csv; charset=utf-8");
-    long long lines = 0;
-    for (size_t k = 0; k < r.len; k++)
-        lines += r.body[k] == '\n';
-    ck_assert_int_eq(lines, nrec + 1);
+    ck_assert_int_eq(body_lines(&r), nrec + 1);
     ck_assert(strncmp(r.body, "branch,pos,business_date,", 25) == 0);
     resp_free(&r);
     r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=jsonl&pos=1", t,
@@ -774,7 +978,7 @@ START_TEST(serve_with_workers)
     expect(&r, 200, NULL);
     json_t *row1 = json_loadb(r.body, strcspn(r.body, "\n"), 0, NULL);
     ck_assert_ptr_nonnull(row1);
-    ck_assert_str_eq(json_string_value(json_object_get(row1, "branch")), "BMC");
+    ck_assert_str_eq(jstr(row1, "branch"), "BMC");
     json_decref(row1);
     resp_free(&r);
     r = call("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=gzip", t, NULL);
@@ -784,114 +988,24 @@ START_TEST(serve_with_workers)
     resp_free(&r);
     ck_assert_int_eq(strtoll(wc, NULL, 10), nrec + 1);
     free(wc);
+    ck_assert_int_eq(legacy_export_lines(t), nrec + 1);
+    static const char *const bad[] = {
+        "/api/records/export?start=2025-03-02&end=2025-03-01",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&format=xml",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&compress=zip",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b",
+        "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ",
+        "/api/records?start=2025-03-01",
+        "/api/records?start=2025-03-01&end=2025-03-01&pos=abc"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        check("GET", bad[i], t, NULL, 400, "invalid_parameter");
     /* records, a page at a time: every record once, in order */
     json_t *all = all_pages("/api/records?start=2025-03-01&end=2025-03-01&limit=200", t, nrec, 50);
     ck_assert_int_eq((long long)json_array_size(all), nrec);
-    for (size_t k = 1; k < json_array_size(all); k++) { /* strictly after the one before */
-        json_t *x = json_array_get(all, k - 1), *y = json_array_get(all, k);
-        int c = strcmp(json_string_value(json_object_get(x, "business_date")),
-                       json_string_value(json_object_get(y, "business_date")));
-        if (!c)
-            c = strcmp(json_string_value(json_object_get(x, "branch")),
-                       json_string_value(json_object_get(y, "branch")));
-        if (!c)
-            c = (int)(json_integer_value(json_object_get(x, "pos")) -
-                      json_integer_value(json_object_get(y, "pos")));
-        if (!c)
-            c = strcmp(json_string_value(json_object_get(x, "source_file")),
-                       json_string_value(json_object_get(y, "source_file")));
-        if (!c)
-            c = json_integer_value(json_object_get(x, "source_line")) <
-                        json_integer_value(json_object_get(y, "source_line"))
-                    ? -1
-                    : 1;
-        ck_assert_msg(c < 0, "record %zu is not after record %zu", k, k - 1);
-    }
+    for (size_t k = 1; k < json_array_size(all); k++) /* strictly after the one before */
+        ck_assert_msg(record_order(json_array_get(all, k - 1), json_array_get(all, k)) < 0,
+                      "record %zu is not after record %zu", k, k - 1);
     json_decref(all);
-    check("GET", "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ", t, NULL, 400,
-          "invalid_parameter");
-    check("GET", "/api/records?start=2025-03-01", t, NULL, 400, "invalid_parameter");
-    check("GET", "/api/records?start=2025-03-01&end=2025-03-01&pos=abc", t, NULL, 400,
-          "invalid_parameter");
-    /* the legacy layout: what `tillpipe run --format record2025` writes for the same files */
-    r = call(
-        "GET",
-        "/api/records/export?start=2025-03-01&end=2025-03-01&branch=BMC&pos=1&format=record2025", t,
-        NULL);
-    expect(&r, 200, NULL);
-    const char *api_out = save_body(&r, "api.record2025.csv");
-    char api_copy[800];
-    snprintf(api_copy, sizeof api_copy, "%s", api_out);
-    resp_free(&r);
-    free(ok(BIN " run" PLUGINS
-                " --reports %s --branch BMC --pos 1 --date 2025-03-01 --format record2025"
-                " --out %s/run.record2025.csv --quiet",
-            served, tmp));
-    char *diff = ok("cd %s && sort run.record2025.csv > a && sort %s > b && cmp a b && wc -l < a",
-                    tmp, api_copy);
-    ck_assert_int_eq(strtoll(diff, NULL, 10), nrec + 1);
-    free(diff);
-    check("GET", "/api/records/export?start=2025-03-02&end=2025-03-01", t, NULL, 400,
-          "invalid_parameter");
-    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&format=xml", t, NULL, 400,
-          "invalid_parameter");
-    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&compress=zip", t, NULL, 400,
-          "invalid_parameter");
-    check("GET", "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b", t, NULL, 400,
-          "invalid_parameter");
-    /* the job's bundle: a zip whose members are the stored files, byte for byte */
-    snprintf(fp, sizeof fp, "/api/jobs/%lld/bundle", (long long)id);
-    r = call("GET", fp, t, NULL);
-    expect(&r, 200, NULL);
-    ck_assert_str_eq(r.ctype, "application/zip");
-    char zp[800];
-    snprintf(zp, sizeof zp, "%s", save_body(&r, "bundle.zip"));
-    resp_free(&r);
-    {
-        struct archive *za = archive_read_new();
-        archive_read_support_format_zip(za);
-        ck_assert_int_eq(archive_read_open_filename(za, zp, 65536), ARCHIVE_OK);
-        struct archive_entry *ze;
-        int members = 0;
-        while (archive_read_next_header(za, &ze) == ARCHIVE_OK) {
-            char orig[1200];
-            snprintf(orig, sizeof orig, "%s/%s", served, archive_entry_pathname(ze));
-            size_t olen = 0;
-            char *want = tu_read(orig, &olen);
-            ck_assert_msg(want, "bundle member %s is not a served file",
-                          archive_entry_pathname(ze));
-            char *gotm = malloc(olen + 1);
-            ck_assert_int_eq(archive_read_data(za, gotm, olen + 1), (la_ssize_t)olen);
-            ck_assert_int_eq(memcmp(gotm, want, olen), 0);
-            free(gotm);
-            free(want);
-            members++;
-        }
-        archive_read_free(za);
-        ck_assert_int_eq(members, 7);
-    }
-    check("GET", "/api/jobs/987654/bundle", t, NULL, 404, "not_found");
-    check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
-    check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
-    check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
-    check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
-    /* with workers in the process: ready */
-    r = call("GET", "/readyz", NULL, NULL);
-    expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "workers")), 1);
-    resp_free(&r);
-    /* the database goes away: not ready, and says which dependency */
-    PGconn *adm = PQconnectdb(base_url); /* the server's own database */
-    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS false");
-    exec_ok(adm,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'api_workers'");
-    resp rr = call("GET", "/readyz", NULL, NULL);
-    ck_assert_int_eq(rr.status, 503);
-    ck_assert_ptr_nonnull(strstr(rr.body, "database"));
-    resp_free(&rr);
-    check("GET", "/livez", NULL, NULL, 200, NULL);
-    exec_ok(adm, "ALTER DATABASE api_workers ALLOW_CONNECTIONS true");
-    PQfinish(adm);
     free(t);
     stop_server();
 }
@@ -935,17 +1049,17 @@ START_TEST(missing_data)
     r = call("POST", "/api/missing/run", t,
              "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\", \"dry_run\": true}");
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "count")), 4);
+    ck_assert_int_eq(jint(r.json, "count"), 4);
     resp_free(&r);
     qeq("3", "SELECT count(*) FROM jobs");
     /* the map form, then the range */
     r = call("POST", "/api/missing/run", t, "{\"BMC\": {\"2\": [\"2026-03-02\"]}}");
     expect(&r, 202, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "queued")), 1);
+    ck_assert_int_eq(jint(r.json, "queued"), 1);
     resp_free(&r);
     r = call("POST", "/api/missing/run", t, "{\"start\": \"2026-03-01\", \"end\": \"2026-03-03\"}");
     expect(&r, 202, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "queued")), 3);
+    ck_assert_int_eq(jint(r.json, "queued"), 3);
     resp_free(&r);
     qeq("0", "SELECT count(*) FROM (SELECT branch, pos, business_date FROM jobs"
              " WHERE status IN ('queued', 'running') GROUP BY 1, 2, 3 HAVING count(*) > 1) x");
@@ -974,7 +1088,6 @@ START_TEST(missing_data)
 }
 END_TEST
 
-/* A multipart upload of `file` (and `type` when given). */
 /* The list cache (api/cache.h): answers are kept, and a change anywhere --
  * this server, another process, a statement typed into psql, even while
  * the server's listening connection is being killed -- shows in the next
@@ -991,27 +1104,14 @@ static unsigned long long cache_hits(void)
     return n;
 }
 
-/* POST /api/jobs/fetch: 202, the job's id. */
-static long long queue_job(const char *t, const char *branch, int pos, const char *date)
-{
-    char body[160];
-    snprintf(body, sizeof body, "{\"branch\": \"%s\", \"pos\": %d, \"date\": \"%s\"}", branch, pos,
-             date);
-    resp r = call("POST", "/api/jobs/fetch", t, body);
-    expect(&r, 202, NULL);
-    long long id = json_integer_value(json_object_get(r.json, "job_id"));
-    resp_free(&r);
-    return id;
-}
-
 /* The first job of /api/jobs?limit=1 (its id; its status into st). */
 static long long first_job(const char *t, char st[16])
 {
     resp r = call("GET", "/api/jobs?limit=1", t, NULL);
     expect(&r, 200, NULL);
     json_t *it = json_array_get(json_object_get(r.json, "items"), 0);
-    long long id = it ? json_integer_value(json_object_get(it, "id")) : 0;
-    snprintf(st, 16, "%s", it ? json_string_value(json_object_get(it, "status")) : "");
+    long long id = it ? jint(it, "id") : 0;
+    snprintf(st, 16, "%s", it ? jstr(it, "status") : "");
     resp_free(&r);
     return id;
 }
@@ -1029,14 +1129,38 @@ static void await_first(const char *t, long long id, const char *want)
     ck_abort_msg("first job %lld %s, want %lld %s", got, st, id, want);
 }
 
+/* Five records of `job` (BMC 1, 2026-02-09), written straight into the
+ * table as another process would. */
+static void insert_records(long long job)
+{
+    free(qs("CREATE TABLE IF NOT EXISTS records_2026 PARTITION OF records"
+            " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"));
+    free(qs(
+        "INSERT INTO records (branch, pos, business_date, job_id, source_file, source_line,"
+        " or_number, transno, item_code, product_name, department_code, department_name,"
+        " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"
+        " payment_code, payment_name, phone) SELECT 'BMC', 1, '2026-02-09', %lld, 'f.csv', i,"
+        " '', '', 'X', '', '', '', '', '', '', '', '', '', '', '', '' FROM generate_series(1, 5) i",
+        job));
+}
+
+/* Poll the list `path` (up to 5 s) until its total is `want`. */
+static void await_total(const char *path, const char *t, long long want)
+{
+    long long total = -1;
+    for (int i = 0; i < 100 && total != want; i++, sleep_s(0.05)) {
+        resp r = call("GET", path, t, NULL);
+        expect(&r, 200, NULL);
+        total = jint(r.json, "total");
+        resp_free(&r);
+    }
+    ck_assert_int_eq(total, want);
+}
+
 START_TEST(list_cache)
 {
-    case_begin("api_cache");
-    add_user("olga", "operator");
-    serve("--no-workers");
-    char *t = login("olga");
+    char *t = serve_case("api_cache", "olga", "operator", "--no-workers");
     long long id1 = queue_job(t, "BMC", 1, "2026-02-09");
-    resp r;
     /* kept: the same question again is answered from the cache -- once the
      * notification of the POST above has come back from PostgreSQL (it may
      * arrive after the first answer, which it then rightly retires) */
@@ -1066,41 +1190,30 @@ START_TEST(list_cache)
     free(qs("UPDATE jobs SET status = 'failed', last_error = 'x' WHERE id = %lld", id1));
     await_first(t, id1, "failed");
     /* records: a change to them empties the record pages it touched */
-    free(qs("CREATE TABLE IF NOT EXISTS records_2026 PARTITION OF records"
-            " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"));
-    free(qs(
-        "INSERT INTO records (branch, pos, business_date, job_id, source_file, source_line,"
-        " or_number, transno, item_code, product_name, department_code, department_name,"
-        " pos_department_code, time_text, type_code, discount_code, discount_name, vat_flag,"
-        " payment_code, payment_name, phone) SELECT 'BMC', 1, '2026-02-09', %lld, 'f.csv', i,"
-        " '', '', 'X', '', '', '', '', '', '', '', '', '', '', '', '' FROM generate_series(1, 5) i",
-        id1));
+    insert_records(id1);
     const char *rp = "/api/records?start=2026-02-09&end=2026-02-09";
-    long long total = -1;
-    for (int i = 0; i < 100 && total != 5; i++, sleep_s(0.05)) {
-        r = call("GET", rp, t, NULL);
-        expect(&r, 200, NULL);
-        total = json_integer_value(json_object_get(r.json, "total"));
-        resp_free(&r);
-    }
-    ck_assert_int_eq(total, 5);
+    await_total(rp, t, 5);
     free(qs("DELETE FROM records WHERE source_line > 2"));
-    for (int i = 0; i < 100 && total != 2; i++, sleep_s(0.05)) {
-        r = call("GET", rp, t, NULL);
-        total = json_integer_value(json_object_get(r.json, "total"));
-        resp_free(&r);
-    }
-    ck_assert_int_eq(total, 2);
+    await_total(rp, t, 2);
     free(t);
     stop_server();
-    /* --no-list-cache: nothing kept, every answer computed; --max-streams:
-     * a stream beyond it is refused while the others last, and each has a
-     * connection of its own, so the (one) pooled connection stays free */
-    serve("--no-workers --no-list-cache --max-streams 1 --threads 1");
-    t = login("olga");
+}
+END_TEST
+
+/* --no-list-cache: nothing kept, every answer computed; --max-streams: a
+ * stream beyond it is refused while the others last, and each has a
+ * connection of its own, so the (one) pooled connection stays free; a
+ * stream's end frees its place. */
+START_TEST(no_list_cache_and_stream_limit)
+{
+    char *t = serve_case("api_streams", "olga", "operator",
+                         "--no-workers --no-list-cache --max-streams 1 --threads 1");
+    long long id1 = queue_job(t, "BMC", 1, "2026-02-09");
+    insert_records(id1);
+    char st[16];
     ck_assert_int_eq(first_job(t, st), id1);
     ck_assert_int_eq(first_job(t, st), id1);
-    r = call("GET", "/metrics", NULL, NULL);
+    resp r = call("GET", "/metrics", NULL, NULL);
     ck_assert_ptr_null(strstr(r.body, "tillpipe_http_list_cache_total"));
     resp_free(&r);
     stream_arg sa = {t, 1500, {0}};
@@ -1121,16 +1234,14 @@ START_TEST(list_cache)
         r = call("GET", "/api/records/export?start=2026-02-09&end=2026-02-09", t, NULL);
     }
     expect(&r, 200, NULL);
-    long long lines = 0;
-    for (size_t k = 0; k < r.len; k++)
-        lines += r.body[k] == '\n';
-    ck_assert_int_eq(lines, qi("SELECT count(*) FROM records") + 1); /* the header, the rows */
+    ck_assert_int_eq(body_lines(&r), qi("SELECT count(*) FROM records") + 1); /* header, rows */
     resp_free(&r);
     free(t);
     stop_server();
 }
 END_TEST
 
+/* A multipart upload of `file` (and `type` when given). */
 static resp upload(const char *path, const char *token, const char *file, const char *type)
 {
     resp r = {0};
@@ -1159,6 +1270,18 @@ static resp upload(const char *path, const char *token, const char *file, const 
     return r;
 }
 
+/* Upload, expect, free. */
+#define check_upload(...) check_upload_at(__LINE__, __VA_ARGS__)
+static void check_upload_at(int line, const char *path, const char *token, const char *file,
+                            const char *type, long status, const char *code)
+{
+    char what[2100];
+    snprintf(what, sizeof what, " upload to %s:", path);
+    resp r = upload(path, token, file, type);
+    expect_at(line, what, &r, status, code);
+    resp_free(&r);
+}
+
 /* test-parse: the real plugin path on an uploaded file, nothing stored. */
 START_TEST(test_parse_uploads)
 {
@@ -1173,10 +1296,9 @@ START_TEST(test_parse_uploads)
     long long files_before = qi("SELECT count(*) FROM files");
     resp r = upload("/api/branches/BMC/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")),
-                     "rd5000");
-    ck_assert_str_eq(json_string_value(json_object_get(r.json, "type")), "rd5000");
-    ck_assert_int_gt(json_integer_value(json_object_get(r.json, "rows")), 20);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "plugin"), "name"), "rd5000");
+    ck_assert_str_eq(jstr(r.json, "type"), "rd5000");
+    ck_assert_int_gt(jint(r.json, "rows"), 20);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "preview")), 20);
     json_t *first =
         json_object_get(json_array_get(json_object_get(r.json, "preview"), 0), "fields");
@@ -1187,43 +1309,29 @@ START_TEST(test_parse_uploads)
              TP_TEST_SAMPLES_DIR);
     r = upload("/api/branches/BETA/test-parse", t, f, NULL);
     expect(&r, 200, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "plugin"), "name")),
-                     "newpos");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "plugin"), "name"), "newpos");
     resp_free(&r);
     /* a file with another name: the type from the form */
     char *odd = tu_write(tmp, "upload.csv", "DEP_CODE,DEP_DESC\n01,FOOD\n02,\"BAR\n");
     r = upload("/api/branches/BMC/test-parse", t, odd, "rd1800");
     expect(&r, 200, NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "rows")), 1);
+    ck_assert_int_eq(jint(r.json, "rows"), 1);
     ck_assert(json_array_size(json_object_get(r.json, "problems")) > 0 ||
               json_is_string(json_object_get(r.json, "error")));
     resp_free(&r);
     /* bad uploads */
-    r = upload("/api/branches/BMC/test-parse", t, odd, NULL); /* no type, no report name */
-    expect(&r, 400, "invalid_body");
-    resp_free(&r);
-    r = upload("/api/branches/BMC/test-parse", t, odd, "rd9999");
-    expect(&r, 400, "invalid_body");
-    resp_free(&r);
-    r = upload("/api/branches/BMC/test-parse", t, NULL, "rd1800"); /* no file */
-    expect(&r, 400, "invalid_body");
-    resp_free(&r);
-    r = upload("/api/branches/NOPE/test-parse", t, odd, "rd1800");
-    expect(&r, 404, "not_found");
-    resp_free(&r);
-    r = upload("/api/branches/..%2f..%2fetc/test-parse", t, odd, "rd1800");
-    expect(&r, 404, "not_found");
-    resp_free(&r);
-    r = upload("/api/branches/BMC/test-parse", v, odd, "rd1800");
-    expect(&r, 403, "forbidden");
-    resp_free(&r);
+    /* no type, no report name; an unknown type; no file */
+    check_upload("/api/branches/BMC/test-parse", t, odd, NULL, 400, "invalid_body");
+    check_upload("/api/branches/BMC/test-parse", t, odd, "rd9999", 400, "invalid_body");
+    check_upload("/api/branches/BMC/test-parse", t, NULL, "rd1800", 400, "invalid_body");
+    check_upload("/api/branches/NOPE/test-parse", t, odd, "rd1800", 404, "not_found");
+    check_upload("/api/branches/..%2f..%2fetc/test-parse", t, odd, "rd1800", 404, "not_found");
+    check_upload("/api/branches/BMC/test-parse", v, odd, "rd1800", 403, "forbidden");
     check("POST", "/api/branches/BMC/test-parse", t, "{\"file\": \"x\"}", 400, "invalid_body");
     char big[800];
     snprintf(big, sizeof big, "%s/big.csv", tmp);
     free(ok("head -c 2000000 /dev/zero | tr '\\0' 'x' > %s", big));
-    r = upload("/api/branches/BMC/test-parse", t, big, "rd1800");
-    expect(&r, 413, "body_too_large");
-    resp_free(&r);
+    check_upload("/api/branches/BMC/test-parse", t, big, "rd1800", 413, "body_too_large");
     /* nothing stored, no upload left behind: the server removes a spooled upload
      * when the request is over, which can come just after the answer (wait for
      * it, bounded); and nothing is left once the server has stopped */
@@ -1303,11 +1411,20 @@ static void stop_sim(void)
 static Suite *suite(void)
 {
     Suite *s = suite_create("api");
-    pc_add(s, "api_auth", auth_and_tokens);
-    pc_add(s, "api_jobs", jobs_endpoints);
-    pc_add(s, "api_workers", serve_with_workers);
+    pc_add(s, "api_cmdline", bad_command_lines);
+    pc_add(s, "api_auth", logins_tokens_and_roles);
+    pc_add(s, "api_jobs", jobs_queue_and_idempotency);
+    pc_add(s, "api_jobs_list", jobs_list_filters_and_pages);
+    pc_add(s, "api_jobs_one", job_detail_cancel_retry);
+    pc_add(s, "api_ops", operations_and_events_without_workers);
+    pc_add(s, "api_admin", admin_audit_and_branches);
+    pc_add(s, "api_rate", login_rate_limited);
+    pc_add(s, "api_workers", workers_metrics_and_readiness);
+    pc_add(s, "api_files", job_files_and_bundle);
+    pc_add(s, "api_records", records_export_and_pages);
     pc_add(s, "api_missing", missing_data);
     pc_add(s, "api_cache", list_cache);
+    pc_add(s, "api_streams", no_list_cache_and_stream_limit);
     pc_add(s, "api_tparse", test_parse_uploads);
     pc_add(s, "api_spec", routes_match_openapi);
     return s;

@@ -54,17 +54,6 @@ static int run_in(const char *dir, const char *args, char **out)
     return tu_run(cmd, out);
 }
 
-static size_t count_lines(const char *path)
-{
-    char *t = tu_read(path, NULL);
-    ck_assert_msg(t != NULL, "missing %s", path);
-    size_t n = 0;
-    for (char *p = t; *p; p++)
-        n += *p == '\n';
-    free(t);
-    return n;
-}
-
 /* Entries of `dir` whose name starts with `prefix`. */
 static int count_prefixed(const char *dir, const char *prefix)
 {
@@ -124,7 +113,7 @@ START_TEST(out_symlink_writes_its_target)
     ck_assert_msg(S_ISLNK(st.st_mode), "the symlink was replaced");
     ck_assert_int_eq(stat(real, &st), 0);
     ck_assert_int_eq(st.st_mode & 07777, 0640); /* the replaced file's bits kept */
-    ck_assert_uint_gt(count_lines(real), 10);
+    ck_assert_uint_gt(tu_count_lines(real), 10);
     ck_assert_int_eq(tu_count_entries(sub), 1); /* no temporary left */
     tu_rmrf(dir);
     free(dir);
@@ -145,7 +134,7 @@ START_TEST(out_dangling_symlink)
     struct stat st;
     ck_assert_int_eq(lstat(link, &st), 0);
     ck_assert(S_ISLNK(st.st_mode));
-    ck_assert_uint_gt(count_lines(target), 10);
+    ck_assert_uint_gt(tu_count_lines(target), 10);
     /* a link into a folder that does not exist: refused, nothing made */
     char *bad = path_in(dir, "bad.csv");
     ck_assert_int_eq(symlink("nowhere/x.csv", bad), 0);
@@ -207,7 +196,7 @@ START_TEST(out_stdout_and_fifo)
     ck_assert_int_eq(lstat(fifo, &st), 0);
     ck_assert(S_ISFIFO(st.st_mode));
     char *got = path_in(dir, "got.csv");
-    ck_assert_uint_gt(count_lines(got), 10);
+    ck_assert_uint_gt(tu_count_lines(got), 10);
     /* /dev/stdout is the caller's descriptor, whatever it is: a file here */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && " BIN " run" PLUGINS " --reports in --out /dev/stdout --quiet > so.csv",
@@ -215,7 +204,7 @@ START_TEST(out_stdout_and_fifo)
     ck_assert_int_eq(tu_run(cmd, NULL), 0);
     free(got);
     got = path_in(dir, "so.csv");
-    ck_assert_uint_gt(count_lines(got), 10);
+    ck_assert_uint_gt(tu_count_lines(got), 10);
     tu_rmrf(dir);
     free(dir);
     free(fifo);
@@ -366,12 +355,12 @@ START_TEST(named_temporary_fallback)
     ck_assert_int_eq(access(target, F_OK), -1);
     ck_assert_int_eq(tp_outfile_commit(o, &err), 0);
     ck_assert_int_eq(tu_count_entries(dir), 1);
-    ck_assert_uint_eq(count_lines(target), 1);
+    ck_assert_uint_eq(tu_count_lines(target), 1);
     o = tp_outfile_open(target, &err);
     fputs("two\nthree\n", tp_outfile_stream(o));
     tp_outfile_abort(o);
     ck_assert_int_eq(tu_count_entries(dir), 1);
-    ck_assert_uint_eq(count_lines(target), 1);
+    ck_assert_uint_eq(tu_count_lines(target), 1);
 
     pid_t child = fork();
     ck_assert_int_ge(child, 0);
@@ -388,7 +377,7 @@ START_TEST(named_temporary_fallback)
     ck_assert_int_eq(tu_count_entries(dir), 1);
     ck_assert_ptr_null(tp_outfile_temp_name(o)); /* unnamed: O_TMPFILE */
     ck_assert_int_eq(tp_outfile_commit(o, &err), 0);
-    ck_assert_uint_eq(count_lines(target), 0);
+    ck_assert_uint_eq(tu_count_lines(target), 0);
 
     /* a socket is neither a file nor a stream tillpipe writes to */
     char *sock = path_in(dir, "sock");

@@ -4,6 +4,7 @@
  * test_samples, legacy parity on the chain's own reports by test_parity.) */
 #include <check.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,6 @@
 #define PLUGINS " --plugins " TP_TEST_PLUGIN_DIR
 
 /* ----------------------------------------------------- generated data */
-
-static size_t count_lines(const char *path)
-{
-    char *t = tu_read(path, NULL);
-    ck_assert_msg(t != NULL, "missing %s", path);
-    size_t n = 0;
-    for (char *p = t; *p; p++)
-        n += *p == '\n';
-    free(t);
-    return n;
-}
 
 START_TEST(run_generated_all_formats)
 {
@@ -55,10 +45,10 @@ START_TEST(run_generated_all_formats)
 
     char p1[4200], p2[4200];
     snprintf(p1, sizeof p1, "%s/r.csv", dir);
-    size_t n2025 = count_lines(p1) - 1;
+    size_t n2025 = tu_count_lines(p1) - 1;
     ck_assert_uint_gt(n2025, 36 * 10);
     snprintf(p2, sizeof p2, "%s/r.jsonl", dir);
-    ck_assert_uint_eq(count_lines(p2), n2025);
+    ck_assert_uint_eq(tu_count_lines(p2), n2025);
     /* every JSON line is a JSON object with the record's fields */
     FILE *jf = fopen(p2, "r");
     char jline[16384];
@@ -78,7 +68,7 @@ START_TEST(run_generated_all_formats)
     fclose(jf);
     ck_assert_uint_eq(nj, n2025);
     snprintf(p2, sizeof p2, "%s/r.typed.csv", dir);
-    ck_assert_uint_eq(count_lines(p2) - 1, n2025);
+    ck_assert_uint_eq(tu_count_lines(p2) - 1, n2025);
     /* deterministic: the same input gives the same bytes */
     snprintf(p2, sizeof p2, "%s/r2.csv", dir);
     char *a = tu_read(p1, NULL), *b = tu_read(p2, NULL);
@@ -121,10 +111,16 @@ END_TEST
 
 /* ----------------------------------------------------------- bad input */
 
-/* Run, expect `code`, a message containing `want`, and no file at out. */
-static void expect_fail(const char *cmd, int code, const char *want, const char *outdir)
+/* Run the command (printf-style), expect exit `code`, a message containing
+ * `want`, and nothing left in `outdir` (when not NULL). */
+static void __attribute__((format(printf, 4, 5)))
+expect_fail(int code, const char *want, const char *outdir, const char *fmt, ...)
 {
-    char *out = NULL;
+    char cmd[12000], *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
     int rc = tu_run(cmd, &out);
     ck_assert_msg(rc == code, "exit %d (want %d) for %s: %s", rc, code, cmd, out);
     ck_assert_msg(strstr(out, want) != NULL, "message lacks \"%s\": %s", want, out);
@@ -143,24 +139,19 @@ START_TEST(run_bad_inputs)
     mkdir(outd, 0755);
 #define RUN BIN " run" PLUGINS
 
-    snprintf(cmd, sizeof cmd, RUN " --reports %s/nope --out %s/r.csv", dir, outd);
-    expect_fail(cmd, 1, "tillpipe run: ", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv", in, outd);
-    expect_fail(cmd, 1, "no report files", outd); /* empty folder */
+    expect_fail(1, "tillpipe run: ", outd, RUN " --reports %s/nope --out %s/r.csv", dir, outd);
+    /* an empty folder, then one with nothing but another file */
+    expect_fail(1, "no report files", outd, RUN " --reports %s --out %s/r.csv", in, outd);
     free(tu_write(in, "readme.txt", "hello"));
-    expect_fail(cmd, 1, "1 other file ignored", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s/readme.txt --out %s/r.csv", in, outd);
-    expect_fail(cmd, 1, "not a directory", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --format xml", in, outd);
-    expect_fail(cmd, 2, "unknown --format", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --date 2026-02-30", in, outd);
-    expect_fail(cmd, 2, "--date", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --pos x", in, outd);
-    expect_fail(cmd, 2, "--pos", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s", in);
-    expect_fail(cmd, 2, "required", NULL);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --bogus", in, outd);
-    expect_fail(cmd, 2, "--bogus", outd);
+    expect_fail(1, "1 other file ignored", outd, RUN " --reports %s --out %s/r.csv", in, outd);
+    expect_fail(1, "not a directory", outd, RUN " --reports %s/readme.txt --out %s/r.csv", in,
+                outd);
+    expect_fail(2, "unknown --format", outd, RUN " --reports %s --out %s/r.csv --format xml", in,
+                outd);
+    expect_fail(2, "--date", outd, RUN " --reports %s --out %s/r.csv --date 2026-02-30", in, outd);
+    expect_fail(2, "--pos", outd, RUN " --reports %s --out %s/r.csv --pos x", in, outd);
+    expect_fail(2, "required", NULL, RUN " --reports %s", in);
+    expect_fail(2, "--bogus", outd, RUN " --reports %s --out %s/r.csv --bogus", in, outd);
 
     /* a good terminal-day next to one whose order lines have an unclosed quote */
     const char *h5000 =
@@ -180,38 +171,36 @@ START_TEST(run_bad_inputs)
     ck_assert_int_eq(tu_run(cmd, &out), 0);
     free(out);
     snprintf(cmd, sizeof cmd, "%s/r.csv", outd);
-    ck_assert_uint_eq(count_lines(cmd), 2);
+    ck_assert_uint_eq(tu_count_lines(cmd), 2);
     unlink(cmd);
     snprintf(body, sizeof body, "%s%s1,\"unclosed,2\n", h5000, row);
     free(tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", body));
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv", in, outd);
-    expect_fail(cmd, 1, "a_BMC_2_rd5000_2026-02-09_20-00_.csv:3: quoted field is never closed",
-                outd);
+    expect_fail(1, "a_BMC_2_rd5000_2026-02-09_20-00_.csv:3: quoted field is never closed", outd,
+                RUN " --reports %s --out %s/r.csv", in, outd);
 
     /* bad branch configuration: names the key, nothing written */
     char *bad_file = tu_write(in, "a_BMC_2_rd5000_2026-02-09_20-00_.csv", "");
     unlink(bad_file);
     free(bad_file);
     char *cfg = tu_write(dir, "branches.json", "{\"branches\": [{\"code\": \"BMC\", \"pos\": 2}]}");
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
-    expect_fail(cmd, 1, "branches[0].pos", outd);
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s/none.json", in, outd,
-             dir);
-    expect_fail(cmd, 1, "none.json", outd);
+    expect_fail(1, "branches[0].pos", outd, RUN " --reports %s --out %s/r.csv --branches %s", in,
+                outd, cfg);
+    expect_fail(1, "none.json", outd, RUN " --reports %s --out %s/r.csv --branches %s/none.json",
+                in, outd, dir);
     /* a configuration naming a plugin that does not exist */
     unlink(cfg);
     free(cfg);
     cfg = tu_write(dir, "branches.json",
                    "{\"branches\": [{\"code\": \"BMC\", \"parsers\": {\"rd5000\": \"nosuch\"}}]}");
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
-    expect_fail(cmd, 1, "no loaded plugin has that name", outd);
+    expect_fail(1, "no loaded plugin has that name", outd,
+                RUN " --reports %s --out %s/r.csv --branches %s", in, outd, cfg);
     free(cfg);
     /* output into a folder that does not exist */
-    snprintf(cmd, sizeof cmd, RUN " --reports %s --out %s/missing/r.csv", in, dir);
-    expect_fail(cmd, 1, "cannot create output", NULL);
+    expect_fail(1, "cannot create output", NULL, RUN " --reports %s --out %s/missing/r.csv", in,
+                dir);
     /* no plugins where asked */
-    snprintf(cmd, sizeof cmd, BIN " run --plugins %s --reports %s --out %s/r.csv", outd, in, outd);
-    expect_fail(cmd, 1, "no plugin could be loaded", outd);
+    expect_fail(1, "no plugin could be loaded", outd,
+                BIN " run --plugins %s --reports %s --out %s/r.csv", outd, in, outd);
     tu_rmrf(dir);
     free(dir);
 }
@@ -232,16 +221,11 @@ START_TEST(parse_and_plugin_commands)
         out, "{\"line\":3,\"row\":{\"CODE\":\"02\",\"NAME\":\"CLASSIC, \\\"BIG\\\" MEALS\"}}\n"));
     ck_assert_ptr_nonnull(strstr(out, "2 rows, 0 rejected"));
     free(out);
-    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd9999 %s", f);
-    expect_fail(cmd, 2, "unknown report type", NULL);
-    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd1800 %s/nope.csv", dir);
-    expect_fail(cmd, 1, "nope.csv", NULL);
-    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --plugin nosuch %s", f);
-    expect_fail(cmd, 1, "nosuch", NULL);
-    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --plugin rd5000 %s", f);
-    expect_fail(cmd, 1, "does not parse rd1800", NULL);
-    snprintf(cmd, sizeof cmd, BIN " parse" PLUGINS " --type rd1800");
-    expect_fail(cmd, 2, "FILE", NULL);
+    expect_fail(2, "unknown report type", NULL, BIN " parse" PLUGINS " --type rd9999 %s", f);
+    expect_fail(1, "nope.csv", NULL, BIN " parse" PLUGINS " --type rd1800 %s/nope.csv", dir);
+    expect_fail(1, "nosuch", NULL, BIN " parse" PLUGINS " --plugin nosuch %s", f);
+    expect_fail(1, "does not parse rd1800", NULL, BIN " parse" PLUGINS " --plugin rd5000 %s", f);
+    expect_fail(2, "FILE", NULL, BIN " parse" PLUGINS " --type rd1800");
     free(f);
 
     snprintf(cmd, sizeof cmd, BIN " plugin list" PLUGINS);
@@ -255,12 +239,10 @@ START_TEST(parse_and_plugin_commands)
     ck_assert_ptr_nonnull(strstr(out, "sha256:   "));
     free(out);
     f = tu_write(dir, "fake.so", "not an ELF file");
-    snprintf(cmd, sizeof cmd, BIN " plugin info %s", f);
-    expect_fail(cmd, 1, "cannot load", NULL);
+    expect_fail(1, "cannot load", NULL, BIN " plugin info %s", f);
     free(f);
-    snprintf(cmd, sizeof cmd, BIN " plugin frob");
-    expect_fail(cmd, 2, "unknown subcommand", NULL);
-    expect_fail(BIN " nosuchcommand", 2, "unknown command", NULL);
+    expect_fail(2, "unknown subcommand", NULL, BIN " plugin frob");
+    expect_fail(2, "unknown command", NULL, BIN " nosuchcommand");
     tu_rmrf(dir);
     free(dir);
 }

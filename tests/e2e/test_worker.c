@@ -20,6 +20,7 @@
  *     job claimed and running but nothing loaded (lock_branches()).
  */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,7 +445,7 @@ END_TEST
 START_TEST(cancel_queued_and_running)
 {
     case_begin("w_cancel");
-    char in[4200], *out = NULL;
+    char in[4200];
     snprintf(in, sizeof in, "%s/in", tmp);
     gen("in", "--branches 1 --terminals 2 --days 1 --seed 81 --start 2025-09-01 --no-faults "
               "--orders 25");
@@ -474,17 +475,13 @@ START_TEST(cancel_queued_and_running)
     ck_assert_int_eq(qi("SELECT count(*) FROM job_attempts WHERE job_id = 1"), 0);
     ck_assert_int_eq(qi("SELECT count(*) FROM job_events WHERE status = 'cancelled'"), 2);
     /* cancelling a finished job: refused */
-    ck_assert_int_eq(sh(&out, BIN " job 1 --cancel"), 1);
-    ck_assert_ptr_nonnull(strstr(out, "job 1 has already cancelled"));
-    free(out);
+    fails_contains(1, "job 1 has already cancelled", BIN " job 1 --cancel");
 
     /* a cancel during the load transaction waits for its COMMIT: done */
     ok_contains("job 3 queued", BIN " enqueue --branch BMC --pos 2 --date 2025-09-01");
     w = spawn(PAUSE(2), WORKER " --reports %s --exit-when-idle --concurrency 1", in);
     wait_paused(1);
-    ck_assert_int_eq(sh(&out, BIN " job 3 --cancel"), 1);
-    ck_assert_msg(strstr(out, "job 3 has already succeeded") != NULL, "%s", out);
-    free(out);
+    fails_contains(1, "job 3 has already succeeded", BIN " job 3 --cancel");
     expect_exit(w, 30, 0);
     qeq("succeeded", "SELECT status FROM jobs WHERE id = 3");
     records_are_expected(load_expected(in, "--pos 2"));
@@ -599,16 +596,32 @@ START_TEST(sample_branch_files)
 }
 END_TEST
 
-/* 9. An unreachable database: one-shot commands exit non-zero with one line
- * and no password; a worker keeps retrying with backoff and starts working
- * once the server is back.  (Last: it kills the suite's server.) */
-START_TEST(unreachable_database)
+/* What a one-shot command (printf-style) says when it cannot reach the
+ * database: exit 1, one line that names the problem and not the password. */
+static void __attribute__((format(printf, 2, 3)))
+cannot_connect(const char *what, const char *fmt, ...)
 {
-    case_begin("w_unreach");
-    char in[4200], bad[1000], *out = NULL;
-    snprintf(in, sizeof in, "%s/in", tmp);
-    gen("in", "--branches 1 --terminals 1 --days 1 --seed 91 --start 2025-11-01 --no-faults "
-              "--orders 15");
+    char cmd[8192], *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vsh(cmd, sizeof cmd, &out, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(rc == 1, "%s: exit %d: %s", what, rc, out);
+    ck_assert_msg(count_substr(out, "\n") == 1 && out[strlen(out) - 1] == '\n',
+                  "%s: not one line: %s", what, out);
+    ck_assert_msg(strstr(out, "cannot connect to the database") != NULL, "%s: %s", what, out);
+    ck_assert_msg(strncmp(out, "tillpipe ", 9) == 0, "%s: %s", what, out);
+    ck_assert_msg(strstr(out, "s3cretpw") == NULL, "%s: password echoed: %s", what, out);
+    free(out);
+}
+
+/* 9a. An unreachable database: one-shot commands exit non-zero with one line
+ * and no password, whether the URL names a socket, a TCP port or is
+ * malformed, and whether it comes from --database or the environment. */
+START_TEST(unreachable_database_commands)
+{
+    case_begin("w_unreach_cmd");
+    char bad[1000], *out = NULL;
     /* the right socket folder, a port nothing listens on, a password */
     const char *host = strstr(url, "host=");
     ck_assert_ptr_nonnull(host);
@@ -628,28 +641,31 @@ START_TEST(unreachable_database)
         "job 1",
         "job 1 --cancel",
     };
-    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-        for (int k = 0; k < 4; k++) {
-            int rc = k == 0   ? sh(&out, BIN " %s --database '%s'", cmds[i], bad)
-                     : k == 1 ? sh(&out, BIN " %s --database '%s'", cmds[i], tcp)
-                     : k == 2 ? sh(&out, BIN " %s --database '%s'", cmds[i], malformed)
-                              : sh(&out, "TILLPIPE_DATABASE_URL='%s' " BIN " %s", bad, cmds[i]);
-            ck_assert_msg(rc == 1, "%s: exit %d: %s", cmds[i], rc, out);
-            ck_assert_msg(count_substr(out, "\n") == 1 && out[strlen(out) - 1] == '\n',
-                          "%s: not one line: %s", cmds[i], out);
-            ck_assert_msg(strstr(out, "cannot connect to the database") != NULL, "%s: %s", cmds[i],
-                          out);
-            ck_assert_msg(strncmp(out, "tillpipe ", 9) == 0, "%s: %s", cmds[i], out);
-            ck_assert_msg(strstr(out, "s3cretpw") == NULL, "%s: password echoed: %s", cmds[i], out);
-            free(out);
-        }
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        cannot_connect(cmds[i], BIN " %s --database '%s'", cmds[i], bad);
+        cannot_connect(cmds[i], BIN " %s --database '%s'", cmds[i], tcp);
+        cannot_connect(cmds[i], BIN " %s --database '%s'", cmds[i], malformed);
+        cannot_connect(cmds[i], "TILLPIPE_DATABASE_URL='%s' " BIN " %s", bad, cmds[i]);
+    }
     /* no database at all */
     ck_assert_int_eq(sh(&out, "env -u TILLPIPE_DATABASE_URL " BIN " jobs"), 1);
     ck_assert_msg(strstr(out, "no database: set TILLPIPE_DATABASE_URL or pass --database URL") &&
                       count_substr(out, "\n") == 1,
                   "%s", out);
     free(out);
+}
+END_TEST
 
+/* 9b. A worker started while the database is down keeps retrying with
+ * backoff and starts working once the server is back.  (Last: it kills the
+ * suite's server.) */
+START_TEST(worker_waits_for_database)
+{
+    case_begin("w_unreach");
+    char in[4200];
+    snprintf(in, sizeof in, "%s/in", tmp);
+    gen("in", "--branches 1 --terminals 1 --days 1 --seed 91 --start 2025-11-01 --no-faults "
+              "--orders 15");
     /* the worker waits for the server */
     ok_contains("job 1 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-11-01");
     /* the test server commits asynchronously: flush before the crash */
@@ -703,7 +719,8 @@ static Suite *suite(void)
     pc_add(s, "w_cancel", cancel_queued_and_running);
     pc_add(s, "w_longload", long_load_keeps_other_leases);
     pc_add(s, "w_samples", sample_branch_files);
-    pc_add(s, "w_unreach", unreachable_database); /* last: it kills the server */
+    pc_add(s, "w_unreach_cmd", unreachable_database_commands);
+    pc_add(s, "w_unreach", worker_waits_for_database); /* last: it kills the server */
     return s;
 }
 

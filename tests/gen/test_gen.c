@@ -525,103 +525,143 @@ START_TEST(test_headers)
 }
 END_TEST
 
-START_TEST(test_layouts)
+/* The seven files of one terminal-day, parsed. */
+typedef struct day {
+    /* rd5000, rd5800, rd5500, rd1800, discount, rd5900, blpr */
+    table t5, t58, t55, t18, tdi, t59, tbl;
+} day;
+
+/* Load the files of (br, pos, date) in a folder without faults. */
+static void day_load(const char *dir, const names *ns, const char *br, int pos, const char *date,
+                     day *d)
 {
-    char dir[PATH_MAX];
-    sub(dir, sizeof dir, "layouts");
+    load(dir, find(ns, br, pos, "rd5000", date), &d->t5);
+    load(dir, find(ns, br, pos, "rd5800", date), &d->t58);
+    load(dir, find(ns, br, pos, "rd5500", date), &d->t55);
+    load(dir, find(ns, br, pos, "rd1800", date), &d->t18);
+    load(dir, find(ns, br, pos, "discount", date), &d->tdi);
+    load(dir, find(ns, br, pos, "rd5900", date), &d->t59);
+    load(dir, find(ns, br, pos, "blpr", date), &d->tbl);
+}
+
+static void day_free(day *d)
+{
+    table_free(&d->t5);
+    table_free(&d->t58);
+    table_free(&d->t55);
+    table_free(&d->t18);
+    table_free(&d->tdi);
+    table_free(&d->t59);
+    table_free(&d->tbl);
+}
+
+/* The order lines of one rd5000 file as its POS generation writes them:
+ * 40 fields, dates, invoice numbers and amounts in the generation's form. */
+static void check_rd5000_layout(const table *t5, const char *br, int pos, const char *date)
+{
+    int newer = is_newer(br);
+    ck_assert_int_ge(t5->n, 2);
+    int short_amount = 0;
+    for (int i = 1; i < t5->n; i++) {
+        char **f = t5->r[i].f;
+        ck_assert_int_eq(t5->r[i].n, 40);
+        if (newer) {
+            ck_assert_msg(strlen(f[1]) == 19 && !strncmp(f[1], date, 10) && f[1][10] == 'T' &&
+                              f[1][13] == ':' && f[1][16] == ':',
+                          "TRANSDATE %s", f[1]);
+            ck_assert_str_eq(f[12], date);
+            ck_assert_msg(all_digits(f[2], 14), "INVOICE %s", f[2]);
+            ck_assert_str_eq(f[11], "");
+            ck_assert_str_eq(f[38], "");
+            ck_assert_str_eq(f[39], "");
+            ck_assert_msg(strchr(f[5], '.') == NULL && strchr(f[6], '.') == NULL,
+                          "newer QUANTITY/UNT_PRIC %s %s", f[5], f[6]);
+            const char *dot = strchr(f[7], '.');
+            ck_assert_msg(dot && strlen(dot + 1) >= 1 && strlen(dot + 1) <= 4, "AMOUNT %s", f[7]);
+            short_amount |= strlen(dot + 1) != 3;
+        } else {
+            char want[32];
+            snprintf(want, sizeof want, "%s 00:00:00", date);
+            ck_assert_str_eq(f[1], want);
+            ck_assert_str_eq(f[12], want);
+            ck_assert_msg(all_digits(f[2], 8), "INVOICE %s", f[2]);
+            ck_assert_msg(fixed3(f[5]) && fixed3(f[6]) && fixed3(f[7]) && fixed3(f[8]),
+                          "classic amounts %s %s %s %s", f[5], f[6], f[7], f[8]);
+            ck_assert_int_eq(f[38][0] - '0', pos);
+            ck_assert_int_eq(f[38][1], '\0');
+            ck_assert_str_eq(f[39], br);
+        }
+        ck_assert_msg(!strcmp(f[21], "D") || !strcmp(f[21], "T") || !strcmp(f[21], "C"), "TYPE %s",
+                      f[21]);
+    }
+    if (newer)
+        ck_assert_msg(short_amount, "newer amounts all have 3 decimals");
+}
+
+/* Every row of `t` has `width` fields. */
+static void check_width(const table *t, int width)
+{
+    for (int i = 0; i < t->n; i++)
+        ck_assert_int_eq(t->r[i].n, width);
+}
+
+/* The other six files: their widths, and the newer POS's own forms. */
+static void check_reference_layouts(const day *d, int newer)
+{
+    check_width(&d->t55, newer ? 15 : 11);
+    check_width(&d->t18, newer ? 8 : 4);
+    check_width(&d->tdi, newer ? 10 : 6);
+    check_width(&d->t59, newer ? 10 : 6);
+    check_width(&d->t58, 23);
+    check_width(&d->tbl, 6);
+    if (!newer)
+        return;
+    ck_assert_int_eq(d->tbl.n, 1); /* header only, as the newer POS sends it */
+    for (int i = 1; i < d->t55.n; i++) {
+        ck_assert_msg(has_str(&d->t18, 0, d->t55.r[i].f[12], 1), "CATEG_ID %s not in rd1800",
+                      d->t55.r[i].f[12]);
+        ck_assert_int_eq(d->t55.r[i].f[14][0], ' ');
+    }
+    for (int i = 1; i < d->t58.n; i++)
+        ck_assert_msg(all_digits(d->t58.r[i].f[20], 14), "rd5800 TRANSNO %s", d->t58.r[i].f[20]);
+}
+
+/* 4 branches (both POS generations), 2 days, no faults, into test_base/name. */
+static names gen_layouts(char *dir, size_t n, const char *name)
+{
+    sub(dir, n, name);
     tp_gen_opts o;
     base_opts(&o, 4, 2);
     o.faults = 0;
     o.blpr_rows = 200;
     tp_gen_stats st;
     gen_into(dir, &o, &st);
-    names ns = list_dir(dir);
-    const char *date = "2025-01-02";
-    for (int k = 0; k < 4; k++) {
-        const char *br = first_branches[k];
-        int newer = is_newer(br);
-        for (int pos = 1; pos <= 2; pos++) {
-            table t5, t55, t18, tdi, t59, t58, tbl;
-            load(dir, find(&ns, br, pos, "rd5000", date), &t5);
-            load(dir, find(&ns, br, pos, "rd5500", date), &t55);
-            load(dir, find(&ns, br, pos, "rd1800", date), &t18);
-            load(dir, find(&ns, br, pos, "discount", date), &tdi);
-            load(dir, find(&ns, br, pos, "rd5900", date), &t59);
-            load(dir, find(&ns, br, pos, "rd5800", date), &t58);
-            load(dir, find(&ns, br, pos, "blpr", date), &tbl);
-            ck_assert_int_ge(t5.n, 2);
-            int short_amount = 0;
-            for (int i = 1; i < t5.n; i++) {
-                char **f = t5.r[i].f;
-                ck_assert_int_eq(t5.r[i].n, 40);
-                if (newer) {
-                    ck_assert_msg(strlen(f[1]) == 19 && !strncmp(f[1], date, 10) &&
-                                      f[1][10] == 'T' && f[1][13] == ':' && f[1][16] == ':',
-                                  "TRANSDATE %s", f[1]);
-                    ck_assert_str_eq(f[12], date);
-                    ck_assert_msg(all_digits(f[2], 14), "INVOICE %s", f[2]);
-                    ck_assert_str_eq(f[11], "");
-                    ck_assert_str_eq(f[38], "");
-                    ck_assert_str_eq(f[39], "");
-                    ck_assert_msg(strchr(f[5], '.') == NULL && strchr(f[6], '.') == NULL,
-                                  "newer QUANTITY/UNT_PRIC %s %s", f[5], f[6]);
-                    const char *dot = strchr(f[7], '.');
-                    ck_assert_msg(dot && strlen(dot + 1) >= 1 && strlen(dot + 1) <= 4, "AMOUNT %s",
-                                  f[7]);
-                    short_amount |= strlen(dot + 1) != 3;
-                } else {
-                    char want[32];
-                    snprintf(want, sizeof want, "%s 00:00:00", date);
-                    ck_assert_str_eq(f[1], want);
-                    ck_assert_str_eq(f[12], want);
-                    ck_assert_msg(all_digits(f[2], 8), "INVOICE %s", f[2]);
-                    ck_assert_msg(fixed3(f[5]) && fixed3(f[6]) && fixed3(f[7]) && fixed3(f[8]),
-                                  "classic amounts %s %s %s %s", f[5], f[6], f[7], f[8]);
-                    ck_assert_int_eq(f[38][0] - '0', pos);
-                    ck_assert_int_eq(f[38][1], '\0');
-                    ck_assert_str_eq(f[39], br);
-                }
-                ck_assert_msg(!strcmp(f[21], "D") || !strcmp(f[21], "T") || !strcmp(f[21], "C"),
-                              "TYPE %s", f[21]);
-            }
-            if (newer)
-                ck_assert_msg(short_amount, "newer amounts all have 3 decimals");
-            int w55 = newer ? 15 : 11, w18 = newer ? 8 : 4, wdi = newer ? 10 : 6,
-                w59 = newer ? 10 : 6;
-            for (int i = 0; i < t55.n; i++)
-                ck_assert_int_eq(t55.r[i].n, w55);
-            for (int i = 0; i < t18.n; i++)
-                ck_assert_int_eq(t18.r[i].n, w18);
-            for (int i = 0; i < tdi.n; i++)
-                ck_assert_int_eq(tdi.r[i].n, wdi);
-            for (int i = 0; i < t59.n; i++)
-                ck_assert_int_eq(t59.r[i].n, w59);
-            for (int i = 0; i < t58.n; i++)
-                ck_assert_int_eq(t58.r[i].n, 23);
-            for (int i = 0; i < tbl.n; i++)
-                ck_assert_int_eq(tbl.r[i].n, 6);
-            if (newer) {
-                ck_assert_int_eq(tbl.n, 1); /* header only, as the newer POS sends it */
-                for (int i = 1; i < t55.n; i++) {
-                    ck_assert_msg(has_str(&t18, 0, t55.r[i].f[12], 1), "CATEG_ID %s not in rd1800",
-                                  t55.r[i].f[12]);
-                    ck_assert_int_eq(t55.r[i].f[14][0], ' ');
-                }
-                for (int i = 1; i < t58.n; i++)
-                    ck_assert_msg(all_digits(t58.r[i].f[20], 14), "rd5800 TRANSNO %s",
-                                  t58.r[i].f[20]);
-            }
-            table_free(&t5);
-            table_free(&t55);
-            table_free(&t18);
-            table_free(&tdi);
-            table_free(&t59);
-            table_free(&t58);
-            table_free(&tbl);
-        }
-    }
+    return list_dir(dir);
+}
 
-    /* classic quirks, checked on the raw bytes */
+START_TEST(test_layouts)
+{
+    char dir[PATH_MAX];
+    names ns = gen_layouts(dir, sizeof dir, "layouts");
+    const char *date = "2025-01-02";
+    for (int k = 0; k < 4; k++)
+        for (int pos = 1; pos <= 2; pos++) {
+            day d;
+            day_load(dir, &ns, first_branches[k], pos, date, &d);
+            check_rd5000_layout(&d.t5, first_branches[k], pos, date);
+            check_reference_layouts(&d, is_newer(first_branches[k]));
+            day_free(&d);
+        }
+    names_free(&ns);
+}
+END_TEST
+
+/* Classic quirks, checked on the raw bytes. */
+START_TEST(test_classic_quirks)
+{
+    char dir[PATH_MAX];
+    names ns = gen_layouts(dir, sizeof dir, "quirks");
+    const char *date = "2025-01-02";
     char *raw = slurp(path_in(dir, find(&ns, "BMC", 1, "rd5500", date)).p, NULL);
     ck_assert_msg(strstr(raw, "\"\"") != NULL, "no doubled quote in a product name");
     ck_assert_msg(strstr(raw, "\xc2\xa0") != NULL, "no U+00A0 in a product name");
@@ -675,56 +715,45 @@ START_TEST(test_joins)
         if (strcmp(rn.type, "rd5000"))
             continue;
         int newer = is_newer(rn.branch);
-        table t5, t55, t18, tdi, t59, t58, tbl;
-        load(dir, ns.v[i], &t5);
-        load(dir, find(&ns, rn.branch, rn.pos, "rd5500", rn.date), &t55);
-        load(dir, find(&ns, rn.branch, rn.pos, "rd1800", rn.date), &t18);
-        load(dir, find(&ns, rn.branch, rn.pos, "discount", rn.date), &tdi);
-        load(dir, find(&ns, rn.branch, rn.pos, "rd5900", rn.date), &t59);
-        load(dir, find(&ns, rn.branch, rn.pos, "rd5800", rn.date), &t58);
-        load(dir, find(&ns, rn.branch, rn.pos, "blpr", rn.date), &tbl);
-        for (int r = 1; r < t5.n; r++) {
-            char **f = t5.r[r].f;
+        day d;
+        day_load(dir, &ns, rn.branch, rn.pos, rn.date, &d);
+        for (int r = 1; r < d.t5.n; r++) {
+            char **f = d.t5.r[r].f;
             lines++;
-            item_hits += has_str(&t55, 0, f[4], 1);
+            item_hits += has_str(&d.t55, 0, f[4], 1);
             if (f[11][0])
-                ck_assert_msg(has_str(&t18, 0, f[11], 1), "DEP_CODE %s not in rd1800", f[11]);
+                ck_assert_msg(has_str(&d.t18, 0, f[11], 1), "DEP_CODE %s not in rd1800", f[11]);
             if (newer) {
                 int k;
-                for (k = 1; k < t55.n && strcmp(t55.r[k].f[0], f[4]); k++)
+                for (k = 1; k < d.t55.n && strcmp(d.t55.r[k].f[0], f[4]); k++)
                     ;
-                ck_assert_int_lt(k, t55.n);
-                ck_assert(has_str(&t18, 0, t55.r[k].f[12], 1));
+                ck_assert_int_lt(k, d.t55.n);
+                ck_assert(has_str(&d.t18, 0, d.t55.r[k].f[12], 1));
             }
             if (f[18][0]) {
                 disc_used++;
-                ck_assert_msg(has_str(&tdi, 0, f[18], 1), "DISC_CODE %s not in discount", f[18]);
+                ck_assert_msg(has_str(&d.tdi, 0, f[18], 1), "DISC_CODE %s not in discount", f[18]);
             }
             parts[hour_part(f[13])]++;
             type_c += !strcmp(f[21], "C");
         }
-        for (int r = 1; r < t58.n; r++) {
-            char **f = t58.r[r].f;
+        for (int r = 1; r < d.t58.n; r++) {
+            char **f = d.t58.r[r].f;
             if (f[20][0])
-                ck_assert_msg(has_str(&t5, 37, f[20], 1), "rd5800 TRANSNO %s not in rd5000", f[20]);
-            ck_assert_msg(has_str(&t59, 0, f[11], 1), "PAYCODE %s not in rd5900", f[11]);
+                ck_assert_msg(has_str(&d.t5, 37, f[20], 1), "rd5800 TRANSNO %s not in rd5000",
+                              f[20]);
+            ck_assert_msg(has_str(&d.t59, 0, f[11], 1), "PAYCODE %s not in rd5900", f[11]);
         }
-        for (int r = 1; r < tbl.n; r++) {
-            const char *k = tbl.r[r].f[2]; /* ="00012345" */
+        for (int r = 1; r < d.tbl.n; r++) {
+            const char *k = d.tbl.r[r].f[2]; /* ="00012345" */
             if (strlen(k) == 11 && k[0] == '=') {
                 char v[16];
                 memcpy(v, k + 2, 8);
                 v[8] = '\0';
-                blpr_hits += has_str(&t5, 37, v, 1);
+                blpr_hits += has_str(&d.t5, 37, v, 1);
             }
         }
-        table_free(&t5);
-        table_free(&t55);
-        table_free(&t18);
-        table_free(&tdi);
-        table_free(&t59);
-        table_free(&t58);
-        table_free(&tbl);
+        day_free(&d);
     }
     ck_assert_int_gt(lines, 0);
     ck_assert_msg(item_hits * 100 >= lines * 85, "only %lld of %lld items in rd5500", item_hits,
@@ -753,6 +782,57 @@ static long long count_lines(const char *path)
     return c;
 }
 
+/* The rows after the header in the file of (br, pos, type, date). */
+static long long rows_of(const char *dir, const names *ns, const char *br, int pos,
+                         const char *type, const char *date)
+{
+    return count_lines(path_in(dir, find(ns, br, pos, type, date)).p) - 1;
+}
+
+/* Default volumes: order lines, reference files and the cumulative blpr of
+ * one terminal-day after another.  Returns the order lines of all days. */
+static long long check_default_volumes(const char *dir, const names *ns, const char *br, int pos)
+{
+    static const char *const dates[3] = {"2025-01-01", "2025-01-02", "2025-01-03"};
+    long long prev_blpr = 0, lines = 0;
+    char *prev = NULL;
+    size_t prev_len = 0;
+    for (int d = 0; d < 3; d++) {
+        long long n5 = rows_of(dir, ns, br, pos, "rd5000", dates[d]);
+        lines += n5;
+        ck_assert_msg(n5 >= 15 && n5 <= 1500, "%s %d: %lld order lines", br, pos, n5);
+        long long n55 = rows_of(dir, ns, br, pos, "rd5500", dates[d]);
+        ck_assert_msg(n55 >= 1500 && n55 <= 1900, "rd5500 %lld rows", n55);
+        long long n18 = rows_of(dir, ns, br, pos, "rd1800", dates[d]);
+        ck_assert_msg(n18 >= 50 && n18 <= 70, "rd1800 %lld rows", n18);
+        long long ndi = rows_of(dir, ns, br, pos, "discount", dates[d]);
+        ck_assert_msg(ndi >= 85 && ndi <= 120, "discount %lld rows", ndi);
+        long long n59 = rows_of(dir, ns, br, pos, "rd5900", dates[d]);
+        ck_assert_msg(n59 >= 12 && n59 <= 26, "rd5900 %lld rows", n59);
+        size_t bl;
+        char *blpr = slurp(path_in(dir, find(ns, br, pos, "blpr", dates[d])).p, &bl);
+        long long nb = 0;
+        for (size_t i = 0; i < bl; i++)
+            nb += blpr[i] == '\n';
+        nb--;
+        if (d == 0)
+            ck_assert_msg(nb >= 10000 && nb <= 14000, "blpr day 1: %lld rows", nb);
+        else {
+            ck_assert_msg(nb >= prev_blpr, "blpr shrank: %lld -> %lld", prev_blpr, nb);
+            ck_assert_msg(bl >= prev_len && !memcmp(prev, blpr, prev_len),
+                          "blpr is not cumulative");
+        }
+        ck_assert_msg(bl > 500000 && bl < 1500000, "blpr %zu bytes", bl);
+        prev_blpr = nb;
+        free(prev);
+        prev = blpr;
+        prev_len = bl;
+    }
+    ck_assert_msg(prev_blpr > 10000, "blpr did not grow");
+    free(prev);
+    return lines;
+}
+
 START_TEST(test_volumes)
 {
     char dir[PATH_MAX];
@@ -764,74 +844,34 @@ START_TEST(test_volumes)
     gen_into(dir, &o, &st);
     ck_assert_int_eq(st.terminal_days, 12);
     names ns = list_dir(dir);
-    static const char *const dates[3] = {"2025-01-01", "2025-01-02", "2025-01-03"};
     long long lines_total = 0;
-    for (int k = 0; k < 2; k++) {
-        for (int pos = 1; pos <= 2; pos++) {
-            long long prev_blpr = 0;
-            char *prev = NULL;
-            size_t prev_len = 0;
-            for (int d = 0; d < 3; d++) {
-                const char *br = first_branches[k];
-                long long n5 =
-                    count_lines(path_in(dir, find(&ns, br, pos, "rd5000", dates[d])).p) - 1;
-                lines_total += n5;
-                ck_assert_msg(n5 >= 15 && n5 <= 1500, "%s %d: %lld order lines", br, pos, n5);
-                long long n55 =
-                    count_lines(path_in(dir, find(&ns, br, pos, "rd5500", dates[d])).p) - 1;
-                ck_assert_msg(n55 >= 1500 && n55 <= 1900, "rd5500 %lld rows", n55);
-                long long n18 =
-                    count_lines(path_in(dir, find(&ns, br, pos, "rd1800", dates[d])).p) - 1;
-                ck_assert_msg(n18 >= 50 && n18 <= 70, "rd1800 %lld rows", n18);
-                long long ndi =
-                    count_lines(path_in(dir, find(&ns, br, pos, "discount", dates[d])).p) - 1;
-                ck_assert_msg(ndi >= 85 && ndi <= 120, "discount %lld rows", ndi);
-                long long n59 =
-                    count_lines(path_in(dir, find(&ns, br, pos, "rd5900", dates[d])).p) - 1;
-                ck_assert_msg(n59 >= 12 && n59 <= 26, "rd5900 %lld rows", n59);
-                size_t bl;
-                char *blpr = slurp(path_in(dir, find(&ns, br, pos, "blpr", dates[d])).p, &bl);
-                long long nb = 0;
-                for (size_t i = 0; i < bl; i++)
-                    nb += blpr[i] == '\n';
-                nb--;
-                if (d == 0)
-                    ck_assert_msg(nb >= 10000 && nb <= 14000, "blpr day 1: %lld rows", nb);
-                else {
-                    ck_assert_msg(nb >= prev_blpr, "blpr shrank: %lld -> %lld", prev_blpr, nb);
-                    ck_assert_msg(bl >= prev_len && !memcmp(prev, blpr, prev_len),
-                                  "blpr is not cumulative");
-                }
-                ck_assert_msg(bl > 500000 && bl < 1500000, "blpr %zu bytes", bl);
-                prev_blpr = nb;
-                free(prev);
-                prev = blpr;
-                prev_len = bl;
-            }
-            ck_assert_msg(prev_blpr > 10000, "blpr did not grow");
-            free(prev);
-        }
-    }
+    for (int k = 0; k < 2; k++)
+        for (int pos = 1; pos <= 2; pos++)
+            lines_total += check_default_volumes(dir, &ns, first_branches[k], pos);
     ck_assert_int_eq(lines_total, st.order_lines);
     names_free(&ns);
+}
+END_TEST
 
-    /* fixed volumes */
-    char dir2[PATH_MAX];
-    sub(dir2, sizeof dir2, "volumes_fixed");
+START_TEST(test_volumes_fixed)
+{
+    char dir[PATH_MAX];
+    sub(dir, sizeof dir, "volumes_fixed");
+    tp_gen_opts o;
     base_opts(&o, 4, 2);
     o.faults = 0;
     o.orders_per_day = 100;
     o.blpr_rows = 500;
-    gen_into(dir2, &o, &st);
+    tp_gen_stats st;
+    gen_into(dir, &o, &st);
     ck_assert_int_eq(st.order_lines, 4 * 2 * 2 * 100);
-    ns = list_dir(dir2);
+    names ns = list_dir(dir);
     for (int k = 0; k < 4; k++)
         for (int pos = 1; pos <= 2; pos++) {
             const char *br = first_branches[k];
             ck_assert_int_eq(
-                count_lines(path_in(dir2, find(&ns, br, pos, "rd5000", "2025-01-01")).p), 101);
-            long long nb =
-                count_lines(path_in(dir2, find(&ns, br, pos, "blpr", "2025-01-01")).p) - 1;
+                count_lines(path_in(dir, find(&ns, br, pos, "rd5000", "2025-01-01")).p), 101);
+            long long nb = rows_of(dir, &ns, br, pos, "blpr", "2025-01-01");
             ck_assert_int_eq(nb, is_newer(br) ? 0 : 500);
         }
     names_free(&ns);
@@ -1166,8 +1206,10 @@ static Suite *gen_suite(void)
     tcase_add_test(tc, test_file_names);
     tcase_add_test(tc, test_headers);
     tcase_add_test(tc, test_layouts);
+    tcase_add_test(tc, test_classic_quirks);
     tcase_add_test(tc, test_joins);
     tcase_add_test(tc, test_volumes);
+    tcase_add_test(tc, test_volumes_fixed);
     tcase_add_test(tc, test_faults);
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_big_rd5000);
