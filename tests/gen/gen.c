@@ -295,14 +295,14 @@ static inline void put_s(gen_out *o, const char *s)
 static inline void put_u0(gen_out *o, unsigned long long v, int w)
 {
     char t[24];
-    int n = 0;
-    do {
+    size_t n = 0, want = w > 20 ? 20 : w > 0 ? (size_t)w : 0;
+    do { /* at most 20 digits: the largest unsigned long long has 20 */
         t[n++] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    while (n < w && n < 20)
+    } while (v && n < 20);
+    while (n < want)
         t[n++] = '0';
-    while (n)
+    while (n > 0)
         o->buf[o->len++] = t[--n];
 }
 
