@@ -28,8 +28,8 @@ typedef struct tp_sha256 {
 
 void tp_sha256_init(tp_sha256 *h);
 void tp_sha256_update(tp_sha256 *h, const void *data, size_t len);
-/* The digest as hex; the digest starts over.  TP_OK (it cannot fail; the
- * result and err are kept for callers written against older versions). */
+/* The digest as hex; the digest starts over.  Always TP_OK: nettle cannot
+ * fail (err is never set). */
 int tp_sha256_final_hex(tp_sha256 *h, char hex[TP_SHA256_HEX], tp_error *err);
 void tp_sha256_clear(tp_sha256 *h);
 

@@ -596,6 +596,37 @@ START_TEST(sample_branch_files)
 }
 END_TEST
 
+/* 10b. Bad branch files import nothing (one transaction): a legacy list
+ * with a code that is not one, one that is missing, a JSON configuration
+ * with an unknown key -- each after good files on the same command line. */
+START_TEST(bad_branch_files_import_nothing)
+{
+    case_begin("w_badlists");
+    free(qs("DELETE FROM branches"));
+    char *good = tu_write(tmp, "branches.txt", "BMC\n# a comment\n\n  MAGS  \n");
+    char *bad = tu_write(tmp, "more.txt", "AYALA-FRN\nB_SMS\n");
+    char *quote = tu_write(tmp, "quote.txt", "BX\"Y\n");
+    char *json = tu_write(tmp, "b.json", "{\"branches\": [{\"code\": \"BZ\", \"termnals\": [1]}]}");
+    fails_contains(1, "more.txt:2: bad branch code", BIN " branch import %s %s", good, bad);
+    fails_contains(1, "quote.txt:1: bad branch code", BIN " branch import %s %s", good, quote);
+    fails_contains(1, "nope.txt", BIN " branch import %s %s/nope.txt", good, tmp);
+    fails_contains(1, "branches[0].termnals: unknown key", BIN " branch import %s %s", good, json);
+    fails_contains(2, "import needs FILE... or --builtin", BIN " branch import");
+    ck_assert_int_eq(qi("SELECT count(*) FROM branches"), 0);
+    /* (the one import is case_begin's built-in one) */
+    ck_assert_int_eq(qi("SELECT count(*) FROM audit_log WHERE action = 'branch.import'"), 1);
+    /* the good list alone: two classic branches, blank lines and comments skipped */
+    ok_contains("imported 2 branches", BIN " branch import %s", good);
+    qeq("BMC classic {1,2} branches.txt; MAGS classic {1,2} branches.txt",
+        "SELECT string_agg(code || ' ' || pos || ' ' || terminals::text || ' ' || legacy_list,"
+        " '; ' ORDER BY code) FROM branches");
+    free(good);
+    free(bad);
+    free(quote);
+    free(json);
+}
+END_TEST
+
 /* What a one-shot command (printf-style) says when it cannot reach the
  * database: exit 1, one line that names the problem and not the password. */
 static void __attribute__((format(printf, 2, 3)))
@@ -719,6 +750,7 @@ static Suite *suite(void)
     pc_add(s, "w_cancel", cancel_queued_and_running);
     pc_add(s, "w_longload", long_load_keeps_other_leases);
     pc_add(s, "w_samples", sample_branch_files);
+    pc_add(s, "w_badlists", bad_branch_files_import_nothing);
     pc_add(s, "w_unreach_cmd", unreachable_database_commands);
     pc_add(s, "w_unreach", worker_waits_for_database); /* last: it kills the server */
     return s;

@@ -54,6 +54,7 @@ START_TEST(count_rows_by_delimiter)
     tp_termday_clear(&td);
     free(other);
     free(path);
+    tu_rmrf(dir);
     free(dir);
 }
 END_TEST
@@ -405,6 +406,7 @@ START_TEST(config_file_missing_or_too_large)
     fclose(f);
     ck_assert_ptr_null(tp_config_load(path, &err));
     ck_assert_int_eq(err.code, TP_ELIMIT);
+    tu_rmrf(dir);
     free(dir);
 }
 END_TEST
