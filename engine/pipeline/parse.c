@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TP_PARSE_CHUNK (256 * 1024)
-
 /* The host side of one parse: what the opaque tp_host handle points to. */
 struct tp_host {
     const tp_plugin *plugin;
@@ -109,7 +107,8 @@ int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const cha
         rc = plugin_failed(&h, rc, err);
         goto out;
     }
-    char *buf = malloc(TP_PARSE_CHUNK);
+    size_t chunk = opts && opts->chunk_size ? opts->chunk_size : TP_PARSE_CHUNK;
+    char *buf = malloc(chunk);
     if (!buf) {
         d->close(state);
         rc = tp_error_set(err, TP_ENOMEM, "out of memory");
@@ -117,8 +116,13 @@ int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const cha
     }
     size_t n;
     rc = TP_OK;
-    while ((n = fread(buf, 1, TP_PARSE_CHUNK, in)) > 0) {
+    while ((n = fread(buf, 1, chunk, in)) > 0) {
         h.stats.bytes += n;
+        int stop = opts && opts->cancelled ? opts->cancelled(opts->cancel_ud) : 0;
+        if (stop) {
+            rc = tp_error_set(err, stop, "%s: parse stopped: %s", name, tp_strerror(stop));
+            break;
+        }
         int prc = d->feed(state, &host_api, &h, buf, n);
         if (prc != TP_PLUGIN_OK) {
             rc = plugin_failed(&h, prc, err);

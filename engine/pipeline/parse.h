@@ -28,11 +28,21 @@ typedef struct tp_parse_sink {
     void *ud;
 } tp_parse_sink;
 
-/* Parser options for one (branch, type): a borrowed lookup. */
+/* Parser options for one (branch, type) -- a borrowed lookup -- and how the
+ * host drives the parse.  Zeroed members take their defaults, so
+ * `{lookup, ud}` is a whole value. */
 typedef struct tp_parse_options {
     const char *(*get)(void *ud, const char *key);
     void *ud;
+    size_t chunk_size; /* bytes per feed call; 0 = TP_PARSE_CHUNK */
+    /* Polled while the parse runs (between chunks, and at least every
+     * TP_PARSE_POLL_MS in a sandboxed parse): nonzero stops it at once with
+     * that TP_E* code (TP_ECANCELLED, TP_ELOST, TP_ESTOP).  NULL = never. */
+    int (*cancelled)(void *ud);
+    void *cancel_ud;
 } tp_parse_options;
+
+#define TP_PARSE_CHUNK (256 * 1024) /* default bytes per feed call */
 
 typedef struct tp_parse_stats {
     uint64_t bytes;    /* input bytes fed */
