@@ -78,7 +78,7 @@ static void check_options(check_state *s, const tp_plugin *p, const tp_branch_cf
 {
     const char *type = tp_schema_of(t)->name;
     asked_opts a = {.bt = {bc, type}};
-    tp_parse_options po = {asked_get, &a};
+    tp_parse_options po = {.get = asked_get, .ud = &a};
     tp_parse_sink quiet = {NULL, NULL, NULL}; /* rows and problems of nothing */
     char name[96];
     snprintf(name, sizeof name, "branch %s: parsers.%s", bc->code, type);

@@ -122,7 +122,7 @@ static int parse_file(const parse_opts *o, const tp_config *cfg, const tp_regist
     parse_out out = {tp_schema_of(o->t), stdout};
     tp_parse_sink sink = {on_row, on_problem, &out};
     tp_branch_type bt = {bc, o->type};
-    tp_parse_options po = {tp_branch_type_option, &bt};
+    tp_parse_options po = {.get = tp_branch_type_option, .ud = &bt};
     tp_parse_stats st;
     int rc = tp_parse_stream(p, (tp_report_type)o->t, in, o->path, &po, &sink, &st, err);
     if (fflush(stdout) != 0 && rc == TP_OK)

@@ -80,7 +80,7 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     c->type = type;
     c->file = &td->cands[idx];
     tp_branch_type bt = {bc, tname};
-    tp_parse_options opts = {tp_branch_type_option, &bt};
+    tp_parse_options opts = {.get = tp_branch_type_option, .ud = &bt};
     tp_parse_stats st;
     int rc = tp_parse_file(pl, type, c->file->path, &opts, sink, &st, err);
     if (!c->pass_only) {

@@ -457,7 +457,7 @@ static void run_engine(case_env *e)
     out_ctx o = {e->schema, f, 0, 0};
     tp_parse_sink sink = {on_row, on_problem, &o};
     opt_ctx oc = {e->branch_cfg, e->schema->name};
-    tp_parse_options po = {get_option, &oc};
+    tp_parse_options po = {.get = get_option, .ud = &oc};
     tp_parse_stats st;
     tp_error err = {0};
     int rc = tp_parse_file(e->plugin, e->type, e->input_path, &po, &sink, &st, &err);
