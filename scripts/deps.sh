@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libsodium-dev check libsubunit-dev
-          libcurl4-openssl-dev libarchive-dev libs3-dev libmicrohttpd-dev libjwt-dev nettle-dev curl
+          libcurl4-openssl-dev libarchive-dev libs3-dev libmicrohttpd-dev libjwt-dev nettle-dev libseccomp-dev curl
           libpq-dev postgresql postgresql-client
           binutils clang-format)
 missing=()

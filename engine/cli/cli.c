@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "db/audit.h"
+#include "pipeline/sandbox.h"
 
 #ifndef TP_PLUGIN_INSTALL_DIR
 #define TP_PLUGIN_INSTALL_DIR "/usr/local/lib/tillpipe/plugins"
@@ -79,15 +80,52 @@ const char *tp__plugin_dir(const char *opt, char *buf, size_t n)
     return TP_PLUGIN_INSTALL_DIR;
 }
 
-tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err)
+/* The plugins' host: the command line's choice, and the one sandbox of
+ * the process (its helpers run whichever registry is current). */
+static struct {
+    int in_process;
+    tp_sandbox_opts limits;
+    tp_sandbox *sandbox;
+} host;
+
+int tp__plugin_option(const char *cmd, int c, const char *arg)
+{
+    long v;
+    if (c == TP__OPT_ISOLATION) {
+        if (strcmp(arg, "none") != 0 && strcmp(arg, "process") != 0) {
+            tp__die_msg(cmd, "--isolation takes \"process\" or \"none\", not \"%s\"", arg);
+            return TP_EXIT_USAGE;
+        }
+        host.in_process = strcmp(arg, "none") == 0;
+    } else if (tp__parse_long(arg, c == TP__OPT_PLUGIN_MEMORY ? 64 : 1,
+                              c == TP__OPT_PLUGIN_MEMORY ? 1 << 20 : 86400, &v) < 0) {
+        tp__die_msg(cmd, "%s takes %s, not \"%s\"",
+                    c == TP__OPT_PLUGIN_MEMORY ? "--plugin-memory-mb" : "--plugin-timeout",
+                    c == TP__OPT_PLUGIN_MEMORY ? "megabytes, 64 or more" : "seconds, 1 to 86400",
+                    arg);
+        return TP_EXIT_USAGE;
+    } else if (c == TP__OPT_PLUGIN_MEMORY)
+        host.limits.memory_mb = (unsigned)v;
+    else
+        host.limits.progress_s = (unsigned)v;
+    return TP_EXIT_OK;
+}
+
+tp_registry *tp__load_plugins(const char *opt, int quiet, int parallel, tp_error *err)
 {
     char buf[PATH_MAX];
     const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
+    if (!host.in_process && !host.sandbox) {
+        host.limits.helpers = parallel > 0 ? (unsigned)parallel : 1;
+        if (!(host.sandbox = tp_sandbox_create(&host.limits, err)))
+            return NULL;
+    }
     tp_registry *r = tp_registry_create();
     if (!r) {
         tp_error_set(err, TP_ENOMEM, "out of memory");
         return NULL;
     }
+    tp_registry_use_sandbox(r, host.in_process ? NULL : host.sandbox);
     if (tp_registry_load_dir(r, dir, err) < 0) {
         tp_registry_destroy(r);
         return NULL;
@@ -103,6 +141,13 @@ tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err)
         return NULL;
     }
     return r;
+}
+
+void tp__unload_plugins(tp_registry *r)
+{
+    tp_registry_destroy(r);
+    tp_sandbox_destroy(host.sandbox);
+    host.sandbox = NULL;
 }
 
 int tp__bad_option(const char *cmd, char **argv)

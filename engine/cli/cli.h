@@ -67,9 +67,36 @@ volatile sig_atomic_t *tp__stop_on_signals(void);
  * result is `opt`, the environment's string, buf or a constant. */
 const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
 
+/* How plugins run, for every command that runs them: in helper processes
+ * (the default) or, with --isolation none, in this one (debugging). */
+enum { TP__OPT_ISOLATION = 0x1000, TP__OPT_PLUGIN_MEMORY, TP__OPT_PLUGIN_TIMEOUT };
+#define TP__PLUGIN_OPTIONS                                                                         \
+    {"isolation", required_argument, 0, TP__OPT_ISOLATION},                                        \
+        {"plugin-memory-mb", required_argument, 0, TP__OPT_PLUGIN_MEMORY},                         \
+    {                                                                                              \
+        "plugin-timeout", required_argument, 0, TP__OPT_PLUGIN_TIMEOUT                             \
+    }
+#define TP__PLUGIN_USAGE                                                                           \
+    "  --isolation process|none  run plugins in sandboxed helper processes (default) or\n"         \
+    "                            in this process (debugging: a crash takes it down)\n"             \
+    "  --plugin-memory-mb N      a helper's address-space limit (default 1024)\n"                  \
+    "  --plugin-timeout S        kill a parse that makes no progress for S s (default 30)\n"
+#define TP__PLUGIN_OPTION_CASES                                                                    \
+    case TP__OPT_ISOLATION:                                                                        \
+    case TP__OPT_PLUGIN_MEMORY:                                                                    \
+    case TP__OPT_PLUGIN_TIMEOUT
+
+/* Take one of TP__PLUGIN_OPTIONS: TP_EXIT_OK, or TP_EXIT_USAGE after
+ * saying why. */
+int tp__plugin_option(const char *cmd, int c, const char *arg);
+
 /* Load the plugin directory; prints failures as warnings (unless quiet).
- * NULL with err set when the directory cannot be read or holds no plugin. */
-tp_registry *tp__load_plugins(const char *opt, int quiet, tp_error *err);
+ * `parallel`: how many parses may run at once (helpers to keep).  NULL with
+ * err set when the directory cannot be read or holds no plugin. */
+tp_registry *tp__load_plugins(const char *opt, int quiet, int parallel, tp_error *err);
+
+/* Unload them (and stop their helpers); NULL is a no-op. */
+void tp__unload_plugins(tp_registry *r);
 
 /* Connect to the database of --database (or $TILLPIPE_DATABASE_URL) and,
  * when `check`, make sure its schema is this tillpipe's; NULL after

@@ -142,7 +142,7 @@ static int cmd_check(int argc, char **argv)
     }
     tp_error err = {0};
     tp_config *cfg = tp_config_load(optind < argc ? argv[optind] : NULL, &err);
-    tp_registry *reg = cfg ? tp__load_plugins(plugin_dir, 0, &err) : NULL;
+    tp_registry *reg = cfg ? tp__load_plugins(plugin_dir, 0, 1, &err) : NULL;
     if (!reg) {
         tp_config_destroy(cfg);
         return tp__fail("config check", &err);
@@ -159,7 +159,7 @@ static int cmd_check(int argc, char **argv)
                "plugins (%d named or overridden), %d parser option%s accepted\n",
                s.source, n, n == 1 ? "" : "es", s.pairs, s.chosen, s.options,
                s.options == 1 ? "" : "s");
-    tp_registry_destroy(reg);
+    tp__unload_plugins(reg);
     tp_config_destroy(cfg);
     return s.problems ? TP_EXIT_FAIL : TP_EXIT_OK;
 }

@@ -143,10 +143,10 @@ int tp__cmd_parse(int argc, char **argv)
         return rc;
     tp_error err = {0};
     tp_config *cfg = tp_config_load(o.branches, &err);
-    tp_registry *reg = cfg ? tp__load_plugins(o.plugin_dir, 0, &err) : NULL;
+    tp_registry *reg = cfg ? tp__load_plugins(o.plugin_dir, 0, 1, &err) : NULL;
     int exit_code =
         reg && parse_file(&o, cfg, reg, &err) == TP_OK ? TP_EXIT_OK : tp__fail("parse", &err);
-    tp_registry_destroy(reg);
+    tp__unload_plugins(reg);
     tp_config_destroy(cfg);
     return exit_code;
 }

@@ -29,7 +29,7 @@ static const char run_usage[] =
     "                      (not) chosen, plugins used, data-quality flags and problems\n"
     "  --plugins DIR       plugin directory\n"
     "  --verbose           print every terminal-day's choices and problems\n"
-    "  --quiet             print nothing but errors\n";
+    "  --quiet             print nothing but errors\n" TP__PLUGIN_USAGE;
 
 typedef struct run_opts {
     const char *reports, *out, *branches, *plugin_dir, *report_path;
@@ -256,6 +256,7 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
+                                         TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->fmt = TP_FMT_RECORD2025;
@@ -294,7 +295,13 @@ static int parse_run_opts(int argc, char **argv, run_opts *o)
             }
             o->filter.date = optarg;
             break;
-        case 'h': fputs(run_usage, stdout); return TP_EXIT_OK;
+        case 'h':
+            fputs(run_usage, stdout);
+            return TP_EXIT_OK;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("run", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         default:
             tp__die_msg("run", "unknown or incomplete option \"%s\"", argv[optind - 1]);
             fputs(run_usage, stderr);
@@ -322,7 +329,7 @@ static int open_inputs(const run_opts *o, tp_config **cfg, tp_registry **reg, tp
                        tp_error *err)
 {
     if (!(*cfg = tp_config_load(o->branches, err)) ||
-        !(*reg = tp__load_plugins(o->plugin_dir, o->quiet, err)) ||
+        !(*reg = tp__load_plugins(o->plugin_dir, o->quiet, 1, err)) ||
         tp_scan_dir(o->reports, &o->filter, scan, err) < 0)
         return err->code;
     if ((*scan)->ndays == 0)
@@ -350,7 +357,7 @@ static int run(const run_opts *o, run_state *s, tp_error *err)
         else
             s->report = json_array();
     }
-    tp_pipeline pl = {reg, cfg};
+    tp_pipeline pl = {.plugins = reg, .config = cfg};
     if (rc == TP_OK)
         rc = run_days(o, &pl, scan, s, err);
     if (rc == TP_OK && s->report)
@@ -366,7 +373,7 @@ static int run(const run_opts *o, run_state *s, tp_error *err)
     if (rc == TP_OK && !o->quiet)
         print_summary(o, s, scan, tp_now() - t0);
     tp_scan_destroy(scan);
-    tp_registry_destroy(reg);
+    tp__unload_plugins(reg);
     tp_config_destroy(cfg);
     return rc;
 }

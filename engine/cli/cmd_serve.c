@@ -29,7 +29,7 @@ static const char usage[] =
     "  --no-workers         the API only; otherwise workers run in this process too:\n"
     "  --server URL | --reports DIR, --store S, --concurrency N, --plugins DIR\n"
     "                       as for `tillpipe worker`\n"
-    "  --list-routes        print the served routes (METHOD PATH) and exit\n";
+    "  --list-routes        print the served routes (METHOD PATH) and exit\n" TP__PLUGIN_USAGE;
 
 typedef struct serve_args {
     tp_api_opts a;
@@ -138,6 +138,7 @@ static int parse_options(int argc, char **argv, serve_args *s)
                                          {"max-upload-mb", required_argument, 0, 'U'},
                                          {"no-list-cache", no_argument, 0, 'C'},
                                          {"max-streams", required_argument, 0, 'M'},
+                                         TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
     optind = 1;
@@ -153,7 +154,13 @@ static int parse_options(int argc, char **argv, serve_args *s)
         case 'P': s->plugins = optarg; break;
         case 'j': s->secret_file = optarg; break;
         case 'q': s->a.quiet = s->wo.quiet = 1; break;
-        case 'C': s->a.no_list_cache = 1; break;
+        case 'C':
+            s->a.no_list_cache = 1;
+            break;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("serve", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         case 'l':
             if ((st = listen_option(optarg, s)) != 0)
                 return st;
@@ -214,13 +221,13 @@ static int serve_alone(serve_args *s, volatile sig_atomic_t *stop, tp_error *err
     int rc = tp_store_config_parse(tp_store_spec(s->store), sbuf, sizeof sbuf, &scfg, err);
     if (rc == TP_OK)
         rc = tp_store_open(&scfg, &s->a.store, err);
-    if (rc == TP_OK && !(reg = tp__load_plugins(s->plugins, s->a.quiet, err)))
+    if (rc == TP_OK && !(reg = tp__load_plugins(s->plugins, s->a.quiet, 2, err)))
         rc = TP_EPLUGIN;
     s->a.plugins = reg;
     if (rc == TP_OK)
         rc = tp_api_serve(&s->a, stop, err);
     tp_store_close(s->a.store);
-    tp_registry_destroy(reg);
+    tp__unload_plugins(reg);
     return rc;
 }
 

@@ -30,7 +30,8 @@ static const char usage[] =
     "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
     "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
     "  --exit-when-idle   stop once nothing is queued or running\n"
-    "  --noop             benchmark the queue: complete each job without running it\n";
+    "  --noop             benchmark the queue: complete each job without running "
+    "it\n" TP__PLUGIN_USAGE;
 
 int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
                         const char *store_opt, const char *plugin_dir, const char *cmd,
@@ -55,7 +56,8 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
     if (tp_store_check(e->store, &warn) < 0)
         fprintf(stderr, "tillpipe %s: warning: %s (jobs will retry until it answers)\n", cmd,
                 warn.msg);
-    if (!(e->reg = tp__load_plugins(plugin_dir, o->quiet, err))) {
+    if (!(e->reg = tp__load_plugins(plugin_dir, o->quiet,
+                                    o->concurrency > 0 ? o->concurrency + 1 : 2, err))) {
         tp__worker_env_close(e);
         return TP_EPLUGIN;
     }
@@ -67,7 +69,7 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
 
 void tp__worker_env_close(tp__worker_env *e)
 {
-    tp_registry_destroy(e->reg);
+    tp__unload_plugins(e->reg);
     tp_store_close(e->store);
     tp_fetcher_destroy(e->fetcher);
     e->reg = NULL;
@@ -144,6 +146,7 @@ static int parse_args(int argc, char **argv, worker_args *a)
                                          {"retries", required_argument, 0, 't'},
                                          {"max-file-mb", required_argument, 0, 'm'},
                                          {"workdir", required_argument, 0, 'w'},
+                                         TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
     optind = 1;
@@ -159,7 +162,13 @@ static int parse_args(int argc, char **argv, worker_args *a)
         case 's': a->o.server = optarg; break;
         case 'S': a->store = optarg; break;
         case 'w': a->o.workroot = optarg; break;
-        case 'h': fputs(usage, stdout); return TP_EXIT_OK;
+        case 'h':
+            fputs(usage, stdout);
+            return TP_EXIT_OK;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("worker", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         case 'i':
         case 'R':
         case 't':

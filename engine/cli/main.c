@@ -5,6 +5,7 @@
 #include <tillpipe/sdk.h>
 
 #include "cli.h"
+#include "pipeline/sandbox.h"
 
 #ifndef TP_VERSION
 #define TP_VERSION "0.0.0"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return TP_EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "__plugin-host") == 0) /* a plugin helper (pipeline/sandbox.h) */
+        return tp_sandbox_helper_main(3);
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
         return TP_EXIT_OK;

@@ -48,6 +48,7 @@ const char *tp_strerror(int code)
     case TP_EDB: return "database error";
     case TP_ELOST: return "job lease lost";
     case TP_ECANCELLED: return "cancelled";
+    case TP_ECRASHED: return "plugin failed";
     default: return "unknown error";
     }
 }

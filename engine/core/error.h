@@ -12,19 +12,20 @@
 
 enum {
     TP_OK = 0,
-    TP_ENOMEM = -1,     /* out of memory */
-    TP_EIO = -2,        /* reading or writing a file failed */
-    TP_EINVAL = -3,     /* bad argument or bad input */
-    TP_ECONFIG = -4,    /* invalid configuration */
-    TP_EPLUGIN = -5,    /* a plugin could not be loaded or failed */
-    TP_ENOTFOUND = -6,  /* a file, branch, type or plugin does not exist */
-    TP_EPARSE = -7,     /* input could not be parsed */
-    TP_EUSAGE = -8,     /* bad command line */
-    TP_ESTOP = -9,      /* stopped on request */
-    TP_ELIMIT = -10,    /* a size or count limit was exceeded */
-    TP_EDB = -11,       /* the database refused or could not be reached */
-    TP_ELOST = -12,     /* a job's lease was lost: another attempt owns it now */
-    TP_ECANCELLED = -13 /* the job was cancelled */
+    TP_ENOMEM = -1,      /* out of memory */
+    TP_EIO = -2,         /* reading or writing a file failed */
+    TP_EINVAL = -3,      /* bad argument or bad input */
+    TP_ECONFIG = -4,     /* invalid configuration */
+    TP_EPLUGIN = -5,     /* a plugin could not be loaded or failed */
+    TP_ENOTFOUND = -6,   /* a file, branch, type or plugin does not exist */
+    TP_EPARSE = -7,      /* input could not be parsed */
+    TP_EUSAGE = -8,      /* bad command line */
+    TP_ESTOP = -9,       /* stopped on request */
+    TP_ELIMIT = -10,     /* a size or count limit was exceeded */
+    TP_EDB = -11,        /* the database refused or could not be reached */
+    TP_ELOST = -12,      /* a job's lease was lost: another attempt owns it now */
+    TP_ECANCELLED = -13, /* the job was cancelled */
+    TP_ECRASHED = -14    /* a sandboxed plugin crashed, hung, exceeded a limit or exited */
 };
 
 typedef struct tp_error {

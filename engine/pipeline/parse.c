@@ -1,6 +1,8 @@
 /* parse.c -- see parse.h. */
 #include "parse.h"
 
+#include "sandbox.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,8 @@ int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const cha
                     const tp_parse_options *opts, const tp_parse_sink *sink, tp_parse_stats *stats,
                     tp_error *err)
 {
+    if (p->sandbox)
+        return tp_sandbox_parse(p->sandbox, p, type, fileno(in), name, opts, sink, stats, err);
     const tp_plugin_desc *d = p->desc;
     tp_host h = {
         .plugin = p, .schema = tp_schema_of(type), .name = name, .sink = sink, .opts = opts};

@@ -40,6 +40,16 @@ typedef struct tp_parse_options {
      * that TP_E* code (TP_ECANCELLED, TP_ELOST, TP_ESTOP).  NULL = never. */
     int (*cancelled)(void *ud);
     void *cancel_ud;
+    /* Hints from the sink: it reads only these fields (bit i = field i;
+     * 0 = all), and it wants only rows whose field `key` is one of `keys`
+     * (keys NULL = every row).  A sandboxed parse applies them in the
+     * helper, so what is not wanted never crosses the process boundary;
+     * in-process they cost nothing and change nothing.  Rows are counted
+     * either way, and a sink still checks what it gets. */
+    uint64_t fields;
+    int key;
+    const tp_field *keys;
+    size_t nkeys;
 } tp_parse_options;
 
 #define TP_PARSE_CHUNK (256 * 1024) /* default bytes per feed call */

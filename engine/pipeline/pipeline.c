@@ -1,6 +1,8 @@
 /* pipeline.c -- see pipeline.h. */
 #include "pipeline.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/combine.h"
@@ -17,7 +19,35 @@ typedef struct ctx {
     tp_error *err;
     int oom;
     int pass_only; /* a preliminary pass: do not count rows or bytes */
+    /* the order lines' transaction numbers, as the loyalty parse's key hint */
+    char *tbuf;
+    size_t tlen, tcap;
+    tp_field *keys;
+    size_t nkeys, kcap;
 } ctx;
+
+/* Keep one transaction number (its bytes; pointers are made at the end). */
+static int keep_transno(ctx *c, tp_field f)
+{
+    if (c->tlen + f.len > c->tcap || c->nkeys == c->kcap) {
+        size_t tcap = c->tcap ? c->tcap : 16384, kcap = c->kcap ? c->kcap : 1024;
+        while (tcap < c->tlen + f.len)
+            tcap *= 2;
+        kcap *= c->nkeys == c->kcap ? 2 : 1;
+        char *t = realloc(c->tbuf, tcap);
+        if (t)
+            c->tbuf = t, c->tcap = tcap;
+        tp_field *k = realloc(c->keys, kcap * sizeof *k);
+        if (k)
+            c->keys = k, c->kcap = kcap;
+        if (!t || !k)
+            return -1;
+    }
+    memcpy(c->tbuf + c->tlen, f.ptr, f.len);
+    c->keys[c->nkeys++] = (tp_field){(const char *)(uintptr_t)c->tlen, f.len};
+    c->tlen += f.len;
+    return 0;
+}
 
 static void on_problem(void *ud, uint64_t line, int severity, const char *reason)
 {
@@ -39,7 +69,8 @@ static int on_ref_row(void *ud, uint64_t line, const tp_field *f, size_t n)
 static int on_transno(void *ud, uint64_t line, const tp_field *f, size_t n)
 {
     ctx *c = ud;
-    if (n > TP_RD5000_TRANSNO && tp_combine_want_transno(c->combine, f[TP_RD5000_TRANSNO]) < 0) {
+    if (n > TP_RD5000_TRANSNO && (tp_combine_want_transno(c->combine, f[TP_RD5000_TRANSNO]) < 0 ||
+                                  keep_transno(c, f[TP_RD5000_TRANSNO]) < 0)) {
         tp_error_set(c->err, TP_ENOMEM, "out of memory");
         return -1;
     }
@@ -80,7 +111,18 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     c->type = type;
     c->file = &td->cands[idx];
     tp_branch_type bt = {bc, tname};
-    tp_parse_options opts = {.get = tp_branch_type_option, .ud = &bt};
+    tp_parse_options opts = {.get = tp_branch_type_option,
+                             .ud = &bt,
+                             .cancelled = p->cancelled,
+                             .cancel_ud = p->cancel_ud};
+    if (c->pass_only) /* the transaction numbers alone */
+        opts.fields = 1ull << TP_RD5000_TRANSNO;
+    if (type == TP_TYPE_BLPR && c->nkeys) { /* the loyalty rows of these alone (as the
+                                                 combine's own filter) */
+        opts.key = TP_BLPR_ORNO;
+        opts.keys = c->keys;
+        opts.nkeys = c->nkeys;
+    }
     tp_parse_stats st;
     int rc = tp_parse_file(pl, type, c->file->path, &opts, sink, &st, err);
     if (!c->pass_only) {
@@ -142,6 +184,8 @@ int tp_pipeline_termday(const tp_pipeline *p, tp_termday *td, tp_record_fn fn, v
             c.pass_only = 0;
             if (rc < 0)
                 break;
+            for (size_t k = 0; k < c.nkeys; k++) /* offsets to pointers, now the bytes stay */
+                c.keys[k].ptr = c.tbuf + (uintptr_t)c.keys[k].ptr;
         }
         rc = parse_type(p, td, bc, refs[i], &c, &ref_sink, err);
     }
@@ -150,6 +194,8 @@ int tp_pipeline_termday(const tp_pipeline *p, tp_termday *td, tp_record_fn fn, v
         rc = parse_type(p, td, bc, TP_TYPE_RD5000, &c, &order_sink, err);
     }
     tp_combine_destroy(c.combine);
+    free(c.tbuf);
+    free(c.keys);
     res->status = TP_TERMDAY_COMBINED;
     return rc;
 }

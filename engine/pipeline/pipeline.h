@@ -20,6 +20,10 @@
 typedef struct tp_pipeline {
     const tp_registry *plugins; /* borrowed */
     const tp_config *config;    /* borrowed */
+    /* Polled while files parse: nonzero (a TP_E* code) stops the
+     * terminal-day with that code.  NULL = never. */
+    int (*cancelled)(void *ud);
+    void *cancel_ud;
 } tp_pipeline;
 
 /* Receives each record; return < 0 with err set to stop. */

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/schema.h"
 #include "io/sha.h"
+#include "sandbox.h"
 
 static int list_has(const char *const *list, const char *s)
 {
@@ -23,8 +25,39 @@ static int list_has(const char *const *list, const char *s)
     return 0;
 }
 
+/* Required fields and callbacks, then the types; 0 or TP_EPLUGIN. */
+static int check_fields(const char *path, const tp_plugin_desc *d, tp_error *err)
+{
+    struct {
+        const char *field;
+        int missing;
+    } req[] = {
+        {"name", !d->name || !*d->name},
+        {"version", !d->version || !*d->version},
+        {"license", !d->license},
+        {"types", !d->types || !d->types[0]},
+        {"open", !d->open},
+        {"feed", !d->feed},
+        {"finish", !d->finish},
+        {"close", !d->close},
+    };
+    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+        if (req[i].missing)
+            return tp_error_set(err, TP_EPLUGIN,
+                                "plugin %s: descriptor field .%s is required but %s; set it "
+                                "in the plugin's tp_plugin_desc",
+                                path, req[i].field, i < 4 ? "empty" : "NULL (missing callback)");
+    for (const char *const *t = d->types; *t; t++)
+        if (tp_schema_find(*t) < 0)
+            return tp_error_set(err, TP_EPLUGIN,
+                                "plugin %s (%s): parses unknown report type \"%s\"; known "
+                                "types: %s",
+                                path, d->name, *t, tp_schema_names());
+    return TP_OK;
+}
+
 /* The checks, in the order the SDK promises; 0 or TP_EPLUGIN with err set. */
-static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
+int tp_plugin_check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
 {
     if (!d)
         return tp_error_set(err, TP_EPLUGIN,
@@ -58,70 +91,116 @@ static int check_desc(const char *path, const tp_plugin_desc *d, tp_error *err)
                             "%d.%d; upgrade tillpipe, or rebuild the plugin against SDK %d.%d",
                             path, (unsigned)d->abi_major, (unsigned)d->abi_minor, TP_SDK_ABI_MAJOR,
                             TP_SDK_ABI_MINOR, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
-    int reserved_used = d->flags != 0;
+    /* flags known to the plugin's own SDK minor; anything else is reserved */
+    uint32_t known = d->abi_minor >= 1 ? TP_PLUGIN_FLAGS_1_1 : 0;
+    int reserved_used = (d->flags & ~known) != 0;
     for (size_t i = 0; i < sizeof d->reserved / sizeof d->reserved[0] &&
                        offsetof(tp_plugin_desc, reserved) + (i + 1) * sizeof(void *) <= d->size;
          i++) /* only what the plugin's descriptor really has */
         reserved_used |= d->reserved[i] != NULL;
     if (reserved_used)
         return tp_error_set(err, TP_EPLUGIN,
-                            "plugin %s: descriptor sets .flags or .reserved, which ABI %d.%d "
+                            "plugin %s: descriptor sets .flags bits or .reserved that ABI %u.%u "
                             "keeps zero; leave them unset (a newer SDK may give them meaning)",
-                            path, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
-    struct {
-        const char *field;
-        int missing;
-    } req[] = {
-        {"name", !d->name || !*d->name},
-        {"version", !d->version || !*d->version},
-        {"license", !d->license},
-        {"types", !d->types || !d->types[0]},
-        {"open", !d->open},
-        {"feed", !d->feed},
-        {"finish", !d->finish},
-        {"close", !d->close},
-    };
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-        if (req[i].missing)
-            return tp_error_set(err, TP_EPLUGIN,
-                                "plugin %s: descriptor field .%s is required but %s; set it "
-                                "in the plugin's tp_plugin_desc",
-                                path, req[i].field, i < 4 ? "empty" : "NULL (missing callback)");
-    for (const char *const *t = d->types; *t; t++)
-        if (tp_schema_find(*t) < 0)
-            return tp_error_set(err, TP_EPLUGIN,
-                                "plugin %s (%s): parses unknown report type \"%s\"; known "
-                                "types: %s",
-                                path, d->name, *t, tp_schema_names());
+                            path, (unsigned)d->abi_major, (unsigned)d->abi_minor);
+    return check_fields(path, d, err);
+}
+
+/* A folder or file others than root and us may change is refused: whoever
+ * can write it can run code as tillpipe. */
+static int check_owner(const char *what, const char *path, const struct stat *st, tp_error *err)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: refused: its %s is owned by uid %u, neither root nor "
+                            "the user tillpipe runs as (uid %u); chown it",
+                            path, what, (unsigned)st->st_uid, (unsigned)geteuid());
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return tp_error_set(err, TP_EPLUGIN,
+                            "plugin %s: refused: its %s is %s-writable (mode %04o); "
+                            "chmod go-w it",
+                            path, what, st->st_mode & S_IWOTH ? "world" : "group",
+                            (unsigned)(st->st_mode & 07777));
     return TP_OK;
 }
 
-tp_plugin *tp_plugin_load(const char *path, tp_error *err)
+static int check_folder(const char *path, tp_error *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return tp_error_set(err, TP_EPLUGIN, "plugin %s: cannot check its folder %s: %s", path, dir,
+                            strerror(errno));
+    return check_owner("folder", path, &st, err);
+}
+
+int tp_plugin_open_checked(const char *path, char sha256[65], tp_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EPLUGIN,
+                            "plugin %s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    int rc = fstat(fd, &st) != 0
+                 ? tp_error_set(err, TP_EPLUGIN, "plugin %s: %s", path, strerror(errno))
+             : !S_ISREG(st.st_mode)
+                 ? tp_error_set(err, TP_EPLUGIN, "plugin %s: refused: not a regular file", path)
+                 : check_owner("file", path, &st, err);
+    if (rc == TP_OK)
+        rc = check_folder(path, err);
+    tp_sha256 h;
+    tp_sha256_init(&h);
+    char buf[65536];
+    for (ssize_t n; rc == TP_OK && (n = read(fd, buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno != EINTR)
+            rc = tp_error_set(err, TP_EPLUGIN, "plugin %s: read: %s", path, strerror(errno));
+        else if (n > 0)
+            tp_sha256_update(&h, buf, (size_t)n);
+    }
+    if (rc == TP_OK)
+        tp_sha256_final_hex(&h, sha256, NULL);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static tp_plugin *plugin_new(const char *path, int fd, tp_error *err)
 {
     tp_plugin *p = calloc(1, sizeof *p);
     if (!p || !(p->path = strdup(path))) {
         free(p);
+        if (fd >= 0)
+            close(fd);
         tp_error_set(err, TP_ENOMEM, "out of memory");
         return NULL;
     }
-    if (access(path, R_OK) != 0) {
-        tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EPLUGIN, "plugin %s: cannot read: %s",
-                     path, strerror(errno));
-        goto fail;
-    }
-    if (tp_sha256_file(path, p->sha256, NULL, err) < 0) {
-        tp_error_prefix(err, "plugin ");
-        goto fail;
-    }
-    /* A path without '/' would make dlopen search the library path. */
-    char local[4096];
-    const char *open_path = path;
-    if (!strchr(path, '/')) {
-        snprintf(local, sizeof local, "./%s", path);
-        open_path = local;
-    }
+    p->fd = fd;
+    return p;
+}
+
+tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_error *err)
+{
+    tp_plugin *p = plugin_new(path, fd, err);
+    if (!p)
+        return NULL;
+    snprintf(p->sha256, sizeof p->sha256, "%s", sha256);
+    /* The descriptor stays open while the object is loaded, so no two
+     * loaded plugins share a /proc/self/fd/N name (dlopen reuses an object
+     * by name). */
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     dlerror();
-    p->handle = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
+    p->handle = dlopen(self, RTLD_NOW | RTLD_LOCAL);
     if (!p->handle) {
         const char *e = dlerror();
         tp_error_set(err, TP_EPLUGIN,
@@ -142,12 +221,37 @@ tp_plugin *tp_plugin_load(const char *path, tp_error *err)
     tp_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry); /* object -> function pointer, POSIX-sanctioned */
     p->desc = entry();
-    if (check_desc(path, p->desc, err) < 0)
+    if (tp_plugin_check_desc(path, p->desc, err) < 0)
         goto fail;
     return p;
 fail:
     tp_plugin_unload(p);
     return NULL;
+}
+
+tp_plugin *tp_plugin_load(const char *path, tp_error *err)
+{
+    char sha[65];
+    int fd = tp_plugin_open_checked(path, sha, err);
+    return fd < 0 ? NULL : tp_plugin_load_fd(fd, path, sha, err);
+}
+
+tp_plugin *tp_plugin_describe(tp_sandbox *sb, const char *path, tp_error *err)
+{
+    char sha[65];
+    int fd = tp_plugin_open_checked(path, sha, err);
+    if (fd < 0)
+        return NULL;
+    tp_plugin *p = plugin_new(path, fd, err);
+    if (!p)
+        return NULL;
+    snprintf(p->sha256, sizeof p->sha256, "%s", sha);
+    p->sandbox = sb;
+    if (tp_sandbox_describe(sb, p, err) < 0) {
+        tp_plugin_unload(p);
+        return NULL;
+    }
+    return p;
 }
 
 void tp_plugin_unload(tp_plugin *p)
@@ -156,6 +260,9 @@ void tp_plugin_unload(tp_plugin *p)
         return;
     if (p->handle)
         dlclose(p->handle);
+    tp__desc_copy_free(p->copy);
+    if (p->fd >= 0)
+        close(p->fd);
     free(p->path);
     free(p);
 }
@@ -194,6 +301,7 @@ void tp_plugin_list_str(const char *const *list, const char *empty, char *buf, s
 /* ------------------------------------------------------------- registry */
 
 struct tp_registry {
+    tp_sandbox *sandbox; /* borrowed; NULL: plugins load in this process */
     tp_plugin **plugins;
     size_t count, cap;
     tp_load_failure *failures;
@@ -205,6 +313,11 @@ tp_registry *tp_registry_create(void)
     if (sodium_init() < 0)
         return NULL;
     return calloc(1, sizeof(tp_registry));
+}
+
+void tp_registry_use_sandbox(tp_registry *r, tp_sandbox *sb)
+{
+    r->sandbox = sb;
 }
 
 void tp_registry_destroy(tp_registry *r)
@@ -282,7 +395,8 @@ static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *er
 
 int tp_registry_load_file(tp_registry *r, const char *path, tp_error *err)
 {
-    tp_plugin *p = tp_plugin_load(path, err);
+    tp_plugin *p =
+        r->sandbox ? tp_plugin_describe(r->sandbox, path, err) : tp_plugin_load(path, err);
     if (!p)
         return err ? err->code : TP_EPLUGIN;
     int rc = check_conflict(r, p, err);

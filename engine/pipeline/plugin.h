@@ -1,10 +1,20 @@
 /* plugin.h -- loading parser plugins and choosing one per (branch, type).
  *
- * tp_plugin_load() dlopens one shared object (RTLD_NOW|RTLD_LOCAL) and checks
- * its descriptor in a fixed order -- magic, ABI major, descriptor size, ABI
- * minor, required fields and callbacks -- stopping at the first mismatch with
- * a message naming the file, the expected and the found value, and what to
- * do about it.
+ * A plugin file is opened once and checked before anything runs: a regular
+ * file owned by root or by the user tillpipe runs as, not group- or
+ * world-writable, in a folder that is not either.  The descriptor that was
+ * opened is hashed (the sha256 that names the build everywhere) and the very
+ * same descriptor is loaded (/proc/self/fd/N), so the bytes hashed are the
+ * bytes run.
+ *
+ * Loaded in this process (tp_plugin_load: `--isolation none`), the object is
+ * dlopened (RTLD_NOW|RTLD_LOCAL) and its descriptor checked in a fixed order
+ * -- magic, ABI major, descriptor size, ABI minor, flags, required fields and
+ * callbacks -- stopping at the first mismatch with a message naming the
+ * file, the expected and the found value, and what to do about it.
+ * Sandboxed (a registry given a tp_sandbox), the same load and checks run in
+ * a helper process and this process keeps a copy of the descriptor without
+ * its callbacks: the plugin's code, constructors included, never runs here.
  *
  * A tp_registry owns a set of loaded plugins and resolves which one parses a
  * report type for a branch: a plugin the branch configuration names, else a
@@ -19,17 +29,40 @@
 
 #include "core/error.h"
 
+typedef struct tp_sandbox tp_sandbox;
+
 typedef struct tp_plugin {
     /* read-only */
     char *path;                 /* as given to tp_plugin_load */
-    char sha256[65];            /* hex digest of the file */
-    const tp_plugin_desc *desc; /* checked descriptor, owned by the object */
-    void *handle;               /* dlopen handle */
+    char sha256[65];            /* hex digest of the file as opened */
+    const tp_plugin_desc *desc; /* checked descriptor: the object's own, or a
+                                   copy without callbacks when sandboxed */
+    void *handle;               /* dlopen handle; NULL when sandboxed */
+    int fd;                     /* the file opened, hashed and loaded */
+    tp_sandbox *sandbox;        /* set: parses run in its helper processes */
+    void *copy;                 /* the descriptor copy's storage (sandboxed) */
 } tp_plugin;
 
-/* Load and check one plugin.  Returns a new plugin (free with
- * tp_plugin_unload) or NULL with err set (TP_EPLUGIN / TP_ENOTFOUND). */
+/* Open `path`, refuse it unless it is safe to load (see above), and hash
+ * it.  Returns the open descriptor (O_CLOEXEC) with `sha256` filled, or < 0
+ * with err set (TP_ENOTFOUND, TP_EPLUGIN with the reason and the fix). */
+int tp_plugin_open_checked(const char *path, char sha256[65], tp_error *err);
+
+/* Load and check one plugin in this process.  Returns a new plugin (free
+ * with tp_plugin_unload) or NULL with err set (TP_EPLUGIN / TP_ENOTFOUND). */
 tp_plugin *tp_plugin_load(const char *path, tp_error *err);
+
+/* The same for a descriptor already opened and checked (tp_plugin_open_
+ * checked); the plugin owns `fd` from then on, also on failure. */
+tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_error *err);
+
+/* Open, check and describe one plugin in a helper process of `sb`: the
+ * plugin's code runs only there. */
+tp_plugin *tp_plugin_describe(tp_sandbox *sb, const char *path, tp_error *err);
+
+/* The SDK's checks of a descriptor, in the order it promises; 0 or
+ * TP_EPLUGIN with err set.  `path` names the plugin in messages. */
+int tp_plugin_check_desc(const char *path, const tp_plugin_desc *d, tp_error *err);
 
 /* dlclose and free; NULL is a no-op. */
 void tp_plugin_unload(tp_plugin *p);
@@ -51,6 +84,10 @@ typedef struct tp_load_failure {
 
 /* An empty registry, or NULL when out of memory. */
 tp_registry *tp_registry_create(void);
+
+/* Load the plugins of this registry in `sb`'s helper processes from now on
+ * (borrowed; it must outlive the registry).  NULL: in this process. */
+void tp_registry_use_sandbox(tp_registry *r, tp_sandbox *sb);
 void tp_registry_destroy(tp_registry *r);
 
 /* Load every *.so in `dir` (sorted by name).  A plugin that fails to load is

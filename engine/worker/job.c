@@ -235,21 +235,34 @@ static int spool_record(void *ud, const tp_record *r, tp_error *err)
     return TP_OK;
 }
 
+/* Polled while the files parse: a cancel, a lost lease or the end of a
+ * drain kills a sandboxed parse at once (hung or not). */
+static int parse_cancelled(void *ud)
+{
+    return boundary(ud);
+}
+
 /* Select, parse and combine into the spool file (no transaction open). */
 static int stage_parse(job_ctx *c, tp_error *err)
 {
     FILE *spool = spool_ready(c);
     if (!spool)
         return JOB_FAILED;
-    tp_pipeline pl = {c->w->o->plugins, c->cfg};
+    tp_pipeline pl = {.plugins = c->w->o->plugins,
+                      .config = c->cfg,
+                      .cancelled = parse_cancelled,
+                      .cancel_ud = c};
     if (tp_pipeline_termday(&pl, &c->fetched.scan->days[0], spool_record, c, &c->res, err) < 0) {
-        int retry = err->code == TP_EIO || err->code == TP_ENOMEM;
         int code = err->code;
+        if (code == TP_ECANCELLED || code == TP_ELOST || code == TP_ESTOP)
+            return code; /* as at a stage boundary */
+        int retry = code == TP_EIO || code == TP_ENOMEM;
         return job_error(c,
-                         code == TP_EPLUGIN || code == TP_ENOTFOUND ? "plugin_error"
-                         : code == TP_ECONFIG                       ? "config_invalid"
-                         : retry                                    ? "io_error"
-                                                                    : "parse_error",
+                         code == TP_ECRASHED                          ? "plugin_failed"
+                         : code == TP_EPLUGIN || code == TP_ENOTFOUND ? "plugin_error"
+                         : code == TP_ECONFIG                         ? "config_invalid"
+                         : retry                                      ? "io_error"
+                                                                      : "parse_error",
                          retry, err->msg);
     }
     if (fflush(spool) != 0)

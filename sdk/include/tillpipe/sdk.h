@@ -41,7 +41,7 @@ extern "C" {
 
 #define TP_SDK_MAGIC 0x54504C47u /* "TPLG" */
 #define TP_SDK_ABI_MAJOR 1
-#define TP_SDK_ABI_MINOR 0
+#define TP_SDK_ABI_MINOR 1
 #define TP_PLUGIN_ENTRY_NAME "tp_plugin_entry"
 
 /* Mark the entry function; plugins are built with -fvisibility=hidden so it is
@@ -163,7 +163,7 @@ typedef struct tp_plugin_desc {
     uint16_t abi_major; /* TP_SDK_ABI_MAJOR the plugin was built with */
     uint16_t abi_minor; /* TP_SDK_ABI_MINOR the plugin was built with */
     uint32_t size;      /* sizeof(tp_plugin_desc) the plugin was built with */
-    uint32_t flags;     /* reserved, 0 */
+    uint32_t flags;     /* TP_PLUGIN_* below (ABI 1.1); 0 before */
 
     const char *name;            /* e.g. "rd5000" -- unique per (type, branches) */
     const char *version;         /* plugin's own version, e.g. "1.2.0" */
@@ -187,6 +187,13 @@ typedef struct tp_plugin_desc {
 
     void *reserved[8]; /* must be NULL; room for ABI 1.x additions */
 } tp_plugin_desc;
+
+/* Descriptor flags (ABI 1.1).  A plugin built with SDK 1.0 leaves .flags 0;
+ * a host refuses bits its ABI does not know.
+ *   TP_PLUGIN_NAMED_ONLY: used only where a branch configuration names the
+ *   plugin -- never as the generic parser, never as an automatic override. */
+#define TP_PLUGIN_NAMED_ONLY 0x1u
+#define TP_PLUGIN_FLAGS_1_1 TP_PLUGIN_NAMED_ONLY /* every flag ABI 1.1 knows */
 
 /* Size of the ABI 1.0 part of the descriptor: a plugin's desc->size must be at
  * least this. */
