@@ -377,11 +377,21 @@ void tp_audit(tp_req *req, const char *action, const char *target, json_t *detai
 
 /* Match `path` against `pattern`; {id} takes 1-18 digits, {code} a branch
  * code (1-32 letters, digits or '-'). */
-static int match(const char *pattern, const char *path, long long ids[2], char code[33])
+static int match(const char *pattern, const char *path, long long ids[2], char code[65])
 {
     int nid = 0;
     const char *p = pattern, *q = path;
     while (*p && *q) {
+        if (strncmp(p, "{sha256}", 8) == 0) {
+            size_t n = strspn(q, "0123456789abcdef");
+            if (n != 64 || (q[n] && q[n] != '/'))
+                return 0;
+            memcpy(code, q, n);
+            code[n] = '\0';
+            q += n;
+            p += 8;
+            continue;
+        }
         if (strncmp(p, "{code}", 6) == 0) {
             size_t n = 0;
             while ((isalnum((unsigned char)q[n]) || q[n] == '-') && n < 33)
@@ -652,7 +662,7 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
 /* The route a request will reach, known from its first call. */
 static const tp_route *route_of(const char *method, const char *url)
 {
-    char code[33];
+    char code[65];
     for (int i = 0; i < tp_nroutes; i++) {
         long long ids[2];
         if (strcmp(tp_routes[i].method, method) == 0 && match(tp_routes[i].pattern, url, ids, code))

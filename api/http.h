@@ -30,7 +30,7 @@ typedef struct tp_req {
     size_t body_len;
     int body_too_large;
     long long ids[2]; /* the {id} segments, in order */
-    char code[33];    /* the {code} segment (a branch code) */
+    char code[65];    /* the {code} segment (a branch code) or {sha256} (64 hex) */
     /* a multipart upload (routes with `upload`): its file, spooled to disk */
     struct MHD_PostProcessor *pp;
     char upload_path[256]; /* "" when none */

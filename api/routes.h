@@ -30,6 +30,7 @@ void tp__missing_get(tp_req *req);
 void tp__missing_run(tp_req *req);
 /* plugins.c, audit.c */
 void tp__plugins_list(tp_req *req);
+void tp__plugin_unquarantine(tp_req *req);
 void tp__audit_list(tp_req *req);
 /* files.c */
 void tp__files_list(tp_req *req);

@@ -35,6 +35,7 @@ int tp__cmd_job(int argc, char **argv);
 int tp__cmd_worker(int argc, char **argv);
 int tp__cmd_serve(int argc, char **argv);
 int tp__cmd_user(int argc, char **argv);
+int tp__cmd_plugin_quarantine(int argc, char **argv); /* argv[0] = "quarantine" */
 
 /* What a worker needs besides its options: the raw-file store, the fetcher
  * (politeness limits), the plugins.  `worker` and `serve` open it alike. */

@@ -89,6 +89,8 @@ int tp__cmd_plugin(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[1], "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quarantine") == 0)
+        return tp__cmd_plugin_quarantine(argc - 1, argv + 1);
     tp__die_msg("plugin", "unknown subcommand \"%s\" (list, info)", argv[1]);
     return TP_EXIT_USAGE;
 }

@@ -29,7 +29,9 @@ static const char usage[] =
     "  --no-workers         the API only; otherwise workers run in this process too:\n"
     "  --server URL | --reports DIR, --store S, --concurrency N, --plugins DIR\n"
     "                       as for `tillpipe worker`\n"
-    "  --list-routes        print the served routes (METHOD PATH) and exit\n" TP__PLUGIN_USAGE;
+    "  --list-routes        print the served routes (METHOD PATH) and exit\n"
+    "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
+    "                       parses in a row (default 3; 0: never)\n" TP__PLUGIN_USAGE;
 
 typedef struct serve_args {
     tp_api_opts a;
@@ -91,9 +93,9 @@ static int listen_option(const char *arg, serve_args *s)
 static int number_option(int c, const char *arg, char **argv, serve_args *s)
 {
     long v;
-    long min = c == 'R' || c == 'Q' ? 0 : 1;
+    long min = c == 'R' || c == 'Q' || c == 'K' ? 0 : 1;
     long max = c == 'R' || c == 'Q'   ? 1000000
-               : c == 'U'             ? 4096
+               : c == 'U' || c == 'K' ? 4096
                : c == 'b' || c == 'M' ? 1 << 20
                                       : 64;
     if (tp__parse_long(arg, min, max, &v) < 0) {
@@ -110,6 +112,7 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
     case 't': s->a.threads = (int)v; break;
     case 'M': s->a.max_streams = (int)v; break;
     case 'c': s->wo.concurrency = (int)v; break;
+    case 'K': s->wo.quarantine_after = v ? (int)v : -1; break;
     default: s->a.max_body = (size_t)v << 10; break; /* 'b' */
     }
     return 0;
@@ -138,6 +141,7 @@ static int parse_options(int argc, char **argv, serve_args *s)
                                          {"max-upload-mb", required_argument, 0, 'U'},
                                          {"no-list-cache", no_argument, 0, 'C'},
                                          {"max-streams", required_argument, 0, 'M'},
+                                         {"plugin-quarantine-after", required_argument, 0, 'K'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
@@ -172,6 +176,7 @@ static int parse_options(int argc, char **argv, serve_args *s)
         case 'c':
         case 'b':
         case 'M':
+        case 'K':
             if ((st = number_option(c, optarg, argv, s)) != 0)
                 return st;
             break;

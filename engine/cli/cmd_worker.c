@@ -30,8 +30,9 @@ static const char usage[] =
     "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
     "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
     "  --exit-when-idle   stop once nothing is queued or running\n"
-    "  --noop             benchmark the queue: complete each job without running "
-    "it\n" TP__PLUGIN_USAGE;
+    "  --noop             benchmark the queue: complete each job without running it\n"
+    "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
+    "                     parses in a row (default 3; 0: never)\n" TP__PLUGIN_USAGE;
 
 int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
                         const char *store_opt, const char *plugin_dir, const char *cmd,
@@ -107,7 +108,7 @@ static int number_option(int c, const char *arg, char **argv, worker_args *a)
     long v;
     int fetch = strchr("iRtm", c) != NULL;
     long min = c == 'i' || c == 'm' || c == 'c' || c == 'l' ? 1 : 0;
-    long max = c == 'm' ? 65536 : c == 'c' ? 64 : fetch ? 10000 : 86400;
+    long max = c == 'm' ? 65536 : c == 'c' ? 64 : fetch || c == 'K' ? 10000 : 86400;
     if (tp__parse_long(arg, min, max, &v) < 0) {
         tp__die_msg("worker", "option \"%s\" wants a whole number in range", argv[optind - 1]);
         return TP_EXIT_USAGE;
@@ -120,6 +121,7 @@ static int number_option(int c, const char *arg, char **argv, worker_args *a)
     case 'c': a->o.concurrency = (int)v; break;
     case 'l': a->o.lease_seconds = (int)v; break;
     case 'd': a->o.drain_seconds = (int)v; break;
+    case 'K': a->o.quarantine_after = v ? (int)v : -1; break;
     default: a->o.backoff_base = (double)v; break; /* 'b'; 0: retry at once */
     }
     return 0;
@@ -146,6 +148,7 @@ static int parse_args(int argc, char **argv, worker_args *a)
                                          {"retries", required_argument, 0, 't'},
                                          {"max-file-mb", required_argument, 0, 'm'},
                                          {"workdir", required_argument, 0, 'w'},
+                                         {"plugin-quarantine-after", required_argument, 0, 'K'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
@@ -176,6 +179,7 @@ static int parse_args(int argc, char **argv, worker_args *a)
         case 'c':
         case 'l':
         case 'd':
+        case 'K':
         case 'b':
             if ((st = number_option(c, optarg, argv, a)) != 0)
                 return st;

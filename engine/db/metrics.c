@@ -56,6 +56,12 @@ static const char *const metric_sql[] = {
     " st.st, (SELECT coalesce(sum(s), 0) FROM v WHERE v.st = st.st)) FROM st"
     " UNION ALL SELECT so, 101, format('tillpipe_stage_duration_seconds_count{stage=\"%s\"} %s',"
     " st.st, (SELECT count(*) FROM v WHERE v.st = st.st)) FROM st) x",
+    "SELECT '# HELP tillpipe_plugins_quarantined Plugin builds quarantined (see GET /api/plugins).'"
+    " || chr(10) || '# TYPE tillpipe_plugins_quarantined gauge' || chr(10) ||"
+    " 'tillpipe_plugins_quarantined ' || count(*) FILTER (WHERE quarantined_at IS NOT NULL)"
+    " || chr(10) || '# HELP tillpipe_plugin_failures_total Parses that failed in the sandbox.'"
+    " || chr(10) || '# TYPE tillpipe_plugin_failures_total counter' || chr(10) ||"
+    " 'tillpipe_plugin_failures_total ' || coalesce(sum(failures_total), 0) FROM plugin_health",
 };
 
 char *tp_metrics_text(tp_db *db, tp_error *err)

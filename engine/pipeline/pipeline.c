@@ -108,6 +108,11 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     if (!pl)
         return err ? err->code : TP_EPLUGIN;
     c->res->plugin[type] = pl;
+    char why[512];
+    if (p->refuse && p->refuse(p->refuse_ud, pl, why, sizeof why)) {
+        c->res->refused = 1;
+        return tp_error_set(err, TP_EPLUGIN, "%s (for %s of branch %s)", why, tname, td->branch);
+    }
     c->type = type;
     c->file = &td->cands[idx];
     tp_branch_type bt = {bc, tname};
@@ -125,6 +130,8 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     }
     tp_parse_stats st;
     int rc = tp_parse_file(pl, type, c->file->path, &opts, sink, &st, err);
+    if (rc == TP_ECRASHED)
+        c->res->failed = pl;
     if (!c->pass_only) {
         c->res->rows_parsed += st.rows;
         c->res->bytes += st.bytes;

@@ -24,6 +24,11 @@ typedef struct tp_pipeline {
      * terminal-day with that code.  NULL = never. */
     int (*cancelled)(void *ud);
     void *cancel_ud;
+    /* Asked of every plugin resolved: nonzero (with why filled) refuses it
+     * -- a quarantined build -- and fails the terminal-day; no other plugin
+     * is taken in its place.  NULL = every plugin may run. */
+    int (*refuse)(void *ud, const tp_plugin *p, char *why, size_t why_len);
+    void *refuse_ud;
 } tp_pipeline;
 
 /* Receives each record; return < 0 with err set to stop. */
@@ -42,6 +47,8 @@ typedef struct tp_termday_result {
     const tp_plugin *plugin[TP_TYPE_COUNT]; /* plugin used per type, NULL = none */
     char plugin_why[TP_TYPE_COUNT][160];    /* why that plugin */
     int branch_listed;                      /* the branch is in the configuration */
+    const tp_plugin *failed;                /* the plugin whose parse failed in its sandbox */
+    int refused;                            /* a plugin was refused (see tp_pipeline.refuse) */
     tp_quality quality;                     /* free with tp_termday_result_clear */
 } tp_termday_result;
 

@@ -248,17 +248,23 @@ static int stage_parse(job_ctx *c, tp_error *err)
     FILE *spool = spool_ready(c);
     if (!spool)
         return JOB_FAILED;
+    tp__health_refresh(c->w, c->db);
     tp_pipeline pl = {.plugins = c->w->o->plugins,
                       .config = c->cfg,
                       .cancelled = parse_cancelled,
-                      .cancel_ud = c};
+                      .cancel_ud = c,
+                      .refuse = tp__health_refuse,
+                      .refuse_ud = c->w};
     if (tp_pipeline_termday(&pl, &c->fetched.scan->days[0], spool_record, c, &c->res, err) < 0) {
         int code = err->code;
         if (code == TP_ECANCELLED || code == TP_ELOST || code == TP_ESTOP)
             return code; /* as at a stage boundary */
+        if (code == TP_ECRASHED)
+            tp__health_after(c->w, c->db, &c->res, err->msg);
         int retry = code == TP_EIO || code == TP_ENOMEM;
         return job_error(c,
                          code == TP_ECRASHED                          ? "plugin_failed"
+                         : c->res.refused                             ? "plugin_quarantined"
                          : code == TP_EPLUGIN || code == TP_ENOTFOUND ? "plugin_error"
                          : code == TP_ECONFIG                         ? "config_invalid"
                          : retry                                      ? "io_error"
@@ -419,9 +425,10 @@ void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const 
     job_ctx c = {.w = w, .me = me, .db = db, .job = job, .cache = cache};
     tp_error err = {0};
     int rc = run_stages(&c, &err);
-    if (rc == TP_OK)
+    if (rc == TP_OK) {
+        tp__health_after(w, db, &c.res, NULL);
         succeeded(&c);
-    else if (rc == JOB_FAILED)
+    } else if (rc == JOB_FAILED)
         failed(&c);
     else
         stopped(&c, rc);

@@ -36,6 +36,9 @@ typedef struct tp_worker_opts {
     volatile sig_atomic_t *stop; /* set asynchronously to stop (SIGTERM) */
     int quiet;
     int noop; /* benchmark: complete each job at once, no pipeline */
+    /* failures in a row (plugin_failed) that quarantine a plugin build:
+     * 0 = TP_QUARANTINE_AFTER (3), < 0 = never */
+    int quarantine_after;
 } tp_worker_opts;
 
 typedef struct tp_worker_stats {

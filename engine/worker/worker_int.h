@@ -13,11 +13,14 @@
 #include "db/queue.h"
 #include "io/fetch.h"
 #include "io/scan.h"
+#include "pipeline/pipeline.h"
 #include "worker.h"
 
 #define TP_MAX_THREADS 64
 #define TP_SPOOL_BUFFER (256 * 1024) /* the spool file's stdio buffer */
 #define TP_CONFIG_TTL 5.0            /* seconds a branch configuration is reused */
+#define TP_HEALTH_TTL 5.0            /* seconds the plugins' health is reused */
+#define TP_HEALTH_MAX 256            /* plugin builds with failures, at most */
 
 /* A job the process holds, as the heartbeat thread sees it. */
 typedef struct tp_slot {
@@ -36,6 +39,11 @@ typedef struct tp_worker {
     tp_worker_stats stats;
     int done;       /* threads finished: the heartbeat thread may go */
     time_t stop_at; /* after a stop: the end of the drain */
+    /* plugin builds with failures in a row (quarantined or not), as last read */
+    char health_sha[TP_HEALTH_MAX][65];
+    int health_quarantined[TP_HEALTH_MAX];
+    int nhealth;
+    double health_at; /* when (tp_now); 0 = never */
 } tp_worker;
 
 /* What a worker thread keeps between jobs. */
@@ -53,6 +61,17 @@ typedef struct tp_thread_cache {
 /* Run one claimed job to its end: succeeded, failed (or queued to retry),
  * cancelled, released or lost -- counted in w->stats. */
 void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const tp_job *job);
+
+/* The plugins' health, read again once TP_HEALTH_TTL old (best effort). */
+void tp__health_refresh(tp_worker *w, tp_db *db);
+
+/* tp_pipeline.refuse: a quarantined build is refused (ud: the tp_worker). */
+int tp__health_refuse(void *ud, const tp_plugin *p, char *why, size_t why_len);
+
+/* After a terminal-day: a plugin that failed in its sandbox counts one more
+ * failure (quarantined at the threshold); builds that parsed it cleanly
+ * start their count again.  Best effort: a database error is logged. */
+void tp__health_after(tp_worker *w, tp_db *db, const tp_termday_result *res, const char *error);
 
 /* A no-op job (the queue benchmark): completed at once, fenced. */
 void tp__noop_job(tp_worker *w, tp_db *db, const tp_job *job);
