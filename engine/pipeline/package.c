@@ -408,6 +408,8 @@ static int pkg_check(const pkg_read *r, const tp_keyring *keys, tp_package_info 
     int rc = keys ? tp_keyring_verify(keys, r->sig, r->sig_len, r->manifest, r->manifest_len,
                                       info->key_id, &kf, err)
                   : tp_sig_key_id(r->sig, r->sig_len, info->key_id, err);
+    if (rc == TP_EPARSE)
+        tp_error_prefix(err, SIG_NAME ": ");
     if (rc == TP_OK && (rc = manifest_parse(r->manifest, r->manifest_len, info, err)) == TP_OK &&
         strcmp(info->file, r->so_name) != 0)
         rc = tp_error_set(err, TP_EPARSE,
@@ -481,24 +483,27 @@ static int write_so_data(struct archive *a, int fd, uint64_t size, const char *s
     char got[TP_SHA256_HEX];
     uint64_t total = 0;
     tp_sha256 h;
-    ssize_t n;
+    ssize_t n = 0;
     if (!chunk)
         return tp_error_set(err, TP_ENOMEM, "out of memory");
     tp_sha256_init(&h);
-    while (total < size && (n = read(fd, chunk, CHUNK)) > 0) {
+    int rc = TP_OK;
+    while (rc == TP_OK && total < size && (n = read(fd, chunk, CHUNK)) > 0) {
         size_t k = (uint64_t)n > size - total ? (size_t)(size - total) : (size_t)n;
         tp_sha256_update(&h, chunk, k);
         total += k;
         if (archive_write_data(a, chunk, k) != (la_ssize_t)k)
-            break;
+            rc = tp_error_set(err, TP_EIO, "writing the package: %s", archive_error_string(a));
     }
     free(chunk);
+    if (rc == TP_OK && n < 0)
+        rc = tp_error_set(err, TP_EIO, "cannot read: %s", strerror(errno));
     tp_sha256_final_hex(&h, got, err);
-    if (total != size || strcmp(got, sha) != 0)
-        return tp_error_set(err, TP_EIO,
-                            "the plugin changed while it was being packed: pack it "
-                            "again once it is built");
-    return TP_OK;
+    if (rc == TP_OK && (total != size || strcmp(got, sha) != 0))
+        rc = tp_error_set(err, TP_EIO,
+                          "the plugin changed while it was being packed: pack it "
+                          "again once it is built");
+    return rc;
 }
 
 /* The archive: manifest, signature, plugin. */

@@ -519,6 +519,25 @@ START_TEST(signed_but_wrong_manifest_refused)
 }
 END_TEST
 
+START_TEST(gzipped_package_verifies_and_a_bad_signature_line_is_refused)
+{
+    char *pkg = pack(TP_TEST_PKG_V1, "p.tpkg"), cmd[3 * PATH_LEN];
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s.gz'", pkg, pkg);
+    ck_assert_int_eq(system(cmd), 0);
+    tp_error err = {0};
+    snprintf(cmd, sizeof cmd, "%s.gz", pkg);
+    ck_assert_msg(tp_package_verify(cmd, keys, NULL, &err) == 0, "%s", err.msg);
+    member m[MAX_MEMBERS];
+    size_t n = members_read(pkg, m);
+    set_data(&m[1], "tillpipe-ed25519-signature nothex\n", 34);
+    members_write(in_dir("s.tpkg"), m, n);
+    expect_refused(in_dir("s.tpkg"), keys, TP_EPARSE, "manifest.sig: not a signature");
+    ck_assert_int_eq(install(in_dir("s.tpkg"), NULL, 0, &err), TP_EPARSE);
+    ck_assert_int_eq(tu_count_entries(plug), 0);
+    members_free(m, n);
+}
+END_TEST
+
 /* ------------------------------------------------------- install, remove */
 
 static void expect_installed(const char *version, int nfiles)
@@ -704,6 +723,7 @@ static Suite *suite(void)
     tcase_add_test(t, signature_by_an_untrusted_key_refused);
     tcase_add_test(t, trusted_keys_folder_missing_empty_or_bad);
     tcase_add_test(t, signed_but_wrong_manifest_refused);
+    tcase_add_test(t, gzipped_package_verifies_and_a_bad_signature_line_is_refused);
     suite_add_tcase(s, t);
     t = tcase_create("malformed");
     tcase_add_checked_fixture(t, setup, teardown);
