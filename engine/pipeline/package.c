@@ -970,7 +970,8 @@ int tp_package_check_installed_keys(const char *so_path, const char *sha256_hex,
                                     const char *version, const tp_keyring *keys, tp_error *err)
 {
     tp_error e = {0};
-    int rc = check_installed(so_path, sha256_hex, name, version, keys, &e);
+    int rc = keys ? check_installed(so_path, sha256_hex, name, version, keys, &e)
+                  : tp_error_set(&e, TP_EINVAL, "no trusted keys given");
     return refused(err, &e, rc, so_path);
 }
 

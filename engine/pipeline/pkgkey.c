@@ -387,6 +387,10 @@ static int load_pub(const char *path, trusted_key *k, tp_error *err)
 
 tp_keyring *tp_keyring_load(const char *dir, tp_error *err)
 {
+    if (!dir || !*dir) {
+        tp_error_set(err, TP_EINVAL, "no trusted keys folder given (--trusted-keys DIR)");
+        return NULL;
+    }
     if (sodium_ready(err) < 0)
         return NULL;
     tp_keyring *k = calloc(1, sizeof *k);

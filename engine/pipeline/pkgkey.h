@@ -69,8 +69,9 @@ typedef struct tp_keyring tp_keyring;
 
 /* Every *.pub file of `dir` (sorted by name; hidden files skipped).  A new
  * keyring (tp_keyring_destroy), or NULL with err set: TP_ENOTFOUND when the
- * folder does not exist, TP_EINVAL when it holds no *.pub file or one that
- * is not a public key file (named), TP_ELIMIT past TP_KEYRING_MAX keys. */
+ * folder does not exist, TP_EINVAL when it is NULL or "", holds no *.pub file
+ * or one that is not a public key file (named), TP_ELIMIT past
+ * TP_KEYRING_MAX keys. */
 tp_keyring *tp_keyring_load(const char *dir, tp_error *err);
 
 void tp_keyring_destroy(tp_keyring *k);
@@ -83,8 +84,9 @@ size_t tp_keyring_count(const tp_keyring *k);
  * the keyring signed it: its id into key_id and, when key_file is not NULL,
  * the file it came from (borrowed) into *key_file.  Otherwise TP_EPARSE (not
  * a signature line) or TP_EPLUGIN: "signed by key K which is not in DIR", or
- * "the signature by key K does not match (tampered?)".  The message names
- * neither the message nor the file: callers prefix what was checked. */
+ * "the signature by key K (FILE) does not match the manifest (tampered?)" --
+ * only manifests are signed.  key_id is set whenever the line names a key.
+ * Callers prefix what was checked. */
 int tp_keyring_verify(const tp_keyring *k, const char *sig, size_t siglen, const void *msg,
                       size_t len, char key_id[TP_KEY_ID_HEX], const char **key_file, tp_error *err);
 

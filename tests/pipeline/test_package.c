@@ -384,6 +384,7 @@ START_TEST(trusted_keys_folder_missing_empty_or_bad)
 {
     char *pkg = pack(TP_TEST_PKG_V1, "p.tpkg");
     expect_refused(pkg, in_dir("nokeys"), TP_ENOTFOUND, "trusted keys folder");
+    expect_refused(pkg, NULL, TP_EINVAL, "no trusted keys folder given");
     ck_assert_int_eq(mkdir(in_dir("empty"), 0755), 0);
     expect_refused(pkg, in_dir("empty"), TP_EINVAL, "no trusted keys in");
     free(tu_write(keys, "broken.pub", "tillpipe-ed25519-public not-base64!\n"));
@@ -692,6 +693,7 @@ START_TEST(load_check_wrong_key_sha_or_version)
                          "the file's sha256 differs from its signed manifest (tampered?)");
     expect_check_refused(so, sha, "2.0.0", keys, "its signed manifest is for pkgtest 1.0.0");
     expect_check_refused(so, sha, "1.0.0", in_dir("nokeys"), "trusted keys folder");
+    expect_check_refused(so, sha, "1.0.0", NULL, "no trusted keys folder given");
     /* the sidecar manifest changed: the signature no longer matches */
     char man[PATH_LEN + 32];
     snprintf(man, sizeof man, "%s.manifest.json", so);
