@@ -944,11 +944,13 @@ static int check_installed(const char *so_path, const char *sha256_hex, const ch
                           "the file's sha256 differs from its signed manifest (tampered?): the "
                           "file is %.64s, the manifest says %s; reinstall it from its package",
                           sha256_hex, info.sha256);
-    if (rc == TP_OK && (strcmp(info.name, name) != 0 || strcmp(info.version, version) != 0))
+    if (rc == TP_OK &&
+        ((name && strcmp(info.name, name) != 0) || (version && strcmp(info.version, version) != 0)))
         rc = tp_error_set(err, TP_EPLUGIN,
                           "the plugin is %s %s but its signed manifest is for %s %s; reinstall "
                           "it from its package",
-                          name, version, info.name, info.version);
+                          name ? name : info.name, version ? version : info.version, info.name,
+                          info.version);
     free(sig);
     free(man);
     return rc;

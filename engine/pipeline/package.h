@@ -117,7 +117,13 @@ int tp_package_remove(const char *plugin_dir, const char *name, const char *vers
  * TP_EPLUGIN with a message "plugin SO_PATH: refused: ..." saying why and
  * what to do (no signature; signed by key K which is not in DIR; the
  * signature does not match; the file's sha256 differs from its signed
- * manifest; another name or version), or the keyring's error. */
+ * manifest; another name or version), or the keyring's error.
+ *
+ * name and version may be NULL: they are then not compared.  That is the
+ * check to make before dlopen, which runs a plugin's constructors: open the
+ * file, hash it through that file descriptor, check, dlopen the same open
+ * file (/proc/self/fd/N), then compare the plugin descriptor's name and
+ * version (call again with them and the same sha256). */
 int tp_package_check_installed(const char *so_path, const char *sha256_hex, const char *name,
                                const char *version, const char *trusted_dir, tp_error *err);
 

@@ -664,6 +664,8 @@ START_TEST(load_check_good_and_unsigned)
     ck_assert_msg(tp_package_check_installed(so, sha, "pkgtest", "1.0.0", keys, &err) == 0, "%s",
                   err.msg);
     ck_assert_int_eq(tp_package_check_installed(so, sha, "pkgtest", "1.0.0", keys, NULL), 0);
+    ck_assert_int_eq(tp_package_check_installed(so, sha, NULL, NULL, keys, NULL),
+                     0);       /* pre-dlopen */
     char plain[PATH_LEN + 16]; /* a plugin copied in by hand has no sidecars */
     snprintf(plain, sizeof plain, "%s/byhand.so", plug);
     char cmd[3 * PATH_LEN];
