@@ -43,8 +43,8 @@ static int parse_opts(int argc, char **argv, const char *allowed, pkg_opts *o)
     memset(o, 0, sizeof *o);
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", pkg_long, NULL)) != -1) {
+    int c, li = 0;
+    while ((c = getopt_long(argc, argv, "", pkg_long, &li)) != -1) {
         if (c == 'h') {
             fputs(package_usage, stdout);
             return TP_EXIT_OK;
@@ -52,7 +52,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, pkg_opts *o)
         if (c == '?' || c == ':')
             return tp__bad_option(cmd, argv);
         if (!strchr(allowed, c)) {
-            tp__die_msg(cmd, "option \"%s\" does not apply here", argv[optind - 1]);
+            tp__die_msg(cmd, "option --%s does not apply here", pkg_long[li].name);
             fputs(package_usage, stderr);
             return TP_EXIT_USAGE;
         }

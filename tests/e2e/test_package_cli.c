@@ -178,7 +178,10 @@ START_TEST(usage_errors_exit_two)
     ck_assert_int_eq(run("plugin", "pack", "x.so", "--out", "p.tpkg", NULL), 2);
     ck_assert_has(out, "--key KEYFILE is required");
     ck_assert_int_eq(run("plugin", "pack", "x.so", "--key", "k", "--out", "p", "--force", NULL), 2);
-    ck_assert_has(out, "does not apply");
+    ck_assert_has(out, "option --force does not apply here");
+    ck_assert_int_eq(run("plugin", "verify", "p", "--plugins", "d", "--trusted-keys", "k", NULL),
+                     2);
+    ck_assert_has(out, "option --plugins does not apply here");
     ck_assert_int_eq(run("plugin", "keygen", NULL), 2);
     ck_assert_has(out, "takes exactly one argument");
     ck_assert_int_eq(run("plugin", "verify", "a", "b", "--trusted-keys", "k", NULL), 2);
