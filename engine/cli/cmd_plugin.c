@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_package.h"
 
 static const char plugin_usage[] = "usage: tillpipe plugin list [--plugins DIR]\n"
                                    "       tillpipe plugin info FILE.so\n";
@@ -91,6 +92,8 @@ int tp__cmd_plugin(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(argv[1], "quarantine") == 0)
         return tp__cmd_plugin_quarantine(argc - 1, argv + 1);
+    if (tp__plugin_package_sub(argv[1]))
+        return tp__cmd_plugin_package(argc - 1, argv + 1);
     tp__die_msg("plugin", "unknown subcommand \"%s\" (list, info)", argv[1]);
     return TP_EXIT_USAGE;
 }
