@@ -203,6 +203,8 @@ tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_er
     p->handle = dlopen(self, RTLD_NOW | RTLD_LOCAL);
     if (!p->handle) {
         const char *e = dlerror();
+        if (e && strncmp(e, self, strlen(self)) == 0 && e[strlen(self)] == ':')
+            e += strlen(self) + 1 + (e[strlen(self) + 1] == ' '); /* the path names it */
         tp_error_set(err, TP_EPLUGIN,
                      "plugin %s: cannot load: %s; is it a shared object built for this "
                      "machine, with every symbol it uses available?",

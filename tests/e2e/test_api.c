@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <tillpipe/sdk.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -684,7 +685,11 @@ START_TEST(operations_and_events_without_workers)
     ck_assert_int_eq(jint(r.json, "total"), 8);
     json_t *first = json_array_get(json_object_get(r.json, "items"), 0);
     ck_assert_int_eq((int)strlen(jstr(first, "sha256")), 64);
-    ck_assert_str_eq(jstr(first, "abi"), "1.0");
+    char abi[16];
+    snprintf(abi, sizeof abi, "%d.%d", TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
+    ck_assert_str_eq(jstr(first, "abi"), abi);
+    ck_assert(json_is_false(json_object_get(first, "quarantined")));
+    ck_assert(json_is_array(json_object_get(r.json, "health")));
     resp_free(&r);
     /* events: the backlog from an id on, nothing lost; then what happens live */
     long long ev1 = qi("SELECT min(id) FROM job_events");

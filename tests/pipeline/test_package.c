@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <tillpipe/sdk.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -291,7 +292,9 @@ START_TEST(signed_package_verifies_and_is_reproducible)
     ck_assert_int_eq(tp_sha256_file(TP_TEST_PKG_V1, sha, &size, NULL), 0);
     ck_assert_str_eq(info.name, "pkgtest");
     ck_assert_str_eq(info.version, "1.0.0");
-    ck_assert_str_eq(info.abi, "1.0");
+    char abi[16];
+    snprintf(abi, sizeof abi, "%d.%d", TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
+    ck_assert_str_eq(info.abi, abi);
     ck_assert_str_eq(info.types, "rd5900");
     ck_assert_str_eq(info.branches, "generic");
     ck_assert_str_eq(info.sha256, sha);
@@ -508,7 +511,9 @@ START_TEST(signed_but_wrong_manifest_refused)
     expect_refused(in_dir("w2.tpkg"), keys, TP_EPARSE, "is not a valid name");
     members_free(m, n);
     n = members_read(in_dir("p.tpkg"), m); /* an ABI this host does not load */
-    edit(&m[0], "\"abi\": \"1.0\"", "\"abi\": \"1.99\"");
+    char abi[32];
+    snprintf(abi, sizeof abi, "\"abi\": \"%d.%d\"", TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR);
+    edit(&m[0], abi, "\"abi\": \"1.99\"");
     resign(m);
     members_write(in_dir("w3.tpkg"), m, n);
     ck_assert_int_eq(tp_package_verify(in_dir("w3.tpkg"), keys, NULL, NULL), 0);
