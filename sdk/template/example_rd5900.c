@@ -45,12 +45,12 @@
  *
  * The name must be unique among the installed plugins (the loader refuses a
  * second plugin with the same name).  Use it for this file (<name>.c) and for
- * PLUGIN in CMakeLists.txt, which names the shared object <name>.so.  `types`
- * lists the report types parsed (those the SDK has a row layout for: rd5000,
- * rd5800, rd5500, rd1800, discount, rd5900, blpr), `branches` the branch
- * codes this plugin overrides the generic parser for; a generic plugin
- * passes NULL instead (at most one generic plugin may parse each type).  A
- * branch configuration can also name the plugin explicitly:
+ * PLUGIN in CMakeLists.txt and Makefile, which name the shared object
+ * <name>.so.  `types` lists the report types parsed (those the SDK has a row
+ * layout for: rd5000, rd5800, rd5500, rd1800, discount, rd5900, blpr),
+ * `branches` the branch codes this plugin overrides the generic parser for;
+ * a generic plugin passes NULL instead (at most one generic plugin may parse
+ * each type).  A branch configuration can also name the plugin explicitly:
  * {"parsers": {"rd5900": "example_rd5900"}}.
  * =================================================================== */
 #define PLUGIN_NAME "example_rd5900"
@@ -92,10 +92,17 @@ static const tpp_layout *const layouts[] = {&rd5900};
 TPP_PLUGIN(PLUGIN_NAME, PLUGIN_VERSION, types, branches, layouts)
 
 /* ===================================================================
- * STEP 3: build -- see CMakeLists.txt:
+ * STEP 3: build -- see CMakeLists.txt (find_package(tillpipe)):
  *
- *     cmake -S . -B build -DCMAKE_PREFIX_PATH=/usr/local   # where the SDK is
+ *     cmake -S . -B build -DCMAKE_PREFIX_PATH=/usr/local   # where tillpipe is
  *     cmake --build build
+ *
+ * or, without CMake, the Makefile (pkg-config --cflags tillpipe):
+ *
+ *     PKG_CONFIG_PATH=/usr/local/lib/pkgconfig make        # -> example_rd5900.so
+ *
+ * Either way the plugin holds no build path: the same source, compiler and
+ * flags give the same file (and sha256) wherever it is built.
  *
  * STEP 4: test.
  *
@@ -107,6 +114,6 @@ TPP_PLUGIN(PLUGIN_NAME, PLUGIN_VERSION, types, branches, layouts)
  *         runs it over the sample: one JSON line per row or problem.
  *
  * Then replace the sample with a real report of the branch, check the
- * output, and install (cmake --install build, or copy the .so into the
- * directory `tillpipe plugin list` shows).
+ * output, and install (cmake --install build, or make install, or copy the
+ * .so into the directory `tillpipe plugin list` shows).
  * =================================================================== */

@@ -3,9 +3,8 @@
 #
 # usage: test_template.sh CMAKE BUILD_DIR TILLPIPE BUNDLED_PLUGIN_DIR CC NM
 #
-#  1. install the SDK (headers and template) of BUILD_DIR into a temporary
-#     prefix, with the sdk/ directory's own install script -- the same rules
-#     `cmake --install` runs, for that directory only;
+#  1. install the SDK (headers, template, CMake package) of BUILD_DIR into a
+#     temporary prefix: `cmake --install BUILD_DIR --component sdk`;
 #  2. copy the installed template and build it out of tree with cmake,
 #     against that prefix only (-DCMAKE_PREFIX_PATH), warnings as errors;
 #  3. check it exports only tp_plugin_entry, `tillpipe plugin info` it, and
@@ -64,8 +63,7 @@ expect() {
 
 # ------------------------------------------------ 1. install the SDK
 PREFIX=$TMP/prefix
-logged "$TMP/install.log" "$CMAKE" -DCMAKE_INSTALL_PREFIX="$PREFIX" \
-    -P "$BUILD/sdk/cmake_install.cmake"
+logged "$TMP/install.log" "$CMAKE" --install "$BUILD" --prefix "$PREFIX" --component sdk
 for f in include/tillpipe/sdk.h include/tillpipe/csv.h include/tillpipe/layout.h \
     share/tillpipe/template/CMakeLists.txt share/tillpipe/template/$NAME.c \
     share/tillpipe/template/sample/rd5900.csv \
@@ -79,7 +77,7 @@ cp -R "$PREFIX/share/tillpipe/template" "$SRC"
 logged "$TMP/configure.log" "$CMAKE" -S "$SRC" -B "$SRC/build" \
     -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS=-Werror
 # found in the temporary prefix, not in /usr/local or the source tree
-grep -qxF "TILLPIPE_SDK_INCLUDE:PATH=$PREFIX/include" "$SRC/build/CMakeCache.txt" ||
+grep -qF -- "-- tillpipe SDK: $PREFIX/include " "$TMP/configure.log" ||
     fail "the template did not take the SDK from $PREFIX/include"
 logged "$TMP/build.log" "$CMAKE" --build "$SRC/build"
 SO=$SRC/build/$NAME.so
