@@ -203,10 +203,10 @@ void tp__branch_test_parse(tp_req *req)
     const tp_registry *reg = tp_server_opts(req->srv)->plugins;
     const char *type = t >= 0 ? tp_schema_of(t)->name : NULL;
     char why[160];
-    const tp_plugin *pl = reg && type
-                              ? tp_registry_resolve(reg, type, bc->code, tp_branch_plugin(bc, type),
-                                                    why, sizeof why, &err)
-                              : NULL;
+    const tp_plugin *pl =
+        reg && type ? tp_registry_resolve(reg, type, bc->code, tp_branch_plugin(bc, type),
+                                          tp_branch_plugin_version(bc, type), why, sizeof why, &err)
+                    : NULL;
     if (t >= 0 && !pl)
         tp_reply_problem(req, 422, "unknown_plugin", "no plugin parses %s for %s", type, bc->code);
     else if (pl)

@@ -70,22 +70,31 @@ const char *tp__plugin_dir(const char *opt, char *buf, size_t n);
 
 /* How plugins run, for every command that runs them: in helper processes
  * (the default) or, with --isolation none, in this one (debugging). */
-enum { TP__OPT_ISOLATION = 0x1000, TP__OPT_PLUGIN_MEMORY, TP__OPT_PLUGIN_TIMEOUT };
-#define TP__PLUGIN_OPTIONS                                                                         \
-    {"isolation", required_argument, 0, TP__OPT_ISOLATION},                                        \
-        {"plugin-memory-mb", required_argument, 0, TP__OPT_PLUGIN_MEMORY},                         \
-    {                                                                                              \
-        "plugin-timeout", required_argument, 0, TP__OPT_PLUGIN_TIMEOUT                             \
-    }
-#define TP__PLUGIN_USAGE                                                                           \
-    "  --isolation process|none  run plugins in sandboxed helper processes (default) or\n"         \
-    "                            in this process (debugging: a crash takes it down)\n"             \
-    "  --plugin-memory-mb N      a helper's address-space limit (default 1024)\n"                  \
-    "  --plugin-timeout S        kill a parse that makes no progress for S s (default 30)\n"
-#define TP__PLUGIN_OPTION_CASES                                                                    \
-    case TP__OPT_ISOLATION:                                                                        \
-    case TP__OPT_PLUGIN_MEMORY:                                                                    \
-    case TP__OPT_PLUGIN_TIMEOUT
+enum {
+    TP__OPT_ISOLATION = 0x1000,
+    TP__OPT_PLUGIN_MEMORY,
+    TP__OPT_PLUGIN_TIMEOUT,
+    TP__OPT_TRUSTED_KEYS
+};
+/* clang-format off */
+#define TP__PLUGIN_OPTIONS                                                      \
+    {"isolation", required_argument, 0, TP__OPT_ISOLATION},                     \
+    {"plugin-memory-mb", required_argument, 0, TP__OPT_PLUGIN_MEMORY},          \
+    {"plugin-timeout", required_argument, 0, TP__OPT_PLUGIN_TIMEOUT},           \
+    {"trusted-keys", required_argument, 0, TP__OPT_TRUSTED_KEYS}
+#define TP__PLUGIN_USAGE                                                                    \
+    "  --isolation process|none  run plugins in sandboxed helper processes (default) or\n"  \
+    "                            in this process (debugging: a crash takes it down)\n"      \
+    "  --plugin-memory-mb N      a helper's address-space limit (default 1024)\n"           \
+    "  --plugin-timeout S        kill a parse that makes no progress for S s (default 30)\n" \
+    "  --trusted-keys DIR        load only plugins installed from packages signed by a key\n" \
+    "                            in DIR (default $TILLPIPE_TRUSTED_KEYS; unset: any)\n"
+#define TP__PLUGIN_OPTION_CASES                                                 \
+    case TP__OPT_ISOLATION:                                                     \
+    case TP__OPT_PLUGIN_MEMORY:                                                 \
+    case TP__OPT_PLUGIN_TIMEOUT:                                                \
+    case TP__OPT_TRUSTED_KEYS
+/* clang-format on */
 
 /* Take one of TP__PLUGIN_OPTIONS: TP_EXIT_OK, or TP_EXIT_USAGE after
  * saying why. */

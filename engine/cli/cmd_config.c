@@ -108,7 +108,8 @@ static void check_branch(check_state *s, const tp_branch_cfg *bc)
         char why[160];
         tp_error err = {0};
         const tp_plugin *p =
-            tp_registry_resolve(s->reg, type, bc->code, named, why, sizeof why, &err);
+            tp_registry_resolve(s->reg, type, bc->code, named, tp_branch_plugin_version(bc, type),
+                                why, sizeof why, &err);
         s->pairs++;
         if (!p) {
             problem(s, "%s", err.msg);

@@ -109,7 +109,7 @@ static int parse_file(const parse_opts *o, const tp_config *cfg, const tp_regist
     char why[160];
     const tp_plugin *p = tp_registry_resolve(
         reg, o->type, o->branch, o->plugin_name ? o->plugin_name : tp_branch_plugin(bc, o->type),
-        why, sizeof why, err);
+        o->plugin_name ? NULL : tp_branch_plugin_version(bc, o->type), why, sizeof why, err);
     if (!p)
         return err->code;
     if (o->plugin_name)

@@ -141,7 +141,8 @@ static void unlisted_plugins(const tp_registry *reg, const char *branch, char *b
     for (int t = 0; t < TP_TYPE_COUNT; t++) {
         const char *type = tp_schema_of(t)->name;
         char why[160];
-        const tp_plugin *p = tp_registry_resolve(reg, type, branch, NULL, why, sizeof why, NULL);
+        const tp_plugin *p =
+            tp_registry_resolve(reg, type, branch, NULL, NULL, why, sizeof why, NULL);
         if (!p) {
             size_t m = strlen(missing);
             snprintf(missing + m, sizeof missing - m, "%s%s", m ? ", " : "", type);

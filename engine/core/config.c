@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "schema.h"
+#include "semver.h"
 
 struct tp_config {
     json_t *root;
@@ -83,6 +84,13 @@ static int check_parsers(json_t *parsers, const char *source, const char *key, t
             if (strcmp(field, "plugin") == 0) {
                 if (!json_is_string(fv) || !*json_string_value(fv))
                     return bad(err, source, k2, "must be a plugin name");
+            } else if (strcmp(field, "version") == 0) {
+                tp_semver_range range;
+                if (!json_is_string(fv) || !json_object_get(v, "plugin"))
+                    return bad(err, source, k2,
+                               "must be a version or range of the plugin named beside it");
+                if (tp_semver_range_parse(json_string_value(fv), &range, err) < 0)
+                    return tp_error_prefix(err, "%s: %s: ", source, k2);
             } else if (strcmp(field, "options") == 0) {
                 if (!json_is_object(fv))
                     return bad(err, source, k2, "must be an object of option -> value");
@@ -100,7 +108,7 @@ static int check_parsers(json_t *parsers, const char *source, const char *key, t
                         return bad(err, source, k3, "must be a string or an integer");
                 }
             } else
-                return bad(err, source, k2, "unknown key (expected plugin, options)");
+                return bad(err, source, k2, "unknown key (expected plugin, version, options)");
         }
     }
     return TP_OK;
@@ -367,6 +375,12 @@ const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type)
     if (json_is_string(v))
         return json_string_value(v);
     return json_string_value(json_object_get(v, "plugin"));
+}
+
+const char *tp_branch_plugin_version(const tp_branch_cfg *b, const char *type)
+{
+    json_t *v = b && b->parsers ? json_object_get(b->parsers, type) : NULL;
+    return json_string_value(json_object_get(v, "version"));
 }
 
 const char *tp_branch_option_at(const tp_branch_cfg *b, const char *type, size_t i,

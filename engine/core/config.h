@@ -73,6 +73,10 @@ const char *tp_config_source(const tp_config *c);
 /* The plugin the branch names for `type`, or NULL (borrowed). */
 const char *tp_branch_plugin(const tp_branch_cfg *b, const char *type);
 
+/* The version or range of that plugin the configuration pins ("version"
+ * beside "plugin"), or NULL: the highest installed. */
+const char *tp_branch_plugin_version(const tp_branch_cfg *b, const char *type);
+
 /* The i-th parser option for `type` (0-based): its key, and its value into
  * *value when not NULL; NULL past the last.  Borrowed. */
 const char *tp_branch_option_at(const tp_branch_cfg *b, const char *type, size_t i,

@@ -104,7 +104,8 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     const char *tname = tp_schema_of(type)->name;
     const tp_plugin *pl =
         tp_registry_resolve(p->plugins, tname, td->branch, tp_branch_plugin(bc, tname),
-                            c->res->plugin_why[type], sizeof c->res->plugin_why[type], err);
+                            tp_branch_plugin_version(bc, tname), c->res->plugin_why[type],
+                            sizeof c->res->plugin_why[type], err);
     if (!pl)
         return err ? err->code : TP_EPLUGIN;
     c->res->plugin[type] = pl;

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "core/schema.h"
+#include "core/semver.h"
 #include "io/sha.h"
+#include "package.h"
 #include "sandbox.h"
 
 static int list_has(const char *const *list, const char *s)
@@ -188,8 +190,25 @@ static tp_plugin *plugin_new(const char *path, int fd, tp_error *err)
     return p;
 }
 
-tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_error *err)
+/* What a refused descriptor claims, when it can be read at all. */
+static void claims_of(const tp_plugin_desc *d, tp_plugin_claims *c)
 {
+    if (!c)
+        return;
+    memset(c, 0, sizeof *c);
+    if (!d || d->magic != TP_SDK_MAGIC || d->abi_major != TP_SDK_ABI_MAJOR ||
+        d->size < TP_PLUGIN_DESC_SIZE_1_0)
+        return;
+    snprintf(c->name, sizeof c->name, "%s", d->name ? d->name : "");
+    tp_plugin_list_str(d->types, "", c->types, sizeof c->types);
+    tp_plugin_list_str(d->branches, "", c->branches, sizeof c->branches);
+}
+
+tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_plugin_claims *claims,
+                             tp_error *err)
+{
+    if (claims)
+        memset(claims, 0, sizeof *claims);
     tp_plugin *p = plugin_new(path, fd, err);
     if (!p)
         return NULL;
@@ -223,8 +242,10 @@ tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_er
     tp_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof entry); /* object -> function pointer, POSIX-sanctioned */
     p->desc = entry();
-    if (tp_plugin_check_desc(path, p->desc, err) < 0)
+    if (tp_plugin_check_desc(path, p->desc, err) < 0) {
+        claims_of(p->desc, claims);
         goto fail;
+    }
     return p;
 fail:
     tp_plugin_unload(p);
@@ -235,25 +256,29 @@ tp_plugin *tp_plugin_load(const char *path, tp_error *err)
 {
     char sha[65];
     int fd = tp_plugin_open_checked(path, sha, err);
-    return fd < 0 ? NULL : tp_plugin_load_fd(fd, path, sha, err);
+    return fd < 0 ? NULL : tp_plugin_load_fd(fd, path, sha, NULL, err);
+}
+
+tp_plugin *tp_plugin_describe_fd(tp_sandbox *sb, int fd, const char *path, const char *sha256,
+                                 tp_plugin_claims *claims, tp_error *err)
+{
+    tp_plugin *p = plugin_new(path, fd, err);
+    if (!p)
+        return NULL;
+    snprintf(p->sha256, sizeof p->sha256, "%s", sha256);
+    p->sandbox = sb;
+    if (tp_sandbox_describe(sb, p, claims, err) < 0) {
+        tp_plugin_unload(p);
+        return NULL;
+    }
+    return p;
 }
 
 tp_plugin *tp_plugin_describe(tp_sandbox *sb, const char *path, tp_error *err)
 {
     char sha[65];
     int fd = tp_plugin_open_checked(path, sha, err);
-    if (fd < 0)
-        return NULL;
-    tp_plugin *p = plugin_new(path, fd, err);
-    if (!p)
-        return NULL;
-    snprintf(p->sha256, sizeof p->sha256, "%s", sha);
-    p->sandbox = sb;
-    if (tp_sandbox_describe(sb, p, err) < 0) {
-        tp_plugin_unload(p);
-        return NULL;
-    }
-    return p;
+    return fd < 0 ? NULL : tp_plugin_describe_fd(sb, fd, path, sha, NULL, err);
 }
 
 void tp_plugin_unload(tp_plugin *p)
@@ -304,6 +329,7 @@ void tp_plugin_list_str(const char *const *list, const char *empty, char *buf, s
 
 struct tp_registry {
     tp_sandbox *sandbox; /* borrowed; NULL: plugins load in this process */
+    char *trusted;       /* signed packages only: the trusted keys' folder */
     tp_plugin **plugins;
     size_t count, cap;
     tp_load_failure *failures;
@@ -322,6 +348,12 @@ void tp_registry_use_sandbox(tp_registry *r, tp_sandbox *sb)
     r->sandbox = sb;
 }
 
+void tp_registry_trust(tp_registry *r, const char *dir)
+{
+    free(r->trusted);
+    r->trusted = dir ? strdup(dir) : NULL;
+}
+
 void tp_registry_destroy(tp_registry *r)
 {
     if (!r)
@@ -334,10 +366,12 @@ void tp_registry_destroy(tp_registry *r)
     }
     free(r->plugins);
     free(r->failures);
+    free(r->trusted);
     free(r);
 }
 
-static int add_failure(tp_registry *r, const char *path, const char *msg)
+static int add_failure(tp_registry *r, const char *path, const char *msg,
+                       const tp_plugin_claims *claims)
 {
     if (r->nfailures == r->fcap) {
         size_t cap = r->fcap ? r->fcap * 2 : 8;
@@ -348,8 +382,11 @@ static int add_failure(tp_registry *r, const char *path, const char *msg)
         r->fcap = cap;
     }
     tp_load_failure *f = &r->failures[r->nfailures];
+    memset(f, 0, sizeof *f);
     f->path = strdup(path);
     f->message = strdup(msg);
+    if (claims)
+        f->claims = *claims;
     if (!f->path || !f->message) {
         free(f->path);
         free(f->message);
@@ -359,46 +396,91 @@ static int add_failure(tp_registry *r, const char *path, const char *msg)
     return TP_OK;
 }
 
-/* A plugin that would make resolution ambiguous is refused. */
+static int named_only(const tp_plugin *p)
+{
+    return (p->desc->flags & TP_PLUGIN_NAMED_ONLY) != 0;
+}
+
+/* Two overrides of one (branch, type) by different plugins: which would win? */
+static int overlap(const tp_plugin *p, const tp_plugin *q, const char **type, const char **branch)
+{
+    for (const char *const *t = p->desc->types; *t; t++)
+        for (const char *const *b = p->desc->branches; b && tp_plugin_parses(q, *t) && *b; b++)
+            if (tp_plugin_overrides(q, *b)) {
+                *type = *t;
+                *branch = *b;
+                return 1;
+            }
+    return 0;
+}
+
+/* A plugin that would make resolution ambiguous is refused.  Versions of
+ * one plugin (same name) live side by side; the same name and version
+ * twice does not. */
 static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *err)
 {
     for (size_t i = 0; i < r->count; i++) {
         const tp_plugin *q = r->plugins[i];
-        if (strcmp(q->desc->name, p->desc->name) == 0)
-            return tp_error_set(err, TP_EPLUGIN,
-                                "plugin %s: name \"%s\" is already taken by %s; plugin names "
-                                "must be unique",
-                                p->path, p->desc->name, q->path);
+        if (strcmp(q->desc->name, p->desc->name) == 0) {
+            if (strcmp(q->desc->version, p->desc->version) == 0)
+                return tp_error_set(err, TP_EPLUGIN,
+                                    "plugin %s: %s %s is already loaded from %s; remove one",
+                                    p->path, p->desc->name, p->desc->version, q->path);
+            continue; /* another version of it */
+        }
+        if (named_only(p) || named_only(q))
+            continue;
+        const char *t, *b;
         if (!tp_plugin_is_generic(p) && !tp_plugin_is_generic(q)) {
-            /* two overrides of one type for one branch: which would win? */
-            for (const char *const *t = p->desc->types; *t; t++)
-                for (const char *const *b = p->desc->branches; tp_plugin_parses(q, *t) && *b; b++)
-                    if (tp_plugin_overrides(q, *b))
-                        return tp_error_set(err, TP_EPLUGIN,
-                                            "plugin %s (%s): %s %s already has an override, "
-                                            "%s (%s); remove one, or name the one to use in "
-                                            "the branch configuration and drop the branch "
-                                            "from the other's descriptor",
-                                            p->path, p->desc->name, *b, *t, q->desc->name, q->path);
+            if (overlap(p, q, &t, &b))
+                return tp_error_set(err, TP_EPLUGIN,
+                                    "plugin %s (%s): %s %s already has an override, "
+                                    "%s (%s); remove one, or name the one to use in "
+                                    "the branch configuration and drop the branch "
+                                    "from the other's descriptor",
+                                    p->path, p->desc->name, b, t, q->desc->name, q->path);
             continue;
         }
         if (!tp_plugin_is_generic(p) || !tp_plugin_is_generic(q))
             continue;
-        for (const char *const *t = p->desc->types; *t; t++)
-            if (tp_plugin_parses(q, *t))
+        for (const char *const *tt = p->desc->types; *tt; tt++)
+            if (tp_plugin_parses(q, *tt))
                 return tp_error_set(err, TP_EPLUGIN,
                                     "plugin %s (%s): %s already has a generic parser, %s (%s); "
                                     "remove one, or list branches in the descriptor to make "
                                     "it an override",
-                                    p->path, p->desc->name, *t, q->desc->name, q->path);
+                                    p->path, p->desc->name, *tt, q->desc->name, q->path);
     }
     return TP_OK;
 }
 
-int tp_registry_load_file(tp_registry *r, const char *path, tp_error *err)
+/* Open, check (and, with trusted keys, verify the signature of) one file,
+ * then load or describe it.  NULL with err and claims set. */
+static tp_plugin *load_one(tp_registry *r, const char *path, tp_plugin_claims *claims,
+                           tp_error *err)
 {
-    tp_plugin *p =
-        r->sandbox ? tp_plugin_describe(r->sandbox, path, err) : tp_plugin_load(path, err);
+    char sha[65];
+    int fd = tp_plugin_open_checked(path, sha, err);
+    if (fd < 0)
+        return NULL;
+    if (r->trusted && tp_package_check_installed(path, sha, NULL, NULL, r->trusted, err) < 0) {
+        close(fd);
+        return NULL;
+    }
+    tp_plugin *p = r->sandbox ? tp_plugin_describe_fd(r->sandbox, fd, path, sha, claims, err)
+                              : tp_plugin_load_fd(fd, path, sha, claims, err);
+    if (p && r->trusted &&
+        tp_package_check_installed(path, sha, p->desc->name, p->desc->version, r->trusted, err) <
+            0) {
+        tp_plugin_unload(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int load_file(tp_registry *r, const char *path, tp_plugin_claims *claims, tp_error *err)
+{
+    tp_plugin *p = load_one(r, path, claims, err);
     if (!p)
         return err ? err->code : TP_EPLUGIN;
     int rc = check_conflict(r, p, err);
@@ -413,11 +495,18 @@ int tp_registry_load_file(tp_registry *r, const char *path, tp_error *err)
         }
     }
     if (rc < 0) {
+        if (claims) /* refused for a conflict: what it is, is known */
+            claims_of(p->desc->magic == TP_SDK_MAGIC ? p->desc : NULL, claims);
         tp_plugin_unload(p);
         return rc;
     }
     r->plugins[r->count++] = p;
     return TP_OK;
+}
+
+int tp_registry_load_file(tp_registry *r, const char *path, tp_error *err)
+{
+    return load_file(r, path, NULL, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -461,8 +550,10 @@ int tp_registry_load_dir(tp_registry *r, const char *dir, tp_error *err)
         if (rc == TP_OK) {
             char path[4096];
             tp_error e2 = {0};
+            tp_plugin_claims claims;
+            memset(&claims, 0, sizeof claims);
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            if (tp_registry_load_file(r, path, &e2) < 0 && add_failure(r, path, e2.msg) < 0)
+            if (load_file(r, path, &claims, &e2) < 0 && add_failure(r, path, e2.msg, &claims) < 0)
                 rc = tp_error_set(err, TP_ENOMEM, "out of memory");
         }
         free(names[i]);
@@ -490,46 +581,106 @@ const tp_load_failure *tp_registry_failure(const tp_registry *r, size_t i)
 
 const tp_plugin *tp_registry_find(const tp_registry *r, const char *name)
 {
+    const tp_plugin *best = NULL;
     for (size_t i = 0; i < r->count; i++)
-        if (strcmp(r->plugins[i]->desc->name, name) == 0)
-            return r->plugins[i];
-    return NULL;
+        if (strcmp(r->plugins[i]->desc->name, name) == 0 &&
+            (!best || tp_semver_cmp_str(r->plugins[i]->desc->version, best->desc->version) > 0))
+            best = r->plugins[i];
+    return best;
+}
+
+/* 1 when the comma-joined list has s. */
+static int claims_has(const char *list, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = list; *p;) {
+        if (strncmp(p, s, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+        const char *c = strchr(p, ',');
+        if (!c)
+            break;
+        p = c + 1 + (c[1] == ' ');
+    }
+    return 0;
+}
+
+/* The branch configuration names the plugin (and maybe a version range). */
+static const tp_plugin *resolve_named(const tp_registry *r, const char *type, const char *branch,
+                                      const char *name, const char *range, char *why,
+                                      size_t why_len, tp_error *err)
+{
+    const tp_plugin *best = NULL;
+    int any = 0, parses = 0;
+    char seen[256] = "";
+    for (size_t i = 0; i < r->count; i++) {
+        const tp_plugin *p = r->plugins[i];
+        if (strcmp(p->desc->name, name) != 0)
+            continue;
+        any = 1;
+        parses |= tp_plugin_parses(p, type);
+        size_t k = strlen(seen);
+        snprintf(seen + k, sizeof seen - k, "%s%s", k ? ", " : "", p->desc->version);
+        if (!tp_plugin_parses(p, type))
+            continue;
+        int ok = range ? tp_semver_satisfies(range, p->desc->version, err) : 1;
+        if (ok < 0)
+            return NULL;
+        if (ok && (!best || tp_semver_cmp_str(p->desc->version, best->desc->version) > 0))
+            best = p;
+    }
+    if (!any)
+        return tp_error_set(err, TP_ENOTFOUND,
+                            "branch %s: the configuration names plugin \"%s\" for %s, but "
+                            "no loaded plugin has that name (tillpipe plugin list)",
+                            branch, name, type),
+               NULL;
+    if (!parses)
+        return tp_error_set(err, TP_ECONFIG,
+                            "branch %s: the configuration names plugin \"%s\" for %s, but "
+                            "it does not parse %s",
+                            branch, name, type, type),
+               NULL;
+    if (!best)
+        return tp_error_set(err, TP_ECONFIG,
+                            "branch %s: the configuration pins plugin \"%s\" version \"%s\" "
+                            "for %s, but no loaded version matches (loaded: %s)",
+                            branch, name, range, type, seen),
+               NULL;
+    snprintf(why, why_len, "%s %s: named by the branch configuration%s%s", best->desc->name,
+             best->desc->version, range ? ", version " : "", range ? range : "");
+    return best;
 }
 
 const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type, const char *branch,
-                                     const char *configured, char *why, size_t why_len,
-                                     tp_error *err)
+                                     const char *configured, const char *version, char *why,
+                                     size_t why_len, tp_error *err)
 {
-    if (configured) {
-        const tp_plugin *p = tp_registry_find(r, configured);
-        if (!p)
-            return tp_error_set(err, TP_ENOTFOUND,
-                                "branch %s: the configuration names plugin \"%s\" for %s, but "
-                                "no loaded plugin has that name (tillpipe plugin list)",
-                                branch, configured, type),
-                   NULL;
-        if (!tp_plugin_parses(p, type))
-            return tp_error_set(err, TP_ECONFIG,
-                                "branch %s: the configuration names plugin \"%s\" for %s, but "
-                                "it does not parse %s",
-                                branch, configured, type, type),
-                   NULL;
-        snprintf(why, why_len, "%s %s: named by the branch configuration", p->desc->name,
-                 p->desc->version);
-        return p;
-    }
-    const tp_plugin *generic = NULL;
+    if (configured)
+        return resolve_named(r, type, branch, configured, version, why, why_len, err);
+    const tp_plugin *over = NULL, *generic = NULL;
     for (size_t i = 0; i < r->count; i++) {
         const tp_plugin *p = r->plugins[i];
-        if (!tp_plugin_parses(p, type))
+        if (!tp_plugin_parses(p, type) || named_only(p))
             continue;
-        if (branch && tp_plugin_overrides(p, branch)) {
-            snprintf(why, why_len, "%s %s: override for branch %s", p->desc->name, p->desc->version,
-                     branch);
-            return p;
-        }
-        if (tp_plugin_is_generic(p) && !generic)
-            generic = p;
+        const tp_plugin **slot = branch && tp_plugin_overrides(p, branch) ? &over
+                                 : tp_plugin_is_generic(p)                ? &generic
+                                                                          : NULL;
+        if (slot && (!*slot || tp_semver_cmp_str(p->desc->version, (*slot)->desc->version) > 0))
+            *slot = p;
+    }
+    if (over) {
+        snprintf(why, why_len, "%s %s: override for branch %s", over->desc->name,
+                 over->desc->version, branch);
+        return over;
+    }
+    for (size_t i = 0; branch && i < r->nfailures; i++) {
+        const tp_load_failure *f = &r->failures[i];
+        if (claims_has(f->claims.branches, branch) && claims_has(f->claims.types, type))
+            return tp_error_set(err, TP_EPLUGIN,
+                                "branch %s: its %s override %s (%s) is present but was "
+                                "refused, so the branch is not parsed by the generic plugin: %s",
+                                branch, type, f->claims.name, f->path, f->message),
+                   NULL;
     }
     if (!generic)
         return tp_error_set(err, TP_ENOTFOUND,

@@ -52,13 +52,29 @@ int tp_plugin_open_checked(const char *path, char sha256[65], tp_error *err);
  * with tp_plugin_unload) or NULL with err set (TP_EPLUGIN / TP_ENOTFOUND). */
 tp_plugin *tp_plugin_load(const char *path, tp_error *err);
 
+/* What a refused plugin claims to be, when its descriptor could still be
+ * read (magic and ABI major right): comma-joined, "" when unknown.  A
+ * refused override still fails its branch instead of leaving it to the
+ * generic parser. */
+typedef struct tp_plugin_claims {
+    char name[64];
+    char types[128];
+    char branches[512];
+} tp_plugin_claims;
+
 /* The same for a descriptor already opened and checked (tp_plugin_open_
- * checked); the plugin owns `fd` from then on, also on failure. */
-tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_error *err);
+ * checked); the plugin owns `fd` from then on, also on failure.  When it is
+ * refused, `claims` (may be NULL) gets what it claims. */
+tp_plugin *tp_plugin_load_fd(int fd, const char *path, const char *sha256, tp_plugin_claims *claims,
+                             tp_error *err);
 
 /* Open, check and describe one plugin in a helper process of `sb`: the
  * plugin's code runs only there. */
 tp_plugin *tp_plugin_describe(tp_sandbox *sb, const char *path, tp_error *err);
+
+/* The same for a descriptor opened and checked (owned from then on). */
+tp_plugin *tp_plugin_describe_fd(tp_sandbox *sb, int fd, const char *path, const char *sha256,
+                                 tp_plugin_claims *claims, tp_error *err);
 
 /* The SDK's checks of a descriptor, in the order it promises; 0 or
  * TP_EPLUGIN with err set.  `path` names the plugin in messages. */
@@ -80,6 +96,7 @@ typedef struct tp_registry tp_registry;
 typedef struct tp_load_failure {
     char *path;
     char *message;
+    tp_plugin_claims claims; /* what the refused plugin claimed, if readable */
 } tp_load_failure;
 
 /* An empty registry, or NULL when out of memory. */
@@ -88,6 +105,10 @@ tp_registry *tp_registry_create(void);
 /* Load the plugins of this registry in `sb`'s helper processes from now on
  * (borrowed; it must outlive the registry).  NULL: in this process. */
 void tp_registry_use_sandbox(tp_registry *r, tp_sandbox *sb);
+
+/* Load only plugins installed from a package signed by a key in `dir`
+ * (tillpipe plugin install; pipeline/package.h).  NULL: any plugin. */
+void tp_registry_trust(tp_registry *r, const char *dir);
 void tp_registry_destroy(tp_registry *r);
 
 /* Load every *.so in `dir` (sorted by name).  A plugin that fails to load is
@@ -108,12 +129,16 @@ const tp_load_failure *tp_registry_failure(const tp_registry *r, size_t i);
 const tp_plugin *tp_registry_find(const tp_registry *r, const char *name);
 
 /* Choose the plugin for (branch, type).  `configured` is the plugin name the
- * branch configuration gives for the type, or NULL.  On success returns the
- * plugin and writes why it was chosen into `why`; NULL with err set when the
- * configured plugin is missing or does not parse the type, or no plugin
- * parses it at all. */
+ * branch configuration gives for the type, or NULL; `version` the version
+ * or range it pins ("1.0.1", "^1.2", ">=1.0 <2"; core/semver.h), or NULL.
+ * Of several versions the highest allowed wins.  Without a name: an
+ * override listing the branch, else the generic plugin; "named only"
+ * plugins never.  An override present but refused (load failure) fails
+ * the branch rather than leaving it to the generic parser.  On success
+ * returns the plugin and writes why it was chosen into `why`; NULL with err
+ * set otherwise. */
 const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type, const char *branch,
-                                     const char *configured, char *why, size_t why_len,
-                                     tp_error *err);
+                                     const char *configured, const char *version, char *why,
+                                     size_t why_len, tp_error *err);
 
 #endif

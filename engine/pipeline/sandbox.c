@@ -693,8 +693,10 @@ int tp_sandbox_parse(tp_sandbox *sb, const tp_plugin *p, tp_report_type type, in
 
 /* ---------------------------------------------------------- describe */
 
-int tp_sandbox_describe(tp_sandbox *sb, tp_plugin *p, tp_error *err)
+int tp_sandbox_describe(tp_sandbox *sb, tp_plugin *p, tp_plugin_claims *claims, tp_error *err)
 {
+    if (claims)
+        memset(claims, 0, sizeof *claims);
     helper *h = borrow(sb, err);
     if (!h)
         return err ? err->code : TP_EIO;
@@ -724,6 +726,14 @@ int tp_sandbox_describe(tp_sandbox *sb, tp_plugin *p, tp_error *err)
         }
     }
     const char *emsg = o ? json_string_value(json_object_get(o, "error")) : NULL;
+    const char *cl[3] = {NULL, NULL, NULL};
+    if (emsg && claims &&
+        json_unpack(o, "{s:s, s:s, s:s}", "name", &cl[0], "types", &cl[1], "branches", &cl[2]) ==
+            0) {
+        snprintf(claims->name, sizeof claims->name, "%s", cl[0]);
+        snprintf(claims->types, sizeof claims->types, "%s", cl[1]);
+        snprintf(claims->branches, sizeof claims->branches, "%s", cl[2]);
+    }
     tp_plugin_desc *d = o && !emsg ? tp__desc_from_json(o) : NULL;
     int rc = d      ? TP_OK
              : emsg ? tp_error_set(err, TP_EPLUGIN, "%s", emsg)

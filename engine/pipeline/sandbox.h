@@ -61,7 +61,7 @@ const tp_sandbox_opts *tp_sandbox_limits(const tp_sandbox *sb);
 
 /* Load plugin `p` (p->fd, p->path, p->sha256 set) in a helper and run the
  * SDK's checks there; on success p->desc is a copy without callbacks. */
-int tp_sandbox_describe(tp_sandbox *sb, tp_plugin *p, tp_error *err);
+int tp_sandbox_describe(tp_sandbox *sb, tp_plugin *p, tp_plugin_claims *claims, tp_error *err);
 
 /* Parse descriptor `fd` (read from its current offset to its end) as report
  * `type` with sandboxed plugin `p`; the contract of tp_parse_stream. */

@@ -260,7 +260,8 @@ static const char *on_config(void *ud, const char *key)
 
 /* ---------------------------------------------------------- requests */
 
-static tp_plugin *plugin_for(helper *h, const char *sha, int fd, const char *path, tp_error *err)
+static tp_plugin *plugin_for(helper *h, const char *sha, int fd, const char *path,
+                             tp_plugin_claims *claims, tp_error *err)
 {
     for (size_t i = 0; i < h->nplugins; i++)
         if (strcmp(h->plugins[i]->sha256, sha) == 0) {
@@ -273,7 +274,7 @@ static tp_plugin *plugin_for(helper *h, const char *sha, int fd, const char *pat
                      MAX_PLUGINS);
         return NULL;
     }
-    tp_plugin *p = tp_plugin_load_fd(fd, path, sha, err);
+    tp_plugin *p = tp_plugin_load_fd(fd, path, sha, claims, err);
     if (p)
         h->plugins[h->nplugins++] = p;
     return p;
@@ -285,8 +286,12 @@ static void describe(helper *h, tp_sbx_rd *r, int fd)
     tp__sbx_get_str(r, sha, sizeof sha);
     tp__sbx_get_str(r, path, sizeof path);
     tp_error err = {0};
-    tp_plugin *p = r->bad ? NULL : plugin_for(h, sha, fd, path, &err);
-    json_t *o = p ? tp__desc_to_json(p->desc) : json_pack("{s:s}", "error", err.msg);
+    tp_plugin_claims c;
+    memset(&c, 0, sizeof c);
+    tp_plugin *p = r->bad ? NULL : plugin_for(h, sha, fd, path, &c, &err);
+    json_t *o = p ? tp__desc_to_json(p->desc)
+                  : json_pack("{s:s, s:s, s:s, s:s}", "error", err.msg, "name", c.name, "types",
+                              c.types, "branches", c.branches);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t at = frame(h, TP_SBX_DESC);
@@ -325,7 +330,7 @@ static void parse(helper *h, tp_sbx_rd *r, const int *fds)
     tp_error err = {0};
     tp_parse_stats st = {0};
     int rc;
-    tp_plugin *p = r->bad ? NULL : plugin_for(h, sha, fds[1], name, &err);
+    tp_plugin *p = r->bad ? NULL : plugin_for(h, sha, fds[1], name, NULL, &err);
     FILE *in = p ? fdopen(fds[0], "rb") : NULL;
     if (!p)
         rc = err.code ? err.code : tp_error_set(&err, TP_EINVAL, "bad request");

@@ -366,12 +366,13 @@ START_TEST(test_registry_conflicts)
     ck_assert_has(err.msg, want);
     ck_assert_has(err.msg, "list branches in the descriptor to make it an override");
 
-    /* the same name again, even as an override */
+    /* the same name and version again, even as an override (other versions
+     * of a plugin may sit side by side; the same one twice may not) */
     err = (tp_error){0};
     ck_assert_int_eq(registry_add(r, "good_dupname", &err), TP_EPLUGIN);
-    snprintf(want, sizeof want, "plugin %s: name \"good\" is already taken by %s", dup, good);
+    snprintf(want, sizeof want, "plugin %s: good 1.0.0 is already loaded from %s", dup, good);
     ck_assert_has(err.msg, want);
-    ck_assert_has(err.msg, "plugin names must be unique");
+    ck_assert_has(err.msg, "remove one");
 
     /* refused plugins leave nothing behind; others still load */
     ck_assert_uint_eq(tp_registry_count(r), 1);
@@ -391,9 +392,9 @@ START_TEST(test_registry_load_dir)
 {
     static const char *const loaded[] = {"bad_fields", "good", "other", "over"};
     static const char *const refused[] = {
-        "bad_entry_null", "bad_magic",     "bad_major_new", "bad_major_old", "bad_minor_new",
-        "bad_no_entry",   "bad_no_feed",   "bad_no_name",   "bad_order",     "bad_size_short",
-        "bad_type",       "bad_undefined", "good_dupname",  "good_twin"};
+        "bad_entry_null",     "bad_magic",    "bad_major_new", "bad_major_old", "bad_minor_new",
+        "bad_minor_override", "bad_no_entry", "bad_no_feed",   "bad_no_name",   "bad_order",
+        "bad_size_short",     "bad_type",     "bad_undefined", "good_dupname",  "good_twin"};
     tp_registry *r = tp_registry_create();
     tp_error err = {0};
     ck_assert_int_eq(tp_registry_load_dir(r, TP_TEST_BAD_DIR, &err), TP_OK);
@@ -426,8 +427,77 @@ static const tp_plugin *resolve(const tp_registry *r, const char *type, const ch
 {
     *err = (tp_error){0};
     why[0] = '\0';
-    return tp_registry_resolve(r, type, branch, configured, why, 160, err);
+    return tp_registry_resolve(r, type, branch, configured, NULL, why, 160, err);
 }
+
+/* Copy src into dir as name (mode 0644). */
+static void put_copy(const char *dir, const char *name, const char *src)
+{
+    size_t n;
+    char *bytes = tu_read(src, &n);
+    char path[PATH_LEN];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+    free(bytes);
+}
+
+/* Two versions side by side: the highest wins unless the branch pins one. */
+START_TEST(test_registry_versions)
+{
+    char *dir = make_tmpdir();
+    put_copy(dir, "pkgtest-1.0.0.so", TP_TEST_PKG_V1);
+    put_copy(dir, "pkgtest-2.0.0.so", TP_TEST_PKG_V2);
+    tp_registry *r = tp_registry_create();
+    tp_error err = {0};
+    ck_assert_int_eq(tp_registry_load_dir(r, dir, &err), TP_OK);
+    ck_assert_uint_eq(tp_registry_count(r), 2);
+    ck_assert_uint_eq(tp_registry_failure_count(r), 0);
+    char why[160];
+    const tp_plugin *p = resolve(r, "rd5900", "B1", NULL, why, &err);
+    ck_assert_str_eq(p->desc->version, "2.0.0");
+    ck_assert_str_eq(why, "pkgtest 2.0.0: generic");
+    static const char *const pins[][2] = {
+        {"1.0.0", "1.0.0"}, {"^1", "1.0.0"}, {"<2", "1.0.0"}, {">=1", "2.0.0"}, {"2.x", "2.0.0"}};
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        p = tp_registry_resolve(r, "rd5900", "B1", "pkgtest", pins[i][0], why, sizeof why, &err);
+        ck_assert_msg(p != NULL, "%s: %s", pins[i][0], err.msg);
+        ck_assert_str_eq(p->desc->version, pins[i][1]);
+        ck_assert_has(why, "named by the branch configuration, version ");
+    }
+    ck_assert_ptr_null(
+        tp_registry_resolve(r, "rd5900", "B1", "pkgtest", ">=3", why, sizeof why, &err));
+    ck_assert_int_eq(err.code, TP_ECONFIG);
+    ck_assert_has(err.msg, "no loaded version matches (loaded: 1.0.0, 2.0.0)");
+    tp_registry_destroy(r);
+    rmtree(dir);
+}
+END_TEST
+
+/* An override that is present but refused fails its branch: never the
+ * generic parser in its place. */
+START_TEST(test_registry_refused_override)
+{
+    tp_registry *r = tp_registry_create();
+    tp_error err = {0};
+    char dir[PATH_LEN];
+    snprintf(dir, sizeof dir, "%s", TP_TEST_BAD_DIR);
+    ck_assert_int_eq(tp_registry_load_dir(r, dir, &err), TP_OK);
+    char why[160];
+    ck_assert_ptr_null(resolve(r, "rd5900", "RX", NULL, why, &err));
+    ck_assert_int_eq(err.code, TP_EPLUGIN);
+    ck_assert_has(err.msg, "branch RX: its rd5900 override refused_over");
+    ck_assert_has(err.msg, "is present but was refused, so the branch is not parsed by the "
+                           "generic plugin");
+    ck_assert_has(err.msg, "bad_minor_override.so");
+    const tp_plugin *p = resolve(r, "rd5900", "RY", NULL, why, &err);
+    ck_assert_msg(p != NULL, "%s", err.msg);
+    ck_assert_str_eq(p->desc->name, "good");
+    tp_registry_destroy(r);
+}
+END_TEST
 
 /* configured > override > generic, each with its reason. */
 START_TEST(test_resolve)
@@ -906,6 +976,8 @@ static Suite *loader_suite(void)
     t = tcase_create("registry");
     tcase_add_test(t, test_good_loads);
     tcase_add_test(t, test_registry_conflicts);
+    tcase_add_test(t, test_registry_versions);
+    tcase_add_test(t, test_registry_refused_override);
     tcase_add_test(t, test_registry_load_dir);
     tcase_add_test(t, test_resolve);
     suite_add_tcase(s, t);

@@ -427,8 +427,8 @@ static void case_open(case_env *e, const plugin_case *c)
 
     char why[160];
     const tp_plugin *p = tp_registry_resolve(e->reg, e->schema->name, e->branch,
-                                             tp_branch_plugin(e->branch_cfg, e->schema->name), why,
-                                             sizeof why, &err);
+                                             tp_branch_plugin(e->branch_cfg, e->schema->name), NULL,
+                                             why, sizeof why, &err);
     ck_assert_msg(p != NULL, "case %s/%s: %s", c->plugin, c->name, err.msg);
     ck_assert_msg(p == e->plugin,
                   "case %s/%s: %s for branch %s resolves to plugin %s (%s), but the case is "
