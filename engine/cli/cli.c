@@ -84,6 +84,7 @@ const char *tp__plugin_dir(const char *opt, char *buf, size_t n)
  * the process (its helpers run whichever registry is current). */
 static struct {
     int in_process;
+    const char *trusted; /* --trusted-keys */
     tp_sandbox_opts limits;
     tp_sandbox *sandbox;
 } host;
@@ -91,6 +92,10 @@ static struct {
 int tp__plugin_option(const char *cmd, int c, const char *arg)
 {
     long v;
+    if (c == TP__OPT_TRUSTED_KEYS) {
+        host.trusted = arg;
+        return TP_EXIT_OK;
+    }
     if (c == TP__OPT_ISOLATION) {
         if (strcmp(arg, "none") != 0 && strcmp(arg, "process") != 0) {
             tp__die_msg(cmd, "--isolation takes \"process\" or \"none\", not \"%s\"", arg);
@@ -111,21 +116,41 @@ int tp__plugin_option(const char *cmd, int c, const char *arg)
     return TP_EXIT_OK;
 }
 
-tp_registry *tp__load_plugins(const char *opt, int quiet, int parallel, tp_error *err)
+tp_sandbox *tp__plugin_sandbox(tp_error *err)
 {
-    char buf[PATH_MAX];
-    const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
     if (!host.in_process && !host.sandbox) {
-        host.limits.helpers = parallel > 0 ? (unsigned)parallel : 1;
-        if (!(host.sandbox = tp_sandbox_create(&host.limits, err)))
-            return NULL;
+        if (!host.limits.helpers)
+            host.limits.helpers = 1;
+        host.sandbox = tp_sandbox_create(&host.limits, err);
     }
+    return host.in_process ? NULL : host.sandbox;
+}
+
+tp_registry *tp__plugin_registry(int parallel, tp_error *err)
+{
+    if (!host.sandbox)
+        host.limits.helpers = parallel > 0 ? (unsigned)parallel : 1;
+    tp_sandbox *sb = tp__plugin_sandbox(err);
+    if (!host.in_process && !sb)
+        return NULL;
     tp_registry *r = tp_registry_create();
     if (!r) {
         tp_error_set(err, TP_ENOMEM, "out of memory");
         return NULL;
     }
-    tp_registry_use_sandbox(r, host.in_process ? NULL : host.sandbox);
+    tp_registry_use_sandbox(r, sb);
+    const char *trusted = host.trusted ? host.trusted : getenv("TILLPIPE_TRUSTED_KEYS");
+    tp_registry_trust(r, trusted && *trusted ? trusted : NULL);
+    return r;
+}
+
+tp_registry *tp__load_plugins(const char *opt, int quiet, int parallel, tp_error *err)
+{
+    char buf[PATH_MAX];
+    const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
+    tp_registry *r = tp__plugin_registry(parallel, err);
+    if (!r)
+        return NULL;
     if (tp_registry_load_dir(r, dir, err) < 0) {
         tp_registry_destroy(r);
         return NULL;

@@ -108,6 +108,13 @@ tp_registry *tp__load_plugins(const char *opt, int quiet, int parallel, tp_error
 /* Unload them (and stop their helpers); NULL is a no-op. */
 void tp__unload_plugins(tp_registry *r);
 
+/* An empty registry set up as the options say (sandbox, trusted keys). */
+tp_registry *tp__plugin_registry(int parallel, tp_error *err);
+
+/* The process's plugin sandbox (started on first use), or NULL with
+ * --isolation none (or when it cannot start: then err says why). */
+tp_sandbox *tp__plugin_sandbox(tp_error *err);
+
 /* Connect to the database of --database (or $TILLPIPE_DATABASE_URL) and,
  * when `check`, make sure its schema is this tillpipe's; NULL after
  * printing why. */

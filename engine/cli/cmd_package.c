@@ -106,7 +106,7 @@ static int cmd_pack(const pkg_opts *o)
         return rc;
     tp_package_info info;
     tp_error err = {0};
-    if (tp_package_pack(o->arg, o->key, o->out, &info, &err) < 0)
+    if (tp_package_pack(o->arg, o->key, o->out, tp__plugin_sandbox(&err), &info, &err) < 0)
         return tp__fail("plugin pack", &err);
     FILE *f = strcmp(o->out, "-") == 0 ? stderr : stdout;
     fprintf(f, "packed %s %s (ABI %s, %s, sha256 %s) into %s, signed by key %s\n", info.name,

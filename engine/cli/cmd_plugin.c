@@ -1,46 +1,74 @@
 /* cmd_plugin.c -- `tillpipe plugin list|info`: what is installed, and why a
- * plugin cannot load. */
+ * plugin cannot load; the other subcommands (quarantine, keygen, pack,
+ * verify, install, remove, test) are dispatched from here.  Plugins are
+ * read in a sandboxed helper unless --isolation none: listing or inspecting
+ * a file never runs its code in this process. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmd_package.h"
+#include "io/elf.h"
 
-static const char plugin_usage[] = "usage: tillpipe plugin list [--plugins DIR]\n"
-                                   "       tillpipe plugin info FILE.so\n";
+static const char plugin_usage[] =
+    "usage: tillpipe plugin list [--plugins DIR] [--isolation none] [--trusted-keys DIR]\n"
+    "       tillpipe plugin info FILE.so [--isolation none]\n"
+    "       tillpipe plugin quarantine [list] | clear SHA256 [--database URL]\n"
+    "       tillpipe plugin keygen KEYFILE\n"
+    "       tillpipe plugin pack PLUGIN.so --key KEYFILE --out PKG\n"
+    "       tillpipe plugin verify PKG --trusted-keys DIR\n"
+    "       tillpipe plugin install PKG [--plugins DIR] [--trusted-keys DIR] [--force]\n"
+    "       tillpipe plugin remove NAME[@VERSION] [--plugins DIR]\n";
 
 static void print_plugin(const tp_plugin *p)
 {
     char types[256], branches[256];
     tp_plugin_list_str(p->desc->types, "", types, sizeof types);
     tp_plugin_list_str(p->desc->branches, "generic", branches, sizeof branches);
-    printf("%-10s %-8s ABI %u.%u  types: %-24s branches: %s\n", p->desc->name, p->desc->version,
-           (unsigned)p->desc->abi_major, (unsigned)p->desc->abi_minor, types, branches);
+    printf("%-10s %-8s ABI %u.%u  types: %-24s branches: %s%s  sha256 %.12s\n", p->desc->name,
+           p->desc->version, (unsigned)p->desc->abi_major, (unsigned)p->desc->abi_minor, types,
+           branches, p->desc->flags & TP_PLUGIN_NAMED_ONLY ? " (named only)" : "", p->sha256);
 }
 
-static int cmd_list(int argc, char **argv)
+/* The options list and info share: --plugins and the plugin host's. */
+static int options(int argc, char **argv, const char **dir_opt)
 {
-    static const struct option opts[] = {{"plugins", required_argument, 0, 'P'}, {0, 0, 0, 0}};
-    const char *dir_opt = NULL;
+    static const struct option opts[] = {
+        {"plugins", required_argument, 0, 'P'}, TP__PLUGIN_OPTIONS, {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'P') {
-            tp__die_msg("plugin", "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            return TP_EXIT_USAGE;
+        switch (c) {
+        case 'P':
+            *dir_opt = optarg;
+            break;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("plugin", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
+        default: return tp__bad_option("plugin", argv);
         }
-        dir_opt = optarg;
     }
+    return -1;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    const char *dir_opt = NULL;
+    int st = options(argc, argv, &dir_opt);
+    if (st >= 0)
+        return st;
     char buf[PATH_MAX];
     const char *dir = tp__plugin_dir(dir_opt, buf, sizeof buf);
     tp_error err = {0};
-    tp_registry *r = tp_registry_create();
+    tp_registry *r = tp__plugin_registry(1, &err);
     if (!r || tp_registry_load_dir(r, dir, &err) < 0) {
-        tp__die_msg("plugin", "%s", r ? err.msg : "out of memory");
-        tp_registry_destroy(r);
+        tp__die_msg("plugin", "%s", err.msg);
+        tp__unload_plugins(r);
         return TP_EXIT_FAIL;
     }
     printf("plugin directory: %s (host plugin ABI %d.%d)\n", dir, TP_SDK_ABI_MAJOR,
@@ -52,31 +80,66 @@ static int cmd_list(int argc, char **argv)
         printf("NOT LOADED %s\n", tp_registry_failure(r, i)->message);
     if (tp_registry_count(r) == 0 && nfail == 0)
         printf("(no plugins)\n");
-    tp_registry_destroy(r);
+    tp__unload_plugins(r);
     return nfail ? TP_EXIT_FAIL : TP_EXIT_OK;
+}
+
+/* What the file is, from its bytes alone. */
+static void print_elf(const tp_elf_info *e)
+{
+    printf("machine:  %s%s\nexports:  %zu symbol%s%s\n", e->machine,
+           e->machine_ok ? "" : " (not this machine's)", e->nexports, e->nexports == 1 ? "" : "s",
+           e->exports_entry ? ", tp_plugin_entry among them" : ", tp_plugin_entry NOT among them");
+    printf("needs:   ");
+    for (size_t i = 0; i < e->nneeded; i++)
+        printf(" %s", e->needed[i]);
+    printf("%s\nload runs: %zu constructor%s%s (in a sandboxed helper, unless --isolation none)\n",
+           e->nneeded ? "" : " (nothing)", e->ninit_array + (e->has_init ? 1 : 0),
+           e->ninit_array + (e->has_init ? 1 : 0) == 1 ? "" : "s",
+           e->has_textrel ? ", text relocations" : "");
+    if (e->build_id[0])
+        printf("build id: %s\n", e->build_id);
 }
 
 static int cmd_info(int argc, char **argv)
 {
-    if (argc != 2) {
+    const char *unused = NULL;
+    int st = options(argc, argv, &unused);
+    if (st >= 0)
+        return st;
+    if (optind + 1 != argc) {
         tp__die_msg("plugin", "info takes exactly one FILE.so");
         return TP_EXIT_USAGE;
     }
+    const char *path = argv[optind];
     tp_error err = {0};
-    tp_plugin *p = tp_plugin_load(argv[1], &err);
+    char sha[65];
+    tp_elf_info elf;
+    int fd = tp_plugin_open_checked(path, sha, &err);
+    if (fd < 0 || tp_elf_inspect_fd(fd, &elf, &err) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return tp__fail("plugin", &err);
+    }
+    tp_sandbox *sb = tp__plugin_sandbox(&err);
+    tp_plugin *p = sb ? tp_plugin_describe_fd(sb, fd, path, sha, NULL, &err)
+                      : tp_plugin_load_fd(fd, path, sha, NULL, &err);
     if (!p) {
-        tp__die_msg("plugin", "%s", err.msg);
-        return TP_EXIT_FAIL;
+        print_elf(&elf);
+        tp__unload_plugins(NULL);
+        return tp__fail("plugin", &err);
     }
     char types[256], branches[256];
     tp_plugin_list_str(p->desc->types, "", types, sizeof types);
     tp_plugin_list_str(p->desc->branches, "generic (all branches)", branches, sizeof branches);
     printf("file:     %s\nname:     %s\nversion:  %s\nlicense:  %s\nABI:      %u.%u "
-           "(host %d.%d)\ntypes:    %s\nbranches: %s\nsha256:   %s\n",
+           "(host %d.%d)\ntypes:    %s\nbranches: %s%s\nsha256:   %s\n",
            p->path, p->desc->name, p->desc->version, p->desc->license, (unsigned)p->desc->abi_major,
            (unsigned)p->desc->abi_minor, TP_SDK_ABI_MAJOR, TP_SDK_ABI_MINOR, types, branches,
-           p->sha256);
+           p->desc->flags & TP_PLUGIN_NAMED_ONLY ? " (named only)" : "", p->sha256);
+    print_elf(&elf);
     tp_plugin_unload(p);
+    tp__unload_plugins(NULL);
     return TP_EXIT_OK;
 }
 
@@ -94,6 +157,9 @@ int tp__cmd_plugin(int argc, char **argv)
         return tp__cmd_plugin_quarantine(argc - 1, argv + 1);
     if (tp__plugin_package_sub(argv[1]))
         return tp__cmd_plugin_package(argc - 1, argv + 1);
-    tp__die_msg("plugin", "unknown subcommand \"%s\" (list, info)", argv[1]);
+    tp__die_msg("plugin",
+                "unknown subcommand \"%s\" (list, info, quarantine, keygen, pack, verify, install, "
+                "remove)",
+                argv[1]);
     return TP_EXIT_USAGE;
 }

@@ -588,7 +588,7 @@ static int pack_plugin(const char *so_path, const tp_plugin *p, const tp_signer 
     return rc;
 }
 
-int tp_package_pack(const char *so_path, const char *keyfile, const char *out,
+int tp_package_pack(const char *so_path, const char *keyfile, const char *out, tp_sandbox *sb,
                     tp_package_info *info, tp_error *err)
 {
     tp_error e = {0};
@@ -596,7 +596,7 @@ int tp_package_pack(const char *so_path, const char *keyfile, const char *out,
     tp_signer *s = tp_signer_load(keyfile, &e);
     if (!s)
         return err ? (*err = e).code : e.code;
-    tp_plugin *p = tp_plugin_load(so_path, &e);
+    tp_plugin *p = sb ? tp_plugin_describe(sb, so_path, &e) : tp_plugin_load(so_path, &e);
     int rc = p ? pack_plugin(so_path, p, s, out, info ? info : &local, &e) : e.code;
     tp_plugin_unload(p);
     tp_signer_destroy(s);

@@ -39,6 +39,7 @@
 #include "core/error.h"
 #include "io/sha.h"
 #include "pkgkey.h"
+#include "plugin.h"
 
 #define TP_PACKAGE_FORMAT "tillpipe-plugin-package/1"
 #define TP_PACKAGE_MAX_SO (64u << 20)       /* bytes of the plugin member, at most */
@@ -63,10 +64,11 @@ typedef struct tp_package_info {
 
 /* Pack the plugin `so_path` into the package `out` (a result file as
  * io/fsutil.h says: written to a temporary and renamed, "-" is standard
- * output), signed with the secret key file `keyfile`.  The plugin is loaded
- * (tp_plugin_load) for its descriptor.  0 with info filled (may be NULL),
- * or < 0 with err set; on failure `out` is left as it was. */
-int tp_package_pack(const char *so_path, const char *keyfile, const char *out,
+ * output), signed with the secret key file `keyfile`.  The plugin's
+ * descriptor is read in a helper of `sb` (its code never runs here), or
+ * with sb NULL in this process.  0 with info filled (may be NULL), or < 0
+ * with err set; on failure `out` is left as it was. */
+int tp_package_pack(const char *so_path, const char *keyfile, const char *out, tp_sandbox *sb,
                     tp_package_info *info, tp_error *err);
 
 /* Check the package `pkg`: its structure, its signature with the keys of

@@ -88,7 +88,7 @@ static char *pack(const char *so, const char *name)
     char *out = in_dir(name);
     tp_error err = {0};
     tp_package_info info;
-    ck_assert_msg(tp_package_pack(so, k1, out, &info, &err) == 0, "pack %s: %s", so, err.msg);
+    ck_assert_msg(tp_package_pack(so, k1, out, NULL, &info, &err) == 0, "pack %s: %s", so, err.msg);
     return out;
 }
 
@@ -251,14 +251,14 @@ START_TEST(secret_key_readable_by_others_refused)
     ck_assert_int_eq(chmod(k1, 0644), 0);
     tp_error err = {0};
     char *out = in_dir("p.tpkg");
-    ck_assert_int_eq(tp_package_pack(TP_TEST_PKG_V1, k1, out, NULL, &err), TP_EINVAL);
+    ck_assert_int_eq(tp_package_pack(TP_TEST_PKG_V1, k1, out, NULL, NULL, &err), TP_EINVAL);
     ck_assert_has(err.msg, "readable by others");
     ck_assert_has(err.msg, "chmod 600");
     ck_assert_int_ne(access(out, F_OK), 0);
     /* not a key at all */
     free(tu_write(dir, "notakey", "hello\n"));
     chmod(in_dir("notakey"), 0600);
-    ck_assert_int_eq(tp_package_pack(TP_TEST_PKG_V1, in_dir("notakey"), out, NULL, &err),
+    ck_assert_int_eq(tp_package_pack(TP_TEST_PKG_V1, in_dir("notakey"), out, NULL, NULL, &err),
                      TP_EINVAL);
     ck_assert_has(err.msg, "not a tillpipe secret key file");
     ck_assert_int_ne(access(out, F_OK), 0);
@@ -310,7 +310,7 @@ START_TEST(pack_refuses_what_is_not_a_plugin)
     char *so = tu_write(dir, "fake.so", "not an ELF file\n");
     char *out = in_dir("p.tpkg");
     tp_error err = {0};
-    ck_assert_int_lt(tp_package_pack(so, k1, out, NULL, &err), 0);
+    ck_assert_int_lt(tp_package_pack(so, k1, out, NULL, NULL, &err), 0);
     ck_assert_has(err.msg, "fake.so");
     ck_assert_int_ne(access(out, F_OK), 0);
     ck_assert_int_eq(tu_count_entries(dir), 5); /* keys plug k1 k1.pub fake.so */

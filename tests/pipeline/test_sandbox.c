@@ -261,6 +261,22 @@ START_TEST(constructor_contained)
 }
 END_TEST
 
+/* `tillpipe plugin info` reads the file (ELF) and the descriptor (in a
+ * helper): the constructor never writes its file. */
+START_TEST(info_runs_no_constructor)
+{
+    unlink(TP_TEST_WILD_CTOR_FILE);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s plugin info %s/wild_ctor.so 2>&1", TP_TEST_BIN, TP_TEST_WILD_DIR);
+    ck_assert_int_eq(tu_run(cmd, &out), 0);
+    ck_assert_has(out, "name:     wild_ctor");
+    ck_assert_has(out, "exports:  1 symbol, tp_plugin_entry among them");
+    ck_assert_has(out, "constructors (in a sandboxed helper");
+    ck_assert_int_ne(access(TP_TEST_WILD_CTOR_FILE, F_OK), 0);
+    free(out);
+}
+END_TEST
+
 /* Every plugin the loader refuses reads the same refused in a helper. */
 START_TEST(refusals_alike)
 {
@@ -343,6 +359,7 @@ int main(void)
     tcase_add_test(tc, escape_refused);
     tcase_add_test(tc, constructor_contained);
     tcase_add_test(tc, refusals_alike);
+    tcase_add_test(tc, info_runs_no_constructor);
     tcase_add_test(tc, writable_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
