@@ -113,16 +113,16 @@ void tp__records_export(tp_req *req)
     const char *start = tp_query(req, "start"), *end = tp_query(req, "end"),
                *branch = tp_query(req, "branch"), *pos = tp_query(req, "pos"),
                *item = tp_query(req, "item"), *format = tp_query(req, "format"),
-               *compress = tp_query(req, "compress");
+               *compress = tp_query(req, "compress"), *plugin = tp_query(req, "plugin_sha256");
     char *endp = NULL;
     long posv = pos ? strtol(pos, &endp, 10) : 0;
     if (!start || !end || !tp_date_valid(start) || !tp_date_valid(end) || strcmp(start, end) > 0 ||
         (branch && !tp_branch_code_valid(branch)) || (pos && (*endp || posv < 1 || posv > 99)) ||
         (item && strlen(item) > 64) || (format && tp_format_parse(format) < 0) ||
-        (compress && strcmp(compress, "gzip") != 0)) {
+        (compress && strcmp(compress, "gzip") != 0) || (plugin && !tp__ok_sha256(plugin))) {
         tp_reply_problem(req, 400, "invalid_parameter",
                          "want start, end (YYYY-MM-DD, start <= end), optional branch, pos (1-99),"
-                         " item, format=csv|jsonl|record2025, compress=gzip");
+                         " item, plugin_sha256, format=csv|jsonl|record2025, compress=gzip");
         return;
     }
     export_ctx *x = calloc(1, sizeof *x);
@@ -132,7 +132,12 @@ void tp__records_export(tp_req *req)
     }
     x->srv = req->srv;
     x->fmt = format ? (tp_format)tp_format_parse(format) : TP_FMT_CSV;
-    tp_records_query q = {start, end, branch, pos, item, NULL, 0};
+    tp_records_query q = {.start = start,
+                          .end = end,
+                          .branch = branch,
+                          .pos = pos,
+                          .item = item,
+                          .plugin_sha256 = plugin};
     tp_error err = {0};
     if (!(x->db = tp_req_stream_db(req))) {
         free(x);

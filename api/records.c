@@ -41,7 +41,9 @@ void tp__records_list(tp_req *req)
     if (tp__read_range(req, q.start, q.end, NULL) < 0 ||
         tp__param(req, "branch", tp_branch_code_valid, "a branch code", &q.branch) < 0 ||
         tp__param(req, "pos", tp__ok_pos, "a terminal number 1-99", &q.pos) < 0 ||
-        tp__param(req, "limit", tp__ok_limit, "1-500", &limit) < 0)
+        tp__param(req, "limit", tp__ok_limit, "1-500", &limit) < 0 ||
+        tp__param(req, "plugin_sha256", tp__ok_sha256, "a plugin build's sha256 (64 hex)",
+                  &q.plugin_sha256) < 0)
         return;
     if (q.item && strlen(q.item) > 64) {
         tp_reply_problem(req, 400, "invalid_parameter", "item: at most 64 characters");

@@ -58,6 +58,11 @@ int tp__ok_limit(const char *s)
     return whole(s, 1, 500);
 }
 
+int tp__ok_sha256(const char *s)
+{
+    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
 int tp__ok_id(const char *s)
 {
     return whole(s, 1, 999999999999999999LL);

@@ -57,6 +57,7 @@ int tp__ok_pos(const char *s);    /* a terminal, 1-99 */
 int tp__ok_status(const char *s); /* a job status */
 int tp__ok_limit(const char *s);  /* a page size, 1-500 */
 int tp__ok_id(const char *s);     /* a positive id */
+int tp__ok_sha256(const char *s); /* 64 lowercase hex digits */
 
 /* A date range of at most TP_RANGE_MAX_DAYS (and a branch code, which may
  * be NULL): 0, or -1 after replying 400. */

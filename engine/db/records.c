@@ -9,6 +9,13 @@
 
 #define REC_KEY "business_date, branch, pos, source_file, source_line"
 
+/* The records a plugin build made: its sha256 in the plugins of the
+ * attempt that loaded them (the job's succeeded one). */
+#define BY_PLUGIN                                                                                  \
+    "EXISTS (SELECT 1 FROM job_attempts a, jsonb_each(a.plugins) e WHERE a.job_id ="               \
+    " records.job_id AND a.error_code IS NULL AND a.finished_at IS NOT NULL AND"                   \
+    " e.value->>'sha256' = $?)"
+
 int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q, tp_list_page *out,
                     tp_error *err)
 {
@@ -21,6 +28,8 @@ int tp_records_page(tp_db *db, tp_list_totals *totals, const tp_records_query *q
         tp_list_filter_add(&f, "pos = $?::int", q->pos);
     if (q->item)
         tp_list_filter_add(&f, "item_code = $?", q->item);
+    if (q->plugin_sha256)
+        tp_list_filter_add(&f, BY_PLUGIN, q->plugin_sha256);
     static const tp_list_def records = {"records", REC_KEY, "row_to_json(j)",
                                         "json_build_array(" REC_KEY ")::text",
                                         "(" REC_KEY ") > ($?::date, $?, $?::int, $?, $?::bigint)"};
@@ -121,10 +130,13 @@ tp_records_cursor *tp_records_open(tp_db *db, const tp_records_query *q, tp_erro
              "SELECT %s FROM records r WHERE business_date BETWEEN $1::date AND $2::date"
              " AND ($3::text IS NULL OR branch = $3) AND ($4::int IS NULL OR pos = $4)"
              " AND ($5::text IS NULL OR item_code = $5)"
+             " AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM job_attempts a,"
+             " jsonb_each(a.plugins) e WHERE a.job_id = r.job_id AND a.error_code IS NULL"
+             " AND a.finished_at IS NOT NULL AND e.value->>'sha256' = $6))"
              " ORDER BY " REC_KEY,
              columns);
-    const char *p[] = {q->start, q->end, q->branch, q->pos, q->item};
-    if (!PQsendQueryParams(db->conn, sql, 5, NULL, p, NULL, NULL, 0) ||
+    const char *p[] = {q->start, q->end, q->branch, q->pos, q->item, q->plugin_sha256};
+    if (!PQsendQueryParams(db->conn, sql, 6, NULL, p, NULL, NULL, 0) ||
         !PQsetSingleRowMode(db->conn)) {
         tp_db_fail(err, "database", PQerrorMessage(db->conn));
         drain(db);

@@ -15,9 +15,10 @@
 typedef struct tp_records_query {
     const char *start, *end; /* YYYY-MM-DD, both required */
     const char *branch, *pos, *item;
-    const char *const *after; /* a page's cursor: the 5 key values of the last record
-                                 seen (date, branch, pos, file, line), or NULL */
-    int limit;                /* a page's size, 1-500 */
+    const char *const *after;  /* a page's cursor: the 5 key values of the last record
+                                  seen (date, branch, pos, file, line), or NULL */
+    int limit;                 /* a page's size, 1-500 */
+    const char *plugin_sha256; /* only records a plugin build made (its sha256), or NULL */
 } tp_records_query;
 
 /* One page; out->next is the last record's key as a JSON array of the five

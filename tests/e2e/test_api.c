@@ -962,6 +962,36 @@ static long long legacy_export_lines(const char *t)
     return lines;
 }
 
+/* The records one plugin build made: every one for the build that parsed
+ * the order lines, none for a build that made none; the export alike. */
+static void records_by_plugin(const char *t, long long nrec)
+{
+    char *sha = qs("SELECT e.value->>'sha256' FROM job_attempts a, jsonb_each(a.plugins) e"
+                   " WHERE e.key = 'rd5000' AND a.error_code IS NULL LIMIT 1");
+    char path[256];
+    snprintf(path, sizeof path, "/api/records?start=2025-03-01&end=2025-03-01&plugin_sha256=%s",
+             sha);
+    resp r = call("GET", path, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(jint(r.json, "total"), nrec);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/api/records?start=2025-03-01&end=2025-03-01&plugin_sha256=%064d",
+             0);
+    r = call("GET", path, t, NULL);
+    expect(&r, 200, NULL);
+    ck_assert_int_eq(jint(r.json, "total"), 0);
+    resp_free(&r);
+    snprintf(path, sizeof path,
+             "/api/records/export?start=2025-03-01&end=2025-03-01&plugin_sha256=%s", sha);
+    r = call("GET", path, t, NULL);
+    expect(&r, 200, NULL);
+    char *wc = ok("wc -l < %s", save_body(&r, "by-plugin.csv"));
+    resp_free(&r);
+    ck_assert_int_eq(strtoll(wc, NULL, 10), nrec + 1);
+    free(wc);
+    free(sha);
+}
+
 /* The job's records, exported (csv: a header and one line a record; jsonl;
  * gzip; the legacy record2025 layout, as `tillpipe run` writes it for the
  * same files) and a page at a time (every record once, in order); bad
@@ -1001,7 +1031,9 @@ START_TEST(records_export_and_pages)
         "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b",
         "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ",
         "/api/records?start=2025-03-01",
-        "/api/records?start=2025-03-01&end=2025-03-01&pos=abc"};
+        "/api/records?start=2025-03-01&end=2025-03-01&pos=abc",
+        "/api/records?start=2025-03-01&end=2025-03-01&plugin_sha256=ABC",
+        "/api/records/export?start=2025-03-01&end=2025-03-01&plugin_sha256=1234"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         check("GET", bad[i], t, NULL, 400, "invalid_parameter");
     /* records, a page at a time: every record once, in order */
@@ -1011,6 +1043,7 @@ START_TEST(records_export_and_pages)
         ck_assert_msg(record_order(json_array_get(all, k - 1), json_array_get(all, k)) < 0,
                       "record %zu is not after record %zu", k, k - 1);
     json_decref(all);
+    records_by_plugin(t, nrec);
     free(t);
     stop_server();
 }
