@@ -8,6 +8,8 @@
 #    year (default), against `cat` of the same files: input MB/s,
 #    records/s, terminal-days/s, peak RSS and the ratio to cat.
 #    Target: >= 300 MB/s of report input on one core.
+#    The same run with `--isolation none` (plugins in the engine's process)
+#    beside it: what the sandbox costs.  Target: <= 10% (ratio <= 1.10).
 # 2. `tillpipe parse` over one generated rd5000 file of about 1 GB (default):
 #    peak RSS.  Target: <= 64 MB.
 set -euo pipefail
@@ -41,19 +43,25 @@ cat "$work"/in/* >/dev/null
 read -r cat_s cat_min _ < <($measure "$reps" -- sh -c "cat \"$work\"/in/* >/dev/null")
 read -r run_s run_min run_rss < <($measure "$reps" -- taskset -c 0 $tp run --reports "$work/in" \
   --out "$work/out.csv" --quiet)
+read -r none_s none_min none_rss < <($measure "$reps" -- taskset -c 0 $tp run --reports "$work/in" \
+  --out "$work/out-none.csv" --quiet --isolation none)
+cmp -s "$work/out.csv" "$work/out-none.csv" || { echo "isolation changed the records" >&2; exit 1; }
 records=$(($(wc -l < "$work/out.csv") - 1))
 tdays=$($tp run --reports "$work/in" --out "$work/out2.csv" 2>&1 >/dev/null |
   sed -n 's/^tillpipe run: \([0-9]*\) terminal-days.*/\1/p')
 
 echo
 echo "== tillpipe run: one branch, two terminals, $days days (median of $reps, pinned to one core)"
-awk -v b="$bytes" -v rs="$run_s" -v cs="$cat_s" -v rec="$records" -v td="$tdays" -v rss="$run_rss" '
+awk -v b="$bytes" -v rs="$run_s" -v cs="$cat_s" -v rec="$records" -v td="$tdays" -v rss="$run_rss" \
+    -v ns="$none_s" -v nrss="$none_rss" '
 BEGIN {
   printf "   %-28s %10s %12s %14s %12s\n", "", "seconds", "input MB/s", "records/s", "term-days/s"
   printf "   %-28s %10.3f %12.1f %14.0f %12.1f\n", "tillpipe run", rs, b/1e6/rs, rec/rs, td/rs
+  printf "   %-28s %10.3f %12.1f %14.0f %12.1f\n", "tillpipe run --isolation none", ns, b/1e6/ns, rec/ns, td/ns
   printf "   %-28s %10.3f %12.1f\n", "cat (same files)", cs, b/1e6/cs
   printf "   ratio run/cat throughput:  %.2f  (run takes %.2fx the time cat takes)\n", cs/rs, rs/cs
-  printf "   peak RSS of tillpipe run:  %.1f MB\n", rss/1024
+  printf "   sandbox cost: run/none %.3f (target <= 1.10: %s)\n", rs/ns, (rs/ns <= 1.10 ? "MET" : "NOT MET")
+  printf "   peak RSS of tillpipe run:  %.1f MB (--isolation none: %.1f MB)\n", rss/1024, nrss/1024
   printf "   target >= 300 MB/s input:  %s\n", (b/1e6/rs >= 300 ? "MET" : "NOT MET")
 }'
 
