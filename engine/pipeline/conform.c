@@ -283,6 +283,8 @@ int tp_conform_run(const char *path, const tp_conform_opts *opts, tp_conform_res
 {
     tp_conform_opts o = opts ? *opts : (tp_conform_opts){0};
     FILE *out = o.out ? o.out : stdout;
+    tp_conform_result unused;
+    res = res ? res : &unused;
     memset(res, 0, sizeof *res);
     tp__kit k = {.timeout_s = o.timeout_s ? o.timeout_s : TP_CONFORM_TIMEOUT,
                  .memory_input = o.memory_input ? o.memory_input : TP_CONFORM_MEMORY_INPUT,

@@ -74,7 +74,9 @@ typedef struct tp_conform_result {
  * folders.  Returns 0 when the checks ran (res says how many failed), or < 0
  * with err set when they could not: the plugin does not load (TP_EPLUGIN),
  * does not parse opts->type (TP_EINVAL), the cases folder cannot be read or
- * holds no case (TP_ENOTFOUND), out of memory. */
+ * holds no case (TP_ENOTFOUND), out of memory.  `opts` and `res` may be
+ * NULL.  The caller must be single-threaded: each check runs in a fork()ed
+ * child. */
 int tp_conform_run(const char *path, const tp_conform_opts *opts, tp_conform_result *res,
                    tp_error *err);
 
