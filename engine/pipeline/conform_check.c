@@ -476,9 +476,10 @@ static void memory_report(const tp__kit *k, const gen_source *g, const tp__kit_h
              mb, what, result);
     else
         PASS(k,
-             ": peak RSS grew %.1f MiB over %.1f MB of generated input (%s: %llu rows, %llu "
-             "problems); limit %.0f MiB",
-             grew, mb, what, (unsigned long long)h->rows, (unsigned long long)h->problems, limit);
+             ": peak RSS grew %.1f MiB over %.1f MB of generated input (%s: %llu row%s, %llu "
+             "problem%s); limit %.0f MiB",
+             grew, mb, what, (unsigned long long)h->rows, h->rows == 1 ? "" : "s",
+             (unsigned long long)h->problems, h->problems == 1 ? "" : "s", limit);
 }
 
 /* k->memory_input bytes of the sample repeated, fed MEM_CHUNK bytes at a
