@@ -1,10 +1,13 @@
-/* conform.c -- the conformance kit's runner (conform.h): loads the plugin,
- * plans the checks, runs each in a fork()ed child watched for progress, and
- * writes one line per check.  The checks themselves are conform_check.c.
+/* conform.c -- the conformance kit's runner (conform.h): plans the checks,
+ * runs each in a fork()ed child watched for progress, and writes one line
+ * per check.  The checks themselves are conform_check.c.
  *
- * fork() without exec: the caller is single-threaded when it runs the kit
- * (the command line), and the child only drives the plugin already loaded
- * here, then leaves with _exit. */
+ * The plugin is loaded only in the children -- first one that reads its
+ * descriptor for the plan, then one per check -- so that none of its code
+ * runs in the kit's own process and a crash while loading (a constructor,
+ * the entry function) is reported like any other.  fork() without exec: the
+ * caller is single-threaded when it runs the kit (the command line), and a
+ * child leaves with _exit. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -82,7 +85,7 @@ static int list_cases(tp__kit *k, const char *dir, tp_error *err)
         return TP_OK;
     }
     char sub[4200], path[4200];
-    snprintf(sub, sizeof sub, "%s/%s", dir, k->plugin->desc->name);
+    snprintf(sub, sizeof sub, "%s/%s", dir, k->desc.name);
     if (is_dir(sub)) /* a folder of cases per plugin, as tests/plugins/cases */
         dir = sub;
     DIR *d = opendir(dir);
@@ -173,6 +176,19 @@ static void where(const tp__kit *k, const tp__kit_check *c, char *buf, size_t n,
         in[0] = '\0';
 }
 
+/* How a child ended that did not finish: killed, exited, hung. */
+static void end_text(const tp__kit *k, int status, int hung, char *buf, size_t n)
+{
+    if (hung)
+        snprintf(buf, n, "no progress for %u s (killed)", k->timeout_s);
+    else if (WIFSIGNALED(status) && sigabbrev_np(WTERMSIG(status)))
+        snprintf(buf, n, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, n, "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, n, "exited with %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 /* The child's end as a message; 1 when the check passed. */
 static int ending(const tp__kit *k, const tp__kit_check *c, int status, int hung, char *msg,
                   size_t n)
@@ -183,19 +199,28 @@ static int ending(const tp__kit *k, const tp__kit_check *c, int status, int hung
     }
     char at[120], in[40], what[120];
     where(k, c, at, sizeof at, in, sizeof in);
-    if (hung)
-        snprintf(what, sizeof what, "no progress for %u s (killed)", k->timeout_s);
-    else if (WIFSIGNALED(status)) {
-        const char *abbrev = sigabbrev_np(WTERMSIG(status));
-        if (abbrev)
-            snprintf(what, sizeof what, "killed by SIG%s", abbrev);
-        else
-            snprintf(what, sizeof what, "killed by signal %d", WTERMSIG(status));
-    } else
-        snprintf(what, sizeof what, "exited with %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    end_text(k, status, hung, what, sizeof what);
     snprintf(msg, n, "%s: %s%s%s%s", at, what, in, k->sh->breach[0] ? "; before that it " : "",
              k->sh->breach);
     return 0;
+}
+
+/* In the child: load the plugin -- the very build the plan was made from --
+ * and run the check. */
+static void check_child(const tp__kit *k, const tp__kit_check *c)
+{
+    tp_error err = {0};
+    tp__kit ck = *k;
+    tp_plugin *p = tp_plugin_load(k->path, &err);
+    if (!p || strcmp(p->sha256, k->desc.sha256) != 0) {
+        snprintf(k->sh->msg, sizeof k->sh->msg, ": %s",
+                 p ? "the plugin file changed during the run" : err.msg);
+        k->sh->failed = 1;
+        k->sh->done = 1;
+        return;
+    }
+    ck.plugin = p;
+    tp__kit_check_run(&ck, c);
 }
 
 static void run_check(const tp__kit *k, const tp__kit_check *c, FILE *out, tp_conform_result *res)
@@ -209,7 +234,7 @@ static void run_check(const tp__kit *k, const tp__kit_check *c, FILE *out, tp_co
     int ok = 0;
     pid_t pid = fork();
     if (pid == 0) {
-        tp__kit_check_run(k, c);
+        check_child(k, c);
         fflush(stdout);
         fflush(stderr);
         _exit(0);
@@ -229,37 +254,104 @@ static void run_check(const tp__kit *k, const tp__kit_check *c, FILE *out, tp_co
 
 /* ------------------------------------------------------------ the run */
 
+/* "rd5000, rd5800" for the plugin's types, into buf. */
+static void types_str(const tp__kit_desc *d, char *buf, size_t n)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < d->ntypes && at < n; i++) {
+        int w = snprintf(buf + at, n - at, "%s%s", i ? ", " : "",
+                         tp_schema_of((tp_report_type)d->types[i])->name);
+        at += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* The report types to check: opts->type; else with cases the plugin's
  * first type, without them all of its types. */
-static int plan_types(const tp_plugin *p, const tp_conform_opts *o, const tp_schema **types,
+static int plan_types(const tp__kit *k, const tp_conform_opts *o, const tp_schema **types,
                       size_t *n, tp_error *err)
 {
+    const tp__kit_desc *d = &k->desc;
+    char list[256];
+    types_str(d, list, sizeof list);
     *n = 0;
     if (o->type) {
-        char list[256];
         int t = tp_schema_find(o->type);
         if (t < 0)
             return tp_error_set(err, TP_EINVAL, "unknown report type \"%s\" (known: %s)", o->type,
                                 tp_schema_names());
-        if (!tp_plugin_parses(p, o->type)) {
-            tp_plugin_list_str(p->desc->types, "", list, sizeof list);
-            return tp_error_set(err, TP_EINVAL, "%s: plugin %s does not parse %s (it parses %s)",
-                                p->path, p->desc->name, o->type, list);
-        }
-        types[(*n)++] = tp_schema_of((tp_report_type)t);
-        return TP_OK;
+        for (size_t i = 0; i < d->ntypes; i++)
+            if (d->types[i] == t) {
+                types[(*n)++] = tp_schema_of((tp_report_type)t);
+                return TP_OK;
+            }
+        return tp_error_set(err, TP_EINVAL, "%s: plugin %s does not parse %s (it parses %s)",
+                            k->path, d->name, o->type, list);
     }
-    for (size_t i = 0; p->desc->types[i] && *n < TP_TYPE_COUNT; i++) {
+    for (size_t i = 0; i < d->ntypes && !(o->cases_dir && *n == 1); i++)
+        types[(*n)++] = tp_schema_of((tp_report_type)d->types[i]);
+    if (*n == 0)
+        return tp_error_set(err, TP_EPLUGIN, "%s: plugin %s declares no known report type", k->path,
+                            d->name);
+    return TP_OK;
+}
+
+/* In the load step's child: the descriptor into sh->desc, or the refusal. */
+static void load_child(const tp__kit *k)
+{
+    tp_error err = {0};
+    tp_plugin *p = tp_plugin_load(k->path, &err);
+    tp__kit_desc *d = &k->sh->desc;
+    if (!p) {
+        snprintf(k->sh->msg, sizeof k->sh->msg, "%s", err.msg);
+        k->sh->code = err.code ? err.code : TP_EPLUGIN;
+        k->sh->failed = k->sh->done = 1;
+        return;
+    }
+    snprintf(d->name, sizeof d->name, "%s", p->desc->name);
+    snprintf(d->version, sizeof d->version, "%s", p->desc->version);
+    snprintf(d->sha256, sizeof d->sha256, "%s", p->sha256);
+    d->abi_major = p->desc->abi_major;
+    d->abi_minor = p->desc->abi_minor;
+    for (size_t i = 0; p->desc->types[i] && d->ntypes < TP_TYPE_COUNT; i++) {
         int t = tp_schema_find(p->desc->types[i]);
         if (t >= 0)
-            types[(*n)++] = tp_schema_of((tp_report_type)t);
-        if (o->cases_dir)
-            break;
+            d->types[d->ntypes++] = t;
     }
-    if (*n == 0)
-        return tp_error_set(err, TP_EPLUGIN, "%s: plugin %s declares no known report type", p->path,
-                            p->desc->name);
-    return TP_OK;
+    k->sh->done = 1;
+}
+
+/* Load the plugin in a child of its own and take its descriptor into
+ * k->desc.  0, or < 0 with err set: refused, or the load crashed or hung. */
+static int load_step(tp__kit *k, tp_error *err)
+{
+    memset(k->sh, 0, sizeof *k->sh);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        load_child(k);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(0);
+    }
+    if (pid < 0)
+        return tp_error_set(err, TP_EIO, "cannot start loading the plugin (fork): %s",
+                            strerror(errno));
+    int status = 0, hung = 0;
+    watch(k, pid, &status, &hung);
+    if (!hung && WIFEXITED(status) && k->sh->done) {
+        if (k->sh->failed)
+            return tp_error_set(err, k->sh->code, "%s", k->sh->msg);
+        k->desc = k->sh->desc;
+        return TP_OK;
+    }
+    char what[120];
+    end_text(k, status, hung, what, sizeof what);
+    return tp_error_set(err, TP_EPLUGIN,
+                        "plugin %s: loading it %s: its constructors or %s() crashed, exited or "
+                        "hung",
+                        k->path, what, TP_PLUGIN_ENTRY_NAME);
 }
 
 static void run_type(const tp__kit *k, const tp_schema *s, FILE *out, tp_conform_result *res)
@@ -278,51 +370,49 @@ static void run_type(const tp__kit *k, const tp_schema *s, FILE *out, tp_conform
     }
 }
 
+/* The header line, every type's checks, the summary. */
+static void run_all(const tp__kit *k, const tp_conform_opts *o, const tp_schema *const *types,
+                    size_t ntypes, FILE *out, tp_conform_result *res)
+{
+    char list[256];
+    types_str(&k->desc, list, sizeof list);
+    fprintf(out, "plugin %s %s (%s), ABI %u.%u, types %s; %s\n", k->desc.name, k->desc.version,
+            k->path, k->desc.abi_major, k->desc.abi_minor, list,
+            o->cases_dir ? "cases from the cases folder" : "built-in smoke inputs");
+    for (size_t i = 0; i < ntypes; i++)
+        run_type(k, types[i], out, res);
+    fprintf(out, "%u checks: %u ok%s", res->checks, res->checks - res->failed,
+            res->failed ? ", " : "\n");
+    if (res->failed)
+        fprintf(out, "%u FAILED\n", res->failed);
+    fflush(out);
+}
+
 int tp_conform_run(const char *path, const tp_conform_opts *opts, tp_conform_result *res,
                    tp_error *err)
 {
     tp_conform_opts o = opts ? *opts : (tp_conform_opts){0};
-    FILE *out = o.out ? o.out : stdout;
     tp_conform_result unused;
     res = res ? res : &unused;
     memset(res, 0, sizeof *res);
-    tp__kit k = {.timeout_s = o.timeout_s ? o.timeout_s : TP_CONFORM_TIMEOUT,
+    tp__kit k = {.path = path,
+                 .timeout_s = o.timeout_s ? o.timeout_s : TP_CONFORM_TIMEOUT,
                  .memory_input = o.memory_input ? o.memory_input : TP_CONFORM_MEMORY_INPUT,
                  .memory_limit = o.memory_limit > 0 ? o.memory_limit : TP_CONFORM_MEMORY_LIMIT};
-    tp_plugin *p = tp_plugin_load(path, err);
-    if (!p)
-        return err && err->code ? err->code : TP_EPLUGIN;
-    k.plugin = p;
+    void *map = mmap(NULL, sizeof *k.sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return tp_error_set(err, TP_ENOMEM, "shared memory for the checks: %s", strerror(errno));
+    k.sh = map;
     const tp_schema *types[TP_TYPE_COUNT];
     size_t ntypes = 0;
-    int rc = plan_types(p, &o, types, &ntypes, err);
+    int rc = load_step(&k, err);
+    if (rc == TP_OK)
+        rc = plan_types(&k, &o, types, &ntypes, err);
     if (rc == TP_OK && o.cases_dir)
         rc = list_cases(&k, o.cases_dir, err);
-    void *map = MAP_FAILED;
-    if (rc == TP_OK) {
-        map = mmap(NULL, sizeof *k.sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (map == MAP_FAILED)
-            rc = tp_error_set(err, TP_ENOMEM, "shared memory for the checks: %s", strerror(errno));
-        k.sh = map;
-    }
-    if (rc == TP_OK) {
-        char list[256];
-        tp_plugin_list_str(p->desc->types, "", list, sizeof list);
-        fprintf(out, "plugin %s %s (%s), ABI %u.%u, types %s; %s\n", p->desc->name,
-                p->desc->version, p->path, (unsigned)p->desc->abi_major,
-                (unsigned)p->desc->abi_minor, list,
-                o.cases_dir ? "cases from the cases folder" : "built-in smoke inputs");
-        for (size_t i = 0; i < ntypes; i++)
-            run_type(&k, types[i], out, res);
-        fprintf(out, "%u checks: %u ok%s", res->checks, res->checks - res->failed,
-                res->failed ? ", " : "\n");
-        if (res->failed)
-            fprintf(out, "%u FAILED\n", res->failed);
-        fflush(out);
-    }
-    if (map != MAP_FAILED)
-        munmap(map, sizeof *k.sh);
+    if (rc == TP_OK)
+        run_all(&k, &o, types, ntypes, o.out ? o.out : stdout, res);
+    munmap(map, sizeof *k.sh);
     free_cases(k.cases, k.ncases);
-    tp_plugin_unload(p);
     return rc;
 }

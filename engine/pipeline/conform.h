@@ -6,7 +6,9 @@
  * Per report type -- the one asked for, else every type the plugin declares
  * (with cases: the first one, as tests/plugins/cases reads them) -- it runs
  * these checks, each in a fork()ed child, so that a plugin that crashes,
- * exits or stops making progress fails that one check instead of the kit:
+ * exits or stops making progress fails that one check instead of the kit
+ * (the plugin is loaded only in children: first one that reads its
+ * descriptor, then each check's own):
  *
  *   case NAME   a case folder: input.csv, and optionally expected.jsonl,
  *               error, branch, options.json (the layout of
@@ -72,7 +74,8 @@ typedef struct tp_conform_result {
  * folder (it holds input.csv), or a folder whose subfolder named after the
  * plugin holds the cases (tests/plugins/cases), or a folder of case
  * folders.  Returns 0 when the checks ran (res says how many failed), or < 0
- * with err set when they could not: the plugin does not load (TP_EPLUGIN),
+ * with err set when they could not: the plugin does not load, or crashes,
+ * exits or hangs while it loads (TP_EPLUGIN),
  * does not parse opts->type (TP_EINVAL), the cases folder cannot be read or
  * holds no case (TP_ENOTFOUND), out of memory.  `opts` and `res` may be
  * NULL.  The caller must be single-threaded: each check runs in a fork()ed

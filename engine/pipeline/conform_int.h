@@ -20,6 +20,16 @@ enum { TP__CHECK_CASE, TP__CHECK_SMOKE, TP__CHECK_STOP, TP__CHECK_MEMORY };
  * rules). */
 enum { TP__CALL_NONE, TP__CALL_OPEN, TP__CALL_FEED, TP__CALL_FINISH, TP__CALL_CLOSE };
 
+/* What the plugin's descriptor says, as a child that loaded it reports it:
+ * the runner never loads the plugin itself, so none of its code (its
+ * constructors, its entry function) runs in the kit's own process. */
+typedef struct tp__kit_desc {
+    char name[128], version[64], sha256[65];
+    unsigned abi_major, abi_minor;
+    int types[TP_TYPE_COUNT]; /* tp_report_type, in the descriptor's order */
+    size_t ntypes;
+} tp__kit_desc;
+
 /* The child's report to the runner, in a shared anonymous mapping: the
  * counters are read while the child runs (the watchdog), the outcome once it
  * has been reaped. */
@@ -30,9 +40,11 @@ typedef struct tp__kit_shared {
     atomic_size_t len;             /* input size of the parse under way */
     atomic_uint_fast64_t fed;      /* memory check: bytes fed so far */
     int done;                      /* the child finished the check */
-    int failed;
-    char msg[1536];   /* ": what was seen" or " at chunk size N: why" */
-    char breach[400]; /* the first rule broken, as soon as it was */
+    int failed;                    /* ... and it failed */
+    int code;                      /* the load step: TP_E* of a refusal */
+    char msg[1536];                /* ": what was seen" or " at chunk size N: why" */
+    char breach[400];              /* the first rule broken, as soon as it was */
+    tp__kit_desc desc;             /* the load step: the descriptor */
 } tp__kit_shared;
 
 typedef struct tp__kit_case {
@@ -42,7 +54,9 @@ typedef struct tp__kit_case {
 
 /* One run of the kit: read-only in the children. */
 typedef struct tp__kit {
-    const tp_plugin *plugin;
+    const char *path;        /* the plugin file */
+    tp__kit_desc desc;       /* its descriptor, from the load step */
+    const tp_plugin *plugin; /* loaded: in a check's child only */
     unsigned timeout_s;
     long long memory_input, memory_limit; /* resolved: > 0 */
     tp__kit_case *cases;                  /* sorted by name; NULL = smoke */

@@ -208,6 +208,24 @@ START_TEST(segfault_is_reported)
 }
 END_TEST
 
+/* A crash while loading (a constructor) is the kit's error, not its end:
+ * the plugin is loaded only in children. */
+START_TEST(crash_while_loading)
+{
+    char so[4200], msg[4400];
+    fixture(so, sizeof so, "ctor_segv");
+    tp_conform_result res;
+    tp_error err = {0};
+    ck_assert_int_eq(tp_conform_run(so, NULL, &res, &err), TP_EPLUGIN);
+    snprintf(msg, sizeof msg,
+             "plugin %s: loading it killed by SIGSEGV: its constructors or tp_plugin_entry() "
+             "crashed, exited or hung",
+             so);
+    ck_assert_str_eq(err.msg, msg);
+    ck_assert_uint_eq(res.checks, 0);
+}
+END_TEST
+
 START_TEST(exit_is_reported)
 {
     char *text = kit_fixture("exit", 0, 5);
@@ -365,6 +383,7 @@ int main(void)
     tcase_add_test(tc, output_depends_on_chunking);
     tcase_add_test(tc, leak_fails_memory);
     tcase_add_test(tc, segfault_is_reported);
+    tcase_add_test(tc, crash_while_loading);
     tcase_add_test(tc, exit_is_reported);
     tcase_add_test(tc, refusal_ignored);
     tcase_add_test(tc, hang_is_killed);
