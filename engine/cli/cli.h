@@ -25,6 +25,7 @@ int tp__cmd_run(int argc, char **argv);
 int tp__cmd_parse(int argc, char **argv);
 int tp__cmd_config(int argc, char **argv);
 int tp__cmd_plugin(int argc, char **argv);
+int tp__cmd_plugin_test(int argc, char **argv); /* `plugin test`: argv[0] is "test" */
 int tp__cmd_gen(int argc, char **argv);
 int tp__cmd_migrate(int argc, char **argv);
 int tp__cmd_branch(int argc, char **argv);

@@ -15,13 +15,18 @@
 #include "pipeline/parse.h"
 
 static const char parse_usage[] =
-    "usage: tillpipe parse --type TYPE [--branch B] [--plugin NAME] FILE|-\n"
+    "usage: tillpipe parse --type TYPE [--branch B] [--plugin NAME] [--chunk-size N] FILE|-\n"
     "  --type TYPE        rd5000, rd5800, rd5500, rd1800, discount, rd5900 or blpr\n"
     "                     (default: taken from a report file name)\n"
     "  --branch B         parse as branch B does (its override plugin and options)\n"
     "  --plugin NAME      use this plugin, whatever the configuration says\n"
     "  --branches FILE    branch configuration (default: built-in)\n"
-    "  --plugins DIR      plugin directory\n";
+    "  --plugins DIR      plugin directory\n"
+    "  --chunk-size N     feed the plugin N bytes at a time, 1 to 67108864 (64 MiB)\n"
+    "                     (default 262144: the output must not depend on it)\n";
+
+/* The largest --chunk-size: one feed buffer is allocated of this size. */
+#define PARSE_MAX_CHUNK (64L * 1024 * 1024)
 
 typedef struct parse_out {
     const tp_schema *schema;
@@ -44,21 +49,36 @@ static void on_problem(void *ud, uint64_t line, int severity, const char *reason
 typedef struct parse_opts {
     const char *type, *branch, *plugin_name, *branches, *plugin_dir;
     const char *path;  /* the FILE, "-" = standard input */
+    size_t chunk_size; /* --chunk-size, 0 = the default */
     int t;             /* the report type */
     tp_report_name rn; /* the FILE's name, when a report name: default type and branch */
 } parse_opts;
+
+/* --chunk-size: bytes, 1..PARSE_MAX_CHUNK; -1 after saying why. */
+static int parse_chunk_size(const char *arg, size_t *out)
+{
+    long v;
+    if (tp__parse_long(arg, 1, PARSE_MAX_CHUNK, &v) < 0) {
+        tp__die_msg("parse",
+                    "--chunk-size must be a whole number of bytes from 1 to %ld (64 MiB), got "
+                    "\"%.40s\"",
+                    PARSE_MAX_CHUNK, arg);
+        fputs(parse_usage, stderr);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
 
 /* -1 to go on with *o filled (type and branch defaulted from a report file
  * name), else the exit status after saying why. */
 static int parse_parse_opts(int argc, char **argv, parse_opts *o)
 {
-    static const struct option opts[] = {{"type", required_argument, 0, 't'},
-                                         {"branch", required_argument, 0, 'b'},
-                                         {"plugin", required_argument, 0, 'n'},
-                                         {"branches", required_argument, 0, 'c'},
-                                         {"plugins", required_argument, 0, 'P'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"type", required_argument, 0, 't'},    {"branch", required_argument, 0, 'b'},
+        {"plugin", required_argument, 0, 'n'},  {"branches", required_argument, 0, 'c'},
+        {"plugins", required_argument, 0, 'P'}, {"chunk-size", required_argument, 0, 'C'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
     optind = 1;
@@ -70,6 +90,10 @@ static int parse_parse_opts(int argc, char **argv, parse_opts *o)
         case 'n': o->plugin_name = optarg; break;
         case 'c': o->branches = optarg; break;
         case 'P': o->plugin_dir = optarg; break;
+        case 'C':
+            if (parse_chunk_size(optarg, &o->chunk_size) < 0)
+                return TP_EXIT_USAGE;
+            break;
         case 'h': fputs(parse_usage, stdout); return TP_EXIT_OK;
         default:
             tp__die_msg("parse", "unknown or incomplete option \"%s\"", argv[optind - 1]);
@@ -122,7 +146,7 @@ static int parse_file(const parse_opts *o, const tp_config *cfg, const tp_regist
     parse_out out = {tp_schema_of(o->t), stdout};
     tp_parse_sink sink = {on_row, on_problem, &out};
     tp_branch_type bt = {bc, o->type};
-    tp_parse_options po = {.get = tp_branch_type_option, .ud = &bt};
+    tp_parse_options po = {.get = tp_branch_type_option, .ud = &bt, .chunk_size = o->chunk_size};
     tp_parse_stats st;
     int rc = tp_parse_stream(p, (tp_report_type)o->t, in, o->path, &po, &sink, &st, err);
     if (fflush(stdout) != 0 && rc == TP_OK)

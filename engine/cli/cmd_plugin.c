@@ -157,6 +157,8 @@ int tp__cmd_plugin(int argc, char **argv)
         return tp__cmd_plugin_quarantine(argc - 1, argv + 1);
     if (tp__plugin_package_sub(argv[1]))
         return tp__cmd_plugin_package(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return tp__cmd_plugin_test(argc - 1, argv + 1);
     tp__die_msg("plugin",
                 "unknown subcommand \"%s\" (list, info, quarantine, keygen, pack, verify, install, "
                 "remove)",
