@@ -16,6 +16,7 @@
 static const char plugin_usage[] =
     "usage: tillpipe plugin list [--plugins DIR] [--isolation none] [--trusted-keys DIR]\n"
     "       tillpipe plugin info FILE.so [--isolation none]\n"
+    "       tillpipe plugin test FILE.so [--cases DIR] [--type T]\n"
     "       tillpipe plugin quarantine [list] | clear SHA256 [--database URL]\n"
     "       tillpipe plugin keygen KEYFILE\n"
     "       tillpipe plugin pack PLUGIN.so --key KEYFILE --out PKG\n"
@@ -116,9 +117,11 @@ static int cmd_info(int argc, char **argv)
     char sha[65];
     tp_elf_info elf;
     int fd = tp_plugin_open_checked(path, sha, &err);
-    if (fd < 0 || tp_elf_inspect_fd(fd, &elf, &err) < 0) {
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0)
+        return tp__fail("plugin", &err);
+    if (tp_elf_inspect_fd(fd, &elf, &err) < 0) {
+        close(fd);
+        tp_error_prefix(&err, "plugin %s: ", path);
         return tp__fail("plugin", &err);
     }
     tp_sandbox *sb = tp__plugin_sandbox(&err);
@@ -160,8 +163,8 @@ int tp__cmd_plugin(int argc, char **argv)
     if (strcmp(argv[1], "test") == 0)
         return tp__cmd_plugin_test(argc - 1, argv + 1);
     tp__die_msg("plugin",
-                "unknown subcommand \"%s\" (list, info, quarantine, keygen, pack, verify, install, "
-                "remove)",
+                "unknown subcommand \"%s\" (list, info, test, quarantine, keygen, pack, verify, "
+                "install, remove)",
                 argv[1]);
     return TP_EXIT_USAGE;
 }

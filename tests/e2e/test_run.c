@@ -239,7 +239,7 @@ START_TEST(parse_and_plugin_commands)
     ck_assert_ptr_nonnull(strstr(out, "sha256:   "));
     free(out);
     f = tu_write(dir, "fake.so", "not an ELF file");
-    expect_fail(1, "cannot load", NULL, BIN " plugin info %s", f);
+    expect_fail(1, "not an ELF file", NULL, BIN " plugin info %s", f);
     free(f);
     expect_fail(2, "unknown subcommand", NULL, BIN " plugin frob");
     expect_fail(2, "unknown command", NULL, BIN " nosuchcommand");
