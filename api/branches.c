@@ -164,7 +164,7 @@ static json_t *parse_upload(tp_req *req, const tp_branch_cfg *bc, int t, const t
     preview pv = {tp_schema_of(t), json_array(), json_array()};
     tp_parse_sink sink = {preview_row, preview_problem, &pv};
     tp_branch_type bt = {bc, type};
-    tp_parse_options po = {.get = tp_branch_type_option, .ud = &bt};
+    tp_parse_options po = {.get = tp_branch_type_option, .at = tp_branch_type_option_at, .ud = &bt};
     tp_parse_stats st = {0};
     tp_error err = {0};
     rewind(req->upload);

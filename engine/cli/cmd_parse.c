@@ -146,7 +146,10 @@ static int parse_file(const parse_opts *o, const tp_config *cfg, const tp_regist
     parse_out out = {tp_schema_of(o->t), stdout};
     tp_parse_sink sink = {on_row, on_problem, &out};
     tp_branch_type bt = {bc, o->type};
-    tp_parse_options po = {.get = tp_branch_type_option, .ud = &bt, .chunk_size = o->chunk_size};
+    tp_parse_options po = {.get = tp_branch_type_option,
+                           .at = tp_branch_type_option_at,
+                           .ud = &bt,
+                           .chunk_size = o->chunk_size};
     tp_parse_stats st;
     int rc = tp_parse_stream(p, (tp_report_type)o->t, in, o->path, &po, &sink, &st, err);
     if (fflush(stdout) != 0 && rc == TP_OK)

@@ -404,6 +404,12 @@ const char *tp_branch_option(const tp_branch_cfg *b, const char *type, const cha
     return json_string_value(json_object_get(json_object_get(v, "options"), key));
 }
 
+const char *tp_branch_type_option_at(void *ud, size_t i, const char **value)
+{
+    const tp_branch_type *bt = ud;
+    return tp_branch_option_at(bt->branch, bt->type, i, value);
+}
+
 const char *tp_branch_type_option(void *ud, const char *key)
 {
     const tp_branch_type *bt = ud;

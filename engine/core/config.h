@@ -92,5 +92,7 @@ typedef struct tp_branch_type {
     const char *type;
 } tp_branch_type;
 const char *tp_branch_type_option(void *ud, const char *key);
+/* Its i-th option (key; *value set), or NULL past the last. */
+const char *tp_branch_type_option_at(void *ud, size_t i, const char **value);
 
 #endif

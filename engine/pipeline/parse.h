@@ -34,6 +34,11 @@ typedef struct tp_parse_sink {
 typedef struct tp_parse_options {
     const char *(*get)(void *ud, const char *key);
     void *ud;
+    /* Every option: the i-th key (and *value), NULL past the last.  When
+     * set, a sandboxed parse hands the helper all of them at once, so the
+     * plugin's questions are answered without a round trip; NULL: each
+     * question crosses to `get`. */
+    const char *(*at)(void *ud, size_t i, const char **value);
     size_t chunk_size; /* bytes per feed call; 0 = TP_PARSE_CHUNK */
     /* Polled while the parse runs (between chunks, and at least every
      * TP_PARSE_POLL_MS in a sandboxed parse): nonzero stops it at once with

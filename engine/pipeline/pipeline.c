@@ -118,6 +118,7 @@ static int parse_type(const tp_pipeline *p, tp_termday *td, const tp_branch_cfg 
     c->file = &td->cands[idx];
     tp_branch_type bt = {bc, tname};
     tp_parse_options opts = {.get = tp_branch_type_option,
+                             .at = tp_branch_type_option_at,
                              .ud = &bt,
                              .cancelled = p->cancelled,
                              .cancel_ud = p->cancel_ud};

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +21,7 @@
 #include "sandbox.h"
 #include "sandbox_int.h"
 
-#define FLUSH_BYTES (256 * 1024)
+#define FLUSH_BYTES (1024 * 1024)
 #define MAX_PLUGINS 64
 #define MAX_ANSWERS 64
 
@@ -29,9 +30,12 @@ typedef struct helper {
     tp_plugin *plugins[MAX_PLUGINS]; /* loaded, by sha256 */
     size_t nplugins;
     tp_sbx_buf out;
-    size_t rows_at;             /* the open ROWS frame, or SIZE_MAX */
-    double sent_at;             /* when something last went out */
-    int broken;                 /* the engine went away */
+    size_t rows_at; /* the open ROWS frame, or SIZE_MAX */
+    char *shm;      /* the two slots out fills in turn (NULL: frames go by the socket) */
+    int slot;       /* the one out is filling */
+    int busy[2];    /* handed over, not yet given back */
+    double sent_at; /* when something last went out */
+    int broken;     /* the engine went away */
     char *answers[MAX_ANSWERS]; /* config values given to the plugin, until close */
     size_t nanswers;
     /* the sink's hints for this parse: fields it reads, rows it wants */
@@ -39,6 +43,10 @@ typedef struct helper {
     uint32_t key;
     tp_field *set; /* open addressing, nset slots (a power of two); NULL = every row */
     size_t nset;
+    /* the parse's options, when the engine gave them all (else each is asked) */
+    int all_opts;
+    char *opts[2 * 256]; /* key, value, ... (NUL-terminated copies) */
+    size_t nopts;
 } helper;
 
 static uint64_t hash(const char *p, size_t n)
@@ -57,6 +65,23 @@ static int wanted(const helper *h, tp_field v)
         if (h->set[i].len == v.len && memcmp(h->set[i].ptr, v.ptr, v.len) == 0)
             return 1;
     }
+}
+
+/* The options of a PARSE request, copied; -1 when malformed. */
+static int read_opts(helper *h, tp_sbx_rd *r)
+{
+    h->all_opts = (int)tp__sbx_get_u32(r);
+    uint32_t n = tp__sbx_get_u32(r);
+    if (r->bad || n > 256)
+        return -1;
+    for (uint32_t i = 0; i < 2 * n; i++) {
+        uint32_t len = tp__sbx_get_u32(r);
+        const char *p = tp__sbx_get_bytes(r, len);
+        if (!p || !(h->opts[h->nopts] = strndup(p, len)))
+            return -1;
+        h->nopts++;
+    }
+    return 0;
 }
 
 /* The key set of a PARSE request (its strings stay in the request). */
@@ -135,6 +160,73 @@ static int install_filter(void)
 
 /* ---------------------------------------------------------- output */
 
+/* One message from the engine: its header and payload (malloc'd, freed by
+ * the caller).  0 at the end of the stream or on an error. */
+static int read_msg(helper *h, unsigned char hdr[TP_SBX_HDR], char **payload, int *fds, int *nfds)
+{
+    if (tp__sbx_read(h->sock, hdr, TP_SBX_HDR, fds, nfds) != 1)
+        return 0;
+    uint32_t len;
+    memcpy(&len, hdr, sizeof len);
+    char *p = len <= TP_SBX_FRAME_MAX ? malloc(len ? len : 1) : NULL;
+    if (!p || tp__sbx_read(h->sock, p, len, NULL, NULL) != 1) {
+        free(p);
+        return 0;
+    }
+    *payload = p;
+    return 1;
+}
+
+/* A FREE message: its slot is the helper's to fill again.  0 if not one. */
+static int take_free(helper *h, const unsigned char hdr[TP_SBX_HDR], const char *p)
+{
+    uint32_t len, slot = 2;
+    memcpy(&len, hdr, sizeof len);
+    if (hdr[4] != TP_SBX_FREE || len != 4)
+        return 0;
+    memcpy(&slot, p, 4);
+    if (slot > 1)
+        return 0;
+    h->busy[slot] = 0;
+    return 1;
+}
+
+/* The next message that is not a FREE (those are taken on the way). */
+static int next_msg(helper *h, unsigned char hdr[TP_SBX_HDR], char **payload, int *fds, int *nfds)
+{
+    for (;;) {
+        int want = nfds ? *nfds : 0;
+        char *p = NULL;
+        if (!read_msg(h, hdr, &p, fds, nfds))
+            return 0;
+        if (!take_free(h, hdr, p)) {
+            *payload = p;
+            return 1;
+        }
+        free(p);
+        if (nfds)
+            *nfds = want;
+    }
+}
+
+/* Point out at the other slot, once the engine has given it back. */
+static void next_slot(helper *h)
+{
+    h->slot ^= 1;
+    while (h->busy[h->slot]) {
+        unsigned char hdr[TP_SBX_HDR];
+        char *p = NULL;
+        if (!read_msg(h, hdr, &p, NULL, NULL))
+            _exit(0); /* the engine is gone */
+        int ok = take_free(h, hdr, p);
+        free(p);
+        if (!ok)
+            _exit(3); /* only FREE may come while a parse runs: confused, end */
+    }
+    h->out =
+        (tp_sbx_buf){.p = h->shm + (size_t)h->slot * TP_SBX_SLOT, .cap = TP_SBX_SLOT, .fixed = 1};
+}
+
 static void flush(helper *h)
 {
     if (h->rows_at != SIZE_MAX) {
@@ -147,19 +239,38 @@ static void flush(helper *h)
         (void)!write(2, msg, sizeof msg - 1);
         _exit(3);
     }
-    if (h->out.len && !h->broken && tp__sbx_write(h->sock, h->out.p, h->out.len) < 0)
+    if (h->out.len && !h->broken && h->shm) {
+        unsigned char msg[TP_SBX_HDR + 8] = {8, 0, 0, 0, TP_SBX_BATCH, 0, 0, 0};
+        uint32_t slot = (uint32_t)h->slot, len = (uint32_t)h->out.len;
+        memcpy(msg + TP_SBX_HDR, &slot, 4);
+        memcpy(msg + TP_SBX_HDR + 4, &len, 4);
+        h->busy[h->slot] = 1;
+        if (tp__sbx_write(h->sock, msg, sizeof msg) < 0)
+            h->broken = 1;
+        else
+            next_slot(h);
+    } else if (h->out.len && !h->broken && tp__sbx_write(h->sock, h->out.p, h->out.len) < 0)
         h->broken = 1;
     h->out.len = 0;
     h->sent_at = tp_now();
 }
 
-/* A frame other than rows: the open ROWS frame ends first. */
-static size_t frame(helper *h, int kind)
+/* Room for n more bytes in out: a full slot goes first. */
+static void room(helper *h, size_t n)
+{
+    if (h->shm && h->out.len + n > h->out.cap)
+        flush(h);
+}
+
+/* A frame other than rows, of at most `n` bytes: the open ROWS frame ends
+ * first. */
+static size_t frame(helper *h, int kind, size_t n)
 {
     if (h->rows_at != SIZE_MAX) {
         tp__sbx_end(&h->out, h->rows_at);
         h->rows_at = SIZE_MAX;
     }
+    room(h, TP_SBX_HDR + n);
     return tp__sbx_begin(&h->out, kind);
 }
 
@@ -177,14 +288,18 @@ static int on_row(void *ud, uint64_t line, const tp_field *f, size_t n)
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += f[i].len;
-    if (h->rows_at != SIZE_MAX && h->out.len - h->rows_at + bytes + 16 + 4 * n > TP_SBX_FRAME_MAX)
+    size_t need = 12 + 4 * n + bytes;
+    if (need + 2 * TP_SBX_HDR > TP_SBX_SLOT || n > TP_SBX_FIELDS_MAX)
+        return -1; /* a row no slot holds: the parse stops (TP_ESTOP) */
+    if (h->rows_at != SIZE_MAX && (h->out.len - h->rows_at + need > TP_SBX_FRAME_MAX ||
+                                   (h->shm && h->out.len + need > h->out.cap)))
         flush(h);
-    if (bytes + 16 + 4 * n > TP_SBX_FRAME_MAX || n > TP_SBX_FIELDS_MAX)
-        return -1; /* a row no frame holds: the parse stops (TP_ESTOP) */
-    if (h->rows_at == SIZE_MAX)
+    if (h->rows_at == SIZE_MAX) {
+        room(h, TP_SBX_HDR + need);
         h->rows_at = tp__sbx_begin(&h->out, TP_SBX_ROWS);
+    }
     /* one reservation, then plain stores: this runs for every row */
-    char *w = tp__sbx_reserve(&h->out, 12 + 4 * n + bytes);
+    char *w = tp__sbx_reserve(&h->out, need);
     if (!w)
         return -1;
     uint32_t n32 = (uint32_t)n;
@@ -208,10 +323,11 @@ static int on_row(void *ud, uint64_t line, const tp_field *f, size_t n)
 static void on_problem(void *ud, uint64_t line, int severity, const char *reason)
 {
     helper *h = ud;
-    size_t at = frame(h, TP_SBX_PROBLEM);
+    size_t n = strnlen(reason, 500); /* the engine keeps 511 bytes */
+    size_t at = frame(h, TP_SBX_PROBLEM, 16 + n);
     tp__sbx_u64(&h->out, line);
     tp__sbx_u32(&h->out, (uint32_t)severity);
-    tp__sbx_str(&h->out, reason, strlen(reason));
+    tp__sbx_str(&h->out, reason, n);
     tp__sbx_end(&h->out, at);
 }
 
@@ -222,7 +338,7 @@ static int on_chunk(void *ud)
     double now = tp_now();
     if (now - h->sent_at >= 0.25) {
         if (!h->out.len && h->rows_at == SIZE_MAX)
-            tp__sbx_end(&h->out, tp__sbx_begin(&h->out, TP_SBX_TICK));
+            tp__sbx_end(&h->out, frame(h, TP_SBX_TICK, 0));
         flush(h);
     }
     return h->broken ? TP_ESTOP : TP_OK;
@@ -232,18 +348,27 @@ static int on_chunk(void *ud)
 static const char *on_config(void *ud, const char *key)
 {
     helper *h = ud;
-    size_t at = frame(h, TP_SBX_CONFIG);
-    tp__sbx_str(&h->out, key, strlen(key));
+    if (h->all_opts) { /* the engine gave them all: nothing to ask */
+        for (size_t i = 0; i + 1 < h->nopts; i += 2)
+            if (strcmp(h->opts[i], key) == 0)
+                return h->opts[i + 1];
+        return NULL;
+    }
+    size_t kn = strnlen(key, 256);
+    size_t at = frame(h, TP_SBX_CONFIG, 4 + kn);
+    tp__sbx_str(&h->out, key, kn);
     tp__sbx_end(&h->out, at);
     flush(h);
     unsigned char hdr[TP_SBX_HDR];
-    if (h->broken || tp__sbx_read(h->sock, hdr, sizeof hdr, NULL, NULL) != 1)
+    char *p = NULL;
+    if (h->broken || !next_msg(h, hdr, &p, NULL, NULL))
         _exit(0); /* the engine is gone */
     uint32_t len;
     memcpy(&len, hdr, sizeof len);
-    char *p = len <= TP_SBX_FRAME_MAX ? malloc(len + 1) : NULL;
-    if (!p || hdr[4] != TP_SBX_CONFIG_REPLY || tp__sbx_read(h->sock, p, len, NULL, NULL) != 1)
+    char *grown = hdr[4] == TP_SBX_CONFIG_REPLY ? realloc(p, (size_t)len + 1) : NULL;
+    if (!grown)
         _exit(3);
+    p = grown;
     tp_sbx_rd r = {p, len, 0};
     int present = (int)tp__sbx_get_u32(&r);
     uint32_t n = tp__sbx_get_u32(&r);
@@ -294,11 +419,14 @@ static void describe(helper *h, tp_sbx_rd *r, int fd)
                               c.types, "branches", c.branches);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    size_t at = frame(h, TP_SBX_DESC);
-    tp__sbx_str(&h->out, s ? s : "{\"error\": \"out of memory\"}", s ? strlen(s) : 25);
-    tp__sbx_end(&h->out, at);
+    tp_sbx_buf b = {0}; /* by the socket: no parse is running */
+    size_t at = tp__sbx_begin(&b, TP_SBX_DESC);
+    tp__sbx_str(&b, s ? s : "{\"error\": \"out of memory\"}", s ? strlen(s) : 25);
+    tp__sbx_end(&b, at);
     free(s);
-    flush(h);
+    if (b.oom || tp__sbx_write(h->sock, b.p, b.len) < 0)
+        h->broken = 1;
+    free(b.p);
 }
 
 /* This parse may use `seconds` more of CPU time (SIGXCPU after). */
@@ -325,7 +453,7 @@ static void parse(helper *h, tp_sbx_rd *r, const int *fds)
     tp__sbx_get_str(r, name, sizeof name);
     tp__sbx_get_str(r, version, sizeof version);
     tp__sbx_get_str(r, file, sizeof file);
-    if (read_keys(h, r) < 0)
+    if (read_keys(h, r) < 0 || read_opts(h, r) < 0)
         r->bad = 1;
     tp_error err = {0};
     tp_parse_stats st = {0};
@@ -360,7 +488,11 @@ static void parse(helper *h, tp_sbx_rd *r, const int *fds)
     h->set = NULL;
     h->nset = 0;
     h->fields = 0;
-    size_t at = frame(h, TP_SBX_DONE);
+    for (size_t i = 0; i < h->nopts; i++)
+        free(h->opts[i]);
+    h->nopts = 0;
+    h->all_opts = 0;
+    size_t at = frame(h, TP_SBX_DONE, 48 + strlen(err.msg));
     tp__sbx_u32(&h->out, (uint32_t)rc);
     tp__sbx_u64(&h->out, st.bytes);
     tp__sbx_u64(&h->out, st.rows);
@@ -376,14 +508,11 @@ static int serve_one(helper *h)
 {
     unsigned char hdr[TP_SBX_HDR];
     int fds[2] = {-1, -1}, nfds = 2;
-    int got = tp__sbx_read(h->sock, hdr, sizeof hdr, fds, &nfds);
-    if (got != 1)
+    char *p = NULL;
+    if (!next_msg(h, hdr, &p, fds, &nfds))
         return 0;
     uint32_t len;
     memcpy(&len, hdr, sizeof len);
-    char *p = len <= TP_SBX_FRAME_MAX ? malloc(len ? len : 1) : NULL;
-    if (!p || tp__sbx_read(h->sock, p, len, NULL, NULL) != 1)
-        return 0;
     tp_sbx_rd r = {p, len, 0};
     if (hdr[4] == TP_SBX_DESCRIBE && nfds == 1)
         describe(h, &r, fds[0]);
@@ -402,15 +531,20 @@ static int serve_one(helper *h)
 int tp_sandbox_helper_main(int sock)
 {
     signal(SIGPIPE, SIG_IGN);
-    /* nothing but the standard streams and the socket */
-    if (sock == 3)
-        close_range(4, ~0u, 0);
+    /* nothing but the standard streams, the socket and the slots */
+    close_range(TP_SBX_SHM_FD + 1, ~0u, 0);
+    char *shm = mmap(NULL, 2 * TP_SBX_SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, TP_SBX_SHM_FD, 0);
     if (install_filter() != 0) {
         static const char msg[] = "tillpipe: plugin helper: cannot install its seccomp filter\n";
         (void)!write(2, msg, sizeof msg - 1);
         return 4;
     }
     helper h = {.sock = sock, .rows_at = SIZE_MAX, .sent_at = tp_now()};
+    if (shm != MAP_FAILED) {
+        h.shm = shm;
+        h.slot = 1;
+        next_slot(&h); /* slot 0 */
+    }
     while (serve_one(&h))
         ;
     /* _exit: no atexit work (a sanitizer's leak check would ptrace) */

@@ -10,7 +10,8 @@
  *   engine -> helper
  *     PARSE     i32 type, u64 chunk, u32 cpu s, str sha256, str name,
  *               str version, str file name, u64 fields mask, u32 key field,
- *               u32 nkeys, nkeys x str key; fds: report, plugin
+ *               u32 nkeys, nkeys x str key, u32 all options given (0/1),
+ *               u32 nopts, nopts x (str key, str value); fds: report, plugin
  *     DESCRIBE  str sha256, str path; fd: plugin
  *     CONFIG_REPLY  u8 present, str value
  *   helper -> engine
@@ -21,7 +22,16 @@
  *     TICK      (nothing: alive, working through a file with no rows yet)
  *     DONE      i32 rc, u64 bytes, rows, warnings, rejected, str message
  *     DESC      str JSON of the descriptor, or {"error": message}
+ *     BATCH     u32 slot, u32 length: the frames above, in shared memory
  * A str is u32 length and bytes (no NUL).
+ *
+ * Rows cross in shared memory: each helper has two slots of
+ * TP_SBX_SLOT bytes (a memfd, fd 4 in the helper) that it fills with frames
+ * in turn, handing each over with a BATCH frame on the socket; the engine
+ * handles the frames where they lie and answers FREE (u32 slot) when the
+ * slot may be filled again.  No row is copied through the kernel, and a
+ * socket message moves a slot's worth of rows.  The engine checks every
+ * length it reads there, once, like anything else from a helper.
  */
 #ifndef TP_SANDBOX_INT_H
 #define TP_SANDBOX_INT_H
@@ -35,24 +45,29 @@ enum {
     TP_SBX_PARSE = 1,
     TP_SBX_DESCRIBE,
     TP_SBX_CONFIG_REPLY,
+    TP_SBX_FREE,
     TP_SBX_ROWS = 16,
     TP_SBX_PROBLEM,
     TP_SBX_LOG,
     TP_SBX_CONFIG,
     TP_SBX_TICK,
     TP_SBX_DONE,
-    TP_SBX_DESC
+    TP_SBX_DESC,
+    TP_SBX_BATCH
 };
 
 #define TP_SBX_HDR 8
 #define TP_SBX_FRAME_MAX (8u << 20) /* a frame's payload, at most */
 #define TP_SBX_FIELDS_MAX 64        /* fields of one row, at most */
+#define TP_SBX_SLOT (1u << 20)      /* a shared-memory slot; a row is smaller */
+#define TP_SBX_SHM_FD 4             /* where a helper finds its slots */
 
 /* An output buffer of frames. */
 typedef struct tp_sbx_buf {
     char *p;
     size_t len, cap;
     int oom;
+    int fixed; /* p is a shared-memory slot: never reallocated */
 } tp_sbx_buf;
 
 void tp__sbx_put(tp_sbx_buf *b, const void *d, size_t n);

@@ -12,6 +12,10 @@ char *tp__sbx_reserve(tp_sbx_buf *b, size_t n)
 {
     if (b->oom)
         return NULL;
+    if (b->len + n > b->cap && b->fixed) {
+        b->oom = 1;
+        return NULL;
+    }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
         while (cap < b->len + n)
@@ -32,6 +36,10 @@ void tp__sbx_put(tp_sbx_buf *b, const void *d, size_t n)
 {
     if (b->oom)
         return;
+    if (b->len + n > b->cap && b->fixed) {
+        b->oom = 1;
+        return;
+    }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 65536;
         while (cap < b->len + n)
