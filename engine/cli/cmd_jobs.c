@@ -183,7 +183,9 @@ static int cancel_job(tp_db *db, long long id, tp_error *err)
     snprintf(sid, sizeof sid, "%lld", id);
     tp__cli_audit(db, "job.cancel", sid, NULL);
     printf("job %lld %s\n", id,
-           now ? "cancelled" : "running: its worker stops at the next stage boundary");
+           now ? "cancelled"
+               : "running: its worker stops it at the next stage boundary, or at once "
+                 "while its files parse");
     return TP_OK;
 }
 

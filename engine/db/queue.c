@@ -390,10 +390,17 @@ int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, in
 
 int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
 {
+    return tp_queue_mark_cancelled_at(db, job, NULL, err);
+}
+
+int tp_queue_mark_cancelled_at(tp_db *db, const tp_job *job, const tp_attempt_end *at,
+                               tp_error *err)
+{
     char id[32], att[16];
     snprintf(id, sizeof id, "%lld", job->id);
     snprintf(att, sizeof att, "%d", job->attempt);
-    const char *p[] = {id, att};
+    const char *p[] = {id, att, at ? at->stage : NULL, at ? at->message : NULL,
+                       at ? at->stage_seconds : NULL};
     if (tp_db_exec(db,
                    "UPDATE jobs SET status = 'cancelled', finished_at = now(), lease_owner = NULL,"
                    " lease_expires_at = NULL, last_error = 'cancelled', updated_at = now()"
@@ -402,9 +409,10 @@ int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err)
         return TP_EDB;
     return tp_db_exec(db,
                       "UPDATE job_attempts SET error_code = 'cancelled', retryable = false,"
-                      " message = 'cancelled at a stage boundary', finished_at = now()"
-                      " WHERE job_id = $1 AND attempt = $2",
-                      2, p, err);
+                      " message = coalesce($4, 'cancelled at a stage boundary'),"
+                      " stage = coalesce($3, stage), stage_seconds = coalesce($5::jsonb,"
+                      " stage_seconds), finished_at = now() WHERE job_id = $1 AND attempt = $2",
+                      5, p, err);
 }
 
 /* A force asked for while a job ran (rerun_requested) still runs when that
@@ -632,14 +640,15 @@ void tp_queue_note_fetch(tp_db *db, const tp_job *job, const char *fetch_json)
                3, p, &e2);
 }
 
-int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker, tp_error *err)
+int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker,
+                          const tp_attempt_end *at, tp_error *err)
 {
     int cancel = 0;
     int rc = tp_db_begin(db, err);
     if (rc == TP_OK)
         rc = tp_queue_lock_owned(db, job, worker, &cancel, err);
     if (rc == TP_OK)
-        rc = tp_queue_mark_cancelled(db, job, err);
+        rc = tp_queue_mark_cancelled_at(db, job, at, err);
     return tp_db_end(db, rc, err);
 }
 

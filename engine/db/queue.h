@@ -108,6 +108,18 @@ int tp_queue_complete_empty(tp_db *db, const tp_job *job, const char *worker, in
 /* Inside the caller's transaction, after tp_queue_lock_owned: cancelled. */
 int tp_queue_mark_cancelled(tp_db *db, const tp_job *job, tp_error *err);
 
+/* Where an attempt stood when it ended (any member may be NULL: kept as
+ * recorded). */
+typedef struct tp_attempt_end {
+    const char *stage;         /* fetch, store, parse, load */
+    const char *message;       /* what happened */
+    const char *stage_seconds; /* JSON {"fetch": s, ...} */
+} tp_attempt_end;
+
+/* The same, saying where the attempt stood. */
+int tp_queue_mark_cancelled_at(tp_db *db, const tp_job *job, const tp_attempt_end *at,
+                               tp_error *err);
+
 /* Record a failed attempt (fenced, own transaction).  A retryable failure
  * with attempts left goes back to queued after an exponential backoff with
  * jitter; otherwise the job ends failed with this error.  TP_ELOST when the
@@ -150,7 +162,8 @@ void tp_queue_note_fetch(tp_db *db, const tp_job *job, const char *fetch_json);
 
 /* End a job this attempt owns as cancelled, in a transaction of its own
  * (TP_ELOST when the attempt no longer owns it). */
-int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker, tp_error *err);
+int tp_queue_cancel_owned(tp_db *db, const tp_job *job, const char *worker,
+                          const tp_attempt_end *at, tp_error *err);
 
 /* Complete a job that wrote nothing: succeeded (one fenced statement), or
  * cancelled, or succeeded with its rerun queued, when one was asked for. */

@@ -36,6 +36,7 @@ typedef struct job_ctx {
     char stages[256];      /* {"fetch": seconds, ...}: the stages ended so far */
     char code[48];         /* the job error: a stable code, */
     int retryable;         /* whether another attempt may do better, */
+    int cut;               /* stopped inside a stage, not at a boundary */
     char msg[1024];        /* and what happened */
 } job_ctx;
 
@@ -257,8 +258,10 @@ static int stage_parse(job_ctx *c, tp_error *err)
                       .refuse_ud = c->w};
     if (tp_pipeline_termday(&pl, &c->fetched.scan->days[0], spool_record, c, &c->res, err) < 0) {
         int code = err->code;
-        if (code == TP_ECANCELLED || code == TP_ELOST || code == TP_ESTOP)
-            return code; /* as at a stage boundary */
+        if (code == TP_ECANCELLED || code == TP_ELOST || code == TP_ESTOP) {
+            c->cut = 1; /* its parse killed at once, as at a stage boundary otherwise */
+            return code;
+        }
         if (code == TP_ECRASHED)
             tp__health_after(c->w, c->db, &c->res, err->msg);
         int retry = code == TP_EIO || code == TP_ENOMEM;
@@ -385,8 +388,13 @@ static void stopped(job_ctx *c, int rc)
     }
     tp_queue_note_fetch(c->db, job, c->fetch_json);
     if (rc == TP_ECANCELLED) {
+        char stages[320];
+        tp_attempt_end at = {c->stage,
+                             c->cut ? "cancelled during its parse: the plugin helper was stopped"
+                                    : "cancelled at a stage boundary",
+                             stages_json(c, stages, sizeof stages)};
         if (strcmp(c->stage, "load") != 0) /* the load ends it cancelled itself */
-            tp_queue_cancel_owned(c->db, job, w->id, &e2);
+            tp_queue_cancel_owned(c->db, job, w->id, &at, &e2);
         tp__worker_count(w, &w->stats.cancelled, 1);
         tp__worker_log(w, "job %lld: cancelled", job->id);
     } else {

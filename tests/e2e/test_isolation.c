@@ -368,6 +368,10 @@ START_TEST(cancel_kills_hung_parse)
     log_contains(w, STOPPED(2, 0, 1));
     ck_assert_msg(took < 10, "the cancel took %.1f s", took);
     qeq("cancelled 1", "SELECT error_code || ' ' || attempt FROM job_attempts WHERE job_id = 1");
+    /* where it stood: in its parse, stopped there, its stages timed */
+    qeq("parse|cancelled during its parse: the plugin helper was stopped|true",
+        "SELECT stage || '|' || message || '|' || (stage_seconds ? 'parse')::text"
+        " FROM job_attempts WHERE job_id = 1");
     qeq("0", "SELECT count(*) FROM records WHERE branch = 'MAGS'");
     qeq("0", "SELECT count(*) FROM files WHERE job_id = 1");
     qeq("succeeded 1 succeeded 1", "SELECT string_agg(status || ' ' || attempts, ' ' ORDER BY id)"

@@ -458,7 +458,7 @@ START_TEST(cancel_queued_and_running)
     int w = spawn(NULL, WORKER " --reports %s --exit-when-idle --concurrency 1", in);
     ck_assert(wait_for(20, "1", WAITING_ON_LOCK));
     qeq("running", "SELECT status FROM jobs WHERE id = 2");
-    ok_contains("job 2 running: its worker stops at the next stage boundary",
+    ok_contains("job 2 running: its worker stops it at the next stage boundary",
                 BIN " job 2 --cancel");
     qeq("running true", "SELECT status || ' ' || cancel_requested FROM jobs WHERE id = 2");
     sleep_s(1.0); /* two heartbeats: the worker knows */
