@@ -653,6 +653,46 @@ START_TEST(job_detail_cancel_retry)
 }
 END_TEST
 
+/* A quarantined build (as workers record it) shows in GET /api/plugins and
+ * /metrics; only an admin clears it (audited); one not quarantined is a
+ * 404, a bad sha256 no route at all. */
+static void plugin_quarantine(const char *operator_token, const char *sha)
+{
+    free(
+        qs("INSERT INTO plugin_health (sha256, name, version, failures_in_row, failures_total,"
+           " last_error, quarantined_at) VALUES ('%s', 'x', '1', 3, 3, 'killed by SIGSEGV', now())",
+           sha));
+    resp r = call("GET", "/api/plugins", operator_token, NULL);
+    expect(&r, 200, NULL);
+    ck_assert(json_is_true(
+        json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "quarantined")));
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "health"), 0), "last_error"),
+                     "killed by SIGSEGV");
+    resp_free(&r);
+    r = call("GET", "/metrics", NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_plugins_quarantined 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "tillpipe_plugin_failures_total 3"));
+    resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/plugins/quarantine/%s", sha);
+    check("DELETE", path, operator_token, NULL, 403, "forbidden");
+    add_user("ada", "admin");
+    char *admin = login("ada");
+    r = call("DELETE", path, admin, NULL);
+    expect(&r, 200, NULL);
+    resp_free(&r);
+    qeq("false 0 ada",
+        "SELECT (quarantined_at IS NOT NULL)::text || ' ' || failures_in_row || ' '"
+        " || cleared_by FROM plugin_health WHERE sha256 = '%s'",
+        sha);
+    qeq("1",
+        "SELECT count(*) FROM audit_log WHERE action = 'plugin.unquarantine' AND target = '%s'",
+        sha);
+    check("DELETE", path, admin, NULL, 404, "not_found");
+    check("DELETE", "/api/plugins/quarantine/abc", admin, NULL, 404, "not_found");
+    free(admin);
+}
+
 /* Operations without workers: the branches, /readyz 503 saying why, the
  * metrics of the jobs and requests so far, the bundled plugins; the event
  * stream, its backlog from an id on (nothing lost), then what happens live,
@@ -690,7 +730,10 @@ START_TEST(operations_and_events_without_workers)
     ck_assert_str_eq(jstr(first, "abi"), abi);
     ck_assert(json_is_false(json_object_get(first, "quarantined")));
     ck_assert(json_is_array(json_object_get(r.json, "health")));
+    char *sha = strdup(jstr(first, "sha256"));
     resp_free(&r);
+    plugin_quarantine(t, sha);
+    free(sha);
     /* events: the backlog from an id on, nothing lost; then what happens live */
     long long ev1 = qi("SELECT min(id) FROM job_events");
     long long evn = qi("SELECT count(*) FROM job_events");

@@ -294,6 +294,53 @@ START_TEST(worker_survives_alloc)
 }
 END_TEST
 
+/* Quarantine: with --plugin-quarantine-after 2 and one thread, the MAGS
+ * build fails twice and is quarantined; the MAGS jobs after fail
+ * plugin_quarantined without running it (no generic parser in its place);
+ * `plugin quarantine` lists it and clears it, audited. */
+START_TEST(quarantine_after_two_failures)
+{
+    case_begin("i_quarantine");
+    char sha[65];
+    plugin_dir("segv", sha);
+    reports(1);
+    int w = spawn(NULL,
+                  ISO_WORKER " --reports %s/in --exit-when-idle --concurrency 1"
+                             " --plugin-quarantine-after 2",
+                  tmp, tmp);
+    expect_exit(w, 60, 0);
+    log_contains(w, STOPPED(4, 4, 0));
+    log_contains(w, "quarantined");
+    qeq("2", "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
+             " WHERE j.branch = 'MAGS' AND a.error_code = 'plugin_failed'");
+    qeq("2",
+        "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
+        " WHERE j.branch = 'MAGS' AND a.error_code = 'plugin_quarantined'"
+        " AND NOT a.retryable AND strpos(a.message, 'quarantined after failing 2 times in a"
+        " row') > 0 AND strpos(a.message, '%s') > 0",
+        sha);
+    qeq("true 2 2",
+        "SELECT (quarantined_at IS NOT NULL)::text || ' ' || failures_in_row || ' ' ||"
+        " failures_total FROM plugin_health WHERE sha256 = '%s'",
+        sha);
+    char want[160];
+    snprintf(want, sizeof want, "QUARANTINED wild_segv 6.6.6  %s  failures in a row 2", sha);
+    ok_contains(want, BIN " plugin quarantine list");
+    ok_contains("may run again", BIN " plugin quarantine clear %s", sha);
+    qeq("false 0",
+        "SELECT (quarantined_at IS NOT NULL)::text || ' ' || failures_in_row"
+        " FROM plugin_health WHERE sha256 = '%s'",
+        sha);
+    qeq("1",
+        "SELECT count(*) FROM audit_log WHERE action = 'plugin.unquarantine'"
+        " AND target = '%s'",
+        sha);
+    fails_contains(1, "is not quarantined", BIN " plugin quarantine clear %s", sha);
+    fails_contains(2, "is not a sha256", BIN " plugin quarantine clear 1234");
+    fails_contains(2, "usage", BIN " plugin quarantine frob");
+}
+END_TEST
+
 /* 4. serve, its workers in its process, and a plugin that hangs: /livez
  * answers every ~100 ms while the parses hang, the hung ones end after
  * --plugin-timeout 2, the other branch's jobs load. */
@@ -437,6 +484,7 @@ static Suite *suite(void)
     pc_add(s, "i_segv", worker_survives_segv);
     pc_add(s, "i_exit", worker_survives_exit);
     pc_add(s, "i_alloc", worker_survives_alloc);
+    pc_add(s, "i_quarantine", quarantine_after_two_failures);
     pc_add(s, "i_serve", serve_lives_while_plugin_hangs);
     pc_add(s, "i_cancel", cancel_kills_hung_parse);
     pc_add(s, "i_run", run_fails_cleanly_or_crashes_in_process);
