@@ -89,21 +89,29 @@ static int list_dir(const char *dir, char ***out, size_t *n, tp_error *err)
                    : tp_error_set(err, TP_EIO, "plugin directory %s: %s", dir, strerror(errno));
     char **names = NULL;
     size_t cnt = 0, cap = 0;
+    int nomem = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while (!nomem && (e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len < 4 || strcmp(e->d_name + len - 3, ".so") != 0)
             continue;
-        char **v = cnt == cap ? realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *v) : names;
-        if (!v || !(v[cnt] = strdup(e->d_name))) {
-            closedir(d);
-            free_names(v ? v : names, cnt);
-            return tp_error_set(err, TP_ENOMEM, "out of memory");
+        if (cnt == cap) {
+            char **v = realloc(names, (cap ? cap * 2 : 16) * sizeof *v);
+            if (!(nomem = !v)) {
+                names = v;
+                cap = cap ? cap * 2 : 16;
+            }
         }
-        names = v;
-        cnt++;
+        if (nomem || !(names[cnt] = strdup(e->d_name)))
+            nomem = 1;
+        else
+            cnt++;
     }
     closedir(d);
+    if (nomem) {
+        free_names(names, cnt);
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
+    }
     if (cnt > 1)
         qsort(names, cnt, sizeof *names, cmp_str);
     *out = names;
