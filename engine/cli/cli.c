@@ -179,12 +179,13 @@ tp_plugset *tp__load_plugset(const char *opt, int quiet, int parallel, tp_error 
 {
     char buf[PATH_MAX];
     const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
-    if (!host.in_process && !host.sandbox) {
+    if (!host.sandbox)
         host.limits.helpers = parallel > 0 ? (unsigned)parallel : 1;
-        if (!(host.sandbox = tp_sandbox_create(&host.limits, err)))
-            return NULL;
-    }
-    return tp_plugset_create(dir, host.in_process ? NULL : host.sandbox, quiet, err);
+    tp_sandbox *sb = tp__plugin_sandbox(err);
+    if (!host.in_process && !sb)
+        return NULL;
+    const char *trusted = host.trusted ? host.trusted : getenv("TILLPIPE_TRUSTED_KEYS");
+    return tp_plugset_create(dir, sb, trusted && *trusted ? trusted : NULL, quiet, err);
 }
 
 void tp__unload_plugset(tp_plugset *s)

@@ -47,6 +47,7 @@ typedef struct load_req {
 struct tp_plugset {
     char *dir;
     tp_sandbox *sandbox; /* borrowed, or NULL */
+    char *trusted;       /* signed packages only: the keys' folder, or NULL */
     int quiet;
     pthread_mutex_t mu; /* cur, retired, the loader's request */
     pset *cur;
@@ -285,6 +286,7 @@ static pset *load_set(tp_plugset *s, tp_error *err)
         return NULL;
     }
     tp_registry_use_sandbox(p->reg, s->sandbox);
+    tp_registry_trust(p->reg, s->trusted);
     /* before the load: a file replaced meanwhile then shows as changed */
     if (take_snapshot(s, p, err) < 0 || check_in_place(s, p, err) < 0 ||
         tp_registry_load_dir(p->reg, s->dir, err) < 0) {
@@ -341,10 +343,13 @@ static pset *load_by_loader(tp_plugset *s, tp_error *err)
 
 /* ------------------------------------------------------------ the holder */
 
-tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, int quiet, tp_error *err)
+tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, const char *trusted, int quiet,
+                              tp_error *err)
 {
     tp_plugset *s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = strdup(dir))) {
+    if (!s || !(s->dir = strdup(dir)) || (trusted && !(s->trusted = strdup(trusted)))) {
+        if (s)
+            free(s->dir);
         free(s);
         tp_error_set(err, TP_ENOMEM, "out of memory");
         return NULL;
@@ -362,6 +367,7 @@ tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, int quiet, t
         pthread_mutex_destroy(&s->cache_mu);
         pthread_cond_destroy(&s->cv);
         free(s->dir);
+        free(s->trusted);
         free(s);
         return NULL;
     }
@@ -397,6 +403,7 @@ void tp_plugset_destroy(tp_plugset *s)
     pthread_mutex_destroy(&s->cache_mu);
     pthread_cond_destroy(&s->cv);
     free(s->dir);
+    free(s->trusted);
     free(s);
 }
 

@@ -44,11 +44,14 @@
 typedef struct tp_plugset tp_plugset;
 
 /* Load the first set from `dir` (copied), in `sandbox`'s helpers (borrowed,
- * it must outlive the plugset; NULL: in this process).  Unless `quiet`,
- * each file that fails to load, at this load and every reload, is a
- * warning on stderr.  Returns the plugset, or NULL with err set when the
- * folder cannot be read or holds no plugin that loads. */
-tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, int quiet, tp_error *err);
+ * it must outlive the plugset; NULL: in this process); with `trusted` (a
+ * folder of keys, copied; NULL: any plugin) only plugins installed from
+ * packages signed by one of them load (tp_registry_trust), at every load.
+ * Unless `quiet`, each file that fails to load, at this load and every
+ * reload, is a warning on stderr.  Returns the plugset, or NULL with err
+ * set when the folder cannot be read or holds no plugin that loads. */
+tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, const char *trusted, int quiet,
+                              tp_error *err);
 
 /* Destroy the plugset and every set; no reference may be held.  NULL is a
  * no-op. */

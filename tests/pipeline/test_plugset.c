@@ -90,7 +90,7 @@ static unsigned long generation_of(tp_plugset *s, const tp_registry *reg)
 static tp_plugset *create(const char *dir, tp_sandbox *sb)
 {
     tp_error err = {0};
-    tp_plugset *s = tp_plugset_create(dir, sb, 1, &err);
+    tp_plugset *s = tp_plugset_create(dir, sb, NULL, 1, &err);
     ck_assert_msg(s != NULL, "%s", err.msg);
     return s;
 }
@@ -188,6 +188,24 @@ START_TEST(failed_reload_keeps_the_set)
     tp_plugset_files_free(f, n);
     tp_plugset_release(s, now);
     tp_plugset_destroy(s);
+    free(d);
+}
+END_TEST
+
+/* With trusted keys, only signed packages load -- at every load: a plain
+ * plugin file is refused, and so nothing loads. */
+START_TEST(trusted_keys_apply)
+{
+    char *d = plugdir(), *keys = tu_tmpdir();
+    put(d, "wild_v1", "wild.so");
+    tp_error err = {0};
+    ck_assert_ptr_null(tp_plugset_create(d, NULL, keys, 1, &err));
+    ck_assert_has(err.msg, "no plugin could be loaded from");
+    ck_assert_has(err.msg, "1 file refused, the first: ");
+    ck_assert_has(err.msg, "wild.so");
+    tu_rmrf(keys);
+    tu_rmrf(d);
+    free(keys);
     free(d);
 }
 END_TEST
@@ -411,6 +429,7 @@ int main(void)
     tcase_add_test(tc, held_set_lives_until_released);
     tcase_add_test(tc, failed_reload_keeps_the_set);
     tcase_add_test(tc, pending_files);
+    tcase_add_test(tc, trusted_keys_apply);
     tcase_add_test(tc, sandboxed_reload);
     tcase_add_test(tc, written_in_place_refused);
     tcase_add_test(tc, concurrent_acquire_and_reload);
