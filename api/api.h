@@ -15,7 +15,7 @@
 #include <signal.h>
 
 #include "core/error.h"
-#include "pipeline/plugin.h"
+#include "pipeline/plugset.h"
 #include "store/store.h"
 
 typedef struct tp_api_opts {
@@ -30,7 +30,7 @@ typedef struct tp_api_opts {
     size_t max_body;            /* request body cap in bytes, default 1 MiB */
     size_t max_upload;          /* uploaded file cap (test-parse), default 16 MiB */
     tp_store *store;            /* borrowed, for /readyz (may be NULL) */
-    const tp_registry *plugins; /* borrowed, for /api/plugins (may be NULL) */
+    struct tp_plugset *plugset; /* borrowed, for /api/plugins, test-parse (may be NULL) */
     int rate_login;             /* login attempts per minute per client, 0 = no limit */
     int rate_queue;             /* queuing calls per minute per client, 0 = no limit */
     int no_list_cache;          /* compute every list answer anew (see api/cache.h) */

@@ -48,8 +48,9 @@ static tp_config *body_config(tp_req *req)
  * 0, or -1 after replying 422. */
 static int parsers_loaded(tp_req *req, const tp_branch_cfg *bc)
 {
-    const tp_registry *reg = tp_server_opts(req->srv)->plugins;
-    for (int t = 0; reg && t < TP_TYPE_COUNT; t++) {
+    const tp_registry *reg = tp__plugins_get(req);
+    int rc = 0;
+    for (int t = 0; reg && rc == 0 && t < TP_TYPE_COUNT; t++) {
         const char *type = tp_schema_of(t)->name, *name = tp_branch_plugin(bc, type);
         const tp_plugin *pl = name ? tp_registry_find(reg, name) : NULL;
         if (name && !(pl && tp_plugin_parses(pl, type))) {
@@ -57,10 +58,11 @@ static int parsers_loaded(tp_req *req, const tp_branch_cfg *bc)
                              "parsers.%s: %s is not a loaded plugin that parses %s"
                              " (GET /api/plugins)",
                              type, name, type);
-            return -1;
+            rc = -1;
         }
     }
-    return 0;
+    tp__plugins_put(req, reg);
+    return rc;
 }
 
 void tp__branches_upsert(tp_req *req)
@@ -200,7 +202,7 @@ void tp__branch_test_parse(tp_req *req)
     }
     int t = upload_type(req);
     const tp_branch_cfg *bc = tp_config_at(cfg, 0);
-    const tp_registry *reg = tp_server_opts(req->srv)->plugins;
+    const tp_registry *reg = tp__plugins_get(req);
     const char *type = t >= 0 ? tp_schema_of(t)->name : NULL;
     char why[160];
     const tp_plugin *pl =
@@ -211,5 +213,6 @@ void tp__branch_test_parse(tp_req *req)
         tp_reply_problem(req, 422, "unknown_plugin", "no plugin parses %s for %s", type, bc->code);
     else if (pl)
         tp_reply_json(req, 200, parse_upload(req, bc, t, pl, why));
+    tp__plugins_put(req, reg);
     tp_config_destroy(cfg);
 }

@@ -179,6 +179,8 @@ const tp_route tp_routes[] = {
     {"GET", "/api/plugins", TP_ROLE_VIEWER, tp__plugins_list, "plugins_list", 0, 0, 0, 0},
     {"DELETE", "/api/plugins/quarantine/{sha256}", TP_ROLE_ADMIN, tp__plugin_unquarantine,
      "plugin_unquarantine", 0, 0, 0, 0},
+    {"POST", "/api/plugins/reload", TP_ROLE_ADMIN, tp__plugins_reload, "plugins_reload", 0, 0, 0,
+     0},
     {"GET", "/api/audit", TP_ROLE_ADMIN, tp__audit_list, "audit_list", 0, 0, 0, 0},
     {"GET", "/api/files", TP_ROLE_VIEWER, tp__files_list, "files_list", 0, 0, 0, 0},
     {"GET", "/api/files/{id}/download", TP_ROLE_VIEWER, tp__file_download, "file_download", 0, 0, 0,

@@ -31,6 +31,11 @@ void tp__missing_run(tp_req *req);
 /* plugins.c, audit.c */
 void tp__plugins_list(tp_req *req);
 void tp__plugin_unquarantine(tp_req *req);
+void tp__plugins_reload(tp_req *req);
+/* The server's current plugin set, referenced until tp__plugins_put (a
+ * reload does not free it meanwhile); NULL when the server has none. */
+const tp_registry *tp__plugins_get(tp_req *req);
+void tp__plugins_put(tp_req *req, const tp_registry *reg);
 void tp__audit_list(tp_req *req);
 /* files.c */
 void tp__files_list(tp_req *req);

@@ -175,6 +175,26 @@ void tp__unload_plugins(tp_registry *r)
     host.sandbox = NULL;
 }
 
+tp_plugset *tp__load_plugset(const char *opt, int quiet, int parallel, tp_error *err)
+{
+    char buf[PATH_MAX];
+    const char *dir = tp__plugin_dir(opt, buf, sizeof buf);
+    if (!host.sandbox)
+        host.limits.helpers = parallel > 0 ? (unsigned)parallel : 1;
+    tp_sandbox *sb = tp__plugin_sandbox(err);
+    if (!host.in_process && !sb)
+        return NULL;
+    const char *trusted = host.trusted ? host.trusted : getenv("TILLPIPE_TRUSTED_KEYS");
+    return tp_plugset_create(dir, sb, trusted && *trusted ? trusted : NULL, quiet, err);
+}
+
+void tp__unload_plugset(tp_plugset *s)
+{
+    tp_plugset_destroy(s);
+    tp_sandbox_destroy(host.sandbox);
+    host.sandbox = NULL;
+}
+
 int tp__bad_option(const char *cmd, char **argv)
 {
     tp__die_msg(cmd, "unknown or incomplete option \"%s\"", argv[optind - 1]);

@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "io/fetch.h"
 #include "pipeline/plugin.h"
+#include "pipeline/plugset.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -46,7 +47,7 @@ typedef struct tp__worker_env {
     char sbuf[1024], workroot[4200];
     tp_store *store;
     tp_fetcher *fetcher;
-    tp_registry *reg;
+    tp_plugset *plugins; /* reloaded on SIGHUP and POST /api/plugins/reload */
 } tp__worker_env;
 
 int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
@@ -115,6 +116,22 @@ tp_registry *tp__plugin_registry(int parallel, tp_error *err);
 /* The process's plugin sandbox (started on first use), or NULL with
  * --isolation none (or when it cannot start: then err says why). */
 tp_sandbox *tp__plugin_sandbox(tp_error *err);
+
+/* The same folder as a plugin set that can be reloaded while the process
+ * runs (`worker`, `serve`); NULL with err set as for tp__load_plugins. */
+tp_plugset *tp__load_plugset(const char *opt, int quiet, int parallel, tp_error *err);
+void tp__unload_plugset(tp_plugset *s);
+
+/* SIGHUP reloads the plugins (reload.c).  tp__sighup_catch, before any
+ * thread starts: SIGHUP no longer ends the process but is held back from
+ * every thread but the reloader's (no other thread's system calls are
+ * interrupted).  tp__reloader_start: a thread that reloads `s` after each
+ * SIGHUP and says on stderr what it loaded ("tillpipe CMD: plugins
+ * reloaded: ..."), or why not; 0, or < 0 with err set.  tp__reloader_stop
+ * ends it. */
+void tp__sighup_catch(void);
+int tp__reloader_start(tp_plugset *s, const char *cmd, int quiet, tp_error *err);
+void tp__reloader_stop(void);
 
 /* Connect to the database of --database (or $TILLPIPE_DATABASE_URL) and,
  * when `check`, make sure its schema is this tillpipe's; NULL after

@@ -31,7 +31,9 @@ static const char usage[] =
     "                       as for `tillpipe worker`\n"
     "  --list-routes        print the served routes (METHOD PATH) and exit\n"
     "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
-    "                       parses in a row (default 3; 0: never)\n" TP__PLUGIN_USAGE;
+    "                       parses in a row (default 3; 0: never)\n"
+    "  SIGHUP (or POST /api/plugins/reload) reloads the plugin folder; jobs running finish\n"
+    "  on the plugins they started with\n" TP__PLUGIN_USAGE;
 
 typedef struct serve_args {
     tp_api_opts a;
@@ -222,17 +224,20 @@ static int serve_alone(serve_args *s, volatile sig_atomic_t *stop, tp_error *err
 {
     char sbuf[1024];
     tp_store_config scfg;
-    tp_registry *reg = NULL;
+    tp_plugset *ps = NULL;
     int rc = tp_store_config_parse(tp_store_spec(s->store), sbuf, sizeof sbuf, &scfg, err);
     if (rc == TP_OK)
         rc = tp_store_open(&scfg, &s->a.store, err);
-    if (rc == TP_OK && !(reg = tp__load_plugins(s->plugins, s->a.quiet, 2, err)))
+    if (rc == TP_OK && !(ps = tp__load_plugset(s->plugins, s->a.quiet, 2, err)))
         rc = TP_EPLUGIN;
-    s->a.plugins = reg;
+    s->a.plugset = ps;
+    if (rc == TP_OK)
+        rc = tp__reloader_start(ps, "serve", s->a.quiet, err);
     if (rc == TP_OK)
         rc = tp_api_serve(&s->a, stop, err);
+    tp__reloader_stop();
     tp_store_close(s->a.store);
-    tp__unload_plugins(reg);
+    tp__unload_plugset(ps);
     return rc;
 }
 
@@ -250,11 +255,13 @@ static int serve_with_workers(serve_args *s, volatile sig_atomic_t *stop, tp_err
         rc = tp_error_set(err, TP_ENOMEM, "cannot start the worker thread");
     if (rc == TP_OK) {
         s->a.store = wt->env.store;
-        s->a.plugins = wt->env.reg;
-        rc = tp_api_serve(&s->a, stop, err);
+        s->a.plugset = wt->env.plugins;
+        if ((rc = tp__reloader_start(wt->env.plugins, "serve", s->a.quiet, err)) == TP_OK)
+            rc = tp_api_serve(&s->a, stop, err);
         *stop = 1;
         pthread_join(th, NULL);
     }
+    tp__reloader_stop();
     tp__worker_env_close(&wt->env);
     free(wt);
     return rc;
@@ -276,6 +283,7 @@ int tp__cmd_serve(int argc, char **argv)
     if (st >= 0)
         return st;
     volatile sig_atomic_t *stop = tp__stop_on_signals();
+    tp__sighup_catch(); /* before any thread starts */
     tp_error err = {0};
     int rc = s.workers ? serve_with_workers(&s, stop, &err) : serve_alone(&s, stop, &err);
     return rc < 0 ? tp__fail("serve", &err) : TP_EXIT_OK;

@@ -29,6 +29,8 @@ static const char usage[] =
     "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
     "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
     "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
+    "                     (SIGHUP reloads the plugin folder: jobs running finish on the\n"
+    "                     plugins they started with, the next ones use the new set)\n"
     "  --exit-when-idle   stop once nothing is queued or running\n"
     "  --noop             benchmark the queue: complete each job without running it\n"
     "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
@@ -57,23 +59,23 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
     if (tp_store_check(e->store, &warn) < 0)
         fprintf(stderr, "tillpipe %s: warning: %s (jobs will retry until it answers)\n", cmd,
                 warn.msg);
-    if (!(e->reg = tp__load_plugins(plugin_dir, o->quiet,
-                                    o->concurrency > 0 ? o->concurrency + 1 : 2, err))) {
+    if (!(e->plugins = tp__load_plugset(plugin_dir, o->quiet,
+                                        o->concurrency > 0 ? o->concurrency + 1 : 2, err))) {
         tp__worker_env_close(e);
         return TP_EPLUGIN;
     }
     e->o.store = e->store;
     e->o.fetcher = e->fetcher;
-    e->o.plugins = e->reg;
+    e->o.plugset = e->plugins;
     return TP_OK;
 }
 
 void tp__worker_env_close(tp__worker_env *e)
 {
-    tp__unload_plugins(e->reg);
+    tp__unload_plugset(e->plugins);
     tp_store_close(e->store);
     tp_fetcher_destroy(e->fetcher);
-    e->reg = NULL;
+    e->plugins = NULL;
     e->store = NULL;
     e->fetcher = NULL;
 }
@@ -208,11 +210,15 @@ int tp__cmd_worker(int argc, char **argv)
         return st;
     tp_error err = {0};
     tp__worker_env env;
+    tp__sighup_catch(); /* before any thread starts */
     if (tp__worker_env_open(&env, &a.o, &a.fo, a.store, a.plugins, "worker", &err) < 0)
         return tp__fail("worker", &err);
     env.o.stop = tp__stop_on_signals();
     tp_worker_stats s;
-    int rc = tp_worker_run(&env.o, &s, &err);
+    int rc = tp__reloader_start(env.plugins, "worker", a.o.quiet, &err);
+    if (rc == TP_OK)
+        rc = tp_worker_run(&env.o, &s, &err);
+    tp__reloader_stop();
     tp__worker_env_close(&env);
     if (rc < 0)
         return tp__fail("worker", &err);

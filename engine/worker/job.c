@@ -26,6 +26,8 @@ typedef struct job_ctx {
     tp_db *db;
     const tp_job *job;
     tp_thread_cache *cache;
+    /* the plugin set this job runs with, to its end */
+    const tp_registry *plugins;
     const tp_config *cfg;  /* the branch configuration (the cache's) */
     tp_fetched fetched;    /* the terminal-day's candidates */
     tp_termday_result res; /* what the pipeline made of them */
@@ -250,7 +252,7 @@ static int stage_parse(job_ctx *c, tp_error *err)
     if (!spool)
         return JOB_FAILED;
     tp__health_refresh(c->w, c->db);
-    tp_pipeline pl = {.plugins = c->w->o->plugins,
+    tp_pipeline pl = {.plugins = c->plugins,
                       .config = c->cfg,
                       .cancelled = parse_cancelled,
                       .cancel_ud = c,
@@ -431,6 +433,7 @@ static void failed(job_ctx *c)
 void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const tp_job *job)
 {
     job_ctx c = {.w = w, .me = me, .db = db, .job = job, .cache = cache};
+    c.plugins = tp__worker_plugins(w);
     tp_error err = {0};
     int rc = run_stages(&c, &err);
     if (rc == TP_OK) {
@@ -443,6 +446,7 @@ void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const 
     free(c.fetch_json);
     tp_termday_result_clear(&c.res);
     tp_fetched_clear(&c.fetched);
+    tp__worker_plugins_done(w, c.plugins); /* after the result, which points into it */
 }
 
 void tp__noop_job(tp_worker *w, tp_db *db, const tp_job *job)

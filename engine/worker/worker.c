@@ -33,6 +33,17 @@ void tp__worker_count(tp_worker *w, long long *counter, long long n)
     pthread_mutex_unlock(&w->mu);
 }
 
+const tp_registry *tp__worker_plugins(const tp_worker *w)
+{
+    return w->o->plugset ? tp_plugset_acquire(w->o->plugset) : w->o->plugins;
+}
+
+void tp__worker_plugins_done(const tp_worker *w, const tp_registry *reg)
+{
+    if (w->o->plugset)
+        tp_plugset_release(w->o->plugset, reg);
+}
+
 /* ------------------------------------------------------------ heartbeat */
 
 static int is_done(tp_worker *w)

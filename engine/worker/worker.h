@@ -9,6 +9,11 @@
  * file, load -- run outside any transaction
  * except the last: the terminal-day's records are replaced and the job
  * completes in one transaction, fenced by (job, attempt, owner).
+ *
+ * With a plugin set holder (`plugset`), each job takes the current plugin
+ * set when it starts and gives it back when it ends: a reload
+ * (tp_plugset_reload) reaches the next jobs while those in flight finish on
+ * the set they started with.
  */
 #ifndef TP_WORKER_H
 #define TP_WORKER_H
@@ -18,6 +23,7 @@
 #include "core/error.h"
 #include "io/fetch.h"
 #include "pipeline/plugin.h"
+#include "pipeline/plugset.h"
 #include "store/store.h"
 
 typedef struct tp_worker_opts {
@@ -27,7 +33,8 @@ typedef struct tp_worker_opts {
     tp_fetcher *fetcher;         /* borrowed: limits and counters, shared by the threads */
     tp_store *store;             /* borrowed: where raw files are kept */
     const char *workroot;        /* jobs' work folders; NULL = $TMPDIR or /tmp */
-    const tp_registry *plugins;  /* borrowed */
+    const tp_registry *plugins;  /* borrowed: the plugins, when there is no plugset */
+    tp_plugset *plugset;         /* borrowed: each job takes its current set (plugins unused) */
     int concurrency;             /* threads, 1..64 */
     int lease_seconds;           /* default TP_LEASE_SECONDS; heartbeat at 1/6 */
     double backoff_base;         /* seconds, default 2 */

@@ -76,6 +76,11 @@ void tp__health_after(tp_worker *w, tp_db *db, const tp_termday_result *res, con
 /* A no-op job (the queue benchmark): completed at once, fenced. */
 void tp__noop_job(tp_worker *w, tp_db *db, const tp_job *job);
 
+/* The plugins a job runs with: the plugset's current set, referenced until
+ * tp__worker_plugins_done (or the fixed registry of the options). */
+const tp_registry *tp__worker_plugins(const tp_worker *w);
+void tp__worker_plugins_done(const tp_worker *w, const tp_registry *reg);
+
 /* "tillpipe worker: ..." on stderr unless quiet. */
 void tp__worker_log(const tp_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

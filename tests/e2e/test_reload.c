@@ -1,0 +1,513 @@
+/* test_reload.c -- plugins reloaded while `tillpipe worker` and `tillpipe
+ * serve` run (SIGHUP, POST /api/plugins/reload), against a real PostgreSQL
+ * and real processes.
+ *
+ * Each case has a plugin folder of its own: the bundled plugins and
+ * fixtures/plugins/wild.c as "wild", an rd5900 override for MAGS, in
+ * version 1.0.0 or 2.0.0.  An upgrade is done as an operator does it: the
+ * new file written beside the old and renamed over it, mode 0644.  Every
+ * job's attempt records the plugin it used per report type (name, version,
+ * sha256), so what ran is read back from the database: jobs before the
+ * reload ran 1.0.0, jobs after it 2.0.0, a job in flight across the reload
+ * finished on the set it started with, a rollback reaches the next jobs,
+ * and no job failed.  SIGHUP never stops a process; a reload that finds
+ * nothing to load keeps the set in use.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pgcase.h"
+
+#define SECRET "test-secret-0123456789abcdef0123456789"
+#define RWORKER BIN " worker --plugins %s --lease 5 --backoff 0"
+/* what a MAGS attempt ran for rd5900 */
+#define WILD "plugins->'rd5900'->>'name' || ' ' || (plugins->'rd5900'->>'version')"
+#define OF_MAGS "job_id IN (SELECT id FROM jobs WHERE branch = 'MAGS')"
+
+static char plugdir[800]; /* this case's plugin folder */
+
+/* ------------------------------------------------------------ files */
+
+/* Install `src` as <plugdir>/name: a new file renamed over the old one. */
+static void install(const char *src, const char *name)
+{
+    char tmpf[1000], to[1000];
+    snprintf(tmpf, sizeof tmpf, "%s/.%s.new", plugdir, name);
+    snprintf(to, sizeof to, "%s/%s", plugdir, name);
+    size_t len = 0;
+    char *bytes = tu_read(src, &len);
+    ck_assert_msg(bytes != NULL, "%s is not built", src);
+    FILE *f = fopen(tmpf, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(bytes);
+    ck_assert_int_eq(chmod(tmpf, 0644), 0);
+    ck_assert_int_eq(rename(tmpf, to), 0);
+}
+
+/* wild_v1, wild_v2 or wild_other (the test plugins' build names) as `name`. */
+static void install_variant(const char *variant, const char *name)
+{
+    char src[1000];
+    snprintf(src, sizeof src, "%s/%s.so", TP_TEST_PLUGSET_DIR, variant);
+    install(src, name);
+}
+
+/* <case>/plugins (0755): the eight bundled plugins and wild 1.0.0. */
+static void plugin_folder(void)
+{
+    static const char *const bundled[] = {"blpr",   "discount", "newpos", "rd1800",
+                                          "rd5000", "rd5500",   "rd5800", "rd5900"};
+    snprintf(plugdir, sizeof plugdir, "%s/plugins", tmp);
+    ck_assert_int_eq(mkdir(plugdir, 0755), 0);
+    ck_assert_int_eq(chmod(plugdir, 0755), 0);
+    for (size_t i = 0; i < sizeof bundled / sizeof *bundled; i++) {
+        char src[1000], name[64];
+        snprintf(src, sizeof src, "%s/%s.so", TP_TEST_PLUGIN_DIR, bundled[i]);
+        snprintf(name, sizeof name, "%s.so", bundled[i]);
+        install(src, name);
+    }
+    install_variant("wild_v1", "wild.so");
+}
+
+/* The sha256 of a test plugin build (static). */
+static const char *sha_of(const char *variant)
+{
+    static char sha[2][65];
+    static int k;
+    char *out = ok("sha256sum %s/%s.so", TP_TEST_PLUGSET_DIR, variant);
+    k = !k;
+    snprintf(sha[k], sizeof sha[k], "%.64s", out);
+    free(out);
+    return sha[k];
+}
+
+/* Poll worker w's log until it holds `want`: 1, or 0 after `timeout` s. */
+static int wait_log(int w, const char *want, double timeout)
+{
+    for (double end = now_s() + timeout; now_s() < end; sleep_s(0.05)) {
+        char *t = tu_read(workers[w].log, NULL); /* (not there yet: NULL) */
+        int found = t && strstr(t, want) != NULL;
+        free(t);
+        if (found)
+            return 1;
+    }
+    return 0;
+}
+
+static int alive(int w)
+{
+    return workers[w].pid > 0 && waitpid(workers[w].pid, NULL, WNOHANG) == 0;
+}
+
+/* SIGHUP, and the log saying the reload to generation `gen` took. */
+static void hup_reloaded(int w, const char *cmd, int loaded, int gen)
+{
+    char want[200];
+    snprintf(want, sizeof want,
+             "tillpipe %s: plugins reloaded (SIGHUP): %d loaded, 0 not loaded; generation %d", cmd,
+             loaded, gen);
+    ck_assert_int_eq(kill(workers[w].pid, SIGHUP), 0);
+    ck_assert_msg(wait_log(w, want, 30), "no \"%s\" in:\n%s", want, wlog(w));
+    ck_assert(alive(w));
+}
+
+static void wait_succeeded(long long n)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%lld", n);
+    ck_assert_msg(wait_for(90, want, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"),
+                  "not %lld jobs succeeded: %lld", n,
+                  qi("SELECT count(*) FROM jobs WHERE status = 'succeeded'"));
+}
+
+/* ------------------------------------------------------------ worker */
+
+/* Phase one of the upgrade: 16 jobs on wild 1.0.0; then two MAGS jobs held
+ * between fetch and parse (their plugin set taken) while wild.so becomes
+ * 2.0.0 and SIGHUP reloads: they finish on 1.0.0. */
+static int upgrade_with_jobs_in_flight(void)
+{
+    ok_contains("16 jobs queued", BIN " enqueue --from 2025-06-01 --to 2025-06-04");
+    int w = spawn(PAUSE(0.3), RWORKER " --reports %s/in --concurrency 2", plugdir, tmp);
+    wait_succeeded(16);
+    /* past the threads' branch configuration cache: the next jobs read it;
+     * the worker stopped while they are queued (enqueue reads the branches) */
+    sleep_s(5.5);
+    ck_assert_int_eq(kill(workers[w].pid, SIGSTOP), 0);
+    ok_contains("job 17 queued", BIN " enqueue --branch MAGS --pos 1 --date 2025-06-05");
+    ok_contains("job 18 queued", BIN " enqueue --branch MAGS --pos 2 --date 2025-06-05");
+    PGconn *hold = lock_branches();
+    ck_assert_int_eq(kill(workers[w].pid, SIGCONT), 0);
+    ck_assert(wait_for(20, "2", WAITING_ON_LOCK));
+    install_variant("wild_v2", "wild.so");
+    hup_reloaded(w, "worker", 9, 2);
+    unlock_branches(hold);
+    wait_succeeded(18);
+    qeq("wild 1.0.0", "SELECT string_agg(DISTINCT " WILD ", ',') FROM job_attempts"
+                      " WHERE job_id <= 18 AND " OF_MAGS);
+    qeq("8", "SELECT count(*) FROM job_attempts WHERE job_id <= 16 AND " WILD " = 'wild 1.0.0'");
+    return w;
+}
+
+/* 1. An upgrade and a rollback under load, by SIGHUP: jobs before the
+ * reload ran 1.0.0, jobs in flight finished on the set they started with,
+ * jobs after it ran 2.0.0; rolled back, the next jobs run 1.0.0 again;
+ * every job succeeded once; SIGTERM still drains and exits 0. */
+START_TEST(upgrade_and_rollback_under_load)
+{
+    case_begin("r_upgrade");
+    plugin_folder();
+    gen("in", "--branches 2 --days 12 --seed 41 --start 2025-06-01 --no-faults --orders 30");
+    only_branches("'BMC', 'MAGS'");
+    int w = upgrade_with_jobs_in_flight();
+    /* a stream of 28 jobs; once 2.0.0 has run some, roll back to 1.0.0 */
+    ok_contains("28 jobs queued", BIN " enqueue --from 2025-06-06 --to 2025-06-12");
+    ck_assert(
+        wait_for(60, "t", "SELECT count(*) >= 2 FROM job_attempts WHERE " WILD " = 'wild 2.0.0'"));
+    char *before = qs("SELECT now()");
+    install_variant("wild_v1", "wild.so");
+    hup_reloaded(w, "worker", 9, 3);
+    char *after = qs("SELECT now()");
+    ck_assert_int_gt(qi("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"), 0);
+    ok_contains("8 jobs queued", BIN " enqueue --from 2025-06-01 --to 2025-06-02 --force");
+    wait_succeeded(54);
+    kill(workers[w].pid, SIGTERM);
+    expect_exit(w, 60, 0);
+    log_contains(w, "stopped: 54 succeeded, 0 retried, 0 failed, 0 cancelled, 0 released, 0 lost");
+    all_succeeded_once(54);
+    qeq("0", "SELECT count(*) FROM job_attempts WHERE error_code IS NOT NULL");
+    /* before the rollback, 2.0.0; after it, 1.0.0 -- the forced re-runs too */
+    qeq("wild 2.0.0",
+        "SELECT string_agg(DISTINCT " WILD ", ',') FROM job_attempts"
+        " WHERE " OF_MAGS " AND job_id > 18 AND finished_at < '%s'",
+        before);
+    qeq("wild 1.0.0",
+        "SELECT string_agg(DISTINCT " WILD ", ',') FROM job_attempts"
+        " WHERE " OF_MAGS " AND started_at > '%s'",
+        after);
+    qeq("4", "SELECT count(*) FROM jobs j JOIN job_attempts a ON a.job_id = j.id"
+             " WHERE j.force AND " WILD " = 'wild 1.0.0'");
+    /* each version recorded with the sha256 of its build */
+    char want[200];
+    snprintf(want, sizeof want, "1.0.0 %s,2.0.0 %s", sha_of("wild_v1"), sha_of("wild_v2"));
+    qeq(want, "SELECT string_agg(DISTINCT (plugins->'rd5900'->>'version') || ' ' ||"
+              " (plugins->'rd5900'->>'sha256'), ',') FROM job_attempts WHERE " OF_MAGS);
+    /* only MAGS ran wild; the other types ran the bundled plugins */
+    qeq("0", "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id"
+             " WHERE (j.branch = 'MAGS') <> (a.plugins->'rd5900'->>'name' = 'wild')");
+    free(before);
+    free(after);
+}
+END_TEST
+
+/* 2. SIGHUP never stops a worker: reloads one after another, a reload that
+ * finds no plugin (the folder emptied) keeps the set in use and says so,
+ * jobs still run on it; SIGTERM ends it with 0. */
+START_TEST(sighup_does_not_stop_a_worker)
+{
+    case_begin("r_hup");
+    plugin_folder();
+    gen("in", "--branches 2 --days 1 --seed 42 --start 2025-07-01 --no-faults --orders 20");
+    int w = spawn(NULL, RWORKER " --reports %s/in --concurrency 1", plugdir, tmp);
+    ck_assert(wait_log(w, " started: 1 thread", 30));
+    for (int gen = 2; gen <= 4; gen++)
+        hup_reloaded(w, "worker", 9, gen);
+    char *out = NULL;
+    ck_assert_int_eq(sh(&out, "mkdir %s/aside && mv %s/*.so %s/aside/", tmp, plugdir, tmp), 0);
+    free(out);
+    ck_assert_int_eq(kill(workers[w].pid, SIGHUP), 0);
+    char want[1200];
+    snprintf(want, sizeof want,
+             "tillpipe worker: plugins not reloaded (SIGHUP): no plugin could be loaded from %s: "
+             "it holds no *.so file",
+             plugdir);
+    ck_assert_msg(wait_log(w, want, 30), "%s", wlog(w));
+    log_contains(w, "; generation 4 stays in use (9 loaded, 0 not loaded)");
+    ck_assert(alive(w));
+    ok_contains("job 1 queued", BIN " enqueue --branch MAGS --pos 1 --date 2025-07-01");
+    wait_succeeded(1);
+    qeq("wild 1.0.0", "SELECT " WILD " FROM job_attempts WHERE job_id = 1");
+    ck_assert(alive(w));
+    kill(workers[w].pid, SIGTERM);
+    expect_exit(w, 60, 0);
+    log_contains(w, "stopped: 1 succeeded, 0 retried, 0 failed");
+}
+END_TEST
+
+/* ------------------------------------------------------------ HTTP */
+
+static char base[128];
+
+typedef struct resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;
+} resp;
+
+static size_t on_body(char *p, size_t one, size_t n, void *ud)
+{
+    resp *r = ud;
+    char *m = realloc(r->body, r->len + one * n + 1);
+    if (!m)
+        return 0;
+    memcpy(m + r->len, p, one * n);
+    r->body = m;
+    r->len += one * n;
+    r->body[r->len] = '\0';
+    return one * n;
+}
+
+static resp call(const char *method, const char *path, const char *token, const char *body)
+{
+    resp r = {0};
+    CURL *h = curl_easy_init();
+    char full[1024], auth[2048];
+    snprintf(full, sizeof full, "%s%s", base, path);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hd = curl_slist_append(hd, auth);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, full);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    else if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
+    r.json = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    return r;
+}
+
+static void resp_free(resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_int_t jint(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+#define expect_status(r, want)                                                                     \
+    ck_assert_msg((r).status == (want), "status %ld, want %ld: %s", (r).status, (long)(want),      \
+                  (r).body ? (r).body : "")
+
+static char *login(const char *name, const char *role)
+{
+    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name,
+             name);
+    resp r = call("POST", "/api/auth/login", NULL, body);
+    expect_status(r, 200);
+    char *t = strdup(jstr(r.json, "token"));
+    resp_free(&r);
+    return t;
+}
+
+/* `tillpipe serve` with workers on <case>/in and the case's plugin folder. */
+static int serve(void)
+{
+    char pf[800];
+    snprintf(pf, sizeof pf, "%s/api.port", tmp);
+    int w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
+                  BIN " serve --plugins %s --listen 127.0.0.1:0 --port-file %s --reports %s/in"
+                      " --concurrency 1",
+                  plugdir, pf, tmp);
+    for (int i = 0; i < 400; i++, sleep_s(0.05)) {
+        char *port = tu_read(pf, NULL);
+        if (port) {
+            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
+            free(port);
+            return w;
+        }
+    }
+    ck_abort_msg("the server did not start: %s", wlog(w));
+    return -1;
+}
+
+/* The entry of GET /api/plugins' "pending" for `file`, or NULL. */
+static json_t *pending_of(resp *r, const char *file)
+{
+    json_t *a = json_object_get(r->json, "pending"), *e;
+    size_t i;
+    json_array_foreach(a, i, e)
+    {
+        if (strcmp(jstr(e, "file"), file) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The version of the plugin `name` in a GET /api/plugins answer. */
+static const char *version_in(resp *r, const char *name)
+{
+    json_t *a = json_object_get(r->json, "items"), *e;
+    size_t i;
+    json_array_foreach(a, i, e)
+    {
+        if (strcmp(jstr(e, "name"), name) == 0)
+            return jstr(e, "version");
+    }
+    return "(none)";
+}
+
+/* ------------------------------------------------------------ API */
+
+/* GET /api/plugins before the reload: generation 1, and what is on disk
+ * but not loaded -- wild.so changed, extra.so new -- and why. */
+static void pending_before_reload(const char *viewer)
+{
+    install_variant("wild_v2", "wild.so");
+    install_variant("wild_other", "extra.so");
+    resp r = call("GET", "/api/plugins", viewer, NULL);
+    expect_status(r, 200);
+    ck_assert_int_eq(jint(r.json, "generation"), 1);
+    ck_assert_int_eq(jint(r.json, "total"), 9);
+    ck_assert_int_eq((int)strlen(jstr(r.json, "loaded_at")), 20); /* 2025-01-01T00:00:00Z */
+    ck_assert_str_eq(version_in(&r, "wild"), "1.0.0");
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "pending")), 2);
+    json_t *e = pending_of(&r, "wild.so");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(jstr(e, "change"), "changed");
+    ck_assert_str_eq(jstr(e, "sha256"), sha_of("wild_v2"));
+    ck_assert_str_eq(jstr(e, "loaded_sha256"), sha_of("wild_v1"));
+    e = pending_of(&r, "extra.so");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(jstr(e, "change"), "new");
+    ck_assert_str_eq(jstr(e, "reason"), "not loaded: on disk since the last reload"
+                                        " (POST /api/plugins/reload or SIGHUP)");
+    resp_free(&r);
+}
+
+/* POST /api/plugins/reload as `token`: the status, the answer freed. */
+static void reload_as(const char *token, long want)
+{
+    resp r = call("POST", "/api/plugins/reload", token, NULL);
+    expect_status(r, want);
+    resp_free(&r);
+}
+
+/* A reload of the folder emptied, then of the folder gone: 409 saying why,
+ * the set in use kept (GET says so, and the next job runs it); then the
+ * files back. */
+static void failed_reloads_keep_the_set(const char *admin, const char *viewer)
+{
+    char *out = NULL;
+    ck_assert_int_eq(sh(&out, "mkdir %s/aside && mv %s/*.so %s/aside/", tmp, plugdir, tmp), 0);
+    free(out);
+    resp r = call("POST", "/api/plugins/reload", admin, NULL);
+    expect_status(r, 409);
+    ck_assert_str_eq(jstr(r.json, "code"), "reload_failed");
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "detail"), "the plugins loaded before stay in use"
+                                                         " (generation 2): no plugin could be"
+                                                         " loaded from"));
+    resp_free(&r);
+    ck_assert_int_eq(rmdir(plugdir), 0);
+    r = call("POST", "/api/plugins/reload", admin, NULL);
+    expect_status(r, 409);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "detail"), "No such file or directory"));
+    resp_free(&r);
+    qeq("true,false,false", "SELECT string_agg(details->>'ok', ',' ORDER BY id) FROM audit_log"
+                            " WHERE action = 'plugins.reload' AND actor = 'ada'");
+    r = call("GET", "/api/plugins", viewer, NULL);
+    expect_status(r, 200);
+    ck_assert_int_eq(jint(r.json, "generation"), 2);
+    ck_assert_int_eq(jint(r.json, "total"), 10);
+    ck_assert_str_eq(jstr(pending_of(&r, "wild.so"), "change"), "gone");
+    resp_free(&r);
+    ok_contains("job 2 queued", BIN " enqueue --branch MAGS --pos 2 --date 2025-08-01");
+    wait_succeeded(2);
+    qeq("wild 2.0.0", "SELECT " WILD " FROM job_attempts WHERE job_id = 2");
+    ck_assert_int_eq(sh(&out, "mkdir %s && mv %s/aside/*.so %s/", plugdir, tmp, plugdir), 0);
+    free(out);
+    ck_assert_int_eq(chmod(plugdir, 0755), 0);
+}
+
+/* 3. POST /api/plugins/reload: refused to anonymous callers (401), viewers
+ * and operators (403); an admin's reload answers the new set (200), is
+ * audited, and the next job runs it; a reload of an emptied or vanished
+ * folder answers 409 and the set stays; SIGHUP reloads serve too. */
+START_TEST(api_reload)
+{
+    case_begin("r_api");
+    plugin_folder();
+    gen("in", "--branches 2 --days 1 --seed 43 --start 2025-08-01 --no-faults --orders 20");
+    int w = serve();
+    char *viewer = login("vera", "viewer"), *op = login("olga", "operator");
+    char *admin = login("ada", "admin");
+    pending_before_reload(viewer);
+    reload_as(NULL, 401);
+    reload_as(viewer, 403);
+    reload_as(op, 403);
+    qeq("0", "SELECT count(*) FROM audit_log WHERE action = 'plugins.reload'");
+    resp r = call("POST", "/api/plugins/reload", admin, NULL);
+    expect_status(r, 200);
+    ck_assert_int_eq(jint(r.json, "generation"), 2);
+    ck_assert_int_eq(jint(r.json, "total"), 10);
+    ck_assert_str_eq(version_in(&r, "wild"), "2.0.0");
+    ck_assert_int_eq((int)json_array_size(json_object_get(r.json, "pending")), 0);
+    resp_free(&r);
+    qeq("ada plugins true 2 10",
+        "SELECT actor || ' ' || target || ' ' || (details->>'ok') || ' ' ||"
+        " (details->>'generation') || ' ' || (details->>'loaded')"
+        " FROM audit_log WHERE action = 'plugins.reload'");
+    char *rid = qs("SELECT request_id FROM audit_log WHERE action = 'plugins.reload'");
+    ck_assert_int_eq((int)strlen(rid), 32);
+    free(rid);
+    log_contains(w, "tillpipe serve: plugins reloaded (POST /api/plugins/reload by ada): 10 loaded,"
+                    " 0 not loaded; generation 2");
+    ok_contains("job 1 queued", BIN " enqueue --branch MAGS --pos 1 --date 2025-08-01");
+    wait_succeeded(1);
+    qeq("wild 2.0.0", "SELECT " WILD " FROM job_attempts WHERE job_id = 1");
+    failed_reloads_keep_the_set(admin, viewer);
+    hup_reloaded(w, "serve", 10, 3); /* SIGHUP reloads serve as well */
+    kill(workers[w].pid, SIGTERM);
+    expect_exit(w, 60, 0);
+    free(viewer), free(op), free(admin);
+}
+END_TEST
+
+static void start(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("reload");
+    pc_add(s, "r_upgrade", upgrade_and_rollback_under_load);
+    pc_add(s, "r_hup", sighup_does_not_stop_a_worker);
+    pc_add(s, "r_api", api_reload);
+    return s;
+}
+
+int main(void)
+{
+    return pc_main("test_reload", suite(), start, NULL);
+}
