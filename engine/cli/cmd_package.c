@@ -1,6 +1,6 @@
 /* cmd_package.c -- `tillpipe plugin keygen|pack|verify|install|remove`: a
  * release engineer's keys, signed plugin packages, and installing them into
- * the plugin folder side by side (docs/packages.md). */
+ * the plugin folder side by side (docs/sdk.md, sections 4 and 5). */
 #include "cmd_package.h"
 
 #include <getopt.h>

@@ -5,7 +5,7 @@
  * as well) of exactly three regular members, flat, in this order when
  * tillpipe writes it:
  *
- *   manifest.json   what the plugin is (jansson; see docs/packages.md): the
+ *   manifest.json   what the plugin is (jansson; docs/sdk.md, section 4): the
  *                   format, name, version, ABI, license, types, branches,
  *                   the plugin's file name, size and sha256, and what built
  *                   the package -- no timestamps: the same plugin and key
@@ -27,8 +27,8 @@
  *   NAME-VERSION.so.sig             manifest.sig, byte for byte (0644)
  *
  * each written to a temporary in the folder, fsynced and renamed into place.
- * Installing never runs the plugin's code; packing does (tp_plugin_load reads
- * its descriptor).
+ * Installing never runs the plugin's code; packing does, to read its
+ * descriptor (in a helper process unless tp_package_pack gets no sandbox).
  */
 #ifndef TP_PACKAGE_H
 #define TP_PACKAGE_H

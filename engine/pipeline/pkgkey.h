@@ -1,7 +1,7 @@
 /* pkgkey.h -- the ed25519 keys that sign plugin packages (libsodium), and the
  * folder of public keys an engine trusts.
  *
- * Key files are one text line each (docs/packages.md):
+ * Key files are one text line each (docs/sdk.md, section 4):
  *
  *   KEYFILE       tillpipe-ed25519-secret <base64 of the 32-byte seed>
  *   KEYFILE.pub   tillpipe-ed25519-public <base64 of the 32-byte key> [comment]

@@ -24,8 +24,8 @@
  *   STEP 1  pick a name, the report types and the branches   (search STEP 1)
  *   STEP 2  write the column map                             (search STEP 2)
  *   STEP 3  build                                            (CMakeLists.txt)
- *   STEP 4  test with `tillpipe plugin info` and `tillpipe parse`
- *                                                            (search STEP 4)
+ *   STEP 4  test: `tillpipe plugin info`, `parse`, `plugin test`
+ *           then package, sign and install                   (search STEP 4)
  */
 
 /* In the one source file that uses TPP_PLUGIN: compiles the layout code and
@@ -43,8 +43,8 @@
 /* ===================================================================
  * STEP 1: pick a name, the report types and the branches.
  *
- * The name must be unique among the installed plugins (the loader refuses a
- * second plugin with the same name).  Use it for this file (<name>.c) and for
+ * No other plugin may have the name (versions of this one share it; the
+ * version is MAJOR.MINOR.PATCH).  Use the name for this file (<name>.c) and for
  * PLUGIN in CMakeLists.txt and Makefile, which name the shared object
  * <name>.so.  `types` lists the report types parsed (those the SDK has a row
  * layout for: rd5000, rd5800, rd5500, rd1800, discount, rd5900, blpr),
@@ -107,13 +107,18 @@ TPP_PLUGIN(PLUGIN_NAME, PLUGIN_VERSION, types, branches, layouts)
  * STEP 4: test.
  *
  *     tillpipe plugin info build/example_rd5900.so
- *         loads it exactly as the engine will and prints the descriptor, or
- *         says which check failed and what to do;
+ *         reads it as the engine will (in a sandboxed helper) and prints the
+ *         descriptor, or says which check failed and what to do;
  *     tillpipe parse --plugins build --plugin example_rd5900 --type rd5900 \
  *         sample/rd5900.csv | diff -u sample/rd5900.expected.jsonl -
- *         runs it over the sample: one JSON line per row or problem.
+ *         runs it over the sample: one JSON line per row or problem (again
+ *         with --chunk-size 1: the output must not change);
+ *     tillpipe plugin test build/example_rd5900.so
+ *         the conformance kit: chunking, field counts, stop, memory.
  *
  * Then replace the sample with a real report of the branch, check the
- * output, and install (cmake --install build, or make install, or copy the
- * .so into the directory `tillpipe plugin list` shows).
+ * output, and install: pack it into a signed package and install that
+ * (tillpipe plugin keygen, pack, install), or for a test, copy it into the
+ * plugin folder (cmake --install build, or make install).  docs/sdk.md,
+ * sections 3 to 5, has each step.
  * =================================================================== */
