@@ -51,6 +51,15 @@ struct tp_sandbox {
     unsigned live;       /* helpers started and not yet ended */
     unsigned generation; /* tp_sandbox_recycle moves it on */
     uint64_t failures;
+    /* Helpers are started by one thread of the sandbox's own: a helper dies
+     * with the thread that started it (PR_SET_PDEATHSIG), and the threads
+     * that ask for one -- an HTTP connection's, a job's -- may end first. */
+    pthread_t spawner;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    int want, ready, quit; /* one request at a time */
+    helper *made;
+    tp_error made_err;
 };
 
 /* ---------------------------------------------------------- the pool */
@@ -85,6 +94,8 @@ static char **helper_env(void)
         }
     return e;
 }
+
+static void *spawner_main(void *arg);
 
 tp_sandbox *tp_sandbox_create(const tp_sandbox_opts *o, tp_error *err)
 {
@@ -122,11 +133,20 @@ tp_sandbox *tp_sandbox_create(const tp_sandbox_opts *o, tp_error *err)
     }
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
+    pthread_mutex_init(&sb->smu, NULL);
+    pthread_cond_init(&sb->scv, NULL);
+    int e = pthread_create(&sb->spawner, NULL, spawner_main, sb);
+    if (e != 0) {
+        tp_error_set(err, TP_EIO, "plugin sandbox: cannot start its thread: %s", strerror(e));
+        sb->spawner = 0;
+        tp_sandbox_destroy(sb);
+        return NULL;
+    }
     return sb;
 }
 
-/* Start one helper; NULL with err set. */
-static helper *spawn(tp_sandbox *sb, tp_error *err)
+/* Start one helper; NULL with err set (in the spawner thread). */
+static helper *spawn_now(tp_sandbox *sb, tp_error *err)
 {
     helper *h = calloc(1, sizeof *h);
     int sv[2];
@@ -191,6 +211,52 @@ static helper *spawn(tp_sandbox *sb, tp_error *err)
     h->sock = sv[0];
     h->shm_fd = shm_fd;
     h->shm = shm;
+    return h;
+}
+
+static void *spawner_main(void *arg)
+{
+    tp_sandbox *sb = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the other threads' */
+    pthread_mutex_lock(&sb->smu);
+    for (;;) {
+        while (!sb->want && !sb->quit)
+            pthread_cond_wait(&sb->scv, &sb->smu);
+        if (sb->quit)
+            break;
+        pthread_mutex_unlock(&sb->smu);
+        tp_error e = {0};
+        helper *h = spawn_now(sb, &e);
+        pthread_mutex_lock(&sb->smu);
+        sb->made = h;
+        sb->made_err = e;
+        sb->want = 0;
+        sb->ready = 1;
+        pthread_cond_broadcast(&sb->scv);
+    }
+    pthread_mutex_unlock(&sb->smu);
+    return NULL;
+}
+
+/* A new helper, started by the spawner thread; NULL with err set. */
+static helper *spawn(tp_sandbox *sb, tp_error *err)
+{
+    pthread_mutex_lock(&sb->smu);
+    while (sb->want || sb->ready)
+        pthread_cond_wait(&sb->scv, &sb->smu);
+    sb->want = 1;
+    pthread_cond_broadcast(&sb->scv);
+    while (!sb->ready)
+        pthread_cond_wait(&sb->scv, &sb->smu);
+    helper *h = sb->made;
+    if (!h && err)
+        *err = sb->made_err;
+    sb->ready = 0;
+    sb->made = NULL;
+    pthread_cond_broadcast(&sb->scv);
+    pthread_mutex_unlock(&sb->smu);
     return h;
 }
 
@@ -296,6 +362,15 @@ void tp_sandbox_destroy(tp_sandbox *sb)
     if (!sb)
         return;
     tp_sandbox_recycle(sb);
+    if (sb->spawner) {
+        pthread_mutex_lock(&sb->smu);
+        sb->quit = 1;
+        pthread_cond_broadcast(&sb->scv);
+        pthread_mutex_unlock(&sb->smu);
+        pthread_join(sb->spawner, NULL);
+    }
+    pthread_mutex_destroy(&sb->smu);
+    pthread_cond_destroy(&sb->scv);
     for (size_t i = 0; sb->envp[i]; i++)
         free(sb->envp[i]);
     free(sb->envp);
@@ -461,9 +536,31 @@ typedef struct run {
     tp_error *err;
     int done; /* DONE came: rc is the parse's result */
     int rc;
-    char why[160]; /* set: the helper failed, this is what happened */
-    int stop_code; /* set: the caller or the sink stopped the parse */
+    char why[160];  /* set: the helper failed, this is what happened */
+    int stop_code;  /* set: the caller or the sink stopped the parse */
+    unsigned cpu_s; /* the CPU seconds this parse may use */
 } run;
+
+/* The helper may use `seconds` more of CPU time from now (SIGXCPU after).
+ * Set from here: the helper's filter refuses it setrlimit, so a plugin
+ * cannot lift it; the hard limit stays open so the next parse can move it. */
+static void cpu_limit(pid_t pid, unsigned seconds)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    char *p = n > 0 ? (buf[n] = '\0', strrchr(buf, ')')) : NULL;
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return;
+    long hz = sysconf(_SC_CLK_TCK);
+    struct rlimit rl = {(rlim_t)((ut + st) / (unsigned long long)(hz > 0 ? hz : 100)) + 1 + seconds,
+                        RLIM_INFINITY};
+    prlimit(pid, RLIMIT_CPU, &rl, NULL);
+}
 
 __attribute__((format(printf, 2, 3))) static void failed(run *r, const char *fmt, ...)
 {
@@ -667,7 +764,7 @@ static void describe_end(const run *r, int status, long maxrss_kb, char *out, si
     else if (WIFEXITED(status))
         snprintf(out, n, "exited with %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
-        snprintf(out, n, "exceeded its CPU time limit");
+        snprintf(out, n, "exceeded its CPU time limit of %u s", r->cpu_s);
     else if (WIFSIGNALED(status))
         snprintf(out, n, "%skilled by SIG%s", near_limit ? "ran out of memory and was " : "",
                  sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
@@ -679,14 +776,13 @@ static void describe_end(const run *r, int status, long maxrss_kb, char *out, si
     }
 }
 
-static int request_parse(run *r, tp_report_type type, int fd, unsigned budget)
+static int request_parse(run *r, tp_report_type type, int fd)
 {
     const tp_plugin *p = r->p;
     tp_sbx_buf b = {0};
     size_t at = tp__sbx_begin(&b, TP_SBX_PARSE);
     tp__sbx_u32(&b, (uint32_t)type);
     tp__sbx_u64(&b, r->opts ? r->opts->chunk_size : 0);
-    tp__sbx_u32(&b, budget);
     tp__sbx_str(&b, p->sha256, strlen(p->sha256));
     tp__sbx_str(&b, p->desc->name, strlen(p->desc->name));
     tp__sbx_str(&b, p->desc->version, strlen(p->desc->version));
@@ -729,12 +825,22 @@ int tp_sandbox_parse(tp_sandbox *sb, const tp_plugin *p, tp_report_type type, in
         memset(stats, 0, sizeof *stats);
     struct stat st;
     double mb = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (double)st.st_size / 1e6 : 0;
-    double deadline = sb->o.deadline_s + sb->o.deadline_s_per_mb * mb;
-    run r = {
-        .sb = sb, .p = p, .name = name, .opts = opts, .sink = sink, .stats = stats, .err = err};
+    /* CPU: the file's budget; wall clock: twice that and the progress
+     * timeout (a helper that sleeps instead is caught by no progress) */
+    double budget = sb->o.deadline_s + sb->o.deadline_s_per_mb * mb;
+    double deadline = 2 * budget + sb->o.progress_s;
+    run r = {.sb = sb,
+             .p = p,
+             .name = name,
+             .opts = opts,
+             .sink = sink,
+             .stats = stats,
+             .err = err,
+             .cpu_s = (unsigned)budget + 1};
     if (!(r.h = borrow(sb, err)))
         return err ? err->code : TP_EIO;
-    if (request_parse(&r, type, fd, (unsigned)deadline + 1) < 0)
+    cpu_limit(r.h->pid, r.cpu_s);
+    if (request_parse(&r, type, fd) < 0)
         failed(&r, "ended");
     else
         pump(&r, deadline);

@@ -429,25 +429,10 @@ static void describe(helper *h, tp_sbx_rd *r, int fd)
     free(b.p);
 }
 
-/* This parse may use `seconds` more of CPU time (SIGXCPU after). */
-static void cpu_budget(unsigned seconds)
-{
-    struct rusage ru;
-    struct rlimit rl;
-    if (!seconds || getrusage(RUSAGE_SELF, &ru) != 0 || getrlimit(RLIMIT_CPU, &rl) != 0)
-        return;
-    rlim_t used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1;
-    rl.rlim_cur = used + seconds;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
-        rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_CPU, &rl);
-}
-
 static void parse(helper *h, tp_sbx_rd *r, const int *fds)
 {
     int type = (int)tp__sbx_get_u32(r);
     uint64_t chunk = tp__sbx_get_u64(r);
-    unsigned cpu = tp__sbx_get_u32(r);
     char sha[65], name[256], version[256], file[4096];
     tp__sbx_get_str(r, sha, sizeof sha);
     tp__sbx_get_str(r, name, sizeof name);
@@ -468,7 +453,6 @@ static void parse(helper *h, tp_sbx_rd *r, const int *fds)
     else if (!in)
         rc = tp_error_set(&err, TP_EIO, "%s: %s", file, strerror(errno));
     else {
-        cpu_budget(cpu);
         tp_parse_options o = {.get = on_config,
                               .ud = h,
                               .chunk_size = (size_t)chunk,

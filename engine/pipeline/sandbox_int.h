@@ -8,7 +8,7 @@
  * plugin code and may send anything.
  *
  *   engine -> helper
- *     PARSE     i32 type, u64 chunk, u32 cpu s, str sha256, str name,
+ *     PARSE     i32 type, u64 chunk, str sha256, str name,
  *               str version, str file name, u64 fields mask, u32 key field,
  *               u32 nkeys, nkeys x str key, u32 all options given (0/1),
  *               u32 nopts, nopts x (str key, str value); fds: report, plugin

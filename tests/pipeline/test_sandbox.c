@@ -172,7 +172,29 @@ START_TEST(alloc)
 }
 END_TEST
 
-/* Rows forever: progress, but never done -- the file's deadline ends it. */
+/* Rows forever: progress, but never done -- the file's CPU budget (here
+ * 1 s, so 2 s with the second the limit rounds up) ends it. */
+START_TEST(cpu_limit)
+{
+    tp_sandbox_opts o = {.exe = TP_TEST_BIN, .deadline_s = 1};
+    tp_error err = {0};
+    tp_sandbox *sb = tp_sandbox_create(&o, &err);
+    ck_assert_msg(sb != NULL, "%s", err.msg);
+    tp_plugin *bad = wild(sb, "spew"), *good = wild(sb, "none");
+    seen s;
+    double t0 = tp_now();
+    ck_assert_int_eq(parse(bad, NULL, &s, &err), TP_ECRASHED);
+    ck_assert_has(err.msg, "plugin wild_spew 6.6.6");
+    ck_assert_has(err.msg, "exceeded its CPU time limit of 2 s");
+    ck_assert_msg(tp_now() - t0 < 30, "took %.1f s", tp_now() - t0);
+    ck_assert_int_eq(parse(good, NULL, &s, &err), TP_OK);
+    tp_plugin_unload(bad);
+    tp_plugin_unload(good);
+    tp_sandbox_destroy(sb);
+}
+END_TEST
+
+/* A cancel poll that answers `code` from time `at` on. */
 typedef struct stopper {
     double at;
     int code;
@@ -354,6 +376,7 @@ int main(void)
     tcase_add_test(tc, exit_);
     tcase_add_test(tc, loop);
     tcase_add_test(tc, alloc);
+    tcase_add_test(tc, cpu_limit);
     tcase_add_test(tc, cancel_hung);
     tcase_add_test(tc, sink_stops_flood);
     tcase_add_test(tc, escape_refused);
