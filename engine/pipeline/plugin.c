@@ -579,12 +579,24 @@ const tp_load_failure *tp_registry_failure(const tp_registry *r, size_t i)
     return i < r->nfailures ? &r->failures[i] : NULL;
 }
 
+/* Whether version a of a plugin is chosen over version b: a release over a
+ * prerelease (a beta is taken only when a branch pins it, or nothing else
+ * is installed), else the higher version (core/semver.h's order). */
+static int preferred(const tp_plugin *a, const tp_plugin *b)
+{
+    tp_semver va, vb;
+    if (tp_semver_parse(a->desc->version, &va) == 0 &&
+        tp_semver_parse(b->desc->version, &vb) == 0 && !va.pre[0] != !vb.pre[0])
+        return !va.pre[0];
+    return tp_semver_cmp_str(a->desc->version, b->desc->version) > 0;
+}
+
 const tp_plugin *tp_registry_find(const tp_registry *r, const char *name)
 {
     const tp_plugin *best = NULL;
     for (size_t i = 0; i < r->count; i++)
         if (strcmp(r->plugins[i]->desc->name, name) == 0 &&
-            (!best || tp_semver_cmp_str(r->plugins[i]->desc->version, best->desc->version) > 0))
+            (!best || preferred(r->plugins[i], best)))
             best = r->plugins[i];
     return best;
 }
@@ -623,9 +635,15 @@ static const tp_plugin *resolve_named(const tp_registry *r, const char *type, co
         if (!tp_plugin_parses(p, type))
             continue;
         int ok = range ? tp_semver_satisfies(range, p->desc->version, err) : 1;
-        if (ok < 0)
-            return NULL;
-        if (ok && (!best || tp_semver_cmp_str(p->desc->version, best->desc->version) > 0))
+        if (ok == TP_EINVAL) { /* a version that is no semantic version matches no range */
+            ok = 0;
+            if (err)
+                *err = (tp_error){0};
+        }
+        if (ok < 0) /* a bad range */
+            return tp_error_prefix(err, "branch %s: plugin \"%s\" for %s: ", branch, name, type),
+                   NULL;
+        if (ok && (!best || preferred(p, best)))
             best = p;
     }
     if (!any)
@@ -665,7 +683,7 @@ const tp_plugin *tp_registry_resolve(const tp_registry *r, const char *type, con
         const tp_plugin **slot = branch && tp_plugin_overrides(p, branch) ? &over
                                  : tp_plugin_is_generic(p)                ? &generic
                                                                           : NULL;
-        if (slot && (!*slot || tp_semver_cmp_str(p->desc->version, (*slot)->desc->version) > 0))
+        if (slot && (!*slot || preferred(p, *slot)))
             *slot = p;
     }
     if (over) {
