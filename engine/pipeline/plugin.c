@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -454,6 +455,39 @@ static int check_conflict(const tp_registry *r, const tp_plugin *p, tp_error *er
     return TP_OK;
 }
 
+/* A refused plugin's claims from its package's manifest (the sidecar
+ * `plugin install` writes), when its descriptor could not be read: a
+ * signature or a file mode refused, a crash while loading.  The manifest is
+ * not trusted for anything else: it only makes a refusal fail closed. */
+static void manifest_claims(const char *path, tp_plugin_claims *c)
+{
+    char side[4200];
+    struct stat st;
+    snprintf(side, sizeof side, "%s.manifest.json", path);
+    if (!c || c->name[0] || stat(side, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536)
+        return;
+    json_t *m = json_load_file(side, 0, NULL);
+    const char *name = json_string_value(json_object_get(m, "name"));
+    json_t *types = json_object_get(m, "types"), *branches = json_object_get(m, "branches");
+    if (name && json_is_array(types) && json_is_array(branches)) {
+        snprintf(c->name, sizeof c->name, "%s", name);
+        const char *const lists[2] = {"types", "branches"};
+        char *out[2] = {c->types, c->branches};
+        size_t cap[2] = {sizeof c->types, sizeof c->branches};
+        for (int k = 0; k < 2; k++) {
+            size_t i, used = 0;
+            json_t *v;
+            json_array_foreach(json_object_get(m, lists[k]), i, v)
+            {
+                if (json_is_string(v) && used < cap[k])
+                    used += (size_t)snprintf(out[k] + used, cap[k] - used, "%s%s", used ? ", " : "",
+                                             json_string_value(v));
+            }
+        }
+    }
+    json_decref(m);
+}
+
 /* Open, check (and, with trusted keys, verify the signature of) one file,
  * then load or describe it.  NULL with err and claims set. */
 static tp_plugin *load_one(tp_registry *r, const char *path, tp_plugin_claims *claims,
@@ -461,14 +495,19 @@ static tp_plugin *load_one(tp_registry *r, const char *path, tp_plugin_claims *c
 {
     char sha[65];
     int fd = tp_plugin_open_checked(path, sha, err);
-    if (fd < 0)
+    if (fd < 0) {
+        manifest_claims(path, claims);
         return NULL;
+    }
     if (r->trusted && tp_package_check_installed(path, sha, NULL, NULL, r->trusted, err) < 0) {
         close(fd);
+        manifest_claims(path, claims);
         return NULL;
     }
     tp_plugin *p = r->sandbox ? tp_plugin_describe_fd(r->sandbox, fd, path, sha, claims, err)
                               : tp_plugin_load_fd(fd, path, sha, claims, err);
+    if (!p)
+        manifest_claims(path, claims);
     if (p && r->trusted &&
         tp_package_check_installed(path, sha, p->desc->name, p->desc->version, r->trusted, err) <
             0) {

@@ -482,6 +482,39 @@ START_TEST(test_registry_versions)
 }
 END_TEST
 
+/* An override refused before its descriptor can be read (here: a
+ * group-writable file) still fails its branch when its package's manifest
+ * says what it overrides. */
+START_TEST(test_registry_refused_by_manifest)
+{
+    char *dir = make_tmpdir();
+    char src[PATH_LEN], path[PATH_LEN];
+    bad_path(src, sizeof src, "good");
+    put_copy(dir, "good.so", src);
+    bad_path(src, sizeof src, "good_override");
+    put_copy(dir, "over-1.0.0.so", src);
+    snprintf(path, sizeof path, "%s/over-1.0.0.so", dir);
+    ck_assert_int_eq(chmod(path, 0664), 0);
+    tp_registry *r = tp_registry_create();
+    tp_error err = {0};
+    char why[160];
+    ck_assert_int_eq(tp_registry_load_dir(r, dir, &err), TP_OK);
+    ck_assert_ptr_nonnull(resolve(r, "rd5900", "BX", NULL, why, &err)); /* unknown: generic */
+    tp_registry_destroy(r);
+    free(tu_write(dir, "over-1.0.0.so.manifest.json",
+                  "{\"name\": \"over\", \"version\": \"1.0.0\", \"types\": [\"rd5900\"],"
+                  " \"branches\": [\"BX\"]}"));
+    r = tp_registry_create();
+    ck_assert_int_eq(tp_registry_load_dir(r, dir, &err), TP_OK);
+    ck_assert_ptr_null(resolve(r, "rd5900", "BX", NULL, why, &err));
+    ck_assert_has(err.msg, "branch BX: its rd5900 override over");
+    ck_assert_has(err.msg, "group-writable");
+    ck_assert_ptr_nonnull(resolve(r, "rd5900", "BY", NULL, why, &err));
+    tp_registry_destroy(r);
+    rmtree(dir);
+}
+END_TEST
+
 /* An override that is present but refused fails its branch: never the
  * generic parser in its place. */
 START_TEST(test_registry_refused_override)
@@ -984,6 +1017,7 @@ static Suite *loader_suite(void)
     tcase_add_test(t, test_registry_conflicts);
     tcase_add_test(t, test_registry_versions);
     tcase_add_test(t, test_registry_refused_override);
+    tcase_add_test(t, test_registry_refused_by_manifest);
     tcase_add_test(t, test_registry_load_dir);
     tcase_add_test(t, test_resolve);
     suite_add_tcase(s, t);
