@@ -14,7 +14,7 @@
 
 static const char config_usage[] =
     "usage: tillpipe config show [FILE]\n"
-    "       tillpipe config check [--plugins DIR] [FILE]\n"
+    "       tillpipe config check [--plugins DIR] [--isolation none] [FILE]\n"
     "  show    print the configuration in effect as JSON: the built-in chain configuration,\n"
     "          or FILE's (an \"extends\": \"builtin\" resolved); valid input for --branches\n"
     "  check   load FILE (default: the built-in one) and, for every branch and report type,\n"
@@ -122,20 +122,26 @@ static void check_branch(check_state *s, const tp_branch_cfg *bc)
 
 static int cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"plugins", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"plugins", required_argument, 0, 'P'},
+                                         {"help", no_argument, 0, 'h'},
+                                         TP__PLUGIN_OPTIONS,
+                                         {0, 0, 0, 0}};
     const char *plugin_dir = NULL;
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(config_usage, stdout);
-            return TP_EXIT_OK;
+        switch (c) {
+        case 'h': fputs(config_usage, stdout); return TP_EXIT_OK;
+        case 'P':
+            plugin_dir = optarg;
+            break;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("config", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
+        default: return tp__bad_option("config", argv);
         }
-        if (c != 'P')
-            return tp__bad_option("config", argv);
-        plugin_dir = optarg;
     }
     if (argc - optind > 1) {
         tp__die_msg("config", "check takes one FILE");

@@ -156,8 +156,8 @@ static int cmd_install(const pkg_opts *o)
     if (info.verified)
         printf("signed by key %s, verified with %s\n", info.key_id, info.key_file);
     else
-        printf("signed by key %s, not verified here (no --trusted-keys): the engine checks the "
-               "signature when it loads the plugin\n",
+        printf("signed by key %s, not verified here (no --trusted-keys): a tillpipe run with "
+               "--trusted-keys (or $TILLPIPE_TRUSTED_KEYS) checks it when it loads the plugin\n",
                info.key_id);
     return TP_EXIT_OK;
 }

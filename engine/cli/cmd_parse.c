@@ -23,7 +23,7 @@ static const char parse_usage[] =
     "  --branches FILE    branch configuration (default: built-in)\n"
     "  --plugins DIR      plugin directory\n"
     "  --chunk-size N     feed the plugin N bytes at a time, 1 to 67108864 (64 MiB)\n"
-    "                     (default 262144: the output must not depend on it)\n";
+    "                     (default 262144: the output must not depend on it)\n" TP__PLUGIN_USAGE;
 
 /* The largest --chunk-size: one feed buffer is allocated of this size. */
 #define PARSE_MAX_CHUNK (64L * 1024 * 1024)
@@ -74,11 +74,15 @@ static int parse_chunk_size(const char *arg, size_t *out)
  * name), else the exit status after saying why. */
 static int parse_parse_opts(int argc, char **argv, parse_opts *o)
 {
-    static const struct option opts[] = {
-        {"type", required_argument, 0, 't'},    {"branch", required_argument, 0, 'b'},
-        {"plugin", required_argument, 0, 'n'},  {"branches", required_argument, 0, 'c'},
-        {"plugins", required_argument, 0, 'P'}, {"chunk-size", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"type", required_argument, 0, 't'},
+                                         {"branch", required_argument, 0, 'b'},
+                                         {"plugin", required_argument, 0, 'n'},
+                                         {"branches", required_argument, 0, 'c'},
+                                         {"plugins", required_argument, 0, 'P'},
+                                         {"chunk-size", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         TP__PLUGIN_OPTIONS,
+                                         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     int c;
     optind = 1;
@@ -94,7 +98,13 @@ static int parse_parse_opts(int argc, char **argv, parse_opts *o)
             if (parse_chunk_size(optarg, &o->chunk_size) < 0)
                 return TP_EXIT_USAGE;
             break;
-        case 'h': fputs(parse_usage, stdout); return TP_EXIT_OK;
+        case 'h':
+            fputs(parse_usage, stdout);
+            return TP_EXIT_OK;
+        TP__PLUGIN_OPTION_CASES:
+            if (tp__plugin_option("parse", c, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         default:
             tp__die_msg("parse", "unknown or incomplete option \"%s\"", argv[optind - 1]);
             fputs(parse_usage, stderr);

@@ -48,7 +48,9 @@ static int parse(const char *path, const char *chunk, char **out)
 
 static void same_at_every_size(const char *path, int want_rc, const char *must_have)
 {
-    static const char *const sizes[] = {"1", "7", "4096", "67108864"};
+    /* and in this process (--isolation none): the same, byte for byte */
+    static const char *const sizes[] = {
+        "1", "7", "4096", "67108864", "1 --isolation none", "7 --isolation none"};
     char *ref = NULL;
     ck_assert_int_eq(parse(path, NULL, &ref), want_rc);
     ck_assert_msg(strstr(ref, must_have) != NULL, "output lacks \"%s\":\n%.2000s", must_have, ref);
@@ -107,6 +109,12 @@ START_TEST(bad_chunk_sizes_refused)
         free(out);
     }
     char *out = NULL;
+    ck_assert_int_eq(tu_run(BIN " parse --isolation bogus x.csv 2>&1", &out), 2);
+    ck_assert_msg(strstr(out, "--isolation takes \"process\" or \"none\"") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_run(BIN " parse --plugin-memory-mb 1 x.csv 2>&1", &out), 2);
+    ck_assert_msg(strstr(out, "--plugin-memory-mb takes megabytes, 64 or more") != NULL, "%s", out);
+    free(out);
     ck_assert_int_eq(tu_run(BIN " parse --chunk-size", &out), 2);
     ck_assert_msg(strstr(out, "unknown or incomplete option \"--chunk-size\"") != NULL, "%s", out);
     free(out);
