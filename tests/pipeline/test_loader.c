@@ -482,6 +482,32 @@ START_TEST(test_registry_versions)
 }
 END_TEST
 
+/* A named-only plugin beside the generic one of its type: no conflict, never
+ * chosen unless a branch names it. */
+START_TEST(test_registry_named_only)
+{
+    char *dir = make_tmpdir();
+    char src[PATH_LEN];
+    bad_path(src, sizeof src, "good");
+    put_copy(dir, "good.so", src);
+    put_copy(dir, "alt_rd5900.so", TP_TEST_NAMED_ONLY);
+    tp_registry *r = tp_registry_create();
+    tp_error err = {0};
+    char why[160];
+    ck_assert_int_eq(tp_registry_load_dir(r, dir, &err), TP_OK);
+    ck_assert_uint_eq(tp_registry_count(r), 2);
+    ck_assert_uint_eq(tp_registry_failure_count(r), 0);
+    const tp_plugin *p = resolve(r, "rd5900", "B1", NULL, why, &err);
+    ck_assert_str_eq(p->desc->name, "good");
+    p = resolve(r, "rd5900", "B1", "alt_rd5900", why, &err);
+    ck_assert_msg(p != NULL, "%s", err.msg);
+    ck_assert_uint_eq(p->desc->flags, TP_PLUGIN_NAMED_ONLY);
+    ck_assert_str_eq(why, "alt_rd5900 1.0.0: named by the branch configuration");
+    tp_registry_destroy(r);
+    rmtree(dir);
+}
+END_TEST
+
 /* An override refused before its descriptor can be read (here: a
  * group-writable file) still fails its branch when its package's manifest
  * says what it overrides. */
@@ -1018,6 +1044,7 @@ static Suite *loader_suite(void)
     tcase_add_test(t, test_registry_versions);
     tcase_add_test(t, test_registry_refused_override);
     tcase_add_test(t, test_registry_refused_by_manifest);
+    tcase_add_test(t, test_registry_named_only);
     tcase_add_test(t, test_registry_load_dir);
     tcase_add_test(t, test_resolve);
     suite_add_tcase(s, t);

@@ -166,6 +166,13 @@ START_TEST(loop)
 }
 END_TEST
 
+/* A plugin that writes a forged frame where the helper's rows go. */
+START_TEST(forged_frame)
+{
+    misbehaves("forge", 0, 0, "sent a malformed message");
+}
+END_TEST
+
 START_TEST(alloc)
 {
     misbehaves("alloc", 256, 0, "256 MB");
@@ -376,6 +383,7 @@ int main(void)
     tcase_add_test(tc, exit_);
     tcase_add_test(tc, loop);
     tcase_add_test(tc, alloc);
+    tcase_add_test(tc, forged_frame);
     tcase_add_test(tc, cpu_limit);
     tcase_add_test(tc, cancel_hung);
     tcase_add_test(tc, sink_stops_flood);

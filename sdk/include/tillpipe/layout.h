@@ -145,6 +145,13 @@ void tpp_layout_close(void *state);
 #define TPP_PLUGIN_LICENSE "MIT"
 #endif
 
+/* Descriptor flags TPP_PLUGIN sets (sdk.h's TP_PLUGIN_*, ABI 1.1): define it
+ * before including this header, e.g. to TP_PLUGIN_NAMED_ONLY for a plugin
+ * used only where a branch configuration names it. */
+#ifndef TPP_PLUGIN_FLAGS
+#define TPP_PLUGIN_FLAGS 0
+#endif
+
 /* A whole plugin from its layouts: the descriptor and the exported entry
  * function.  NAME, VERSION: strings; TYPES, BRANCHES: NULL-terminated arrays
  * of strings (BRANCHES NULL for a generic plugin); LAYOUTS: an array (not a
@@ -162,6 +169,7 @@ void tpp_layout_close(void *state);
         .abi_major = TP_SDK_ABI_MAJOR,                                                             \
         .abi_minor = TP_SDK_ABI_MINOR,                                                             \
         .size = sizeof(tp_plugin_desc),                                                            \
+        .flags = TPP_PLUGIN_FLAGS,                                                                 \
         .name = NAME,                                                                              \
         .version = VERSION,                                                                        \
         .license = TPP_PLUGIN_LICENSE,                                                             \
