@@ -11,10 +11,12 @@
 
 #include "cli.h"
 #include "cmd_package.h"
+#include "db/plugins.h"
 #include "io/elf.h"
 
 static const char plugin_usage[] =
-    "usage: tillpipe plugin list [--plugins DIR] [--isolation none] [--trusted-keys DIR]\n"
+    "usage: tillpipe plugin list [--plugins DIR] [--database URL] [--isolation none]\n"
+    "                            [--trusted-keys DIR]\n"
     "       tillpipe plugin info FILE.so [--isolation none]\n"
     "       tillpipe plugin test FILE.so [--cases DIR] [--type T]\n"
     "       tillpipe plugin quarantine [list] | clear SHA256 [--database URL]\n"
@@ -24,28 +26,63 @@ static const char plugin_usage[] =
     "       tillpipe plugin install PKG [--plugins DIR] [--trusted-keys DIR] [--force]\n"
     "       tillpipe plugin remove NAME[@VERSION] [--plugins DIR]\n";
 
-static void print_plugin(const tp_plugin *p)
+/* The plugin builds quarantined, when a database is configured (--database
+ * or $TILLPIPE_DATABASE_URL): their count, or < 0 when none could be read. */
+typedef struct quarantines {
+    char sha[TP_HEALTH_LIST_MAX][65];
+    int quarantined[TP_HEALTH_LIST_MAX];
+    int n;
+} quarantines;
+
+static void read_quarantines(const char *db_opt, quarantines *q)
+{
+    q->n = -1;
+    const char *url = tp_db_url(db_opt);
+    if (!url || !*url)
+        return;
+    tp_error err = {0};
+    tp_db *db = tp_db_connect(url, &err);
+    if (db)
+        q->n = tp_plugin_health_attention(db, q->sha, q->quarantined, TP_HEALTH_LIST_MAX, &err);
+    tp_db_close(db);
+    if (q->n < 0)
+        fprintf(stderr, "tillpipe plugin: warning: quarantines not shown: %s\n", err.msg);
+}
+
+static int is_quarantined(const quarantines *q, const char *sha)
+{
+    for (int i = 0; i < q->n; i++)
+        if (q->quarantined[i] && strcmp(q->sha[i], sha) == 0)
+            return 1;
+    return 0;
+}
+
+static void print_plugin(const tp_plugin *p, const quarantines *q)
 {
     char types[256], branches[256];
     tp_plugin_list_str(p->desc->types, "", types, sizeof types);
     tp_plugin_list_str(p->desc->branches, "generic", branches, sizeof branches);
-    printf("%-10s %-8s ABI %u.%u  types: %-24s branches: %s%s  sha256 %.12s\n", p->desc->name,
+    printf("%-10s %-8s ABI %u.%u  types: %-24s branches: %s%s  sha256 %.12s%s\n", p->desc->name,
            p->desc->version, (unsigned)p->desc->abi_major, (unsigned)p->desc->abi_minor, types,
-           branches, p->desc->flags & TP_PLUGIN_NAMED_ONLY ? " (named only)" : "", p->sha256);
+           branches, p->desc->flags & TP_PLUGIN_NAMED_ONLY ? " (named only)" : "", p->sha256,
+           is_quarantined(q, p->sha256) ? "  QUARANTINED" : "");
 }
 
 /* The options list and info share: --plugins and the plugin host's. */
-static int options(int argc, char **argv, const char **dir_opt)
+static int options(int argc, char **argv, const char **dir_opt, const char **db_opt)
 {
-    static const struct option opts[] = {
-        {"plugins", required_argument, 0, 'P'}, TP__PLUGIN_OPTIONS, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"plugins", required_argument, 0, 'P'},
+                                         {"database", required_argument, 0, 'D'},
+                                         TP__PLUGIN_OPTIONS,
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'P':
-            *dir_opt = optarg;
+        case 'P': *dir_opt = optarg; break;
+        case 'D':
+            *db_opt = optarg;
             break;
         TP__PLUGIN_OPTION_CASES:
             if (tp__plugin_option("plugin", c, optarg) != TP_EXIT_OK)
@@ -59,10 +96,12 @@ static int options(int argc, char **argv, const char **dir_opt)
 
 static int cmd_list(int argc, char **argv)
 {
-    const char *dir_opt = NULL;
-    int st = options(argc, argv, &dir_opt);
+    const char *dir_opt = NULL, *db_opt = NULL;
+    int st = options(argc, argv, &dir_opt, &db_opt);
     if (st >= 0)
         return st;
+    quarantines q;
+    read_quarantines(db_opt, &q);
     char buf[PATH_MAX];
     const char *dir = tp__plugin_dir(dir_opt, buf, sizeof buf);
     tp_error err = {0};
@@ -75,7 +114,7 @@ static int cmd_list(int argc, char **argv)
     printf("plugin directory: %s (host plugin ABI %d.%d)\n", dir, TP_SDK_ABI_MAJOR,
            TP_SDK_ABI_MINOR);
     for (size_t i = 0; i < tp_registry_count(r); i++)
-        print_plugin(tp_registry_get(r, i));
+        print_plugin(tp_registry_get(r, i), &q);
     size_t nfail = tp_registry_failure_count(r);
     for (size_t i = 0; i < nfail; i++)
         printf("NOT LOADED %s\n", tp_registry_failure(r, i)->message);
@@ -104,8 +143,8 @@ static void print_elf(const tp_elf_info *e)
 
 static int cmd_info(int argc, char **argv)
 {
-    const char *unused = NULL;
-    int st = options(argc, argv, &unused);
+    const char *unused = NULL, *unused_db = NULL;
+    int st = options(argc, argv, &unused, &unused_db);
     if (st >= 0)
         return st;
     if (optind + 1 != argc) {

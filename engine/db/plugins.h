@@ -8,7 +8,8 @@
 #include "core/error.h"
 #include "db.h"
 
-#define TP_QUARANTINE_AFTER 3 /* failures in a row, by default */
+#define TP_QUARANTINE_AFTER 3  /* failures in a row, by default */
+#define TP_HEALTH_LIST_MAX 256 /* builds tp_plugin_health_attention gives, at most */
 
 /* Build `sha256` (name, version) failed a parse with `error`: one more
  * failure in a row; at `threshold` (0 = never) it is quarantined.

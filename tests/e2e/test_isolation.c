@@ -326,6 +326,8 @@ START_TEST(quarantine_after_two_failures)
     char want[160];
     snprintf(want, sizeof want, "QUARANTINED wild_segv 6.6.6  %s  failures in a row 2", sha);
     ok_contains(want, BIN " plugin quarantine list");
+    snprintf(want, sizeof want, "sha256 %.12s  QUARANTINED", sha);
+    ok_contains(want, BIN " plugin list --plugins %s/plugins", tmp);
     ok_contains("may run again", BIN " plugin quarantine clear %s", sha);
     qeq("false 0",
         "SELECT (quarantined_at IS NOT NULL)::text || ' ' || failures_in_row"
