@@ -53,6 +53,14 @@ static void install(const char *src, const char *name)
     ck_assert_int_eq(rename(tmpf, to), 0);
 }
 
+/* <plugdir>/name (static). */
+static const char *plugdir_file(const char *name)
+{
+    static char path[1000];
+    snprintf(path, sizeof path, "%s/%s", plugdir, name);
+    return path;
+}
+
 /* wild_v1, wild_v2 or wild_other (the test plugins' build names) as `name`. */
 static void install_variant(const char *variant, const char *name)
 {
@@ -212,6 +220,42 @@ END_TEST
 /* 2. SIGHUP never stops a worker: reloads one after another, a reload that
  * finds no plugin (the folder emptied) keeps the set in use and says so,
  * jobs still run on it; SIGTERM ends it with 0. */
+/* Two versions of one plugin side by side, each pinned by a branch: one
+ * worker runs BMC's terminal-days on wild 1.0.0 and MAGS's on 2.0.0 at once
+ * (the automatic choice would be 2.0.0 for MAGS, its override, and the
+ * generic rd5900 for BMC). */
+START_TEST(two_pinned_versions_at_once)
+{
+    case_begin("r_pins");
+    plugin_folder();
+    ck_assert_int_eq(unlink(plugdir_file("wild.so")), 0);
+    install_variant("wild_v1", "wild-1.0.0.so");
+    install_variant("wild_v2", "wild-2.0.0.so");
+    gen("in", "--branches 2 --days 2 --seed 44 --start 2025-09-01 --no-faults --orders 20");
+    free(qs("UPDATE branches SET parsers = jsonb_build_object('rd5900', jsonb_build_object("
+            "'plugin', 'wild', 'version', CASE code WHEN 'BMC' THEN '1.0.0' ELSE '^2' END))"
+            " WHERE code IN ('BMC', 'MAGS')"));
+    only_branches("'BMC', 'MAGS'");
+    ok_contains("8 jobs queued", BIN " enqueue --from 2025-09-01 --to 2025-09-02");
+    int w = spawn(NULL, RWORKER " --reports %s/in --concurrency 2 --exit-when-idle", plugdir, tmp);
+    expect_exit(w, 60, 0);
+    qeq("8", "SELECT count(*) FROM jobs WHERE status = 'succeeded'");
+    qeq("BMC wild 1.0.0,MAGS wild 2.0.0",
+        "SELECT string_agg(DISTINCT j.branch || ' ' || (" WILD "), ',') FROM job_attempts a"
+        " JOIN jobs j ON j.id = a.job_id");
+    qeq("2", "SELECT count(DISTINCT plugins->'rd5900'->>'sha256') FROM job_attempts");
+    /* a pin no version satisfies fails its terminal-days, saying so */
+    free(qs("UPDATE branches SET parsers = '{\"rd5900\": {\"plugin\": \"wild\","
+            " \"version\": \">=3\"}}' WHERE code = 'BMC'"));
+    ok_contains("job 9 queued", BIN " enqueue --branch BMC --pos 1 --date 2025-09-01 --force");
+    w = spawn(NULL, RWORKER " --reports %s/in --exit-when-idle", plugdir, tmp);
+    expect_exit(w, 60, 0);
+    qeq("config_invalid", "SELECT error_code FROM job_attempts WHERE job_id = 9");
+    qeq("1", "SELECT count(*) FROM job_attempts WHERE job_id = 9 AND strpos(message,"
+             " 'no loaded version matches (loaded: 1.0.0, 2.0.0)') > 0");
+}
+END_TEST
+
 START_TEST(sighup_does_not_stop_a_worker)
 {
     case_begin("r_hup");
@@ -503,6 +547,7 @@ static Suite *suite(void)
     Suite *s = suite_create("reload");
     pc_add(s, "r_upgrade", upgrade_and_rollback_under_load);
     pc_add(s, "r_hup", sighup_does_not_stop_a_worker);
+    pc_add(s, "r_pins", two_pinned_versions_at_once);
     pc_add(s, "r_api", api_reload);
     return s;
 }
