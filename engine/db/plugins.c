@@ -15,26 +15,19 @@ int tp_plugin_health_failed(tp_db *db, const char *sha256, const char *name, con
     const char *p[] = {sha256, name, version, error, th};
     PGresult *r = tp_db_query(
         db,
-        "WITH old AS (SELECT quarantined_at FROM plugin_health WHERE sha256 = $1)"
-        " INSERT INTO plugin_health AS h (sha256, name, version, failures_in_row, failures_total,"
+        "INSERT INTO plugin_health AS h (sha256, name, version, failures_in_row, failures_total,"
         " last_error, last_failed_at, quarantined_at) VALUES ($1, $2, $3, 1, 1, $4, now(),"
         " CASE WHEN $5::int = 1 THEN now() END)"
         " ON CONFLICT (sha256) DO UPDATE SET failures_in_row = h.failures_in_row + 1,"
         " failures_total = h.failures_total + 1, last_error = $4, last_failed_at = now(),"
         " quarantined_at = coalesce(h.quarantined_at, CASE WHEN $5::int > 0 AND"
         " h.failures_in_row + 1 >= $5::int THEN now() END)"
-        " RETURNING (quarantined_at IS NOT NULL)::int,"
-        " (quarantined_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM old"
-        "  WHERE old.quarantined_at IS NOT NULL))::int",
+        " RETURNING (quarantined_at IS NOT NULL)::int",
         5, p, err);
     if (!r)
         return TP_EDB;
-    int q = atoi(PQgetvalue(r, 0, 0)), fresh = atoi(PQgetvalue(r, 0, 1));
+    int q = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (fresh) { /* every worker looks again at once */
-        const char *n[] = {sha256};
-        tp_db_exec(db, "SELECT pg_notify('tillpipe_plugins', $1)", 1, n, NULL);
-    }
     if (quarantined)
         *quarantined = q;
     return TP_OK;
@@ -89,8 +82,6 @@ int tp_plugin_health_clear(tp_db *db, const char *sha256, const char *actor, tp_
     PQclear(r);
     if (n == 0)
         return tp_error_set(err, TP_ENOTFOUND, "plugin build %s is not quarantined", sha256);
-    const char *n1[] = {sha256};
-    tp_db_exec(db, "SELECT pg_notify('tillpipe_plugins', $1)", 1, n1, NULL);
     return TP_OK;
 }
 

@@ -1,6 +1,7 @@
 /* plugset.c -- see plugset.h: the current plugin set and the replaced ones
- * still referenced, the thread that loads them, and the folder compared
- * with what a set loaded. */
+ * still referenced, and the folder compared with what a set loaded.  (Loads
+ * may run on any thread: sandbox helpers are started by the sandbox's own
+ * thread, so they outlive the thread that asked.) */
 #include "plugset.h"
 
 #include <dirent.h>
@@ -37,19 +38,12 @@ typedef struct hashed {
     char sha256[65];
 } hashed;
 
-/* A load asked of the loader thread. */
-typedef struct load_req {
-    pset *set; /* the result, or NULL with err */
-    tp_error err;
-    int done;
-} load_req;
-
 struct tp_plugset {
     char *dir;
     tp_sandbox *sandbox; /* borrowed, or NULL */
     char *trusted;       /* signed packages only: the keys' folder, or NULL */
     int quiet;
-    pthread_mutex_t mu; /* cur, retired, the loader's request */
+    pthread_mutex_t mu; /* cur, retired */
     pset *cur;
     pset *retired;
     unsigned long generation;
@@ -57,10 +51,6 @@ struct tp_plugset {
     pthread_mutex_t cache_mu;  /* the hashes */
     hashed *cache;
     size_t ncache, cache_cap;
-    pthread_t loader;
-    pthread_cond_t cv; /* a request, its end, or stopping */
-    load_req *req;
-    int stopping;
 };
 
 /* ------------------------------------------------------------ the folder */
@@ -252,7 +242,7 @@ static const tp_plugin *same_file_other_content(tp_plugset *s, const struct stat
 }
 
 /* A loaded plugin's file written over in place: its code may be running
- * (or cached by the loader under the file's identity), so nothing is
+ * (or cached by the dynamic loader under the file's identity), so nothing is
  * reloaded until it is installed as a new file.  0, or TP_EPLUGIN. */
 static int check_in_place(tp_plugset *s, const pset *fresh, tp_error *err)
 {
@@ -305,42 +295,6 @@ static pset *load_set(tp_plugset *s, tp_error *err)
     return p;
 }
 
-static void *loader_main(void *arg)
-{
-    tp_plugset *s = arg;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->stopping && (!s->req || s->req->done))
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (s->stopping)
-            break;
-        load_req *r = s->req;
-        pthread_mutex_unlock(&s->mu);
-        r->set = load_set(s, &r->err);
-        pthread_mutex_lock(&s->mu);
-        r->done = 1;
-        pthread_cond_broadcast(&s->cv);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
-}
-
-/* A new set loaded by the loader thread (the caller holds reload_mu). */
-static pset *load_by_loader(tp_plugset *s, tp_error *err)
-{
-    load_req r = {0};
-    pthread_mutex_lock(&s->mu);
-    s->req = &r;
-    pthread_cond_broadcast(&s->cv);
-    while (!r.done)
-        pthread_cond_wait(&s->cv, &s->mu);
-    s->req = NULL;
-    pthread_mutex_unlock(&s->mu);
-    if (!r.set && err)
-        *err = r.err;
-    return r.set;
-}
-
 /* ------------------------------------------------------------ the holder */
 
 tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, const char *trusted, int quiet,
@@ -359,19 +313,7 @@ tp_plugset *tp_plugset_create(const char *dir, tp_sandbox *sandbox, const char *
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->reload_mu, NULL);
     pthread_mutex_init(&s->cache_mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    if (pthread_create(&s->loader, NULL, loader_main, s) != 0) {
-        tp_error_set(err, TP_ENOMEM, "cannot start the plugin loader thread");
-        pthread_mutex_destroy(&s->mu);
-        pthread_mutex_destroy(&s->reload_mu);
-        pthread_mutex_destroy(&s->cache_mu);
-        pthread_cond_destroy(&s->cv);
-        free(s->dir);
-        free(s->trusted);
-        free(s);
-        return NULL;
-    }
-    if (!(s->cur = load_by_loader(s, err))) {
+    if (!(s->cur = load_set(s, err))) {
         tp_plugset_destroy(s);
         return NULL;
     }
@@ -384,11 +326,6 @@ void tp_plugset_destroy(tp_plugset *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->loader, NULL);
     pset_free(s->cur);
     while (s->retired) { /* (only when references were leaked) */
         pset *next = s->retired->next;
@@ -401,7 +338,6 @@ void tp_plugset_destroy(tp_plugset *s)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->reload_mu);
     pthread_mutex_destroy(&s->cache_mu);
-    pthread_cond_destroy(&s->cv);
     free(s->dir);
     free(s->trusted);
     free(s);
@@ -463,7 +399,7 @@ void tp_plugset_release(tp_plugset *s, const tp_registry *reg)
 int tp_plugset_reload(tp_plugset *s, tp_error *err)
 {
     pthread_mutex_lock(&s->reload_mu);
-    pset *fresh = load_by_loader(s, err);
+    pset *fresh = load_set(s, err);
     if (!fresh) {
         pthread_mutex_unlock(&s->reload_mu);
         return err ? err->code : TP_EPLUGIN;

@@ -34,26 +34,9 @@ char *tp__sbx_reserve(tp_sbx_buf *b, size_t n)
 
 void tp__sbx_put(tp_sbx_buf *b, const void *d, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap && b->fixed) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
+    char *w = tp__sbx_reserve(b, n);
+    if (w && n)
+        memcpy(w, d, n);
 }
 
 void tp__sbx_u32(tp_sbx_buf *b, uint32_t v)

@@ -38,19 +38,7 @@ static char plugdir[800]; /* this case's plugin folder */
 /* Install `src` as <plugdir>/name: a new file renamed over the old one. */
 static void install(const char *src, const char *name)
 {
-    char tmpf[1000], to[1000];
-    snprintf(tmpf, sizeof tmpf, "%s/.%s.new", plugdir, name);
-    snprintf(to, sizeof to, "%s/%s", plugdir, name);
-    size_t len = 0;
-    char *bytes = tu_read(src, &len);
-    ck_assert_msg(bytes != NULL, "%s is not built", src);
-    FILE *f = fopen(tmpf, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-    free(bytes);
-    ck_assert_int_eq(chmod(tmpf, 0644), 0);
-    ck_assert_int_eq(rename(tmpf, to), 0);
+    ck_assert_msg(tu_install(src, plugdir, name, 0644) == 0, "cannot install %s", src);
 }
 
 /* <plugdir>/name (static). */

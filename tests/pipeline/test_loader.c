@@ -433,15 +433,7 @@ static const tp_plugin *resolve(const tp_registry *r, const char *type, const ch
 /* Copy src into dir as name (mode 0644). */
 static void put_copy(const char *dir, const char *name, const char *src)
 {
-    size_t n;
-    char *bytes = tu_read(src, &n);
-    char path[PATH_LEN];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
-    fclose(f);
-    free(bytes);
+    ck_assert_msg(tu_install(src, dir, name, 0644) == 0, "cannot copy %s", src);
 }
 
 /* Two versions side by side: the highest wins unless the branch pins one. */

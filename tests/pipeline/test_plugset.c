@@ -43,20 +43,9 @@ static char *plugdir(void)
  * one, mode 0644. */
 static void put(const char *dir, const char *variant, const char *name)
 {
-    char from[4096], tmp[4096], to[4096];
+    char from[4096];
     snprintf(from, sizeof from, "%s/%s.so", TP_TEST_PLUGSET_DIR, variant);
-    snprintf(tmp, sizeof tmp, "%s/.%s.new", dir, name);
-    snprintf(to, sizeof to, "%s/%s", dir, name);
-    size_t len = 0;
-    char *bytes = tu_read(from, &len);
-    ck_assert_msg(bytes != NULL, "%s is not built", from);
-    FILE *f = fopen(tmp, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-    free(bytes);
-    ck_assert_int_eq(chmod(tmp, 0644), 0);
-    ck_assert_int_eq(rename(tmp, to), 0);
+    ck_assert_msg(tu_install(from, dir, name, 0644) == 0, "cannot install %s", from);
 }
 
 static void drop(const char *dir, const char *name)

@@ -326,20 +326,13 @@ START_TEST(refusals_alike)
 }
 END_TEST
 
-/* Copy a plugin into dir with `mode`; dir gets dmode. */
+/* A copy of wild_none.so as dir/p.so with `mode` (its path). */
 static char *copy_plugin(const char *dir, mode_t mode)
 {
     char src[4096], *dst = malloc(4096);
     snprintf(src, sizeof src, "%s/wild_none.so", TP_TEST_WILD_DIR);
     snprintf(dst, 4096, "%s/p.so", dir);
-    size_t n;
-    char *bytes = tu_read(src, &n);
-    FILE *f = fopen(dst, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
-    fclose(f);
-    free(bytes);
-    ck_assert_int_eq(chmod(dst, mode), 0);
+    ck_assert_int_eq(tu_install(src, dir, "p.so", mode), 0);
     return dst;
 }
 

@@ -18,14 +18,8 @@ CMAKE=$1 SRC=$2 SO=$3 GEN=$4
 shift 4
 NAME=$(basename "$SO" .so)
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tillpipe-repro-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
+LIB_NAME=repro
+. "$(dirname "$0")/lib.sh"
 
 [ -f "$SO" ] || fail "$SO does not exist: build tillpipe first"
 if ! "$CMAKE" -S "$SRC" -B "$TMP/build" -G "$GEN" -DBUILD_TESTING=OFF "$@" \

@@ -25,32 +25,8 @@ fi
 CMAKE=$1 BUILD=$2 TILLPIPE=$3 CC=$4 PKG_CONFIG=$5 LIBDIR=$6
 NAME=example_rd5900
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tillpipe-package-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# logged LOG CMD...: run CMD with its output in LOG; show the log if it fails.
-logged() {
-    log=$1
-    shift
-    if ! "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        fail "$*"
-    fi
-}
-
-# expect FILE TEXT: FILE contains the fixed string TEXT.
-expect() {
-    if ! grep -qF -- "$2" "$1"; then
-        cat "$1" >&2
-        fail "$1 lacks: $2"
-    fi
-}
+LIB_NAME=package
+. "$(dirname "$0")/lib.sh"
 
 # sha FILE: the sha256 of FILE, in hex.
 sha() {

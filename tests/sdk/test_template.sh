@@ -24,24 +24,8 @@ fi
 CMAKE=$1 BUILD=$2 TILLPIPE=$3 BUNDLED=$4 CC=$5 NM=$6
 NAME=example_rd5900
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tillpipe-template-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# logged LOG CMD...: run CMD with its output in LOG; show the log if it fails.
-logged() {
-    log=$1
-    shift
-    if ! "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        fail "$*"
-    fi
-}
+LIB_NAME=template
+. "$(dirname "$0")/lib.sh"
 
 # parse OUT ERR ARGS...: tillpipe parse ARGS, stdout to OUT, stderr to ERR.
 parse() {
@@ -50,14 +34,6 @@ parse() {
     if ! "$TILLPIPE" parse "$@" >"$out" 2>"$err"; then
         cat "$err" >&2
         fail "tillpipe parse $*"
-    fi
-}
-
-# expect FILE TEXT: FILE contains the fixed string TEXT.
-expect() {
-    if ! grep -qF -- "$2" "$1"; then
-        cat "$1" >&2
-        fail "$1 lacks: $2"
     fi
 }
 
