@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpc.h"
 #include "pgcase.h"
 
 #define SECRET "test-secret-0123456789abcdef0123456789"
@@ -33,94 +34,20 @@ static char served[700];
 
 /* ------------------------------------------------------------ HTTP */
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    char ctype[128];
-    json_t *json; /* parsed body, or NULL */
-} resp;
-
-static size_t on_body(char *p, size_t one, size_t n, void *ud)
-{
-    resp *r = ud;
-    char *m = realloc(r->body, r->len + one * n + 1);
-    if (!m)
-        return 0;
-    memcpy(m + r->len, p, one * n);
-    r->body = m;
-    r->len += one * n;
-    r->body[r->len] = '\0';
-    return one * n;
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-/* An integer member of a JSON object (0 when absent). */
-static json_int_t jint(const json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
-}
-
-/* A string member of a JSON object (NULL when absent or not a string). */
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-/* Run a request set up on h into r (status, content type, body, JSON);
- * frees h and the headers. */
-static CURLcode perform(CURL *h, struct curl_slist *hd, resp *r)
-{
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    char *t = NULL;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
-    snprintf(r->ctype, sizeof r->ctype, "%s", t ? t : "");
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    if (r->body)
-        r->json = json_loads(r->body, 0, NULL);
-    return cc;
-}
+typedef tu_resp resp;
+#define resp_free tu_resp_free
+#define jint tu_jint
+#define jstr tu_jstr
+#define perform tu_perform
 
 /* One request: `ctype` NULL = application/json when there is a body;
  * `header` ("Name: value") one more header, or NULL. */
 static resp call_ct(const char *method, const char *path, const char *token, const char *body,
                     const char *ctype, const char *header)
 {
-    resp r = {0};
-    CURL *h = curl_easy_init();
-    char full[2048], auth[4200], ct[160];
+    char full[2048];
     snprintf(full, sizeof full, "%s%s", base, path);
-    struct curl_slist *hd = NULL;
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hd = curl_slist_append(hd, auth);
-    }
-    if (header)
-        hd = curl_slist_append(hd, header);
-    if (body) {
-        snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
-        hd = curl_slist_append(hd, ct);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(h, CURLOPT_URL, full);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* send ../ as written */
-    CURLcode cc = perform(h, hd, &r);
-    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
-    return r;
+    return tu_request(full, method, token, body, ctype, header);
 }
 
 static resp call(const char *method, const char *path, const char *token, const char *body);

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "httpc.h"
 #include "pgcase.h"
 
 #define SECRET "test-secret-0123456789abcdef0123456789"
@@ -279,70 +280,16 @@ END_TEST
 
 static char base[128];
 
-typedef struct resp {
-    long status;
-    char *body;
-    size_t len;
-    json_t *json;
-} resp;
-
-static size_t on_body(char *p, size_t one, size_t n, void *ud)
-{
-    resp *r = ud;
-    char *m = realloc(r->body, r->len + one * n + 1);
-    if (!m)
-        return 0;
-    memcpy(m + r->len, p, one * n);
-    r->body = m;
-    r->len += one * n;
-    r->body[r->len] = '\0';
-    return one * n;
-}
+typedef tu_resp resp;
+#define resp_free tu_resp_free
+#define jint tu_jint
+#define jstr tu_jstr
 
 static resp call(const char *method, const char *path, const char *token, const char *body)
 {
-    resp r = {0};
-    CURL *h = curl_easy_init();
-    char full[1024], auth[2048];
+    char full[1024];
     snprintf(full, sizeof full, "%s%s", base, path);
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hd = curl_slist_append(hd, auth);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, full);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    else if (strcmp(method, "POST") == 0)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
-    r.json = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    return r;
-}
-
-static void resp_free(resp *r)
-{
-    free(r->body);
-    json_decref(r->json);
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static json_int_t jint(const json_t *o, const char *key)
-{
-    return json_integer_value(json_object_get(o, key));
+    return tu_request(full, method, token, body, NULL, NULL);
 }
 
 #define expect_status(r, want)                                                                     \
