@@ -6,6 +6,7 @@
 #                                 and api (the HTTP API under wrk)
 #   bench/run.sh engine|db|fetch|api  one of them
 set -euo pipefail
+umask 022 # plugin files and folders others may write are refused; so is the build's
 cd "$(dirname "$0")"
 case ${1:-all} in
   engine) ./engine.sh ;;

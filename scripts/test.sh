@@ -2,6 +2,7 @@
 # Run every test: a normal build, then the same suite under AddressSanitizer
 # and UndefinedBehaviorSanitizer.  Warnings are errors in both builds.
 set -euo pipefail
+umask 022 # plugin files and folders others may write are refused; so is the build's
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
