@@ -6,7 +6,7 @@
 #                                 and api (the HTTP API under wrk)
 #   bench/run.sh engine|db|fetch|api  one of them
 set -euo pipefail
-umask 022 # plugin files and folders others may write are refused; so is the build's
+umask 022 # tillpipe refuses plugin files and folders that others may write: build none
 cd "$(dirname "$0")"
 case ${1:-all} in
   engine) ./engine.sh ;;

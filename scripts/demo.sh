@@ -3,7 +3,7 @@
 # POS, with re-sent exports, missing files and bad rows), run tillpipe over
 # them and show what came out.
 set -euo pipefail
-umask 022 # plugin files and folders others may write are refused; so is the build's
+umask 022 # tillpipe refuses plugin files and folders that others may write: build none
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null

@@ -2,7 +2,7 @@
 # Run every test: a normal build, then the same suite under AddressSanitizer
 # and UndefinedBehaviorSanitizer.  Warnings are errors in both builds.
 set -euo pipefail
-umask 022 # plugin files and folders others may write are refused; so is the build's
+umask 022 # tillpipe refuses plugin files and folders that others may write: build none
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
