@@ -49,6 +49,7 @@ const char *tp_strerror(int code)
     case TP_ELOST: return "job lease lost";
     case TP_ECANCELLED: return "cancelled";
     case TP_ECRASHED: return "plugin failed";
+    case TP_ECORRUPT: return "corrupt stored data";
     default: return "unknown error";
     }
 }

@@ -25,7 +25,8 @@ enum {
     TP_EDB = -11,        /* the database refused or could not be reached */
     TP_ELOST = -12,      /* a job's lease was lost: another attempt owns it now */
     TP_ECANCELLED = -13, /* the job was cancelled */
-    TP_ECRASHED = -14    /* a sandboxed plugin crashed, hung, exceeded a limit or exited */
+    TP_ECRASHED = -14,   /* a sandboxed plugin crashed, hung, exceeded a limit or exited */
+    TP_ECORRUPT = -15    /* stored bytes do not match the checksum that names them */
 };
 
 typedef struct tp_error {

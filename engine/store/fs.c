@@ -125,11 +125,10 @@ static int fs_put_file(tp_store *s, const char *key, const char *path, uint64_t 
     struct stat st;
     if (obj_path(s, key, dst, sizeof dst, err) < 0)
         return TP_ELIMIT;
-    if (stat(dst, &st) == 0) {
-        *existed = 1;
+    if (stat(dst, &st) == 0 && (uint64_t)st.st_size == size) {
+        *existed = 1; /* whole (an object of another size is replaced) */
         return TP_OK;
     }
-    (void)size;
     return copy_atomic(path, dst, err);
 }
 
@@ -137,11 +136,11 @@ int tp_store_fs_put_owned(tp_store *s, const char *key, const char *path, int *e
                           tp_error *err)
 {
     char dst[PATH_MAX], tmp[PATH_MAX + 32];
-    struct stat st;
+    struct stat st, src;
     if (obj_path(s, key, dst, sizeof dst, err) < 0)
         return TP_ELIMIT;
-    if (stat(dst, &st) == 0) {
-        *existed = 1;
+    if (stat(dst, &st) == 0 && stat(path, &src) == 0 && st.st_size == src.st_size) {
+        *existed = 1; /* whole (an object of another size is replaced) */
         return TP_OK;
     }
     static unsigned counter;

@@ -99,6 +99,7 @@ typedef struct s3_req {
     int have_props;
     uint64_t length; /* Content-Length */
     char etag[96];
+    char meta_sha256[65]; /* x-amz-meta-sha256 of the object, "" when none */
     /* put: the source */
     const char *path;
     int in_fd;
@@ -271,6 +272,10 @@ static S3Status on_props(const S3ResponseProperties *p, void *cb)
     r->have_props = 1;
     r->length = p->contentLength;
     snprintf(r->etag, sizeof r->etag, "%s", p->eTag ? p->eTag : "");
+    for (int i = 0; i < p->metaDataCount; i++)
+        if (p->metaData[i].name && strcasecmp(p->metaData[i].name, "sha256") == 0)
+            snprintf(r->meta_sha256, sizeof r->meta_sha256, "%s",
+                     p->metaData[i].value ? p->metaData[i].value : "");
     if (r->delivered > 0 && strcmp(r->etag, r->first_etag) != 0) {
         r->changed = 1; /* a retry found another object under the key */
         return S3StatusAbortedByCallback;
@@ -357,9 +362,24 @@ static void issue_head(s3_req *r, S3RequestContext *ctx)
     S3_head_object(&r->s3->bc, r->key, ctx, &plain_handler, r);
 }
 
+/* The sha256 a content key names (its last segment), or "". */
+static const char *key_sha256(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    const char *sha = slash ? slash + 1 : key;
+    return strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64 ? sha : "";
+}
+
 static void issue_put(s3_req *r, S3RequestContext *ctx)
 {
-    S3_put_object(&r->s3->bc, r->key, r->size, NULL, ctx, &put_handler, r);
+    /* the object carries its own checksum: a later "does it exist?" can
+     * tell a whole object from one a crash left behind */
+    S3NameValue meta = {"sha256", key_sha256(r->key)};
+    S3PutProperties props = {.expires = -1,
+                             .cannedAcl = S3CannedAclPrivate,
+                             .metaDataCount = meta.value[0] ? 1 : 0,
+                             .metaData = &meta};
+    S3_put_object(&r->s3->bc, r->key, r->size, &props, ctx, &put_handler, r);
 }
 
 static void issue_get(s3_req *r, S3RequestContext *ctx)
@@ -505,12 +525,21 @@ static int s3_put_file(tp_store *s, const char *key, const char *path, uint64_t 
     s3_req r;
     req_init(&r, s3, "put", key);
     perform(&r, issue_head);
-    if (req_ok(&r)) {
+    /* an object under the key counts only when it is whole: its size, and
+     * the checksum it was written with when it has one (an S3 server that
+     * crashed mid-upload may keep a truncated object) */
+    const char *sha = key_sha256(key);
+    if (req_ok(&r) && r.length == size && (!r.meta_sha256[0] || strcmp(r.meta_sha256, sha) == 0)) {
         *existed = 1;
         return TP_OK;
     }
-    if (!req_missing(&r))
+    if (!req_ok(&r) && !req_missing(&r))
         return req_fail(&r, err);
+    if (req_ok(&r))
+        fprintf(stderr,
+                "tillpipe: s3 put %s: the object there is not whole (%llu bytes, sha256 \"%s\"; "
+                "want %llu bytes): uploading it again\n",
+                key, (unsigned long long)r.length, r.meta_sha256, (unsigned long long)size);
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

@@ -162,6 +162,8 @@ static int fetch_stored(job_ctx *c, const tp_source *src, tp_error *err)
     free(files);
     free(stored);
     note_fetch(c, "store", NULL);
+    if (rc == TP_ECORRUPT) /* another attempt reads the same bytes */
+        return job_error(c, "store_corrupt", 0, err->msg);
     if (rc < 0)
         return job_error(c, rc == TP_EDB ? "database_unavailable" : "store_unavailable", 1,
                          err->msg);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/fsutil.h"
+#include "io/sha.h"
 #include "io/unpack.h"
 
 void tp_fetched_clear(tp_fetched *f)
@@ -172,6 +173,22 @@ int tp_source_fetch(const tp_source *src, const char *server, const char *branch
     return finish(out, err);
 }
 
+/* An object read back is what its key names: hashed again, never trusted
+ * (a store may keep what a crash left). */
+static int verify_object(const char *path, const char *key, const tp_stored_file *f, tp_error *err)
+{
+    char hex[TP_SHA256_HEX];
+    uint64_t size = 0;
+    int rc = tp_sha256_file(path, hex, &size, err);
+    if (rc == TP_OK && strcmp(hex, f->sha256) != 0)
+        rc = tp_error_set(err, TP_ECORRUPT,
+                          "store: object %s of %s is corrupt: %llu bytes with sha256 %s, not the "
+                          "bytes its key names; fetch the terminal-day again (tillpipe enqueue "
+                          "--force) and check the store (its other objects may be damaged too)",
+                          key, f->name, (unsigned long long)size, hex);
+    return rc;
+}
+
 int tp_source_stored(const tp_source *src, const char *branch, int pos, const char *date,
                      const tp_stored_file *files, size_t n, tp_fetched *out, tp_error *err)
 {
@@ -192,6 +209,8 @@ int tp_source_stored(const tp_source *src, const char *branch, int pos, const ch
         if (rc == TP_OK && stat(dest, &st) < 0)
             rc = tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO,
                               "store: object %s of %s: %s", key, files[i].name, strerror(errno));
+        if (rc == TP_OK)
+            rc = verify_object(dest, key, &files[i], err);
         if (rc == TP_OK)
             rc = add_local(src, out, dest, files[i].name, (uint64_t)st.st_size, files[i].sha256,
                            err);

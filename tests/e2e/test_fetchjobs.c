@@ -259,6 +259,34 @@ START_TEST(reparse_without_fetching)
 }
 END_TEST
 
+/* 3b. A stored object whose bytes are not what its key names (what an S3
+ * server that crashed mid-upload keeps, a disk error): the reparse hashes
+ * what it reads back, fails store_corrupt once -- not retried -- naming the
+ * object, and the day keeps its records. */
+START_TEST(reparse_refuses_a_corrupt_object)
+{
+    run_range("fj_corrupt", 0, NULL);
+    long long expected = load_expected(served, "");
+    records_are_expected(expected);
+    char *key = qs("SELECT f.storage_key FROM files f WHERE f.branch = 'BMC' AND f.pos = 1"
+                   " AND f.business_date = '2025-03-01' AND f.report_type = 'rd5000' LIMIT 1");
+    free(ok("chmod u+w %s/store/%s && truncate -s -1 %s/store/%s", tmp, key, tmp, key));
+    ok_contains("queued", BIN " reparse --branch BMC --pos 1 --date 2025-03-01");
+    char work[800];
+    snprintf(work, sizeof work, "%s/work", tmp);
+    int w = spawn(NULL, NET_WORKER " --server http://127.0.0.1:1 --workdir %s", work);
+    expect_exit(w, 60, 0);
+    qeq("failed store_corrupt 1 false",
+        "SELECT j.status || ' ' || a.error_code || ' ' || j.attempts || ' ' || a.retryable"
+        " FROM jobs j JOIN job_attempts a ON a.job_id = j.id WHERE j.kind = 'reparse'");
+    char *why = qs("SELECT last_error FROM jobs WHERE kind = 'reparse'");
+    ck_assert_msg(strstr(why, key) && strstr(why, "is corrupt"), "%s", why);
+    free(why);
+    free(key);
+    records_are_expected(expected);
+}
+END_TEST
+
 /* 4. A full disk under the fs store: a clear error, retries, then failed;
  * nothing partial: no records, no files rows, no temporaries.  Needs root
  * for the tmpfs mount. */
@@ -379,6 +407,7 @@ static Suite *suite(void)
     pc_add(s, "fj_e2e", fetch_end_to_end);
     pc_add(s, "fj_faults", fetch_faults);
     pc_add(s, "fj_reparse", reparse_without_fetching);
+    pc_add(s, "fj_corrupt", reparse_refuses_a_corrupt_object);
     pc_add(s, "fj_full", store_disk_full);
     pc_add(s, "fj_s3", s3_store_and_outage);
     return s;
