@@ -113,6 +113,16 @@ void tp__job_bundle(tp_req *req)
     int rc = tp_job_files(req->db, req->ids[0], &files, &n, &err);
     if (tp__lookup_failed(req, rc, &err, "job") < 0)
         return;
+    /* every file checked before the first byte goes out: a zip once begun
+     * cannot turn into an error */
+    for (size_t i = 0; i < n; i++) {
+        int fd = tp__open_stored(req, files[i].key, files[i].sha256, files[i].name);
+        if (fd < 0) {
+            free(files);
+            return;
+        }
+        close(fd);
+    }
     bundle *b = calloc(1, sizeof *b);
     if (!b) {
         free(files);

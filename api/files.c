@@ -44,12 +44,12 @@ void tp__file_download(tp_req *req)
     if (tp__lookup_failed(req, rc, &err, "stored file") < 0)
         return;
     tp__safe_file_name(f.name);
-    tp_store *st = tp_server_opts(req->srv)->store;
-    int fd = st ? tp_store_open_fd(st, f.key, &err) : -1;
+    int fd = tp__open_stored(req, f.key, f.sha256, f.name);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        if (fd >= 0)
-            close(fd);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &sb) < 0) {
+        close(fd);
         tp_reply_problem(req, 503, "store_unavailable",
                          "the raw file could not be read from the store");
         return;

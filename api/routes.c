@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/reports.h"
+#include "io/sha.h"
+#include "store/store.h"
 
 int tp__lookup_failed(tp_req *req, int rc, const tp_error *err, const char *what)
 {
@@ -20,6 +23,30 @@ int tp__lookup_failed(tp_req *req, int rc, const tp_error *err, const char *what
     else
         tp_reply_db_error(req, err);
     return -1;
+}
+
+int tp__open_stored(tp_req *req, const char *key, const char *sha256, const char *name)
+{
+    tp_store *st = tp_server_opts(req->srv)->store;
+    tp_error err = {0};
+    int fd = st ? tp_store_open_fd(st, key, &err) : -1;
+    char hex[TP_SHA256_HEX];
+    if (fd < 0 || tp_sha256_fd(fd, key, hex, NULL, &err) < 0) {
+        if (fd >= 0)
+            close(fd);
+        tp_reply_problem(req, 503, "store_unavailable",
+                         "the raw file could not be read from the store");
+        return -1;
+    }
+    if (strcmp(hex, sha256) != 0) {
+        close(fd);
+        tp_reply_problem(req, 500, "store_corrupt",
+                         "the stored copy of %s (%s) is corrupt: its bytes are not the ones "
+                         "its sha256 names",
+                         name, key);
+        return -1;
+    }
+    return fd;
 }
 
 /* ------------------------------------------------------------ parameters */

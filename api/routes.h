@@ -50,6 +50,11 @@ void tp__events(tp_req *req);
  * error. */
 int tp__lookup_failed(tp_req *req, int rc, const tp_error *err, const char *what);
 
+/* A stored raw file opened for an answer, its bytes checked against the
+ * sha256 that names them first (a store may keep what a crash left): the
+ * descriptor, or -1 after answering 503 (unreadable) or 500 store_corrupt. */
+int tp__open_stored(tp_req *req, const char *key, const char *sha256, const char *name);
+
 /* ---- query parameters ---- */
 
 /* A query parameter that must be absent or pass `ok`: 0 with *out (NULL

@@ -43,26 +43,33 @@ int tp_sha256_hex(const void *data, size_t len, char hex[TP_SHA256_HEX], tp_erro
     return tp_sha256_final_hex(&h, hex, err);
 }
 
+int tp_sha256_fd(int fd, const char *name, char hex[TP_SHA256_HEX], uint64_t *size, tp_error *err)
+{
+    tp_sha256 h;
+    tp_sha256_init(&h);
+    unsigned char buf[65536];
+    uint64_t total = 0;
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof buf, (off_t)total)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return tp_error_set(err, TP_EIO, "%s: cannot read: %s", name, strerror(errno));
+        tp_sha256_update(&h, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    if (size)
+        *size = total;
+    return tp_sha256_final_hex(&h, hex, err);
+}
+
 int tp_sha256_file(const char *path, char hex[TP_SHA256_HEX], uint64_t *size, tp_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tp_error_set(err, errno == ENOENT ? TP_ENOTFOUND : TP_EIO, "%s: cannot open: %s",
                             path, strerror(errno));
-    tp_sha256 h;
-    tp_sha256_init(&h);
-    unsigned char buf[65536];
-    uint64_t total = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        tp_sha256_update(&h, buf, (size_t)n);
-        total += (uint64_t)n;
-    }
-    int saved = errno;
+    int rc = tp_sha256_fd(fd, path, hex, size, err);
     close(fd);
-    if (n < 0)
-        return tp_error_set(err, TP_EIO, "%s: cannot read: %s", path, strerror(saved));
-    if (size)
-        *size = total;
-    return tp_sha256_final_hex(&h, hex, err);
+    return rc;
 }

@@ -36,6 +36,10 @@ void tp_sha256_clear(tp_sha256 *h);
 /* The sha256 of a buffer (TP_OK). */
 int tp_sha256_hex(const void *data, size_t len, char hex[TP_SHA256_HEX], tp_error *err);
 
+/* The sha256 and size of what descriptor fd holds, from its start (pread:
+ * its offset is left alone); `name` names it in messages.  TP_EIO. */
+int tp_sha256_fd(int fd, const char *name, char hex[TP_SHA256_HEX], uint64_t *size, tp_error *err);
+
 /* The sha256 and size of a file (size may be NULL).  TP_ENOTFOUND or
  * TP_EIO with err naming the file. */
 int tp_sha256_file(const char *path, char hex[TP_SHA256_HEX], uint64_t *size, tp_error *err);

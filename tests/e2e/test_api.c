@@ -855,6 +855,22 @@ static int zip_as_served(const char *path)
     return members;
 }
 
+/* A stored object cut short (what a store that crashed mid-upload keeps):
+ * neither its download nor the job's bundle sends it; both say so. */
+static void corrupt_refused(const char *t, long long job)
+{
+    char *fid = qs("SELECT id FROM files WHERE job_id = %lld AND report_type = 'rd5000'", job);
+    char *key = qs("SELECT storage_key FROM files WHERE id = %s", fid);
+    free(ok("chmod u+w %s/store/%s && truncate -s -1 %s/store/%s", tmp, key, tmp, key));
+    char path[96];
+    snprintf(path, sizeof path, "/api/files/%s/download", fid);
+    check("GET", path, t, NULL, 500, "store_corrupt");
+    snprintf(path, sizeof path, "/api/jobs/%lld/bundle", job);
+    check("GET", path, t, NULL, 500, "store_corrupt");
+    free(fid);
+    free(key);
+}
+
 /* The job's files: listed, each downloading byte for byte as served; its
  * bundle, a zip of the same bytes; ids and filters that are not. */
 START_TEST(job_files_and_bundle)
@@ -887,6 +903,7 @@ START_TEST(job_files_and_bundle)
     check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
     check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
     check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
+    corrupt_refused(t, id);
     free(t);
     stop_server();
 }
