@@ -11,25 +11,31 @@
 #include "routes.h"
 
 /* A records cursor: the five key values of the last record seen (a JSON
- * array, base64url), as text into key[]; 0, or -1 when it is not one this
- * server gave. */
+ * array, base64url: date, branch, terminal, file, line, as the page gave
+ * them), as text into key[]; 0, or -1 when it is not one this server gave
+ * -- every field checked, so nothing malformed reaches the database. */
 static int records_cursor(const char *cursor, char *key[5])
 {
     char raw[1024];
     if (tp__cursor_decode(cursor, "", raw, sizeof raw) < 0)
         return -1;
     json_t *cj = json_loads(raw, 0, NULL);
-    int ok = json_is_array(cj) && json_array_size(cj) == 5;
-    for (size_t i = 0; ok && i < 5; i++) {
-        json_t *v = json_array_get(cj, i);
-        ok = json_is_string(v) || json_is_integer(v);
-        if (ok && json_is_string(v))
-            ok = (key[i] = strdup(json_string_value(v))) != NULL;
-        else if (ok)
-            ok = asprintf(&key[i], "%lld", (long long)json_integer_value(v)) >= 0;
-    }
+    json_t *f[5];
+    for (size_t i = 0; i < 5; i++)
+        f[i] = json_array_get(cj, i);
+    const char *date = json_string_value(f[0]), *branch = json_string_value(f[1]),
+               *file = json_string_value(f[3]);
+    json_int_t pos = json_integer_value(f[2]), line = json_integer_value(f[4]);
+    int ok = json_is_array(cj) && json_array_size(cj) == 5 && date && tp_date_valid(date) &&
+             branch && tp_branch_code_valid(branch) && json_is_integer(f[2]) && pos >= 1 &&
+             pos <= 99 && file && json_string_length(f[3]) == strlen(file) && *file &&
+             strlen(file) < 256 && json_is_integer(f[4]) && line >= 0;
+    if (ok)
+        ok = (key[0] = strdup(date)) && (key[1] = strdup(branch)) &&
+             asprintf(&key[2], "%lld", (long long)pos) >= 0 && (key[3] = strdup(file)) &&
+             asprintf(&key[4], "%lld", (long long)line) >= 0;
     json_decref(cj);
-    return ok && tp_date_valid(key[0]) ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 void tp__records_list(tp_req *req)

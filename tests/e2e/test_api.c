@@ -979,6 +979,8 @@ static void records_by_plugin(const char *t, long long nrec)
     free(sha);
 }
 
+#define RC "/api/records?start=2025-03-01&end=2025-03-01&cursor="
+
 /* The job's records, exported (csv: a header and one line a record; jsonl;
  * gzip; the legacy record2025 layout, as `tillpipe run` writes it for the
  * same files) and a page at a time (every record once, in order); bad
@@ -1017,8 +1019,13 @@ START_TEST(records_export_and_pages)
         "/api/records/export?start=2025-03-01&end=2025-03-01&compress=zip",
         "/api/records/export?start=2025-03-01&end=2025-03-01&branch=a%20b",
         "/api/records?start=2025-03-01&end=2025-03-01&cursor=WzEsMiwzXQ",
-        "/api/records?start=2025-03-01",
-        "/api/records?start=2025-03-01&end=2025-03-01&pos=abc",
+        /* tampered cursors: each field checked (a pos "x", a line "x", a bad
+         * branch, date, pos 100, an empty file name, a line -1) */
+        RC "WyIyMDI1LTAxLTAxIiwiQk1DIiwieCIsImYiLDFd",
+        RC "WyIyMDI1LTAxLTAxIiwiQk1DIiwxLCJmIiwieCJd", RC "WyIyMDI1LTAxLTAxIiwiYiBtIiwxLCJmIiwxXQ",
+        RC "WyIyMDI1LTEzLTAxIiwiQk1DIiwxLCJmIiwxXQ", RC "WyIyMDI1LTAxLTAxIiwiQk1DIiwxMDAsImYiLDFd",
+        RC "WyIyMDI1LTAxLTAxIiwiQk1DIiwxLCIiLDFd", RC "WyIyMDI1LTAxLTAxIiwiQk1DIiwxLCJmIiwtMV0",
+        "/api/records?start=2025-03-01", "/api/records?start=2025-03-01&end=2025-03-01&pos=abc",
         "/api/records?start=2025-03-01&end=2025-03-01&plugin_sha256=ABC",
         "/api/records/export?start=2025-03-01&end=2025-03-01&plugin_sha256=1234"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
