@@ -69,7 +69,9 @@ static int add_local(const tp_source *src, tp_fetched *out, const char *path, co
 static int finish(tp_fetched *out, tp_error *err)
 {
     tp_scan_sort(out->scan);
-    if (out->scan->days[0].ncands == 0 && out->kind == TP_FETCH_OK) {
+    /* (a server's empty list is already NO_FILES: it gets its words here too) */
+    if (out->scan->days[0].ncands == 0 &&
+        (out->kind == TP_FETCH_OK || out->kind == TP_FETCH_NO_FILES)) {
         out->kind = TP_FETCH_NO_FILES;
         if (out->scan->nignored > 0)
             tp_error_set(err, TP_ENOTFOUND,

@@ -287,6 +287,23 @@ START_TEST(reparse_refuses_a_corrupt_object)
 }
 END_TEST
 
+/* 3c. A terminal-day the report server lists nothing for: no_files, its
+ * error saying so (it once began empty: " for BMC/1/2025-03-09"). */
+START_TEST(empty_list_says_so)
+{
+    run_range("fj_empty", 0, NULL);
+    ok_contains("queued", BIN " enqueue --branch BMC --pos 1 --date 2025-03-09");
+    free(qs("UPDATE jobs SET max_attempts = 1 WHERE status = 'queued'"));
+    char work[800];
+    snprintf(work, sizeof work, "%s/work", tmp);
+    int w = spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
+    expect_exit(w, 60, 0);
+    qeq("failed no_files|no report files yet for BMC/1/2025-03-09",
+        "SELECT j.status || ' ' || a.error_code || '|' || j.last_error FROM jobs j"
+        " JOIN job_attempts a ON a.job_id = j.id WHERE j.business_date = '2025-03-09'");
+}
+END_TEST
+
 /* 4. A full disk under the fs store: a clear error, retries, then failed;
  * nothing partial: no records, no files rows, no temporaries.  Needs root
  * for the tmpfs mount. */
@@ -408,6 +425,7 @@ static Suite *suite(void)
     pc_add(s, "fj_faults", fetch_faults);
     pc_add(s, "fj_reparse", reparse_without_fetching);
     pc_add(s, "fj_corrupt", reparse_refuses_a_corrupt_object);
+    pc_add(s, "fj_empty", empty_list_says_so);
     pc_add(s, "fj_full", store_disk_full);
     pc_add(s, "fj_s3", s3_store_and_outage);
     return s;
