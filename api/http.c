@@ -597,22 +597,30 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
 static void dispatch(tp_req *req)
 {
     int path_matched = 0;
+    char allow[64] = ""; /* the methods the path has, for a 405's Allow */
+    /* HEAD is GET without the body (libmicrohttpd sends no body for HEAD) */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     for (int i = 0; i < tp_nroutes; i++) {
         long long ids[2] = {0, 0};
         if (!match(tp_routes[i].pattern, req->path, ids, req->code))
             continue;
         path_matched = 1;
-        if (strcmp(tp_routes[i].method, req->method) != 0)
+        size_t k = strlen(allow);
+        snprintf(allow + k, sizeof allow - k, "%s%s%s", k ? ", " : "", tp_routes[i].method,
+                 strcmp(tp_routes[i].method, "GET") == 0 ? ", HEAD" : "");
+        if (strcmp(tp_routes[i].method, method) != 0)
             continue;
         req->route = i;
         memcpy(req->ids, ids, sizeof ids);
         authenticate_and_run(req, &tp_routes[i]);
         return;
     }
-    if (path_matched)
-        tp_reply_problem(req, 405, "method_not_allowed", "%s is not allowed on %s", req->method,
-                         req->path);
-    else
+    if (path_matched) {
+        tp_reply_problem(req, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+                         req->method, req->path, allow);
+        if (req->resp)
+            MHD_add_response_header(req->resp, "Allow", allow);
+    } else
         tp_reply_problem(req, 404, "not_found", "no such resource");
 }
 
@@ -663,6 +671,8 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
 static const tp_route *route_of(const char *method, const char *url)
 {
     char code[65];
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
     for (int i = 0; i < tp_nroutes; i++) {
         long long ids[2];
         if (strcmp(tp_routes[i].method, method) == 0 && match(tp_routes[i].pattern, url, ids, code))

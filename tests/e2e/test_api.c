@@ -557,6 +557,14 @@ START_TEST(job_detail_cancel_retry)
     for (size_t i = 0; i < sizeof not_ids / sizeof *not_ids; i++)
         check("GET", not_ids[i], t, NULL, 404, "not_found");
     check("DELETE", jp, t, NULL, 405, "method_not_allowed");
+    /* the 405 names what the path allows; HEAD is GET without the body */
+    char *hdrs =
+        ok("curl -s -D - -o /dev/null -X DELETE -H 'Authorization: Bearer %s' '%s%s'", t, base, jp);
+    ck_assert_msg(strstr(hdrs, "Allow: GET, HEAD"), "%s", hdrs);
+    free(hdrs);
+    hdrs = ok("curl -s -I -H 'Authorization: Bearer %s' '%s%s'", t, base, jp);
+    ck_assert_msg(strstr(hdrs, "HTTP/1.1 200") && strstr(hdrs, "application/json"), "%s", hdrs);
+    free(hdrs);
     check("GET", "/api/nothing", t, NULL, 404, "not_found");
     char rp[80], cp[80];
     snprintf(rp, sizeof rp, "%s/retry", jp);
