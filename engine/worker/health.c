@@ -16,10 +16,10 @@ void tp__health_refresh(tp_worker *w, tp_db *db)
     pthread_mutex_unlock(&w->mu);
     if (fresh)
         return;
-    char sha[TP_HEALTH_MAX][65];
-    int q[TP_HEALTH_MAX];
+    char sha[TP_HEALTH_LIST_MAX][65];
+    int q[TP_HEALTH_LIST_MAX];
     tp_error err = {0};
-    int n = tp_plugin_health_attention(db, sha, q, TP_HEALTH_MAX, &err);
+    int n = tp_plugin_health_attention(db, sha, q, TP_HEALTH_LIST_MAX, &err);
     if (n < 0) {
         tp__worker_log(w, "warning: cannot read the plugins' health: %s", err.msg);
         return;
@@ -67,7 +67,7 @@ static void note(tp_worker *w, const char *sha, int quarantined)
 {
     pthread_mutex_lock(&w->mu);
     int i = find(w, sha);
-    if (i < 0 && w->nhealth < TP_HEALTH_MAX) {
+    if (i < 0 && w->nhealth < TP_HEALTH_LIST_MAX) {
         i = w->nhealth++;
         snprintf(w->health_sha[i], sizeof w->health_sha[i], "%s", sha);
     }

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "db/db.h"
+#include "db/plugins.h"
 #include "db/queue.h"
 #include "io/fetch.h"
 #include "io/scan.h"
@@ -20,7 +21,6 @@
 #define TP_SPOOL_BUFFER (256 * 1024) /* the spool file's stdio buffer */
 #define TP_CONFIG_TTL 5.0            /* seconds a branch configuration is reused */
 #define TP_HEALTH_TTL 5.0            /* seconds the plugins' health is reused */
-#define TP_HEALTH_MAX 256            /* plugin builds with failures, at most */
 
 /* A job the process holds, as the heartbeat thread sees it. */
 typedef struct tp_slot {
@@ -40,8 +40,8 @@ typedef struct tp_worker {
     int done;       /* threads finished: the heartbeat thread may go */
     time_t stop_at; /* after a stop: the end of the drain */
     /* plugin builds with failures in a row (quarantined or not), as last read */
-    char health_sha[TP_HEALTH_MAX][65];
-    int health_quarantined[TP_HEALTH_MAX];
+    char health_sha[TP_HEALTH_LIST_MAX][65];
+    int health_quarantined[TP_HEALTH_LIST_MAX];
     int nhealth;
     double health_at; /* when (tp_now); 0 = never */
 } tp_worker;
