@@ -299,6 +299,18 @@ int tp_fence_add(tp_fence *f, const char *value)
     return f->n;
 }
 
+int tp_queue_stage(tp_db *db, const tp_job *job, const char *stage, tp_error *err)
+{
+    char id[32], att[16];
+    snprintf(id, sizeof id, "%lld", job->id);
+    snprintf(att, sizeof att, "%d", job->attempt);
+    const char *p[] = {id, att, stage};
+    return tp_db_exec(db,
+                      "UPDATE job_attempts SET stage = $3 WHERE job_id = $1 AND attempt = $2"
+                      " AND finished_at IS NULL",
+                      3, p, err);
+}
+
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err)
 {

@@ -70,6 +70,11 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
 int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max, int *n,
                    tp_error *err);
 
+/* The stage an attempt has reached (fetch, store, parse, load), on its
+ * attempt row: an attempt that is killed (and rescued as lease_expired)
+ * shows where it was.  Best effort: 0, or TP_EDB with err set. */
+int tp_queue_stage(tp_db *db, const tp_job *job, const char *stage, tp_error *err);
+
 /* Renew the lease.  *cancel is set when a cancel was requested.  TP_ELOST
  * when the job is no longer this attempt's (rescued, finished). */
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,

@@ -228,7 +228,7 @@ static void join_threads(tp_worker *w, pthread_t *th, int n)
     for (int running = n; running > 0;) {
         pthread_mutex_lock(&w->mu);
         if (*w->o->stop && !w->stop_at)
-            w->stop_at = time(NULL) + w->o->drain_seconds;
+            w->stop_at = tp_now() + w->o->drain_seconds;
         pthread_mutex_unlock(&w->mu);
         for (int i = 0; i < n; i++)
             if (!joined[i] && pthread_tryjoin_np(th[i], NULL) == 0) {
