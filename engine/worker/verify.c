@@ -101,7 +101,9 @@ static int refetch_one(verify *v, const tp_object *obj, const tp_object_use *u)
     if (!server || !v->o->conn)
         return 0;
     tp_error e2 = {0};
-    if (!v->workdir && !(v->workdir = tp_make_workdir(v->o->workroot, "tillpipe-verify-", &e2)))
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "tillpipe-verify-%d-", (int)getpid());
+    if (!v->workdir && !(v->workdir = tp_make_workdir(v->o->workroot, prefix, &e2)))
         return 0;
     char **paths = NULL;
     size_t n = 0;

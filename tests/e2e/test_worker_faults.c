@@ -186,12 +186,67 @@ START_TEST(drain_stops_slow_downloads)
 }
 END_TEST
 
+/* A pid that no process has: a child that has exited and been reaped. */
+static long dead_pid(void)
+{
+    pid_t p = fork();
+    if (p == 0)
+        _exit(0);
+    waitpid(p, NULL, 0);
+    return (long)p;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* 5. Leftovers of a killed worker -- its per-thread work folders, a job
+ * folder, store temporaries between link and rename -- are swept when a
+ * worker starts; those of a live process are kept. */
+START_TEST(leftovers_of_dead_workers_swept)
+{
+    case_begin("wf_sweep");
+    long dead = dead_pid(), live = (long)getpid();
+    const char *sha = "ab00000000000000000000000000000000000000000000000000000000000000";
+    char work[800], p[12][1200];
+    snprintf(work, sizeof work, "%s/work", tmp);
+    int n = 0;
+    /* gone: */
+    snprintf(p[n++], sizeof p[0], "%s/tillpipe-work-%ld-Ab12Cd", work, dead);
+    snprintf(p[n++], sizeof p[0], "%s/tillpipe-job-%ld-x9y8z7", work, dead);
+    snprintf(p[n++], sizeof p[0], "%s/store/raw/ab/%s.tmp-%ld-7", tmp, sha, dead);
+    snprintf(p[n++], sizeof p[0], "%s/store/raw/ab/.tmp-%ld-8-%s", tmp, dead, sha);
+    /* kept: */
+    snprintf(p[n++], sizeof p[0], "%s/tillpipe-work-%ld-Ef34Gh", work, live);
+    snprintf(p[n++], sizeof p[0], "%s/store/raw/ab/%s.tmp-%ld-9", tmp, sha, live);
+    snprintf(p[n++], sizeof p[0], "%s/store/raw/ab/%s", tmp, sha);
+    snprintf(p[n++], sizeof p[0], "%s/tillpipe-work-Ij56Kl", work); /* no owner to ask */
+    free(ok("mkdir -p %s %s/store/raw/ab && mkdir %s %s %s %s && touch %s/a.csv %s/b %s/c %s %s %s"
+            " %s",
+            work, tmp, p[0], p[1], p[4], p[7], p[0], p[1], p[4], p[2], p[3], p[5], p[6]));
+    int w = spawn(NULL, WORKER " --reports %s --workdir %s --exit-when-idle", served, work);
+    expect_exit(w, 30, 0);
+    log_contains(w, "swept 2 work folders and 2 store temporaries of workers that are gone");
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(!exists(p[i]), "not swept: %s", p[i]);
+    for (int i = 4; i < n; i++)
+        ck_assert_msg(exists(p[i]), "swept, but its owner is alive (or unknown): %s", p[i]);
+    /* the worker's own folders went with it */
+    char *out = ok("ls %s | grep -c -- '-%d-' || true", work, workers[w].pid);
+    ck_assert_msg(strcmp(out, "0\n") == 0, "%s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("worker_faults");
     pc_add(s, "wf_efbig", full_work_folder_is_store_unavailable);
     pc_add(s, "wf_stage", killed_attempt_keeps_its_stage);
     pc_add(s, "wf_drain", drain_stops_slow_downloads);
+    pc_add(s, "wf_sweep", leftovers_of_dead_workers_swept);
     pc_add(s, "wf_pgdown", pg_down_failure_recorded); /* last: it stops the server */
     return s;
 }
