@@ -240,6 +240,24 @@ START_TEST(leftovers_of_dead_workers_swept)
 }
 END_TEST
 
+/* 6. `reparse` then `enqueue --force`: the force asks for a fetch, so the
+ * queued reparse becomes one (not "already live"), and it fetches. */
+START_TEST(force_upgrades_a_queued_reparse)
+{
+    case_begin("wf_force");
+    only_branches("'BMC'");
+    ok_contains("queued", BIN " reparse --branch BMC --pos 1 --date 2025-03-01");
+    ok_contains("was a queued reparse; now a fetch",
+                BIN " enqueue --branch BMC --pos 1 --date 2025-03-01 --force");
+    qeq("1 fetch true", "SELECT count(*) || ' ' || min(kind) || ' ' || bool_and(force) FROM jobs");
+    int w = spawn(NULL, WORKER " --server %s --exit-when-idle", sim);
+    expect_exit(w, 60, 0);
+    all_succeeded_once(1);
+    qeq("server", "SELECT fetch_info->>'source' FROM job_attempts");
+    records_are_expected(load_expected(served, "--branch BMC --pos 1 --date 2025-03-01"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("worker_faults");
@@ -247,6 +265,7 @@ static Suite *suite(void)
     pc_add(s, "wf_stage", killed_attempt_keeps_its_stage);
     pc_add(s, "wf_drain", drain_stops_slow_downloads);
     pc_add(s, "wf_sweep", leftovers_of_dead_workers_swept);
+    pc_add(s, "wf_force", force_upgrades_a_queued_reparse);
     pc_add(s, "wf_pgdown", pg_down_failure_recorded); /* last: it stops the server */
     return s;
 }
