@@ -34,14 +34,11 @@ typedef struct store_args {
 /* -1 with a filled, else the exit status. */
 static int parse_args(int argc, char **argv, store_args *a)
 {
-    static const struct option opts[] = {{"database", required_argument, 0, 'D'},
-                                         {"store", required_argument, 0, 'S'},
-                                         {"branch", required_argument, 0, 'b'},
-                                         {"since", required_argument, 0, 's'},
-                                         {"server", required_argument, 0, 'u'},
-                                         {"repair", no_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"database", required_argument, 0, 'D'}, {"store", required_argument, 0, 'S'},
+        {"branch", required_argument, 0, 'b'},   {"since", required_argument, 0, 's'},
+        {"server", required_argument, 0, 'u'},   {"repair", no_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -88,8 +85,8 @@ static void summary(const store_args *a, const tp_verify_stats *s)
            s->checked, s->checked == 1 ? "" : "s", s->bytes, s->ok, s->missing, s->truncated,
            s->wrong_size, s->corrupt, s->stray, s->stray == 1 ? "y" : "ies");
     if (!a->branch && !a->since && !s->listing_refused)
-        printf("; %lld unreferenced, %lld temporar%s in progress", s->unreferenced,
-               s->in_progress, s->in_progress == 1 ? "y" : "ies");
+        printf("; %lld unreferenced, %lld temporar%s in progress", s->unreferenced, s->in_progress,
+               s->in_progress == 1 ? "y" : "ies");
     printf("\n");
     if (a->repair)
         printf("store verify: repaired: %lld fetched again, %lld removed, %lld queued for a "
@@ -117,7 +114,8 @@ static int verify_cmd(int argc, char **argv)
     tp_db *db2 = db ? tp__cli_db("store verify", a.db, 0) : NULL;
     int rc = db && db2 ? TP_OK : TP_EDB;
     if (rc == TP_OK && a.repair && a.server &&
-        (tp_fetcher_create(&fo, &fetcher, &err) < 0 || !(conn = tp_fetch_conn_create(fetcher, &err))))
+        (tp_fetcher_create(&fo, &fetcher, &err) < 0 ||
+         !(conn = tp_fetch_conn_create(fetcher, &err))))
         rc = err.code;
     tp_verify_stats s;
     if (rc == TP_OK) {

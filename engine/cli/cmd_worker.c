@@ -140,10 +140,11 @@ static int drain_option(const char *arg, worker_args *a)
     char *end = NULL;
     errno = 0;
     double v = strtod(arg, &end);
-    if (errno || end == arg || *end || !(v >= 0 && v <= 86400) || strspn(arg, "0123456789.") !=
-                                                                       strlen(arg)) {
-        tp__die_msg("worker", "--drain wants seconds from 0 to 86400 (fractions allowed), not "
-                              "\"%s\"",
+    if (errno || end == arg || *end || !(v >= 0 && v <= 86400) ||
+        strspn(arg, "0123456789.") != strlen(arg)) {
+        tp__die_msg("worker",
+                    "--drain wants seconds from 0 to 86400 (fractions allowed), not "
+                    "\"%s\"",
                     arg);
         return TP_EXIT_USAGE;
     }

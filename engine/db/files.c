@@ -128,12 +128,13 @@ tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp
     }
     c->db = db;
     const char *p[] = {branch, since};
-    if (!PQsendQueryParams(db->conn,
-                           "SELECT storage_key COLLATE \"C\" AS k, min(sha256), max(size) FROM files"
-                           " WHERE storage_key IS NOT NULL AND ($1::text IS NULL OR branch = $1)"
-                           " AND ($2::date IS NULL OR business_date >= $2::date)"
-                           " GROUP BY 1 ORDER BY 1",
-                           2, NULL, p, NULL, NULL, 0) ||
+    if (!PQsendQueryParams(
+            db->conn,
+            "SELECT storage_key COLLATE \"C\" AS k, min(sha256), max(size) FROM files"
+            " WHERE storage_key IS NOT NULL AND ($1::text IS NULL OR branch = $1)"
+            " AND ($2::date IS NULL OR business_date >= $2::date)"
+            " GROUP BY 1 ORDER BY 1",
+            2, NULL, p, NULL, NULL, 0) ||
         !PQsetSingleRowMode(db->conn)) {
         tp_db_fail(err, "database", PQerrorMessage(db->conn));
         drain_results(db);

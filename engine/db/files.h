@@ -71,7 +71,6 @@ typedef struct tp_object_use {
 
 /* The terminal-days whose files rows name `key`, newest first, each once,
  * at most `max` into out; *n gets how many. */
-int tp_object_uses(tp_db *db, const char *key, tp_object_use *out, int max, int *n,
-                   tp_error *err);
+int tp_object_uses(tp_db *db, const char *key, tp_object_use *out, int max, int *n, tp_error *err);
 
 #endif

@@ -40,6 +40,31 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
                                  err);
 }
 
+/* A force of the live job `id`: *updated = 0 when it was no longer live
+ * as seen (look again).  A force of a fetch asks for a fetch: a queued
+ * reparse becomes one, a running job's rerun is one. */
+static int force_live(tp_db *db, long long id, int running, tp_job_kind kind, int *updated,
+                      tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", id);
+    const char *p[] = {sid, tp_job_kind_name(kind)};
+    PGresult *r = Q(db,
+                    running ? "UPDATE jobs SET rerun_requested = true, rerun_kind = CASE WHEN"
+                              " $2 = 'fetch' OR kind = 'fetch' OR rerun_kind = 'fetch' THEN 'fetch'"
+                              " ELSE 'reparse' END, updated_at = now()"
+                              " WHERE " TP_JOB_IN("'running'") " RETURNING false"
+                            : "UPDATE jobs SET force = true, kind = CASE WHEN $2 = 'fetch'"
+                              " THEN 'fetch' ELSE kind END, updated_at = now()"
+                              " WHERE " TP_JOB_IN("'queued'") " RETURNING false",
+                    2, p, err);
+    if (!r)
+        return TP_EDB;
+    *updated = PQntuples(r) == 1;
+    PQclear(r);
+    return TP_OK;
+}
+
 int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
                           const char *date, int force, const char *created_by, long long *id,
                           tp_enqueue_result *result, tp_error *err)
@@ -97,24 +122,9 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
             *result = TP_ENQUEUE_EXISTING;
             if (!force)
                 break;
-            char sid[32];
-            snprintf(sid, sizeof sid, "%lld", *id);
-            const char *p[] = {sid, tp_job_kind_name(kind)};
-            /* A force of a fetch asks for a fetch: a queued reparse becomes
-             * one, a running job's rerun is one. */
-            r = Q(db,
-                  running ? "UPDATE jobs SET rerun_requested = true, rerun_kind = CASE WHEN"
-                            " $2 = 'fetch' OR kind = 'fetch' OR rerun_kind = 'fetch' THEN 'fetch'"
-                            " ELSE 'reparse' END, updated_at = now()"
-                            " WHERE " TP_JOB_IN("'running'") " RETURNING false"
-                          : "UPDATE jobs SET force = true, kind = CASE WHEN $2 = 'fetch'"
-                            " THEN 'fetch' ELSE kind END, updated_at = now()"
-                            " WHERE " TP_JOB_IN("'queued'") " RETURNING false",
-                  2, p, err);
-            if (!r)
+            int updated = 0;
+            if (force_live(db, *id, running, kind, &updated, err) < 0)
                 goto fail;
-            int updated = PQntuples(r) == 1;
-            PQclear(r);
             if (!updated)
                 continue;
             if (running)

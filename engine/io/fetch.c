@@ -415,8 +415,7 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
             limit_leave(f, s);
         }
         if (c->stopped) /* the caller's stop: not the server's fault, not retried */
-            return tp_error_set(err, c->stopped, "%s: stopped (%s)", what,
-                                tp_strerror(c->stopped));
+            return tp_error_set(err, c->stopped, "%s: stopped (%s)", what, tp_strerror(c->stopped));
         outcome oc = classify(c, cc, b, what, is_list, kind, err);
         if (oc == OK) {
             *kind = TP_FETCH_OK;

@@ -334,8 +334,8 @@ static int list_dir(const fs_store *fs, const char *rel, int depth, tp_store_lis
         char key[TP_STORE_KEY_MAX * 2];
         size_t len = strlen(names[i]);
         int dir = names[i][len - 1] == '/';
-        if (rc != TP_OK || (size_t)snprintf(key, sizeof key, "%s%s", rel, names[i]) >=
-                               (size_t)TP_STORE_KEY_MAX)
+        if (rc != TP_OK ||
+            (size_t)snprintf(key, sizeof key, "%s%s", rel, names[i]) >= (size_t)TP_STORE_KEY_MAX)
             goto next; /* (a name no key can have: not an object of ours) */
         if (dir) {
             if (depth < 8)
@@ -371,8 +371,8 @@ static void fs_close(tp_store *s)
     free(s->impl);
 }
 
-static const tp_store_ops fs_ops = {"fs",     fs_put_file, fs_get_file, fs_read, fs_stat,
-                                    fs_del,   fs_check,    fs_close,    fs_sync, fs_list};
+static const tp_store_ops fs_ops = {"fs",   fs_put_file, fs_get_file, fs_read, fs_stat,
+                                    fs_del, fs_check,    fs_close,    fs_sync, fs_list};
 
 int tp_store_fs_open(const tp_store_config *cfg, tp_store *s, tp_error *err)
 {

@@ -418,9 +418,10 @@ static void stopped(job_ctx *c, int rc)
         char stages[320];
         int in_fetch = strcmp(c->stage, "fetch") == 0;
         tp_attempt_end at = {c->stage,
-                             !c->cut    ? "cancelled at a stage boundary"
-                             : in_fetch ? "cancelled during its download: the download was stopped"
-                                        : "cancelled during its parse: the plugin helper was stopped",
+                             !c->cut ? "cancelled at a stage boundary"
+                             : in_fetch
+                                 ? "cancelled during its download: the download was stopped"
+                                 : "cancelled during its parse: the plugin helper was stopped",
                              stages_json(c, stages, sizeof stages)};
         if (strcmp(c->stage, "load") != 0) /* the load ends it cancelled itself */
             tp_queue_cancel_owned(c->db, job, w->id, &at, &e2);
@@ -470,7 +471,8 @@ static int record_failure(job_ctx *c)
                                           c->msg, w->o->backoff_base, &info, &e2);
         if (frc != TP_EDB || !keep_recording(c, started))
             return frc;
-        tp__worker_log(w, "job %lld: cannot record its failure (try %d: %s); reconnecting in %.1f s",
+        tp__worker_log(w,
+                       "job %lld: cannot record its failure (try %d: %s); reconnecting in %.1f s",
                        job->id, tries, e2.msg, delay);
         for (double end = tp_now() + delay; tp_now() < end && keep_recording(c, started);)
             tp_sleep(0.05);

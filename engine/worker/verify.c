@@ -24,8 +24,8 @@ typedef struct verify {
     tp_objects *objects; /* the database's side */
     tp_object cur;       /* its next object, when have_cur */
     int have_cur;
-    tp_config *cfg;      /* branches (report servers), read on first need */
-    char *workdir;       /* re-fetches, made on first need */
+    tp_config *cfg;   /* branches (report servers), read on first need */
+    char *workdir;    /* re-fetches, made on first need */
     long long listed; /* entries the store listed */
     tp_error *err;
 } verify;
@@ -141,8 +141,8 @@ static int refetch_one(verify *v, const tp_object *obj, const tp_object_use *u)
 
 /* A recorded object that is missing or damaged: removed, then fetched
  * again, or a forced fetch queued for every terminal-day that used it. */
-static int repair_recorded(verify *v, const tp_object *obj, int present,
-                           const tp_object_use *uses, int nuses)
+static int repair_recorded(verify *v, const tp_object *obj, int present, const tp_object_use *uses,
+                           int nuses)
 {
     tp_error *err = v->err;
     if (present) {
@@ -362,8 +362,9 @@ int tp_verify_store(const tp_verify_opts *o, tp_verify_stats *st, tp_error *err)
          * bucket requests): the recorded objects are still checked, one by
          * one; what no row names is not. */
         if (rc == TP_EIO && v.listed == 0 && strcmp(tp_store_kind(o->store), "s3") == 0) {
-            fprintf(o->out, "note: the store cannot be listed (%s): only the objects the "
-                            "database records are checked\n",
+            fprintf(o->out,
+                    "note: the store cannot be listed (%s): only the objects the "
+                    "database records are checked\n",
                     err->msg);
             st->listing_refused = 1;
             rc = check_each_recorded(&v);

@@ -34,25 +34,25 @@
 #include "store/store.h"
 
 typedef struct tp_verify_opts {
-    tp_store *store;       /* borrowed */
-    tp_db *db;             /* streams the database's objects */
-    tp_db *db2;            /* another connection: look-ups and queuing meanwhile */
-    const char *branch;    /* only this branch's objects; NULL: every object */
-    const char *since;     /* only business dates from YYYY-MM-DD; NULL: all */
-    int repair;            /* repair what can be repaired */
-    tp_fetch_conn *conn;   /* repair: re-fetch through it; NULL: queue fetches only */
-    const char *server;    /* the report server (a branch's report_server wins) */
-    const char *workroot;  /* re-fetched downloads' folder; NULL = $TMPDIR or /tmp */
+    tp_store *store;        /* borrowed */
+    tp_db *db;              /* streams the database's objects */
+    tp_db *db2;             /* another connection: look-ups and queuing meanwhile */
+    const char *branch;     /* only this branch's objects; NULL: every object */
+    const char *since;      /* only business dates from YYYY-MM-DD; NULL: all */
+    int repair;             /* repair what can be repaired */
+    tp_fetch_conn *conn;    /* repair: re-fetch through it; NULL: queue fetches only */
+    const char *server;     /* the report server (a branch's report_server wins) */
+    const char *workroot;   /* re-fetched downloads' folder; NULL = $TMPDIR or /tmp */
     const char *created_by; /* of the jobs a repair queues */
-    FILE *out;             /* one line per finding (and what the repair did) */
+    FILE *out;              /* one line per finding (and what the repair did) */
 } tp_verify_opts;
 
 typedef struct tp_verify_stats {
-    long long checked, ok;       /* objects read back, and those whole */
-    unsigned long long bytes;    /* read back */
+    long long checked, ok;    /* objects read back, and those whole */
+    unsigned long long bytes; /* read back */
     long long missing, truncated, wrong_size, corrupt, stray; /* problems */
-    long long in_progress, unreferenced; /* not problems */
-    long long refetched, removed, queued, unrepaired; /* what a repair did */
+    long long in_progress, unreferenced;                      /* not problems */
+    long long refetched, removed, queued, unrepaired;         /* what a repair did */
     int listing_refused; /* the store could not be listed: recorded objects only */
 } tp_verify_stats;
 

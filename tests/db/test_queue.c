@@ -647,9 +647,9 @@ START_TEST(force_asks_for_a_fetch)
     tp_error e = {0};
     long long id = -1;
     tp_enqueue_result res;
-    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test",
-                                           &id, &res, &e),
-                     TP_OK);
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
     ck_assert_int_eq(res, TP_ENQUEUE_CREATED);
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_UPGRADED), id);
     ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE id = %lld", id),
@@ -669,9 +669,9 @@ START_TEST(force_asks_for_a_fetch)
     complete_ok(db, &j, "w1", 1);
 
     /* a running reparse, forced as a fetch: the rerun is a fetch (succeeded) */
-    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test",
-                                           &id, &res, &e),
-                     TP_OK);
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.kind, TP_JOB_REPARSE);
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
@@ -681,9 +681,9 @@ START_TEST(force_asks_for_a_fetch)
     j = claim_one(db, "w1");
     complete_ok(db, &j, "w1", 1);
     /* ... and when the reparse then fails */
-    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test",
-                                           &id, &res, &e),
-                     TP_OK);
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
     j = claim_one(db, "w1");
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "store_corrupt", 0, "bad", 10, NULL, &e),
@@ -693,12 +693,12 @@ START_TEST(force_asks_for_a_fetch)
     j = claim_one(db, "w1");
     complete_ok(db, &j, "w1", 1);
     /* a forced range: a queued reparse becomes a fetch */
-    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-02", 0, "test",
-                                           &id, &res, &e),
-                     TP_OK);
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-02", 0, "test", &id, &res, &e),
+        TP_OK);
     long long created = -1;
-    ck_assert_int_eq(tp_queue_enqueue_range(db, "2024-05-02", "2024-05-02", 1, "test", &created, &e),
-                     TP_OK);
+    ck_assert_int_eq(
+        tp_queue_enqueue_range(db, "2024-05-02", "2024-05-02", 1, "test", &created, &e), TP_OK);
     ck_assert_int_eq(created, 0);
     ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE id = %lld", id),
                      "(fetch,t)");

@@ -68,9 +68,9 @@ static long long fetch_days(const char *store)
     char work[800];
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
-    int w = store ? spawn(NULL, NET_WORKER " --server %s --workdir %s --store '%s'", sim, work,
-                          store)
-                  : spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
+    int w = store
+                ? spawn(NULL, NET_WORKER " --server %s --workdir %s --store '%s'", sim, work, store)
+                : spawn(NULL, NET_WORKER " --server %s --workdir %s", sim, work);
     expect_exit(w, 120, 0);
     all_succeeded_once(6);
     long long n = load_expected(served, "--branch BMC");
@@ -81,16 +81,17 @@ static long long fetch_days(const char *store)
 /* The i-th distinct stored object (by key), one of a plain CSV report. */
 static char *nth_key(int i)
 {
-    return qs("SELECT storage_key FROM (SELECT DISTINCT storage_key FROM files"
-              " WHERE report_type IN ('rd5000', 'rd5800', 'rd1800')) k ORDER BY 1 OFFSET %d LIMIT 1",
-              i);
+    return qs(
+        "SELECT storage_key FROM (SELECT DISTINCT storage_key FROM files"
+        " WHERE report_type IN ('rd5000', 'rd5800', 'rd1800')) k ORDER BY 1 OFFSET %d LIMIT 1",
+        i);
 }
 
 /* Run a command that must exit with `code`; its output in *out. */
 #define exits(code, out, ...)                                                                      \
     do {                                                                                           \
         int rc_ = sh(out, __VA_ARGS__);                                                            \
-        ck_assert_msg(rc_ == (code), "exit %d, not %d:\n%s", rc_, (code), *(out));               \
+        ck_assert_msg(rc_ == (code), "exit %d, not %d:\n%s", rc_, (code), *(out));                 \
     } while (0)
 
 static void has(const char *out, const char *want)

@@ -112,7 +112,8 @@ START_TEST(full_work_folder_is_store_unavailable)
     char work[800];
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
-    int w = spawn(NULL, "prlimit --fsize=16384 " WORKER
+    int w = spawn(NULL,
+                  "prlimit --fsize=16384 " WORKER
                   " --server %s --workdir %s --retries 0 --concurrency 1 --exit-when-idle"
                   " --isolation none",
                   sim, work);
