@@ -37,6 +37,7 @@ int tp__cmd_job(int argc, char **argv);
 int tp__cmd_worker(int argc, char **argv);
 int tp__cmd_serve(int argc, char **argv);
 int tp__cmd_user(int argc, char **argv);
+int tp__cmd_store(int argc, char **argv);             /* `store verify` */
 int tp__cmd_plugin_quarantine(int argc, char **argv); /* argv[0] = "quarantine" */
 
 /* What a worker needs besides its options: the raw-file store, the fetcher

@@ -102,9 +102,10 @@ static int enqueue_one(tp_db *db, const enqueue_opts *o, tp_error *err)
              o->force ? "true" : "false");
     tp__cli_audit(db, o->kind == TP_JOB_REPARSE ? "job.reparse" : "job.enqueue", target, details);
     printf("job %lld %s\n", id,
-           res == TP_ENQUEUE_CREATED ? "queued"
-           : res == TP_ENQUEUE_RERUN ? "running; a new run is queued after it"
-                                     : "already live (queued or running)");
+           res == TP_ENQUEUE_CREATED    ? "queued"
+           : res == TP_ENQUEUE_RERUN    ? "running; a new run is queued after it"
+           : res == TP_ENQUEUE_UPGRADED ? "was a queued reparse; now a fetch"
+                                        : "already live (queued or running)");
     return TP_OK;
 }
 

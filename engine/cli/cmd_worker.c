@@ -3,6 +3,7 @@
  * same way for its in-process workers. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static const char usage[] =
     "  --concurrency N    jobs run at once (threads), default 2\n"
     "  --lease S          lease seconds (heartbeat every S/6), default 60\n"
     "  --backoff S        first retry delay in seconds (doubling; 0: none), default 2\n"
-    "  --drain S          after SIGTERM: finish or release jobs within S seconds, default 30\n"
+    "  --drain S          after SIGTERM: finish or release jobs within S seconds (fractions\n"
+    "                     allowed; a download or parse running then is stopped), default 30\n"
     "                     (SIGHUP reloads the plugin folder: jobs running finish on the\n"
     "                     plugins they started with, the next ones use the new set)\n"
     "  --exit-when-idle   stop once nothing is queued or running\n"
@@ -42,6 +44,9 @@ int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fet
 {
     memset(e, 0, sizeof *e);
     e->o = *o;
+    /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG -- a
+     * job's storage failure -- instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
     if (tp_store_config_parse(tp_store_spec(store_opt), e->sbuf, sizeof e->sbuf, &e->scfg, err) <
             0 ||
         tp_store_open(&e->scfg, &e->store, err) < 0 ||
@@ -122,10 +127,28 @@ static int number_option(int c, const char *arg, char **argv, worker_args *a)
     case 'm': a->fo.max_file_bytes = (uint64_t)v << 20; break;
     case 'c': a->o.concurrency = (int)v; break;
     case 'l': a->o.lease_seconds = (int)v; break;
-    case 'd': a->o.drain_seconds = (int)v; break;
     case 'K': a->o.quarantine_after = v ? (int)v : -1; break;
     default: a->o.backoff_base = (double)v; break; /* 'b'; 0: retry at once */
     }
+    return 0;
+}
+
+/* --drain S: seconds, fractions too (0.5), 0 to 86400; 0 or the exit
+ * status. */
+static int drain_option(const char *arg, worker_args *a)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0 && v <= 86400) ||
+        strspn(arg, "0123456789.") != strlen(arg)) {
+        tp__die_msg("worker",
+                    "--drain wants seconds from 0 to 86400 (fractions allowed), not "
+                    "\"%s\"",
+                    arg);
+        return TP_EXIT_USAGE;
+    }
+    a->o.drain_seconds = v;
     return 0;
 }
 
@@ -174,13 +197,16 @@ static int parse_args(int argc, char **argv, worker_args *a)
             if (tp__plugin_option("worker", c, optarg) != TP_EXIT_OK)
                 return TP_EXIT_USAGE;
             break;
+        case 'd':
+            if ((st = drain_option(optarg, a)) != 0)
+                return st;
+            break;
         case 'i':
         case 'R':
         case 't':
         case 'm':
         case 'c':
         case 'l':
-        case 'd':
         case 'K':
         case 'b':
             if ((st = number_option(c, optarg, argv, a)) != 0)

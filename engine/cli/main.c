@@ -31,6 +31,7 @@ static const command commands[] = {
     {"worker", tp__cmd_worker, "run queued jobs into the database"},
     {"reparse", tp__cmd_reparse, "queue terminal-days to run again from their stored raw files"},
     {"serve", tp__cmd_serve, "the HTTP API (and workers in the same process)"},
+    {"store", tp__cmd_store, "verify the raw-file store against the database (and --repair)"},
     {"user", tp__cmd_user, "add a user of the HTTP API (password from standard input)"},
 };
 

@@ -104,3 +104,113 @@ int tp_files_last_run(tp_db *db, const char *branch, int pos, const char *date, 
     PQclear(r);
     return rc;
 }
+
+/* ---------------------------------------------------------------- objects */
+
+struct tp_objects {
+    tp_db *db;
+    int done;
+};
+
+static void drain_results(tp_db *db)
+{
+    PGresult *r;
+    while ((r = PQgetResult(db->conn)))
+        PQclear(r);
+}
+
+tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp_error *err)
+{
+    tp_objects *c = calloc(1, sizeof *c);
+    if (!c) {
+        tp_error_set(err, TP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->db = db;
+    const char *p[] = {branch, since};
+    if (!PQsendQueryParams(
+            db->conn,
+            "SELECT storage_key COLLATE \"C\" AS k, min(sha256), max(size) FROM files"
+            " WHERE storage_key IS NOT NULL AND ($1::text IS NULL OR branch = $1)"
+            " AND ($2::date IS NULL OR business_date >= $2::date)"
+            " GROUP BY 1 ORDER BY 1",
+            2, NULL, p, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(db->conn)) {
+        tp_db_fail(err, "database", PQerrorMessage(db->conn));
+        drain_results(db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int tp_objects_next(tp_objects *c, tp_object *out, tp_error *err)
+{
+    while (!c->done) {
+        PGresult *r = PQgetResult(c->db->conn);
+        if (!r) {
+            c->done = 1;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE) {
+            snprintf(out->key, sizeof out->key, "%s", PQgetvalue(r, 0, 0));
+            snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(r, 0, 1));
+            out->size = (uint64_t)tp_db_ll(r, 0, 2);
+            PQclear(r);
+            return 1;
+        }
+        if (st != PGRES_TUPLES_OK) {
+            tp_db_fail(err, "database", PQresultErrorMessage(r));
+            PQclear(r);
+            drain_results(c->db);
+            c->done = 1;
+            return TP_EDB;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+void tp_objects_close(tp_objects *c)
+{
+    if (!c)
+        return;
+    if (!c->done) {
+        PGcancel *cn = PQgetCancel(c->db->conn);
+        char eb[256];
+        if (cn) {
+            PQcancel(cn, eb, sizeof eb);
+            PQfreeCancel(cn);
+        }
+        drain_results(c->db);
+    }
+    free(c);
+}
+
+int tp_object_uses(tp_db *db, const char *key, tp_object_use *out, int max, int *n, tp_error *err)
+{
+    char smax[16];
+    snprintf(smax, sizeof smax, "%d", max);
+    const char *p[] = {key, smax};
+    *n = 0;
+    PGresult *r = tp_db_query(db,
+                              "SELECT name, branch, pos, business_date::text FROM ("
+                              " SELECT DISTINCT ON (branch, pos, business_date) name, branch, pos,"
+                              " business_date, job_id FROM files WHERE storage_key = $1"
+                              " ORDER BY branch, pos, business_date, job_id DESC) u"
+                              " ORDER BY job_id DESC LIMIT $2::int",
+                              2, p, err);
+    if (!r)
+        return TP_EDB;
+    for (int i = 0; i < PQntuples(r) && i < max; i++) {
+        tp_object_use *u = &out[i];
+        snprintf(u->name, sizeof u->name, "%s", PQgetvalue(r, i, 0));
+        snprintf(u->branch, sizeof u->branch, "%s", PQgetvalue(r, i, 1));
+        u->pos = (int)tp_db_ll(r, i, 2);
+        snprintf(u->date, sizeof u->date, "%s", PQgetvalue(r, i, 3));
+        (*n)++;
+    }
+    PQclear(r);
+    return TP_OK;
+}

@@ -40,6 +40,31 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
                                  err);
 }
 
+/* A force of the live job `id`: *updated = 0 when it was no longer live
+ * as seen (look again).  A force of a fetch asks for a fetch: a queued
+ * reparse becomes one, a running job's rerun is one. */
+static int force_live(tp_db *db, long long id, int running, tp_job_kind kind, int *updated,
+                      tp_error *err)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "%lld", id);
+    const char *p[] = {sid, tp_job_kind_name(kind)};
+    PGresult *r = Q(db,
+                    running ? "UPDATE jobs SET rerun_requested = true, rerun_kind = CASE WHEN"
+                              " $2 = 'fetch' OR kind = 'fetch' OR rerun_kind = 'fetch' THEN 'fetch'"
+                              " ELSE 'reparse' END, updated_at = now()"
+                              " WHERE " TP_JOB_IN("'running'") " RETURNING false"
+                            : "UPDATE jobs SET force = true, kind = CASE WHEN $2 = 'fetch'"
+                              " THEN 'fetch' ELSE kind END, updated_at = now()"
+                              " WHERE " TP_JOB_IN("'queued'") " RETURNING false",
+                    2, p, err);
+    if (!r)
+        return TP_EDB;
+    *updated = PQntuples(r) == 1;
+    PQclear(r);
+    return TP_OK;
+}
+
 int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
                           const char *date, int force, const char *created_by, long long *id,
                           tp_enqueue_result *result, tp_error *err)
@@ -84,35 +109,28 @@ int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int p
             return rc;
         }
         r = Q(db,
-              "SELECT id, status FROM jobs WHERE branch = $1 AND pos = $2 AND business_date = $3 "
-              "AND status IN ('queued', 'running')",
+              "SELECT id, status, kind FROM jobs WHERE branch = $1 AND pos = $2"
+              " AND business_date = $3 AND status IN ('queued', 'running')",
               3, key, err);
         if (!r)
             goto fail;
         if (PQntuples(r) > 0) {
             *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
             int running = strcmp(PQgetvalue(r, 0, 1), "running") == 0;
+            int upgrade = kind == TP_JOB_FETCH && strcmp(PQgetvalue(r, 0, 2), "reparse") == 0;
             PQclear(r);
             *result = TP_ENQUEUE_EXISTING;
             if (!force)
                 break;
-            char sid[32];
-            snprintf(sid, sizeof sid, "%lld", *id);
-            const char *p[] = {sid};
-            r = Q(db,
-                  running ? "UPDATE jobs SET rerun_requested = true, updated_at = now() "
-                            "WHERE " TP_JOB_IN("'running'") " RETURNING 1"
-                          : "UPDATE jobs SET force = true, updated_at = now() "
-                            "WHERE " TP_JOB_IN("'queued'") " RETURNING 1",
-                  1, p, err);
-            if (!r)
+            int updated = 0;
+            if (force_live(db, *id, running, kind, &updated, err) < 0)
                 goto fail;
-            int updated = PQntuples(r) == 1;
-            PQclear(r);
             if (!updated)
                 continue;
             if (running)
                 *result = TP_ENQUEUE_RERUN;
+            else if (upgrade)
+                *result = TP_ENQUEUE_UPGRADED;
             break;
         }
         PQclear(r);
@@ -170,6 +188,8 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
     if (force &&
         tp_db_exec(db,
                    "UPDATE jobs j SET rerun_requested = (j.status = 'running'),"
+                   " rerun_kind = CASE WHEN j.status = 'running' THEN 'fetch' END,"
+                   " kind = CASE WHEN j.status = 'queued' THEN 'fetch' ELSE j.kind END,"
                    " force = true, updated_at = now()"
                    " FROM branches b WHERE b.code = j.branch AND b.active"
                    " AND j.business_date BETWEEN $1 AND $2 AND j.status IN ('queued', 'running')",
@@ -299,6 +319,18 @@ int tp_fence_add(tp_fence *f, const char *value)
     return f->n;
 }
 
+int tp_queue_stage(tp_db *db, const tp_job *job, const char *stage, tp_error *err)
+{
+    char id[32], att[16];
+    snprintf(id, sizeof id, "%lld", job->id);
+    snprintf(att, sizeof att, "%d", job->attempt);
+    const char *p[] = {id, att, stage};
+    return tp_db_exec(db,
+                      "UPDATE job_attempts SET stage = $3 WHERE job_id = $1 AND attempt = $2"
+                      " AND finished_at IS NULL",
+                      3, p, err);
+}
+
 int tp_queue_heartbeat(tp_db *db, const tp_job *job, const char *worker, int lease_seconds,
                        int *cancel, tp_error *err)
 {
@@ -343,7 +375,8 @@ int tp_queue_mark_succeeded(tp_db *db, const tp_job *job, long long records,
                     " UPDATE jobs SET status = 'succeeded', records = $3, finished_at = now(),"
                     " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
                     " updated_at = now() WHERE id = $1"
-                    " RETURNING rerun_requested, branch, pos, business_date, created_by, kind",
+                    " RETURNING rerun_requested, branch, pos, business_date, created_by,"
+                    " coalesce(rerun_kind, kind)",
                     6, p, err);
     if (!r)
         return TP_EDB;
@@ -424,7 +457,7 @@ static int queue_reruns_of_failed(tp_db *db, tp_error *err)
         db,
         "WITH d AS (UPDATE jobs SET rerun_requested = false"
         "  WHERE status = 'failed' AND rerun_requested"
-        "  RETURNING branch, pos, business_date, created_by, kind)"
+        "  RETURNING branch, pos, business_date, created_by, coalesce(rerun_kind, kind) AS kind)"
         " INSERT INTO jobs (branch, pos, business_date, force, created_by, kind)"
         " SELECT branch, pos, business_date, true, created_by, kind FROM d"
         " ON CONFLICT (branch, pos, business_date) WHERE status IN ('queued', 'running')"

@@ -39,7 +39,8 @@ typedef struct tp_job {
 typedef enum tp_enqueue_result {
     TP_ENQUEUE_CREATED,  /* a new job */
     TP_ENQUEUE_EXISTING, /* the live job for the key */
-    TP_ENQUEUE_RERUN     /* force while running: a new run queued after it */
+    TP_ENQUEUE_RERUN,    /* force while running: a new run queued after it */
+    TP_ENQUEUE_UPGRADED  /* a forced fetch: the queued live job was a reparse, now a fetch */
 } tp_enqueue_result;
 
 /* Queue a run of one terminal-day.  The branch must be in the branches table
@@ -49,7 +50,9 @@ int tp_queue_enqueue(tp_db *db, const char *branch, int pos, const char *date, i
                      tp_error *err);
 
 /* The same for a job of `kind`.  One live job per key whatever its kind: a
- * repeat returns the live job, and force runs it again after it. */
+ * repeat returns the live job, and force runs it again after it.  A force
+ * of a fetch asks for a fetch: a queued reparse becomes a fetch
+ * (TP_ENQUEUE_UPGRADED), a running job's rerun is a fetch. */
 int tp_queue_enqueue_kind(tp_db *db, tp_job_kind kind, const char *branch, int pos,
                           const char *date, int force, const char *created_by, long long *id,
                           tp_enqueue_result *result, tp_error *err);
@@ -61,7 +64,9 @@ int tp_queue_enqueue_reparse_range(tp_db *db, const char *from, const char *to, 
                                    const char *created_by, long long *created, tp_error *err);
 
 /* Queue every active branch x terminal x date in [from, to], in one
- * transaction; existing live jobs are kept (with force: marked to run again).
+ * transaction; existing live jobs are kept (with force: marked to run again
+ * as fetches -- a queued reparse becomes a fetch, a running job's rerun is
+ * one).
  * *created gets the number of new jobs. */
 int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int force,
                            const char *created_by, long long *created, tp_error *err);
@@ -69,6 +74,11 @@ int tp_queue_enqueue_range(tp_db *db, const char *from, const char *to, int forc
 /* Claim up to `max` runnable jobs for `worker`; *n gets how many. */
 int tp_queue_claim(tp_db *db, const char *worker, int lease_seconds, tp_job *jobs, int max, int *n,
                    tp_error *err);
+
+/* The stage an attempt has reached (fetch, store, parse, load), on its
+ * attempt row: an attempt that is killed (and rescued as lease_expired)
+ * shows where it was.  Best effort: 0, or TP_EDB with err set. */
+int tp_queue_stage(tp_db *db, const tp_job *job, const char *stage, tp_error *err);
 
 /* Renew the lease.  *cancel is set when a cancel was requested.  TP_ELOST
  * when the job is no longer this attempt's (rescued, finished). */

@@ -58,6 +58,9 @@ struct tp_fetch_conn {
     CURL *curl;
     unsigned seed;
     char errbuf[CURL_ERROR_SIZE];
+    int (*stop)(void *ud); /* the caller's poll, or NULL */
+    void *stop_ud;
+    int stopped; /* its value when it ended the request */
 };
 
 /* "http://host:port" of a URL: what the limits are kept per. */
@@ -187,6 +190,28 @@ tp_fetch_conn *tp_fetch_conn_create(tp_fetcher *f, tp_error *err)
     c->f = f;
     c->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)c;
     return c;
+}
+
+void tp_fetch_conn_set_stop(tp_fetch_conn *c, int (*stop)(void *ud), void *ud)
+{
+    c->stop = stop;
+    c->stop_ud = ud;
+}
+
+/* The caller's poll: its value (and noted), 0 to go on. */
+static int poll_stop(tp_fetch_conn *c)
+{
+    int v = c->stop ? c->stop(c->stop_ud) : 0;
+    if (v)
+        c->stopped = v < 0 ? v : TP_ESTOP;
+    return v;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return poll_stop(ud) ? 1 : 0; /* non-zero: CURLE_ABORTED_BY_CALLBACK */
 }
 
 void tp_fetch_conn_destroy(tp_fetch_conn *c)
@@ -382,9 +407,15 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
     for (int attempt = 0;; attempt++) {
         body_reset(b);
         c->errbuf[0] = '\0';
-        server *s = limit_enter(f, url);
-        CURLcode cc = curl_easy_perform(c->curl);
-        limit_leave(f, s);
+        c->stopped = 0;
+        CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
+        if (!poll_stop(c)) {
+            server *s = limit_enter(f, url);
+            cc = curl_easy_perform(c->curl);
+            limit_leave(f, s);
+        }
+        if (c->stopped) /* the caller's stop: not the server's fault, not retried */
+            return tp_error_set(err, c->stopped, "%s: stopped (%s)", what, tp_strerror(c->stopped));
         outcome oc = classify(c, cc, b, what, is_list, kind, err);
         if (oc == OK) {
             *kind = TP_FETCH_OK;
@@ -400,7 +431,8 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
         count(f, &f->stats.retries, 1);
         double d = f->o.backoff_base * (double)(1u << (attempt < 10 ? attempt : 10));
         d = d / 2 + d / 2 * ((double)rand_r(&c->seed) / RAND_MAX); /* jitter: [d/2, d] */
-        tp_sleep(d);
+        for (double end = tp_now() + d; tp_now() < end && !poll_stop(c);)
+            tp_sleep(end - tp_now() < 0.05 ? end - tp_now() : 0.05);
     }
 }
 
@@ -422,6 +454,11 @@ static void common_opts(tp_fetch_conn *c, body *b, long timeout_ms)
     /* A body cut short of its Content-Length must be an error. */
     curl_easy_setopt(h, CURLOPT_IGNORE_CONTENT_LENGTH, 0L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)FILE_BUFFER); /* fewer, larger writes */
+    if (c->stop) { /* the caller's poll, while the request runs */
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
 }
 
 /* base + "/" + path, each segment URL-escaped. */

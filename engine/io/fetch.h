@@ -62,6 +62,14 @@ uint64_t tp_fetcher_max_file_bytes(const tp_fetcher *f);
 tp_fetch_conn *tp_fetch_conn_create(tp_fetcher *f, tp_error *err);
 void tp_fetch_conn_destroy(tp_fetch_conn *c);
 
+/* A poll for the connection's requests (NULL: none): while a request runs
+ * (waiting for the server too, at least once a second) and before each try,
+ * a non-zero value from stop(ud) -- a negative TP_E* code, such as
+ * TP_ESTOP for a worker's drain -- ends the request at once, and the
+ * list or download returns that code (err says so; a download leaves no
+ * file).  Not retried. */
+void tp_fetch_conn_set_stop(tp_fetch_conn *c, int (*stop)(void *ud), void *ud);
+
 /* The relative paths the server lists for a terminal-day: *paths (an array
  * of *n strings; free with tp_fetch_list_free).  Returns 0 (an empty list is
  * *kind = TP_FETCH_NO_FILES), or < 0 with *kind and err set. */

@@ -8,6 +8,7 @@
  * PostgreSQL's files among them -- and cost more in the backfill.) */
 #include "store_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -259,6 +260,104 @@ static int fs_del(tp_store *s, const char *key, tp_error *err)
     return TP_OK;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in folder `dir` (fd), folders with a '/' after them so that
+ * sorting them bytewise sorts the keys below them too: *names (each and
+ * the array free()d by the caller), *n. */
+static int read_names(int dfd, const char *rel, char ***names, size_t *n, tp_error *err)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return tp_error_set(err, TP_EIO, "store: list %s: %s", rel, strerror(errno));
+    }
+    size_t cap = 0;
+    int rc = TP_OK;
+    struct dirent *e;
+    *names = NULL;
+    *n = 0;
+    while (rc == TP_OK && (errno = 0, e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* gone meanwhile (a rename into place) */
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **v = realloc(*names, cap * sizeof *v);
+            if (!v) {
+                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+                break;
+            }
+            *names = v;
+        }
+        size_t len = strlen(e->d_name);
+        char *name = malloc(len + 2);
+        if (!name) {
+            rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(name, e->d_name, len);
+        name[len] = S_ISDIR(st.st_mode) ? '/' : '\0';
+        name[len + 1] = '\0';
+        (*names)[(*n)++] = name;
+    }
+    if (rc == TP_OK && errno)
+        rc = tp_error_set(err, TP_EIO, "store: list %s: %s", rel, strerror(errno));
+    closedir(d);
+    if (rc == TP_OK && *n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
+    return rc;
+}
+
+/* The regular files under ROOT/rel (rel ends in '/'), in key order. */
+static int list_dir(const fs_store *fs, const char *rel, int depth, tp_store_list_fn fn, void *ud,
+                    tp_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", fs->root, rel);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOENT && depth == 0
+                   ? TP_OK
+                   : tp_error_set(err, TP_EIO, "store: list %s: %s", rel, strerror(errno));
+    char **names = NULL;
+    size_t n = 0;
+    int rc = read_names(dfd, rel, &names, &n, err);
+    for (size_t i = 0; i < n; i++) {
+        char key[TP_STORE_KEY_MAX * 2];
+        size_t len = strlen(names[i]);
+        int dir = names[i][len - 1] == '/';
+        if (rc != TP_OK ||
+            (size_t)snprintf(key, sizeof key, "%s%s", rel, names[i]) >= (size_t)TP_STORE_KEY_MAX)
+            goto next; /* (a name no key can have: not an object of ours) */
+        if (dir) {
+            if (depth < 8)
+                rc = list_dir(fs, key, depth + 1, fn, ud, err);
+        } else {
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", fs->root, key);
+            if (stat(path, &st) == 0)
+                rc = fn(ud, key, (uint64_t)st.st_size);
+        }
+    next:
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int fs_list(tp_store *s, const char *prefix, tp_store_list_fn fn, void *ud, tp_error *err)
+{
+    return list_dir(s->impl, prefix, 0, fn, ud, err);
+}
+
 static int fs_check(tp_store *s, tp_error *err)
 {
     const fs_store *fs = s->impl;
@@ -273,7 +372,7 @@ static void fs_close(tp_store *s)
 }
 
 static const tp_store_ops fs_ops = {"fs",   fs_put_file, fs_get_file, fs_read, fs_stat,
-                                    fs_del, fs_check,    fs_close,    fs_sync};
+                                    fs_del, fs_check,    fs_close,    fs_sync, fs_list};
 
 int tp_store_fs_open(const tp_store_config *cfg, tp_store *s, tp_error *err)
 {

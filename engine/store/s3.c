@@ -116,6 +116,11 @@ typedef struct s3_req {
     uint64_t delivered; /* bytes handed on */
     char first_etag[96];
     int changed; /* the object's ETag changed between attempts */
+    /* list: the keys handed on so far end at `marker` (across attempts) */
+    const char *prefix;
+    tp_store_list_fn list_fn;
+    char marker[TP_STORE_KEY_MAX];
+    int more; /* the last page said it was truncated */
 } s3_req;
 
 /* ------------------------------------------------------------ libs3 setup */
@@ -349,7 +354,32 @@ static S3Status on_body(int len, const char *data, void *cb)
     return S3StatusOK;
 }
 
+/* A page of a listing: keys after the marker are handed on (a retried
+ * page repeats the ones already seen: skipped). */
+static S3Status on_list(int truncated, const char *next, int count,
+                        const S3ListBucketContent *contents, int nprefixes, const char **prefixes,
+                        void *cb)
+{
+    s3_req *r = cb;
+    (void)next, (void)nprefixes, (void)prefixes;
+    r->last_ms = now_ms();
+    r->more = truncated;
+    for (int i = 0; i < count; i++) {
+        const char *key = contents[i].key;
+        if (!key || strlen(key) >= sizeof r->marker || strcmp(key, r->marker) <= 0)
+            continue;
+        int rc = r->list_fn(r->ud, key, contents[i].size);
+        snprintf(r->marker, sizeof r->marker, "%s", key);
+        if (rc < 0) {
+            r->fn_rc = rc;
+            return S3StatusAbortedByCallback;
+        }
+    }
+    return S3StatusOK;
+}
+
 static const S3ResponseHandler plain_handler = {on_props, on_done};
+static const S3ListBucketHandler list_handler = {{on_props, on_done}, on_list};
 static const S3PutObjectHandler put_handler = {{on_props, on_done}, on_send};
 static const S3GetObjectHandler get_handler = {{on_props, on_done}, on_body};
 
@@ -385,6 +415,12 @@ static void issue_put(s3_req *r, S3RequestContext *ctx)
 static void issue_get(s3_req *r, S3RequestContext *ctx)
 {
     S3_get_object(&r->s3->bc, r->key, NULL, 0, 0, ctx, &get_handler, r);
+}
+
+static void issue_list(s3_req *r, S3RequestContext *ctx)
+{
+    S3_list_bucket(&r->s3->bc, r->prefix, r->marker[0] ? r->marker : NULL, NULL, 1000, ctx,
+                   &list_handler, r);
 }
 
 static void issue_delete(s3_req *r, S3RequestContext *ctx)
@@ -627,6 +663,26 @@ static int s3_del(tp_store *s, const char *key, tp_error *err)
     return req_ok(&r) || req_missing(&r) ? TP_OK : req_fail(&r, err);
 }
 
+/* Page after page (each retried as a whole, its keys seen already
+ * skipped). */
+static int s3_list(tp_store *s, const char *prefix, tp_store_list_fn fn, void *ud, tp_error *err)
+{
+    s3_req r;
+    req_init(&r, s->impl, "list", NULL);
+    r.prefix = prefix;
+    r.list_fn = fn;
+    r.ud = ud;
+    char before[sizeof r.marker];
+    do {
+        snprintf(before, sizeof before, "%s", r.marker);
+        r.more = 0;
+        perform(&r, issue_list);
+        if (!req_ok(&r))
+            return req_fail(&r, err);
+    } while (r.more && strcmp(before, r.marker) != 0); /* (a page that adds nothing ends it) */
+    return TP_OK;
+}
+
 /* The probe key answers NoSuchKey (or, should it exist, its first byte or
  * InvalidRange for an empty object): the server is there, takes the
  * credentials, and has the bucket. */
@@ -665,7 +721,7 @@ static void s3_close(tp_store *s)
 }
 
 static const tp_store_ops s3_ops = {"s3",   s3_put_file, s3_get_file, s3_read, s3_stat,
-                                    s3_del, s3_check,    s3_close,    NULL};
+                                    s3_del, s3_check,    s3_close,    NULL,    s3_list};
 
 /* ------------------------------------------------------------ open */
 

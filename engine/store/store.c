@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,69 @@ int tp_store_sync(tp_store *s, const char *const *keys, size_t n, tp_error *err)
 int tp_store_check(tp_store *s, tp_error *err)
 {
     return s->ops->check(s, err);
+}
+
+int tp_store_list(tp_store *s, const char *prefix, tp_store_list_fn fn, void *ud, tp_error *err)
+{
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n == 0 || n >= TP_STORE_KEY_MAX || prefix[n - 1] != '/' || prefix[0] == '/' ||
+        strstr(prefix, "..") || strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789_-./") != n)
+        return tp_error_set(err, TP_EINVAL, "store: invalid prefix '%.*s'", 160,
+                            prefix ? prefix : "");
+    return s->ops->list(s, prefix, fn, ud, err);
+}
+
+long tp_store_temp_pid(const char *key)
+{
+    const char *base = strrchr(key, '/') ? strrchr(key, '/') + 1 : key;
+    const char *t = strstr(base, ".tmp-");
+    if (!t)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long pid = strtol(t + 5, &end, 10);
+    if (errno || end == t + 5 || *end != '-' || pid <= 0 || t[5] < '0' || t[5] > '9')
+        return 0;
+    /* "<name>.tmp-<pid>-<n>" ends in digits; ".tmp-<pid>-<n>-<name>" starts so */
+    const char *seq = end + 1;
+    size_t digits = strspn(seq, "0123456789");
+    if (digits == 0 || (seq[digits] != '\0' && !(t == base && seq[digits] == '-')))
+        return 0;
+    return pid;
+}
+
+typedef struct sweep_ctx {
+    tp_store *s;
+    int removed, kept;
+    tp_error *err;
+} sweep_ctx;
+
+static int sweep_one(void *ud, const char *key, uint64_t size)
+{
+    sweep_ctx *c = ud;
+    (void)size;
+    long pid = tp_store_temp_pid(key);
+    if (pid == 0)
+        return TP_OK;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+        c->kept++; /* its writer is alive (or not ours to signal: alive too) */
+        return TP_OK;
+    }
+    int rc = tp_store_delete(c->s, key, c->err);
+    if (rc == TP_OK)
+        c->removed++;
+    return rc;
+}
+
+int tp_store_sweep(tp_store *s, int *removed, int *kept, tp_error *err)
+{
+    sweep_ctx c = {s, 0, 0, err};
+    int rc = strcmp(s->ops->kind, "fs") == 0 ? tp_store_list(s, "raw/", sweep_one, &c, err) : TP_OK;
+    if (removed)
+        *removed = c.removed;
+    if (kept)
+        *kept = c.kept;
+    return rc;
 }
 
 int tp_store_open_fd(tp_store *s, const char *key, tp_error *err)

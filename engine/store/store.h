@@ -99,6 +99,28 @@ int tp_store_check(tp_store *s, tp_error *err);
  * in memory whole).  -1 with err set. */
 int tp_store_open_fd(tp_store *s, const char *key, tp_error *err);
 
+/* One entry of a listing: a key and its size in bytes. */
+typedef int (*tp_store_list_fn)(void *ud, const char *key, uint64_t size);
+
+/* Every object whose key starts with `prefix` (e.g. "raw/"), in bytewise
+ * key order -- for an fs store the temporaries of puts in progress or left
+ * by a crash too (tp_store_temp_pid says which).  fn is called once per
+ * entry; a return < 0 from fn stops the listing and is returned.  Streams:
+ * an fs store holds one folder's names at a time, s3 one page of keys. */
+int tp_store_list(tp_store *s, const char *prefix, tp_store_list_fn fn, void *ud, tp_error *err);
+
+/* The pid of the process that made the temporary named by `key` (a last
+ * segment "<name>.tmp-<pid>-<n>" or ".tmp-<pid>-<n>-<name>"), else 0. */
+long tp_store_temp_pid(const char *key);
+
+/* fs: remove the temporaries under raw/ whose owner process is gone (a
+ * worker killed between writing and renaming), keeping those of live
+ * processes; *removed and *kept (may be NULL) count them.  s3 has no
+ * temporaries (an object is replaced whole): nothing to do.  The owner is
+ * looked for on this machine: an fs store shared by several hosts is
+ * swept from one of them only when the others' workers are stopped. */
+int tp_store_sweep(tp_store *s, int *removed, int *kept, tp_error *err);
+
 /* fs only: the object's local path (for reading in place), NULL for s3. */
 const char *tp_store_local_path(const tp_store *s, const char *key, char *buf, size_t bufsize);
 

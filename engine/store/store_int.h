@@ -18,6 +18,7 @@ typedef struct tp_store_ops {
     void (*close)(tp_store *s);
     int (*sync)(tp_store *s, const char *const *keys, size_t n,
                 tp_error *err); /* NULL: puts are durable at once */
+    int (*list)(tp_store *s, const char *prefix, tp_store_list_fn fn, void *ud, tp_error *err);
 } tp_store_ops;
 
 struct tp_store {

@@ -77,7 +77,7 @@ static int boundary(job_ctx *c)
 {
     pthread_mutex_lock(&c->w->mu);
     int cancel = c->w->slots[c->me].cancel, lost = c->w->slots[c->me].lost;
-    int stop = *c->w->o->stop && c->w->stop_at && time(NULL) >= c->w->stop_at;
+    int stop = *c->w->o->stop && c->w->stop_at > 0 && tp_now() >= c->w->stop_at;
     pthread_mutex_unlock(&c->w->mu);
     return lost ? TP_ELOST : cancel ? TP_ECANCELLED : stop ? TP_ESTOP : TP_OK;
 }
@@ -170,6 +170,18 @@ static int fetch_stored(job_ctx *c, const tp_source *src, tp_error *err)
     return TP_OK;
 }
 
+/* A write refused by the local file system -- full, over quota, read-only,
+ * over the file size limit -- is the storage's failure, not the file's:
+ * every message about it carries the system's words for it. */
+static int disk_failure(const char *msg)
+{
+    static const int codes[] = {ENOSPC, EDQUOT, EROFS, EFBIG};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+        if (strstr(msg, strerror(codes[i])))
+            return 1;
+    return 0;
+}
+
 /* The terminal-day's candidates into a work folder: from the report server
  * (the branch's own, or the worker's), the folder, or (reparse) the store. */
 static int stage_fetch(job_ctx *c, tp_error *err)
@@ -185,7 +197,13 @@ static int stage_fetch(job_ctx *c, tp_error *err)
     int rc = tp_source_fetch(&src, server, job->branch, job->pos, job->date, &c->fetched, err);
     note_fetch(c, src.reports_dir ? "folder" : "server", src.reports_dir ? NULL : server);
     tp_fetch_kind kind = c->fetched.kind;
+    if (rc == TP_ESTOP || rc == TP_ECANCELLED || rc == TP_ELOST) {
+        c->cut = 1; /* a download stopped at once, as at a stage boundary otherwise */
+        return rc;
+    }
     if (rc < 0) {
+        if (disk_failure(err->msg)) /* the work folder's disk, not the report */
+            return job_error(c, "store_unavailable", 1, err->msg);
         /* over the cap, not CSV, an unsafe archive: retrying changes nothing */
         int final = kind == TP_FETCH_BAD_FILE && (err->code == TP_ELIMIT || err->code == TP_EPARSE);
         return job_error(c, tp_fetch_kind_code(kind), !final, err->msg);
@@ -240,8 +258,9 @@ static int spool_record(void *ud, const tp_record *r, tp_error *err)
     return TP_OK;
 }
 
-/* Polled while the files parse: a cancel, a lost lease or the end of a
- * drain kills a sandboxed parse at once (hung or not). */
+/* Polled while the files download and parse: a cancel, a lost lease or
+ * the end of a drain stops a download at once and kills a sandboxed parse
+ * at once (hung or not). */
 static int parse_cancelled(void *ud)
 {
     return boundary(ud);
@@ -269,6 +288,8 @@ static int stage_parse(job_ctx *c, tp_error *err)
         if (code == TP_ECRASHED)
             tp__health_after(c->w, c->db, &c->res, err->msg);
         int retry = code == TP_EIO || code == TP_ENOMEM;
+        if (code == TP_EIO && disk_failure(err->msg)) /* the spool's disk */
+            return job_error(c, "store_unavailable", 1, err->msg);
         return job_error(c,
                          code == TP_ECRASHED                          ? "plugin_failed"
                          : c->res.refused                             ? "plugin_quarantined"
@@ -359,6 +380,8 @@ static int run_stages(job_ctx *c, tp_error *err)
     int rc = TP_OK;
     for (size_t i = 0; rc == TP_OK && i < sizeof stage / sizeof *stage; i++) {
         stage_enter(c, name[i]);
+        tp_error e2 = {0}; /* where a killed attempt was (best effort: its failure is seen next) */
+        tp_queue_stage(c->db, c->job, name[i], &e2);
         rc = stage[i](c, err);
         if (rc == TP_OK && i + 1 < sizeof stage / sizeof *stage)
             rc = boundary(c);
@@ -393,9 +416,12 @@ static void stopped(job_ctx *c, int rc)
     tp_queue_note_fetch(c->db, job, c->fetch_json);
     if (rc == TP_ECANCELLED) {
         char stages[320];
+        int in_fetch = strcmp(c->stage, "fetch") == 0;
         tp_attempt_end at = {c->stage,
-                             c->cut ? "cancelled during its parse: the plugin helper was stopped"
-                                    : "cancelled at a stage boundary",
+                             !c->cut ? "cancelled at a stage boundary"
+                             : in_fetch
+                                 ? "cancelled during its download: the download was stopped"
+                                 : "cancelled during its parse: the plugin helper was stopped",
                              stages_json(c, stages, sizeof stages)};
         if (strcmp(c->stage, "load") != 0) /* the load ends it cancelled itself */
             tp_queue_cancel_owned(c->db, job, w->id, &at, &e2);
@@ -408,19 +434,58 @@ static void stopped(job_ctx *c, int rc)
     }
 }
 
+/* The seconds a worker keeps trying to record a failure while the database
+ * is away (reconnecting with backoff) before it leaves the job to the
+ * lease's expiry: a restart takes seconds, a failover a minute or two. */
+#define RECORD_RETRY_SECONDS 600.0
+#define RECORD_BACKOFF_MAX 10.0
+
+/* Whether to try recording the failure again: not when the lease is lost,
+ * the drain is over, or the bound is reached. */
+static int keep_recording(job_ctx *c, double started)
+{
+    tp_worker *w = c->w;
+    pthread_mutex_lock(&w->mu);
+    int lost = w->slots[c->me].lost;
+    int over = *w->o->stop && w->stop_at > 0 && tp_now() >= w->stop_at;
+    pthread_mutex_unlock(&w->mu);
+    return !lost && !over && tp_now() - started < RECORD_RETRY_SECONDS;
+}
+
+/* Record the failure; a database that went away (a restart) is
+ * reconnected with backoff until it answers, so that the attempt carries
+ * its real error -- not the lease_expired of a rescue a minute later. */
+static int record_failure(job_ctx *c)
+{
+    tp_worker *w = c->w;
+    const tp_job *job = c->job;
+    char stages[320];
+    tp_attempt_info info = {NULL, stages_json(c, stages, sizeof stages), c->fetch_json};
+    double started = tp_now(), delay = 0.1;
+    for (int tries = 1;; tries++) {
+        tp_error e2 = {0};
+        if (tp_db_broken(c->db))
+            tp_db_reset(c->db, &e2);
+        int frc = e2.code ? TP_EDB
+                          : tp_queue_fail(c->db, job, w->id, c->stage, c->code, c->retryable,
+                                          c->msg, w->o->backoff_base, &info, &e2);
+        if (frc != TP_EDB || !keep_recording(c, started))
+            return frc;
+        tp__worker_log(w,
+                       "job %lld: cannot record its failure (try %d: %s); reconnecting in %.1f s",
+                       job->id, tries, e2.msg, delay);
+        for (double end = tp_now() + delay; tp_now() < end && keep_recording(c, started);)
+            tp_sleep(0.05);
+        delay = delay * 2 > RECORD_BACKOFF_MAX ? RECORD_BACKOFF_MAX : delay * 2;
+    }
+}
+
 /* The attempt failed: retried after a backoff, or the job ends failed. */
 static void failed(job_ctx *c)
 {
     tp_worker *w = c->w;
     const tp_job *job = c->job;
-    tp_error e2 = {0};
-    /* the attempt's own connection may be the casualty: reconnect once */
-    if (tp_db_broken(c->db))
-        tp_db_reset(c->db, &e2);
-    char stages[320];
-    tp_attempt_info info = {NULL, stages_json(c, stages, sizeof stages), c->fetch_json};
-    int frc = tp_queue_fail(c->db, job, w->id, c->stage, c->code, c->retryable, c->msg,
-                            w->o->backoff_base, &info, &e2);
+    int frc = record_failure(c);
     long long *counter = frc == TP_ELOST                                    ? &w->stats.lost
                          : c->retryable && job->attempt < job->max_attempts ? &w->stats.retried
                                                                             : &w->stats.failed;
@@ -436,8 +501,12 @@ void tp__run_job(tp_worker *w, int me, tp_db *db, tp_thread_cache *cache, const 
 {
     job_ctx c = {.w = w, .me = me, .db = db, .job = job, .cache = cache};
     c.plugins = tp__worker_plugins(w);
+    if (cache->conn) /* downloads stop at a cancel, a lost lease, the drain's end */
+        tp_fetch_conn_set_stop(cache->conn, parse_cancelled, &c);
     tp_error err = {0};
     int rc = run_stages(&c, &err);
+    if (cache->conn)
+        tp_fetch_conn_set_stop(cache->conn, NULL, NULL);
     if (rc == TP_OK) {
         tp__health_after(w, db, &c.res, NULL);
         succeeded(&c);

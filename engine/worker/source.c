@@ -37,8 +37,12 @@ static int begin(const tp_source *src, const char *branch, int pos, const char *
         if (!(out->workdir = strdup(src->workdir)))
             return tp_error_set(err, TP_ENOMEM, "out of memory");
         out->reused = 1;
-    } else if (!(out->workdir = tp_make_workdir(src->workroot, "tillpipe-job-", err)))
-        return TP_EIO;
+    } else {
+        char prefix[48]; /* the owner's pid in the name: a sweep can tell whose it is */
+        snprintf(prefix, sizeof prefix, "tillpipe-job-%d-", (int)getpid());
+        if (!(out->workdir = tp_make_workdir(src->workroot, prefix, err)))
+            return TP_EIO;
+    }
     return TP_OK;
 }
 

@@ -3,6 +3,9 @@
  * leases of every job the process holds. */
 #include "worker.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,8 +193,10 @@ static void *thread_main(void *arg)
     tp_db *db = NULL;
     tp_thread_cache cache = {0};
     double last_rescue = 0, idle = 0.05;
+    char prefix[48]; /* the owner's pid in the name: a sweep can tell whose it is */
+    snprintf(prefix, sizeof prefix, "tillpipe-work-%d-", (int)getpid());
     if ((o->fetcher && !(cache.conn = tp_fetch_conn_create(o->fetcher, &err))) ||
-        (!o->noop && !(cache.workdir = tp_make_workdir(o->workroot, "tillpipe-work-", &err)))) {
+        (!o->noop && !(cache.workdir = tp_make_workdir(o->workroot, prefix, &err)))) {
         tp__worker_log(w, "%s", err.msg);
         cache_free(&cache);
         return NULL;
@@ -228,7 +233,7 @@ static void join_threads(tp_worker *w, pthread_t *th, int n)
     for (int running = n; running > 0;) {
         pthread_mutex_lock(&w->mu);
         if (*w->o->stop && !w->stop_at)
-            w->stop_at = time(NULL) + w->o->drain_seconds;
+            w->stop_at = tp_now() + w->o->drain_seconds;
         pthread_mutex_unlock(&w->mu);
         for (int i = 0; i < n; i++)
             if (!joined[i] && pthread_tryjoin_np(th[i], NULL) == 0) {
@@ -238,6 +243,60 @@ static void join_threads(tp_worker *w, pthread_t *th, int n)
         if (running)
             tp_sleep(0.05);
     }
+}
+
+/* ------------------------------------------------------------ leftovers */
+
+/* The pid in a work folder's name ("tillpipe-work-<pid>-XXXXXX", also
+ * -job- and -verify-), else 0. */
+static long workdir_pid(const char *name)
+{
+    static const char *const prefixes[] = {"tillpipe-work-", "tillpipe-job-", "tillpipe-verify-"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(name, prefixes[i], n) != 0)
+            continue;
+        char *end = NULL;
+        long pid = strtol(name + n, &end, 10);
+        return end != name + n && *end == '-' && pid > 0 && name[n] != '-' ? pid : 0;
+    }
+    return 0;
+}
+
+static int pid_gone(long pid)
+{
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* What killed workers left: work folders under the work root and store
+ * temporaries whose owner process is gone (only those: a live worker's
+ * are its own).  Best effort; what was removed is said. */
+static void sweep_leftovers(tp_worker *w)
+{
+    const char *root = w->o->workroot;
+    if (!root || !*root)
+        root = getenv("TMPDIR");
+    if (!root || !*root)
+        root = "/tmp";
+    int folders = 0, temps = 0;
+    DIR *d = opendir(root);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long pid = workdir_pid(e->d_name);
+        char path[4200];
+        if (pid && pid_gone(pid) &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", root, e->d_name) < sizeof path &&
+            tp_remove_tree(path) == 0)
+            folders++;
+    }
+    if (d)
+        closedir(d);
+    tp_error err = {0};
+    if (w->o->store && tp_store_sweep(w->o->store, &temps, NULL, &err) < 0)
+        tp__worker_log(w, "sweeping the store's temporaries: %s", err.msg);
+    if (folders || temps)
+        tp__worker_log(w, "swept %d work folder%s and %d store temporar%s of workers that are gone",
+                       folders, folders == 1 ? "" : "s", temps, temps == 1 ? "y" : "ies");
 }
 
 /* Start the heartbeat and the threads and wait for them: TP_OK, or < 0
@@ -286,6 +345,8 @@ int tp_worker_run(const tp_worker_opts *o, tp_worker_stats *stats, tp_error *err
     if (rc == TP_OK) {
         tp__worker_log(w, "%s started: %d thread%s, lease %d s", w->id, o->concurrency,
                        o->concurrency == 1 ? "" : "s", o->lease_seconds);
+        if (!o->noop)
+            sweep_leftovers(w);
         rc = run_threads(w, err);
     }
     if (stats)

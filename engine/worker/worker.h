@@ -38,7 +38,8 @@ typedef struct tp_worker_opts {
     int concurrency;             /* threads, 1..64 */
     int lease_seconds;           /* default TP_LEASE_SECONDS; heartbeat at 1/6 */
     double backoff_base;         /* seconds, default 2 */
-    int drain_seconds;           /* after SIGTERM: finish or release within this */
+    double drain_seconds;        /* after SIGTERM: finish or release within this (a stage
+                                    running then is stopped: downloads and parses too) */
     int exit_when_idle;          /* return once nothing is queued or running */
     volatile sig_atomic_t *stop; /* set asynchronously to stop (SIGTERM) */
     int quiet;

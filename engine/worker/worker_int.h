@@ -38,7 +38,7 @@ typedef struct tp_worker {
     tp_slot slots[TP_MAX_THREADS];
     tp_worker_stats stats;
     int done;       /* threads finished: the heartbeat thread may go */
-    time_t stop_at; /* after a stop: the end of the drain */
+    double stop_at; /* after a stop: the end of the drain (tp_now), 0 before */
     /* plugin builds with failures in a row (quarantined or not), as last read */
     char health_sha[TP_HEALTH_LIST_MAX][65];
     int health_quarantined[TP_HEALTH_LIST_MAX];

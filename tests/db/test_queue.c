@@ -635,6 +635,77 @@ START_TEST(enqueue_force)
 }
 END_TEST
 
+/* A force asks for a fetch (a reparse cannot bring a corrected re-send
+ * from the report server): a queued reparse becomes a fetch; a running
+ * reparse's rerun is a fetch, whether it then succeeds or fails; a forced
+ * range makes queued reparses fetches.  A forced reparse of a live fetch
+ * leaves it a fetch. */
+START_TEST(force_asks_for_a_fetch)
+{
+    tp_db *db = fresh_db("q_force_fetch", 1);
+    add_branch(db, "B1", "{1}", 1);
+    tp_error e = {0};
+    long long id = -1;
+    tp_enqueue_result res;
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
+    ck_assert_int_eq(res, TP_ENQUEUE_CREATED);
+    ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_UPGRADED), id);
+    ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE id = %lld", id),
+                     "(fetch,t)");
+    ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_EXISTING), id);
+    tp_job j = claim_one(db, "w1");
+    ck_assert_int_eq(j.kind, TP_JOB_FETCH);
+    /* a forced reparse of a live fetch: still a fetch after it */
+    long long same = -1;
+    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 1, "test",
+                                           &same, &res, &e),
+                     TP_OK);
+    ck_assert_int_eq(res, TP_ENQUEUE_RERUN);
+    complete_ok(db, &j, "w1", 1);
+    ck_assert_str_eq(sv(db, "SELECT kind FROM jobs WHERE status = 'queued'"), "fetch");
+    j = claim_one(db, "w1");
+    complete_ok(db, &j, "w1", 1);
+
+    /* a running reparse, forced as a fetch: the rerun is a fetch (succeeded) */
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
+    j = claim_one(db, "w1");
+    ck_assert_int_eq(j.kind, TP_JOB_REPARSE);
+    ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
+    complete_ok(db, &j, "w1", 1);
+    ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE status = 'queued'"),
+                     "(fetch,t)");
+    j = claim_one(db, "w1");
+    complete_ok(db, &j, "w1", 1);
+    /* ... and when the reparse then fails */
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
+        TP_OK);
+    j = claim_one(db, "w1");
+    ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
+    ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "store_corrupt", 0, "bad", 10, NULL, &e),
+                     TP_OK);
+    ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE status = 'queued'"),
+                     "(fetch,t)");
+    j = claim_one(db, "w1");
+    complete_ok(db, &j, "w1", 1);
+    /* a forced range: a queued reparse becomes a fetch */
+    ck_assert_int_eq(
+        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-02", 0, "test", &id, &res, &e),
+        TP_OK);
+    long long created = -1;
+    ck_assert_int_eq(
+        tp_queue_enqueue_range(db, "2024-05-02", "2024-05-02", 1, "test", &created, &e), TP_OK);
+    ck_assert_int_eq(created, 0);
+    ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE id = %lld", id),
+                     "(fetch,t)");
+    tp_db_close(db);
+}
+END_TEST
+
 /* A forced enqueue that waits for the row of a job completing at that very
  * moment must not be lost: it answers "rerun" only if a rerun will happen. */
 START_TEST(enqueue_force_while_completing)
@@ -1551,6 +1622,7 @@ static Suite *suite(void)
     tcase_add_test(t, enqueue_concurrent_same_key);
     tcase_add_test(t, enqueue_force);
     tcase_add_test(t, enqueue_force_while_completing);
+    tcase_add_test(t, force_asks_for_a_fetch);
     tcase_add_test(t, enqueue_range);
     tcase_add_test(t, enqueue_range_one_transaction);
     tcase_add_test(t, enqueue_single_while_range_in_flight);

@@ -1,0 +1,11 @@
+-- 008_rerun_kind.sql: a force asks for a fetch.
+--
+-- A forced enqueue of a terminal-day whose live job is running queues a new
+-- run after it (rerun_requested); rerun_kind is the kind of that run:
+-- 'fetch' when any force asked for one or the running job is a fetch (a
+-- reparse runs on what is stored: it cannot bring a corrected re-send from
+-- the report server), else 'reparse'.  NULL: no rerun asked for (rows of
+-- before this migration: the job's own kind, as then).  A forced fetch of a
+-- terminal-day whose live job is a queued reparse turns that job into a
+-- fetch instead.
+ALTER TABLE jobs ADD COLUMN rerun_kind text CHECK (rerun_kind IN ('fetch', 'reparse'));
