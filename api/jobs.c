@@ -75,9 +75,10 @@ static json_t *enqueue(tp_req *req, tp_job_kind kind, const char *branch, int po
     tp_audit(req, action, target,
              json_pack("{s:I, s:b}", "job_id", (json_int_t)id, "force", force));
     return json_pack("{s:I, s:s}", "job_id", (json_int_t)id, "result",
-                     res == TP_ENQUEUE_CREATED ? "created"
-                     : res == TP_ENQUEUE_RERUN ? "rerun_queued"
-                                               : "existing");
+                     res == TP_ENQUEUE_CREATED    ? "created"
+                     : res == TP_ENQUEUE_RERUN    ? "rerun_queued"
+                     : res == TP_ENQUEUE_UPGRADED ? "upgraded"
+                                                  : "existing");
 }
 
 /* Idempotency-Key: the first answer to (user, key) is kept a day and given
