@@ -247,10 +247,11 @@ START_TEST(slowloris_one_address)
 {
     case_begin("edge_slowloris");
     serve("--max-connections 64 --max-conns-per-client 8 --request-timeout 2");
+    static const char slow[] = "GET /livez HTTP/1.1\r\nHost: x\r\n";
     int fd[ATTACK], open = ATTACK;
     for (int i = 0; i < ATTACK; i++) {
         fd[i] = raw_open("127.0.0.2");
-        raw_send(fd[i], "GET /livez HTTP/1.1\r\nHost: x\r\n", 30);
+        raw_send(fd[i], slow, sizeof slow - 1);
     }
     check("GET", "/livez", NULL, NULL, 200, NULL); /* while they are held */
     /* trickle (a byte each round) until the server has closed all of them;
@@ -354,7 +355,8 @@ START_TEST(body_budget_per_user)
     int held = raw_open(NULL);
     char *cont = strstr(head, "\r\n\r\n");
     raw_send(held, head, (size_t)(cont - head) + 2);
-    raw_send(held, "Expect: 100-continue\r\n\r\n", 26);
+    static const char expect100[] = "Expect: 100-continue\r\n\r\n";
+    raw_send(held, expect100, sizeof expect100 - 1);
     raw r = {0};
     ck_assert_int_gt(recv(held, r.text, sizeof r.text - 1, 0), 0);
     ck_assert_msg(strstr(r.text, "HTTP/1.1 100"), "%s", r.text);
