@@ -58,6 +58,12 @@ read -r a50 a99 an aerr held closed logins l429 lref < <($attack --port "$port" 
 printf "   %-14s %9s %9s %9s %7s\n" "under attack" "$a50" "$a99" "$an" "$aerr"
 echo "   the attack: slowloris connections kept by the server at the end $held, closed or refused $closed;"
 echo "   logins tried $logins (429: $l429, connection refused: $lref)"
+# the login flood alone (the slowloris above takes the address's connections,
+# so its logins are mostly refused before they reach the password check)
+read -r f50 f99 fn ferr _ _ flogins f429 fref < <($attack --port "$port" --seconds "$seconds" \
+  --src 127.0.0.2 --login-loops "$loops")
+printf "   %-14s %9s %9s %9s %7s   (logins tried %s, 429: %s, refused: %s)\n" "logins alone" \
+  "$f50" "$f99" "$fn" "$ferr" "$flogins" "$f429" "$fref"
 if kill -0 "$apipid" 2>/dev/null; then alive=yes; else alive=NO; fi
 awk -v q50=$q50 -v q99=$q99 -v a50=$a50 -v a99=$a99 -v alive=$alive 'BEGIN {
   printf "   under attack / quiet: median x%.1f, p99 x%.1f; p99 under attack %.2f ms (target < 50 ms): %s; server alive: %s\n",
