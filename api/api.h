@@ -27,6 +27,11 @@ typedef struct tp_api_opts {
     int token_ttl;              /* seconds, default 3600 */
     int threads;                /* pooled database connections for requests, default one per CPU */
     int max_streams;            /* exports and event streams open at once, default 32 */
+    int streams_per_user;       /* streams one user may hold open, default 4 */
+    int max_connections;        /* client connections at once, default 1000 */
+    int conns_per_client;       /* of those, from one address, default 32 */
+    double request_timeout;     /* seconds for a request's headers and body, default 30 */
+    size_t body_budget;         /* request body bytes in flight per user, default 32 MiB */
     size_t max_body;            /* request body cap in bytes, default 1 MiB */
     size_t max_upload;          /* uploaded file cap (test-parse), default 16 MiB */
     tp_store *store;            /* borrowed, for /readyz (may be NULL) */

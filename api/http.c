@@ -11,16 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "core/clock.h"
 #include "db/audit.h"
+#include "guard.h"
 #include "io/fsutil.h"
+#include "routes.h"
 
 #define MAX_STATUS 600
 #define BUCKETS 1024 /* clients remembered per rate-limit class */
+/* An upload's body is its file and the multipart framing around it. */
+#define UPLOAD_FRAMING (64u << 10)
 
 /* A token bucket per (class, client address): refilled at rate/60 per
  * second up to `rate`; the least recently used entry makes room. */
@@ -40,7 +45,7 @@ struct tp_server {
     bucket buckets[2][BUCKETS];
     tp_cache *cache;        /* NULL with --no-list-cache */
     tp_list_totals *totals; /* estimated list totals, kept a few seconds */
-    int streams;            /* open streams, each with a database connection of its own */
+    tp__guard *guard;       /* request deadlines, body budgets, stream slots */
     volatile int stopping;
 };
 
@@ -166,20 +171,38 @@ static void pool_put(tp_server *s, tp_db *db)
     pthread_mutex_unlock(&s->mu);
 }
 
-tp_db *tp_req_stream_db(tp_req *req)
+/* A stream slot for the request's user: 0, or -1 after replying 429 (the
+ * user holds their share) or 503 (the server's slots, or those event
+ * streams may take, are taken). */
+static int stream_slot(tp_req *req)
 {
     tp_server *s = req->srv;
-    pthread_mutex_lock(&s->mu);
-    int full = s->streams >= s->o.max_streams;
-    if (!full)
-        s->streams++;
-    pthread_mutex_unlock(&s->mu);
-    if (full) {
+    const tp_route *rt = req->route >= 0 ? &tp_routes[req->route] : NULL;
+    int events = rt && rt->fn == tp__events;
+    int rc = tp__guard_stream_take(s->guard, req->subject,
+                                   events ? TP__STREAM_EVENTS : TP__STREAM_EXPORT, req);
+    if (rc == TP__GUARD_USER) {
+        tp_reply_problem(req, 429, "too_many_streams",
+                         "you have %d streams (exports, event streams) open; close one first",
+                         s->o.streams_per_user);
+        if (req->resp)
+            MHD_add_response_header(req->resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+        return -1;
+    }
+    if (rc != TP__GUARD_OK) {
         tp_reply_problem(req, 503, "too_many_streams",
                          "%d streams (exports, event streams) are open; try again later",
                          s->o.max_streams);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+tp_db *tp_req_stream_db(tp_req *req)
+{
+    tp_server *s = req->srv;
+    if (stream_slot(req) < 0)
+        return NULL;
     tp_db *db = req->db;
     tp_error err = {0};
     if (db) { /* the pool makes itself a new connection in its place */
@@ -189,18 +212,18 @@ tp_db *tp_req_stream_db(tp_req *req)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     } else if (!(db = tp_db_connect(s->o.db_url, &err))) {
-        tp_server_release_db(s, NULL);
+        tp__guard_stream_give(s->guard, req);
         tp_reply_db_error(req, &err);
+        return NULL;
     }
+    tp__guard_stream_rekey(s->guard, req, db);
     return db;
 }
 
 void tp_server_release_db(tp_server *s, tp_db *db)
 {
+    tp__guard_stream_give(s->guard, db);
     tp_db_close(db);
-    pthread_mutex_lock(&s->mu);
-    s->streams--;
-    pthread_mutex_unlock(&s->mu);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -272,6 +295,50 @@ static const char *status_title(unsigned status)
     }
 }
 
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or
+ * 0 when there is none: no overlong forms, surrogates or code points past
+ * U+10FFFF. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                 : (s[0] & 0xf0) == 0xe0        ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (!len || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* 1 when the string is UTF-8 throughout. */
+static int utf8_valid(const char *s)
+{
+    size_t n = strlen(s), k;
+    for (size_t i = 0; i < n; i += k)
+        if (!(k = utf8_char((const unsigned char *)s + i, n - i)))
+            return 0;
+    return 1;
+}
+
+/* Make text JSON can carry: every byte that is not part of well-formed
+ * UTF-8 (what a client sent, or a sequence cut by truncation) becomes '?'. */
+static void utf8_scrub(char *s)
+{
+    size_t n = strlen(s), k;
+    for (size_t i = 0; i < n; i += k)
+        if (!(k = utf8_char((const unsigned char *)s + i, n - i))) {
+            s[i] = '?';
+            k = 1;
+        }
+}
+
 void tp_reply_problem(tp_req *req, unsigned status, const char *code, const char *fmt, ...)
 {
     char detail[512];
@@ -279,6 +346,7 @@ void tp_reply_problem(tp_req *req, unsigned status, const char *code, const char
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    utf8_scrub(detail); /* (it may quote the request) */
     json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "about:blank", "title",
                           status_title(status), "status", (int)status, "detail", detail, "code",
                           code, "request_id", req->request_id);
@@ -308,6 +376,7 @@ void tp_reply_response(tp_req *req, struct MHD_Response *resp, const char *ctype
     }
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (req->resp)
         MHD_destroy_response(req->resp);
     req->resp = resp;
@@ -435,6 +504,12 @@ static void count(tp_server *s, int route, unsigned status)
 void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
 {
     tp_strcatf(out, len, cap,
+               "# HELP tillpipe_http_connections_cut_total Connections cut because their request"
+               " was not whole by its deadline.\n"
+               "# TYPE tillpipe_http_connections_cut_total counter\n"
+               "tillpipe_http_connections_cut_total %llu\n",
+               tp__guard_cuts(s->guard));
+    tp_strcatf(out, len, cap,
                "# HELP tillpipe_http_requests_total HTTP requests by route and status.\n"
                "# TYPE tillpipe_http_requests_total counter\n");
     pthread_mutex_lock(&s->mu);
@@ -458,25 +533,32 @@ void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap)
     }
 }
 
-/* A cached route's key: its name and its query arguments as received,
- * with separators no decoded value can hold ambiguously; NULL when too long
- * to be worth keeping. */
+/* A cached route's key: its name and its query arguments as received, each
+ * name and value prefixed by its length (a value absent: '~'), so no bytes a
+ * client sends -- separators included -- can make two questions one key. */
 typedef struct {
     char buf[2048];
     size_t len;
     int overflow;
 } cache_key;
 
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+static void key_add(cache_key *ck, const char *text)
 {
-    (void)kind;
-    cache_key *ck = cls;
     size_t room = sizeof ck->buf - ck->len;
-    int n = snprintf(ck->buf + ck->len, room, "\x1f%s\x1e%s", k, v ? v : "");
+    int n = text ? snprintf(ck->buf + ck->len, room, "%zu:%s", strlen(text), text)
+                 : snprintf(ck->buf + ck->len, room, "~");
     if (n < 0 || (size_t)n >= room)
         ck->overflow = 1;
     else
         ck->len += (size_t)n;
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+{
+    (void)kind;
+    cache_key *ck = cls;
+    key_add(ck, k);
+    key_add(ck, v);
     return ck->overflow ? MHD_NO : MHD_YES;
 }
 
@@ -485,7 +567,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 static int from_cache(tp_req *req, const tp_route *rt)
 {
     cache_key ck = {.len = 0};
-    ck.len = (size_t)snprintf(ck.buf, sizeof ck.buf, "%s", rt->name);
+    key_add(&ck, rt->name);
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &ck);
     if (ck.overflow)
         return 0;
@@ -501,23 +583,29 @@ static int from_cache(tp_req *req, const tp_route *rt)
     return 0;
 }
 
+/* The client's address as text, "?" when unknown. */
+static void client_address(struct MHD_Connection *conn, char out[48])
+{
+    snprintf(out, 48, "?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, 48);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 48);
+    }
+}
+
 /* 0 when the client may go on, else the seconds until it may. */
 static int rate_limited(tp_req *req, int cls)
 {
     int rate = cls == TP_LIMIT_LOGIN ? req->srv->o.rate_login : req->srv->o.rate_queue;
     if (rate <= 0)
         return 0;
-    char client[48] = "?";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, client, sizeof client);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client,
-                      sizeof client);
-    }
+    char client[48];
+    client_address(req->conn, client);
     double now = tp_now(), per_s = rate / 60.0;
     int wait = 0;
     pthread_mutex_lock(&req->srv->mu);
@@ -546,7 +634,25 @@ static int rate_limited(tp_req *req, int cls)
     return wait;
 }
 
-static void authenticate_and_run(tp_req *req, const tp_route *rt)
+/* The bearer token: 0 with req->subject and req->role set, or -1 after
+ * replying 401.  The one place a token is checked. */
+static int check_token(tp_req *req)
+{
+    const char *h =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *why = "missing bearer token";
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
+        tp_token_verify(req->srv->o.jwt_secret, h + 7, req->subject, &req->role, &why) < 0) {
+        req->subject[0] = '\0';
+        tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
+        return -1;
+    }
+    return 0;
+}
+
+/* The caller may use `rt` (rate limit, token, role): 0, or -1 after
+ * replying 429, 401 or 403. */
+static int admit(tp_req *req, const tp_route *rt)
 {
     int wait = rt->limit ? rate_limited(req, rt->limit) : 0;
     if (wait > 0) {
@@ -555,23 +661,26 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
         snprintf(ra, sizeof ra, "%d", wait);
         if (req->resp)
             MHD_add_response_header(req->resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-        return;
+        return -1;
     }
-    if (rt->need != TP_ROLE_NONE) {
-        const char *h =
-            MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *why = "missing bearer token";
-        if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
-            tp_token_verify(req->srv->o.jwt_secret, h + 7, req->subject, &req->role, &why) < 0) {
-            req->subject[0] = '\0';
-            tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
-            return;
-        }
-        if (req->role < rt->need) {
-            tp_reply_problem(req, 403, "forbidden", "this needs the %s role; you are %s",
-                             tp_role_name(rt->need), tp_role_name(req->role));
-            return;
-        }
+    if (rt->need == TP_ROLE_NONE)
+        return 0;
+    if (check_token(req) < 0)
+        return -1;
+    if (req->role < rt->need) {
+        tp_reply_problem(req, 403, "forbidden", "this needs the %s role; you are %s",
+                         tp_role_name(rt->need), tp_role_name(req->role));
+        return -1;
+    }
+    return 0;
+}
+
+/* The handler, once the request is whole. */
+static void run(tp_req *req, const tp_route *rt)
+{
+    if (req->upload_bad == 4) {
+        tp_reply_problem(req, 400, "invalid_body", "the uploaded file's name is not UTF-8");
+        return;
     }
     if (rt->cached && req->srv->cache && from_cache(req, rt))
         return;
@@ -594,7 +703,9 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
         tp_cache_bump(req->srv->cache);
 }
 
-static void dispatch(tp_req *req)
+/* The request's route (req->route, ids and code set), or NULL after
+ * replying 404, or 405 with the methods the path has. */
+static const tp_route *route_find(tp_req *req)
 {
     int path_matched = 0;
     char allow[64] = ""; /* the methods the path has, for a 405's Allow */
@@ -612,8 +723,7 @@ static void dispatch(tp_req *req)
             continue;
         req->route = i;
         memcpy(req->ids, ids, sizeof ids);
-        authenticate_and_run(req, &tp_routes[i]);
-        return;
+        return &tp_routes[i];
     }
     if (path_matched) {
         tp_reply_problem(req, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
@@ -622,6 +732,159 @@ static void dispatch(tp_req *req)
             MHD_add_response_header(req->resp, "Allow", allow);
     } else
         tp_reply_problem(req, 404, "not_found", "no such resource");
+    return NULL;
+}
+
+/* ------------------------------------------------------------ strict input */
+
+/* A method is an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~. */
+static int method_ok(const char *m)
+{
+    if (!*m)
+        return 0;
+    for (; *m; m++) {
+        unsigned char c = (unsigned char)*m;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (c && strchr("!#$%&'*+-.^_`|~", c))))
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct framing {
+    int length, encoding, chunked, host;
+} framing;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *k,
+                                    const char *v)
+{
+    (void)kind;
+    framing *f = cls;
+    if (strcasecmp(k, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->length++;
+    else if (strcasecmp(k, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->encoding++;
+        f->chunked = v && strcasecmp(v, "chunked") == 0;
+    } else if (strcasecmp(k, MHD_HTTP_HEADER_HOST) == 0)
+        f->host++;
+    return MHD_YES;
+}
+
+/* Framing a proxy in front could read otherwise (request smuggling): 0, or
+ * -1 after replying 400.  libmicrohttpd 0.9.75 takes the first of two
+ * Content-Lengths, lets Transfer-Encoding win over Content-Length, reads a
+ * coding other than chunked until the connection closes, and (unless
+ * strict, when it answers in HTML) takes HTTP/1.1 without Host. */
+static int framing_ok(tp_req *req, const char *version)
+{
+    framing f = {0, 0, 0, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &f);
+    const char *why = NULL;
+    if (f.length > 1)
+        why = "more than one Content-Length";
+    else if (f.length && f.encoding)
+        why = "both Content-Length and Transfer-Encoding";
+    else if (f.encoding > 1 || (f.encoding && !f.chunked))
+        why = "a Transfer-Encoding other than chunked";
+    else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f.host != 1)
+        why = "HTTP/1.1 wants exactly one Host header";
+    if (why) {
+        tp_reply_problem(req, 400, "invalid_request", "the request's framing is refused: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The request target as sent (libmicrohttpd decodes it before routing):
+ * no NUL anywhere (%00, or a raw one that hid the query from this copy),
+ * no encoded '/' in a path segment.  0, or -1 after replying 400. */
+static int target_ok(tp_req *req)
+{
+    const char *u = req->raw_uri, *q = strchr(u, '?');
+    for (const char *p = u; *p; p++) {
+        if (*p != '%' || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
+            continue;
+        int c = hex_value(p[1]) * 16 + hex_value(p[2]);
+        if (c == 0) {
+            tp_reply_problem(req, 400, q && p > q ? "invalid_parameter" : "invalid_path",
+                             "%%00 (NUL) is refused in the %s", q && p > q ? "query" : "path");
+            return -1;
+        }
+        if (c == '/' && (!q || p < q)) {
+            tp_reply_problem(req, 400, "invalid_path",
+                             "an encoded '/' (%%2F) is refused in a path segment");
+            return -1;
+        }
+    }
+    if (!q && MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0) {
+        tp_reply_problem(req, 400, "invalid_path", "a NUL byte is refused in the request line");
+        return -1;
+    }
+    return 0;
+}
+
+/* The request line and headers hold together: 0, or -1 after replying 400. */
+static int request_ok(tp_req *req, const char *version)
+{
+    if (!method_ok(req->method)) {
+        tp_reply_problem(
+            req, 400, "invalid_request",
+            "the method is not an HTTP token (ASCII letters, digits, !#$%%&'*+-.^_`|~)");
+        return -1;
+    }
+    return framing_ok(req, version) < 0 || target_ok(req) < 0 ? -1 : 0;
+}
+
+/* The body the headers announce, against the route's cap and the caller's
+ * budget of bodies in flight (reserved here, given back in on_done): 0, or
+ * -1 after replying 413, 429 or 503.  A chunked body reserves the cap. */
+static int reserve_body(tp_req *req, const tp_route *rt)
+{
+    tp_server *s = req->srv;
+    size_t cap = rt->upload ? s->o.max_upload + UPLOAD_FRAMING : s->o.max_body;
+    const char *cl =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned long long want = te ? cap : cl ? strtoull(cl, NULL, 10) : 0;
+    if (want > cap) {
+        tp_reply_problem(req, 413, "body_too_large", "the request body is over %zu bytes",
+                         rt->upload ? s->o.max_upload : cap);
+        return -1;
+    }
+    if (want == 0)
+        return 0;
+    if (req->subject[0])
+        snprintf(req->who, sizeof req->who, "%s", req->subject);
+    else {
+        char addr[48];
+        client_address(req->conn, addr);
+        snprintf(req->who, sizeof req->who, "@%s", addr);
+    }
+    int rc = tp__guard_body_take(s->guard, req->who, (size_t)want);
+    if (rc == TP__GUARD_USER) {
+        tp_reply_problem(req, 429, "body_budget",
+                         "your request bodies in flight are over %zu bytes; try again when they"
+                         " are done",
+                         s->o.body_budget);
+        if (req->resp)
+            MHD_add_response_header(req->resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return -1;
+    }
+    if (rc != TP__GUARD_OK) {
+        tp_reply_problem(req, 503, "busy", "too many request bodies are in flight; try again");
+        return -1;
+    }
+    req->body_reserved = (size_t)want;
+    return 0;
 }
 
 /* ------------------------------------------------------------ uploads */
@@ -643,8 +906,14 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
     }
     if (strcmp(key, "file") != 0 || req->upload_bad)
         return MHD_YES;
-    if (off == 0 && filename)
+    if (off == 0 && filename && !utf8_valid(filename)) {
+        req->upload_bad = 4; /* nothing is spooled */
+        return MHD_YES;
+    }
+    if (off == 0 && filename) {
         snprintf(req->upload_name, sizeof req->upload_name, "%s", filename);
+        utf8_scrub(req->upload_name); /* (a character the cut split) */
+    }
     if (!req->upload) {
         const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         snprintf(req->upload_path, sizeof req->upload_path, "%s/tillpipe-upload-XXXXXX", tmpdir);
@@ -667,93 +936,144 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-/* The route a request will reach, known from its first call. */
-static const tp_route *route_of(const char *method, const char *url)
+static void upload_start(tp_req *req)
 {
-    char code[65];
-    if (strcmp(method, "HEAD") == 0)
-        method = "GET";
-    for (int i = 0; i < tp_nroutes; i++) {
-        long long ids[2];
-        if (strcmp(tp_routes[i].method, method) == 0 && match(tp_routes[i].pattern, url, ids, code))
-            return &tp_routes[i];
-    }
-    return NULL;
+    const char *ct =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
+        req->pp = MHD_create_post_processor(req->conn, 65536, on_form, req);
+    if (!req->pp)
+        req->upload_bad = 2;
 }
 
 /* ------------------------------------------------------------ MHD glue */
+
+static tp_req *req_new(tp_server *s, struct MHD_Connection *conn, const char *uri)
+{
+    tp_req *req = calloc(1, sizeof *req);
+    if (!req || !(req->raw_uri = strdup(uri ? uri : ""))) {
+        free(req);
+        return NULL;
+    }
+    req->srv = s;
+    req->conn = conn;
+    req->route = -1;
+    unsigned char rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(req->request_id, sizeof req->request_id, rnd, sizeof rnd);
+    return req;
+}
+
+/* The request target before decoding (MHD_OPTION_URI_LOG_CALLBACK): a
+ * request's state starts here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    return req_new(cls, conn, uri);
+}
+
+static tp__guard_conn *guard_conn(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    tp_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? tp__guard_conn_open(s->guard, ci->connect_fd) : NULL;
+    } else {
+        tp__guard_conn_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* The headers are complete: everything that needs no body is checked now,
+ * so a request refused is answered before a byte of its body is read. */
+static void first_call(tp_req *req, const char *version)
+{
+    const tp_route *rt = NULL;
+    if (request_ok(req, version) < 0 || !(rt = route_find(req)) || admit(req, rt) < 0 ||
+        reserve_body(req, rt) < 0)
+        return;
+    if (rt->upload)
+        upload_start(req);
+}
+
+/* Queue the answer (a refusal in the first call: libmicrohttpd then reads
+ * no body and closes the connection after it). */
+static enum MHD_Result answer(tp_req *req)
+{
+    tp__guard_conn_received(req->srv->guard, guard_conn(req->conn));
+    if (!req->resp)
+        tp_reply_problem(req, 500, "internal", "no response");
+    count(req->srv, req->route, req->status);
+    return req->resp ? MHD_queue_response(req->conn, req->status, req->resp) : MHD_NO;
+}
+
+/* A piece of the body: an upload to its file, else kept up to the cap. */
+static enum MHD_Result body_piece(tp_req *req, const char *upload, size_t n)
+{
+    if (req->pp || req->upload_bad == 2 || req->upload_bad == 4) {
+        if (req->pp && MHD_post_process(req->pp, upload, n) != MHD_YES && !req->upload_bad)
+            req->upload_bad = 2;
+        return MHD_YES;
+    }
+    if (req->body_too_large || req->body_len + n > req->srv->o.max_body) {
+        req->body_too_large = 1;
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        return MHD_YES;
+    }
+    char *b = realloc(req->body, req->body_len + n + 1);
+    if (!b)
+        return MHD_NO;
+    memcpy(b + req->body_len, upload, n);
+    req->body = b;
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return MHD_YES;
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    (void)version;
-    tp_server *s = cls;
     tp_req *req = *con_cls;
-    if (!req) { /* first call: headers only */
-        if (!(req = calloc(1, sizeof *req)))
-            return MHD_NO;
-        req->srv = s;
-        req->conn = conn;
-        req->route = -1;
-        unsigned char rnd[16];
-        randombytes_buf(rnd, sizeof rnd);
-        sodium_bin2hex(req->request_id, sizeof req->request_id, rnd, sizeof rnd);
-        *con_cls = req;
-        const tp_route *rt = route_of(method, url);
-        if (rt && rt->upload) {
-            const char *ct =
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-            if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
-                req->pp = MHD_create_post_processor(conn, 65536, on_form, req);
-            if (!req->pp)
-                req->upload_bad = 2;
-        }
-        return MHD_YES;
-    }
-    if (*upload_size > 0 && (req->pp || req->upload_bad == 2)) { /* an upload: to a file */
-        if (req->pp && MHD_post_process(req->pp, upload, *upload_size) != MHD_YES &&
-            !req->upload_bad)
-            req->upload_bad = 2;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_size > 0) { /* body, in pieces: keep up to the cap, then only note it */
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (req->body_too_large || req->body_len + n > s->o.max_body) {
-            req->body_too_large = 1;
-            free(req->body);
-            req->body = NULL;
-            req->body_len = 0;
-            return MHD_YES;
-        }
-        char *b = realloc(req->body, req->body_len + n + 1);
-        if (!b)
-            return MHD_NO;
-        memcpy(b + req->body_len, upload, n);
-        req->body = b;
-        req->body_len += n;
-        req->body[req->body_len] = '\0';
-        return MHD_YES;
-    }
+    if (!req && !(req = *con_cls = req_new(cls, conn, NULL)))
+        return MHD_NO;
     req->method = method;
     req->path = url;
-    dispatch(req);
-    if (!req->resp)
-        tp_reply_problem(req, 500, "internal", "no response");
-    count(s, req->route, req->status);
-    enum MHD_Result r = req->resp ? MHD_queue_response(conn, req->status, req->resp) : MHD_NO;
-    return r;
+    if (!req->started) { /* first call: headers only */
+        req->started = 1;
+        first_call(req, version);
+        return req->resp ? answer(req) : MHD_YES;
+    }
+    if (*upload_size > 0) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        return body_piece(req, upload, n);
+    }
+    run(req, &tp_routes[req->route]);
+    return answer(req);
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)toe;
+    tp_server *s = cls;
     tp_req *req = *con_cls;
+    /* a kept-alive connection's next request has its own deadline */
+    tp__guard_conn_idle(s->guard, guard_conn(conn));
     if (!req)
         return;
+    tp__guard_body_give(s->guard, req->who, req->body_reserved);
     if (req->pp)
         MHD_destroy_post_processor(req->pp);
     if (req->upload)
@@ -764,8 +1084,34 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
         MHD_destroy_response(req->resp);
     free(req->cache_key);
     free(req->body);
+    free(req->raw_uri);
     free(req);
     *con_cls = NULL;
+}
+
+/* The edge's limits hold together (one address never takes the server's
+ * connections: a reserve of an eighth, at least 4, stays for the others)
+ * and its guard runs: TP_OK, or an error. */
+static int guard_start(tp_server *s, tp_error *err)
+{
+    int reserve = s->o.max_connections / 8 > 4 ? s->o.max_connections / 8 : 4;
+    if (s->o.conns_per_client > s->o.max_connections - reserve)
+        return tp_error_set(err, TP_EUSAGE,
+                            "%d connections per client leave too few of %d for the others (at"
+                            " most %d)",
+                            s->o.conns_per_client, s->o.max_connections,
+                            s->o.max_connections - reserve);
+    tp__guard_opts go = {
+        .request_timeout = s->o.request_timeout,
+        .body_user = s->o.body_budget,
+        .body_total = s->o.body_budget * 16,
+        .max_streams = s->o.max_streams,
+        .stream_reserve = s->o.max_streams / 4, /* for exports: event streams take the rest */
+        .streams_per_user = s->o.streams_per_user,
+    };
+    if (!(s->guard = tp__guard_create(&go)))
+        return tp_error_set(err, TP_ENOMEM, "out of memory");
+    return TP_OK;
 }
 
 /* The bound port, for whoever started us (whole or not at all). */
@@ -796,6 +1142,16 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     }
     if (s->o.max_streams <= 0)
         s->o.max_streams = 32;
+    if (s->o.streams_per_user <= 0)
+        s->o.streams_per_user = 4;
+    if (s->o.max_connections <= 0)
+        s->o.max_connections = 1000;
+    if (s->o.conns_per_client <= 0)
+        s->o.conns_per_client = 32;
+    if (s->o.request_timeout <= 0)
+        s->o.request_timeout = 30;
+    if (s->o.body_budget == 0)
+        s->o.body_budget = 32u << 20;
     if (s->o.token_ttl <= 0)
         s->o.token_ttl = 3600;
     if (s->o.max_body == 0)
@@ -812,9 +1168,9 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
     if (!s->o.no_list_cache)
         s->cache = tp_cache_create(s->o.db_url, 64u << 20);
     s->totals = tp_list_totals_create();
-    int rc = s->pool && s->hits && s->totals && (s->cache || s->o.no_list_cache)
-                 ? TP_OK
-                 : tp_error_set(err, TP_ENOMEM, "out of memory");
+    int rc = guard_start(s, err);
+    if (rc == TP_OK && !(s->pool && s->hits && s->totals && (s->cache || s->o.no_list_cache)))
+        rc = tp_error_set(err, TP_ENOMEM, "out of memory");
     /* Fail fast on the database: reachable and migrated. */
     tp_db *db = rc == TP_OK ? tp_db_connect(s->o.db_url, err) : NULL;
     if (rc == TP_OK && (!db || tp_db_check_schema(db, err) < 0))
@@ -833,8 +1189,11 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
                                  MHD_USE_POLL | MHD_USE_ERROR_LOG,
                              0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->o.conns_per_client,
+                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+                             on_done, s, MHD_OPTION_END);
         if (!d)
             rc = tp_error_set(err, TP_EIO, "cannot listen on %s:%d: %s", s->o.listen_host,
                               s->o.port, strerror(errno));
@@ -854,6 +1213,7 @@ int tp_api_serve(const tp_api_opts *opts, volatile sig_atomic_t *stop, tp_error 
             unlink(s->o.port_file);
     }
     tp_cache_destroy(s->cache);
+    tp__guard_destroy(s->guard);
     for (int i = 0; s->pool && i < s->npool; i++)
         tp_db_close(s->pool[i]);
     free(s->pool);

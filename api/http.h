@@ -48,6 +48,11 @@ typedef struct tp_req {
     unsigned status;
     char *cache_key;    /* a cached route's key, while its answer is computed */
     uint64_t cache_gen; /* the cache generation read before computing it */
+    /* the edge (http.c, guard.h) */
+    char *raw_uri;        /* the request target as sent, before any decoding */
+    int started;          /* 1 after the first call (the headers) */
+    char who[80];         /* whose body budget: the user, or "@address" */
+    size_t body_reserved; /* body bytes reserved in that budget */
 } tp_req;
 
 /* A handler fills req->resp/status via tp_reply_*; returns nothing. */
@@ -96,8 +101,11 @@ void tp_audit(tp_req *req, const char *action, const char *target, json_t *detai
 /* A handler that answers with a stream (an export, an event stream) gets a
  * database connection of its own for as long as the stream lasts: the
  * request's pooled one, the pool making itself another, or a new one.
- * At most max_streams at once: NULL after replying 503 (or the database
- * error), else give it back with tp_server_release_db when the stream ends. */
+ * At most max_streams at once, of which event streams may not take the
+ * exports' reserve, and at most streams_per_user of one user's: NULL after
+ * replying 503 too_many_streams (the server's slots), 429 too_many_streams
+ * (the user's) or the database error; else give it back with
+ * tp_server_release_db when the stream ends. */
 tp_db *tp_req_stream_db(tp_req *req);
 void tp_server_release_db(tp_server *s, tp_db *db);
 

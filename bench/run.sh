@@ -4,7 +4,9 @@
 #   bench/run.sh                  engine (run/parse), database (queue/backfill)
 #                                 and fetch (the pipeline over the network)
 #                                 and api (the HTTP API under wrk)
-#   bench/run.sh engine|db|fetch|api  one of them
+#                                 and attack (/livez under a slowloris and
+#                                 a login flood from one address)
+#   bench/run.sh engine|db|fetch|api|attack  one of them
 set -euo pipefail
 umask 022 # tillpipe refuses plugin files and folders that others may write: build none
 cd "$(dirname "$0")"
@@ -13,6 +15,7 @@ case ${1:-all} in
   db) ./db.sh ;;
   fetch) ./fetch.sh ;;
   api) ./api.sh ;;
-  all) ./engine.sh; echo; ./db.sh; echo; ./fetch.sh; echo; ./api.sh ;;
-  *) echo "usage: bench/run.sh [engine|db|fetch|api]" >&2; exit 2 ;;
+  attack) ./attack.sh ;;
+  all) ./engine.sh; echo; ./db.sh; echo; ./fetch.sh; echo; ./api.sh; echo; ./attack.sh ;;
+  *) echo "usage: bench/run.sh [engine|db|fetch|api|attack]" >&2; exit 2 ;;
 esac

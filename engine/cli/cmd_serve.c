@@ -18,7 +18,16 @@ static const char usage[] =
     "  --threads N          pooled database connections for requests (a thread serves\n"
     "                       each client connection), default one per CPU\n"
     "  --max-streams N      exports and event streams open at once (each has a\n"
-    "                       database connection of its own), default 32\n"
+    "                       database connection of its own), default 32; a quarter of\n"
+    "                       them is kept for exports (event streams take the rest)\n"
+    "  --max-streams-per-user N  streams one user may hold open (429 beyond), default 4\n"
+    "  --max-connections N  client connections at once, default 1000\n"
+    "  --max-conns-per-client N  connections from one address (refused beyond), default\n"
+    "                       32; at most max-connections less an eighth (at least 4)\n"
+    "  --request-timeout S  a request's headers and body must arrive within S seconds in\n"
+    "                       all (the connection is cut otherwise), default 30\n"
+    "  --body-budget-mb N   request body bytes in flight per user (or address), default\n"
+    "                       32 (429 beyond; 16 times that in all: 503)\n"
     "  --jwt-secret-file F  token secret (default $TILLPIPE_JWT_SECRET; 32+ characters)\n"
     "  --max-body-kb N      request body cap, default 1024\n"
     "  --max-upload-mb N    uploaded report cap (test-parse), default 16\n"
@@ -96,10 +105,12 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
 {
     long v;
     long min = c == 'R' || c == 'Q' || c == 'K' ? 0 : 1;
-    long max = c == 'R' || c == 'Q'   ? 1000000
-               : c == 'U' || c == 'K' ? 4096
-               : c == 'b' || c == 'M' ? 1 << 20
-                                      : 64;
+    long max = c == 'R' || c == 'Q'               ? 1000000
+               : c == 'U' || c == 'K' || c == 'T' ? 4096
+               : c == 'b' || c == 'M' || c == 'u' ? 1 << 20
+               : c == 'X' || c == 'x'             ? 100000
+               : c == 'B'                         ? 65536
+                                                  : 64;
     if (tp__parse_long(arg, min, max, &v) < 0) {
         if (c == 'U')
             tp__die_msg("serve", "--max-upload-mb wants 1-4096");
@@ -113,6 +124,11 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
     case 'U': s->a.max_upload = (size_t)v << 20; break;
     case 't': s->a.threads = (int)v; break;
     case 'M': s->a.max_streams = (int)v; break;
+    case 'u': s->a.streams_per_user = (int)v; break;
+    case 'X': s->a.max_connections = (int)v; break;
+    case 'x': s->a.conns_per_client = (int)v; break;
+    case 'T': s->a.request_timeout = (double)v; break;
+    case 'B': s->a.body_budget = (size_t)v << 20; break;
     case 'c': s->wo.concurrency = (int)v; break;
     case 'K': s->wo.quarantine_after = v ? (int)v : -1; break;
     default: s->a.max_body = (size_t)v << 10; break; /* 'b' */
@@ -143,6 +159,11 @@ static int parse_options(int argc, char **argv, serve_args *s)
                                          {"max-upload-mb", required_argument, 0, 'U'},
                                          {"no-list-cache", no_argument, 0, 'C'},
                                          {"max-streams", required_argument, 0, 'M'},
+                                         {"max-streams-per-user", required_argument, 0, 'u'},
+                                         {"max-connections", required_argument, 0, 'X'},
+                                         {"max-conns-per-client", required_argument, 0, 'x'},
+                                         {"request-timeout", required_argument, 0, 'T'},
+                                         {"body-budget-mb", required_argument, 0, 'B'},
                                          {"plugin-quarantine-after", required_argument, 0, 'K'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
@@ -179,6 +200,11 @@ static int parse_options(int argc, char **argv, serve_args *s)
         case 'b':
         case 'M':
         case 'K':
+        case 'u':
+        case 'X':
+        case 'x':
+        case 'T':
+        case 'B':
             if ((st = number_option(c, optarg, argv, s)) != 0)
                 return st;
             break;
@@ -208,6 +234,17 @@ static int check_options(serve_args *s)
     if (s->workers && !s->wo.server && !s->wo.reports_dir) {
         tp__die_msg("serve", "workers need a source: --server URL (or TILLPIPE_REPORT_SERVER)"
                              " or --reports DIR; or pass --no-workers");
+        return TP_EXIT_USAGE;
+    }
+    int conns = s->a.max_connections ? s->a.max_connections : 1000;
+    int reserve = conns / 8 > 4 ? conns / 8 : 4;
+    if (!s->a.conns_per_client) /* the default, within what --max-connections leaves */
+        s->a.conns_per_client = conns - reserve < 32 ? conns - reserve : 32;
+    if (s->a.conns_per_client < 1 || s->a.conns_per_client > conns - reserve) {
+        tp__die_msg("serve",
+                    "--max-conns-per-client must leave an eighth of --max-connections (at"
+                    " least 4) to other clients: at most %d of %d",
+                    conns - reserve, conns);
         return TP_EXIT_USAGE;
     }
     if (!s->a.jwt_secret || strlen(s->a.jwt_secret) < 32) {

@@ -547,15 +547,13 @@ START_TEST(job_detail_cancel_retry)
     ck_assert(json_is_array(json_object_get(r.json, "attempts_detail")));
     ck_assert(json_is_array(json_object_get(r.json, "files")));
     resp_free(&r);
-    static const char *const not_ids[] = {"/api/jobs/999999",
-                                          "/api/jobs/0",
-                                          "/api/jobs/1abc",
-                                          "/api/jobs/../branches",
-                                          "/api/jobs/%2e%2e%2fbranches",
-                                          "/api/jobs/1;DROP",
-                                          "/api/jobs/99999999999999999999999"};
+    static const char *const not_ids[] = {"/api/jobs/999999", "/api/jobs/0",
+                                          "/api/jobs/1abc",   "/api/jobs/../branches",
+                                          "/api/jobs/1;DROP", "/api/jobs/99999999999999999999999"};
     for (size_t i = 0; i < sizeof not_ids / sizeof *not_ids; i++)
         check("GET", not_ids[i], t, NULL, 404, "not_found");
+    /* an encoded '/' in a path segment is refused before routing */
+    check("GET", "/api/jobs/%2e%2e%2fbranches", t, NULL, 400, "invalid_path");
     check("DELETE", jp, t, NULL, 405, "method_not_allowed");
     /* the 405 names what the path allows; HEAD is GET without the body */
     char *hdrs =
@@ -908,7 +906,7 @@ START_TEST(job_files_and_bundle)
     ck_assert_int_eq(zip_as_served(zp), 7);
     check("GET", "/api/jobs/987654/bundle", t, NULL, 404, "not_found");
     check("GET", "/api/files/987654/download", t, NULL, 404, "not_found");
-    check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 404, "not_found");
+    check("GET", "/api/files/..%2f..%2fetc%2fpasswd/download", t, NULL, 400, "invalid_path");
     check("GET", "/api/files?job_id=abc", t, NULL, 400, "invalid_parameter");
     check("GET", "/api/files?date=2025-02-29", t, NULL, 400, "invalid_parameter");
     corrupt_refused(t, id);
@@ -1365,7 +1363,7 @@ START_TEST(test_parse_uploads)
     check_upload("/api/branches/BMC/test-parse", t, odd, "rd9999", 400, "invalid_body");
     check_upload("/api/branches/BMC/test-parse", t, NULL, "rd1800", 400, "invalid_body");
     check_upload("/api/branches/NOPE/test-parse", t, odd, "rd1800", 404, "not_found");
-    check_upload("/api/branches/..%2f..%2fetc/test-parse", t, odd, "rd1800", 404, "not_found");
+    check_upload("/api/branches/..%2f..%2fetc/test-parse", t, odd, "rd1800", 400, "invalid_path");
     check_upload("/api/branches/BMC/test-parse", v, odd, "rd1800", 403, "forbidden");
     check("POST", "/api/branches/BMC/test-parse", t, "{\"file\": \"x\"}", 400, "invalid_body");
     char big[800];
