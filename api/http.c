@@ -567,6 +567,8 @@ static void authenticate_and_run(tp_req *req, const tp_route *rt)
             tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
             return;
         }
+        if (tp_auth_current(req, h + 7) < 0)
+            return;
         if (req->role < rt->need) {
             tp_reply_problem(req, 403, "forbidden", "this needs the %s role; you are %s",
                              tp_role_name(rt->need), tp_role_name(req->role));
