@@ -196,11 +196,12 @@ static int check_memory(tp_auth *a, const tp_claims *c, tp_role *role, const cha
         pthread_mutex_unlock(&a->mu);
         return -1;
     }
-    const tp_user_state *u = bsearch(c->sub, s->users, s->nusers, sizeof *s->users, by_name);
+    const tp_user_state *u =
+        s->nusers ? bsearch(c->sub, s->users, s->nusers, sizeof *s->users, by_name) : NULL;
     tp_user_state copy = {.token_version = 0};
     if (u)
         copy = *u;
-    int revoked = bsearch(c->jti, s->jtis, s->njtis, sizeof *s->jtis, by_jti) != NULL;
+    int revoked = s->njtis && bsearch(c->jti, s->jtis, s->njtis, sizeof *s->jtis, by_jti);
     pthread_mutex_unlock(&a->mu);
     return judge(c, &copy, u != NULL, revoked, role, why);
 }
