@@ -4,8 +4,10 @@
  * application/problem+json with a stable `code`, 202 for queued work, lists
  * with filters, `limit`, an opaque keyset `cursor`, `total` and `next`.
  * Every /api route but login wants a bearer token (JWT HS256, libjwt) whose
- * role allows it: viewer reads; operator also queues, retries and cancels;
- * admin also manages branches and users.  Users live in the database with
+ * user still holds it (not removed, not disabled, its token version
+ * unchanged, the token not logged out) and whose role -- the user's role
+ * now -- allows it: viewer reads; operator also queues, retries and
+ * cancels; admin also manages branches and users.  Users live in the database with
  * argon2id password hashes (libsodium).  Every mutating call is written to
  * audit_log with the token's subject and the request id.
  */
@@ -17,6 +19,9 @@
 #include "core/error.h"
 #include "pipeline/plugset.h"
 #include "store/store.h"
+
+typedef struct tp_auth tp_auth; /* who may use the API now (auth.c, session.c) */
+typedef struct tp_ops tp_ops;   /* the metrics snapshot and who may read it (ops.c) */
 
 typedef struct tp_api_opts {
     const char *db_url;
@@ -36,11 +41,38 @@ typedef struct tp_api_opts {
     size_t max_upload;          /* uploaded file cap (test-parse), default 16 MiB */
     tp_store *store;            /* borrowed, for /readyz (may be NULL) */
     struct tp_plugset *plugset; /* borrowed, for /api/plugins, test-parse (may be NULL) */
-    int rate_login;             /* login attempts per minute per client, 0 = no limit */
+    int rate_login;             /* failed logins an account takes in 15 minutes before the
+                                   addresses that failed on it wait (growing), 0 = no limit */
+    int login_hashes;           /* password hashes at once, default half the CPUs (4 wait
+                                   for each; more logins are 503 login_busy) */
+    const char *metrics_token;  /* a bearer token good for GET /metrics only, or NULL */
+    const char *metrics_allow;  /* CIDR[,CIDR]: who reads /metrics without a token
+                                   (NULL: loopback, 127.0.0.0/8 and ::1) */
+    tp_auth *auth;              /* tp_auth_create's, borrowed; required */
+    tp_ops *ops;                /* tp_ops_create's, borrowed; required */
     int rate_queue;             /* queuing calls per minute per client, 0 = no limit */
     int no_list_cache;          /* compute every list answer anew (see api/cache.h) */
     int quiet;
 } tp_api_opts;
+
+/* What the server shares beyond HTTP, made before tp_api_serve and
+ * destroyed after it (each NULL-safe):
+ *  - tp_auth: users' current state and the revoked tokens, kept in memory
+ *    by a thread LISTENing on the database (every request's token is
+ *    checked against it; the database itself while that thread is not
+ *    listening), the per-account login throttle, the bound on password
+ *    hashes, and a connection of its own for logins.
+ *  - tp_ops: the database's metrics, refreshed by a thread with its own
+ *    connection, and the access rule of GET /metrics.
+ * NULL with err set (TP_EUSAGE for a bad metrics_allow, TP_ENOMEM). */
+tp_auth *tp_auth_create(const tp_api_opts *o, tp_error *err);
+void tp_auth_destroy(tp_auth *a);
+tp_ops *tp_ops_create(const tp_api_opts *o, tp_error *err);
+void tp_ops_destroy(tp_ops *m);
+
+/* Check a --metrics-allow list ("CIDR[,CIDR]", IPv4 or IPv6; an address
+ * alone is one host).  0, or TP_EUSAGE with err saying which part. */
+int tp_metrics_allow_check(const char *list, tp_error *err);
 
 /* Serve until *stop becomes non-zero.  Returns 0, or < 0 with err set when
  * the server could not start (port taken, no database). */

@@ -4,7 +4,11 @@
  * resumes without loss with Last-Event-ID (or ?last_event_id=); without
  * one it gets what happens from now on.  Each stream has a connection of
  * its own (not the pool's), LISTENing; a comment line every 15 s keeps
- * proxies from closing a quiet stream. */
+ * proxies from closing a quiet stream.  A stream lasts as long as the token
+ * that opened it: when it expires, is logged out or its user loses it
+ * (removed, disabled, a new password or role), a last event `end` says
+ * why ({"reason": "token_expired"} or "token_revoked") and the stream
+ * ends. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 
 #include "db/jobs.h"
 #include "routes.h"
+#include "session.h"
 
 #define KEEPALIVE_S 15
 
@@ -22,6 +27,9 @@ typedef struct sse {
     int client;     /* the client's socket: a stream ends as soon as it hangs up */
     tp_outbuf out;
     time_t quiet_since;
+    tp_auth *auth;   /* borrowed: the server's */
+    tp_claims token; /* the token that opened the stream */
+    int ended;       /* the `end` event is queued: nothing more after it */
 } sse;
 
 static int sse_append(sse *x, const char *p, size_t n)
@@ -52,13 +60,43 @@ static int sse_fetch(sse *x)
     return rc < 0 ? -1 : 0;
 }
 
+/* Does the token still hold?  When not, the `end` event is queued and
+ * x->ended set; < 0 when the database had to be asked and is gone. */
+static int sse_token_holds(sse *x)
+{
+    const char *reason = NULL, *why;
+    tp_role role;
+    tp_error err = {0};
+    if ((long long)time(NULL) >= x->token.exp)
+        reason = "token_expired";
+    else {
+        int rc = tp__auth_check(x->auth, &x->token, x->db, &role, &why, &err);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            reason = "token_revoked";
+    }
+    if (!reason)
+        return 1;
+    char ev[96];
+    int n = snprintf(ev, sizeof ev, "event: end\ndata: {\"reason\":\"%s\"}\n\n", reason);
+    sse_append(x, ev, (size_t)n);
+    x->ended = 1;
+    return 0;
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     sse *x = cls;
     while (tp_outbuf_empty(&x->out)) {
-        if (tp_server_stopping(x->srv))
+        if (tp_server_stopping(x->srv) || x->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
+        int holds = sse_token_holds(x);
+        if (holds < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (!holds)
+            break;
         if (sse_fetch(x) < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if (!tp_outbuf_empty(&x->out)) {
@@ -112,6 +150,14 @@ void tp__events(tp_req *req)
         return;
     }
     x->srv = req->srv;
+    x->auth = tp_server_opts(req->srv)->auth;
+    const char *why;
+    if (!x->auth || tp_token_claims(tp_server_opts(req->srv)->jwt_secret, tp__bearer(req),
+                                    &x->token, &why) < 0) {
+        sse_free(x); /* (checked already: the server's token check let it through) */
+        tp_reply_problem(req, 401, "unauthorized", "invalid token");
+        return;
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     x->client = ci ? ci->connect_fd : -1;

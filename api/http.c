@@ -647,7 +647,7 @@ static int check_token(tp_req *req)
         tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
         return -1;
     }
-    return 0;
+    return tp_auth_current(req, h + 7);
 }
 
 /* The caller may use `rt` (rate limit, token, role): 0, or -1 after

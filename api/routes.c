@@ -186,8 +186,9 @@ int tp__cursor_decode(const char *cursor, const char *prefix, char *buf, size_t 
 const tp_route tp_routes[] = {
     {"GET", "/livez", TP_ROLE_NONE, tp__livez, "livez", 1, 0, 0, 0},
     {"GET", "/readyz", TP_ROLE_NONE, tp__readyz, "readyz", 1, 0, 0, 0},
-    {"GET", "/metrics", TP_ROLE_NONE, tp__metrics, "metrics", 0, 0, 0, 0},
-    {"POST", "/api/auth/login", TP_ROLE_NONE, tp__login, "auth_login", 0, TP_LIMIT_LOGIN, 0, 0},
+    {"GET", "/metrics", TP_ROLE_NONE, tp__metrics, "metrics", 1, 0, 0, 0},
+    {"POST", "/api/auth/login", TP_ROLE_NONE, tp__login, "auth_login", 1, 0, 0, 0},
+    {"POST", "/api/auth/logout", TP_ROLE_VIEWER, tp__logout, "auth_logout", 0, 0, 0, 0},
     {"POST", "/api/jobs/fetch", TP_ROLE_OPERATOR, tp__jobs_fetch, "jobs_fetch", 0, TP_LIMIT_QUEUE,
      0, 0},
     {"GET", "/api/jobs", TP_ROLE_VIEWER, tp__jobs_list, "jobs_list", 0, 0, 0, 1},

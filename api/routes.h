@@ -14,6 +14,7 @@ void tp__readyz(tp_req *req);
 void tp__metrics(tp_req *req);
 /* auth.c */
 void tp__login(tp_req *req);
+void tp__logout(tp_req *req);
 /* jobs.c, bundle.c */
 void tp__jobs_list(tp_req *req);
 void tp__job_get(tp_req *req);

@@ -31,7 +31,16 @@ static const char usage[] =
     "  --jwt-secret-file F  token secret (default $TILLPIPE_JWT_SECRET; 32+ characters)\n"
     "  --max-body-kb N      request body cap, default 1024\n"
     "  --max-upload-mb N    uploaded report cap (test-parse), default 16\n"
-    "  --rate-login N       logins per minute per client (429 beyond), default 20; 0 = off\n"
+    "  --token-ttl S        seconds a token is valid, default 3600 (at most 604800)\n"
+    "  --rate-login N       failed logins an account takes in 15 minutes before each\n"
+    "                       address that failed on it waits (1 s, doubling per failure,\n"
+    "                       up to 15 min; 429), default 20; 0 = off\n"
+    "  --login-hashes N     password hashes at once (4 more logins wait for each; beyond:\n"
+    "                       503), default half the CPUs\n"
+    "  --metrics-allow CIDR[,CIDR]  who reads /metrics without a token (default\n"
+    "                       loopback); any valid API token may too\n"
+    "  --metrics-token-file F  a bearer token good for /metrics only (default\n"
+    "                       $TILLPIPE_METRICS_TOKEN)\n"
     "  --rate-queue N       queuing calls per minute per client, default 600; 0 = off\n"
     "  --no-list-cache      compute every job and record list anew (by default answers\n"
     "                       are kept until a job changes; see docs/api.md)\n"
@@ -48,9 +57,10 @@ typedef struct serve_args {
     tp_api_opts a;
     tp_worker_opts wo;
     tp_fetch_opts fo;
-    const char *db, *store, *plugins, *secret_file;
+    const char *db, *store, *plugins, *secret_file, *metrics_token_file;
     char host[64];
     char secret[512];
+    char metrics_token[512];
     int workers;
 } serve_args;
 
@@ -68,11 +78,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* The token secret: $TILLPIPE_JWT_SECRET, or the first line of a file. */
-static const char *jwt_secret(const char *file, char *buf, size_t size)
+/* A secret: $`env`, or the first line of a file. */
+static const char *read_secret(const char *file, const char *env, char *buf, size_t size)
 {
     if (!file)
-        return getenv("TILLPIPE_JWT_SECRET");
+        return getenv(env);
     FILE *f = fopen(file, "r");
     if (!f || !fgets(buf, (int)size, f)) {
         if (f)
@@ -110,6 +120,7 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
                : c == 'b' || c == 'M' || c == 'u' ? 1 << 20
                : c == 'X' || c == 'x'             ? 100000
                : c == 'B'                         ? 65536
+               : c == 'E'                         ? 604800
                                                   : 64;
     if (tp__parse_long(arg, min, max, &v) < 0) {
         if (c == 'U')
@@ -131,6 +142,8 @@ static int number_option(int c, const char *arg, char **argv, serve_args *s)
     case 'B': s->a.body_budget = (size_t)v << 20; break;
     case 'c': s->wo.concurrency = (int)v; break;
     case 'K': s->wo.quarantine_after = v ? (int)v : -1; break;
+    case 'E': s->a.token_ttl = (int)v; break;
+    case 'H': s->a.login_hashes = (int)v; break;
     default: s->a.max_body = (size_t)v << 10; break; /* 'b' */
     }
     return 0;
@@ -165,6 +178,10 @@ static int parse_options(int argc, char **argv, serve_args *s)
                                          {"request-timeout", required_argument, 0, 'T'},
                                          {"body-budget-mb", required_argument, 0, 'B'},
                                          {"plugin-quarantine-after", required_argument, 0, 'K'},
+                                         {"token-ttl", required_argument, 0, 'E'},
+                                         {"login-hashes", required_argument, 0, 'H'},
+                                         {"metrics-allow", required_argument, 0, 'A'},
+                                         {"metrics-token-file", required_argument, 0, 'm'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
@@ -180,6 +197,8 @@ static int parse_options(int argc, char **argv, serve_args *s)
         case 'S': s->store = optarg; break;
         case 'P': s->plugins = optarg; break;
         case 'j': s->secret_file = optarg; break;
+        case 'A': s->a.metrics_allow = optarg; break;
+        case 'm': s->metrics_token_file = optarg; break;
         case 'q': s->a.quiet = s->wo.quiet = 1; break;
         case 'C':
             s->a.no_list_cache = 1;
@@ -205,6 +224,8 @@ static int parse_options(int argc, char **argv, serve_args *s)
         case 'x':
         case 'T':
         case 'B':
+        case 'E':
+        case 'H':
             if ((st = number_option(c, optarg, argv, s)) != 0)
                 return st;
             break;
@@ -222,7 +243,23 @@ static int parse_options(int argc, char **argv, serve_args *s)
 /* The options hold together: -1 to go on, else the exit status. */
 static int check_options(serve_args *s)
 {
-    s->a.jwt_secret = jwt_secret(s->secret_file, s->secret, sizeof s->secret);
+    s->a.jwt_secret =
+        read_secret(s->secret_file, "TILLPIPE_JWT_SECRET", s->secret, sizeof s->secret);
+    s->a.metrics_token = read_secret(s->metrics_token_file, "TILLPIPE_METRICS_TOKEN",
+                                     s->metrics_token, sizeof s->metrics_token);
+    tp_error err = {0};
+    if (s->metrics_token_file && !s->a.metrics_token) {
+        tp__die_msg("serve", "--metrics-token-file: cannot read %s", s->metrics_token_file);
+        return TP_EXIT_USAGE;
+    }
+    if (s->a.metrics_token && *s->a.metrics_token && strlen(s->a.metrics_token) < 16) {
+        tp__die_msg("serve", "the metrics token must be at least 16 characters");
+        return TP_EXIT_USAGE;
+    }
+    if (s->a.metrics_allow && tp_metrics_allow_check(s->a.metrics_allow, &err) < 0) {
+        tp__die_msg("serve", "%s", err.msg);
+        return TP_EXIT_USAGE;
+    }
     s->a.db_url = s->wo.db_url = tp_db_url(s->db);
     if (!s->a.db_url) {
         tp__die_msg("serve", "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
@@ -255,6 +292,22 @@ static int check_options(serve_args *s)
     return -1;
 }
 
+/* The API with what it shares beyond HTTP (api.h): who may use it, the
+ * metrics snapshot. */
+static int serve_api(serve_args *s, volatile sig_atomic_t *stop, tp_error *err)
+{
+    int rc = (s->a.auth = tp_auth_create(&s->a, err)) ? TP_OK : err->code;
+    if (rc == TP_OK && !(s->a.ops = tp_ops_create(&s->a, err)))
+        rc = err->code;
+    if (rc == TP_OK)
+        rc = tp_api_serve(&s->a, stop, err);
+    tp_ops_destroy(s->a.ops);
+    tp_auth_destroy(s->a.auth);
+    s->a.ops = NULL;
+    s->a.auth = NULL;
+    return rc;
+}
+
 /* The API alone: the store (for /readyz) and the plugins (for
  * /api/plugins) without workers. */
 static int serve_alone(serve_args *s, volatile sig_atomic_t *stop, tp_error *err)
@@ -271,7 +324,7 @@ static int serve_alone(serve_args *s, volatile sig_atomic_t *stop, tp_error *err
     if (rc == TP_OK)
         rc = tp__reloader_start(ps, "serve", s->a.quiet, err);
     if (rc == TP_OK)
-        rc = tp_api_serve(&s->a, stop, err);
+        rc = serve_api(s, stop, err);
     tp__reloader_stop();
     tp_store_close(s->a.store);
     tp__unload_plugset(ps);
@@ -294,7 +347,7 @@ static int serve_with_workers(serve_args *s, volatile sig_atomic_t *stop, tp_err
         s->a.store = wt->env.store;
         s->a.plugset = wt->env.plugins;
         if ((rc = tp__reloader_start(wt->env.plugins, "serve", s->a.quiet, err)) == TP_OK)
-            rc = tp_api_serve(&s->a, stop, err);
+            rc = serve_api(s, stop, err);
         *stop = 1;
         pthread_join(th, NULL);
     }

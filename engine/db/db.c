@@ -170,7 +170,8 @@ int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err)
 int tp_db_listen(tp_db *db, const char *channel, tp_error *err)
 {
     /* LISTEN takes no parameters: the channel is one of ours, never input. */
-    if (strcmp(channel, TP_CHANNEL_JOB_EVENTS) != 0 && strcmp(channel, TP_CHANNEL_LISTS) != 0)
+    if (strcmp(channel, TP_CHANNEL_JOB_EVENTS) != 0 && strcmp(channel, TP_CHANNEL_LISTS) != 0 &&
+        strcmp(channel, TP_CHANNEL_USERS) != 0)
         return tp_error_set(err, TP_EINVAL, "unknown notification channel");
     char sql[64];
     snprintf(sql, sizeof sql, "LISTEN %s", channel);

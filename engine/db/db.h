@@ -52,6 +52,7 @@ int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err);
 /* LISTEN on `channel` (one of the TP_CHANNEL_* names).  0 or TP_EDB. */
 #define TP_CHANNEL_JOB_EVENTS "tillpipe_job_events" /* a job's status changed */
 #define TP_CHANNEL_LISTS "tillpipe_lists"           /* jobs or records changed */
+#define TP_CHANNEL_USERS "tillpipe_users"           /* a user or a revoked token changed */
 int tp_db_listen(tp_db *db, const char *channel, tp_error *err);
 
 /* Wait up to `timeout_ms` for notifications on this connection -- and, when

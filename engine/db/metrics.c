@@ -91,3 +91,13 @@ char *tp_metrics_text(tp_db *db, tp_error *err)
     }
     return out;
 }
+
+int tp_metrics_mark(tp_db *db, char out[32], tp_error *err)
+{
+    PGresult *r = tp_db_query(db, "SELECT pg_current_wal_insert_lsn()::text", 0, NULL, err);
+    if (!r)
+        return TP_EDB;
+    snprintf(out, 32, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return TP_OK;
+}

@@ -11,4 +11,10 @@
 /* The families as Prometheus text (caller frees); NULL with err set. */
 char *tp_metrics_text(tp_db *db, tp_error *err);
 
+/* Where the database's write-ahead log is now (text, into `out`): it moves
+ * with every committed change, so a snapshot of tp_metrics_text taken after
+ * reading one mark is current for as long as the mark has not moved.
+ * 0 or TP_EDB. */
+int tp_metrics_mark(tp_db *db, char out[32], tp_error *err);
+
 #endif
