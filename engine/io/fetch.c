@@ -398,6 +398,7 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
         body_reset(b);
         c->errbuf[0] = '\0';
         c->opened = c->refused = 0;
+        c->refusal[0] = '\0';
         server *s = limit_enter(f, url);
         CURLcode cc = curl_easy_perform(c->curl);
         limit_leave(f, s);
@@ -425,8 +426,12 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     tp_fetch_conn *c = ud;
-    if (purpose != CURLSOCKTYPE_IPCXN ||
-        !tp_allow_address(c->host, &a->addr, c->refusal, sizeof c->refusal)) {
+    if (purpose != CURLSOCKTYPE_IPCXN) {
+        snprintf(c->refusal, sizeof c->refusal, "%s: not a connection to a report server", c->host);
+        c->refused++;
+        return CURL_SOCKET_BAD;
+    }
+    if (!tp_allow_address(c->host, &a->addr, c->refusal, sizeof c->refusal)) {
         c->refused++;
         return CURL_SOCKET_BAD;
     }
