@@ -78,17 +78,6 @@ char *tp_branch_lock_json(tp_db *db, const char *code, tp_error *err)
     return s;
 }
 
-int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err)
-{
-    const char *p[] = {code};
-    PGresult *r = tp_db_query(db, "SELECT 1 FROM branches WHERE code = $1", 1, p, err);
-    if (!r)
-        return TP_EDB;
-    *exists = PQntuples(r) == 1;
-    PQclear(r);
-    return TP_OK;
-}
-
 tp_config *tp_branches_config(tp_db *db, const char *code, tp_error *err)
 {
     const char *p[] = {code};

@@ -34,9 +34,6 @@ char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err);
  * there is no such branch (nothing is locked then). */
 char *tp_branch_lock_json(tp_db *db, const char *code, tp_error *err);
 
-/* *exists: 1 when the branch is in the table.  0 or TP_EDB. */
-int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err);
-
 /* The configuration of every branch (code NULL), or of one: a new config
  * (tp_config_destroy it), or NULL with err set -- TP_ENOTFOUND when the
  * branch asked for is not there. */
