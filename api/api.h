@@ -53,6 +53,8 @@ typedef struct tp_api_opts {
     int rate_queue;             /* queuing calls per minute per client, 0 = no limit */
     int no_list_cache;          /* compute every list answer anew (see api/cache.h) */
     int quiet;
+    /* borrowed: the report servers a branch may name (io/allow.h); NULL: none */
+    const struct tp_allow *report_server_allow;
 } tp_api_opts;
 
 /* What the server shares beyond HTTP, made before tp_api_serve and

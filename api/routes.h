@@ -25,6 +25,9 @@ void tp__job_bundle(tp_req *req);
 /* branches.c */
 void tp__branches_list(tp_req *req);
 void tp__branches_upsert(tp_req *req);
+void tp__branch_get(tp_req *req);
+void tp__branch_put(tp_req *req);
+void tp__branch_patch(tp_req *req);
 void tp__branch_test_parse(tp_req *req);
 /* missing.c */
 void tp__missing_get(tp_req *req);

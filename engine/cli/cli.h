@@ -61,6 +61,21 @@ void tp__worker_env_close(tp__worker_env *e);
  * -1 when fine, else the exit status after saying why. */
 int tp__worker_source(const char *cmd, tp_worker_opts *o, int needed);
 
+/* The report-server allow-list (io/allow.h) of `worker`, `serve` and
+ * `branch import`: the entries of --report-server-allow HOST[:PORT][,...]
+ * (repeatable), else of $TILLPIPE_REPORT_SERVER_ALLOW, and always the
+ * default report server (`server`: --server or $TILLPIPE_REPORT_SERVER; may
+ * be NULL).  tp__allow_option takes one option (creating *a): TP_EXIT_OK or
+ * TP_EXIT_USAGE after saying why.  tp__allow_finish completes *a: -1 when
+ * fine, else the exit status after saying why.  tp_allow_destroy it. */
+#define TP__REPORT_SERVER_ALLOW_USAGE                                                              \
+    "  --report-server-allow HOST[:PORT],...  report servers a branch's report_server may\n"       \
+    "                     name, besides the default (--server) one (default\n"                     \
+    "                     $TILLPIPE_REPORT_SERVER_ALLOW; HOST alone: ports 80/443; a\n"            \
+    "                     loopback or link-local address only when listed as an address)\n"
+int tp__allow_option(const char *cmd, tp_allow **a, const char *arg);
+int tp__allow_finish(const char *cmd, tp_allow **a, const char *server);
+
 /* Stop on SIGTERM and SIGINT: the flag the handlers set. */
 volatile sig_atomic_t *tp__stop_on_signals(void);
 

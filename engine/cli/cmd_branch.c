@@ -14,9 +14,12 @@
 #include "io/config_file.h"
 
 static const char usage[] =
-    "usage: tillpipe branch import [--database URL] [--builtin] [--newer] FILE...\n"
+    "usage: tillpipe branch import [--database URL] [--builtin] [--newer]\n"
+    "                              [--report-server-allow HOST[:PORT],...] FILE...\n"
     "         FILE.json: a branch configuration; FILE.txt: one code per line (the legacy\n"
     "         settings/branches.txt; settings/newBranches.txt, or --newer, for the newer POS)\n"
+    "         a branch's report_server must be $TILLPIPE_REPORT_SERVER or on the allow-list\n"
+    "         (--report-server-allow, default $TILLPIPE_REPORT_SERVER_ALLOW), as for `serve`\n"
     "       tillpipe branch list [--database URL]\n";
 
 typedef struct branch_opts {
@@ -24,6 +27,7 @@ typedef struct branch_opts {
     const char *db;
     char **files;
     int nfiles;
+    tp_allow *allow; /* the report servers a branch may name */
 } branch_opts;
 
 /* One line of a legacy list: a branch code, trimmed; NULL for a blank
@@ -69,7 +73,7 @@ static int import_list(tp_db *db, const char *path, int newer, int *count, tp_er
             continue;
         snprintf(src, sizeof src, "%s:%d", path, lineno);
         tp_config *one = list_branch(code, newer, src, err);
-        rc = one ? tp_branch_upsert(db, tp_config_at(one, 0), base, err) : TP_ECONFIG;
+        rc = one ? tp_branch_upsert(db, tp_config_at(one, 0), base, NULL, err) : TP_ECONFIG;
         tp_config_destroy(one);
         *count += rc == TP_OK;
     }
@@ -77,24 +81,32 @@ static int import_list(tp_db *db, const char *path, int newer, int *count, tp_er
     return rc;
 }
 
-/* Every branch of a configuration (NULL path: the built-in one). */
-static int import_config(tp_db *db, const char *path, int *count, tp_error *err)
+/* Every branch of a configuration (NULL path: the built-in one), each
+ * report server it names on the allow-list. */
+static int import_config(tp_db *db, const char *path, const tp_allow *allow, int *count,
+                         tp_error *err)
 {
     tp_config *cfg = tp_config_load(path, err);
     if (!cfg)
         return TP_ECONFIG;
     int rc = TP_OK;
-    for (size_t i = 0; rc == TP_OK && i < tp_config_count(cfg); i++, (*count)++)
-        rc = tp_branch_upsert(db, tp_config_at(cfg, i), NULL, err);
+    for (size_t i = 0; rc == TP_OK && i < tp_config_count(cfg); i++, (*count)++) {
+        const tp_branch_cfg *b = tp_config_at(cfg, i);
+        if (b->report_server && (rc = tp_allow_url(allow, b->report_server, NULL, err)) < 0)
+            tp_error_prefix(err, "%s: branch %s: report_server: ", tp_config_source(cfg), b->code);
+        else
+            rc = tp_branch_upsert(db, b, NULL, NULL, err);
+    }
     tp_config_destroy(cfg);
     return rc;
 }
 
-static int import_file(tp_db *db, const char *path, int newer, int *count, tp_error *err)
+static int import_file(tp_db *db, const char *path, const branch_opts *o, int *count, tp_error *err)
 {
     size_t len = strlen(path);
+    int newer = o->newer;
     if (len > 5 && strcmp(path + len - 5, ".json") == 0)
-        return import_config(db, path, count, err);
+        return import_config(db, path, o->allow, count, err);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     return import_list(db, path, newer || strncasecmp(base, "new", 3) == 0, count, err);
 }
@@ -105,9 +117,9 @@ static int import(tp_db *db, const branch_opts *o, tp_error *err)
     int total = 0;
     int rc = tp_db_begin(db, err);
     if (rc == TP_OK && o->builtin)
-        rc = import_config(db, NULL, &total, err);
+        rc = import_config(db, NULL, o->allow, &total, err);
     for (int i = 0; rc == TP_OK && i < o->nfiles; i++)
-        rc = import_file(db, o->files[i], o->newer, &total, err);
+        rc = import_file(db, o->files[i], o, &total, err);
     char details[64];
     snprintf(details, sizeof details, "{\"branches\": %d}", total);
     if (rc == TP_OK)
@@ -151,6 +163,7 @@ static int parse_args(int argc, char **argv, branch_opts *o)
                                          {"newer", no_argument, 0, 'n'},
                                          {"builtin", no_argument, 0, 'b'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"report-server-allow", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -158,6 +171,10 @@ static int parse_args(int argc, char **argv, branch_opts *o)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'D': o->db = optarg; break;
+        case 'A':
+            if (tp__allow_option("branch", &o->allow, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         case 'n': o->newer = 1; break;
         case 'b': o->builtin = 1; break;
         case 'h': fputs(usage, stdout); return TP_EXIT_OK;
@@ -170,7 +187,8 @@ static int parse_args(int argc, char **argv, branch_opts *o)
         tp__die_msg("branch", "import needs FILE... or --builtin");
         return TP_EXIT_USAGE;
     }
-    return -1;
+    const char *server = getenv("TILLPIPE_REPORT_SERVER");
+    return tp__allow_finish("branch", &o->allow, server && *server ? server : NULL);
 }
 
 int tp__cmd_branch(int argc, char **argv)
@@ -182,13 +200,14 @@ int tp__cmd_branch(int argc, char **argv)
     }
     branch_opts o = {.list = strcmp(argv[1], "list") == 0};
     int st = parse_args(argc - 1, argv + 1, &o);
-    if (st >= 0)
-        return st;
-    tp_db *db = tp__cli_db("branch", o.db, 1);
-    if (!db)
-        return TP_EXIT_FAIL;
+    tp_db *db = st < 0 ? tp__cli_db("branch", o.db, 1) : NULL;
+    if (st >= 0 || !db) {
+        tp_allow_destroy(o.allow);
+        return st >= 0 ? st : TP_EXIT_FAIL;
+    }
     tp_error err = {0};
     int rc = o.list ? list(db, &err) : import(db, &o, &err);
     tp_db_close(db);
+    tp_allow_destroy(o.allow);
     return rc < 0 ? tp__fail("branch", &err) : TP_EXIT_OK;
 }

@@ -47,6 +47,9 @@ static const char usage[] =
     "  --no-workers         the API only; otherwise workers run in this process too:\n"
     "  --server URL | --reports DIR, --store S, --concurrency N, --plugins DIR\n"
     "                       as for `tillpipe worker`\n"
+    "  --report-server-allow HOST[:PORT],...  report servers a branch may name besides the\n"
+    "                       default one (--server), checked when a branch is saved and\n"
+    "                       when a job connects (default $TILLPIPE_REPORT_SERVER_ALLOW)\n"
     "  --list-routes        print the served routes (METHOD PATH) and exit\n"
     "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
     "                       parses in a row (default 3; 0: never)\n"
@@ -57,6 +60,7 @@ typedef struct serve_args {
     tp_api_opts a;
     tp_worker_opts wo;
     tp_fetch_opts fo;
+    tp_allow *allow; /* of the workers' fetches and the branches saved */
     const char *db, *store, *plugins, *secret_file, *metrics_token_file;
     char host[64];
     char secret[512];
@@ -182,6 +186,7 @@ static int parse_options(int argc, char **argv, serve_args *s)
                                          {"login-hashes", required_argument, 0, 'H'},
                                          {"metrics-allow", required_argument, 0, 'A'},
                                          {"metrics-token-file", required_argument, 0, 'm'},
+                                         {"report-server-allow", required_argument, 0, 'a'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
@@ -190,6 +195,10 @@ static int parse_options(int argc, char **argv, serve_args *s)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'D': s->db = optarg; break;
+        case 'a':
+            if (tp__allow_option("serve", &s->allow, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         case 'p': s->a.port_file = optarg; break;
         case 'n': s->workers = 0; break;
         case 's': s->wo.server = optarg; break;
@@ -266,8 +275,9 @@ static int check_options(serve_args *s)
         return TP_EXIT_USAGE;
     }
     int st = tp__worker_source("serve", &s->wo, 0);
-    if (st >= 0)
+    if (st >= 0 || (st = tp__allow_finish("serve", &s->allow, s->wo.server)) >= 0)
         return st;
+    s->fo.allow = s->a.report_server_allow = s->allow;
     if (s->workers && !s->wo.server && !s->wo.reports_dir) {
         tp__die_msg("serve", "workers need a source: --server URL (or TILLPIPE_REPORT_SERVER)"
                              " or --reports DIR; or pass --no-workers");
@@ -370,11 +380,14 @@ int tp__cmd_serve(int argc, char **argv)
     int st = parse_options(argc, argv, &s);
     if (st < 0)
         st = check_options(&s);
-    if (st >= 0)
+    if (st >= 0) {
+        tp_allow_destroy(s.allow);
         return st;
+    }
     volatile sig_atomic_t *stop = tp__stop_on_signals();
     tp__sighup_catch(); /* before any thread starts */
     tp_error err = {0};
     int rc = s.workers ? serve_with_workers(&s, stop, &err) : serve_alone(&s, stop, &err);
+    tp_allow_destroy(s.allow);
     return rc < 0 ? tp__fail("serve", &err) : TP_EXIT_OK;
 }

@@ -107,9 +107,15 @@ static int verify_cmd(int argc, char **argv)
     tp_fetcher *fetcher = NULL;
     tp_fetch_conn *conn = NULL;
     tp_fetch_opts fo = {.retries = -1, .backoff_base = -1};
+    tp_allow *allow = NULL; /* the --server given, and nothing else */
+    if (a.repair && a.server && (st = tp__allow_finish("store verify", &allow, a.server)) >= 0)
+        return st;
+    fo.allow = allow;
     if (tp_store_config_parse(tp_store_spec(a.store), sbuf, sizeof sbuf, &scfg, &err) < 0 ||
-        tp_store_open(&scfg, &store, &err) < 0)
+        tp_store_open(&scfg, &store, &err) < 0) {
+        tp_allow_destroy(allow);
         return tp__fail("store verify", &err);
+    }
     tp_db *db = tp__cli_db("store verify", a.db, 1);
     tp_db *db2 = db ? tp__cli_db("store verify", a.db, 0) : NULL;
     int rc = db && db2 ? TP_OK : TP_EDB;
@@ -133,6 +139,7 @@ static int verify_cmd(int argc, char **argv)
     }
     tp_fetch_conn_destroy(conn);
     tp_fetcher_destroy(fetcher);
+    tp_allow_destroy(allow);
     tp_db_close(db2);
     tp_db_close(db);
     tp_store_close(store);

@@ -36,7 +36,8 @@ static const char usage[] =
     "  --exit-when-idle   stop once nothing is queued or running\n"
     "  --noop             benchmark the queue: complete each job without running it\n"
     "  --plugin-quarantine-after K  quarantine a plugin build after K plugin_failed\n"
-    "                     parses in a row (default 3; 0: never)\n" TP__PLUGIN_USAGE;
+    "                     parses in a row (default 3; 0: never)\n" TP__REPORT_SERVER_ALLOW_USAGE
+        TP__PLUGIN_USAGE;
 
 int tp__worker_env_open(tp__worker_env *e, const tp_worker_opts *o, const tp_fetch_opts *fo,
                         const char *store_opt, const char *plugin_dir, const char *cmd,
@@ -103,9 +104,40 @@ int tp__worker_source(const char *cmd, tp_worker_opts *o, int needed)
     return -1;
 }
 
+int tp__allow_option(const char *cmd, tp_allow **a, const char *arg)
+{
+    tp_error err = {0};
+    if (!*a && !(*a = tp_allow_create()))
+        tp_error_set(&err, TP_ENOMEM, "out of memory");
+    else
+        tp_allow_add(*a, arg, "--report-server-allow", &err);
+    if (err.code == TP_OK)
+        return TP_EXIT_OK;
+    tp__die_msg(cmd, "%s", err.msg);
+    return TP_EXIT_USAGE;
+}
+
+int tp__allow_finish(const char *cmd, tp_allow **a, const char *server)
+{
+    const char *env = getenv("TILLPIPE_REPORT_SERVER_ALLOW");
+    tp_error err = {0};
+    int given = *a != NULL;
+    if (!*a && !(*a = tp_allow_create()))
+        tp_error_set(&err, TP_ENOMEM, "out of memory");
+    else if (!given && env && *env)
+        tp_allow_add(*a, env, "$TILLPIPE_REPORT_SERVER_ALLOW", &err);
+    if (err.code == TP_OK && server)
+        tp_allow_add(*a, server, "the default report server", &err);
+    if (err.code == TP_OK)
+        return -1;
+    tp__die_msg(cmd, "%s", err.msg);
+    return TP_EXIT_USAGE;
+}
+
 typedef struct worker_args {
     tp_worker_opts o;
     tp_fetch_opts fo;
+    tp_allow *allow;
     const char *db, *plugins, *store;
 } worker_args;
 
@@ -174,6 +206,7 @@ static int parse_args(int argc, char **argv, worker_args *a)
                                          {"max-file-mb", required_argument, 0, 'm'},
                                          {"workdir", required_argument, 0, 'w'},
                                          {"plugin-quarantine-after", required_argument, 0, 'K'},
+                                         {"report-server-allow", required_argument, 0, 'A'},
                                          TP__PLUGIN_OPTIONS,
                                          {0, 0, 0, 0}};
     int c, st;
@@ -182,6 +215,10 @@ static int parse_args(int argc, char **argv, worker_args *a)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'D': a->db = optarg; break;
+        case 'A':
+            if (tp__allow_option("worker", &a->allow, optarg) != TP_EXIT_OK)
+                return TP_EXIT_USAGE;
+            break;
         case 'r': a->o.reports_dir = optarg; break;
         case 'P': a->plugins = optarg; break;
         case 'x': a->o.exit_when_idle = 1; break;
@@ -215,8 +252,10 @@ static int parse_args(int argc, char **argv, worker_args *a)
         default: return tp__bad_option("worker", argv);
         }
     }
-    if ((st = tp__worker_source("worker", &a->o, !a->o.noop)) >= 0)
+    if ((st = tp__worker_source("worker", &a->o, !a->o.noop)) >= 0 ||
+        (st = tp__allow_finish("worker", &a->allow, a->o.server)) >= 0)
         return st;
+    a->fo.allow = a->allow;
     if (!(a->o.db_url = tp_db_url(a->db))) {
         tp__die_msg("worker", "no database: set TILLPIPE_DATABASE_URL or pass --database URL");
         return TP_EXIT_USAGE;
@@ -232,13 +271,17 @@ int tp__cmd_worker(int argc, char **argv)
                            .drain_seconds = 30},
                      .fo = {.retries = -1, .backoff_base = -1}};
     int st = parse_args(argc, argv, &a);
-    if (st >= 0)
+    if (st >= 0) {
+        tp_allow_destroy(a.allow);
         return st;
+    }
     tp_error err = {0};
     tp__worker_env env;
     tp__sighup_catch(); /* before any thread starts */
-    if (tp__worker_env_open(&env, &a.o, &a.fo, a.store, a.plugins, "worker", &err) < 0)
+    if (tp__worker_env_open(&env, &a.o, &a.fo, a.store, a.plugins, "worker", &err) < 0) {
+        tp_allow_destroy(a.allow);
         return tp__fail("worker", &err);
+    }
     env.o.stop = tp__stop_on_signals();
     tp_worker_stats s;
     int rc = tp__reloader_start(env.plugins, "worker", a.o.quiet, &err);
@@ -246,6 +289,7 @@ int tp__cmd_worker(int argc, char **argv)
         rc = tp_worker_run(&env.o, &s, &err);
     tp__reloader_stop();
     tp__worker_env_close(&env);
+    tp_allow_destroy(a.allow);
     if (rc < 0)
         return tp__fail("worker", &err);
     if (!a.o.quiet)

@@ -55,6 +55,19 @@ int tp_branch_code_valid(const char *s)
     return 1;
 }
 
+/* A branch's display name: 1 to TP_BRANCH_NAME_MAX characters (UTF-8,
+ * which jansson has checked), no control characters. */
+static int name_valid(const char *s)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        chars += (*p & 0xc0) != 0x80; /* not a continuation byte */
+    }
+    return chars >= 1 && chars <= TP_BRANCH_NAME_MAX;
+}
+
 static int check_parsers(json_t *parsers, const char *source, const char *key, tp_error *err)
 {
     char k[160];
@@ -135,8 +148,8 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
                            "must be 1-32 letters, digits or '-' (the code in file names)");
             bc->code = json_string_value(v);
         } else if (strcmp(field, "name") == 0) {
-            if (!json_is_string(v))
-                return bad(err, c->source, k, "must be a string");
+            if (!json_is_string(v) || !name_valid(json_string_value(v)))
+                return bad(err, c->source, k, "must be 1-100 characters, none a control character");
             bc->name = json_string_value(v);
         } else if (strcmp(field, "active") == 0) {
             if (!json_is_boolean(v))
@@ -153,6 +166,12 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
                 json_int_t n = json_is_integer(t) ? json_integer_value(t) : -1;
                 if (n < 1 || n > 99)
                     return bad(err, c->source, k, "terminal numbers are integers 1..99");
+                for (size_t d = 0; d < j; d++)
+                    if (bc->terminals[d] == n) {
+                        char what[64];
+                        snprintf(what, sizeof what, "terminal %d is listed twice", (int)n);
+                        return bad(err, c->source, k, what);
+                    }
                 bc->terminals[j] = (int)n;
             }
             bc->nterminals = (int)json_array_size(v);
@@ -173,8 +192,10 @@ static int load_branch(tp_config *c, size_t i, json_t *b, tp_error *err)
             const char *u = json_is_string(v) ? json_string_value(v) : NULL;
             if (json_is_null(v))
                 bc->report_server = NULL;
-            else if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
-                return bad(err, c->source, k, "must be an http:// or https:// base URL");
+            else if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+                     strlen(u) > TP_REPORT_SERVER_MAX)
+                return bad(err, c->source, k,
+                           "must be an http:// or https:// base URL of at most 512 characters");
             else
                 bc->report_server = u;
         } else

@@ -9,8 +9,12 @@
  *       "parsers": {"rd5500": "newpos",
  *                   "rd5000": {"plugin": "rd5000", "options": {"column.DATE": 12}}}}]}
  * Every key is checked; an unknown key or a bad value is an error naming the
- * key path (branches[3].pos).  tillpipe ships the chain's configuration as
- * the default (tp_config_builtin).
+ * key path (branches[3].pos): a code is 1-32 letters, digits or '-', a name
+ * 1-100 characters (the code when absent), terminals 1-16 distinct numbers
+ * 1..99 ([1] when absent), a report_server an http(s) URL of at most 512
+ * bytes (whether it may be used is the allow-list's to say: io/allow.h).
+ * tillpipe ships the chain's configuration as the default
+ * (tp_config_builtin).
  *
  * Extending the built-in configuration instead of replacing it whole:
  *   {"extends": "builtin",
@@ -29,7 +33,9 @@
 
 #include "error.h"
 
-#define TP_MAX_TERMINALS 16
+#define TP_MAX_TERMINALS 16      /* per branch, each listed once */
+#define TP_BRANCH_NAME_MAX 100   /* characters of a branch's name (messages say 100) */
+#define TP_REPORT_SERVER_MAX 512 /* bytes of a report_server URL (messages say 512) */
 
 typedef struct tp_branch_cfg {
     /* read-only; strings owned by the config */

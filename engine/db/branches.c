@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err)
+int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, int *created,
+                     tp_error *err)
 {
     json_t *terms = json_array();
     for (int i = 0; i < b->nterminals; i++)
@@ -19,18 +20,25 @@ int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_err
     const char *p[] = {
         b->code, b->name, b->active ? "t" : "f", ts, b->newer_pos ? "newer" : "classic",
         ps,      list,    b->report_server};
-    int rc = ts && ps
-                 ? tp_db_exec(db,
-                              "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
-                              " legacy_list, report_server) SELECT $1, $2, $3, ARRAY(SELECT"
-                              " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7, $8"
-                              " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-                              " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
-                              " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
-                              " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
-                              " report_server = EXCLUDED.report_server, updated_at = now()",
-                              8, p, err)
-                 : tp_error_set(err, TP_ENOMEM, "out of memory");
+    /* (xmax is 0 on a row this statement inserted, not on one it updated) */
+    PGresult *r =
+        ts && ps
+            ? tp_db_query(db,
+                          "INSERT INTO branches (code, name, active, terminals, pos, parsers,"
+                          " legacy_list, report_server) SELECT $1, $2, $3, ARRAY(SELECT"
+                          " jsonb_array_elements_text($4::jsonb)::int), $5, $6::jsonb, $7, $8"
+                          " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+                          " active = EXCLUDED.active, terminals = EXCLUDED.terminals,"
+                          " pos = EXCLUDED.pos, parsers = EXCLUDED.parsers,"
+                          " legacy_list = coalesce(EXCLUDED.legacy_list, branches.legacy_list),"
+                          " report_server = EXCLUDED.report_server, updated_at = now()"
+                          " RETURNING xmax = 0",
+                          8, p, err)
+            : NULL;
+    int rc = r ? TP_OK : ts && ps ? TP_EDB : tp_error_set(err, TP_ENOMEM, "out of memory");
+    if (r && created)
+        *created = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
     free(ts);
     free(ps);
     return rc;
@@ -60,15 +68,14 @@ char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err)
     return s;
 }
 
-int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err)
+char *tp_branch_lock_json(tp_db *db, const char *code, tp_error *err)
 {
     const char *p[] = {code};
-    PGresult *r = tp_db_query(db, "SELECT 1 FROM branches WHERE code = $1", 1, p, err);
-    if (!r)
-        return TP_EDB;
-    *exists = PQntuples(r) == 1;
-    PQclear(r);
-    return TP_OK;
+    char *s = tp_db_json(
+        db, "SELECT " BRANCH_JSON "::text FROM branches WHERE code = $1 FOR UPDATE", 1, p, err);
+    if (!s && err && err->code == TP_ENOTFOUND)
+        tp_error_set(err, TP_ENOTFOUND, "no branch %s", code);
+    return s;
 }
 
 tp_config *tp_branches_config(tp_db *db, const char *code, tp_error *err)

@@ -13,9 +13,11 @@
 #include "core/error.h"
 #include "db.h"
 
-/* Insert or update one branch (`list`: the legacy list it came from, or
- * NULL).  0 or TP_EDB / TP_ENOMEM with err set. */
-int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, tp_error *err);
+/* Insert or replace one branch, every field as `b` gives it (`list`: the
+ * legacy list it came from, or NULL: the one it had); *created (when not
+ * NULL) is 1 when it was new.  0 or TP_EDB / TP_ENOMEM with err set. */
+int tp_branch_upsert(tp_db *db, const tp_branch_cfg *b, const char *list, int *created,
+                     tp_error *err);
 
 /* Every branch as {"items": [BRANCH, ...], "total": N} in code order, each
  * BRANCH the configuration's object for it (caller frees).  NULL with err
@@ -26,8 +28,11 @@ char *tp_branches_list_json(tp_db *db, tp_error *err);
  * when there is no such branch. */
 char *tp_branch_get_json(tp_db *db, const char *code, tp_error *err);
 
-/* *exists: 1 when the branch is in the table.  0 or TP_EDB. */
-int tp_branch_exists(tp_db *db, const char *code, int *exists, tp_error *err);
+/* Inside a transaction: one branch's object, its row locked until the
+ * transaction ends, so that what is written back from it (a merge) loses
+ * no other change (caller frees).  NULL with err set -- TP_ENOTFOUND when
+ * there is no such branch (nothing is locked then). */
+char *tp_branch_lock_json(tp_db *db, const char *code, tp_error *err);
 
 /* The configuration of every branch (code NULL), or of one: a new config
  * (tp_config_destroy it), or NULL with err set -- TP_ENOTFOUND when the

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +61,10 @@ struct tp_fetch_conn {
     char errbuf[CURL_ERROR_SIZE];
     int (*stop)(void *ud); /* the caller's poll, or NULL */
     void *stop_ud;
-    int stopped; /* its value when it ended the request */
+    int stopped;                  /* its value when it ended the request */
+    char host[TP_ALLOW_HOST_MAX]; /* the request's host, as the allow-list checked it */
+    int opened, refused;          /* the request's connections opened and refused */
+    char refusal[512];            /* why the last one was refused */
 };
 
 /* "http://host:port" of a URL: what the limits are kept per. */
@@ -336,6 +340,11 @@ static outcome classify(tp_fetch_conn *c, CURLcode cc, const body *b, const char
 {
     long status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK && c->refused > 0 && c->opened == 0) {
+        *kind = TP_FETCH_SERVER_ERROR;
+        tp_error_set(err, TP_ECONFIG, "%s: refused: %s", what, c->refusal);
+        return FINAL;
+    }
     if (b->over) {
         *kind = TP_FETCH_BAD_FILE;
         tp_error_set(err, TP_ELIMIT, "%s: larger than the %llu-byte cap", what,
@@ -399,15 +408,23 @@ static outcome classify(tp_fetch_conn *c, CURLcode cc, const body *b, const char
     return OK;
 }
 
-/* Run the request set up on c->curl with retries.  0 or < 0 (*kind, err). */
+/* Run the request set up on c->curl with retries, if the allow-list lets
+ * it go to `url`.  0 or < 0 (*kind, err). */
 static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what, int is_list,
                    tp_fetch_kind *kind, tp_error *err)
 {
     tp_fetcher *f = c->f;
+    if (tp_allow_url(f->o.allow, url, c->host, err) < 0) {
+        *kind = TP_FETCH_SERVER_ERROR;
+        count(f, &f->stats.errors[*kind], 1);
+        return tp_error_prefix(err, "%s: refused: ", what);
+    }
     for (int attempt = 0;; attempt++) {
         body_reset(b);
         c->errbuf[0] = '\0';
         c->stopped = 0;
+        c->opened = c->refused = 0;
+        c->refusal[0] = '\0';
         CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
         if (!poll_stop(c)) {
             server *s = limit_enter(f, url);
@@ -436,6 +453,25 @@ static int perform(tp_fetch_conn *c, const char *url, body *b, const char *what,
     }
 }
 
+/* Every connection's address, checked as it is opened: a name on the
+ * allow-list must not lead to a loopback or link-local address. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    tp_fetch_conn *c = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN) {
+        snprintf(c->refusal, sizeof c->refusal, "%s: not a connection to a report server", c->host);
+        c->refused++;
+        return CURL_SOCKET_BAD;
+    }
+    if (!tp_allow_address(c->host, &a->addr, c->refusal, sizeof c->refusal)) {
+        c->refused++;
+        return CURL_SOCKET_BAD;
+    }
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    c->opened += s != CURL_SOCKET_BAD;
+    return s;
+}
+
 static void common_opts(tp_fetch_conn *c, body *b, long timeout_ms)
 {
     CURL *h = c->curl;
@@ -449,6 +485,9 @@ static void common_opts(tp_fetch_conn *c, body *b, long timeout_ms)
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* the address connected is the one checked */
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "tillpipe/" TP_VERSION);
     /* A body cut short of its Content-Length must be an error. */

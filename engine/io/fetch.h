@@ -8,6 +8,13 @@
  * per second) and the counters.  Each thread has its own tp_fetch_conn (one
  * curl handle: connections are reused between requests).
  *
+ * Every request goes only where `allow` says (allow.h): a URL whose host
+ * and port are not on it is refused before anything is sent, and each
+ * connection's address is checked as it is opened (a listed name that
+ * resolves to a loopback or link-local address is refused); no proxy from
+ * the environment, no redirects.  A refusal is TP_FETCH_SERVER_ERROR,
+ * TP_ECONFIG, not retried.
+ *
  * Transient failures -- connect errors, resets, timeouts, 5xx, 429, bodies
  * shorter than their Content-Length, the server's HTML or text error pages --
  * are retried with exponential backoff and jitter.  What is left is told
@@ -20,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "allow.h"
 #include "core/error.h"
 #include "sha.h"
 
@@ -32,6 +40,7 @@ typedef struct tp_fetch_opts {
     uint64_t max_file_bytes; /* per file (and per archive member); 0 = 256 MiB */
     int max_in_flight;       /* per report server, all threads; 0 = 8 */
     double max_per_second;   /* requests per second per report server; 0 = no limit */
+    const tp_allow *allow;   /* borrowed: the report servers it may reach; NULL = none */
 } tp_fetch_opts;
 
 typedef enum tp_fetch_kind {

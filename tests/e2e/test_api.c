@@ -717,7 +717,8 @@ START_TEST(admin_audit_and_branches)
     check("GET", "/api/audit?limit=0", admin, NULL, 400, "invalid_parameter");
     /* branches: admins create and update */
     const char *nb = "{\"code\": \"NEW-1\", \"name\": \"New one\", \"terminals\": [1, 2],"
-                     " \"pos\": \"newer\", \"parsers\": {\"rd5500\": \"newpos\"}}";
+                     " \"pos\": \"newer\", \"parsers\": {\"rd5500\": \"newpos\"},"
+                     " \"active\": true, \"report_server\": null}";
     check("POST", "/api/branches", t, nb, 403, "forbidden");
     check("POST", "/api/branches", admin, nb, 201, NULL);
     check("POST", "/api/branches", admin, nb, 200, NULL);
@@ -729,10 +730,13 @@ START_TEST(admin_audit_and_branches)
         "{\"code\": \"NEW-2\", \"report_server\": \"ftp://x\"}"};
     for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++)
         check("POST", "/api/branches", admin, invalid[i], 400, "invalid_body");
-    check("POST", "/api/branches", admin,
-          "{\"code\": \"NEW-2\", \"parsers\": {\"rd5500\": \"nosuch\"}}", 422, "unknown_plugin");
-    check("POST", "/api/branches", admin,
-          "{\"code\": \"NEW-2\", \"parsers\": {\"rd5000\": \"newpos\"}}", 422, "unknown_plugin");
+#define WHOLE_NEW2                                                                                 \
+    "{\"code\": \"NEW-2\", \"name\": \"n\", \"active\": true, \"terminals\": [1],"                 \
+    " \"pos\": \"classic\", \"report_server\": null, \"parsers\": "
+    check("POST", "/api/branches", admin, WHOLE_NEW2 "{\"rd5500\": \"nosuch\"}}", 422,
+          "unknown_plugin");
+    check("POST", "/api/branches", admin, WHOLE_NEW2 "{\"rd5000\": \"newpos\"}}", 422,
+          "unknown_plugin");
     qeq("0", "SELECT count(*) FROM branches WHERE code = 'NEW-2'");
     qeq("branch.create,branch.update", "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                        " WHERE target = 'NEW-1'");
@@ -1417,8 +1421,9 @@ START_TEST(routes_match_openapi)
     }
     /* spec -> served: count the operations in the spec */
     int nspec = 0;
-    const char *ops[] = {"\n    get:", "\n    post:", "\n    put:", "\n    delete:"};
-    for (size_t k = 0; k < 4; k++)
+    const char *ops[] = {
+        "\n    get:", "\n    post:", "\n    put:", "\n    patch:", "\n    delete:"};
+    for (size_t k = 0; k < 5; k++)
         for (char *p = strstr(spec, ops[k]); p; p = strstr(p + 1, ops[k]))
             nspec++;
     ck_assert_int_eq(nspec, nserved);

@@ -22,6 +22,7 @@
 
 static const char *base; /* the simulator */
 static char *data;       /* the folder it serves */
+static tp_allow *allow;  /* it, and 127.0.0.1:1 (nothing listens there) */
 
 #define KEY_BRANCH "BMC"
 #define KEY_DATE "2026-02-09"
@@ -41,7 +42,8 @@ static tp_fetcher *fetcher(int retries, uint64_t cap)
                        .max_file_bytes = cap,
                        .list_timeout_ms = 5000,
                        .file_timeout_ms = 5000,
-                       .connect_timeout_ms = 2000};
+                       .connect_timeout_ms = 2000,
+                       .allow = allow};
     tp_fetcher *f = NULL;
     tp_error err = {0};
     ck_assert_msg(tp_fetcher_create(&o, &f, &err) == 0, "%s", err.msg);
@@ -168,7 +170,7 @@ START_TEST(slow_server_times_out)
 {
     ck_assert_int_eq(
         tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":1500}"), 0);
-    tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300};
+    tp_fetch_opts o = {.retries = 0, .list_timeout_ms = 300, .allow = allow};
     tp_fetcher *f = NULL;
     ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
     double t0 = now_s();
@@ -338,7 +340,7 @@ START_TEST(limits_are_shared_by_threads)
     /* in flight: 1 at a time, each request 100 ms -> 8 requests >= 0.8 s */
     ck_assert_int_eq(
         tu_sim_fault("{\"kind\":\"latency\",\"target\":\"list\",\"rate\":1,\"ms\":100}"), 0);
-    tp_fetch_opts o = {.retries = 0, .max_in_flight = 1};
+    tp_fetch_opts o = {.retries = 0, .max_in_flight = 1, .allow = allow};
     tp_fetcher *f = NULL;
     ck_assert_int_eq(tp_fetcher_create(&o, &f, NULL), 0);
     pthread_t t[4];
@@ -354,7 +356,7 @@ START_TEST(limits_are_shared_by_threads)
     tu_sim_clear();
 
     /* rate: 20 per second -> 16 requests span >= 0.75 s */
-    tp_fetch_opts r = {.retries = 0, .max_in_flight = 8, .max_per_second = 20};
+    tp_fetch_opts r = {.retries = 0, .max_in_flight = 8, .max_per_second = 20, .allow = allow};
     ck_assert_int_eq(tp_fetcher_create(&r, &f, NULL), 0);
     a = (limit_arg){f, 4};
     t0 = now_s();
@@ -537,7 +539,8 @@ int main(void)
         return EXIT_FAILURE;
     }
     base = tu_sim_start(data, NULL);
-    if (!base) {
+    if (!base || !(allow = tp_allow_create()) || tp_allow_add(allow, base, "test", NULL) < 0 ||
+        tp_allow_add(allow, "127.0.0.1:1", "test", NULL) < 0) {
         fprintf(stderr, "test_fetch: cannot start the report-server simulator\n");
         return EXIT_FAILURE;
     }
@@ -546,5 +549,6 @@ int main(void)
     tu_sim_stop();
     tu_rmrf(data);
     free(data);
+    tp_allow_destroy(allow);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
