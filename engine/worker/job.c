@@ -204,6 +204,10 @@ static int stage_fetch(job_ctx *c, tp_error *err)
     if (rc < 0) {
         if (disk_failure(err->msg)) /* the work folder's disk, not the report */
             return job_error(c, "store_unavailable", 1, err->msg);
+        /* a report server not on the allow-list, or none at all: the
+         * configuration must change first */
+        if (err->code == TP_ECONFIG)
+            return job_error(c, "config_error", 0, err->msg);
         /* over the cap, not CSV, an unsafe archive: retrying changes nothing */
         int final = kind == TP_FETCH_BAD_FILE && (err->code == TP_ELIMIT || err->code == TP_EPARSE);
         return job_error(c, tp_fetch_kind_code(kind), !final, err->msg);

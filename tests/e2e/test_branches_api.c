@@ -325,13 +325,16 @@ START_TEST(report_server_allow_list_on_fetch)
     free(qs("UPDATE branches SET report_server = 'http://localhost:%d' WHERE code = 'BMC'",
             sim_port));
     ok_contains("queued", BIN " enqueue --branch BMC --pos 1 --date 2025-03-01");
-    free(qs("UPDATE jobs SET max_attempts = 1"));
     int w = spawn(NULL, WORKER " --exit-when-idle --server %s --report-server-allow localhost:%d",
                   sim, sim_port);
     expect_exit(w, 60, 0);
     char *err = qs("SELECT a.error_code || '|' || j.last_error FROM jobs j JOIN job_attempts a"
                    " ON a.job_id = j.id WHERE j.business_date = '2025-03-01'");
-    const char *want = "server_error|list BMC/1/2025-03-01: refused: localhost resolves to ";
+    /* not retried: the configuration must change first */
+    qeq("failed|1|false",
+        "SELECT j.status || '|' || j.attempts || '|' || a.retryable FROM jobs j"
+        " JOIN job_attempts a ON a.job_id = j.id WHERE j.business_date = '2025-03-01'");
+    const char *want = "config_error|list BMC/1/2025-03-01: refused: localhost resolves to ";
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0 && strstr(err, "a loopback address"), "%s",
                   err);
     free(err);
