@@ -338,3 +338,33 @@ char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *par
     PQclear(r);
     return out;
 }
+
+int tp_db_send_rows(tp_db *db, const char *sql, int nparams, const char *const *params,
+                    tp_error *err)
+{
+    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(db->conn)) {
+        tp_db_fail(err, "database", PQerrorMessage(db->conn));
+        tp_db_drain(db);
+        return TP_EDB;
+    }
+    return TP_OK;
+}
+
+void tp_db_drain(tp_db *db)
+{
+    PGresult *r;
+    while ((r = PQgetResult(db->conn)))
+        PQclear(r);
+}
+
+void tp_db_cancel(tp_db *db)
+{
+    PGcancel *cn = PQgetCancel(db->conn);
+    char eb[256];
+    if (cn) {
+        PQcancel(cn, eb, sizeof eb);
+        PQfreeCancel(cn);
+    }
+    tp_db_drain(db);
+}
