@@ -1402,21 +1402,8 @@ END_TEST
 
 static void start_sim(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    if (tu_run(cmd, NULL) != 0 || !(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_api: cannot prepare the simulator\n");
-        exit(EXIT_FAILURE);
-    }
+    sim = tu_sim_generated("test_api", "--branches 1 --days 1", served, sizeof served);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
 }
 
 static Suite *suite(void)
@@ -1443,5 +1430,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_api", suite(), start_sim, stop_sim);
+    return pc_main("test_api", suite(), start_sim, tu_sim_stop);
 }
