@@ -351,6 +351,32 @@ int tp_db_send_rows(tp_db *db, const char *sql, int nparams, const char *const *
     return TP_OK;
 }
 
+int tp_db_next_row(tp_db *db, int *done, PGresult **row, tp_error *err)
+{
+    *row = NULL;
+    while (!*done) {
+        PGresult *r = PQgetResult(db->conn);
+        if (!r) {
+            *done = 1;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE) {
+            *row = r;
+            return 1;
+        }
+        if (st != PGRES_TUPLES_OK) {
+            tp_db_fail(err, "database", PQresultErrorMessage(r));
+            PQclear(r);
+            tp_db_drain(db);
+            *done = 1;
+            return TP_EDB;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
 void tp_db_drain(tp_db *db)
 {
     PGresult *r;

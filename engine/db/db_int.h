@@ -54,6 +54,12 @@ long long tp_db_ll(const PGresult *r, int i, int c);
 int tp_db_send_rows(tp_db *db, const char *sql, int nparams, const char *const *params,
                     tp_error *err);
 
+/* The next row of the statement, while *done is 0: 1 with *row (a
+ * single-row result; PQclear it), 0 at its end, TP_EDB when it failed (err
+ * set, when not NULL; the rest drained).  *done becomes 1 at the end and on
+ * failure. */
+int tp_db_next_row(tp_db *db, int *done, PGresult **row, tp_error *err);
+
 /* Read what the server still sends of the statement and discard it. */
 void tp_db_drain(tp_db *db);
 

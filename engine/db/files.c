@@ -135,30 +135,15 @@ tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp
 
 int tp_objects_next(tp_objects *c, tp_object *out, tp_error *err)
 {
-    while (!c->done) {
-        PGresult *r = PQgetResult(c->db->conn);
-        if (!r) {
-            c->done = 1;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            snprintf(out->key, sizeof out->key, "%s", PQgetvalue(r, 0, 0));
-            snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(r, 0, 1));
-            out->size = (uint64_t)tp_db_ll(r, 0, 2);
-            PQclear(r);
-            return 1;
-        }
-        if (st != PGRES_TUPLES_OK) {
-            tp_db_fail(err, "database", PQresultErrorMessage(r));
-            PQclear(r);
-            tp_db_drain(c->db);
-            c->done = 1;
-            return TP_EDB;
-        }
-        PQclear(r);
-    }
-    return 0;
+    PGresult *r;
+    int rc = tp_db_next_row(c->db, &c->done, &r, err);
+    if (rc != 1)
+        return rc;
+    snprintf(out->key, sizeof out->key, "%s", PQgetvalue(r, 0, 0));
+    snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(r, 0, 1));
+    out->size = (uint64_t)tp_db_ll(r, 0, 2);
+    PQclear(r);
+    return 1;
 }
 
 void tp_objects_close(tp_objects *c)

@@ -138,27 +138,10 @@ tp_records_cursor *tp_records_open(tp_db *db, const tp_records_query *q, tp_erro
 int tp_records_next(tp_records_cursor *c, tp_record *out)
 {
     PQclear(c->row);
-    c->row = NULL;
-    while (!c->done) {
-        PGresult *r = PQgetResult(c->db->conn);
-        if (!r) {
-            c->done = 1;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            c->row = r;
-            record_of(r, out);
-            return 1;
-        }
-        PQclear(r);
-        if (st != PGRES_TUPLES_OK) { /* failed: what is left is drained */
-            tp_db_drain(c->db);
-            c->done = 1;
-            return TP_EDB;
-        }
-    }
-    return 0;
+    int rc = tp_db_next_row(c->db, &c->done, &c->row, NULL);
+    if (rc == 1)
+        record_of(c->row, out);
+    return rc;
 }
 
 void tp_records_close(tp_records_cursor *c)
