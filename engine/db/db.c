@@ -338,3 +338,59 @@ char *tp_db_json(tp_db *db, const char *sql, int nparams, const char *const *par
     PQclear(r);
     return out;
 }
+
+int tp_db_send_rows(tp_db *db, const char *sql, int nparams, const char *const *params,
+                    tp_error *err)
+{
+    if (!PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(db->conn)) {
+        tp_db_fail(err, "database", PQerrorMessage(db->conn));
+        tp_db_drain(db);
+        return TP_EDB;
+    }
+    return TP_OK;
+}
+
+int tp_db_next_row(tp_db *db, int *done, PGresult **row, tp_error *err)
+{
+    *row = NULL;
+    while (!*done) {
+        PGresult *r = PQgetResult(db->conn);
+        if (!r) {
+            *done = 1;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE) {
+            *row = r;
+            return 1;
+        }
+        if (st != PGRES_TUPLES_OK) {
+            tp_db_fail(err, "database", PQresultErrorMessage(r));
+            PQclear(r);
+            tp_db_drain(db);
+            *done = 1;
+            return TP_EDB;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+void tp_db_drain(tp_db *db)
+{
+    PGresult *r;
+    while ((r = PQgetResult(db->conn)))
+        PQclear(r);
+}
+
+void tp_db_cancel(tp_db *db)
+{
+    PGcancel *cn = PQgetCancel(db->conn);
+    char eb[256];
+    if (cn) {
+        PQcancel(cn, eb, sizeof eb);
+        PQfreeCancel(cn);
+    }
+    tp_db_drain(db);
+}

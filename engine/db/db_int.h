@@ -46,6 +46,26 @@ int tp_db_fail(tp_error *err, const char *what, const char *msg);
 /* The value of row i, column c as a number (the server formatted it). */
 long long tp_db_ll(const PGresult *r, int i, int c);
 
+/* ---- rows one at a time (files.c's objects, records.c's records) ---- */
+
+/* Send a statement whose rows are then read one by one (PQgetResult in
+ * single-row mode) until tp_db_drain or tp_db_cancel.  0, or TP_EDB with err
+ * set and nothing left pending on the connection. */
+int tp_db_send_rows(tp_db *db, const char *sql, int nparams, const char *const *params,
+                    tp_error *err);
+
+/* The next row of the statement, while *done is 0: 1 with *row (a
+ * single-row result; PQclear it), 0 at its end, TP_EDB when it failed (err
+ * set, when not NULL; the rest drained).  *done becomes 1 at the end and on
+ * failure. */
+int tp_db_next_row(tp_db *db, int *done, PGresult **row, tp_error *err);
+
+/* Read what the server still sends of the statement and discard it. */
+void tp_db_drain(tp_db *db);
+
+/* A statement not read to its end: ask the server to stop it, then drain. */
+void tp_db_cancel(tp_db *db);
+
 /* The fence of an attempt: a statement about a job that only this attempt
  * may make names it by (job id, attempt, lease owner) -- always its first
  * three parameters, with TP_FENCE as the condition on them.  Further

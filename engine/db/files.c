@@ -112,13 +112,6 @@ struct tp_objects {
     int done;
 };
 
-static void drain_results(tp_db *db)
-{
-    PGresult *r;
-    while ((r = PQgetResult(db->conn)))
-        PQclear(r);
-}
-
 tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp_error *err)
 {
     tp_objects *c = calloc(1, sizeof *c);
@@ -128,16 +121,12 @@ tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp
     }
     c->db = db;
     const char *p[] = {branch, since};
-    if (!PQsendQueryParams(
-            db->conn,
-            "SELECT storage_key COLLATE \"C\" AS k, min(sha256), max(size) FROM files"
-            " WHERE storage_key IS NOT NULL AND ($1::text IS NULL OR branch = $1)"
-            " AND ($2::date IS NULL OR business_date >= $2::date)"
-            " GROUP BY 1 ORDER BY 1",
-            2, NULL, p, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(db->conn)) {
-        tp_db_fail(err, "database", PQerrorMessage(db->conn));
-        drain_results(db);
+    if (tp_db_send_rows(db,
+                        "SELECT storage_key COLLATE \"C\" AS k, min(sha256), max(size) FROM files"
+                        " WHERE storage_key IS NOT NULL AND ($1::text IS NULL OR branch = $1)"
+                        " AND ($2::date IS NULL OR business_date >= $2::date)"
+                        " GROUP BY 1 ORDER BY 1",
+                        2, p, err) != TP_OK) {
         free(c);
         return NULL;
     }
@@ -146,45 +135,23 @@ tp_objects *tp_objects_open(tp_db *db, const char *branch, const char *since, tp
 
 int tp_objects_next(tp_objects *c, tp_object *out, tp_error *err)
 {
-    while (!c->done) {
-        PGresult *r = PQgetResult(c->db->conn);
-        if (!r) {
-            c->done = 1;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            snprintf(out->key, sizeof out->key, "%s", PQgetvalue(r, 0, 0));
-            snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(r, 0, 1));
-            out->size = (uint64_t)tp_db_ll(r, 0, 2);
-            PQclear(r);
-            return 1;
-        }
-        if (st != PGRES_TUPLES_OK) {
-            tp_db_fail(err, "database", PQresultErrorMessage(r));
-            PQclear(r);
-            drain_results(c->db);
-            c->done = 1;
-            return TP_EDB;
-        }
-        PQclear(r);
-    }
-    return 0;
+    PGresult *r;
+    int rc = tp_db_next_row(c->db, &c->done, &r, err);
+    if (rc != 1)
+        return rc;
+    snprintf(out->key, sizeof out->key, "%s", PQgetvalue(r, 0, 0));
+    snprintf(out->sha256, sizeof out->sha256, "%s", PQgetvalue(r, 0, 1));
+    out->size = (uint64_t)tp_db_ll(r, 0, 2);
+    PQclear(r);
+    return 1;
 }
 
 void tp_objects_close(tp_objects *c)
 {
     if (!c)
         return;
-    if (!c->done) {
-        PGcancel *cn = PQgetCancel(c->db->conn);
-        char eb[256];
-        if (cn) {
-            PQcancel(cn, eb, sizeof eb);
-            PQfreeCancel(cn);
-        }
-        drain_results(c->db);
-    }
+    if (!c->done)
+        tp_db_cancel(c->db);
     free(c);
 }
 

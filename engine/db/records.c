@@ -109,14 +109,6 @@ static void record_of(const PGresult *r, tp_record *x)
     x->dep_from_product = PQgetvalue(r, 0, 31)[0] == 't';
 }
 
-/* Drain what the server still sends. */
-static void drain(tp_db *db)
-{
-    PGresult *r;
-    while ((r = PQgetResult(db->conn)))
-        PQclear(r);
-}
-
 tp_records_cursor *tp_records_open(tp_db *db, const tp_records_query *q, tp_error *err)
 {
     tp_records_cursor *c = calloc(1, sizeof *c);
@@ -136,10 +128,7 @@ tp_records_cursor *tp_records_open(tp_db *db, const tp_records_query *q, tp_erro
              " ORDER BY " REC_KEY,
              columns);
     const char *p[] = {q->start, q->end, q->branch, q->pos, q->item, q->plugin_sha256};
-    if (!PQsendQueryParams(db->conn, sql, 6, NULL, p, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(db->conn)) {
-        tp_db_fail(err, "database", PQerrorMessage(db->conn));
-        drain(db);
+    if (tp_db_send_rows(db, sql, 6, p, err) != TP_OK) {
         free(c);
         return NULL;
     }
@@ -149,27 +138,10 @@ tp_records_cursor *tp_records_open(tp_db *db, const tp_records_query *q, tp_erro
 int tp_records_next(tp_records_cursor *c, tp_record *out)
 {
     PQclear(c->row);
-    c->row = NULL;
-    while (!c->done) {
-        PGresult *r = PQgetResult(c->db->conn);
-        if (!r) {
-            c->done = 1;
-            break;
-        }
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_SINGLE_TUPLE) {
-            c->row = r;
-            record_of(r, out);
-            return 1;
-        }
-        PQclear(r);
-        if (st != PGRES_TUPLES_OK) { /* failed: what is left is drained */
-            drain(c->db);
-            c->done = 1;
-            return TP_EDB;
-        }
-    }
-    return 0;
+    int rc = tp_db_next_row(c->db, &c->done, &c->row, NULL);
+    if (rc == 1)
+        record_of(c->row, out);
+    return rc;
 }
 
 void tp_records_close(tp_records_cursor *c)
@@ -177,14 +149,7 @@ void tp_records_close(tp_records_cursor *c)
     if (!c)
         return;
     PQclear(c->row);
-    if (!c->done) { /* not read to its end: stop the query, drain it */
-        PGcancel *cn = PQgetCancel(c->db->conn);
-        char eb[256];
-        if (cn) {
-            PQcancel(cn, eb, sizeof eb);
-            PQfreeCancel(cn);
-        }
-        drain(c->db);
-    }
+    if (!c->done) /* not read to its end */
+        tp_db_cancel(c->db);
     free(c);
 }

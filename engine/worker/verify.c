@@ -235,6 +235,18 @@ static int check_recorded(verify *v, const tp_object *obj, uint64_t listed_size)
                             (unsigned long long)size, hex);
 }
 
+/* A repair removes `key`; a check leaves it.  TP_OK or the store's error. */
+static int remove_when_repairing(verify *v, const char *key)
+{
+    if (!v->o->repair)
+        return TP_OK;
+    if (tp_store_delete(v->o->store, key, v->err) < 0)
+        return v->err->code;
+    v->st->removed++;
+    fprintf(v->o->out, "  repaired: removed\n");
+    return TP_OK;
+}
+
 static int check_temporary(verify *v, const char *key, long pid)
 {
     if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
@@ -243,13 +255,7 @@ static int check_temporary(verify *v, const char *key, long pid)
     }
     v->st->stray++;
     fprintf(v->o->out, "stray temporary %s: its writer (pid %ld) is gone\n", key, pid);
-    if (!v->o->repair)
-        return TP_OK;
-    if (tp_store_delete(v->o->store, key, v->err) < 0)
-        return v->err->code;
-    v->st->removed++;
-    fprintf(v->o->out, "  repaired: removed\n");
-    return TP_OK;
+    return remove_when_repairing(v, key);
 }
 
 /* An object no files row names: left alone when it is what its key names
@@ -274,13 +280,7 @@ static int check_unreferenced(verify *v, const char *key)
     v->st->corrupt++;
     fprintf(v->o->out, "corrupt %s: %llu bytes with sha256 %s (no job recorded it)\n", key,
             (unsigned long long)size, hex);
-    if (!v->o->repair)
-        return TP_OK;
-    if (tp_store_delete(v->o->store, key, v->err) < 0)
-        return v->err->code;
-    v->st->removed++;
-    fprintf(v->o->out, "  repaired: removed\n");
-    return TP_OK;
+    return remove_when_repairing(v, key);
 }
 
 /* ------------------------------------------------------------ the merge */

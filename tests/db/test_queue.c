@@ -139,6 +139,21 @@ static long long enqueue_ok(tp_db *db, const char *branch, int pos, const char *
     return id;
 }
 
+/* enqueue_ok for a reparse (tp_queue_enqueue_kind). */
+static long long reparse_ok(tp_db *db, const char *branch, int pos, const char *date, int force,
+                            tp_enqueue_result want)
+{
+    long long id = -1;
+    tp_enqueue_result res = (tp_enqueue_result)-1;
+    tp_error e = {0};
+    ck_assert_msg(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, branch, pos, date, force, "test", &id,
+                                        &res, &e) == TP_OK,
+                  "reparse %s/%d/%s: %s", branch, pos, date, e.msg);
+    ck_assert_int_eq(res, want);
+    ck_assert(id > 0);
+    return id;
+}
+
 /* Claim exactly one job. */
 static tp_job claim_one(tp_db *db, const char *worker)
 {
@@ -645,12 +660,7 @@ START_TEST(force_asks_for_a_fetch)
     tp_db *db = fresh_db("q_force_fetch", 1);
     add_branch(db, "B1", "{1}", 1);
     tp_error e = {0};
-    long long id = -1;
-    tp_enqueue_result res;
-    ck_assert_int_eq(
-        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
-        TP_OK);
-    ck_assert_int_eq(res, TP_ENQUEUE_CREATED);
+    long long id = reparse_ok(db, "B1", 1, "2024-05-01", 0, TP_ENQUEUE_CREATED);
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_UPGRADED), id);
     ck_assert_str_eq(sv(db, "SELECT row(kind, force)::text FROM jobs WHERE id = %lld", id),
                      "(fetch,t)");
@@ -658,20 +668,14 @@ START_TEST(force_asks_for_a_fetch)
     tp_job j = claim_one(db, "w1");
     ck_assert_int_eq(j.kind, TP_JOB_FETCH);
     /* a forced reparse of a live fetch: still a fetch after it */
-    long long same = -1;
-    ck_assert_int_eq(tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 1, "test",
-                                           &same, &res, &e),
-                     TP_OK);
-    ck_assert_int_eq(res, TP_ENQUEUE_RERUN);
+    reparse_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN);
     complete_ok(db, &j, "w1", 1);
     ck_assert_str_eq(sv(db, "SELECT kind FROM jobs WHERE status = 'queued'"), "fetch");
     j = claim_one(db, "w1");
     complete_ok(db, &j, "w1", 1);
 
     /* a running reparse, forced as a fetch: the rerun is a fetch (succeeded) */
-    ck_assert_int_eq(
-        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
-        TP_OK);
+    id = reparse_ok(db, "B1", 1, "2024-05-01", 0, TP_ENQUEUE_CREATED);
     j = claim_one(db, "w1");
     ck_assert_int_eq(j.kind, TP_JOB_REPARSE);
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
@@ -681,9 +685,7 @@ START_TEST(force_asks_for_a_fetch)
     j = claim_one(db, "w1");
     complete_ok(db, &j, "w1", 1);
     /* ... and when the reparse then fails */
-    ck_assert_int_eq(
-        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-01", 0, "test", &id, &res, &e),
-        TP_OK);
+    id = reparse_ok(db, "B1", 1, "2024-05-01", 0, TP_ENQUEUE_CREATED);
     j = claim_one(db, "w1");
     ck_assert_int_eq(enqueue_ok(db, "B1", 1, "2024-05-01", 1, TP_ENQUEUE_RERUN), id);
     ck_assert_int_eq(tp_queue_fail(db, &j, "w1", "fetch", "store_corrupt", 0, "bad", 10, NULL, &e),
@@ -693,9 +695,7 @@ START_TEST(force_asks_for_a_fetch)
     j = claim_one(db, "w1");
     complete_ok(db, &j, "w1", 1);
     /* a forced range: a queued reparse becomes a fetch */
-    ck_assert_int_eq(
-        tp_queue_enqueue_kind(db, TP_JOB_REPARSE, "B1", 1, "2024-05-02", 0, "test", &id, &res, &e),
-        TP_OK);
+    id = reparse_ok(db, "B1", 1, "2024-05-02", 0, TP_ENQUEUE_CREATED);
     long long created = -1;
     ck_assert_int_eq(
         tp_queue_enqueue_range(db, "2024-05-02", "2024-05-02", 1, "test", &created, &e), TP_OK);

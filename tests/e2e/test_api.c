@@ -156,37 +156,18 @@ static int server_w = -1;
  * TMPDIR, where it spools uploads, is the case's own: <case folder>/tmpdir. */
 static void serve(const char *args)
 {
-    char pf[800], td[800];
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
+    char td[800];
     snprintf(td, sizeof td, "%s/tmpdir", tmp);
-    unlink(pf);
     mkdir(td, 0700);
-    server_w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
-                     "env TMPDIR=%s " BIN " serve" PLUGINS
-                     " --listen 127.0.0.1:0 --port-file %s --store fs:%s/store %s",
-                     td, pf, tmp, args);
-    for (int i = 0; i < 400; i++) {
-        char *port = tu_read(pf, NULL);
-        if (port) {
-            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
-            free(port);
-            return;
-        }
-        sleep_s(0.05);
-    }
-    ck_abort_msg("the server did not start: %s", wlog(server_w));
+    server_w =
+        tu_serve(base, sizeof base, "TILLPIPE_JWT_SECRET=" SECRET,
+                 "env TMPDIR=%s " BIN " serve" PLUGINS " --store fs:%s/store %s", td, tmp, args);
 }
 
 /* SIGTERM: the server stops cleanly, exit 0 (under ASan also: no leaks). */
 static void stop_server(void)
 {
-    kill(workers[server_w].pid, SIGTERM);
-    expect_exit(server_w, 60, 0);
-}
-
-static void add_user(const char *name, const char *role)
-{
-    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
+    tu_serve_stop(server_w);
 }
 
 /* GET `path` and the pages after it (following `next`, at most
@@ -213,18 +194,10 @@ static json_t *all_pages(const char *path, const char *t, long long total, int m
     return NULL;
 }
 
-/* A token for a user made with add_user. */
+/* A token for a user made with tu_add_user (caller frees). */
 static char *login(const char *name)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name,
-             name);
-    resp r = call("POST", "/api/auth/login", NULL, body);
-    expect(&r, 200, NULL);
-    char *tok = strdup(jstr(r.json, "token"));
-    ck_assert_int_gt(jint(r.json, "expires_at"), (json_int_t)time(NULL));
-    resp_free(&r);
-    return tok;
+    return tu_login(base, name);
 }
 
 /* A token signed by us: any secret, algorithm, claims. */
@@ -258,7 +231,7 @@ static long long body_lines(const resp *r)
 static char *serve_case(const char *name, const char *user, const char *role, const char *args)
 {
     case_begin(name);
-    add_user(user, role);
+    tu_add_user(user, role);
     serve(args);
     return login(user);
 }
@@ -363,8 +336,8 @@ END_TEST
 START_TEST(logins_tokens_and_roles)
 {
     case_begin("api_auth");
-    add_user("alice", "operator");
-    add_user("victor", "viewer");
+    tu_add_user("alice", "operator");
+    tu_add_user("victor", "viewer");
     serve("--no-workers");
     qeq("$argon2id$", "SELECT left(password_hash, 10) FROM users WHERE username = 'alice'");
 
@@ -609,7 +582,7 @@ static void plugin_quarantine(const char *operator_token, const char *sha)
     char path[160];
     snprintf(path, sizeof path, "/api/plugins/quarantine/%s", sha);
     check("DELETE", path, operator_token, NULL, 403, "forbidden");
-    add_user("ada", "admin");
+    tu_add_user("ada", "admin");
     char *admin = login("ada");
     r = call("DELETE", path, admin, NULL);
     expect(&r, 200, NULL);
@@ -705,7 +678,7 @@ START_TEST(admin_audit_and_branches)
     snprintf(cp, sizeof cp, "/api/jobs/%lld/cancel", queue_job(t, "BMC", 1, "2026-02-09"));
     check("POST", cp, t, NULL, 200, NULL);
     check("GET", "/api/audit", t, NULL, 403, "forbidden");
-    add_user("ada", "admin");
+    tu_add_user("ada", "admin");
     char *admin = login("ada");
     resp r = call("GET", "/api/audit?actor=olga&action=job.cancel", admin, NULL);
     expect(&r, 200, NULL);
@@ -1059,7 +1032,7 @@ START_TEST(missing_data)
 {
     case_begin("api_missing");
     only_branches("'BMC'"); /* 2 terminals */
-    add_user("mia", "operator");
+    tu_add_user("mia", "operator");
     serve("--no-workers");
     char *t = login("mia");
     /* day 1: pos 1 succeeded, pos 2 queued; day 2: pos 1 failed; day 3 nothing */
@@ -1328,8 +1301,8 @@ static void check_upload_at(int line, const char *path, const char *token, const
 START_TEST(test_parse_uploads)
 {
     case_begin("api_tparse");
-    add_user("tess", "operator");
-    add_user("vic", "viewer");
+    tu_add_user("tess", "operator");
+    tu_add_user("vic", "viewer");
     serve("--no-workers --max-upload-mb 1");
     char *t = login("tess"), *v = login("vic");
     char f[700];
@@ -1434,21 +1407,8 @@ END_TEST
 
 static void start_sim(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    if (tu_run(cmd, NULL) != 0 || !(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_api: cannot prepare the simulator\n");
-        exit(EXIT_FAILURE);
-    }
+    sim = tu_sim_generated("test_api", "--branches 1 --days 1", served, sizeof served);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
 }
 
 static Suite *suite(void)
@@ -1475,5 +1435,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_api", suite(), start_sim, stop_sim);
+    return pc_main("test_api", suite(), start_sim, tu_sim_stop);
 }

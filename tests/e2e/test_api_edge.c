@@ -45,38 +45,20 @@ static int server_w = -1;
  * spools uploads, is <case folder>/tmpdir. */
 static void serve(const char *args)
 {
-    char pf[800], td[800];
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
+    char td[800];
     snprintf(td, sizeof td, "%s/tmpdir", tmp);
-    unlink(pf);
     mkdir(td, 0700);
-    server_w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
-                     "env TMPDIR=%s " BIN " serve" PLUGINS
-                     " --listen 127.0.0.1:0 --port-file %s --store fs:%s/store --no-workers %s",
-                     td, pf, tmp, args);
-    for (int i = 0; i < 400; i++) {
-        char *p = tu_read(pf, NULL);
-        if (p) {
-            port = (int)strtol(p, NULL, 10);
-            snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
-            free(p);
-            return;
-        }
-        sleep_s(0.05);
-    }
-    ck_abort_msg("the server did not start: %s", wlog(server_w));
+    server_w =
+        tu_serve(base, sizeof base, "TILLPIPE_JWT_SECRET=" SECRET,
+                 "env TMPDIR=%s " BIN " serve" PLUGINS " --store fs:%s/store --no-workers %s", td,
+                 tmp, args);
+    port = (int)strtol(strrchr(base, ':') + 1, NULL, 10);
 }
 
 /* SIGTERM: the server stops cleanly, exit 0 (under ASan also: no leaks). */
 static void stop_server(void)
 {
-    kill(workers[server_w].pid, SIGTERM);
-    expect_exit(server_w, 60, 0);
-}
-
-static void add_user(const char *name, const char *role)
-{
-    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
+    tu_serve_stop(server_w);
 }
 
 static tu_resp call(const char *method, const char *path, const char *token, const char *body)
@@ -109,14 +91,7 @@ static void expect_at(int line, tu_resp *r, long status, const char *code)
 
 static char *login(const char *name)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name,
-             name);
-    tu_resp r = call("POST", "/api/auth/login", NULL, body);
-    expect(&r, 200, NULL);
-    char *tok = strdup(tu_jstr(r.json, "token"));
-    tu_resp_free(&r);
-    return tok;
+    return tu_login(base, name);
 }
 
 /* A value of GET /metrics (a whole line's name and labels), -1 when absent. */
@@ -288,8 +263,8 @@ END_TEST
 START_TEST(refused_before_the_body)
 {
     case_begin("edge_early");
-    add_user("otto", "operator");
-    add_user("vic", "viewer");
+    tu_add_user("otto", "operator");
+    tu_add_user("vic", "viewer");
     serve("--max-upload-mb 16");
     char *op = login("otto"), *v = login("vic");
     char head[8192];
@@ -343,7 +318,7 @@ END_TEST
 START_TEST(body_budget_per_user)
 {
     case_begin("edge_budget");
-    add_user("otto", "operator");
+    tu_add_user("otto", "operator");
     serve("--body-budget-mb 1");
     char *op = login("otto"), head[8192];
     snprintf(head, sizeof head,
@@ -411,10 +386,10 @@ static int open_events(const char *token, int *fd)
 START_TEST(streams_per_user)
 {
     case_begin("edge_streams");
-    add_user("vic", "viewer");
-    add_user("val", "viewer");
-    add_user("vera", "viewer");
-    add_user("ada", "admin");
+    tu_add_user("vic", "viewer");
+    tu_add_user("val", "viewer");
+    tu_add_user("vera", "viewer");
+    tu_add_user("ada", "admin");
     serve("--max-streams 8 --max-streams-per-user 3");
     char *vic = login("vic"), *val = login("val"), *vera = login("vera"), *ada = login("ada");
     int fd[8], k = 0;
@@ -473,7 +448,7 @@ static tu_resp upload_named(const char *token, const char *file, const char *nam
 START_TEST(strict_target)
 {
     case_begin("edge_target");
-    add_user("otto", "operator");
+    tu_add_user("otto", "operator");
     serve("");
     char *t = login("otto");
     tu_resp q = call("POST", "/api/jobs/fetch", t,
@@ -561,7 +536,7 @@ END_TEST
 START_TEST(nosniff_everywhere)
 {
     case_begin("edge_nosniff");
-    add_user("vic", "viewer");
+    tu_add_user("vic", "viewer");
     serve("");
     char *v = login("vic");
     static const char *const paths[] = {"/livez", "/api/jobs", "/api/nothing",
@@ -666,7 +641,7 @@ static char *next_cursor(const char *path, const char *t)
 START_TEST(list_cache_keys_never_cross)
 {
     case_begin("edge_cache");
-    add_user("otto", "operator");
+    tu_add_user("otto", "operator");
     serve("");
     char *t = login("otto");
     cache_data(t);

@@ -104,23 +104,9 @@ static void eventually_at(int line, const char *method, const char *path, const 
 /* The server with `args` (and `env`, NAME=VALUE or NULL), its URL in base. */
 static void serve_env(const char *env, const char *args)
 {
-    char pf[800];
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
-    unlink(pf);
-    server_w = spawn(env ? env : "TILLPIPE_JWT_SECRET=" SECRET,
-                     "env TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve" PLUGINS
-                     " --no-workers --listen 127.0.0.1:0 --port-file %s %s",
-                     pf, args);
-    for (int i = 0; i < 600; i++) {
-        char *port = tu_read(pf, NULL);
-        if (port) {
-            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
-            free(port);
-            return;
-        }
-        sleep_s(0.05);
-    }
-    ck_abort_msg("the server did not start: %s", wlog(server_w));
+    server_w = tu_serve(
+        base, sizeof base, env ? env : "TILLPIPE_JWT_SECRET=" SECRET,
+        "env TILLPIPE_JWT_SECRET=" SECRET " " BIN " serve" PLUGINS " --no-workers %s", args);
 }
 
 static void serve(const char *args)
@@ -130,13 +116,7 @@ static void serve(const char *args)
 
 static void stop_server(void)
 {
-    kill(workers[server_w].pid, SIGTERM);
-    expect_exit(server_w, 60, 0);
-}
-
-static void add_user(const char *name, const char *role)
-{
-    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
+    tu_serve_stop(server_w);
 }
 
 /* A login from `source` (NULL: any) with `password`: the answer. */
@@ -147,16 +127,10 @@ static resp login_as(const char *source, const char *name, const char *password)
     return call_from(source, "POST", "/api/auth/login", NULL, body);
 }
 
-/* A token for a user made with add_user (caller frees). */
+/* A token for a user made with tu_add_user (caller frees). */
 static char *login(const char *name)
 {
-    char pw[128];
-    snprintf(pw, sizeof pw, "password-%s", name);
-    resp r = login_as(NULL, name, pw);
-    expect(&r, 200, NULL);
-    char *tok = strdup(tu_jstr(r.json, "token"));
-    tu_resp_free(&r);
-    return tok;
+    return tu_login(base, name);
 }
 
 /* The value of metric `line_start` ("name{labels} ") in GET /metrics. */
@@ -181,9 +155,9 @@ static long long metric(const char *line_start)
 START_TEST(removed_user_and_changed_role)
 {
     case_begin("auth_removed");
-    add_user("ada", "admin");
-    add_user("olga", "operator");
-    add_user("otto", "operator");
+    tu_add_user("ada", "admin");
+    tu_add_user("olga", "operator");
+    tu_add_user("otto", "operator");
     serve("");
     char *ada = login("ada"), *olga = login("olga"), *otto = login("otto");
     check("GET", "/api/branches", ada, 200, NULL);
@@ -224,7 +198,7 @@ END_TEST
 START_TEST(disabled_user_and_new_password)
 {
     case_begin("auth_disabled");
-    add_user("bob", "operator");
+    tu_add_user("bob", "operator");
     serve("");
     char *t = login("bob");
     ok_contains("bob disabled", BIN " user disable bob");
@@ -270,7 +244,7 @@ END_TEST
 START_TEST(logout_revokes_that_token)
 {
     case_begin("auth_logout");
-    add_user("lea", "viewer");
+    tu_add_user("lea", "viewer");
     serve("");
     char *t1 = login("lea"), *t2 = login("lea");
     resp r = call("POST", "/api/auth/logout", t1, NULL);
@@ -296,7 +270,7 @@ END_TEST
 START_TEST(listener_down_fails_closed)
 {
     case_begin("auth_nolisten");
-    add_user("dora", "viewer");
+    tu_add_user("dora", "viewer");
     serve("");
     char *t = login("dora");
     check("GET", "/api/jobs", t, 200, NULL);
@@ -389,7 +363,7 @@ static void stream_ended(stream *s, const char *reason)
 START_TEST(streams_end_with_their_token)
 {
     case_begin("auth_streams");
-    add_user("sam", "viewer");
+    tu_add_user("sam", "viewer");
     serve("--token-ttl 4");
     stream s = {.token = login("sam")};
     pthread_t th;
@@ -423,7 +397,7 @@ END_TEST
 START_TEST(unknown_user_verifies_too)
 {
     case_begin("auth_enum");
-    add_user("vera", "viewer");
+    tu_add_user("vera", "viewer");
     serve("");
     long long v0 = metric("tillpipe_login_verifications_total");
     for (int i = 0; i < 3; i++) {
@@ -455,8 +429,8 @@ END_TEST
 START_TEST(throttle_per_account)
 {
     case_begin("auth_throttle");
-    add_user("olga", "operator");
-    add_user("ulla", "operator");
+    tu_add_user("olga", "operator");
+    tu_add_user("ulla", "operator");
     serve("--rate-login 5");
     int denied[10] = {0}, refused = 0;
     for (int round = 0; round < 4; round++)
@@ -525,7 +499,7 @@ static void *login_loop(void *arg)
 START_TEST(logins_do_not_starve_requests)
 {
     case_begin("auth_lever");
-    add_user("lou", "viewer");
+    tu_add_user("lou", "viewer");
     serve("--login-hashes 1 --threads 2");
     char *t = login("lou");
     enum { N = 10 };
@@ -566,7 +540,7 @@ END_TEST
 START_TEST(metrics_access)
 {
     case_begin("auth_metrics");
-    add_user("mo", "viewer");
+    tu_add_user("mo", "viewer");
     serve("");
     resp r = call_from("127.0.0.9", "GET", "/metrics", NULL, NULL);
     expect(&r, 200, NULL);

@@ -26,26 +26,7 @@ static char served[700];
 /* What the served folder holds: 2 branches x 2 terminals x 3 days. */
 static void serve_generated(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 2 --days 3 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    char *out = NULL;
-    if (tu_run(cmd, &out) != 0) {
-        fprintf(stderr, "test_fetchjobs: %s\n%s", cmd, out ? out : "");
-        exit(EXIT_FAILURE);
-    }
-    free(out);
-    if (!(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_fetchjobs: cannot start the simulator\n");
-        exit(EXIT_FAILURE);
-    }
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
+    sim = tu_sim_generated("test_fetchjobs", "--branches 2 --days 3", served, sizeof served);
 }
 
 /* No file of the case's work folder or store is a temporary. */
@@ -350,23 +331,11 @@ START_TEST(s3_store_and_outage)
 {
     case_begin("fj_s3");
     only_branches("'BMC'");
-    char s3dir[800], work[800], *out = NULL;
-    snprintf(s3dir, sizeof s3dir, "%s/s3", tmp);
+    char work[800];
     snprintf(work, sizeof work, "%s/work", tmp);
     mkdir(work, 0755);
-    int rc =
-        sh(&out, "%s/tests/fixtures/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
-    ck_assert_msg(rc == 0, "s3ctl start: %s", out);
-    free(out);
-    char path[900];
-    snprintf(path, sizeof path, "%s/endpoint", s3dir);
-    char *endpoint = tu_read(path, NULL);
-    ck_assert_ptr_nonnull(endpoint);
-    endpoint[strcspn(endpoint, "\n")] = '\0';
-    setenv("TILLPIPE_S3_ACCESS_KEY", "S3RVER", 1);
-    setenv("TILLPIPE_S3_SECRET_KEY", "S3RVER", 1);
     char store[1200];
-    snprintf(store, sizeof store, "s3://tillpipe-raw?endpoint=%s&https=0", endpoint);
+    char *endpoint = tu_s3_start(store, sizeof store);
 
     ok_contains("6 jobs queued", BIN " enqueue --from 2025-03-01 --to 2025-03-03");
     int w = spawn(NULL, NET_WORKER " --server %s --workdir %s --store '%s'", sim, work, store);
@@ -397,9 +366,7 @@ START_TEST(s3_store_and_outage)
     tp_store_close(s);
 
     /* S3 down: a forced re-run of one day retries, then fails clearly */
-    ck_assert_int_eq(sh(&out, "%s/tests/fixtures/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir),
-                     0);
-    free(out);
+    tu_s3_stop();
     ok_contains("queued", BIN " enqueue --branch BMC --pos 1 --date 2025-03-01 --force");
     free(qs("UPDATE jobs SET max_attempts = 2 WHERE status = 'queued'"));
     w = spawn(NULL, NET_WORKER " --server %s --workdir %s --store '%s'", sim, work, store);
@@ -433,5 +400,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_fetchjobs", suite(), serve_generated, stop_sim);
+    return pc_main("test_fetchjobs", suite(), serve_generated, tu_sim_stop);
 }

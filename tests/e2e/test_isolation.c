@@ -202,29 +202,17 @@ static pid_t wait_spinning(int w, double timeout)
 
 /* ------------------------------------------------------------ serve */
 
-static char base[128];
+static char livez_url[160];
 
 /* `tillpipe serve` with in-process workers and `args`, on a free port of
- * loopback (its URL into base). */
+ * loopback (its /livez URL into livez_url). */
 static int serve(const char *args)
 {
-    char pf[700];
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
-    int w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
-                  BIN " serve" NO_QUARANTINE
-                      " --plugins %s/plugins --listen 127.0.0.1:0 --port-file %s %s",
-                  tmp, pf, args);
-    for (int i = 0; i < 400; i++) {
-        char *port = tu_read(pf, NULL);
-        if (port) {
-            snprintf(base, sizeof base, "http://127.0.0.1:%ld/livez", strtol(port, NULL, 10));
-            free(port);
-            return w;
-        }
-        sleep_s(0.05);
-    }
-    ck_abort_msg("the server did not start (its log is shown below)");
-    return -1;
+    char api[128];
+    int w = tu_serve(api, sizeof api, "TILLPIPE_JWT_SECRET=" SECRET,
+                     BIN " serve" NO_QUARANTINE " --plugins %s/plugins %s", tmp, args);
+    snprintf(livez_url, sizeof livez_url, "%s/livez", api);
+    return w;
 }
 
 static size_t discard(char *p, size_t one, size_t n, void *ud)
@@ -246,7 +234,7 @@ static CURL *livez_handle(void)
 {
     CURL *h = curl_easy_init();
     ck_assert_ptr_nonnull(h);
-    curl_easy_setopt(h, CURLOPT_URL, base);
+    curl_easy_setopt(h, CURLOPT_URL, livez_url);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     return h;

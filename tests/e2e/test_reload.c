@@ -298,36 +298,15 @@ static resp call(const char *method, const char *path, const char *token, const 
 
 static char *login(const char *name, const char *role)
 {
-    ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", name, name, role);
-    char body[256];
-    snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", name,
-             name);
-    resp r = call("POST", "/api/auth/login", NULL, body);
-    expect_status(r, 200);
-    char *t = strdup(jstr(r.json, "token"));
-    resp_free(&r);
-    return t;
+    tu_add_user(name, role);
+    return tu_login(base, name);
 }
 
 /* `tillpipe serve` with workers on <case>/in and the case's plugin folder. */
 static int serve(void)
 {
-    char pf[800];
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
-    int w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
-                  BIN " serve --plugins %s --listen 127.0.0.1:0 --port-file %s --reports %s/in"
-                      " --concurrency 1",
-                  plugdir, pf, tmp);
-    for (int i = 0; i < 400; i++, sleep_s(0.05)) {
-        char *port = tu_read(pf, NULL);
-        if (port) {
-            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
-            free(port);
-            return w;
-        }
-    }
-    ck_abort_msg("the server did not start: %s", wlog(w));
-    return -1;
+    return tu_serve(base, sizeof base, "TILLPIPE_JWT_SECRET=" SECRET,
+                    BIN " serve --plugins %s --reports %s/in --concurrency 1", plugdir, tmp);
 }
 
 /* The entry of GET /api/plugins' "pending" for `file`, or NULL. */
@@ -466,8 +445,7 @@ START_TEST(api_reload)
     qeq("wild 2.0.0", "SELECT " WILD " FROM job_attempts WHERE job_id = 1");
     failed_reloads_keep_the_set(admin, viewer);
     hup_reloaded(w, "serve", 10, 3); /* SIGHUP reloads serve as well */
-    kill(workers[w].pid, SIGTERM);
-    expect_exit(w, 60, 0);
+    tu_serve_stop(w);
     free(viewer), free(op), free(admin);
 }
 END_TEST

@@ -28,25 +28,7 @@ static char served[700];
 
 static void serve_generated(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 2 --days 3 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    if (tu_run(cmd, &out) != 0) {
-        fprintf(stderr, "test_store_verify: %s\n%s", cmd, out ? out : "");
-        exit(EXIT_FAILURE);
-    }
-    free(out);
-    if (!(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_store_verify: cannot start the simulator\n");
-        exit(EXIT_FAILURE);
-    }
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
+    sim = tu_sim_generated("test_store_verify", "--branches 2 --days 3", served, sizeof served);
 }
 
 /* A pid that no process has: a child that has exited and been reaped. */
@@ -204,21 +186,9 @@ END_TEST
 START_TEST(s3_damage_found_and_repaired)
 {
     case_begin("sv_s3");
-    char s3dir[800], *out = NULL;
-    snprintf(s3dir, sizeof s3dir, "%s/s3", tmp);
-    int rc =
-        sh(&out, "%s/tests/fixtures/s3/s3ctl.sh start %s tillpipe-raw", TP_TEST_SOURCE_DIR, s3dir);
-    ck_assert_msg(rc == 0, "s3ctl start: %s", out);
-    free(out);
-    char path[900];
-    snprintf(path, sizeof path, "%s/endpoint", s3dir);
-    char *endpoint = tu_read(path, NULL);
-    ck_assert_ptr_nonnull(endpoint);
-    endpoint[strcspn(endpoint, "\n")] = '\0';
-    setenv("TILLPIPE_S3_ACCESS_KEY", "S3RVER", 1);
-    setenv("TILLPIPE_S3_SECRET_KEY", "S3RVER", 1);
+    char *out = NULL;
     char store[1200];
-    snprintf(store, sizeof store, "s3://tillpipe-raw?endpoint=%s&https=0", endpoint);
+    char *endpoint = tu_s3_start(store, sizeof store);
     long long n = fetch_days(store);
     exits(0, &out, BIN " store verify --store '%s'", store);
     has(out, "0 missing, 0 truncated, 0 wrong size, 0 corrupt");
@@ -274,7 +244,7 @@ START_TEST(s3_damage_found_and_repaired)
     records_are_expected(n);
     tp_store_close(s);
     free(cut), free(flip), free(gone), free(endpoint);
-    free(ok("%s/tests/fixtures/s3/s3ctl.sh stop %s", TP_TEST_SOURCE_DIR, s3dir));
+    tu_s3_stop();
 }
 END_TEST
 
@@ -289,5 +259,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_store_verify", suite(), serve_generated, stop_sim);
+    return pc_main("test_store_verify", suite(), serve_generated, tu_sim_stop);
 }

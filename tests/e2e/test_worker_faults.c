@@ -24,25 +24,7 @@ static char served[700];
 
 static void serve_generated(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 1 --days 2 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    if (tu_run(cmd, &out) != 0) {
-        fprintf(stderr, "test_worker_faults: %s\n%s", cmd, out ? out : "");
-        exit(EXIT_FAILURE);
-    }
-    free(out);
-    if (!(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_worker_faults: cannot start the simulator\n");
-        exit(EXIT_FAILURE);
-    }
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
+    sim = tu_sim_generated("test_worker_faults", "--branches 1 --days 2", served, sizeof served);
 }
 
 /* pg_ctl VERB on the fixture's server (its folder is the socket folder of
@@ -273,5 +255,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_worker_faults", suite(), serve_generated, stop_sim);
+    return pc_main("test_worker_faults", suite(), serve_generated, tu_sim_stop);
 }
