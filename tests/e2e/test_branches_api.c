@@ -68,38 +68,13 @@ static tu_resp expect_at(int line, const char *method, const char *path, const c
  * token (caller frees), the viewer's into *viewer. */
 static char *serve_case(const char *name, const char *args, char **viewer)
 {
-    char pf[800], *tok[2];
     case_begin(name);
-    snprintf(pf, sizeof pf, "%s/api.port", tmp);
-    server_w = spawn("TILLPIPE_JWT_SECRET=" SECRET,
-                     BIN " serve" PLUGINS " --listen 127.0.0.1:0 --port-file %s %s", pf, args);
-    for (int i = 0; i < 400 && !base[0]; i++) {
-        char *port = tu_read(pf, NULL);
-        if (port)
-            snprintf(base, sizeof base, "http://127.0.0.1:%ld", strtol(port, NULL, 10));
-        free(port);
-        sleep_s(0.05);
-    }
-    ck_assert_msg(base[0], "the server did not start: %s", wlog(server_w));
-    const char *who[] = {"ada", "vic"}, *role[] = {"admin", "viewer"};
-    for (int i = 0; i < 2; i++) {
-        char body[128];
-        ok_contains("saved", "echo 'password-%s' | " BIN " user add %s --role %s", who[i], who[i],
-                    role[i]);
-        snprintf(body, sizeof body, "{\"username\": \"%s\", \"password\": \"password-%s\"}", who[i],
-                 who[i]);
-        tu_resp r = expect("POST", "/api/auth/login", NULL, body, 200, NULL, NULL);
-        tok[i] = strdup(tu_jstr(r.json, "token"));
-        tu_resp_free(&r);
-    }
-    *viewer = tok[1];
-    return tok[0];
-}
-
-static void stop_server(void)
-{
-    kill(workers[server_w].pid, SIGTERM);
-    expect_exit(server_w, 60, 0);
+    server_w = tu_serve(base, sizeof base, "TILLPIPE_JWT_SECRET=" SECRET,
+                        BIN " serve" PLUGINS " %s", args);
+    tu_add_user("ada", "admin");
+    tu_add_user("vic", "viewer");
+    *viewer = tu_login(base, "vic");
+    return tu_login(base, "ada");
 }
 
 /* ------------------------------------------------------------ cases */
@@ -150,7 +125,7 @@ START_TEST(get_and_put_one_branch)
     free(after);
     free(viewer);
     free(t);
-    stop_server();
+    tu_serve_stop(server_w);
 }
 END_TEST
 
@@ -203,7 +178,7 @@ START_TEST(patch_merges)
     free(after);
     free(viewer);
     free(t);
-    stop_server();
+    tu_serve_stop(server_w);
 }
 END_TEST
 
@@ -265,7 +240,7 @@ START_TEST(post_and_limits)
     free(new2);
     free(viewer);
     free(t);
-    stop_server();
+    tu_serve_stop(server_w);
 }
 END_TEST
 
@@ -310,7 +285,7 @@ START_TEST(report_server_allow_list_on_save)
     free(after);
     free(viewer);
     free(t);
-    stop_server();
+    tu_serve_stop(server_w);
 }
 END_TEST
 
@@ -393,22 +368,9 @@ END_TEST
 
 static void start_sim(void)
 {
-    snprintf(served, sizeof served, "%s/served", root);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             BIN " gen --branches 1 --days 1 --seed 7 --start 2025-03-01 --no-faults --out %s",
-             served);
-    if (tu_run(cmd, NULL) != 0 || !(sim = tu_sim_start(served, NULL))) {
-        fprintf(stderr, "test_branches_api: cannot prepare the simulator\n");
-        exit(EXIT_FAILURE);
-    }
+    sim = tu_sim_generated("test_branches_api", "--branches 1 --days 1", served, sizeof served);
     sim_port = (int)strtol(strrchr(sim, ':') + 1, NULL, 10);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void stop_sim(void)
-{
-    tu_sim_stop();
 }
 
 static Suite *suite(void)
@@ -425,5 +387,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return pc_main("test_branches_api", suite(), start_sim, stop_sim);
+    return pc_main("test_branches_api", suite(), start_sim, tu_sim_stop);
 }
