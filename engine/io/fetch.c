@@ -480,7 +480,7 @@ static int path_ok(const char *p, size_t n)
     return 1;
 }
 
-int tp_fetch_list_parse(const char *body, size_t len, const char *what, char ***paths, size_t *n,
+int tp_fetch_list_parse(const char *text, size_t len, const char *what, char ***paths, size_t *n,
                         tp_fetch_kind *kind, tp_error *err)
 {
     *paths = NULL;
@@ -489,7 +489,7 @@ int tp_fetch_list_parse(const char *body, size_t len, const char *what, char ***
     /* comma-separated relative paths; whitespace around them ignored */
     char **v = NULL;
     size_t cnt = 0, cap = 0;
-    const char *p = body, *end_of_body = body + len;
+    const char *p = text, *end_of_body = text + len;
     int rc = TP_OK;
     while (rc == TP_OK && p < end_of_body) {
         const char *end = memchr(p, ',', (size_t)(end_of_body - p));

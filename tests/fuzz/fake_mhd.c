@@ -8,8 +8,8 @@
  * library. */
 #define TP_FUZZ_EXPORT __attribute__((visibility("default")))
 
-TP_FUZZ_EXPORT const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-                                        const char *key)
+TP_FUZZ_EXPORT const char *MHD_lookup_connection_value(struct MHD_Connection *connection,
+                                                       enum MHD_ValueKind kind, const char *key)
 {
     const tp_fuzz_conn *fc = (const tp_fuzz_conn *)(const void *)connection;
     if (!fc || !key)
@@ -24,9 +24,10 @@ TP_FUZZ_EXPORT const char *MHD_lookup_connection_value(struct MHD_Connection *co
 }
 
 TP_FUZZ_EXPORT enum MHD_Result MHD_lookup_connection_value_n(struct MHD_Connection *connection,
-                                              enum MHD_ValueKind kind, const char *key,
-                                              size_t key_size, const char **value_ptr,
-                                              size_t *value_size_ptr)
+                                                             enum MHD_ValueKind kind,
+                                                             const char *key, size_t key_size,
+                                                             const char **value_ptr,
+                                                             size_t *value_size_ptr)
 {
     char k[128];
     if (!key || key_size >= sizeof k)

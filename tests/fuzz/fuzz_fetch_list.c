@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 99;
     tp_fetch_kind kind = TP_FETCH_NETWORK;
     tp_error err = {0};
-    int rc = tp_fetch_list_parse((const char *)data, size, "list B/1/2026-02-09", &paths, &n,
-                                 &kind, &err);
+    int rc = tp_fetch_list_parse((const char *)data, size, "list B/1/2026-02-09", &paths, &n, &kind,
+                                 &err);
     if (rc < 0) {
         TP_FUZZ_CHECK(rc == TP_EPARSE && kind == TP_FETCH_SERVER_ERROR && err.msg[0]);
         TP_FUZZ_CHECK(paths == NULL && n == 0);

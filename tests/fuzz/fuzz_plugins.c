@@ -80,8 +80,8 @@ typedef struct result {
     char msg[256];
 } result;
 
-static result parse(const tp_plugin *p, tp_report_type t, const uint8_t *data, size_t n,
-                    opts *op, size_t chunk)
+static result parse(const tp_plugin *p, tp_report_type t, const uint8_t *data, size_t n, opts *op,
+                    size_t chunk)
 {
     result r = {.o = {.schema = tp_schema_of(t), .hash = TP_FUZZ_HASH_INIT}};
     static const char empty[1];
