@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* status 0: no answer was made, and the server then answers 500 --
          * tp_reply_problem cannot put a detail that is not UTF-8 (jansson's
          * message quoting the bad bytes) into JSON.  Known (issue 13, section
-         * 3, the 500s for non-UTF-8 input), fixed in http.c, not here; the
+         * 3, the 500s for non-UTF-8 input), for http.c to fix, not here; the
          * input is seeds/api_bodies/non-utf8-key. */
         TP_FUZZ_CHECK(req.status == 400 || req.status == 415 || (req.status == 0 && !req.resp));
     } else {
