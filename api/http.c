@@ -896,6 +896,8 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind, (void)content_type, (void)transfer_encoding;
     tp_req *req = cls;
+    if (!key) /* libmicrohttpd passes a part without a name with a NULL key */
+        return MHD_YES;
     if (strcmp(key, "type") == 0) {
         size_t have = strlen(req->upload_type);
         if (have + size < sizeof req->upload_type) {

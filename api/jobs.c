@@ -136,8 +136,8 @@ static void idem_keep(tp_req *req, const char *key, const char *hash, unsigned s
 }
 
 /* {"branch", "pos", "date", "force"?} with nothing else. */
-static int fetch_body_ok(json_t *b, const char **branch, json_int_t *pos, const char **date,
-                         int *force)
+int tp__jobs_fetch_body_ok(json_t *b, const char **branch, json_int_t *pos, const char **date,
+                           int *force)
 {
     json_t *jp = json_object_get(b, "pos"), *jf = json_object_get(b, "force");
     *branch = json_string_value(json_object_get(b, "branch"));
@@ -157,7 +157,7 @@ void tp__jobs_fetch(tp_req *req)
     const char *branch, *date;
     json_int_t pos;
     int force;
-    if (!fetch_body_ok(b, &branch, &pos, &date, &force)) {
+    if (!tp__jobs_fetch_body_ok(b, &branch, &pos, &date, &force)) {
         json_decref(b);
         tp_reply_problem(req, 400, "invalid_body",
                          "want {\"branch\": code, \"pos\": 1-99, \"date\": \"YYYY-MM-DD\","

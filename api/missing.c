@@ -90,7 +90,7 @@ static int range_cells(tp_req *req, json_t *b, json_t *cells)
 }
 
 /* The cells of a map {branch: {pos: [dates]}}: 0, or -1 after a reply. */
-static int map_cells(tp_req *req, json_t *b, json_t *cells)
+int tp__missing_map_cells(tp_req *req, json_t *b, json_t *cells)
 {
     const char *code, *ps;
     json_t *terms, *dates, *d;
@@ -170,7 +170,7 @@ void tp__missing_run(tp_req *req)
     }
     json_t *cells = json_array(); /* [{branch, pos, date}] */
     int ranged = json_object_get(b, "start") || json_object_get(b, "end");
-    if ((ranged ? range_cells(req, b, cells) : map_cells(req, b, cells)) == 0)
+    if ((ranged ? range_cells(req, b, cells) : tp__missing_map_cells(req, b, cells)) == 0)
         queue_cells(req, cells, dry && json_is_true(dry));
     json_decref(cells);
     json_decref(b);

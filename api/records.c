@@ -14,7 +14,7 @@
  * array, base64url: date, branch, terminal, file, line, as the page gave
  * them), as text into key[]; 0, or -1 when it is not one this server gave
  * -- every field checked, so nothing malformed reaches the database. */
-static int records_cursor(const char *cursor, char *key[5])
+int tp__records_cursor(const char *cursor, char *key[5])
 {
     char raw[1024];
     if (tp__cursor_decode(cursor, "", raw, sizeof raw) < 0)
@@ -56,7 +56,7 @@ void tp__records_list(tp_req *req)
         return;
     }
     char *key[5] = {0};
-    if (cursor && records_cursor(cursor, key) < 0) {
+    if (cursor && tp__records_cursor(cursor, key) < 0) {
         tp_reply_problem(req, 400, "invalid_parameter", "cursor: not one this server gave");
     } else {
         q.after = cursor ? (const char *const *)key : NULL;

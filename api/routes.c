@@ -62,12 +62,15 @@ int tp__param(tp_req *req, const char *name, int (*ok)(const char *), const char
     return 0;
 }
 
-/* `s` is a whole number in [min, max]. */
+/* `s` is a whole number in [min, max], digits only (strtoll alone also
+ * takes leading space and a sign: "j:\f3" passed as a jobs cursor). */
 static int whole(const char *s, long long min, long long max)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return 0;
     long long v = strtoll(s, &end, 10);
-    return *s && !*end && v >= min && v <= max && strlen(s) <= 18;
+    return !*end && v >= min && v <= max && strlen(s) <= 18;
 }
 
 int tp__ok_date(const char *s)

@@ -85,6 +85,19 @@ int tp__limit(const char *s, int dflt);
  * is not a letter, digit, '.', '_' or '-' becomes '_'. */
 void tp__safe_file_name(char *name);
 
+/* ---- request checks, callable alone (tests/fuzz) ---- */
+
+/* jobs.c: POST /api/jobs/fetch's body {"branch", "pos", "date", "force"?}
+ * and nothing else: 1 with the values, 0 when it is not that. */
+int tp__jobs_fetch_body_ok(json_t *b, const char **branch, json_int_t *pos, const char **date,
+                           int *force);
+/* records.c: a records cursor's five key values as text into key[] (free
+ * each): 0, or -1 when it is not one this server gave. */
+int tp__records_cursor(const char *cursor, char *key[5]);
+/* missing.c: the cells of POST /api/missing/run's map body {branch: {pos:
+ * [dates]}} appended to `cells`: 0, or -1 after replying 400. */
+int tp__missing_map_cells(tp_req *req, json_t *b, json_t *cells);
+
 /* ---- list pages ---- */
 
 /* Answer a page: {"items", "next" (an opaque cursor: base64url of `prefix`

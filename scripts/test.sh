@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run every test: a normal build, then the same suite under AddressSanitizer
-# and UndefinedBehaviorSanitizer.  Warnings are errors in both builds.
+# and UndefinedBehaviorSanitizer, then a short run of every fuzzer (clang,
+# libFuzzer, ASan+UBSan; $TP_FUZZ_SECONDS each, 20 by default, 0 skips them).
+# Warnings are errors in every build.
 set -euo pipefail
 umask 022 # tillpipe refuses plugin files and folders that others may write: build none
 cd "$(dirname "$0")/.."
@@ -19,4 +21,9 @@ run_suite build/test
 echo "== tests (AddressSanitizer + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite build/asan -DTP_SANITIZE=ON
+fuzz_secs=${TP_FUZZ_SECONDS:-20}
+if [ "$fuzz_secs" -gt 0 ]; then
+  echo "== fuzzers ($fuzz_secs s each; any crash, leak or sanitizer report fails)"
+  bench/fuzz.sh -t "$fuzz_secs"
+fi
 echo "== all tests passed"

@@ -556,6 +556,61 @@ static int path_ok(const char *p, size_t n)
     return 1;
 }
 
+int tp_fetch_list_parse(const char *text, size_t len, const char *what, char ***paths, size_t *n,
+                        tp_fetch_kind *kind, tp_error *err)
+{
+    *paths = NULL;
+    *n = 0;
+    *kind = TP_FETCH_OK;
+    /* comma-separated relative paths; whitespace around them ignored */
+    char **v = NULL;
+    size_t cnt = 0, cap = 0;
+    const char *p = text, *end_of_body = text + len;
+    int rc = TP_OK;
+    while (rc == TP_OK && p < end_of_body) {
+        const char *end = memchr(p, ',', (size_t)(end_of_body - p));
+        const char *stop = end ? end : end_of_body;
+        const char *s = p;
+        while (s < stop && isspace((unsigned char)*s))
+            s++;
+        const char *e = stop;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        if (e > s) {
+            if (!path_ok(s, (size_t)(e - s))) {
+                *kind = TP_FETCH_SERVER_ERROR;
+                rc = tp_error_set(err, TP_EPARSE, "%s: the server listed an invalid path '%.*s'",
+                                  what, (int)((e - s) > 120 ? 120 : (e - s)), s);
+                break;
+            }
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+                    break;
+                }
+                v = nv;
+            }
+            if (!(v[cnt] = strndup(s, (size_t)(e - s)))) {
+                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
+                break;
+            }
+            cnt++;
+        }
+        p = end ? end + 1 : stop;
+    }
+    if (rc < 0) {
+        tp_fetch_list_free(v, cnt);
+        return rc;
+    }
+    *paths = v;
+    *n = cnt;
+    if (cnt == 0)
+        *kind = TP_FETCH_NO_FILES;
+    return TP_OK;
+}
+
 int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int pos, const char *date,
                   char ***paths, size_t *n, tp_fetch_kind *kind, tp_error *err)
 {
@@ -587,54 +642,9 @@ int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int po
         free(b.mem);
         return rc;
     }
-    /* comma-separated relative paths; whitespace around them ignored */
-    char **v = NULL;
-    size_t cnt = 0, cap = 0;
-    const char *p = b.mem ? b.mem : "";
-    rc = TP_OK;
-    while (rc == TP_OK && *p) {
-        const char *end = strchr(p, ',');
-        const char *stop = end ? end : p + strlen(p);
-        const char *s = p;
-        while (s < stop && isspace((unsigned char)*s))
-            s++;
-        const char *e = stop;
-        while (e > s && isspace((unsigned char)e[-1]))
-            e--;
-        if (e > s) {
-            if (!path_ok(s, (size_t)(e - s))) {
-                *kind = TP_FETCH_SERVER_ERROR;
-                rc = tp_error_set(err, TP_EPARSE, "%s: the server listed an invalid path '%.*s'",
-                                  what, (int)((e - s) > 120 ? 120 : (e - s)), s);
-                break;
-            }
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 16;
-                char **nv = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    rc = tp_error_set(err, TP_ENOMEM, "out of memory");
-                    break;
-                }
-                v = nv;
-            }
-            if (!(v[cnt] = strndup(s, (size_t)(e - s)))) {
-                rc = tp_error_set(err, TP_ENOMEM, "out of memory");
-                break;
-            }
-            cnt++;
-        }
-        p = end ? end + 1 : stop;
-    }
+    rc = tp_fetch_list_parse(b.mem ? b.mem : "", b.len, what, paths, n, kind, err);
     free(b.mem);
-    if (rc < 0) {
-        tp_fetch_list_free(v, cnt);
-        return rc;
-    }
-    *paths = v;
-    *n = cnt;
-    if (cnt == 0)
-        *kind = TP_FETCH_NO_FILES;
-    return TP_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------ download */

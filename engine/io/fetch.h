@@ -86,6 +86,16 @@ int tp_fetch_list(tp_fetch_conn *c, const char *base, const char *branch, int po
                   char ***paths, size_t *n, tp_fetch_kind *kind, tp_error *err);
 void tp_fetch_list_free(char **paths, size_t n);
 
+/* The list answer's body `text` (`len` bytes, not NUL-terminated) as tp_fetch_list
+ * reads it: comma-separated relative paths, whitespace around each ignored,
+ * empty entries skipped.  A path that is absolute, has an empty, "." or ".."
+ * segment, a control byte (NUL included), '\\', '?' or '#', or 1024 bytes or
+ * more refuses the whole list (TP_EPARSE, *kind TP_FETCH_SERVER_ERROR);
+ * `what` names the request in that message.  Returns 0 with *paths and *n as
+ * tp_fetch_list gives them (no paths: *kind TP_FETCH_NO_FILES). */
+int tp_fetch_list_parse(const char *text, size_t len, const char *what, char ***paths, size_t *n,
+                        tp_fetch_kind *kind, tp_error *err);
+
 /* Download `relpath` to the new file `dest`, streaming, with its sha256 and
  * size.  On failure dest does not exist.  The body must look like a CSV
  * (text) file or an archive (zip, tar, gzip). */

@@ -548,6 +548,17 @@ int tp_csv_feed(tp_csv *r, const char *data, size_t len, tp_csv_record_fn fn, vo
     while (r->carry_len > 0 && data < end) {
         const char *nl = memchr(data, '\n', (size_t)(end - data));
         const char *upto = nl ? nl + 1 : end;
+        if (r->carry_len + (size_t)(upto - data) > r->max_record + 2) {
+            /* Too long whatever follows -- unless the record passes the
+             * field limit first: read as far as the length limit allows, so
+             * that the error is the one a single feed reports. */
+            int rc = tp_csv__carry_put(r, data, r->max_record + 2 - r->carry_len);
+            long long used =
+                rc < 0 ? rc : tp_csv__run(r, r->carry, r->carry + r->carry_len, 0, fn, ud);
+            if (used < 0)
+                return (int)used;
+            return tp_csv__fail(r, TP_CSV_ETOOLONG, r->line, "record is longer than the limit");
+        }
         int rc = tp_csv__carry_put(r, data, (size_t)(upto - data));
         if (rc < 0)
             return rc;

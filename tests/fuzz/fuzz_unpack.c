@@ -1,0 +1,119 @@
+/* fuzz_unpack.c -- archive extraction (io/unpack.h): zip and tar(.gz)
+ * through libarchive, with tillpipe's checks and caps.
+ *
+ * Input: the archive's bytes, a memory file opened by name.  Members are
+ * extracted into a folder of this process (tmpfs where there is one), caps
+ * small (64 KiB a member, 256 KiB in all, 32 members) so that bombs are
+ * cheap.  Every member handed out is a regular file directly in its own
+ * numbered folder under the output, named by the member's last path segment,
+ * of the size said and the sha256 said, within the caps; an archive refused
+ * says why.  The output is emptied after each input.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "io/sha.h"
+#include "io/unpack.h"
+
+#define MAX_MEMBER (64u << 10)
+#define MAX_TOTAL (256u << 10)
+#define MAX_MEMBERS 32
+
+static char outdir[PATH_MAX];
+
+typedef struct seen {
+    uint64_t total;
+    unsigned members;
+} seen;
+
+static int on_member(void *ud, const char *name, const char *path, uint64_t size,
+                     const char sha256[TP_SHA256_HEX], tp_error *err)
+{
+    (void)err;
+    seen *s = ud;
+    s->members++;
+    s->total += size;
+    TP_FUZZ_CHECK(s->members <= MAX_MEMBERS && size <= MAX_MEMBER && s->total <= MAX_TOTAL);
+    TP_FUZZ_CHECK(!strchr(name, '/'));
+    size_t ol = strlen(outdir);
+    TP_FUZZ_CHECK(strncmp(path, outdir, ol) == 0 && path[ol] == '/');
+    const char *slash = strchr(path + ol + 1, '/');
+    TP_FUZZ_CHECK(slash && strcmp(slash + 1, name) == 0);
+    struct stat st;
+    TP_FUZZ_CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size);
+    char hex[TP_SHA256_HEX];
+    TP_FUZZ_CHECK(tp_sha256_file(path, hex, NULL, NULL) == 0 && strcmp(hex, sha256) == 0);
+    return 0;
+}
+
+/* Remove what an extraction left: outdir/<i>/<name>. */
+static void empty_outdir(void)
+{
+    DIR *d = opendir(outdir);
+    TP_FUZZ_CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof sub, "%s/%s", outdir, e->d_name);
+        DIR *s = opendir(sub);
+        struct dirent *f;
+        while (s && (f = readdir(s)) != NULL) {
+            if (strcmp(f->d_name, ".") == 0 || strcmp(f->d_name, "..") == 0)
+                continue;
+            char file[PATH_MAX];
+            snprintf(file, sizeof file, "%s/%s", sub, f->d_name);
+            TP_FUZZ_CHECK(unlink(file) == 0);
+        }
+        if (s)
+            closedir(s);
+        TP_FUZZ_CHECK(rmdir(sub) == 0);
+    }
+    closedir(d);
+}
+
+static void remove_outdir(void)
+{
+    empty_outdir();
+    rmdir(outdir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    struct stat st;
+    const char *base = stat("/dev/shm", &st) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                       : getenv("TMPDIR") ? getenv("TMPDIR")
+                                          : "/tmp";
+    snprintf(outdir, sizeof outdir, "%s/tp-fuzz-unpack-%d", base, (int)getpid());
+    if (mkdir(outdir, 0700) < 0) {
+        perror(outdir);
+        exit(1);
+    }
+    atexit(remove_outdir);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int fd = tp_fuzz_memfd(data, size);
+    TP_FUZZ_CHECK(fd >= 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    tp_archive_limits lim = {MAX_MEMBER, MAX_TOTAL, MAX_MEMBERS};
+    seen s = {0, 0};
+    tp_error err = {0};
+    int rc = tp_archive_extract(path, outdir, &lim, on_member, &s, &err);
+    TP_FUZZ_CHECK((rc == 0) == (err.code == 0));
+    if (rc < 0)
+        TP_FUZZ_CHECK(err.msg[0] != '\0');
+    (void)tp_archive_sniff(path);
+    close(fd);
+    empty_outdir();
+    return 0;
+}
