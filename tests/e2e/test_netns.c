@@ -6,21 +6,21 @@
  * bridge in the root namespace by veth pairs, on a private /24.
  * PostgreSQL (the fixture's, as a non-root user), s3rver and the simulator
  * listen on the bridge's address; one `tillpipe worker` runs in each
- * namespace (`ip netns exec`) with a short lease.  Host a's loads pause
- * inside their transaction (PAUSE, pgcase.h); once one does, its link is
- * set down.  What must follow: its jobs -- the one whose load transaction
- * the server holds for a client that went silent, too -- are rescued by
- * the other hosts after the lease; every job ends succeeded once; the
- * records are exactly what `tillpipe run` gives for the same files.  Then
- * the link comes back: the cut worker's late writes are refused by the
- * fence and change nothing.
+ * namespace (`ip netns exec`) with a short lease.  Once host a has done a
+ * couple of jobs, its next load is held inside its transaction (HOLD: a
+ * test-only trigger waits for an advisory lock the test holds) and its
+ * link is set down.  What must follow: its jobs -- the one whose load
+ * transaction the server holds for a client that went silent, too -- are
+ * rescued by the other hosts after the lease; every job ends succeeded
+ * once; the records are exactly what `tillpipe run` gives for the same
+ * files.  Then the link comes back: the cut worker's late writes are
+ * refused by the fence and change nothing.
  *
  * Needs root (CAP_NET_ADMIN) and ip (iproute2): without them it prints
  * "netns: skipped: ..." and CTest counts it as skipped.  Whatever happens,
  * the namespaces, veths and bridge go (at exit, and by netctl.sh's
  * watchdog when this process is killed).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
