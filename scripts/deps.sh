@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libjansson-dev libsodium-dev check libsubunit-dev
           libcurl4-openssl-dev libarchive-dev libs3-dev libmicrohttpd-dev libjwt-dev nettle-dev libseccomp-dev curl
           libpq-dev postgresql postgresql-client
-          binutils clang-format
+          binutils clang-format iproute2
           clang libclang-rt-14-dev) # the fuzzers (tests/fuzz/): clang and its libFuzzer runtime
 missing=()
 for p in "${packages[@]}"; do

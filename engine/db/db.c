@@ -3,11 +3,15 @@
 
 #include "core/clock.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +171,47 @@ int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err)
     return tp_db_exec(db, sql, 0, NULL, err);
 }
 
+/* The keepalive and user timeout of tp_db_set_peer_timeout on this
+ * connection's socket and the server's, when it is TCP. */
+static int apply_peer_timeout(tp_db *db, tp_error *err)
+{
+    int s = db->peer_timeout, fd = PQsocket(db->conn);
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (s <= 0 || fd < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+        (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+        return TP_OK;
+    /* probes after s/3 s of silence, every s/6 s, 3 of them; unacknowledged
+     * data for s s ends the connection as well */
+    int idle = s / 3 > 1 ? s / 3 : 1, intvl = s / 6 > 1 ? s / 6 : 1, cnt = 3, on = 1;
+    unsigned user_ms = (unsigned)s * 1000u;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms) < 0)
+        return tp_error_set(err, TP_EDB, "database: cannot set TCP keepalives: %s",
+                            strerror(errno));
+    char v[4][16];
+    snprintf(v[0], sizeof v[0], "%d", idle);
+    snprintf(v[1], sizeof v[1], "%d", intvl);
+    snprintf(v[2], sizeof v[2], "%d", cnt);
+    snprintf(v[3], sizeof v[3], "%u", user_ms);
+    const char *p[] = {v[0], v[1], v[2], v[3]};
+    return tp_db_exec(db,
+                      "SELECT set_config('tcp_keepalives_idle', $1, false),"
+                      " set_config('tcp_keepalives_interval', $2, false),"
+                      " set_config('tcp_keepalives_count', $3, false),"
+                      " set_config('tcp_user_timeout', $4, false)",
+                      4, p, err);
+}
+
+int tp_db_set_peer_timeout(tp_db *db, int seconds, tp_error *err)
+{
+    db->peer_timeout = seconds > 0 ? seconds : 0;
+    return apply_peer_timeout(db, err);
+}
+
 int tp_db_listen(tp_db *db, const char *channel, tp_error *err)
 {
     /* LISTEN takes no parameters: the channel is one of ours, never input. */
@@ -307,7 +352,7 @@ int tp_db_reset(tp_db *db, tp_error *err)
     stmts_forget(db);
     PQreset(db->conn);
     if (PQstatus(db->conn) == CONNECTION_OK)
-        return TP_OK;
+        return apply_peer_timeout(db, err);
     return tp_db_fail(err, "cannot reconnect to the database", PQerrorMessage(db->conn));
 }
 

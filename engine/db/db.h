@@ -49,6 +49,17 @@ void tp_db_abandon(tp_db *db);
  * milliseconds (0: wait forever).  0 or TP_EDB. */
 int tp_db_set_lock_timeout(tp_db *db, int ms, tp_error *err);
 
+/* Give up on a peer that has gone silent for about `seconds` (1 or more): a
+ * host cut off from the network, a server that vanished.  TCP keepalives
+ * and a user timeout on both ends of a TCP connection -- this socket, and
+ * the server's for this session (SET tcp_keepalives_*, tcp_user_timeout) --
+ * so that the server ends the session of a client it cannot reach, rolling
+ * back its transaction and releasing its row locks (a worker cut off inside
+ * its load would otherwise keep its job locked, and unrescuable, for the
+ * kernel's two hours), and this side sees a dead server as an error.  Kept
+ * across tp_db_reset; nothing to do on a unix socket.  0 or TP_EDB. */
+int tp_db_set_peer_timeout(tp_db *db, int seconds, tp_error *err);
+
 /* LISTEN on `channel` (one of the TP_CHANNEL_* names).  0 or TP_EDB. */
 #define TP_CHANNEL_JOB_EVENTS "tillpipe_job_events" /* a job's status changed */
 #define TP_CHANNEL_LISTS "tillpipe_lists"           /* jobs or records changed */

@@ -15,6 +15,7 @@ struct tp_db {
     PGconn *conn;      /* owned */
     tp_db_stmt *stmts; /* statements prepared on this connection (db.c) */
     int nstmts, stmt_gen;
+    int peer_timeout; /* seconds, 0: the kernel's (tp_db_set_peer_timeout) */
 };
 
 /* Run a statement with text parameters.  Returns the result (PQclear it) or

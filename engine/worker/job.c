@@ -444,16 +444,17 @@ static void stopped(job_ctx *c, int rc)
 #define RECORD_RETRY_SECONDS 600.0
 #define RECORD_BACKOFF_MAX 10.0
 
-/* Whether to try recording the failure again: not when the lease is lost,
- * the drain is over, or the bound is reached. */
-static int keep_recording(job_ctx *c, double started)
+/* Whether to try recording the failure again: not when the lease is lost
+ * (the heartbeat found another attempt owns the job: *lost is set), the
+ * drain is over, or the bound is reached. */
+static int keep_recording(job_ctx *c, double started, int *lost)
 {
     tp_worker *w = c->w;
     pthread_mutex_lock(&w->mu);
-    int lost = w->slots[c->me].lost;
+    *lost = w->slots[c->me].lost;
     int over = *w->o->stop && w->stop_at > 0 && tp_now() >= w->stop_at;
     pthread_mutex_unlock(&w->mu);
-    return !lost && !over && tp_now() - started < RECORD_RETRY_SECONDS;
+    return !*lost && !over && tp_now() - started < RECORD_RETRY_SECONDS;
 }
 
 /* Record the failure; a database that went away (a restart) is
@@ -468,17 +469,18 @@ static int record_failure(job_ctx *c)
     double started = tp_now(), delay = 0.1;
     for (int tries = 1;; tries++) {
         tp_error e2 = {0};
+        int lost = 0;
         if (tp_db_broken(c->db))
             tp_db_reset(c->db, &e2);
         int frc = e2.code ? TP_EDB
                           : tp_queue_fail(c->db, job, w->id, c->stage, c->code, c->retryable,
                                           c->msg, w->o->backoff_base, &info, &e2);
-        if (frc != TP_EDB || !keep_recording(c, started))
-            return frc;
+        if (frc != TP_EDB || !keep_recording(c, started, &lost))
+            return frc == TP_EDB && lost ? TP_ELOST : frc; /* nothing of ours to record */
         tp__worker_log(w,
                        "job %lld: cannot record its failure (try %d: %s); reconnecting in %.1f s",
                        job->id, tries, e2.msg, delay);
-        for (double end = tp_now() + delay; tp_now() < end && keep_recording(c, started);)
+        for (double end = tp_now() + delay; tp_now() < end && keep_recording(c, started, &lost);)
             tp_sleep(0.05);
         delay = delay * 2 > RECORD_BACKOFF_MAX ? RECORD_BACKOFF_MAX : delay * 2;
     }

@@ -74,6 +74,8 @@ static tp_db *heartbeat_db(tp_worker *w, tp_db *db, double every)
         tp_db_close(db);
         db = NULL;
     }
+    if (db) /* as the threads' connections (thread_main) */
+        tp_db_set_peer_timeout(db, w->o->lease_seconds, &err);
     return db;
 }
 
@@ -206,6 +208,13 @@ static void *thread_main(void *arg)
             tp_db_close(db);
             if (!(db = tp_db_connect_retry(o->db_url, (volatile int *)o->stop, &err)))
                 break;
+            /* Cut off from the database, this session does not outlive
+             * the lease by much: the server ends it (a load transaction
+             * it had open rolls back, and the job can be rescued) and this
+             * side sees the silence as an error -- not the kernel's hours
+             * later.  A failure here is a broken connection, seen above
+             * on the next turn. */
+            tp_db_set_peer_timeout(db, o->lease_seconds, &err);
         }
         if (ta->me == 0)
             maybe_rescue(w, db, &last_rescue);

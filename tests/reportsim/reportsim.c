@@ -10,6 +10,7 @@
  * state shared between them lives in struct sim and is guarded by sim.mu (the waker's
  * queue by sched.mu). Nothing here is a mutable global. */
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1884,7 +1885,8 @@ static void usage(FILE *out)
                  "Simulates the report server (POST /fetch_list2.php, GET /<path>) over DIR.\n"
                  "\n"
                  "  --dir DIR        folder of report files, scanned recursively (required)\n"
-                 "  --port N         TCP port on 127.0.0.1; 0 (default) picks a free one\n"
+                 "  --address A      IPv4 address to listen on (default 127.0.0.1)\n"
+                 "  --port N         TCP port; 0 (default) picks a free one\n"
                  "  --port-file F    write the bound port to F once listening (atomic rename)\n"
                  "  --threads N      MHD thread pool size (default 4)\n"
                  "  --seed N         seed of the rate-based faults (default 1)\n"
@@ -1926,6 +1928,7 @@ static int write_port_file(const char *path, unsigned port)
 
 enum {
     OPT_DIR = 256,
+    OPT_ADDRESS,
     OPT_PORT,
     OPT_PORT_FILE,
     OPT_THREADS,
@@ -1938,6 +1941,7 @@ enum {
 /* The command line. */
 struct args {
     const char *port_file;
+    struct in_addr address; /* 127.0.0.1 unless --address */
     uint64_t port, threads;
     struct rule_spec *specs;
     size_t nspecs;
@@ -1971,6 +1975,11 @@ static int one_option(int o, struct sim *s, struct args *a, char **argv)
     switch (o) {
     case OPT_DIR: s->dir = optarg; return 0;
     case OPT_PORT_FILE: a->port_file = optarg; return 0;
+    case OPT_ADDRESS:
+        if (inet_pton(AF_INET, optarg, &a->address) == 1)
+            return 0;
+        fprintf(stderr, "reportsim: bad --address '%s' (an IPv4 address)\n", optarg);
+        return 2;
     case OPT_QUIET: s->quiet = true; return 0;
     case OPT_FAULT: return add_fault(a, optarg);
     case OPT_PORT:
@@ -1999,6 +2008,7 @@ static int parse_args(int argc, char **argv, struct sim *s, struct args *a)
 {
     static const struct option opts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
+        {"address", required_argument, NULL, OPT_ADDRESS},
         {"port", required_argument, NULL, OPT_PORT},
         {"port-file", required_argument, NULL, OPT_PORT_FILE},
         {"threads", required_argument, NULL, OPT_THREADS},
@@ -2034,11 +2044,12 @@ static int parse_args(int argc, char **argv, struct sim *s, struct args *a)
     return -1;
 }
 
-/* Start serving on loopback: the bound port, or 0 after saying why. */
+/* Start serving on the address (loopback unless --address): the bound
+ * port, or 0 after saying why. */
 static unsigned start_daemon(struct sim *s, const struct args *a)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_addr = a->address;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (!s->quiet)
         flags |= MHD_USE_ERROR_LOG;
@@ -2048,7 +2059,9 @@ static unsigned start_daemon(struct sim *s, const struct args *a)
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads,
                          MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
     if (!s->daemon) {
-        fprintf(stderr, "reportsim: cannot listen on 127.0.0.1:%" PRIu64 "\n", a->port);
+        char host[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &a->address, host, sizeof host);
+        fprintf(stderr, "reportsim: cannot listen on %s:%" PRIu64 "\n", host, a->port);
         return 0;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -2106,7 +2119,7 @@ static int serve(struct sim *s, const struct args *a)
 int main(int argc, char **argv)
 {
     struct sim s = {.dirfd = -1, .seed = 1, .next_id = 1};
-    struct args a = {.threads = 4};
+    struct args a = {.threads = 4, .address = {htonl(INADDR_LOOPBACK)}};
     if (pthread_mutex_init(&s.mu, NULL) != 0)
         return 1;
     int exit_code = parse_args(argc, argv, &s, &a);
