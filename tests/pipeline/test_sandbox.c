@@ -194,12 +194,13 @@ START_TEST(alloc)
 END_TEST
 
 /* Rows forever: progress, but never done -- the file's CPU budget (here
- * 1 s, so 2 s with the second the limit rounds up) ends it. */
+ * 1 s, so 2 s with the second the limit rounds up) ends it.  The progress
+ * timeout, part of the wall-clock deadline, is long: on a busy machine the
+ * plugin may take long to use its 2 s of CPU, and it is the CPU limit that
+ * must end it. */
 START_TEST(cpu_limit)
 {
-    double t0 = tp_now();
-    misbehaves_in(sandbox_with(0, 0, 1), "spew", "exceeded its CPU time limit of 2 s");
-    ck_assert_msg(tp_now() - t0 < 30, "took %.1f s", tp_now() - t0);
+    misbehaves_in(sandbox_with(0, 600, 1), "spew", "exceeded its CPU time limit of 2 s");
 }
 END_TEST
 
@@ -226,7 +227,9 @@ START_TEST(cancel_hung)
     seen s;
     double t0 = tp_now();
     ck_assert_int_eq(parse(bad, &o, &s, &err), TP_ECANCELLED);
-    ck_assert_msg(tp_now() - t0 < 2.0, "cancel took %.2f s", tp_now() - t0);
+    /* not after the hang's 60 s progress timeout (that would be TP_ECRASHED);
+     * the bound is far from both, for a busy machine */
+    ck_assert_msg(tp_now() - t0 < 30, "cancel took %.2f s", tp_now() - t0);
     ck_assert_uint_eq(tp_sandbox_failures(sb), 0); /* a cancel is not the plugin's failure */
     ck_assert_int_eq(parse(good, NULL, &s, &err), TP_OK);
     tp_plugin_unload(bad);
