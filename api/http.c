@@ -928,7 +928,7 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
             return MHD_YES;
         }
     }
-    if (req->upload_size + size > req->srv->o.max_upload) {
+    if (req->upload_size + size > req->upload_cap) {
         req->upload_bad = 1;
         return MHD_YES;
     }
@@ -938,8 +938,9 @@ static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-static void upload_start(tp_req *req)
+void tp__upload_start(tp_req *req, uint64_t cap)
 {
+    req->upload_cap = cap;
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
@@ -1003,7 +1004,7 @@ static void first_call(tp_req *req, const char *version)
         reserve_body(req, rt) < 0)
         return;
     if (rt->upload)
-        upload_start(req);
+        tp__upload_start(req, req->srv->o.max_upload);
 }
 
 /* Queue the answer (a refusal in the first call: libmicrohttpd then reads

@@ -38,8 +38,10 @@ typedef struct tp_req {
     char upload_name[256]; /* the file's name as sent */
     char upload_type[16];  /* the "type" form field */
     uint64_t upload_size;
-    int upload_bad; /* 1: over the cap; 2: not multipart; 3: write error */
-    int route;      /* index into the route table, -1 = none */
+    int upload_bad;      /* 1: over the cap; 2: not multipart; 3: write error;
+                            4: a file name that is not UTF-8 */
+    uint64_t upload_cap; /* bytes of the file at most */
+    int route;           /* index into the route table, -1 = none */
     char request_id[33];
     char subject[64]; /* the token's user, "" before auth */
     tp_role role;
@@ -76,6 +78,13 @@ enum { TP_LIMIT_LOGIN = 1, TP_LIMIT_QUEUE = 2 };
 /* The route table (routes.c) and its size. */
 extern const tp_route tp_routes[];
 extern const int tp_nroutes;
+
+/* Get ready for a multipart/form-data upload of at most `cap` bytes:
+ * libmicrohttpd's post processor with tillpipe's form callback, the "file"
+ * part spooled to a temporary file in $TMPDIR, the "type" field kept (the
+ * processor in req->pp, or req->upload_bad = 2 when the request is not
+ * multipart).  Feed it with MHD_post_process. */
+void tp__upload_start(tp_req *req, uint64_t cap);
 
 /* Responses. */
 void tp_reply_json(tp_req *req, unsigned status, json_t *body); /* steals body */

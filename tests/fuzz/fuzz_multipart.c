@@ -1,76 +1,33 @@
 /* fuzz_multipart.c -- multipart uploads (POST /api/branches/{code}/
- * test-parse): libmicrohttpd's post processor set up as api/http.c sets it
- * up, with a callback like its on_form (which is static there: this is a
- * copy, its upload spooled to memory instead of a temporary file).
+ * test-parse): the server's own upload code, tp__upload_start (api/http.c:
+ * libmicrohttpd's post processor with tillpipe's form callback, the file
+ * spooled to a temporary file in $TMPDIR -- a memory-backed folder here).
  *
  * Input: [chunk seed] the Content-Type header line, then the body, handed
  * to the processor in pieces of 1-300 bytes as a connection delivers them.
- * Checked: the callback is only called with what it can use; the upload's
- * size is what was spooled, within the cap; the "type" field fits its
- * buffer; nothing leaks.
+ * Checked: the upload's size is what was spooled, within the cap (or the
+ * upload is marked over it); the "type" field fits its buffer; a file name
+ * kept is valid UTF-8 as sent or the upload is refused; nothing leaks.  A
+ * part without a name once crashed the server (regress/multipart/
+ * part-without-name).
  */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fake_mhd.h"
 #include "fuzz.h"
+#include "http.h"
 
 #define MAX_UPLOAD 2048 /* the server's --max-upload, small here */
-
-typedef struct upload {
-    char upload_name[256];
-    char upload_type[16];
-    FILE *upload;
-    char *mem;
-    size_t memlen;
-    uint64_t upload_size;
-    int upload_bad; /* as tp_req's: 1 over the cap, 2 not multipart, 3 write error */
-} upload;
-
-/* api/http.c's on_form, as it is but for where the upload goes.  The NULL
- * key check was missing there: a part without a name crashed the server
- * (regress/multipart/part-without-name). */
-static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
-{
-    (void)kind, (void)content_type, (void)transfer_encoding;
-    upload *req = cls;
-    if (!key) /* libmicrohttpd passes a part without a name with a NULL key */
-        return MHD_YES;
-    if (getenv("TP_FUZZ_DEBUG"))
-        fprintf(stderr, "on_form key=%s filename=%s off=%llu size=%zu\n", key ? key : "(null)",
-                filename ? filename : "(null)", (unsigned long long)off, size);
-    TP_FUZZ_CHECK(data || size == 0);
-    if (strcmp(key, "type") == 0) {
-        size_t have = strlen(req->upload_type);
-        if (have + size < sizeof req->upload_type) {
-            memcpy(req->upload_type + have, data, size);
-            req->upload_type[have + size] = '\0';
-        }
-        return MHD_YES;
-    }
-    if (strcmp(key, "file") != 0 || req->upload_bad)
-        return MHD_YES;
-    if (off == 0 && filename)
-        snprintf(req->upload_name, sizeof req->upload_name, "%s", filename);
-    if (!req->upload && !(req->upload = open_memstream(&req->mem, &req->memlen))) {
-        req->upload_bad = 3;
-        return MHD_YES;
-    }
-    if (req->upload_size + size > MAX_UPLOAD) {
-        req->upload_bad = 1;
-        return MHD_YES;
-    }
-    if (size && fwrite(data, 1, size, req->upload) != size)
-        req->upload_bad = 3;
-    req->upload_size += size;
-    return MHD_YES;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+        setenv("TMPDIR", "/dev/shm", 1); /* spooled uploads in memory */
     return 0;
 }
 
@@ -82,30 +39,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!tp_fuzz_line(&in, ctype, sizeof ctype))
         return 0;
     tp_fuzz_conn fc = {.content_type = ctype};
-    upload req = {.upload_bad = 0};
-    struct MHD_PostProcessor *pp = NULL;
-    /* http.c: a post processor for multipart/form-data only */
-    if (strncasecmp(ctype, "multipart/form-data", 19) == 0)
-        pp = MHD_create_post_processor(TP_FUZZ_MHD_CONN(&fc), 65536, on_form, &req);
-    if (!pp)
-        req.upload_bad = 2;
-    for (size_t off = 0; pp && off < in.n;) {
+    tp_req req = {.conn = TP_FUZZ_MHD_CONN(&fc), .route = -1, .request_id = "fuzz"};
+    tp__upload_start(&req, MAX_UPLOAD);
+    TP_FUZZ_CHECK(req.pp || req.upload_bad == 2);
+    for (size_t off = 0; req.pp && off < in.n;) {
         seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
         size_t k = 1 + seed % 300;
         if (k > in.n - off)
             k = in.n - off;
-        if (MHD_post_process(pp, (const char *)in.p + off, k) != MHD_YES && !req.upload_bad)
+        if (MHD_post_process(req.pp, (const char *)in.p + off, k) != MHD_YES && !req.upload_bad)
             req.upload_bad = 2;
         off += k;
     }
-    if (pp)
-        MHD_destroy_post_processor(pp);
+    if (req.pp)
+        MHD_destroy_post_processor(req.pp);
     TP_FUZZ_CHECK(strlen(req.upload_type) < sizeof req.upload_type);
     TP_FUZZ_CHECK(req.upload_size <= MAX_UPLOAD);
+    TP_FUZZ_CHECK(req.upload_bad != 4 || !req.upload); /* a bad name: nothing spooled */
     if (req.upload) {
+        TP_FUZZ_CHECK(fflush(req.upload) == 0);
+        struct stat st;
+        TP_FUZZ_CHECK(fstat(fileno(req.upload), &st) == 0);
+        TP_FUZZ_CHECK(req.upload_bad || (uint64_t)st.st_size == req.upload_size);
         TP_FUZZ_CHECK(fclose(req.upload) == 0);
-        TP_FUZZ_CHECK(req.memlen == req.upload_size);
     }
-    free(req.mem);
+    if (req.upload_path[0])
+        TP_FUZZ_CHECK(unlink(req.upload_path) == 0);
     return 0;
 }
