@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The host side of one parse: what the opaque tp_host handle points to. */
 struct tp_host {
@@ -112,6 +113,12 @@ int tp_parse_stream(const tp_plugin *p, tp_report_type type, FILE *in, const cha
         goto out;
     }
     size_t chunk = opts && opts->chunk_size ? opts->chunk_size : TP_PARSE_CHUNK;
+    /* a file smaller than a chunk is still one feed: no bigger buffer than it
+     * needs (+1 to meet its end), not 256 KiB for a few lines */
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        (uint64_t)st.st_size < chunk)
+        chunk = (size_t)st.st_size + 1;
     char *buf = malloc(chunk);
     if (!buf) {
         d->close(state);

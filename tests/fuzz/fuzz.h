@@ -47,6 +47,11 @@ int tp_fuzz_piece(tp_fuzz_in *in, const char *sep, const uint8_t **piece, size_t
  * (close it), or -1.  "/proc/self/fd/N" opens it by name. */
 int tp_fuzz_memfd(const void *data, size_t len);
 
+/* Make the memory file `fd` hold exactly `len` bytes (its offset is left
+ * alone: name it, or pread): 0, or -1.  Reusing one file per input spares
+ * the creating and closing. */
+int tp_fuzz_memfd_set(int fd, const void *data, size_t len);
+
 /* 64-bit FNV-1a, to compare two runs' outputs without keeping them. */
 uint64_t tp_fuzz_hash(uint64_t h, const void *p, size_t n);
 #define TP_FUZZ_HASH_INIT 1469598103934665603ull

@@ -1,11 +1,12 @@
-/* fuzz_csv.c -- the SDK's streaming CSV reader (<tillpipe/csv.h>) at every
+/* fuzz_csv.c -- the SDK's streaming CSV reader (<tillpipe/csv.h>) at any
  * chunking.
  *
- * Input: [delimiter][limits][chunk seed][stop at] then the CSV bytes.  The
- * bytes are read three times -- in one feed, a byte at a time (inputs of up
- * to 512 bytes), and in chunks whose sizes the seed draws -- and every run
- * must deliver the same records (line, fields, bytes) and end the same way
- * (result, error line).
+ * Input: [delimiter][limits][chunk][stop at] then the CSV bytes.  The bytes
+ * are read twice -- in one feed, and in chunks of 1..K bytes drawn from the
+ * chunk byte (its top 3 bits pick K: 1 = a byte at a time, 2, 4, 8, 16, 97,
+ * 512, 2048; K is at least a 32nd of the input, as a carried record is read
+ * again at each feed) -- and both runs must deliver the same records (line,
+ * fields, bytes) and end the same way (result, error line).
  * When the reader accepts the input, the record counter (tp_csv_count, fed in
  * the drawn chunks) must count as many records as it delivered.
  */
@@ -38,22 +39,20 @@ static int on_record(void *ud, uint64_t line, const tp_field *f, size_t n)
     return r->stop_at && r->records == r->stop_at ? -7 : 0;
 }
 
-/* Chunk sizes: 0 = all at once, 1 = a byte at a time, else drawn from seed. */
-static size_t next_chunk(int mode, uint32_t *seed, size_t left)
+/* Chunk sizes: max 0 = all at once, else drawn from seed in 1..max. */
+static size_t next_chunk(size_t max, uint32_t *seed, size_t left)
 {
-    if (mode == 0)
+    if (max == 0)
         return left;
-    if (mode == 1)
-        return 1;
     *seed ^= *seed << 13;
     *seed ^= *seed >> 17;
     *seed ^= *seed << 5;
-    size_t k = 1 + *seed % 97;
+    size_t k = max == 1 ? 1 : 1 + *seed % max;
     return k < left ? k : left;
 }
 
 static run read_all(const char *data, size_t len, char delim, size_t max_record, size_t max_fields,
-                    int mode, uint32_t seed, uint64_t stop_at)
+                    size_t mode, uint32_t seed, uint64_t stop_at)
 {
     run r = {.hash = TP_FUZZ_HASH_INIT, .stop_at = stop_at};
     tp_csv csv;
@@ -76,11 +75,11 @@ static run read_all(const char *data, size_t len, char delim, size_t max_record,
     return r;
 }
 
-static uint64_t count_all(const char *data, size_t len, char delim, uint32_t seed)
+static uint64_t count_all(const char *data, size_t len, char delim, size_t max, uint32_t seed)
 {
     tp_csv_counter c = {.delim = delim};
     for (size_t off = 0; off < len;) {
-        size_t k = next_chunk(2, &seed, len - off);
+        size_t k = next_chunk(max, &seed, len - off);
         tp_csv_count(&c, data + off, k);
         off += k;
     }
@@ -102,24 +101,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t limits = tp_fuzz_byte(&in);
     static const size_t records[] = {0, 8, 64, 700}, fields[] = {0, 3, 17, 200};
     size_t max_record = records[limits & 3], max_fields = fields[(limits >> 2) & 3];
-    uint32_t seed = 0x9e3779b9u ^ tp_fuzz_byte(&in);
+    uint8_t chunk = tp_fuzz_byte(&in);
+    uint32_t seed = 0x9e3779b9u ^ chunk;
     uint64_t stop_at = tp_fuzz_byte(&in) & 0x0f;
     const char *csv = (const char *)in.p;
+    /* a carried record is read again at each feed: chunks of up to at least
+     * a 32nd of the input keep that near linear */
+    static const size_t maxes[] = {1, 2, 4, 8, 16, 97, 512, 2048};
+    size_t max = maxes[chunk >> 5];
+    if (max < in.n / 32)
+        max = in.n / 32;
     run whole = read_all(csv, in.n, delim, max_record, max_fields, 0, seed, stop_at);
-    /* a byte at a time re-reads a carried record per byte: short inputs only */
-    run bytes =
-        in.n <= 512 ? read_all(csv, in.n, delim, max_record, max_fields, 1, seed, stop_at) : whole;
-    run drawn = read_all(csv, in.n, delim, max_record, max_fields, 2, seed, stop_at);
+    run drawn = read_all(csv, in.n, delim, max_record, max_fields, max, seed, stop_at);
     if (getenv("TP_FUZZ_DEBUG"))
-        fprintf(stderr, "whole %d@%llu %llu, bytes %d@%llu %llu, drawn %d@%llu %llu\n", whole.rc,
-                (unsigned long long)whole.err_line, (unsigned long long)whole.records, bytes.rc,
-                (unsigned long long)bytes.err_line, (unsigned long long)bytes.records, drawn.rc,
-                (unsigned long long)drawn.err_line, (unsigned long long)drawn.records);
-    TP_FUZZ_CHECK(whole.records == bytes.records && whole.records == drawn.records);
-    TP_FUZZ_CHECK(whole.hash == bytes.hash && whole.hash == drawn.hash);
-    TP_FUZZ_CHECK(whole.rc == bytes.rc && whole.rc == drawn.rc);
-    TP_FUZZ_CHECK(whole.err_line == bytes.err_line && whole.err_line == drawn.err_line);
+        fprintf(stderr, "whole %d@%llu %llu, drawn (1..%zu) %d@%llu %llu\n", whole.rc,
+                (unsigned long long)whole.err_line, (unsigned long long)whole.records, max,
+                drawn.rc, (unsigned long long)drawn.err_line, (unsigned long long)drawn.records);
+    TP_FUZZ_CHECK(whole.records == drawn.records && whole.hash == drawn.hash);
+    TP_FUZZ_CHECK(whole.rc == drawn.rc && whole.err_line == drawn.err_line);
     if (whole.rc == TP_CSV_OK)
-        TP_FUZZ_CHECK(count_all(csv, in.n, delim, seed) == whole.records);
+        TP_FUZZ_CHECK(count_all(csv, in.n, delim, max, seed) == whole.records);
     return 0;
 }

@@ -5,8 +5,8 @@
  * The first byte picks a plugin of the build's plugin folder (and one of its
  * report types), the next ones the parser options a branch could give it
  * (`delimiter`, `column.<FIELD>`, good values and bad).  The file is parsed
- * twice, in the default chunks and in chunks of 1-2040 bytes: rows, problems,
- * counts and the result must not change (what `tillpipe parse --chunk-size`
+ * twice, in one chunk and in chunks of 1-2040 bytes (at least a 32nd of the
+ * file): rows, problems, counts and the result must not change (what `tillpipe parse --chunk-size`
  * promises), and every row has its type's field count.
  */
 #include <string.h>
@@ -145,8 +145,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the default chunk (256 KiB) is one feed for inputs of this size: ask for
      * just that much, not a 256 KiB buffer per run */
     result a = parse(p, (tp_report_type)t, in.p, in.n, &op, in.n ? in.n : 1);
-    /* 1-16 bytes (a record over many feeds), else 128-2040 (a few per feed) */
+    /* 1-16 bytes (a record over many feeds), else 128-2040 (a few per feed);
+     * at least a 32nd of the file, as a record carried over feeds is read
+     * again at each one */
     size_t small = chunk < 16 ? (size_t)chunk + 1 : (size_t)chunk * 8;
+    if (small < in.n / 32)
+        small = in.n / 32;
     result b = parse(p, (tp_report_type)t, in.p, in.n, &op, small);
     TP_FUZZ_CHECK(a.rc == b.rc);
     TP_FUZZ_CHECK(strcmp(a.msg, b.msg) == 0);

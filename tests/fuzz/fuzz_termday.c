@@ -6,7 +6,8 @@
  * file's bytes.  A piece named `config` is a branch configuration (JSON) used
  * instead of the built-in one; pieces whose name is not a report name, or of
  * another terminal-day than the first, are left out, as a folder scan
- * leaves them.  Files are memory files, reached by name (/proc/self/fd/N).
+ * leaves them.  Files are memory files, reached by name (/proc/self/fd/N),
+ * opened once and rewritten for each input.
  *
  * Checked: one file chosen per report type present, the one with the most
  * data rows when rivals were counted; every record is of the terminal-day
@@ -25,6 +26,8 @@
 
 static tp_registry *reg;
 static tp_config *builtin;
+static int files[MAX_FILES];      /* memory files, reused from input to input */
+static char paths[MAX_FILES][64]; /* their names */
 
 typedef struct seen {
     const tp_termday *td;
@@ -86,6 +89,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_termday: cannot start: %s\n", err.msg);
         exit(1);
     }
+    for (int i = 0; i < MAX_FILES; i++) {
+        files[i] = tp_fuzz_memfd("", 0);
+        TP_FUZZ_CHECK(files[i] >= 0);
+        snprintf(paths[i], sizeof paths[i], "/proc/self/fd/%d", files[i]);
+    }
     return 0;
 }
 
@@ -93,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tp_fuzz_in in = {data, size};
     tp_termday td;
-    int keyed = 0, fds[MAX_FILES], nfds = 0;
+    int keyed = 0, nfds = 0;
     tp_config *cfg = NULL;
     const uint8_t *piece;
     size_t len;
@@ -117,12 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (strcmp(rn.branch, td.branch) != 0 || rn.pos != td.pos ||
                    strcmp(rn.date, td.date) != 0)
             continue;
-        int fd = tp_fuzz_memfd(p.p, p.n);
-        TP_FUZZ_CHECK(fd >= 0);
-        fds[nfds++] = fd;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        TP_FUZZ_CHECK(tp_termday_add(&td, path, &rn, p.n, NULL) != NULL);
+        TP_FUZZ_CHECK(tp_fuzz_memfd_set(files[nfds], p.p, p.n) == 0);
+        TP_FUZZ_CHECK(tp_termday_add(&td, paths[nfds++], &rn, p.n, NULL) != NULL);
     }
     if (keyed) {
         tp_termday_sort(&td);
@@ -139,8 +143,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tp_termday_result_clear(&res);
         tp_termday_clear(&td);
     }
-    for (int i = 0; i < nfds; i++)
-        close(fds[i]);
     tp_config_destroy(cfg);
     return 0;
 }

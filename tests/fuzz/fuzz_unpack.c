@@ -1,15 +1,18 @@
 /* fuzz_unpack.c -- archive extraction (io/unpack.h): zip and tar(.gz)
  * through libarchive, with tillpipe's checks and caps.
  *
- * Input: the archive's bytes, a memory file opened by name.  Members are
- * extracted into a folder of this process (tmpfs where there is one), caps
+ * Input: the archive's bytes, a memory file (one, rewritten for each input)
+ * opened by name.  Members are extracted into a folder of this process
+ * (tmpfs where there is one), caps
  * small (64 KiB a member, 256 KiB in all, 32 members) so that bombs are
  * cheap.  Every member handed out is a regular file directly in its own
  * numbered folder under the output, named by the member's last path segment,
  * of the size said and the sha256 said, within the caps; an archive refused
- * says why.  The output is emptied after each input.
+ * says why.  The output is emptied after each input: the members handed out
+ * by name, the folder scanned only when a member was left half-written.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,11 +27,16 @@
 #define MAX_MEMBERS 32
 
 static char outdir[PATH_MAX];
+static int archive_fd = -1;
+static char archive_path[64];
 
 typedef struct seen {
     uint64_t total;
     unsigned members;
+    char made[MAX_MEMBERS][PATH_MAX]; /* the members handed out, to remove */
 } seen;
+
+static seen out; /* big: kept out of the stack, reset per input */
 
 static int on_member(void *ud, const char *name, const char *path, uint64_t size,
                      const char sha256[TP_SHA256_HEX], tp_error *err)
@@ -47,6 +55,7 @@ static int on_member(void *ud, const char *name, const char *path, uint64_t size
     TP_FUZZ_CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size);
     char hex[TP_SHA256_HEX];
     TP_FUZZ_CHECK(tp_sha256_file(path, hex, NULL, NULL) == 0 && strcmp(hex, sha256) == 0);
+    snprintf(s->made[s->members - 1], sizeof s->made[0], "%s", path);
     return 0;
 }
 
@@ -77,6 +86,23 @@ static void empty_outdir(void)
     closedir(d);
 }
 
+/* Remove what one extraction left: the members handed out, their folders,
+ * and the next numbered folder (a member refused while written); anything
+ * else (not expected) by a scan. */
+static void clean_outdir(void)
+{
+    char dir[PATH_MAX];
+    for (unsigned i = 0; i < out.members; i++) {
+        TP_FUZZ_CHECK(unlink(out.made[i]) == 0);
+        snprintf(dir, sizeof dir, "%s", out.made[i]);
+        *strrchr(dir, '/') = '\0';
+        TP_FUZZ_CHECK(rmdir(dir) == 0);
+    }
+    snprintf(dir, sizeof dir, "%s/%u", outdir, out.members + 1);
+    if (rmdir(dir) < 0 && errno != ENOENT)
+        empty_outdir();
+}
+
 static void remove_outdir(void)
 {
     empty_outdir();
@@ -96,24 +122,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(1);
     }
     atexit(remove_outdir);
+    archive_fd = tp_fuzz_memfd("", 0);
+    TP_FUZZ_CHECK(archive_fd >= 0);
+    snprintf(archive_path, sizeof archive_path, "/proc/self/fd/%d", archive_fd);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = tp_fuzz_memfd(data, size);
-    TP_FUZZ_CHECK(fd >= 0);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    TP_FUZZ_CHECK(tp_fuzz_memfd_set(archive_fd, data, size) == 0);
     tp_archive_limits lim = {MAX_MEMBER, MAX_TOTAL, MAX_MEMBERS};
-    seen s = {0, 0};
+    out.total = 0;
+    out.members = 0;
     tp_error err = {0};
-    int rc = tp_archive_extract(path, outdir, &lim, on_member, &s, &err);
+    int rc = tp_archive_extract(archive_path, outdir, &lim, on_member, &out, &err);
     TP_FUZZ_CHECK((rc == 0) == (err.code == 0));
     if (rc < 0)
         TP_FUZZ_CHECK(err.msg[0] != '\0');
-    (void)tp_archive_sniff(path);
-    close(fd);
-    empty_outdir();
+    (void)tp_archive_sniff(archive_path);
+    clean_outdir();
     return 0;
 }

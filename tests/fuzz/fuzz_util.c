@@ -63,6 +63,18 @@ int tp_fuzz_memfd(const void *data, size_t len)
     return fd;
 }
 
+int tp_fuzz_memfd_set(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = pwrite(fd, p + off, len - off, (off_t)off);
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return ftruncate(fd, (off_t)len);
+}
+
 uint64_t tp_fuzz_hash(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
