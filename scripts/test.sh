@@ -23,7 +23,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_suite build/asan -DTP_SANITIZE=ON
 fuzz_secs=${TP_FUZZ_SECONDS:-20}
 if [ "$fuzz_secs" -gt 0 ]; then
-  echo "== fuzzers ($fuzz_secs s each; any crash, leak or sanitizer report fails)"
-  bench/fuzz.sh -t "$fuzz_secs"
+  echo "== fuzzers ($fuzz_secs s each, $jobs at once; any crash, leak or sanitizer report fails)"
+  bench/fuzz.sh -p "$jobs" -t "$fuzz_secs"
 fi
 echo "== all tests passed"
