@@ -609,9 +609,10 @@ void tp_csv_count(tp_csv_counter *c, const char *data, size_t len)
             p++;
             continue;
         }
-        if (c->bom) { /* those bytes were the start of a field after all */
+        if (c->bom) { /* those bytes were data after all: the start of a
+                       * field, or (one of them the delimiter) a field's end */
             c->in_record = 1;
-            st = TP_CSV__UNQUOTED;
+            st = bom[c->bom - 1] == (unsigned char)d ? TP_CSV__FIELD_START : TP_CSV__UNQUOTED;
         }
         c->bom = 3;
     }
