@@ -115,17 +115,6 @@ int tp_token_claims(const char *secret, const char *token, tp_claims *c, const c
     return rc;
 }
 
-int tp_token_verify(const char *secret, const char *token, char subject[64], tp_role *role,
-                    const char **why)
-{
-    tp_claims c;
-    if (tp_token_claims(secret, token, &c, why) < 0)
-        return -1;
-    snprintf(subject, 64, "%s", c.sub);
-    *role = c.role;
-    return 0;
-}
-
 int tp_auth_current(tp_req *req, const char *token)
 {
     tp_auth *a = tp_server_opts(req->srv)->auth;
@@ -138,6 +127,7 @@ int tp_auth_current(tp_req *req, const char *token)
                  ? 1
                  : tp__auth_check(a, &c, NULL, &role, &why, &err);
     if (rc == 0) {
+        snprintf(req->subject, sizeof req->subject, "%s", c.sub);
         req->role = role;
         return 0;
     }

@@ -640,11 +640,9 @@ static int check_token(tp_req *req)
 {
     const char *h =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    const char *why = "missing bearer token";
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
-        tp_token_verify(req->srv->o.jwt_secret, h + 7, req->subject, &req->role, &why) < 0) {
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         req->subject[0] = '\0';
-        tp_reply_problem(req, 401, "unauthorized", "%s", h ? why : "missing bearer token");
+        tp_reply_problem(req, 401, "unauthorized", "missing bearer token");
         return -1;
     }
     return tp_auth_current(req, h + 7);

@@ -132,17 +132,13 @@ void tp_server_metrics(tp_server *s, char **out, size_t *len, size_t *cap);
  * a new random jti, valid `ttl` seconds (caller frees). */
 char *tp_token_issue(const char *secret, const char *subject, tp_role role, long long version,
                      int ttl, long long *expires_at);
-/* Verify a bearer token: HS256 with `secret` only (alg "none" and any other
- * algorithm refused), not expired, known role.  0 with subject and role, or
- * -1 with a reason (static string). */
-int tp_token_verify(const char *secret, const char *token, char subject[64], tp_role *role,
-                    const char **why);
 int tp_password_verify(const char *hash, const char *password);
-/* After tp_token_verify: the token's user as things are now -- it exists,
- * is not disabled, its token version is the token's, the token was not
- * logged out.  0 with req->role set to the user's current role, or -1 after
- * replying (401, or 503 when the database had to be asked and could not
- * answer). */
+/* A bearer token, checked in full: HS256 with the server's secret only (alg
+ * "none" and any other algorithm refused), not expired, a known role; and its
+ * user as things are now -- it exists, is not disabled, its token version is
+ * the token's, the token was not logged out.  0 with req->subject and
+ * req->role (the user's current role) set, or -1 after replying (401, or 503
+ * when the database had to be asked and could not answer). */
 int tp_auth_current(tp_req *req, const char *token);
 
 /* The pending bytes of a streamed response: handlers append, the

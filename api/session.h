@@ -22,7 +22,8 @@ typedef struct tp_claims {
     char jti[65];  /* its id; a token without one is named by its sha256 */
 } tp_claims;
 
-/* Decode and verify a bearer token as tp_token_verify does (http.h):
+/* Decode and verify a bearer token: HS256 with `secret` only (alg "none"
+ * and any other algorithm refused), not expired, a known role, a subject.
  * 0 with *c filled, or -1 with a reason (static string). */
 int tp_token_claims(const char *secret, const char *token, tp_claims *c, const char **why);
 
